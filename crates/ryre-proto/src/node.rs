@@ -1,0 +1,897 @@
+//! `NodeState`: the whole ZRE protocol of one node as a deterministic state machine.
+//!
+//! Feed it what happened ([`NodeState::handle`], [`NodeState::handle_timeout`]) and drain what it
+//! wants done ([`NodeState::poll_transmit`], [`NodeState::poll_event`],
+//! [`NodeState::poll_timeout`]). It never touches a socket or reads a clock: `now` is always given.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use crate::group::Groups;
+use crate::msg::{DecodeError, EncodeError, Hello, Message};
+use crate::peer::Peer;
+pub use crate::peer::{PeerInfo, PeerState};
+use crate::PeerId;
+
+/// A node's own settings.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Own identity.
+    pub id: PeerId,
+    /// Own name, sent in HELLO (at most 255 bytes).
+    pub name: String,
+    /// Own inbox endpoint, sent in HELLO (at most 255 bytes).
+    pub endpoint: String,
+    /// Own headers, sent in HELLO.
+    pub headers: BTreeMap<String, String>,
+    /// Silence after which a peer is pinged and reported EVASIVE (default 5 s).
+    pub evasive: Duration,
+    /// Silence after which a peer is dropped with EXIT (default 30 s).
+    pub expired: Duration,
+}
+
+impl Config {
+    /// Settings with Zyre's default timeouts (evasive 5 s, expired 30 s) and no headers.
+    pub fn new(id: PeerId, name: impl Into<String>, endpoint: impl Into<String>) -> Self {
+        Config {
+            id,
+            name: name.into(),
+            endpoint: endpoint.into(),
+            headers: BTreeMap::new(),
+            evasive: Duration::from_secs(5),
+            expired: Duration::from_secs(30),
+        }
+    }
+
+    /// How often silent peers are re-examined: min(evasive, expired, 1 s), as Zyre's reaper.
+    pub fn reap_interval(&self) -> Duration {
+        self.evasive
+            .min(self.expired)
+            .min(Duration::from_secs(1))
+            .max(Duration::from_millis(1))
+    }
+}
+
+/// Something that happened, for the heart to act on.
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// Discovery says peer `id` is reachable at `endpoint` (a beacon, the device agent, ...).
+    Discovered {
+        /// The peer.
+        id: PeerId,
+        /// Its inbox endpoint, e.g. `tcp://10.0.0.5:49152`.
+        endpoint: String,
+    },
+    /// Discovery says peer `id` is leaving (a port-0 beacon).
+    Departed {
+        /// The peer.
+        id: PeerId,
+    },
+    /// A message arrived at the inbox: the ROUTER's routing id, then the message frames.
+    Inbox {
+        /// The sender's routing id (`0x01` + its UUID for a ZRE peer).
+        routing_id: Bytes,
+        /// The ZRE frames.
+        frames: Vec<Bytes>,
+    },
+    /// The transport could not queue a message to `id` (its high-water mark is reached).
+    SendFailed {
+        /// The peer.
+        id: PeerId,
+    },
+    /// The application asks for something.
+    Command(Command),
+}
+
+/// What the application can ask of the node.
+#[derive(Debug, Clone)]
+pub enum Command {
+    /// Join a group (no-op when already in it).
+    Join(String),
+    /// Leave a group (no-op when not in it).
+    Leave(String),
+    /// Send content to one peer.
+    Whisper {
+        /// The peer.
+        peer: PeerId,
+        /// The content frames.
+        content: Vec<Bytes>,
+    },
+    /// Send content to every peer in a group.
+    Shout {
+        /// The group.
+        group: String,
+        /// The content frames.
+        content: Vec<Bytes>,
+    },
+    /// Take part in leader elections for a group (Zyre's `zyre_set_contest_in_group`).
+    Contest(String),
+    /// Stop: drop every peer and report STOP.
+    Stop,
+}
+
+/// Why a peer left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    /// Silent for the expired timeout.
+    Expired,
+    /// It sent a port-0 beacon.
+    Leaving,
+    /// It sent GOODBYE.
+    Goodbye,
+    /// A message arrived out of sequence: messages were lost.
+    SequenceGap {
+        /// The sequence we expected.
+        expected: u16,
+        /// The sequence that arrived.
+        got: u16,
+    },
+    /// It said HELLO again: it restarted; it is re-created at once.
+    Rehello,
+    /// Another peer appeared at its endpoint.
+    EndpointReused,
+    /// Our queue to it was full (high-water mark): its messages could not be sent.
+    QueueFull,
+}
+
+impl ExitReason {
+    /// A short lower-case tag for logs and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExitReason::Expired => "expired",
+            ExitReason::Leaving => "leaving",
+            ExitReason::Goodbye => "goodbye",
+            ExitReason::SequenceGap { .. } => "sequence-gap",
+            ExitReason::Rehello => "rehello",
+            ExitReason::EndpointReused => "endpoint-reused",
+            ExitReason::QueueFull => "queue-full",
+        }
+    }
+}
+
+/// What the node reports to the application (Zyre's event set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A peer said HELLO.
+    Enter {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// Its headers.
+        headers: BTreeMap<String, String>,
+        /// Its inbox endpoint.
+        endpoint: String,
+    },
+    /// A peer is gone.
+    Exit {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// Why.
+        reason: ExitReason,
+    },
+    /// A peer joined a group.
+    Join {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+    },
+    /// A peer left a group.
+    Leave {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+    },
+    /// A peer whispered to us.
+    Whisper {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The content frames.
+        content: Vec<Bytes>,
+    },
+    /// A peer shouted to a group.
+    Shout {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+        /// The content frames.
+        content: Vec<Bytes>,
+    },
+    /// A peer has been silent past the evasive timeout.
+    Evasive {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+    },
+    /// A peer is still silent one reap interval after EVASIVE.
+    Silent {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+    },
+    /// An election in a group has a leader.
+    Leader {
+        /// The leader (possibly ourselves).
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+    },
+    /// This node stopped.
+    Stop {
+        /// Own id.
+        peer: PeerId,
+        /// Own name.
+        name: Arc<str>,
+    },
+}
+
+/// Something the transport must do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Open a link (DEALER) to a peer's inbox.
+    Connect {
+        /// The peer.
+        peer: PeerId,
+        /// Its inbox endpoint.
+        endpoint: String,
+    },
+    /// Send these frames on the link to a peer.
+    Send {
+        /// The peer.
+        peer: PeerId,
+        /// The encoded ZRE frames.
+        frames: Vec<Bytes>,
+    },
+    /// Close the link to a peer.
+    Disconnect {
+        /// The peer.
+        peer: PeerId,
+    },
+}
+
+/// Input the heart refused; nothing changed (beyond what the rules demand, e.g. dropping a peer
+/// after a sequence gap). The driver logs these.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    /// The routing id is not `0x01` + 16 bytes.
+    #[error("message with a bad routing id ({0} bytes) dropped")]
+    BadRoutingId(usize),
+    /// The frames are not a ZRE message.
+    #[error("malformed message from {from}: {error}")]
+    Malformed {
+        /// The sender (from its routing id).
+        from: PeerId,
+        /// What is wrong.
+        error: DecodeError,
+    },
+    /// A message other than HELLO from a peer that has not said HELLO.
+    #[error("{msg} from {from}, which has not said HELLO, ignored")]
+    NotReady {
+        /// The sender.
+        from: PeerId,
+        /// The message name.
+        msg: &'static str,
+    },
+    /// Lost messages: the peer was dropped.
+    #[error("sequence gap from {from}: expected {expected}, got {got}; peer dropped")]
+    SequenceGap {
+        /// The sender.
+        from: PeerId,
+        /// Expected sequence.
+        expected: u16,
+        /// Received sequence.
+        got: u16,
+    },
+    /// A JOIN/LEAVE whose status is not ours + 1 (Zyre asserts here; we resynchronise).
+    #[error("status mismatch from {from}: expected {expected}, got {got}; adopted")]
+    StatusMismatch {
+        /// The sender.
+        from: PeerId,
+        /// What we computed.
+        expected: u8,
+        /// What it said.
+        got: u8,
+    },
+    /// A whisper to a peer we do not know.
+    #[error("unknown peer {0}")]
+    UnknownPeer(PeerId),
+    /// A command or message could not be encoded (e.g. a group name over 255 bytes).
+    #[error(transparent)]
+    Encode(#[from] EncodeError),
+    /// The node has stopped; the command was ignored.
+    #[error("node is stopped")]
+    Stopped,
+}
+
+/// Counters of what the heart has done, for tests, logs and dashboards.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// ZRE messages accepted from peers.
+    pub received: u64,
+    /// ZRE messages queued to peers.
+    pub sent: u64,
+    /// Inbox messages dropped as malformed (bad routing id or bad frames).
+    pub malformed: u64,
+    /// Messages ignored (not ready, unknown peer).
+    pub ignored: u64,
+}
+
+/// The protocol state of one ZRE node. See the [module documentation](self).
+#[derive(Debug)]
+pub struct NodeState {
+    config: Config,
+    name: Arc<str>,
+    status: u8,
+    own_groups: BTreeSet<String>,
+    peers: HashMap<PeerId, Peer>,
+    groups: Groups,
+    elections: crate::election::Elections,
+    transmits: VecDeque<Transmit>,
+    events: VecDeque<Event>,
+    deadline: Option<Instant>,
+    stats: Stats,
+    stopped: bool,
+    scratch: Vec<u8>,
+}
+
+impl NodeState {
+    /// A node with no peers, in no group, status 0.
+    pub fn new(config: Config) -> Self {
+        NodeState {
+            name: Arc::from(config.name.as_str()),
+            config,
+            status: 0,
+            own_groups: BTreeSet::new(),
+            peers: HashMap::new(),
+            groups: Groups::default(),
+            elections: Default::default(),
+            transmits: VecDeque::new(),
+            events: VecDeque::new(),
+            deadline: None,
+            stats: Stats::default(),
+            stopped: false,
+            scratch: Vec::with_capacity(64),
+        }
+    }
+
+    /// Own settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Sets own inbox endpoint (before any peer is known; HELLO carries it).
+    pub fn set_endpoint(&mut self, endpoint: impl Into<String>) {
+        self.config.endpoint = endpoint.into();
+    }
+
+    /// Own status byte.
+    pub fn status(&self) -> u8 {
+        self.status
+    }
+
+    /// Counters.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Whether `Command::Stop` has been handled.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    /// Groups this node is in.
+    pub fn own_groups(&self) -> impl Iterator<Item = &str> {
+        self.own_groups.iter().map(String::as_str)
+    }
+
+    /// Peers that have said HELLO.
+    pub fn peers(&self) -> impl Iterator<Item = &PeerInfo> {
+        self.peers.values().map(|p| &p.info).filter(|i| i.ready)
+    }
+
+    /// One peer, once it has said HELLO.
+    pub fn peer(&self, id: &PeerId) -> Option<&PeerInfo> {
+        self.peers.get(id).map(|p| &p.info).filter(|i| i.ready)
+    }
+
+    /// Ready peers in `group`.
+    pub fn peers_by_group<'a>(&'a self, group: &str) -> impl Iterator<Item = PeerId> + 'a {
+        self.groups
+            .members(group)
+            .filter(|id| self.peer(id).is_some())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    /// Groups that remote peers are in.
+    pub fn peer_groups(&self) -> impl Iterator<Item = &str> {
+        self.groups.names()
+    }
+
+    /// The next transport action.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.transmits.pop_front()
+    }
+
+    /// The next application event.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.events.pop_front()
+    }
+
+    /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// Acts on one input. `Err` explains input that was refused or dropped; the state is
+    /// consistent either way.
+    pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
+        match input {
+            Input::Discovered { id, endpoint } => {
+                if !self.stopped && id != self.config.id {
+                    self.require_peer(now, id, endpoint);
+                }
+                Ok(())
+            }
+            Input::Departed { id } => {
+                if self.peers.contains_key(&id) {
+                    self.remove_peer(id, ExitReason::Leaving);
+                }
+                Ok(())
+            }
+            Input::Inbox { routing_id, frames } => self.on_inbox(now, &routing_id, frames),
+            Input::SendFailed { id } => {
+                if self.peers.contains_key(&id) {
+                    self.remove_peer(id, ExitReason::QueueFull);
+                }
+                Ok(())
+            }
+            Input::Command(cmd) => self.on_command(now, cmd),
+        }
+    }
+
+    /// Acts on the passing of time: pings evasive peers, reports EVASIVE and SILENT, drops
+    /// expired peers.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        let reap = self.config.reap_interval();
+        let mut expired = Vec::new();
+        let mut ping = Vec::new();
+        for peer in self.peers.values_mut() {
+            if now >= peer.expired_at {
+                expired.push(peer.info.id);
+                continue;
+            }
+            match peer.info.state {
+                PeerState::Alive if now >= peer.evasive_at => {
+                    peer.info.state = PeerState::Evasive;
+                    peer.next_ping_at = now + reap;
+                    ping.push(peer.info.id);
+                    if peer.info.ready {
+                        self.events.push_back(Event::Evasive {
+                            peer: peer.info.id,
+                            name: peer.info.name.clone(),
+                        });
+                    }
+                }
+                PeerState::Evasive | PeerState::Silent if now >= peer.next_ping_at => {
+                    if peer.info.state == PeerState::Evasive && peer.info.ready {
+                        self.events.push_back(Event::Silent {
+                            peer: peer.info.id,
+                            name: peer.info.name.clone(),
+                        });
+                    }
+                    peer.info.state = PeerState::Silent;
+                    peer.next_ping_at = now + reap;
+                    ping.push(peer.info.id);
+                }
+                _ => {}
+            }
+        }
+        for id in expired {
+            self.remove_peer(id, ExitReason::Expired);
+        }
+        for id in ping {
+            let _ = self.send(id, &Message::Ping);
+        }
+        self.recompute_deadline();
+    }
+
+    fn recompute_deadline(&mut self) {
+        self.deadline = self.peers.values().map(Peer::deadline).min();
+    }
+
+    fn note_deadline(&mut self, at: Instant) {
+        self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
+    }
+
+    fn hello(&self) -> Message {
+        Message::Hello(Hello {
+            endpoint: self.config.endpoint.clone(),
+            groups: self.own_groups.iter().cloned().collect(),
+            status: self.status,
+            name: self.config.name.clone(),
+            headers: self.config.headers.clone(),
+        })
+    }
+
+    /// Knows `id` at `endpoint`: creates it (purging any other peer at that endpoint), connects
+    /// and says HELLO. Returns false when `id` was already known.
+    fn require_peer(&mut self, now: Instant, id: PeerId, endpoint: String) -> bool {
+        if self.peers.contains_key(&id) {
+            return false;
+        }
+        let stale: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|p| p.info.endpoint == endpoint)
+            .map(|p| p.info.id)
+            .collect();
+        for old in stale {
+            self.remove_peer(old, ExitReason::EndpointReused);
+        }
+        let peer = Peer::new(
+            id,
+            endpoint.clone(),
+            now,
+            self.config.evasive,
+            self.config.expired,
+        );
+        self.note_deadline(peer.deadline());
+        self.peers.insert(id, peer);
+        self.transmits
+            .push_back(Transmit::Connect { peer: id, endpoint });
+        let hello = self.hello();
+        if let Err(e) = self.send(id, &hello) {
+            // Own name/endpoint/headers too long: a configuration error the driver must show.
+            self.remove_peer(id, ExitReason::Expired);
+            debug_assert!(false, "own HELLO does not encode: {e}");
+        }
+        true
+    }
+
+    /// Drops a peer: leaves its groups, closes its link, reports EXIT if it had said HELLO.
+    fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
+        let Some(peer) = self.peers.remove(&id) else {
+            return;
+        };
+        for g in &peer.info.groups {
+            self.groups.leave(g, id);
+        }
+        self.elections.peer_gone(id);
+        self.transmits.push_back(Transmit::Disconnect { peer: id });
+        if peer.info.ready {
+            self.events.push_back(Event::Exit {
+                peer: id,
+                name: peer.info.name,
+                reason,
+            });
+        }
+    }
+
+    /// Encodes `msg` with the peer's next sequence and queues it.
+    fn send(&mut self, id: PeerId, msg: &Message) -> Result<(), Problem> {
+        let peer = self.peers.get_mut(&id).ok_or(Problem::UnknownPeer(id))?;
+        let seq = peer.sent_sequence.wrapping_add(1);
+        msg.encode_head(seq, &mut self.scratch)?;
+        peer.sent_sequence = seq;
+        let extra = msg.content_frames();
+        let mut frames = Vec::with_capacity(1 + extra.len());
+        frames.push(Bytes::copy_from_slice(&self.scratch));
+        frames.extend(extra.iter().cloned());
+        self.stats.sent += 1;
+        self.transmits
+            .push_back(Transmit::Send { peer: id, frames });
+        Ok(())
+    }
+
+    /// Sends `msg` to every known peer (JOIN, LEAVE).
+    fn send_all(&mut self, msg: &Message) -> Result<(), Problem> {
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            self.send(id, msg)?;
+        }
+        Ok(())
+    }
+
+    fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Problem> {
+        if self.stopped {
+            return Err(Problem::Stopped);
+        }
+        match cmd {
+            Command::Join(group) => {
+                if self.own_groups.contains(&group) {
+                    return Ok(());
+                }
+                // Check the name fits before changing any state.
+                Message::Join {
+                    group: group.clone(),
+                    status: 0,
+                }
+                .encode_head(0, &mut self.scratch)?;
+                self.own_groups.insert(group.clone());
+                self.status = self.status.wrapping_add(1);
+                let msg = Message::Join {
+                    group: group.clone(),
+                    status: self.status,
+                };
+                self.send_all(&msg)?;
+                self.elections_on_own_join(now, &group);
+                Ok(())
+            }
+            Command::Leave(group) => {
+                if !self.own_groups.remove(&group) {
+                    return Ok(());
+                }
+                self.status = self.status.wrapping_add(1);
+                let msg = Message::Leave {
+                    group: group.clone(),
+                    status: self.status,
+                };
+                self.elections.own_leave(&group);
+                self.send_all(&msg)
+            }
+            Command::Whisper { peer, content } => {
+                if !self.peers.contains_key(&peer) {
+                    self.stats.ignored += 1;
+                    return Err(Problem::UnknownPeer(peer));
+                }
+                self.send(peer, &Message::Whisper { content })
+            }
+            Command::Shout { group, content } => {
+                let members: Vec<PeerId> = self.groups.members(&group).collect();
+                if members.is_empty() {
+                    // Still reject a name that cannot go on the wire.
+                    Message::Shout {
+                        group,
+                        content: Vec::new(),
+                    }
+                    .encode_head(0, &mut self.scratch)?;
+                    return Ok(());
+                }
+                let msg = Message::Shout { group, content };
+                for id in members {
+                    self.send(id, &msg)?;
+                }
+                Ok(())
+            }
+            Command::Contest(group) => {
+                self.elections.contest(&group);
+                if self.own_groups.contains(&group) {
+                    self.elections_on_own_join(now, &group);
+                }
+                Ok(())
+            }
+            Command::Stop => {
+                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                for id in ids {
+                    if let Some(peer) = self.peers.remove(&id) {
+                        for g in &peer.info.groups {
+                            self.groups.leave(g, id);
+                        }
+                    }
+                    self.transmits.push_back(Transmit::Disconnect { peer: id });
+                }
+                self.stopped = true;
+                self.deadline = None;
+                self.events.push_back(Event::Stop {
+                    peer: self.config.id,
+                    name: self.name.clone(),
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn on_inbox(
+        &mut self,
+        now: Instant,
+        routing_id: &[u8],
+        frames: Vec<Bytes>,
+    ) -> Result<(), Problem> {
+        let Some(from) = PeerId::from_routing_id(routing_id) else {
+            self.stats.malformed += 1;
+            return Err(Problem::BadRoutingId(routing_id.len()));
+        };
+        let env = match Message::decode(&frames) {
+            Ok(env) => env,
+            Err(error) => {
+                self.stats.malformed += 1;
+                return Err(Problem::Malformed { from, error });
+            }
+        };
+        if self.stopped || from == self.config.id {
+            self.stats.ignored += 1;
+            return Ok(());
+        }
+        if let Message::Hello(hello) = env.message {
+            return self.on_hello(now, from, env.sequence, hello);
+        }
+        let Some(peer) = self.peers.get_mut(&from).filter(|p| p.info.ready) else {
+            self.stats.ignored += 1;
+            return Err(Problem::NotReady {
+                from,
+                msg: env.message.name(),
+            });
+        };
+        let expected = peer.want_sequence.wrapping_add(1);
+        // Pyre 0.3.4 wraps its sequence modulo 65535 (65534 -> 0): accept that step too, so a
+        // long-lived link from Pyre survives it. Zyre's 65535 -> 0 is the `expected` case.
+        let pyre_wrap = expected == 65535 && env.sequence == 0;
+        if env.sequence != expected && !pyre_wrap {
+            self.remove_peer(
+                from,
+                ExitReason::SequenceGap {
+                    expected,
+                    got: env.sequence,
+                },
+            );
+            return Err(Problem::SequenceGap {
+                from,
+                expected,
+                got: env.sequence,
+            });
+        }
+        peer.want_sequence = env.sequence;
+        peer.refresh(now, self.config.evasive, self.config.expired);
+        self.stats.received += 1;
+        let name = peer.info.name.clone();
+        match env.message {
+            // HELLO was handled above.
+            Message::Hello(_) => {}
+            Message::Whisper { content } => {
+                self.events.push_back(Event::Whisper {
+                    peer: from,
+                    name,
+                    content,
+                });
+            }
+            Message::Shout { group, content } => {
+                self.events.push_back(Event::Shout {
+                    peer: from,
+                    name,
+                    group,
+                    content,
+                });
+            }
+            Message::Join { group, status } => {
+                let mismatch = self.track_status(from, status);
+                if let Some(p) = self.peers.get_mut(&from) {
+                    p.info.groups.insert(group.clone());
+                }
+                if self.groups.join(&group, from) {
+                    self.events.push_back(Event::Join {
+                        peer: from,
+                        name,
+                        group: group.clone(),
+                    });
+                }
+                self.elections_on_peer_join(now, from, &group);
+                return mismatch;
+            }
+            Message::Leave { group, status } => {
+                let mismatch = self.track_status(from, status);
+                if let Some(p) = self.peers.get_mut(&from) {
+                    p.info.groups.remove(&group);
+                }
+                if self.groups.leave(&group, from) {
+                    self.events.push_back(Event::Leave {
+                        peer: from,
+                        name,
+                        group,
+                    });
+                }
+                return mismatch;
+            }
+            Message::Ping => {
+                self.send(from, &Message::PingOk)?;
+            }
+            Message::PingOk => {}
+            Message::Elect { group, challenger } => self.on_elect(from, group, challenger),
+            Message::Leader { group, leader } => self.on_leader(from, group, leader),
+            Message::Goodbye => self.remove_peer(from, ExitReason::Goodbye),
+        }
+        Ok(())
+    }
+
+    /// Steps the peer's status by one (wrapping at 256) and checks it against what it sent.
+    fn track_status(&mut self, from: PeerId, got: u8) -> Result<(), Problem> {
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return Ok(());
+        };
+        let expected = peer.status.wrapping_add(1);
+        peer.status = got;
+        if expected == got {
+            Ok(())
+        } else {
+            Err(Problem::StatusMismatch {
+                from,
+                expected,
+                got,
+            })
+        }
+    }
+
+    fn on_hello(
+        &mut self,
+        now: Instant,
+        from: PeerId,
+        sequence: u16,
+        hello: Hello,
+    ) -> Result<(), Problem> {
+        if self.peers.get(&from).is_some_and(|p| p.info.ready) {
+            // A second HELLO: the peer restarted. Drop it and take it anew.
+            self.remove_peer(from, ExitReason::Rehello);
+        }
+        self.require_peer(now, from, hello.endpoint.clone());
+        if sequence != 1 {
+            self.remove_peer(
+                from,
+                ExitReason::SequenceGap {
+                    expected: 1,
+                    got: sequence,
+                },
+            );
+            return Err(Problem::SequenceGap {
+                from,
+                expected: 1,
+                got: sequence,
+            });
+        }
+        let Some(peer) = self.peers.get_mut(&from) else {
+            return Ok(());
+        };
+        peer.want_sequence = 1;
+        peer.status = hello.status;
+        peer.info.name = Arc::from(hello.name.as_str());
+        peer.info.endpoint = hello.endpoint;
+        peer.info.headers = hello.headers;
+        peer.info.ready = true;
+        peer.refresh(now, self.config.evasive, self.config.expired);
+        self.stats.received += 1;
+        let name = peer.info.name.clone();
+        self.events.push_back(Event::Enter {
+            peer: from,
+            name: name.clone(),
+            headers: peer.info.headers.clone(),
+            endpoint: peer.info.endpoint.clone(),
+        });
+        for group in hello.groups {
+            peer.info.groups.insert(group.clone());
+            if self.groups.join(&group, from) {
+                self.events.push_back(Event::Join {
+                    peer: from,
+                    name: name.clone(),
+                    group: group.clone(),
+                });
+            }
+        }
+        let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
+        for g in groups {
+            self.elections_on_peer_join(now, from, &g);
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests;

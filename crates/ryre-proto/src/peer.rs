@@ -1,0 +1,107 @@
+//! One remote peer as the heart sees it: link sequence numbers, status, liveness deadlines.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::PeerId;
+
+/// How alive a peer looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum PeerState {
+    /// Heard from within the evasive timeout.
+    Alive,
+    /// Silent past the evasive timeout: pinged, EVASIVE reported.
+    Evasive,
+    /// Still silent one reap interval after being evasive: SILENT reported.
+    Silent,
+}
+
+impl PeerState {
+    /// Lower-case name, as used in JSON and the bridge.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            PeerState::Alive => "alive",
+            PeerState::Evasive => "evasive",
+            PeerState::Silent => "silent",
+        }
+    }
+}
+
+/// What the application may know of a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PeerInfo {
+    /// The peer's id.
+    pub id: PeerId,
+    /// Its name from HELLO (empty before HELLO).
+    pub name: Arc<str>,
+    /// Its inbox endpoint.
+    pub endpoint: String,
+    /// Its headers from HELLO.
+    pub headers: BTreeMap<String, String>,
+    /// The groups it is in.
+    pub groups: BTreeSet<String>,
+    /// Liveness.
+    pub state: PeerState,
+    /// Whether it has said HELLO (only ready peers are reported to the application).
+    pub ready: bool,
+}
+
+/// A peer's link state.
+#[derive(Debug)]
+pub(crate) struct Peer {
+    pub info: PeerInfo,
+    /// Sequence of the last message we sent on our DEALER to it.
+    pub sent_sequence: u16,
+    /// Sequence of the last message we accepted from it.
+    pub want_sequence: u16,
+    /// Its status byte as we have tracked it.
+    pub status: u8,
+    pub evasive_at: Instant,
+    pub expired_at: Instant,
+    /// While evasive or silent: when to ping again (and, from evasive, turn silent).
+    pub next_ping_at: Instant,
+}
+
+impl Peer {
+    pub fn new(
+        id: PeerId,
+        endpoint: String,
+        now: Instant,
+        evasive: Duration,
+        expired: Duration,
+    ) -> Self {
+        Peer {
+            info: PeerInfo {
+                id,
+                name: Arc::from(""),
+                endpoint,
+                headers: BTreeMap::new(),
+                groups: BTreeSet::new(),
+                state: PeerState::Alive,
+                ready: false,
+            },
+            sent_sequence: 0,
+            want_sequence: 0,
+            status: 0,
+            evasive_at: now + evasive,
+            expired_at: now + expired,
+            next_ping_at: now + evasive,
+        }
+    }
+
+    /// Heard from the peer: it is alive again.
+    pub fn refresh(&mut self, now: Instant, evasive: Duration, expired: Duration) {
+        self.evasive_at = now + evasive;
+        self.expired_at = now + expired;
+        self.info.state = PeerState::Alive;
+    }
+
+    /// When this peer next needs attention.
+    pub fn deadline(&self) -> Instant {
+        match self.info.state {
+            PeerState::Alive => self.evasive_at,
+            _ => self.next_ping_at.min(self.expired_at),
+        }
+    }
+}
