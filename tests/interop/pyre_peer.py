@@ -134,11 +134,17 @@ def main(argv=None):
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(encoding="utf-8", errors="replace")
 
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Pyre's own log: plain text on stderr (WARNING+, or everything with --verbose),
+    # plus the notable records as JSON LOG events on stdout.
+    stderr_h = logging.StreamHandler(sys.stderr)
+    stderr_h.setLevel(logging.DEBUG if args.verbose else logging.WARNING)
+    stderr_h.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     pyre_log = logging.getLogger("pyre")
     pyre_log.setLevel(logging.DEBUG)
+    pyre_log.propagate = False
+    pyre_log.addHandler(stderr_h)
     pyre_log.addHandler(_JsonLog())
+    logging.getLogger().addHandler(stderr_h)  # zbeacon/set_interface log via the root logger too
     threading.excepthook = _excepthook
 
     headers = {}

@@ -1,28 +1,221 @@
-//! Leader elections in groups (Zyre's ELECT/LEADER echo algorithm). Placeholder, filled in below.
+//! Leader elections in groups: Zyre's ELECT/LEADER echo ("wave") algorithm, so that elections
+//! complete when ryre nodes are in a group with Zyre nodes, without Zyre's aborts and hangs.
+//!
+//! A contesting member starts a wave with its own id as challenger and sends ELECT to every group
+//! member. A node that gets ELECT with a challenger lower (as 32-hex text) than its current one
+//! adopts it, remembers the sender as its father and relays ELECT to every other member. Each ELECT
+//! for the current challenger is counted; when every member has been heard, the node echoes ELECT
+//! to its father, or, if it is the challenger, sends LEADER to every member. Each node relays
+//! LEADER once and reports the LEADER event when every member has sent it LEADER.
+//!
+//! Where Zyre aborts or hangs, ryre recovers: a LEADER without a preceding ELECT is relayed with
+//! the announced id; a member leaving mid-election restarts (or resets) the wave; a group with no
+//! other member makes a contesting node its own leader at once; groups learned from HELLO start a
+//! wave too, so two nodes that joined before they met still elect.
 
-use std::collections::BTreeSet;
-use std::time::Instant;
+use std::collections::{BTreeMap, BTreeSet};
 
-use crate::node::NodeState;
+use crate::msg::Message;
+use crate::node::{Event, NodeState, Problem};
 use crate::PeerId;
 
-/// Election state of every contested group.
+/// One group's wave in progress.
+#[derive(Debug, Default, Clone)]
+struct Wave {
+    /// Current active wave: the challenger's id as 32 uppercase hex.
+    challenger: Option<String>,
+    father: Option<PeerId>,
+    elect_count: usize,
+    leader_count: usize,
+}
+
+/// Election state of every group this node has seen ELECT/LEADER for or contests.
 #[derive(Debug, Default)]
 pub(crate) struct Elections {
     contested: BTreeSet<String>,
+    waves: BTreeMap<String, Wave>,
+    leaders: BTreeMap<String, PeerId>,
 }
 
 impl Elections {
     pub fn contest(&mut self, group: &str) {
         self.contested.insert(group.to_string());
     }
-    pub fn own_leave(&mut self, _group: &str) {}
-    pub fn peer_gone(&mut self, _id: PeerId) {}
+
+    pub fn contests(&self, group: &str) -> bool {
+        self.contested.contains(group)
+    }
+
+    pub fn own_leave(&mut self, group: &str) {
+        self.waves.remove(group);
+        self.leaders.remove(group);
+    }
+
+    /// The leader of `group`, once an election there has completed.
+    pub fn leader(&self, group: &str) -> Option<PeerId> {
+        self.leaders.get(group).copied()
+    }
 }
 
 impl NodeState {
-    pub(crate) fn elections_on_own_join(&mut self, _now: Instant, _group: &str) {}
-    pub(crate) fn elections_on_peer_join(&mut self, _now: Instant, _from: PeerId, _group: &str) {}
-    pub(crate) fn on_elect(&mut self, _from: PeerId, _group: String, _challenger: String) {}
-    pub(crate) fn on_leader(&mut self, _from: PeerId, _group: String, _leader: String) {}
+    /// Starts a wave in `group` if we contest it and are in it.
+    fn start_wave(&mut self, group: &str) {
+        if !self.elections.contests(group) || !self.own_groups.contains(group) {
+            return;
+        }
+        let own = self.config.id.to_string();
+        let members: Vec<PeerId> = self.groups.members(group).collect();
+        self.elections.leaders.remove(group);
+        if members.is_empty() {
+            self.elections.waves.remove(group);
+            self.elections
+                .leaders
+                .insert(group.to_string(), self.config.id);
+            self.events.push_back(Event::Leader {
+                peer: self.config.id,
+                name: self.name.clone(),
+                group: group.to_string(),
+            });
+            return;
+        }
+        self.elections.waves.insert(
+            group.to_string(),
+            Wave {
+                challenger: Some(own.clone()),
+                ..Wave::default()
+            },
+        );
+        let msg = Message::Elect {
+            group: group.to_string(),
+            challenger: own,
+        };
+        for id in members {
+            let _ = self.send(id, &msg);
+        }
+    }
+
+    /// We joined `group` or started contesting it.
+    pub(crate) fn elections_on_own_join(&mut self, group: &str) {
+        self.start_wave(group);
+    }
+
+    /// A peer joined `group` (JOIN message, or a group in its HELLO).
+    pub(crate) fn elections_on_peer_join(&mut self, group: &str) {
+        self.start_wave(group);
+    }
+
+    /// A peer left `group` or is gone: a wave in progress cannot complete as counted; restart it
+    /// (or forget it, when we do not contest).
+    pub(crate) fn elections_on_peer_gone(&mut self, peer: PeerId, group: &str) {
+        let was_leader = self.elections.leaders.get(group) == Some(&peer);
+        let in_wave = self.elections.waves.remove(group).is_some();
+        if was_leader {
+            self.elections.leaders.remove(group);
+        }
+        if was_leader || in_wave {
+            self.start_wave(group);
+        }
+    }
+
+    pub(crate) fn on_elect(
+        &mut self,
+        from: PeerId,
+        group: String,
+        challenger: String,
+    ) -> Result<(), Problem> {
+        if challenger.parse::<PeerId>().is_err() {
+            return Err(Problem::BadElection {
+                from,
+                id: challenger,
+            });
+        }
+        let wave = self.elections.waves.entry(group.clone()).or_default();
+        let superior = wave.challenger.as_ref().is_none_or(|c| challenger < *c);
+        if superior {
+            *wave = Wave {
+                challenger: Some(challenger.clone()),
+                father: Some(from),
+                ..Wave::default()
+            };
+            let msg = Message::Elect {
+                group: group.clone(),
+                challenger: challenger.clone(),
+            };
+            let relay: Vec<PeerId> = self
+                .groups
+                .members(&group)
+                .filter(|id| *id != from)
+                .collect();
+            for id in relay {
+                let _ = self.send(id, &msg);
+            }
+        }
+        let members = self.groups.members(&group).count();
+        let Some(wave) = self.elections.waves.get_mut(&group) else {
+            return Ok(());
+        };
+        if wave.challenger.as_deref() != Some(challenger.as_str()) {
+            return Ok(());
+        }
+        wave.elect_count += 1;
+        if wave.elect_count < members {
+            return Ok(());
+        }
+        let own = self.config.id.to_string();
+        if challenger == own {
+            let msg = Message::Leader {
+                group: group.clone(),
+                leader: own,
+            };
+            for id in self.groups.members(&group).collect::<Vec<_>>() {
+                let _ = self.send(id, &msg);
+            }
+        } else if let Some(father) = wave.father {
+            let _ = self.send(father, &Message::Elect { group, challenger });
+        }
+        Ok(())
+    }
+
+    pub(crate) fn on_leader(
+        &mut self,
+        from: PeerId,
+        group: String,
+        leader: String,
+    ) -> Result<(), Problem> {
+        let Ok(leader_id) = leader.parse::<PeerId>() else {
+            return Err(Problem::BadElection { from, id: leader });
+        };
+        let own = self.config.id;
+        let wave = self.elections.waves.entry(group.clone()).or_default();
+        if leader_id != own && wave.leader_count == 0 {
+            let msg = Message::Leader {
+                group: group.clone(),
+                leader: leader_id.to_string(),
+            };
+            for id in self.groups.members(&group).collect::<Vec<_>>() {
+                let _ = self.send(id, &msg);
+            }
+        }
+        let wave = self.elections.waves.entry(group.clone()).or_default();
+        wave.leader_count += 1;
+        if wave.leader_count < self.groups.members(&group).count() {
+            return Ok(());
+        }
+        self.elections.waves.remove(&group);
+        self.elections.leaders.insert(group.clone(), leader_id);
+        let name = if leader_id == own {
+            self.name.clone()
+        } else {
+            self.peers
+                .get(&leader_id)
+                .map(|p| p.info.name.clone())
+                .unwrap_or_else(|| std::sync::Arc::from(""))
+        };
+        self.events.push_back(Event::Leader {
+            peer: leader_id,
+            name,
+            group,
+        });
+        Ok(())
+    }
 }

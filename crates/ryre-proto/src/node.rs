@@ -318,6 +318,14 @@ pub enum Problem {
     /// A command or message could not be encoded (e.g. a group name over 255 bytes).
     #[error(transparent)]
     Encode(#[from] EncodeError),
+    /// ELECT or LEADER with an id that is not 32 hex characters.
+    #[error("election message from {from} with a bad id {id:?} ignored")]
+    BadElection {
+        /// The sender.
+        from: PeerId,
+        /// The id it sent.
+        id: String,
+    },
     /// The node has stopped; the command was ignored.
     #[error("node is stopped")]
     Stopped,
@@ -339,19 +347,19 @@ pub struct Stats {
 /// The protocol state of one ZRE node. See the [module documentation](self).
 #[derive(Debug)]
 pub struct NodeState {
-    config: Config,
-    name: Arc<str>,
-    status: u8,
-    own_groups: BTreeSet<String>,
-    peers: HashMap<PeerId, Peer>,
-    groups: Groups,
-    elections: crate::election::Elections,
-    transmits: VecDeque<Transmit>,
-    events: VecDeque<Event>,
-    deadline: Option<Instant>,
-    stats: Stats,
-    stopped: bool,
-    scratch: Vec<u8>,
+    pub(crate) config: Config,
+    pub(crate) name: Arc<str>,
+    pub(crate) status: u8,
+    pub(crate) own_groups: BTreeSet<String>,
+    pub(crate) peers: HashMap<PeerId, Peer>,
+    pub(crate) groups: Groups,
+    pub(crate) elections: crate::election::Elections,
+    pub(crate) transmits: VecDeque<Transmit>,
+    pub(crate) events: VecDeque<Event>,
+    pub(crate) deadline: Option<Instant>,
+    pub(crate) stats: Stats,
+    pub(crate) stopped: bool,
+    pub(crate) scratch: Vec<u8>,
 }
 
 impl NodeState {
@@ -428,6 +436,11 @@ impl NodeState {
         self.groups.names()
     }
 
+    /// The leader of `group`, once an election there has completed.
+    pub fn leader(&self, group: &str) -> Option<PeerId> {
+        self.elections.leader(group)
+    }
+
     /// The next transport action.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         self.transmits.pop_front()
@@ -466,7 +479,7 @@ impl NodeState {
                 }
                 Ok(())
             }
-            Input::Command(cmd) => self.on_command(now, cmd),
+            Input::Command(cmd) => self.on_command(cmd),
         }
     }
 
@@ -577,7 +590,6 @@ impl NodeState {
         for g in &peer.info.groups {
             self.groups.leave(g, id);
         }
-        self.elections.peer_gone(id);
         self.transmits.push_back(Transmit::Disconnect { peer: id });
         if peer.info.ready {
             self.events.push_back(Event::Exit {
@@ -586,10 +598,13 @@ impl NodeState {
                 reason,
             });
         }
+        for g in &peer.info.groups {
+            self.elections_on_peer_gone(id, g);
+        }
     }
 
     /// Encodes `msg` with the peer's next sequence and queues it.
-    fn send(&mut self, id: PeerId, msg: &Message) -> Result<(), Problem> {
+    pub(crate) fn send(&mut self, id: PeerId, msg: &Message) -> Result<(), Problem> {
         let peer = self.peers.get_mut(&id).ok_or(Problem::UnknownPeer(id))?;
         let seq = peer.sent_sequence.wrapping_add(1);
         msg.encode_head(seq, &mut self.scratch)?;
@@ -613,7 +628,7 @@ impl NodeState {
         Ok(())
     }
 
-    fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Problem> {
+    fn on_command(&mut self, cmd: Command) -> Result<(), Problem> {
         if self.stopped {
             return Err(Problem::Stopped);
         }
@@ -635,7 +650,7 @@ impl NodeState {
                     status: self.status,
                 };
                 self.send_all(&msg)?;
-                self.elections_on_own_join(now, &group);
+                self.elections_on_own_join(&group);
                 Ok(())
             }
             Command::Leave(group) => {
@@ -677,7 +692,7 @@ impl NodeState {
             Command::Contest(group) => {
                 self.elections.contest(&group);
                 if self.own_groups.contains(&group) {
-                    self.elections_on_own_join(now, &group);
+                    self.elections_on_own_join(&group);
                 }
                 Ok(())
             }
@@ -785,7 +800,7 @@ impl NodeState {
                         group: group.clone(),
                     });
                 }
-                self.elections_on_peer_join(now, from, &group);
+                self.elections_on_peer_join(&group);
                 return mismatch;
             }
             Message::Leave { group, status } => {
@@ -797,17 +812,18 @@ impl NodeState {
                     self.events.push_back(Event::Leave {
                         peer: from,
                         name,
-                        group,
+                        group: group.clone(),
                     });
                 }
+                self.elections_on_peer_gone(from, &group);
                 return mismatch;
             }
             Message::Ping => {
                 self.send(from, &Message::PingOk)?;
             }
             Message::PingOk => {}
-            Message::Elect { group, challenger } => self.on_elect(from, group, challenger),
-            Message::Leader { group, leader } => self.on_leader(from, group, leader),
+            Message::Elect { group, challenger } => return self.on_elect(from, group, challenger),
+            Message::Leader { group, leader } => return self.on_leader(from, group, leader),
             Message::Goodbye => self.remove_peer(from, ExitReason::Goodbye),
         }
         Ok(())
@@ -887,7 +903,7 @@ impl NodeState {
         }
         let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
         for g in groups {
-            self.elections_on_peer_join(now, from, &g);
+            self.elections_on_peer_join(&g);
         }
         Ok(())
     }
