@@ -105,6 +105,19 @@ def cleanup_stale_namespaces():
 # Proc: a JSON-lines speaking child process
 
 
+def _die_with_parent():
+    """In the child before exec: SIGKILL us if the test process dies (even by
+    SIGKILL), so no node outlives a crashed pytest. Survives `ip netns exec`'s
+    execve (not setuid)."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except Exception:  # noqa: BLE001 - best effort; Lab.close() is the main mechanism
+        pass
+
+
 class ExpectTimeout(AssertionError):
     pass
 
@@ -132,6 +145,7 @@ class Proc:
             stderr=self._errf,
             env=env,
             start_new_session=True,  # own process group: killpg() gets helpers too
+            preexec_fn=_die_with_parent,
         )
         self._reader = threading.Thread(target=self._read, name="reader-" + label, daemon=True)
         self._reader.start()
@@ -235,9 +249,14 @@ class Proc:
     def wait_count(self, kind, n, timeout, what=None, **fields):
         """Wait until at least n events of type `kind` (with `fields`) are seen."""
         deadline = time.monotonic() + timeout
+        c = idx = 0
         with self._cond:
             while True:
-                c = sum(1 for e in self.events if e.get("event") == kind and all(e.get(k) == v for k, v in fields.items()))
+                while idx < len(self.events):  # incremental: no rescans
+                    e = self.events[idx]
+                    idx += 1
+                    if e.get("event") == kind and all(e.get(k) == v for k, v in fields.items()):
+                        c += 1
                 if c >= n:
                     return c
                 remaining = deadline - time.monotonic()

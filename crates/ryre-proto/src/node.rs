@@ -107,6 +107,13 @@ pub enum Command {
         /// The content frames.
         content: Vec<Bytes>,
     },
+    /// Introduce a peer found by some other means than discovery (like [`Input::Discovered`]).
+    Connect {
+        /// The peer.
+        peer: PeerId,
+        /// Its inbox endpoint.
+        endpoint: String,
+    },
     /// Take part in leader elections for a group (Zyre's `zyre_set_contest_in_group`).
     Contest(String),
     /// Stop: drop every peer and report STOP.
@@ -479,7 +486,7 @@ impl NodeState {
                 }
                 Ok(())
             }
-            Input::Command(cmd) => self.on_command(cmd),
+            Input::Command(cmd) => self.on_command(now, cmd),
         }
     }
 
@@ -628,7 +635,7 @@ impl NodeState {
         Ok(())
     }
 
-    fn on_command(&mut self, cmd: Command) -> Result<(), Problem> {
+    fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Problem> {
         if self.stopped {
             return Err(Problem::Stopped);
         }
@@ -686,6 +693,12 @@ impl NodeState {
                 let msg = Message::Shout { group, content };
                 for id in members {
                     self.send(id, &msg)?;
+                }
+                Ok(())
+            }
+            Command::Connect { peer, endpoint } => {
+                if peer != self.config.id {
+                    self.require_peer(now, peer, endpoint);
                 }
                 Ok(())
             }

@@ -1,1 +1,579 @@
-//! ryre
+//! # ryre: proximity networking over ZeroMQ
+//!
+//! A ryre [`Node`] finds its peers on the LAN with UDP beacons, connects to them, and talks to them
+//! as a true peer: presence (who is here, who left), groups, whisper (to one peer) and shout (to a
+//! group). It speaks ZRE (RFC 36/ZRE) byte for byte, so Zyre (C) and Pyre (Python) nodes on the
+//! same network are peers too.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ryre::{Event, Node};
+//!
+//! let node = Node::builder().name("alice").start()?;
+//! node.join("chat")?;
+//! while let Some(event) = node.recv_timeout(Duration::from_secs(5))? {
+//!     match event {
+//!         Event::Join { peer, name, group } => {
+//!             println!("{name} joined {group}");
+//!             node.whisper_str(peer, "hello")?;
+//!         }
+//!         Event::Shout { name, content, .. } => {
+//!             println!("{name}: {}", String::from_utf8_lossy(&content[0]));
+//!         }
+//!         _ => {}
+//!     }
+//! }
+//! node.stop()?;
+//! # Ok::<(), ryre::Error>(())
+//! ```
+//!
+//! The protocol itself lives in the sans-IO crate [`ryre_proto`]; this crate drives it over real
+//! sockets (libzmq for TCP, a UDP socket for beacons) on one thread per node.
+#![warn(missing_docs)]
+
+mod discovery;
+mod runtime;
+mod transport;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::net::UnixStream;
+use std::pin::Pin;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::task::{Context, Poll};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+pub use bytes::Bytes;
+pub use discovery::{Interface, InterfaceError};
+pub use ryre_proto::{Event, ExitReason, PeerId, PeerInfo, PeerState};
+pub use transport::TransportError;
+
+use runtime::{Directory, Mailbox, Runtime};
+use ryre_proto::{Command, Config, NodeState};
+
+/// Errors of the node API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The interface asked for does not exist or cannot be listed.
+    #[error(transparent)]
+    Interface(#[from] InterfaceError),
+    /// ZeroMQ refused something (binding the inbox, most likely).
+    #[error(transparent)]
+    Transport(#[from] TransportError),
+    /// The beacon socket could not be opened.
+    #[error("cannot open the beacon socket on {addr}: {source}")]
+    Beacon {
+        /// Where it was to be bound.
+        addr: String,
+        /// Why not.
+        source: std::io::Error,
+    },
+    /// A name, group or header does not fit ZRE's 255-byte strings.
+    #[error("{what} is {len} bytes; ZRE allows at most 255")]
+    TooLong {
+        /// Which value.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+    },
+    /// A setting makes no sense (e.g. a zero interval).
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// No ready peer has this id.
+    #[error("unknown peer {0}")]
+    UnknownPeer(PeerId),
+    /// The node has stopped.
+    #[error("the node has stopped")]
+    Stopped,
+    /// The node's thread could not be started.
+    #[error("cannot start the node thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Settings for a node; [`NodeBuilder::start`] starts it.
+#[derive(Debug, Clone)]
+pub struct NodeBuilder {
+    name: Option<String>,
+    headers: BTreeMap<String, String>,
+    interface: Option<String>,
+    port: u16,
+    interval: Duration,
+    evasive: Duration,
+    expired: Duration,
+    endpoint: Option<String>,
+    beacon: bool,
+    verbose: bool,
+    send_hwm: i32,
+}
+
+impl Default for NodeBuilder {
+    fn default() -> Self {
+        NodeBuilder {
+            name: None,
+            headers: BTreeMap::new(),
+            interface: None,
+            port: ryre_proto::beacon::DEFAULT_BEACON_PORT,
+            interval: Duration::from_secs(1),
+            evasive: Duration::from_secs(5),
+            expired: Duration::from_secs(30),
+            endpoint: None,
+            beacon: true,
+            verbose: false,
+            send_hwm: 100_000,
+        }
+    }
+}
+
+impl NodeBuilder {
+    /// The node's name (default: the first 6 hex characters of its id, as Zyre does).
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// Adds a header sent in HELLO (e.g. `X-SERVICE`).
+    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.headers.insert(key.into(), value.into());
+        self
+    }
+
+    /// The network interface to beacon on, by name (`eth0`) or IPv4 address. Default: the first
+    /// up, non-loopback, broadcast-capable IPv4 interface, or loopback when there is none.
+    pub fn interface(mut self, interface: impl Into<String>) -> Self {
+        self.interface = Some(interface.into());
+        self
+    }
+
+    /// The UDP beacon port (default 5670).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// Time between beacons (default 1 s).
+    pub fn interval(mut self, interval: Duration) -> Self {
+        self.interval = interval;
+        self
+    }
+
+    /// Silence after which a peer is pinged and reported EVASIVE (default 5 s).
+    pub fn evasive_timeout(mut self, t: Duration) -> Self {
+        self.evasive = t;
+        self
+    }
+
+    /// Silence after which a peer is dropped with EXIT (default 30 s).
+    pub fn expired_timeout(mut self, t: Duration) -> Self {
+        self.expired = t;
+        self
+    }
+
+    /// Binds the inbox to this ZeroMQ endpoint (e.g. `tcp://127.0.0.1:*`) instead of
+    /// `tcp://<interface address>:*`, and announces it in HELLO.
+    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.endpoint = Some(endpoint.into());
+        self
+    }
+
+    /// Whether to send and listen to UDP beacons (default true). Without them, peers must be
+    /// introduced with [`Node::connect_peer`] or find us themselves.
+    pub fn beacon(mut self, on: bool) -> Self {
+        self.beacon = on;
+        self
+    }
+
+    /// Logs every connection and event at `info` level through `tracing`.
+    pub fn verbose(mut self, on: bool) -> Self {
+        self.verbose = on;
+        self
+    }
+
+    /// Messages queued to one peer before it is dropped as unreachable (default 100,000).
+    pub fn send_hwm(mut self, hwm: i32) -> Self {
+        self.send_hwm = hwm;
+        self
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        check_len("name", self.name.as_deref().unwrap_or(""))?;
+        for (k, _) in &self.headers {
+            check_len("header name", k)?;
+        }
+        if self.interval.is_zero() {
+            return Err(Error::Config(
+                "the beacon interval must be above zero".into(),
+            ));
+        }
+        if self.evasive.is_zero() || self.expired.is_zero() {
+            return Err(Error::Config("timeouts must be above zero".into()));
+        }
+        if self.send_hwm <= 0 {
+            return Err(Error::Config(
+                "the send high-water mark must be above zero".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts the node: binds its inbox, opens its beacon socket and starts its thread.
+    pub fn start(self) -> Result<Node, Error> {
+        self.validate()?;
+        let id = PeerId::from_bytes(*uuid::Uuid::new_v4().as_bytes());
+        let name = self
+            .name
+            .clone()
+            .unwrap_or_else(|| id.to_string()[..6].to_string());
+        let iface = Interface::find(self.interface.as_deref())?;
+        let bind = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| format!("tcp://{}:*", iface.addr));
+        let opts = transport::TransportOptions {
+            send_hwm: self.send_hwm,
+            recv_hwm: 100_000,
+            linger_ms: 500,
+        };
+        let transport = transport::Transport::bind(shared_context(), id, &bind, opts)?;
+        let endpoint = match &self.endpoint {
+            Some(ep) => match ep.rsplit_once(':') {
+                Some((host, "*" | "0")) => format!("{host}:{}", transport.port()),
+                _ => ep.clone(),
+            },
+            None => discovery::beacon::endpoint(iface.addr, transport.port()),
+        };
+        check_len("endpoint", &endpoint)?;
+        let beacon = if self.beacon {
+            let b =
+                discovery::beacon::BeaconSocket::open(&iface, self.port, id).map_err(|source| {
+                    Error::Beacon {
+                        addr: format!("{}:{}", iface.broadcast, self.port),
+                        source,
+                    }
+                })?;
+            Some(b)
+        } else {
+            None
+        };
+        let mut config = Config::new(id, name.clone(), endpoint.clone());
+        config.headers = self.headers.clone();
+        config.evasive = self.evasive;
+        config.expired = self.expired;
+        let (tx, rx) = flume::unbounded();
+        let (ev_tx, ev_rx) = flume::unbounded();
+        let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
+        wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
+        wake_rx.set_nonblocking(true).map_err(Error::Thread)?;
+        let mailbox = Arc::new(Mailbox {
+            tx,
+            wake: wake_tx,
+            notified: AtomicBool::new(false),
+        });
+        let directory = Arc::new(RwLock::new(Directory::default()));
+        let runtime = Runtime {
+            state: NodeState::new(config),
+            transport,
+            beacon,
+            interval: self.interval,
+            commands: rx,
+            wake: wake_rx,
+            mailbox: mailbox.clone(),
+            events: ev_tx,
+            directory: directory.clone(),
+            verbose: self.verbose,
+        };
+        let thread = std::thread::Builder::new()
+            .name(format!("ryre-{name}"))
+            .spawn(move || runtime.run())
+            .map_err(Error::Thread)?;
+        Ok(Node {
+            inner: Arc::new(Inner {
+                id,
+                name,
+                endpoint,
+                interface: iface,
+                mailbox,
+                events: ev_rx,
+                directory,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+}
+
+fn check_len(what: &'static str, s: &str) -> Result<(), Error> {
+    if s.len() > 255 {
+        return Err(Error::TooLong { what, len: s.len() });
+    }
+    Ok(())
+}
+
+/// One ZeroMQ context for the whole process: one I/O thread serves every node in it.
+fn shared_context() -> zmq::Context {
+    static CTX: OnceLock<zmq::Context> = OnceLock::new();
+    CTX.get_or_init(zmq::Context::new).clone()
+}
+
+struct Inner {
+    id: PeerId,
+    name: String,
+    endpoint: String,
+    interface: Interface,
+    mailbox: Arc<Mailbox>,
+    events: flume::Receiver<Event>,
+    directory: Arc<RwLock<Directory>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Inner {
+    fn stop(&self) {
+        self.mailbox.post(Command::Stop);
+        let handle = self.thread.lock().ok().and_then(|mut t| t.take());
+        if let Some(h) = handle {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A running ZRE node. Cheap to clone; every clone is the same node, usable from any thread.
+/// Calls never block on the network: they post to the node's thread.
+///
+/// The node stops when [`Node::stop`] is called or the last clone is dropped.
+#[derive(Clone)]
+pub struct Node {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Node")
+            .field("id", &self.inner.id)
+            .field("name", &self.inner.name)
+            .field("endpoint", &self.inner.endpoint)
+            .finish()
+    }
+}
+
+impl Node {
+    /// Settings for a new node.
+    pub fn builder() -> NodeBuilder {
+        NodeBuilder::default()
+    }
+
+    /// Own id.
+    pub fn uuid(&self) -> PeerId {
+        self.inner.id
+    }
+
+    /// Own name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// Own inbox endpoint, as announced to peers.
+    pub fn endpoint(&self) -> &str {
+        &self.inner.endpoint
+    }
+
+    /// The interface this node beacons on.
+    pub fn interface(&self) -> &Interface {
+        &self.inner.interface
+    }
+
+    fn post(&self, cmd: Command) -> Result<(), Error> {
+        if self.inner.mailbox.post(cmd) {
+            Ok(())
+        } else {
+            Err(Error::Stopped)
+        }
+    }
+
+    /// Joins a group (nothing happens when already in it).
+    pub fn join(&self, group: &str) -> Result<(), Error> {
+        check_len("group name", group)?;
+        self.post(Command::Join(group.to_string()))
+    }
+
+    /// Leaves a group (nothing happens when not in it).
+    pub fn leave(&self, group: &str) -> Result<(), Error> {
+        check_len("group name", group)?;
+        self.post(Command::Leave(group.to_string()))
+    }
+
+    /// Sends content frames to one peer.
+    pub fn whisper<I, B>(&self, peer: PeerId, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        if !self.knows(&peer) {
+            return Err(Error::UnknownPeer(peer));
+        }
+        let content = frames.into_iter().map(Into::into).collect();
+        self.post(Command::Whisper { peer, content })
+    }
+
+    /// Sends one text frame to one peer.
+    pub fn whisper_str(&self, peer: PeerId, text: &str) -> Result<(), Error> {
+        self.whisper(peer, [Bytes::copy_from_slice(text.as_bytes())])
+    }
+
+    /// Sends content frames to every peer in a group (we need not be in it).
+    pub fn shout<I, B>(&self, group: &str, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        check_len("group name", group)?;
+        let content = frames.into_iter().map(Into::into).collect();
+        self.post(Command::Shout {
+            group: group.to_string(),
+            content,
+        })
+    }
+
+    /// Sends one text frame to every peer in a group.
+    pub fn shout_str(&self, group: &str, text: &str) -> Result<(), Error> {
+        self.shout(group, [Bytes::copy_from_slice(text.as_bytes())])
+    }
+
+    /// Introduces a peer by id and inbox endpoint, as a beacon would (for networks without
+    /// broadcast, or tests). The peer is connected and greeted with HELLO at once.
+    pub fn connect_peer(&self, peer: PeerId, endpoint: &str) -> Result<(), Error> {
+        check_len("endpoint", endpoint)?;
+        self.post(Command::Connect {
+            peer,
+            endpoint: endpoint.to_string(),
+        })
+    }
+
+    /// Takes part in leader elections in `group` (Zyre's `zyre_set_contest_in_group`): a LEADER
+    /// event reports the winner whenever the group's membership changes.
+    pub fn contest_in_group(&self, group: &str) -> Result<(), Error> {
+        check_len("group name", group)?;
+        self.post(Command::Contest(group.to_string()))
+    }
+
+    fn dir(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
+        // A poisoned lock only means the actor panicked mid-update; the data is still a snapshot.
+        self.inner
+            .directory
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn knows(&self, peer: &PeerId) -> bool {
+        self.dir().peers.contains_key(peer)
+    }
+
+    /// Ids of the peers that have said HELLO.
+    pub fn peers(&self) -> Vec<PeerId> {
+        let mut v: Vec<PeerId> = self.dir().peers.keys().copied().collect();
+        v.sort();
+        v
+    }
+
+    /// Everything known about one peer.
+    pub fn peer_info(&self, peer: &PeerId) -> Option<PeerInfo> {
+        self.dir().peers.get(peer).cloned()
+    }
+
+    /// Ids of the peers in a group.
+    pub fn peers_by_group(&self, group: &str) -> Vec<PeerId> {
+        let mut v: Vec<PeerId> = self
+            .dir()
+            .peers
+            .values()
+            .filter(|p| p.groups.contains(group))
+            .map(|p| p.id)
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// Groups this node is in.
+    pub fn own_groups(&self) -> Vec<String> {
+        self.dir().own_groups.iter().cloned().collect()
+    }
+
+    /// Groups that peers are in.
+    pub fn peer_groups(&self) -> Vec<String> {
+        let d = self.dir();
+        let set: BTreeSet<&String> = d.peers.values().flat_map(|p| p.groups.iter()).collect();
+        set.into_iter().cloned().collect()
+    }
+
+    /// A peer's inbox endpoint.
+    pub fn peer_address(&self, peer: &PeerId) -> Option<String> {
+        self.dir().peers.get(peer).map(|p| p.endpoint.clone())
+    }
+
+    /// A peer's name.
+    pub fn peer_name(&self, peer: &PeerId) -> Option<String> {
+        self.dir().peers.get(peer).map(|p| p.name.to_string())
+    }
+
+    /// One of a peer's HELLO headers.
+    pub fn peer_header_value(&self, peer: &PeerId, key: &str) -> Option<String> {
+        self.dir()
+            .peers
+            .get(peer)
+            .and_then(|p| p.headers.get(key).cloned())
+    }
+
+    /// The next event, waiting as long as it takes. `Err(Stopped)` once the node has stopped and
+    /// every event (the last is [`Event::Stop`]) has been taken.
+    ///
+    /// Every clone of a node shares one event queue: each event goes to one caller.
+    pub fn recv(&self) -> Result<Event, Error> {
+        self.inner.events.recv().map_err(|_| Error::Stopped)
+    }
+
+    /// The next event, or `Ok(None)` when none comes within `timeout`.
+    pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, Error> {
+        match self.inner.events.recv_timeout(timeout) {
+            Ok(e) => Ok(Some(e)),
+            Err(flume::RecvTimeoutError::Timeout) => Ok(None),
+            Err(flume::RecvTimeoutError::Disconnected) => Err(Error::Stopped),
+        }
+    }
+
+    /// The next event if one is waiting.
+    pub fn try_recv(&self) -> Option<Event> {
+        self.inner.events.try_recv().ok()
+    }
+
+    /// The events as an async [`Stream`](futures_core::Stream) (for tokio or any executor). It
+    /// ends when the node has stopped.
+    pub fn events(&self) -> EventStream {
+        EventStream {
+            inner: self.inner.events.clone().into_stream(),
+        }
+    }
+
+    /// Stops the node: sends the leaving beacon, closes every link, reports [`Event::Stop`] and
+    /// waits for the node's thread to end. Calling it again does nothing.
+    pub fn stop(&self) -> Result<(), Error> {
+        self.inner.stop();
+        Ok(())
+    }
+}
+
+/// The events of a node as an async stream; see [`Node::events`].
+pub struct EventStream {
+    inner: flume::r#async::RecvStream<'static, Event>,
+}
+
+impl futures_core::Stream for EventStream {
+    type Item = Event;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
+        Pin::new(&mut self.inner).poll_next(cx)
+    }
+}

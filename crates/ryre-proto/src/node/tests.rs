@@ -1,1 +1,1703 @@
 use super::*;
+
+use std::collections::BTreeSet;
+
+use proptest::prelude::*;
+
+use crate::msg::Envelope;
+
+// ---------------------------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------------------------
+
+/// Short timeouts for the virtual clock: reap interval = min(100 ms, 500 ms, 1 s) = 100 ms.
+const EVASIVE: Duration = Duration::from_millis(100);
+const EXPIRED: Duration = Duration::from_millis(500);
+const REAP: Duration = Duration::from_millis(100);
+
+fn pid(n: u8) -> PeerId {
+    PeerId::from_bytes([n; 16])
+}
+
+fn endpoint_of(n: u8) -> String {
+    format!("tcp://10.0.0.{n}:49152")
+}
+
+fn name_of(n: u8) -> Arc<str> {
+    Arc::from(format!("node-{n}").as_str())
+}
+
+fn config(n: u8) -> Config {
+    let mut c = Config::new(pid(n), format!("node-{n}"), endpoint_of(n));
+    c.headers.insert("X-NODE".into(), n.to_string());
+    c.evasive = EVASIVE;
+    c.expired = EXPIRED;
+    c
+}
+
+/// A virtual clock: a base instant plus an offset that only moves forward.
+#[derive(Debug, Clone, Copy)]
+struct Clock {
+    base: Instant,
+    offset: Duration,
+}
+
+impl Clock {
+    fn new() -> Self {
+        Clock {
+            base: Instant::now(),
+            offset: Duration::ZERO,
+        }
+    }
+
+    fn now(&self) -> Instant {
+        self.base + self.offset
+    }
+
+    /// The instant `d` after the base.
+    fn at(&self, d: Duration) -> Instant {
+        self.base + d
+    }
+
+    fn set(&mut self, at: Instant) {
+        assert!(at >= self.now(), "the virtual clock never goes back");
+        self.offset = at - self.base;
+    }
+
+    fn advance(&mut self, d: Duration) -> Instant {
+        self.offset += d;
+        self.now()
+    }
+}
+
+/// Checks what one node asks of its transport: Connect before Send, HELLO with sequence 1
+/// first on every link, then exactly +1 per message (wrapping 65535 -> 0), Disconnect only for
+/// open links. Panics on any violation.
+#[derive(Debug, Default)]
+struct LinkCheck {
+    /// Open links: the sequence of the last message sent (None: nothing sent yet).
+    links: HashMap<PeerId, Option<u16>>,
+}
+
+impl LinkCheck {
+    /// Checks one transmit; returns the decoded message for a Send.
+    fn observe(&mut self, t: &Transmit) -> Option<Envelope> {
+        match t {
+            Transmit::Connect { peer, .. } => {
+                let was = self.links.insert(*peer, None);
+                assert!(was.is_none(), "Connect to {peer} while already connected");
+                None
+            }
+            Transmit::Disconnect { peer } => {
+                let was = self.links.remove(peer);
+                assert!(was.is_some(), "Disconnect from {peer}, not connected");
+                None
+            }
+            Transmit::Send { peer, frames } => {
+                let env = Message::decode(frames).expect("own messages decode");
+                let link = self
+                    .links
+                    .get_mut(peer)
+                    .unwrap_or_else(|| panic!("Send to {peer} without Connect"));
+                match *link {
+                    None => {
+                        assert_eq!(env.sequence, 1, "first message on a link has sequence 1");
+                        assert!(
+                            matches!(env.message, Message::Hello(_)),
+                            "first message on a link is HELLO, got {}",
+                            env.message.name()
+                        );
+                    }
+                    Some(last) => assert_eq!(
+                        env.sequence,
+                        last.wrapping_add(1),
+                        "sequence to {peer} steps by exactly 1"
+                    ),
+                }
+                *link = Some(env.sequence);
+                Some(env)
+            }
+        }
+    }
+}
+
+/// Several NodeStates wired back to back in memory. Every `Transmit::Send` from node `i` to
+/// peer `p` is delivered to the node whose id is `p` as `Input::Inbox` with node `i`'s routing
+/// id, in order; links are tracked from Connect/Disconnect and checked by [`LinkCheck`].
+struct Net {
+    clock: Clock,
+    nodes: Vec<NodeState>,
+    checks: Vec<LinkCheck>,
+    in_flight: VecDeque<(usize, PeerId, Vec<Bytes>)>,
+    /// (from, to) pairs whose messages are held back instead of delivered.
+    hold: BTreeSet<(usize, usize)>,
+    held: Vec<(usize, usize, Vec<Bytes>)>,
+    /// Events each node reported (drain with [`Net::events`]).
+    events: Vec<Vec<Event>>,
+    /// Problems each node's `handle` returned.
+    problems: Vec<Vec<Problem>>,
+    /// Messages each node sent: (to, message), decoded.
+    sent: Vec<Vec<(PeerId, Envelope)>>,
+    /// Transmits other than Send each node asked for.
+    links: Vec<Vec<Transmit>>,
+}
+
+impl Net {
+    /// Nodes with ids 1..=n.
+    fn new(n: u8) -> Self {
+        let mut net = Net {
+            clock: Clock::new(),
+            nodes: Vec::new(),
+            checks: Vec::new(),
+            in_flight: VecDeque::new(),
+            hold: BTreeSet::new(),
+            held: Vec::new(),
+            events: Vec::new(),
+            problems: Vec::new(),
+            sent: Vec::new(),
+            links: Vec::new(),
+        };
+        for i in 1..=n {
+            net.nodes.push(NodeState::new(config(i)));
+            net.checks.push(LinkCheck::default());
+            net.events.push(Vec::new());
+            net.problems.push(Vec::new());
+            net.sent.push(Vec::new());
+            net.links.push(Vec::new());
+        }
+        net
+    }
+
+    fn id(&self, i: usize) -> PeerId {
+        self.nodes[i].config().id
+    }
+
+    fn index_of(&self, id: PeerId) -> Option<usize> {
+        self.nodes.iter().position(|n| n.config().id == id)
+    }
+
+    fn handle(&mut self, i: usize, input: Input) -> Result<(), Problem> {
+        let now = self.clock.now();
+        let r = self.nodes[i].handle(now, input);
+        if let Err(p) = &r {
+            self.problems[i].push(p.clone());
+        }
+        self.pump();
+        r
+    }
+
+    fn command(&mut self, i: usize, cmd: Command) -> Result<(), Problem> {
+        self.handle(i, Input::Command(cmd))
+    }
+
+    /// Node `i` hears of node `j` (as from its beacon).
+    fn discover(&mut self, i: usize, j: usize) {
+        let input = Input::Discovered {
+            id: self.id(j),
+            endpoint: self.nodes[j].config().endpoint.clone(),
+        };
+        self.handle(i, input).unwrap();
+    }
+
+    /// Every node hears of every other one.
+    fn discover_all(&mut self) {
+        for i in 0..self.nodes.len() {
+            for j in 0..self.nodes.len() {
+                if i != j {
+                    self.discover(i, j);
+                }
+            }
+        }
+    }
+
+    /// Drains every node's transmits and events, delivering messages until the net is quiet.
+    fn pump(&mut self) {
+        loop {
+            for i in 0..self.nodes.len() {
+                while let Some(t) = self.nodes[i].poll_transmit() {
+                    match self.checks[i].observe(&t) {
+                        Some(env) => {
+                            let Transmit::Send { peer, frames } = t else {
+                                unreachable!()
+                            };
+                            self.sent[i].push((peer, env));
+                            self.in_flight.push_back((i, peer, frames));
+                        }
+                        None => self.links[i].push(t),
+                    }
+                }
+                while let Some(e) = self.nodes[i].poll_event() {
+                    self.events[i].push(e);
+                }
+            }
+            let Some((from, to, frames)) = self.in_flight.pop_front() else {
+                break;
+            };
+            let Some(j) = self.index_of(to) else {
+                continue;
+            };
+            if self.hold.contains(&(from, j)) {
+                self.held.push((from, j, frames));
+                continue;
+            }
+            self.deliver(from, j, frames);
+        }
+    }
+
+    fn deliver(&mut self, from: usize, to: usize, frames: Vec<Bytes>) {
+        let input = Input::Inbox {
+            routing_id: Bytes::copy_from_slice(&self.id(from).routing_id()),
+            frames,
+        };
+        let now = self.clock.now();
+        if let Err(p) = self.nodes[to].handle(now, input) {
+            self.problems[to].push(p);
+        }
+    }
+
+    /// Delivers, in order, what was held from `from` to `to`, and stops holding.
+    fn release(&mut self, from: usize, to: usize) {
+        self.hold.remove(&(from, to));
+        let (now_due, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut self.held)
+            .into_iter()
+            .partition(|(f, t, _)| (*f, *t) == (from, to));
+        self.held = rest;
+        for (f, t, frames) in now_due {
+            self.deliver(f, t, frames);
+        }
+        self.pump();
+    }
+
+    /// Moves the virtual clock forward by `d`, calling `handle_timeout` on every node whose
+    /// deadline falls in between, at that deadline, and pumping after each.
+    fn advance(&mut self, d: Duration) {
+        let target = self.clock.now() + d;
+        for _ in 0..100_000 {
+            let next = self
+                .nodes
+                .iter()
+                .filter_map(NodeState::poll_timeout)
+                .filter(|&t| t <= target)
+                .min();
+            let Some(next) = next else {
+                break;
+            };
+            if next > self.clock.now() {
+                self.clock.set(next);
+            }
+            let now = self.clock.now();
+            for i in 0..self.nodes.len() {
+                if self.nodes[i].poll_timeout().is_some_and(|t| t <= now) {
+                    self.nodes[i].handle_timeout(now);
+                    let after = self.nodes[i].poll_timeout();
+                    assert!(after.is_none_or(|t| t > now), "timeout loop at {now:?}");
+                }
+            }
+            self.pump();
+        }
+        self.clock.set(target);
+    }
+
+    /// Takes the events node `i` reported so far.
+    fn events(&mut self, i: usize) -> Vec<Event> {
+        std::mem::take(&mut self.events[i])
+    }
+
+    /// Takes the messages node `i` sent so far.
+    fn sent(&mut self, i: usize) -> Vec<(PeerId, Envelope)> {
+        std::mem::take(&mut self.sent[i])
+    }
+
+    /// Takes the Connect/Disconnect transmits of node `i` so far.
+    fn links(&mut self, i: usize) -> Vec<Transmit> {
+        std::mem::take(&mut self.links[i])
+    }
+
+    /// Takes the problems of node `i` so far.
+    fn problems(&mut self, i: usize) -> Vec<Problem> {
+        std::mem::take(&mut self.problems[i])
+    }
+
+    /// Clears everything recorded so far.
+    fn clear(&mut self) {
+        for i in 0..self.nodes.len() {
+            self.events(i);
+            self.sent(i);
+            self.links(i);
+            self.problems(i);
+        }
+    }
+
+    /// Node `i` restarts: a fresh NodeState with the same config; its own links are gone.
+    fn restart(&mut self, i: usize) {
+        let config = self.nodes[i].config().clone();
+        self.nodes[i] = NodeState::new(config);
+        self.checks[i] = LinkCheck::default();
+    }
+}
+
+/// A peer played by hand: encodes messages with its own link sequence.
+struct Fake {
+    id: PeerId,
+    n: u8,
+    seq: u16,
+}
+
+impl Fake {
+    fn new(n: u8) -> Self {
+        Fake {
+            id: pid(n),
+            n,
+            seq: 0,
+        }
+    }
+
+    fn routing_id(&self) -> Bytes {
+        Bytes::copy_from_slice(&self.id.routing_id())
+    }
+
+    fn hello_msg(&self, groups: &[&str], status: u8) -> Message {
+        let mut headers = BTreeMap::new();
+        headers.insert("X-FAKE".to_string(), self.n.to_string());
+        Message::Hello(Hello {
+            endpoint: endpoint_of(self.n),
+            groups: groups.iter().map(|g| g.to_string()).collect(),
+            status,
+            name: format!("node-{}", self.n),
+            headers,
+        })
+    }
+
+    /// HELLO, sequence 1 (a new link).
+    fn hello(&mut self, groups: &[&str], status: u8) -> Input {
+        self.seq = 0;
+        let msg = self.hello_msg(groups, status);
+        self.send(&msg)
+    }
+
+    /// `msg` with the next sequence.
+    fn send(&mut self, msg: &Message) -> Input {
+        self.seq = self.seq.wrapping_add(1);
+        self.send_seq(self.seq, msg)
+    }
+
+    /// `msg` with the given sequence (the link's sequence is not changed).
+    fn send_seq(&self, seq: u16, msg: &Message) -> Input {
+        self.raw(msg.encode(seq).unwrap())
+    }
+
+    fn raw(&self, frames: Vec<Bytes>) -> Input {
+        Input::Inbox {
+            routing_id: self.routing_id(),
+            frames,
+        }
+    }
+}
+
+/// One node under test, with a virtual clock and fake peers.
+struct Solo {
+    clock: Clock,
+    node: NodeState,
+    check: LinkCheck,
+}
+
+impl Solo {
+    fn new() -> Self {
+        Solo {
+            clock: Clock::new(),
+            node: NodeState::new(config(1)),
+            check: LinkCheck::default(),
+        }
+    }
+
+    fn handle(&mut self, input: Input) -> Result<(), Problem> {
+        self.node.handle(self.clock.now(), input)
+    }
+
+    /// A fake peer `n` that has said HELLO (in `groups`, status 0); drains everything.
+    fn fake(&mut self, n: u8, groups: &[&str]) -> Fake {
+        let mut f = Fake::new(n);
+        self.handle(f.hello(groups, 0)).unwrap();
+        self.transmits();
+        self.events();
+        f
+    }
+
+    fn events(&mut self) -> Vec<Event> {
+        std::iter::from_fn(|| self.node.poll_event()).collect()
+    }
+
+    /// All transmits, checked.
+    fn transmits(&mut self) -> Vec<Transmit> {
+        let ts: Vec<Transmit> = std::iter::from_fn(|| self.node.poll_transmit()).collect();
+        for t in &ts {
+            self.check.observe(t);
+        }
+        ts
+    }
+
+    /// The messages sent, decoded, (to, message); other transmits are dropped (but checked).
+    fn sent(&mut self) -> Vec<(PeerId, Envelope)> {
+        self.transmits()
+            .into_iter()
+            .filter_map(|t| match t {
+                Transmit::Send { peer, frames } => Some((peer, Message::decode(&frames).unwrap())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Calls handle_timeout at `at` (after the base).
+    fn timeout_at(&mut self, at: Duration) {
+        let now = self.clock.at(at);
+        self.clock.set(now);
+        self.node.handle_timeout(now);
+    }
+}
+
+fn exit(n: u8, reason: ExitReason) -> Event {
+    Event::Exit {
+        peer: pid(n),
+        name: name_of(n),
+        reason,
+    }
+}
+
+fn join_event(n: u8, group: &str) -> Event {
+    Event::Join {
+        peer: pid(n),
+        name: name_of(n),
+        group: group.into(),
+    }
+}
+
+fn content(s: &'static str) -> Vec<Bytes> {
+    vec![Bytes::from_static(s.as_bytes())]
+}
+
+fn whisper(s: &'static str) -> Message {
+    Message::Whisper {
+        content: content(s),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// HELLO and ENTER
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn hello_is_the_first_message_with_sequence_one() {
+    let mut net = Net::new(2);
+    net.command(0, Command::Join("g".into())).unwrap();
+    net.command(0, Command::Join("h".into())).unwrap();
+    net.discover_all();
+    let sent = net.sent(0);
+    let (to, first) = &sent[0];
+    assert_eq!(*to, pid(2));
+    assert_eq!(first.sequence, 1);
+    let Message::Hello(hello) = &first.message else {
+        panic!("first message is {}", first.message.name());
+    };
+    assert_eq!(hello.endpoint, endpoint_of(1));
+    assert_eq!(hello.groups, vec!["g".to_string(), "h".to_string()]);
+    assert_eq!(hello.status, 2, "HELLO carries the current status");
+    assert_eq!(hello.name, "node-1");
+    assert_eq!(hello.headers.get("X-NODE").map(String::as_str), Some("1"));
+    // Connect comes before the HELLO.
+    assert_eq!(
+        net.links(0),
+        vec![Transmit::Connect {
+            peer: pid(2),
+            endpoint: endpoint_of(2)
+        }]
+    );
+}
+
+#[test]
+fn enter_carries_name_headers_endpoint_then_joins_for_hello_groups() {
+    let mut net = Net::new(2);
+    net.command(0, Command::Join("g".into())).unwrap();
+    net.command(0, Command::Join("h".into())).unwrap();
+    net.discover_all();
+    let events = net.events(1);
+    let mut headers = BTreeMap::new();
+    headers.insert("X-NODE".to_string(), "1".to_string());
+    assert_eq!(
+        events,
+        vec![
+            Event::Enter {
+                peer: pid(1),
+                name: name_of(1),
+                headers,
+                endpoint: endpoint_of(1),
+            },
+            join_event(1, "g"),
+            join_event(1, "h"),
+        ]
+    );
+    assert_eq!(
+        net.nodes[1].peers_by_group("g").collect::<Vec<_>>(),
+        [pid(1)]
+    );
+    let info = net.nodes[1].peer(&pid(1)).unwrap();
+    assert!(info.ready);
+    assert_eq!(&*info.name, "node-1");
+    assert!(net.problems(0).is_empty() && net.problems(1).is_empty());
+}
+
+#[test]
+fn hello_from_an_undiscovered_peer_connects_back_and_says_hello() {
+    let mut solo = Solo::new();
+    let mut f = Fake::new(2);
+    solo.handle(f.hello(&[], 0)).unwrap();
+    let ts = solo.transmits();
+    assert_eq!(
+        ts[0],
+        Transmit::Connect {
+            peer: pid(2),
+            endpoint: endpoint_of(2)
+        }
+    );
+    assert!(matches!(&ts[1], Transmit::Send { peer, .. } if *peer == pid(2)));
+    assert!(matches!(solo.events()[..], [Event::Enter { .. }]));
+}
+
+#[test]
+fn messages_before_hello_are_ignored_as_not_ready() {
+    let mut solo = Solo::new();
+    let mut f = Fake::new(2);
+    // Unknown peer.
+    assert_eq!(
+        solo.handle(f.send(&whisper("early"))),
+        Err(Problem::NotReady {
+            from: pid(2),
+            msg: "WHISPER"
+        })
+    );
+    // Known from its beacon, still no HELLO.
+    solo.handle(Input::Discovered {
+        id: pid(2),
+        endpoint: endpoint_of(2),
+    })
+    .unwrap();
+    assert_eq!(
+        solo.handle(f.send(&Message::Join {
+            group: "g".into(),
+            status: 1
+        })),
+        Err(Problem::NotReady {
+            from: pid(2),
+            msg: "JOIN"
+        })
+    );
+    assert!(solo.events().is_empty());
+    assert_eq!(solo.node.peers().count(), 0);
+    assert_eq!(solo.node.peers_by_group("g").count(), 0);
+    assert_eq!(solo.node.stats().ignored, 2);
+    assert_eq!(solo.node.stats().received, 0);
+    // HELLO then makes it a peer.
+    solo.handle(f.hello(&[], 1)).unwrap();
+    assert!(matches!(solo.events()[..], [Event::Enter { .. }]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sequence numbers
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn sequence_gap_drops_the_peer() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &["g"]);
+    solo.handle(f.send(&whisper("2"))).unwrap();
+    assert_eq!(
+        solo.handle(f.send_seq(4, &whisper("4"))),
+        Err(Problem::SequenceGap {
+            from: pid(2),
+            expected: 3,
+            got: 4
+        })
+    );
+    let events = solo.events();
+    assert_eq!(
+        events.last(),
+        Some(&exit(
+            2,
+            ExitReason::SequenceGap {
+                expected: 3,
+                got: 4
+            }
+        ))
+    );
+    assert!(solo
+        .transmits()
+        .contains(&Transmit::Disconnect { peer: pid(2) }));
+    assert!(solo.node.peer(&pid(2)).is_none());
+    assert_eq!(solo.node.peers_by_group("g").count(), 0);
+    // What follows is from a peer that has not said HELLO.
+    assert!(matches!(
+        solo.handle(f.send_seq(5, &whisper("5"))),
+        Err(Problem::NotReady { .. })
+    ));
+}
+
+#[test]
+fn replayed_sequence_is_a_gap() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    solo.handle(f.send(&whisper("2"))).unwrap();
+    assert_eq!(
+        solo.handle(f.send_seq(2, &whisper("again"))),
+        Err(Problem::SequenceGap {
+            from: pid(2),
+            expected: 3,
+            got: 2
+        })
+    );
+}
+
+#[test]
+fn sequence_gap_on_a_real_link_drops_the_peer() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    net.hold.insert((1, 0));
+    for _ in 0..3 {
+        net.command(
+            1,
+            Command::Whisper {
+                peer: pid(1),
+                content: content("x"),
+            },
+        )
+        .unwrap();
+    }
+    // The first of the three is lost.
+    let lost = net.held.remove(0);
+    assert_eq!(Message::decode(&lost.2).unwrap().sequence, 2);
+    net.release(1, 0);
+    let events = net.events(0);
+    assert_eq!(
+        events,
+        vec![exit(
+            2,
+            ExitReason::SequenceGap {
+                expected: 2,
+                got: 3
+            }
+        )]
+    );
+}
+
+#[test]
+fn sequence_wraps_65535_to_0_over_more_than_70000_messages() {
+    const N: usize = 70_005;
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    for chunk in 0..N.div_ceil(1000) {
+        for _ in 0..1000.min(N - chunk * 1000) {
+            net.nodes[0]
+                .handle(
+                    net.clock.now(),
+                    Input::Command(Command::Whisper {
+                        peer: pid(2),
+                        content: content("w"),
+                    }),
+                )
+                .unwrap();
+        }
+        net.pump();
+        let sent = net.sent(0);
+        // The LinkCheck already asserted +1 per message; see the wrap itself go by.
+        for pair in sent.windows(2) {
+            if pair[0].1.sequence == 65535 {
+                assert_eq!(pair[1].1.sequence, 0);
+            }
+        }
+        let events = net.events(1);
+        assert!(events.iter().all(|e| matches!(e, Event::Whisper { .. })));
+        assert_eq!(events.len(), 1000.min(N - chunk * 1000));
+    }
+    assert!(net.problems(1).is_empty());
+    // HELLO was 1, then N whispers: the last is N + 1 modulo 65536.
+    assert_eq!(net.checks[0].links[&pid(2)], Some(((N + 1) % 65536) as u16));
+    assert_eq!(net.nodes[1].stats().received, N as u64 + 1);
+    assert!(net.nodes[1].peer(&pid(1)).is_some());
+}
+
+/// Drives a fake peer's link to `last` (sending PING-OKs, which need no answer).
+fn fake_link_up_to(solo: &mut Solo, f: &mut Fake, last: u16) {
+    while f.seq != last {
+        solo.handle(f.send(&Message::PingOk)).unwrap();
+    }
+    assert!(solo.events().is_empty());
+}
+
+#[test]
+fn zyre_wrap_65535_to_0_is_accepted() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    fake_link_up_to(&mut solo, &mut f, 65535);
+    solo.handle(f.send(&whisper("zero"))).unwrap();
+    assert_eq!(f.seq, 0);
+    solo.handle(f.send(&whisper("one"))).unwrap();
+    let events = solo.events();
+    assert_eq!(events.len(), 2);
+    assert!(events.iter().all(|e| matches!(e, Event::Whisper { .. })));
+}
+
+#[test]
+fn pyre_wrap_65534_to_0_is_tolerated() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    fake_link_up_to(&mut solo, &mut f, 65534);
+    // Pyre counts modulo 65535: after 65534 comes 0.
+    solo.handle(f.send_seq(0, &whisper("zero"))).unwrap();
+    solo.handle(f.send_seq(1, &whisper("one"))).unwrap();
+    solo.handle(f.send_seq(2, &whisper("two"))).unwrap();
+    let events = solo.events();
+    assert_eq!(events.len(), 3);
+    assert!(events.iter().all(|e| matches!(e, Event::Whisper { .. })));
+    assert!(solo.node.peer(&pid(2)).is_some());
+}
+
+#[test]
+fn skipping_past_the_wrap_is_still_a_gap() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    fake_link_up_to(&mut solo, &mut f, 65534);
+    assert_eq!(
+        solo.handle(f.send_seq(1, &whisper("one"))),
+        Err(Problem::SequenceGap {
+            from: pid(2),
+            expected: 65535,
+            got: 1
+        })
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Duplicate HELLO
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn duplicate_hello_recreates_the_peer() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &["g"]);
+    solo.handle(f.send(&whisper("x"))).unwrap();
+    solo.events();
+    solo.transmits();
+    // It restarted: HELLO again, sequence 1, now in "h" only.
+    solo.handle(f.hello(&["h"], 0)).unwrap();
+    let events = solo.events();
+    assert_eq!(events[0], exit(2, ExitReason::Rehello));
+    assert!(matches!(&events[1], Event::Enter { peer, .. } if *peer == pid(2)));
+    assert_eq!(events[2], join_event(2, "h"));
+    assert_eq!(events.len(), 3);
+    assert_eq!(solo.node.peers_by_group("g").count(), 0);
+    assert_eq!(solo.node.peers_by_group("h").count(), 1);
+    // The link is re-opened and our HELLO sent anew with sequence 1 (LinkCheck asserts it).
+    let ts = solo.transmits();
+    assert_eq!(ts[0], Transmit::Disconnect { peer: pid(2) });
+    assert!(matches!(&ts[1], Transmit::Connect { peer, .. } if *peer == pid(2)));
+    assert!(matches!(&ts[2], Transmit::Send { .. }));
+    // And the link from it goes on from 1.
+    solo.handle(f.send(&whisper("after"))).unwrap();
+}
+
+#[test]
+fn restarted_node_is_exited_and_entered_again_over_a_real_link() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    net.restart(1);
+    net.discover(1, 0);
+    let events = net.events(0);
+    assert_eq!(events[0], exit(2, ExitReason::Rehello));
+    assert!(matches!(&events[1], Event::Enter { peer, .. } if *peer == pid(2)));
+    assert!(matches!(&net.events(1)[..], [Event::Enter { peer, .. }] if *peer == pid(1)));
+    assert!(net.problems(0).is_empty());
+    // Both ways work afterwards.
+    net.command(
+        0,
+        Command::Whisper {
+            peer: pid(2),
+            content: content("hi"),
+        },
+    )
+    .unwrap();
+    assert!(matches!(&net.events(1)[..], [Event::Whisper { .. }]));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Status
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn status_steps_by_one_per_join_and_leave_and_hello_carries_it() {
+    let mut net = Net::new(3);
+    net.discover(0, 1);
+    net.discover(1, 0);
+    net.clear();
+    let mut statuses = Vec::new();
+    for cmd in [
+        Command::Join("g".into()),
+        Command::Join("h".into()),
+        Command::Leave("g".into()),
+    ] {
+        net.command(0, cmd).unwrap();
+        for (to, env) in net.sent(0) {
+            assert_eq!(to, pid(2));
+            match env.message {
+                Message::Join { status, .. } | Message::Leave { status, .. } => {
+                    statuses.push(status)
+                }
+                m => panic!("unexpected {}", m.name()),
+            }
+        }
+    }
+    assert_eq!(statuses, [1, 2, 3]);
+    assert_eq!(net.nodes[0].status(), 3);
+    assert_eq!(net.nodes[1].peers[&pid(1)].status, 3);
+    // A peer met now gets HELLO with status 3 and the groups still joined.
+    net.discover(0, 2);
+    let sent = net.sent(0);
+    let Message::Hello(hello) = &sent[0].1.message else {
+        panic!("HELLO expected");
+    };
+    assert_eq!(hello.status, 3);
+    assert_eq!(hello.groups, ["h"]);
+    assert!(net.problems(1).is_empty() && net.problems(2).is_empty());
+}
+
+#[test]
+fn status_wraps_at_256_over_300_join_leave_cycles() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    for _ in 0..300 {
+        net.command(0, Command::Join("g".into())).unwrap();
+        net.command(0, Command::Leave("g".into())).unwrap();
+    }
+    assert!(net.problems(1).is_empty(), "no StatusMismatch");
+    assert_eq!(net.nodes[0].status(), (600 % 256) as u8);
+    assert_eq!(net.nodes[1].peers[&pid(1)].status, (600 % 256) as u8);
+    let events = net.events(1);
+    assert_eq!(events.len(), 600);
+    assert_eq!(
+        events
+            .iter()
+            .filter(|e| matches!(e, Event::Join { .. }))
+            .count(),
+        300
+    );
+    // And a JOIN after that is still in step.
+    net.command(0, Command::Join("g".into())).unwrap();
+    assert!(net.problems(1).is_empty());
+}
+
+#[test]
+fn wrong_status_is_reported_and_adopted() {
+    let mut solo = Solo::new();
+    let mut f = Fake::new(2);
+    solo.handle(f.hello(&[], 5)).unwrap();
+    solo.events();
+    assert_eq!(
+        solo.handle(f.send(&Message::Join {
+            group: "g".into(),
+            status: 9
+        })),
+        Err(Problem::StatusMismatch {
+            from: pid(2),
+            expected: 6,
+            got: 9
+        })
+    );
+    // The JOIN still counts.
+    assert_eq!(solo.events(), vec![join_event(2, "g")]);
+    assert_eq!(solo.node.peers_by_group("g").collect::<Vec<_>>(), [pid(2)]);
+    // 9 was adopted: 10 is in step.
+    solo.handle(f.send(&Message::Leave {
+        group: "g".into(),
+        status: 10,
+    }))
+    .unwrap();
+    assert!(matches!(solo.events()[..], [Event::Leave { .. }]));
+    assert!(solo.node.peer(&pid(2)).is_some());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Groups
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn join_and_leave_are_sent_to_all_peers_not_only_group_members() {
+    let mut net = Net::new(3);
+    net.discover_all();
+    net.clear();
+    net.command(0, Command::Join("g".into())).unwrap();
+    let to: BTreeSet<PeerId> = net.sent(0).into_iter().map(|(p, _)| p).collect();
+    assert_eq!(to, BTreeSet::from([pid(2), pid(3)]));
+    // Nobody else is in "h": the JOIN still goes to both.
+    net.command(1, Command::Join("h".into())).unwrap();
+    let sent = net.sent(1);
+    assert_eq!(sent.len(), 2);
+    assert!(sent
+        .iter()
+        .all(|(_, e)| matches!(&e.message, Message::Join { group, status: 1 } if group == "h")));
+    assert_eq!(net.events(0), vec![join_event(2, "h")]);
+    assert_eq!(net.events(2), vec![join_event(1, "g"), join_event(2, "h")]);
+    net.command(1, Command::Leave("h".into())).unwrap();
+    let sent = net.sent(1);
+    assert_eq!(sent.len(), 2);
+    assert!(sent
+        .iter()
+        .all(|(_, e)| matches!(&e.message, Message::Leave { status: 2, .. })));
+    for i in [0, 2] {
+        assert_eq!(
+            net.events(i),
+            vec![Event::Leave {
+                peer: pid(2),
+                name: name_of(2),
+                group: "h".into()
+            }]
+        );
+    }
+}
+
+#[test]
+fn joining_twice_or_leaving_a_group_not_joined_sends_nothing() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.command(0, Command::Join("g".into())).unwrap();
+    net.clear();
+    net.command(0, Command::Join("g".into())).unwrap();
+    net.command(0, Command::Leave("other".into())).unwrap();
+    assert!(net.sent(0).is_empty());
+    assert_eq!(net.nodes[0].status(), 1);
+    net.command(0, Command::Leave("g".into())).unwrap();
+    net.command(0, Command::Leave("g".into())).unwrap();
+    assert_eq!(net.sent(0).len(), 1);
+    assert_eq!(net.nodes[0].status(), 2);
+    assert!(net.problems(1).is_empty());
+}
+
+#[test]
+fn shout_goes_only_to_group_members() {
+    let mut net = Net::new(3);
+    net.discover_all();
+    net.command(1, Command::Join("g".into())).unwrap();
+    net.clear();
+    net.command(
+        0,
+        Command::Shout {
+            group: "g".into(),
+            content: content("hey"),
+        },
+    )
+    .unwrap();
+    let sent = net.sent(0);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, pid(2));
+    assert_eq!(
+        net.events(1),
+        vec![Event::Shout {
+            peer: pid(1),
+            name: name_of(1),
+            group: "g".into(),
+            content: content("hey"),
+        }]
+    );
+    assert!(net.events(2).is_empty());
+    // A group with no members: nothing is sent.
+    net.command(
+        0,
+        Command::Shout {
+            group: "nobody".into(),
+            content: content("x"),
+        },
+    )
+    .unwrap();
+    assert!(net.sent(0).is_empty());
+}
+
+#[test]
+fn whisper_to_an_unknown_peer_is_an_unknown_peer_problem() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    assert_eq!(
+        net.command(
+            0,
+            Command::Whisper {
+                peer: pid(9),
+                content: content("x"),
+            }
+        ),
+        Err(Problem::UnknownPeer(pid(9)))
+    );
+    assert!(net.sent(0).is_empty());
+    assert_eq!(net.nodes[0].stats().ignored, 1);
+    net.command(
+        0,
+        Command::Whisper {
+            peer: pid(2),
+            content: content("x"),
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        net.events(1),
+        vec![Event::Whisper {
+            peer: pid(1),
+            name: name_of(1),
+            content: content("x")
+        }]
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Liveness
+// ---------------------------------------------------------------------------------------------
+
+fn pings_to(sent: &[(PeerId, Envelope)], n: u8) -> usize {
+    sent.iter()
+        .filter(|(p, e)| *p == pid(n) && e.message == Message::Ping)
+        .count()
+}
+
+#[test]
+fn silent_peer_is_pinged_evasive_then_silent_then_expired() {
+    let mut solo = Solo::new();
+    let _f = solo.fake(2, &[]);
+    assert_eq!(solo.node.poll_timeout(), Some(solo.clock.at(EVASIVE)));
+    // Just before: nothing.
+    solo.timeout_at(EVASIVE - Duration::from_millis(1));
+    assert!(solo.events().is_empty() && solo.sent().is_empty());
+    // Evasive: PING and EVASIVE.
+    solo.timeout_at(EVASIVE);
+    assert_eq!(
+        solo.events(),
+        vec![Event::Evasive {
+            peer: pid(2),
+            name: name_of(2)
+        }]
+    );
+    assert_eq!(pings_to(&solo.sent(), 2), 1);
+    assert_eq!(solo.node.peer(&pid(2)).unwrap().state, PeerState::Evasive);
+    assert_eq!(
+        solo.node.poll_timeout(),
+        Some(solo.clock.at(EVASIVE + REAP))
+    );
+    // One reap interval later: SILENT (and another PING).
+    solo.timeout_at(EVASIVE + REAP);
+    assert_eq!(
+        solo.events(),
+        vec![Event::Silent {
+            peer: pid(2),
+            name: name_of(2)
+        }]
+    );
+    assert_eq!(pings_to(&solo.sent(), 2), 1);
+    assert_eq!(solo.node.peer(&pid(2)).unwrap().state, PeerState::Silent);
+    // Pinged every reap interval, with no more events, until expired.
+    let mut t = EVASIVE + REAP;
+    while t + REAP < EXPIRED {
+        t += REAP;
+        solo.timeout_at(t);
+        assert!(solo.events().is_empty());
+        assert_eq!(pings_to(&solo.sent(), 2), 1);
+    }
+    assert!(solo.node.poll_timeout().unwrap() <= solo.clock.at(EXPIRED));
+    solo.timeout_at(EXPIRED);
+    assert_eq!(solo.events(), vec![exit(2, ExitReason::Expired)]);
+    assert!(solo
+        .transmits()
+        .contains(&Transmit::Disconnect { peer: pid(2) }));
+    assert_eq!(solo.node.poll_timeout(), None);
+}
+
+#[test]
+fn traffic_makes_an_evasive_peer_alive_again() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    solo.timeout_at(EVASIVE);
+    assert!(matches!(solo.events()[..], [Event::Evasive { .. }]));
+    solo.sent();
+    // It answers the PING at 150 ms.
+    solo.clock.set(solo.clock.at(Duration::from_millis(150)));
+    solo.handle(f.send(&Message::PingOk)).unwrap();
+    assert_eq!(solo.node.peer(&pid(2)).unwrap().state, PeerState::Alive);
+    // No SILENT at 200 ms: it is alive until 150 + 100.
+    solo.timeout_at(EVASIVE + REAP);
+    assert!(solo.events().is_empty());
+    assert!(solo.sent().is_empty());
+    solo.timeout_at(Duration::from_millis(250));
+    assert!(matches!(solo.events()[..], [Event::Evasive { .. }]));
+    // Silent from then on: SILENT at 350, EXIT at 150 + 500.
+    solo.timeout_at(Duration::from_millis(350));
+    assert!(matches!(solo.events()[..], [Event::Silent { .. }]));
+    solo.timeout_at(Duration::from_millis(649));
+    assert!(solo.events().is_empty());
+    solo.timeout_at(Duration::from_millis(650));
+    assert_eq!(solo.events(), vec![exit(2, ExitReason::Expired)]);
+}
+
+#[test]
+fn connected_nodes_keep_each_other_alive_and_a_partitioned_one_expires() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    net.advance(Duration::from_secs(3));
+    // Idle peers are pinged and answer: EVASIVE at times, but never SILENT nor EXIT.
+    for i in 0..2 {
+        let events = net.events(i);
+        assert!(events.iter().all(|e| matches!(e, Event::Evasive { .. })));
+        assert!(!events.is_empty());
+    }
+    let sent = net.sent(0);
+    assert!(sent.iter().any(|(_, e)| e.message == Message::Ping));
+    assert!(sent.iter().any(|(_, e)| e.message == Message::PingOk));
+    // Node 2's messages stop reaching node 1.
+    net.hold.insert((1, 0));
+    net.advance(EXPIRED);
+    let events = net.events(0);
+    assert!(events.contains(&Event::Silent {
+        peer: pid(2),
+        name: name_of(2)
+    }));
+    assert_eq!(events.last(), Some(&exit(2, ExitReason::Expired)));
+    assert!(net.nodes[0].peer(&pid(2)).is_none());
+}
+
+#[test]
+fn ping_is_answered_with_ping_ok() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    solo.handle(f.send(&Message::Ping)).unwrap();
+    let sent = solo.sent();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, pid(2));
+    assert_eq!(sent[0].1.message, Message::PingOk);
+    // HELLO was 1.
+    assert_eq!(sent[0].1.sequence, 2);
+    assert!(solo.events().is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Peers leaving
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn departed_peer_exits_with_leaving() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    net.handle(0, Input::Departed { id: pid(2) }).unwrap();
+    assert_eq!(net.events(0), vec![exit(2, ExitReason::Leaving)]);
+    assert_eq!(net.links(0), vec![Transmit::Disconnect { peer: pid(2) }]);
+    // Departure of someone unknown changes nothing.
+    net.handle(0, Input::Departed { id: pid(9) }).unwrap();
+    assert!(net.events(0).is_empty() && net.links(0).is_empty());
+}
+
+#[test]
+fn new_peer_at_the_endpoint_of_an_existing_one_purges_the_old_one() {
+    let mut solo = Solo::new();
+    let _f = solo.fake(2, &["g"]);
+    solo.handle(Input::Discovered {
+        id: pid(3),
+        endpoint: endpoint_of(2),
+    })
+    .unwrap();
+    assert_eq!(solo.events(), vec![exit(2, ExitReason::EndpointReused)]);
+    let ts = solo.transmits();
+    assert_eq!(ts[0], Transmit::Disconnect { peer: pid(2) });
+    assert_eq!(
+        ts[1],
+        Transmit::Connect {
+            peer: pid(3),
+            endpoint: endpoint_of(2)
+        }
+    );
+    assert_eq!(solo.node.peers_by_group("g").count(), 0);
+    // Rediscovering a known peer at its own endpoint does nothing.
+    solo.handle(Input::Discovered {
+        id: pid(3),
+        endpoint: endpoint_of(2),
+    })
+    .unwrap();
+    assert!(solo.transmits().is_empty() && solo.events().is_empty());
+}
+
+#[test]
+fn send_failed_exits_with_queue_full_and_disconnects() {
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    net.handle(0, Input::SendFailed { id: pid(2) }).unwrap();
+    assert_eq!(net.events(0), vec![exit(2, ExitReason::QueueFull)]);
+    assert_eq!(net.links(0), vec![Transmit::Disconnect { peer: pid(2) }]);
+    assert!(net.nodes[0].peer(&pid(2)).is_none());
+}
+
+#[test]
+fn goodbye_exits_with_goodbye() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &["g"]);
+    solo.handle(f.send(&Message::Goodbye)).unwrap();
+    assert_eq!(solo.events(), vec![exit(2, ExitReason::Goodbye)]);
+    assert_eq!(
+        solo.transmits(),
+        vec![Transmit::Disconnect { peer: pid(2) }]
+    );
+    assert_eq!(solo.node.peers_by_group("g").count(), 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Robustness
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn own_beacon_and_own_id_are_ignored() {
+    let mut solo = Solo::new();
+    solo.handle(Input::Discovered {
+        id: pid(1),
+        endpoint: endpoint_of(1),
+    })
+    .unwrap();
+    assert!(solo.transmits().is_empty());
+    // Our own HELLO echoed back at us.
+    let mut me = Fake::new(1);
+    solo.handle(me.hello(&[], 0)).unwrap();
+    solo.handle(me.send(&whisper("me"))).unwrap();
+    assert!(solo.transmits().is_empty());
+    assert!(solo.events().is_empty());
+    assert_eq!(solo.node.peers().count(), 0);
+    assert_eq!(solo.node.stats().ignored, 2);
+    assert_eq!(solo.node.poll_timeout(), None);
+    // Our own port-0 beacon does nothing either.
+    solo.handle(Input::Departed { id: pid(1) }).unwrap();
+    assert!(solo.events().is_empty());
+}
+
+#[test]
+fn bad_routing_ids_are_malformed_and_the_node_keeps_working() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    let frames = whisper("x").encode(2).unwrap();
+    for rid in [
+        &[][..],
+        &[1; 16][..],
+        &[1; 18][..],
+        &[0; 17][..],
+        &[2; 17][..],
+    ] {
+        assert_eq!(
+            solo.handle(Input::Inbox {
+                routing_id: Bytes::copy_from_slice(rid),
+                frames: frames.clone(),
+            }),
+            Err(Problem::BadRoutingId(rid.len()))
+        );
+    }
+    assert_eq!(solo.node.stats().malformed, 5);
+    assert!(solo.events().is_empty());
+    // The link from the peer is undisturbed.
+    solo.handle(f.send(&whisper("ok"))).unwrap();
+    assert!(matches!(solo.events()[..], [Event::Whisper { .. }]));
+}
+
+#[test]
+fn malformed_frames_are_counted_and_the_node_keeps_working() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &[]);
+    let b = |s: &[u8]| vec![Bytes::copy_from_slice(s)];
+    let cases: Vec<(Vec<Bytes>, DecodeError)> = vec![
+        (Vec::new(), DecodeError::Empty),
+        (b(&[]), DecodeError::BadSignature),
+        (b(&[0xAA, 0xA0, 6, 2, 0, 2]), DecodeError::BadSignature),
+        (b(&[0xAA, 0xA1, 11, 2, 0, 2]), DecodeError::UnknownId(11)),
+        (b(&[0xAA, 0xA1, 0, 2, 0, 2]), DecodeError::UnknownId(0)),
+        (b(&[0xAA, 0xA1, 6, 3, 0, 2]), DecodeError::BadVersion(3)),
+        (
+            b(&[0xAA, 0xA1, 6, 2, 0]),
+            DecodeError::Truncated {
+                msg: "PING",
+                field: "sequence",
+            },
+        ),
+        (
+            b(&[0xAA, 0xA1, 4, 2, 0, 2, 5, b'g']),
+            DecodeError::Truncated {
+                msg: "JOIN",
+                field: "group",
+            },
+        ),
+        (
+            b(&[0xAA, 0xA1, 4, 2, 0, 2, 1, 0xFF, 1]),
+            DecodeError::InvalidUtf8 {
+                msg: "JOIN",
+                field: "group",
+            },
+        ),
+    ];
+    let n = cases.len() as u64;
+    for (frames, error) in cases {
+        assert_eq!(
+            solo.handle(f.raw(frames)),
+            Err(Problem::Malformed {
+                from: pid(2),
+                error
+            })
+        );
+    }
+    assert_eq!(solo.node.stats().malformed, n);
+    assert!(solo.events().is_empty());
+    assert!(solo.transmits().is_empty());
+    // A malformed message does not use up a sequence number: the next good one is 2.
+    solo.handle(f.send(&whisper("still here"))).unwrap();
+    assert!(matches!(solo.events()[..], [Event::Whisper { .. }]));
+    assert_eq!(solo.node.stats().received, 2);
+}
+
+#[test]
+fn stop_disconnects_all_and_emits_stop() {
+    let mut net = Net::new(3);
+    net.discover_all();
+    net.clear();
+    net.command(0, Command::Stop).unwrap();
+    let links: BTreeSet<PeerId> = net
+        .links(0)
+        .into_iter()
+        .map(|t| match t {
+            Transmit::Disconnect { peer } => peer,
+            t => panic!("unexpected {t:?}"),
+        })
+        .collect();
+    assert_eq!(links, BTreeSet::from([pid(2), pid(3)]));
+    assert_eq!(
+        net.events(0),
+        vec![Event::Stop {
+            peer: pid(1),
+            name: name_of(1)
+        }]
+    );
+    assert!(net.nodes[0].is_stopped());
+    assert_eq!(net.nodes[0].peers().count(), 0);
+    assert_eq!(net.nodes[0].poll_timeout(), None);
+    // After Stop: commands are refused, inputs do nothing.
+    assert_eq!(
+        net.command(0, Command::Join("g".into())),
+        Err(Problem::Stopped)
+    );
+    assert_eq!(net.command(0, Command::Stop), Err(Problem::Stopped));
+    net.discover(0, 1);
+    net.command(
+        1,
+        Command::Whisper {
+            peer: pid(1),
+            content: content("x"),
+        },
+    )
+    .unwrap();
+    assert!(net.events(0).is_empty() && net.sent(0).is_empty() && net.links(0).is_empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Deadlines
+// ---------------------------------------------------------------------------------------------
+
+fn earliest_peer_deadline(node: &NodeState) -> Option<Instant> {
+    node.peers.values().map(Peer::deadline).min()
+}
+
+#[test]
+fn poll_timeout_is_the_earliest_peer_deadline() {
+    let mut solo = Solo::new();
+    assert_eq!(solo.node.poll_timeout(), None);
+    let _a = solo.fake(2, &[]);
+    solo.clock.advance(Duration::from_millis(30));
+    let mut b = solo.fake(3, &[]);
+    assert_eq!(solo.node.poll_timeout(), Some(solo.clock.at(EVASIVE)));
+    // Peer 3 talks at 60: the earliest stays peer 2's.
+    solo.clock.set(solo.clock.at(Duration::from_millis(60)));
+    solo.handle(b.send(&Message::PingOk)).unwrap();
+    assert!(solo.node.poll_timeout() <= earliest_peer_deadline(&solo.node));
+    solo.timeout_at(EVASIVE);
+    // Peer 2 is evasive (next at 200), peer 3 alive until 160.
+    assert_eq!(
+        solo.node.poll_timeout(),
+        Some(solo.clock.at(Duration::from_millis(160)))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Property test: random inputs
+// ---------------------------------------------------------------------------------------------
+
+/// The fake peers of the property test are 10, 11, 12; 1 is the node itself.
+const FAKES: [u8; 4] = [10, 11, 12, 1];
+const GROUPS: [&str; 3] = ["g", "h", "k"];
+
+#[derive(Debug, Clone)]
+enum Op {
+    /// Fake peer says HELLO (its link restarts at 1).
+    Hello {
+        peer: usize,
+        groups: Vec<usize>,
+        status: u8,
+    },
+    /// Fake peer sends a message with its next sequence.
+    Msg {
+        peer: usize,
+        kind: u8,
+        group: usize,
+        status: u8,
+    },
+    /// Fake peer sends a message with any sequence.
+    MsgSeq {
+        peer: usize,
+        seq: u16,
+        kind: u8,
+    },
+    /// Fake peer sends raw bytes.
+    Raw {
+        peer: usize,
+        bytes: Vec<u8>,
+    },
+    /// Bytes with a bad routing id.
+    BadRouting(Vec<u8>),
+    Discovered {
+        peer: usize,
+        endpoint: u8,
+    },
+    Departed(usize),
+    SendFailed(usize),
+    Join(usize),
+    Leave(usize),
+    Shout(usize),
+    Whisper(usize),
+    /// Time passes (ms); handle_timeout is called when the deadline has come.
+    Advance(u16),
+    /// handle_timeout now, due or not.
+    Timeout,
+    Stop,
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let peer = 0..FAKES.len();
+    let group = 0..GROUPS.len();
+    prop_oneof![
+        4 => (peer.clone(), proptest::collection::vec(group.clone(), 0..3), any::<u8>())
+            .prop_map(|(peer, groups, status)| Op::Hello { peer, groups, status }),
+        10 => (peer.clone(), 0u8..10, group.clone(), any::<u8>())
+            .prop_map(|(peer, kind, group, status)| Op::Msg { peer, kind, group, status }),
+        1 => (peer.clone(), any::<u16>(), 0u8..10).prop_map(|(peer, seq, kind)| Op::MsgSeq { peer, seq, kind }),
+        1 => (peer.clone(), proptest::collection::vec(any::<u8>(), 0..24))
+            .prop_map(|(peer, bytes)| Op::Raw { peer, bytes }),
+        1 => proptest::collection::vec(any::<u8>(), 0..20).prop_map(Op::BadRouting),
+        2 => (peer.clone(), 0u8..3).prop_map(|(peer, endpoint)| Op::Discovered { peer, endpoint }),
+        1 => peer.clone().prop_map(Op::Departed),
+        1 => peer.clone().prop_map(Op::SendFailed),
+        2 => group.clone().prop_map(Op::Join),
+        2 => group.clone().prop_map(Op::Leave),
+        1 => group.prop_map(Op::Shout),
+        1 => peer.prop_map(Op::Whisper),
+        4 => (0u16..300).prop_map(Op::Advance),
+        1 => Just(Op::Timeout),
+        1 => (0u8..8).prop_map(|n| if n == 0 { Op::Stop } else { Op::Timeout }),
+    ]
+}
+
+fn fake_message(kind: u8, group: &str, status: u8) -> Message {
+    let group = group.to_string();
+    match kind {
+        0 => whisper("w"),
+        1 => Message::Shout {
+            group,
+            content: content("s"),
+        },
+        2 => Message::Join { group, status },
+        3 => Message::Leave { group, status },
+        4 => Message::Ping,
+        5 => Message::PingOk,
+        6 => Message::Elect {
+            group,
+            challenger: pid(10).to_string(),
+        },
+        7 => Message::Leader {
+            group,
+            leader: pid(10).to_string(),
+        },
+        8 => Message::Goodbye,
+        _ => whisper("w2"),
+    }
+}
+
+/// What the property test tracks of the node's reports.
+#[derive(Default)]
+struct Observer {
+    entered: BTreeSet<PeerId>,
+    links: LinkCheck,
+    stopped: bool,
+}
+
+impl Observer {
+    fn check(&mut self, node: &mut NodeState) {
+        while let Some(t) = node.poll_transmit() {
+            if self.stopped {
+                assert!(
+                    matches!(t, Transmit::Disconnect { .. }),
+                    "after Stop only disconnects: {t:?}"
+                );
+            }
+            self.links.observe(&t);
+        }
+        while let Some(e) = node.poll_event() {
+            match &e {
+                Event::Enter { peer, .. } => {
+                    assert!(*peer != pid(1), "ENTER for self");
+                    assert!(self.entered.insert(*peer), "ENTER twice for {peer}");
+                }
+                Event::Exit { peer, .. } => {
+                    assert!(self.entered.remove(peer), "EXIT without ENTER for {peer}");
+                }
+                Event::Stop { peer, .. } => {
+                    assert_eq!(*peer, pid(1));
+                    assert!(!self.stopped, "STOP twice");
+                    self.stopped = true;
+                    self.entered.clear();
+                }
+                Event::Leader { peer, .. } if *peer == pid(1) => {}
+                Event::Join { peer, .. }
+                | Event::Leave { peer, .. }
+                | Event::Whisper { peer, .. }
+                | Event::Shout { peer, .. }
+                | Event::Evasive { peer, .. }
+                | Event::Silent { peer, .. }
+                | Event::Leader { peer, .. } => {
+                    assert!(self.entered.contains(peer), "{e:?} for a peer not entered");
+                }
+            }
+        }
+        // The application's view matches the events.
+        let ready: BTreeSet<PeerId> = node.peers().map(|p| p.id).collect();
+        assert_eq!(ready, self.entered);
+        for g in GROUPS {
+            assert!(node.peers_by_group(g).all(|p| self.entered.contains(&p)));
+        }
+        // Every peer in the table has an open link, and only those.
+        let table: BTreeSet<PeerId> = node.peers.keys().copied().collect();
+        let open: BTreeSet<PeerId> = self.links.links.keys().copied().collect();
+        assert_eq!(table, open);
+        // The deadline is never later than the earliest peer deadline.
+        match earliest_peer_deadline(node) {
+            Some(d) => assert!(node.poll_timeout().is_some_and(|t| t <= d)),
+            None => assert!(node.is_stopped() || node.poll_timeout().is_some() || table.is_empty()),
+        }
+    }
+}
+
+fn run_ops(ops: Vec<Op>) {
+    let mut clock = Clock::new();
+    let mut node = NodeState::new(config(1));
+    let mut fakes: Vec<Fake> = FAKES.iter().map(|&n| Fake::new(n)).collect();
+    let mut obs = Observer::default();
+    for op in ops {
+        let now = clock.now();
+        let r = match op {
+            Op::Hello {
+                peer,
+                groups,
+                status,
+            } => {
+                let groups: Vec<&str> = groups.iter().map(|&g| GROUPS[g]).collect();
+                let input = fakes[peer].hello(&groups, status);
+                node.handle(now, input)
+            }
+            Op::Msg {
+                peer,
+                kind,
+                group,
+                status,
+            } => {
+                let input = fakes[peer].send(&fake_message(kind, GROUPS[group], status));
+                node.handle(now, input)
+            }
+            Op::MsgSeq { peer, seq, kind } => {
+                let input = fakes[peer].send_seq(seq, &fake_message(kind, "g", 0));
+                node.handle(now, input)
+            }
+            Op::Raw { peer, bytes } => node.handle(now, fakes[peer].raw(vec![Bytes::from(bytes)])),
+            Op::BadRouting(bytes) => node.handle(
+                now,
+                Input::Inbox {
+                    routing_id: Bytes::from(bytes),
+                    frames: whisper("x").encode(1).unwrap(),
+                },
+            ),
+            Op::Discovered { peer, endpoint } => node.handle(
+                now,
+                Input::Discovered {
+                    id: pid(FAKES[peer]),
+                    endpoint: endpoint_of(FAKES[endpoint as usize]),
+                },
+            ),
+            Op::Departed(peer) => node.handle(
+                now,
+                Input::Departed {
+                    id: pid(FAKES[peer]),
+                },
+            ),
+            Op::SendFailed(peer) => node.handle(
+                now,
+                Input::SendFailed {
+                    id: pid(FAKES[peer]),
+                },
+            ),
+            Op::Join(g) => node.handle(now, Input::Command(Command::Join(GROUPS[g].into()))),
+            Op::Leave(g) => node.handle(now, Input::Command(Command::Leave(GROUPS[g].into()))),
+            Op::Shout(g) => node.handle(
+                now,
+                Input::Command(Command::Shout {
+                    group: GROUPS[g].into(),
+                    content: content("s"),
+                }),
+            ),
+            Op::Whisper(peer) => node.handle(
+                now,
+                Input::Command(Command::Whisper {
+                    peer: pid(FAKES[peer]),
+                    content: content("w"),
+                }),
+            ),
+            Op::Advance(ms) => {
+                let now = clock.advance(Duration::from_millis(ms.into()));
+                if node.poll_timeout().is_some_and(|t| t <= now) {
+                    node.handle_timeout(now);
+                    assert!(node.poll_timeout().is_none_or(|t| t > now));
+                }
+                Ok(())
+            }
+            Op::Timeout => {
+                node.handle_timeout(now);
+                assert!(node.poll_timeout().is_none_or(|t| t > now));
+                Ok(())
+            }
+            Op::Stop => node.handle(now, Input::Command(Command::Stop)),
+        };
+        // Any problem is fine; the state must stay consistent.
+        let _ = r;
+        obs.check(&mut node);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn random_inputs_keep_the_invariants(ops in proptest::collection::vec(op(), 1..120)) {
+        run_ops(ops);
+    }
+}

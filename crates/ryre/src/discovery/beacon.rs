@@ -1,0 +1,101 @@
+//! ZRE UDP beacons: one socket per node, bound to the interface's broadcast address and the beacon
+//! port with SO_REUSEADDR + SO_REUSEPORT (so Zyre, Pyre and other ryre nodes on the host share it),
+//! sending to the interface's directed broadcast address.
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
+use std::os::fd::{AsRawFd, RawFd};
+
+use ryre_proto::beacon::Beacon;
+use ryre_proto::PeerId;
+use socket2::{Domain, Protocol, Socket, Type};
+
+use super::Interface;
+
+/// What a received datagram meant.
+#[derive(Debug)]
+pub(crate) enum Heard {
+    /// A peer at this endpoint.
+    Peer { id: PeerId, endpoint: String },
+    /// A peer leaving (port 0).
+    Leaving { id: PeerId },
+    /// Our own beacon, or one from outside our subnet: ignored.
+    Ignored,
+    /// Not a beacon.
+    Invalid {
+        from: SocketAddr,
+        error: ryre_proto::beacon::BeaconError,
+    },
+}
+
+/// A node's beacon socket.
+pub(crate) struct BeaconSocket {
+    socket: UdpSocket,
+    target: SocketAddr,
+    iface: Interface,
+    own: PeerId,
+    buf: Vec<u8>,
+}
+
+impl BeaconSocket {
+    /// Opens the socket on `iface` and UDP `port`.
+    pub fn open(iface: &Interface, port: u16, own: PeerId) -> io::Result<Self> {
+        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+        socket.set_reuse_address(true)?;
+        socket.set_reuse_port(true)?;
+        socket.set_broadcast(true)?;
+        socket.set_nonblocking(true)?;
+        socket.set_cloexec(true)?;
+        let bind = SocketAddrV4::new(iface.broadcast, port);
+        socket.bind(&bind.into())?;
+        Ok(BeaconSocket {
+            socket: socket.into(),
+            target: SocketAddr::V4(SocketAddrV4::new(iface.broadcast, port)),
+            iface: iface.clone(),
+            own,
+            buf: vec![0u8; 512],
+        })
+    }
+
+    /// The file descriptor to poll for readability.
+    pub fn fd(&self) -> RawFd {
+        self.socket.as_raw_fd()
+    }
+
+    /// Broadcasts one beacon.
+    pub fn send(&self, beacon: &Beacon) -> io::Result<()> {
+        self.socket.send_to(&beacon.encode(), self.target)?;
+        Ok(())
+    }
+
+    /// Reads one datagram, if any is waiting.
+    pub fn recv(&mut self) -> io::Result<Option<Heard>> {
+        let (n, from) = match self.socket.recv_from(&mut self.buf) {
+            Ok(r) => r,
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let IpAddr::V4(ip) = from.ip() else {
+            return Ok(Some(Heard::Ignored));
+        };
+        let beacon = match Beacon::decode(&self.buf[..n]) {
+            Ok(b) => b,
+            Err(error) => return Ok(Some(Heard::Invalid { from, error })),
+        };
+        if beacon.id == self.own || !self.iface.contains(ip) {
+            return Ok(Some(Heard::Ignored));
+        }
+        if beacon.is_leaving() {
+            return Ok(Some(Heard::Leaving { id: beacon.id }));
+        }
+        Ok(Some(Heard::Peer {
+            id: beacon.id,
+            endpoint: endpoint(ip, beacon.port),
+        }))
+    }
+}
+
+/// `tcp://ip:port`.
+pub(crate) fn endpoint(ip: Ipv4Addr, port: u16) -> String {
+    format!("tcp://{ip}:{port}")
+}

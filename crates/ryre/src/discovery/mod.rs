@@ -1,0 +1,7 @@
+//! Ways a node learns that peers exist. Each produces the same input for the heart: "peer U is
+//! reachable at endpoint E" (or "peer U is leaving").
+
+pub(crate) mod beacon;
+mod iface;
+
+pub use iface::{Interface, InterfaceError};
