@@ -71,7 +71,6 @@ impl Runtime {
         let port = self.transport.port();
         let mut next_beacon = Instant::now();
         let mut ready = Vec::with_capacity(2);
-        let mut dirty = true;
         loop {
             let now = Instant::now();
             if let Some(b) = &self.beacon {
@@ -84,11 +83,7 @@ impl Runtime {
             }
             if self.state.poll_timeout().is_some_and(|t| t <= now) {
                 self.state.handle_timeout(now);
-                dirty |= self.flush();
-            }
-            if dirty {
-                self.refresh_directory();
-                dirty = false;
+                self.flush();
             }
             if self.state.is_stopped() {
                 break;
@@ -114,13 +109,13 @@ impl Runtime {
                 }
             };
             if inbox_ready {
-                dirty |= self.drain_inbox();
+                self.drain_inbox();
             }
             if ready.get(1).copied().unwrap_or(false) {
-                dirty |= self.drain_beacons();
+                self.drain_beacons();
             }
             if ready.first().copied().unwrap_or(false) || !self.commands.is_empty() {
-                dirty |= self.drain_commands();
+                self.drain_commands();
             }
         }
         self.shutdown(own);
@@ -141,8 +136,7 @@ impl Runtime {
         info!(node = %own, "node stopped");
     }
 
-    fn drain_inbox(&mut self) -> bool {
-        let mut dirty = false;
+    fn drain_inbox(&mut self) {
         for _ in 0..BATCH {
             match self.transport.recv() {
                 Ok(Some((routing_id, frames))) => {
@@ -159,13 +153,11 @@ impl Runtime {
                     break;
                 }
             }
-            dirty |= self.flush();
+            self.flush();
         }
-        dirty
     }
 
-    fn drain_beacons(&mut self) -> bool {
-        let mut dirty = false;
+    fn drain_beacons(&mut self) {
         for _ in 0..BATCH {
             let Some(b) = self.beacon.as_mut() else {
                 break;
@@ -185,16 +177,14 @@ impl Runtime {
                 }
             };
             let _ = self.state.handle(Instant::now(), input);
-            dirty |= self.flush();
+            self.flush();
         }
-        dirty
     }
 
-    fn drain_commands(&mut self) -> bool {
+    fn drain_commands(&mut self) {
         let mut buf = [0u8; 64];
         while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
         self.mailbox.notified.swap(false, Ordering::AcqRel);
-        let mut dirty = false;
         for _ in 0..BATCH {
             let cmd = match self.commands.try_recv() {
                 Ok(c) => c,
@@ -205,7 +195,12 @@ impl Runtime {
             if let Err(p) = self.state.handle(Instant::now(), Input::Command(cmd)) {
                 warn!(problem = %p, "command refused");
             }
-            dirty |= self.flush() || changes_groups;
+            self.flush();
+            if changes_groups {
+                if let Ok(mut d) = self.directory.write() {
+                    d.own_groups = self.state.own_groups().map(str::to_string).collect();
+                }
+            }
             if self.state.is_stopped() {
                 break;
             }
@@ -215,12 +210,10 @@ impl Runtime {
             self.mailbox.notified.store(true, Ordering::Release);
             let _ = (&self.mailbox.wake).write(&[1]);
         }
-        dirty
     }
 
-    /// Carries out what the heart asked for; true when the peer table may have changed.
-    fn flush(&mut self) -> bool {
-        let mut dirty = false;
+    /// Carries out what the heart asked for.
+    fn flush(&mut self) {
         while let Some(t) = self.state.poll_transmit() {
             match t {
                 Transmit::Connect { peer, endpoint } => {
@@ -245,24 +238,36 @@ impl Runtime {
             }
         }
         while let Some(ev) = self.state.poll_event() {
-            dirty |= !matches!(ev, Event::Whisper { .. } | Event::Shout { .. });
+            // Keep the API's copy of the peer table at least as new as the events it receives.
+            let touched = match &ev {
+                Event::Whisper { .. } | Event::Shout { .. } => None,
+                Event::Enter { peer, .. }
+                | Event::Exit { peer, .. }
+                | Event::Join { peer, .. }
+                | Event::Leave { peer, .. }
+                | Event::Evasive { peer, .. }
+                | Event::Silent { peer, .. }
+                | Event::Leader { peer, .. }
+                | Event::Stop { peer, .. } => Some(*peer),
+            };
+            if let Some(peer) = touched {
+                if let Ok(mut d) = self.directory.write() {
+                    match self.state.peer(&peer) {
+                        Some(info) => {
+                            d.peers.insert(peer, info.clone());
+                        }
+                        None => {
+                            d.peers.remove(&peer);
+                        }
+                    }
+                }
+            }
             if self.verbose {
                 info!(event = ?EventTag(&ev), "event");
             }
             // A dropped receiver only means nobody listens any more.
             let _ = self.events.send(ev);
         }
-        dirty
-    }
-
-    fn refresh_directory(&self) {
-        let Ok(mut d) = self.directory.write() else {
-            return;
-        };
-        d.peers.clear();
-        d.peers
-            .extend(self.state.peers().map(|p| (p.id, p.clone())));
-        d.own_groups = self.state.own_groups().map(str::to_string).collect();
     }
 }
 

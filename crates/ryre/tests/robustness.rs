@@ -1,0 +1,259 @@
+//! Bad input never stops a node: garbage beacons, garbage TCP, malformed ZRE frames; a peer
+//! killed with SIGKILL goes EVASIVE, SILENT, then EXIT.
+
+mod common;
+
+use std::io::Write;
+use std::net::{TcpStream, UdpSocket};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use common::*;
+use ryre::{Event, ExitReason, Node, PeerId};
+
+/// Sends 1,000 datagrams of every shape to the beacon port, then checks the nodes still meet.
+#[test]
+fn garbage_beacons_are_ignored() {
+    let port = free_udp_port();
+    let a = builder(port, "a").start().unwrap();
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_broadcast(true).unwrap();
+    let target = ("127.255.255.255", port);
+    let mut seed = 0x2545_f491_u32;
+    for i in 0..1000u32 {
+        seed ^= seed << 13;
+        seed ^= seed >> 17;
+        seed ^= seed << 5;
+        let len = (seed % 80) as usize;
+        let mut d: Vec<u8> = (0..len)
+            .map(|j| (seed.rotate_left(j as u32) & 0xff) as u8)
+            .collect();
+        if i % 3 == 0 && d.len() >= 4 {
+            d[..3].copy_from_slice(b"ZRE");
+        }
+        if i % 5 == 0 {
+            // A well-formed beacon pointing at a port where nobody listens.
+            d = b"ZRE\x01".to_vec();
+            d.extend_from_slice(&[i as u8; 16]);
+            d.extend_from_slice(&1u16.to_be_bytes());
+        }
+        udp.send_to(&d, target).unwrap();
+    }
+    let b = builder(port, "b").start().unwrap();
+    a.join("g").unwrap();
+    b.join("g").unwrap();
+    expect(
+        &a,
+        "JOIN b",
+        |e| matches!(e, Event::Join { peer, .. } if *peer == b.uuid()),
+    );
+    b.shout_str("g", "still here").unwrap();
+    expect(&a, "SHOUT", |e| matches!(e, Event::Shout { .. }));
+}
+
+/// Garbage at the inbox: raw TCP bytes, ZMTP peers with bad routing ids, malformed ZRE frames,
+/// messages before HELLO, out-of-sequence messages. The node keeps serving a real peer.
+#[test]
+fn garbage_frames_at_the_inbox_are_ignored() {
+    let port = free_udp_port();
+    let a = builder(port, "a").start().unwrap();
+    let addr = a.endpoint().trim_start_matches("tcp://").to_string();
+
+    // Not ZMTP at all.
+    for junk in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        &[0xff; 300][..],
+        &[0u8; 11][..],
+    ] {
+        let mut s = TcpStream::connect(&addr).unwrap();
+        let _ = s.write_all(junk);
+    }
+
+    let ctx = zmq::Context::new();
+    let send = |identity: &[u8], frames: &[&[u8]]| {
+        let s = ctx.socket(zmq::DEALER).unwrap();
+        s.set_identity(identity).unwrap();
+        s.set_linger(1000).unwrap();
+        s.connect(a.endpoint()).unwrap();
+        s.send_multipart(frames, 0).unwrap();
+        s
+    };
+    let fake = PeerId::from_bytes([0x42; 16]);
+    let mut keep = Vec::new();
+    keep.push(send(b"short", &[b"\xaa\xa1\x06\x02\x00\x01"]));
+    keep.push(send(&[2; 17], &[b"\xaa\xa1\x06\x02\x00\x01"]));
+    let good_id = fake.routing_id();
+    keep.push(send(&good_id, &[b"garbage"]));
+    keep.push(send(
+        &[
+            1, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43,
+            0x43, 0x43,
+        ],
+        &[b"\xaa\xa1\x01\x02\x00\x01\xff"],
+    ));
+    // A PING before HELLO, an unknown id, a bad version.
+    keep.push(send(
+        &[
+            1, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44,
+            0x44, 0x44,
+        ],
+        &[b"\xaa\xa1\x06\x02\x00\x01"],
+    ));
+    keep.push(send(
+        &[
+            1, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45,
+            0x45, 0x45,
+        ],
+        &[b"\xaa\xa1\x0b\x02\x00\x01"],
+    ));
+    keep.push(send(
+        &[
+            1, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46,
+            0x46, 0x46,
+        ],
+        &[b"\xaa\xa1\x06\x09\x00\x01"],
+    ));
+
+    // A real peer still works.
+    let b = builder(port, "b").start().unwrap();
+    b.join("g").unwrap();
+    expect(
+        &a,
+        "JOIN b",
+        |e| matches!(e, Event::Join { peer, .. } if *peer == b.uuid()),
+    );
+    b.whisper_str(a.uuid(), "ok").unwrap();
+    expect(&a, "WHISPER", |e| matches!(e, Event::Whisper { .. }));
+    // None of the fakes became a peer.
+    assert_eq!(a.peers(), vec![b.uuid()]);
+}
+
+/// A peer that says HELLO with a good sequence and then skips one is dropped (EXIT).
+#[test]
+fn sequence_gap_drops_the_peer() {
+    let a = Node::builder()
+        .name("a")
+        .interface("lo")
+        .beacon(false)
+        .start()
+        .unwrap();
+    let ctx = zmq::Context::new();
+    let s = ctx.socket(zmq::DEALER).unwrap();
+    let fake = PeerId::from_bytes([0x51; 16]);
+    s.set_identity(&fake.routing_id()).unwrap();
+    s.set_linger(0).unwrap();
+    s.connect(a.endpoint()).unwrap();
+    // HELLO: endpoint, no groups, status 0, name "fake", no headers.
+    let ep = b"tcp://127.0.0.1:1";
+    let mut hello = vec![0xaa, 0xa1, 1, 2, 0, 1, ep.len() as u8];
+    hello.extend_from_slice(ep);
+    hello.extend_from_slice(&[0, 0, 0, 0, 0, 4]);
+    hello.extend_from_slice(b"fake");
+    hello.extend_from_slice(&[0, 0, 0, 0]);
+    s.send(&hello[..], 0).unwrap();
+    expect(
+        &a,
+        "ENTER fake",
+        |e| matches!(e, Event::Enter { peer, .. } if *peer == fake),
+    );
+    // Sequence 3 where 2 is due.
+    s.send(&[0xaa, 0xa1, 6, 2, 0, 3][..], 0).unwrap();
+    let ev = expect(
+        &a,
+        "EXIT fake",
+        |e| matches!(e, Event::Exit { peer, .. } if *peer == fake),
+    );
+    assert!(matches!(
+        ev,
+        Event::Exit {
+            reason: ExitReason::SequenceGap {
+                expected: 2,
+                got: 3
+            },
+            ..
+        }
+    ));
+}
+
+struct Kill(Child);
+
+impl Drop for Kill {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs as a child process when RYRE_CHILD_PORT is set: a node that lives until killed.
+#[test]
+fn child_node() {
+    let Ok(port) = std::env::var("RYRE_CHILD_PORT") else {
+        return;
+    };
+    let node = builder(port.parse().unwrap(), "victim")
+        .evasive_timeout(Duration::from_millis(300))
+        .expired_timeout(Duration::from_millis(1500))
+        .start()
+        .unwrap();
+    node.join("g").unwrap();
+    // Block until killed; bounded so a lost parent cannot leave it running for ever.
+    let _ = node.recv_timeout(Duration::from_secs(60));
+    while node
+        .recv_timeout(Duration::from_secs(60))
+        .ok()
+        .flatten()
+        .is_some()
+    {}
+}
+
+#[test]
+fn killed_peer_goes_evasive_silent_then_exits() {
+    let port = free_udp_port();
+    let a = builder(port, "watcher")
+        .evasive_timeout(Duration::from_millis(300))
+        .expired_timeout(Duration::from_millis(1500))
+        .start()
+        .unwrap();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_node",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("RYRE_CHILD_PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let victim = match expect(&a, "JOIN victim", |e| matches!(e, Event::Join { .. })) {
+        Event::Join { peer, .. } => peer,
+        _ => unreachable!(),
+    };
+    // SIGKILL: no leaving beacon, no goodbye.
+    child.0.kill().unwrap();
+    child.0.wait().unwrap();
+    expect(
+        &a,
+        "EVASIVE",
+        |e| matches!(e, Event::Evasive { peer, .. } if *peer == victim),
+    );
+    expect(
+        &a,
+        "SILENT",
+        |e| matches!(e, Event::Silent { peer, .. } if *peer == victim),
+    );
+    let ev = expect(
+        &a,
+        "EXIT",
+        |e| matches!(e, Event::Exit { peer, .. } if *peer == victim),
+    );
+    assert!(matches!(
+        ev,
+        Event::Exit {
+            reason: ExitReason::Expired,
+            ..
+        }
+    ));
+}
