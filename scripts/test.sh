@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need (libzmq, pkg-config,
+# iproute2, a Python venv with Pyre from PyPI), then runs format and lint checks, every Rust
+# test, the examples, and the interop tests against a real Pyre inside network namespaces
+# (those need root; they are skipped, loudly, without it).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy -D warnings"
+cargo clippy --workspace --all-targets -q -- -D warnings
+echo "== cargo test"
+mkdir -p target
+cargo test --workspace -q 2>&1 | tee target/cargo-test.log
+echo "== examples"
+cargo run -q -p ryre --example pair
+echo "== interop with Pyre (network namespaces)"
+cargo build -q -p ryre-cli
+RYRE_BIN="$PWD/target/debug/ryre" bash tests/interop/run.sh
