@@ -197,7 +197,7 @@ impl NodeBuilder {
 
     fn validate(&self) -> Result<(), Error> {
         check_len("name", self.name.as_deref().unwrap_or(""))?;
-        for (k, _) in &self.headers {
+        for k in self.headers.keys() {
             check_len("header name", k)?;
         }
         if self.interval.is_zero() {
