@@ -246,7 +246,7 @@ class Proc:
             msg.append(o.describe())
         raise ExpectTimeout("\n".join(msg))
 
-    def wait_count(self, kind, n, timeout, what=None, **fields):
+    def wait_count(self, kind, n, timeout, what=None, others=(), **fields):
         """Wait until at least n events of type `kind` (with `fields`) are seen."""
         deadline = time.monotonic() + timeout
         c = idx = 0
@@ -263,8 +263,9 @@ class Proc:
                 if remaining <= 0 or self._eof:
                     break
                 self._cond.wait(min(remaining, 0.5))
-        raise ExpectTimeout("%s: wanted %d %s events %s, saw %d (%s)\n%s" % (
-            self.label, n, kind, fields or "", c, what or "", self.describe(20)))
+        msg = ["%s: wanted %d %s events %s, saw %d (%s)" % (self.label, n, kind, fields or "", c, what or ""),
+               self.describe(20)] + [o.describe(20) for o in others]
+        raise ExpectTimeout("\n".join(msg))
 
     # ---- writing
     def send(self, line):

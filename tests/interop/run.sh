@@ -28,5 +28,5 @@ fi
 export RYRE_BIN="${RYRE_BIN:-$repo/target/debug/ryre}"
 cd "$repo"
 # -p no:cacheprovider: don't leave .pytest_cache in the work tree
-exec "$venv/bin/python" -m pytest "$here" -v -p no:cacheprovider \
+exec "$venv/bin/python" -m pytest "$here" -v -rs -p no:cacheprovider \
     --timeout "${INTEROP_TEST_TIMEOUT:-120}" -o timeout_func_only=false "$@"

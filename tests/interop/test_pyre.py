@@ -215,7 +215,7 @@ def test_pyre_sequence_wrap_burst(lab, pyre_cmd, ryre_bin, finding):
     t0 = time.monotonic()
     done = p.expect("BURST_DONE", 120, "Pyre finishing the burst", others=[r])
     t_sent = time.monotonic() - t0
-    r.wait_count("SHOUT", BURST, 120, "all burst shouts at ryre", peer=p.uuid)
+    r.wait_count("SHOUT", BURST, 120, "all burst shouts at ryre", others=[p], peer=p.uuid)
     t_recv = time.monotonic() - t0
     got = [e["content"] for e in r.of("SHOUT", peer=p.uuid)]
     expected = [str(i) for i in range(BURST)]

@@ -1,1 +1,96 @@
-fn main() {}
+//! `ryre`: the command-line tool for ryre, a ZRE (RFC 36) node wire-compatible with Zyre and Pyre.
+//!
+//! Each subcommand lives in its own module; this file only parses arguments and maps errors to
+//! exit codes (2 for bad usage, 1 for runtime failures).
+
+mod args;
+mod bench;
+mod chat;
+mod demo;
+mod node;
+mod output;
+mod peers;
+mod ping;
+mod session;
+
+use std::process::ExitCode;
+
+use clap::{CommandFactory, Parser, Subcommand};
+
+/// Proximity peer-to-peer networking over ZeroMQ (ZRE, compatible with Zyre and Pyre).
+#[derive(Debug, Parser)]
+#[command(name = "ryre", version, about, propagate_version = true)]
+struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Start a node and print every event it sees.
+    Node(node::NodeArgs),
+    /// Join GLOBAL and greet every new peer with "hello" (like Zyre's zpinger).
+    Ping(ping::PingArgs),
+    /// Chat in a group: stdin lines are shouted, incoming messages printed.
+    Chat(chat::ChatArgs),
+    /// Listen for a while, then list the peers seen.
+    Peers(peers::PeersArgs),
+    /// Run several nodes in this process on loopback and narrate what they do.
+    Demo(demo::DemoArgs),
+    /// Measure whisper throughput or latency against a raw libzmq baseline.
+    Bench(bench::BenchArgs),
+}
+
+/// Why a command failed.
+#[derive(Debug)]
+pub enum CliError {
+    /// The arguments make no sense: reported like a clap error, exit code 2.
+    Usage(String),
+    /// Something went wrong while running: exit code 1.
+    Runtime(String),
+}
+
+impl CliError {
+    /// A runtime error from anything printable.
+    pub fn runtime(e: impl std::fmt::Display) -> Self {
+        CliError::Runtime(e.to_string())
+    }
+}
+
+impl From<ryre::Error> for CliError {
+    fn from(e: ryre::Error) -> Self {
+        match e {
+            ryre::Error::TooLong { .. } | ryre::Error::Config(_) | ryre::Error::Interface(_) => {
+                CliError::Usage(e.to_string())
+            }
+            other => CliError::Runtime(other.to_string()),
+        }
+    }
+}
+
+/// What a command returns: its own exit code, or an error.
+pub type CliResult = Result<ExitCode, CliError>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Node(a) => node::run(a),
+        Command::Ping(a) => ping::run(a),
+        Command::Chat(a) => chat::run(a),
+        Command::Peers(a) => peers::run(a),
+        Command::Demo(a) => demo::run(a),
+        Command::Bench(a) => bench::run(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(CliError::Usage(msg)) => Cli::command()
+            .error(clap::error::ErrorKind::ValueValidation, msg)
+            .exit(),
+        Err(CliError::Runtime(msg)) => {
+            eprintln!("ryre: error: {msg}");
+            ExitCode::from(1)
+        }
+    }
+}

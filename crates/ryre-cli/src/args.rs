@@ -1,0 +1,109 @@
+//! Arguments shared by several subcommands, and the value parsers that validate them (a value
+//! they reject makes clap exit with code 2).
+
+use std::time::Duration;
+
+use clap::Args;
+use ryre::{Node, NodeBuilder};
+
+/// Where and how a node looks for peers.
+#[derive(Debug, Clone, Args)]
+pub struct NetArgs {
+    /// Network interface to beacon on, by name (eth0, lo) or IPv4 address
+    /// [default: the first broadcast-capable interface].
+    #[arg(long, value_name = "IF", value_parser = parse_interface)]
+    pub interface: Option<String>,
+    /// UDP beacon port [default: 5670].
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
+    pub port: Option<u16>,
+    /// Milliseconds between beacons [default: 1000].
+    #[arg(long, value_name = "MS", value_parser = parse_millis)]
+    pub interval: Option<Duration>,
+}
+
+impl NetArgs {
+    /// A builder carrying these settings.
+    pub fn builder(&self) -> NodeBuilder {
+        let mut b = Node::builder();
+        if let Some(i) = &self.interface {
+            b = b.interface(i.clone());
+        }
+        if let Some(p) = self.port {
+            b = b.port(p);
+        }
+        if let Some(i) = self.interval {
+            b = b.interval(i);
+        }
+        b
+    }
+}
+
+/// Accepts an interface that exists and is up with an IPv4 address.
+pub fn parse_interface(s: &str) -> Result<String, String> {
+    ryre::Interface::find(Some(s))
+        .map(|_| s.to_string())
+        .map_err(|e| e.to_string())
+}
+
+/// A `KEY=VALUE` header.
+pub fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        Some(_) => Err(format!(
+            "header {s:?} has an empty name; expected KEY=VALUE"
+        )),
+        None => Err(format!("header {s:?} has no '='; expected KEY=VALUE")),
+    }
+}
+
+/// A positive number of milliseconds.
+pub fn parse_millis(s: &str) -> Result<Duration, String> {
+    let ms: u64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a whole number of milliseconds"))?;
+    if ms == 0 {
+        return Err("must be at least 1 millisecond".into());
+    }
+    Ok(Duration::from_millis(ms))
+}
+
+/// A positive, finite number of seconds (fractions allowed, e.g. `0.5`).
+pub fn parse_secs(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
+        return Err(format!("{s} seconds: must be above zero"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers() {
+        assert_eq!(parse_header("a=b=c"), Ok(("a".into(), "b=c".into())));
+        assert_eq!(parse_header("a="), Ok(("a".into(), String::new())));
+        assert!(parse_header("ab").is_err());
+        assert!(parse_header("=b").is_err());
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_millis("5"), Ok(Duration::from_millis(5)));
+        assert!(parse_millis("0").is_err());
+        assert!(parse_millis("-1").is_err());
+        assert_eq!(parse_secs("0.5"), Ok(Duration::from_millis(500)));
+        assert!(parse_secs("0").is_err());
+        assert!(parse_secs("nan").is_err());
+        assert!(parse_secs("inf").is_err());
+    }
+
+    #[test]
+    fn interfaces() {
+        assert!(parse_interface("lo").is_ok());
+        assert!(parse_interface("no-such-if0").is_err());
+    }
+}

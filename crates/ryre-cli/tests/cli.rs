@@ -1,0 +1,541 @@
+//! End-to-end tests of the `ryre` binary: real processes talking over loopback only, each test
+//! on its own OS-chosen beacon port. Every child is killed when its guard drops, and every wait
+//! is bounded by a deadline.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::UdpSocket;
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+/// Every wait in these tests is bounded by this.
+const WAIT: Duration = Duration::from_secs(20);
+
+fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
+    s.local_addr().expect("local address").port()
+}
+
+/// A running `ryre` process; killed (and reaped) on drop.
+struct Proc {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    stderr: Receiver<String>,
+    stderr_seen: std::cell::RefCell<Vec<String>>,
+    label: String,
+}
+
+impl Proc {
+    fn spawn(label: &str, args: &[&str]) -> Proc {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_ryre"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn ryre");
+        let stdout = child.stdout.take().expect("stdout");
+        let stderr = child.stderr.take().expect("stderr");
+        let (tx, lines) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let (etx, stderr_rx) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if etx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        Proc {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            seen: Vec::new(),
+            stderr: stderr_rx,
+            stderr_seen: Default::default(),
+            label: label.to_string(),
+        }
+    }
+
+    /// A node on loopback with fast beacons, printing JSON, with extra arguments.
+    fn node(label: &str, port: u16, extra: &[&str]) -> Proc {
+        let port = port.to_string();
+        let mut args = vec![
+            "node",
+            "--json",
+            "--interface",
+            "lo",
+            "--port",
+            &port,
+            "--interval",
+            "100",
+            "--name",
+            label,
+        ];
+        args.extend_from_slice(extra);
+        Proc::spawn(label, &args)
+    }
+
+    /// Everything read from stderr so far.
+    fn stderr_text(&self) -> String {
+        let mut seen = self.stderr_seen.borrow_mut();
+        seen.extend(self.stderr.try_iter());
+        seen.join("\n")
+    }
+
+    fn fail(&self, what: &str) -> ! {
+        let tail: Vec<&String> = self.seen.iter().rev().take(30).collect();
+        panic!(
+            "{}: {what} within {WAIT:?}; last lines (newest first): {tail:#?}\nstderr: {}",
+            self.label,
+            self.stderr_text()
+        );
+    }
+
+    /// The next stdout line, or `None` at EOF; panics after [`WAIT`].
+    fn next_line(&mut self, deadline: Instant) -> Option<String> {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match self.lines.recv_timeout(left) {
+            Ok(l) => {
+                self.seen.push(l.clone());
+                Some(l)
+            }
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => self.fail("no more output"),
+        }
+    }
+
+    /// Waits for a stdout line matching `pred`.
+    fn expect_line(&mut self, what: &str, pred: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            match self.next_line(deadline) {
+                Some(l) if pred(&l) => return l,
+                Some(_) => {}
+                None => self.fail(&format!("output ended before {what}")),
+            }
+        }
+    }
+
+    /// Waits for a JSON line matching `pred`.
+    fn expect_json(&mut self, what: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let line = self.expect_line(what, |l| {
+            serde_json::from_str::<Value>(l).is_ok_and(|v| pred(&v))
+        });
+        serde_json::from_str(&line).expect("matched line is JSON")
+    }
+
+    /// The STARTED line's own peer id.
+    fn started(&mut self) -> String {
+        let v = self.expect_json("STARTED", |v| v["event"] == "STARTED");
+        v["peer"].as_str().expect("peer id").to_string()
+    }
+
+    fn send(&mut self, line: &str) {
+        let stdin = self.stdin.as_mut().expect("stdin still open");
+        writeln!(stdin, "{line}").expect("write to stdin");
+        stdin.flush().expect("flush stdin");
+    }
+
+    /// Reads stdout to its end and waits for the exit; every remaining line is kept in `seen`.
+    fn finish(&mut self) -> ExitStatus {
+        let deadline = Instant::now() + WAIT;
+        while self.next_line(deadline).is_some() {}
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr.recv_timeout(left) {
+                Ok(l) => self.stderr_seen.borrow_mut().push(l),
+                Err(RecvTimeoutError::Disconnected) => break,
+                Err(RecvTimeoutError::Timeout) => self.fail("stderr did not close"),
+            }
+        }
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                self.fail("no exit");
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// The SUMMARY JSON object among the lines seen.
+    fn summary(&self) -> Value {
+        self.seen
+            .iter()
+            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+            .find(|v| v["event"] == "SUMMARY")
+            .unwrap_or_else(|| self.fail("no SUMMARY line"))
+    }
+
+    fn terminate(&self) {
+        let pid = libc::pid_t::try_from(self.child.id()).expect("pid fits");
+        // SAFETY: sending a signal to our own child process, which has not been reaped yet.
+        let rc = unsafe { libc::kill(pid, libc::SIGTERM) };
+        assert_eq!(rc, 0, "kill -TERM");
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `ryre` to completion with a deadline; (status, stdout, stderr).
+fn run(args: &[&str]) -> (ExitStatus, String, String) {
+    let mut p = Proc::spawn("run", args);
+    drop(p.stdin.take());
+    let status = p.finish();
+    let stdout = p.seen.join("\n");
+    (status, stdout, p.stderr_text())
+}
+
+#[test]
+fn two_nodes_see_each_other_enter_and_join() {
+    let port = free_udp_port();
+    let mut a = Proc::node("alice", port, &["--join", "g", "--header", "X-K=v"]);
+    let mut b = Proc::node("bob", port, &["--join", "g"]);
+    let a_id = a.started();
+    let b_id = b.started();
+    let enter = a.expect_json("ENTER of bob", |v| {
+        v["event"] == "ENTER" && v["peer"] == b_id
+    });
+    assert_eq!(enter["name"], "bob");
+    assert!(enter["endpoint"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("tcp://127.0.0.1:")));
+    a.expect_json("JOIN of bob", |v| {
+        v["event"] == "JOIN" && v["peer"] == b_id && v["group"] == "g"
+    });
+    let enter = b.expect_json("ENTER of alice", |v| {
+        v["event"] == "ENTER" && v["peer"] == a_id
+    });
+    assert_eq!(enter["headers"]["X-K"], "v");
+    b.expect_json("JOIN of alice", |v| {
+        v["event"] == "JOIN" && v["peer"] == a_id && v["group"] == "g"
+    });
+    // stdin `stop` ends a node cleanly; the other sees it leave.
+    a.send("stop");
+    assert!(a.finish().success());
+    assert_eq!(a.summary()["counts"]["STOP"], 1);
+    b.expect_json("EXIT of alice", |v| {
+        v["event"] == "EXIT" && v["peer"] == a_id
+    });
+}
+
+#[test]
+fn shout_and_echo_exchange_messages() {
+    let port = free_udp_port();
+    let mut a = Proc::node(
+        "shouter",
+        port,
+        &[
+            "--join",
+            "g",
+            "--shout",
+            "g",
+            "hello there",
+            "--every",
+            "100",
+        ],
+    );
+    let mut b = Proc::node("echoer", port, &["--join", "g", "--echo"]);
+    let a_id = a.started();
+    let b_id = b.started();
+    let shout = b.expect_json("SHOUT", |v| v["event"] == "SHOUT" && v["peer"] == a_id);
+    assert_eq!(shout["content"], "hello there");
+    assert_eq!(shout["group"], "g");
+    assert_eq!(shout["frames"], 1);
+    let echo = a.expect_json("echo WHISPER", |v| {
+        v["event"] == "WHISPER" && v["peer"] == b_id
+    });
+    assert_eq!(echo["content"], "ECHO hello there");
+}
+
+#[test]
+fn for_stops_and_prints_summary() {
+    let port = free_udp_port();
+    let (status, stdout, stderr) = run(&[
+        "node",
+        "--json",
+        "--interface",
+        "lo",
+        "--port",
+        &port.to_string(),
+        "--for",
+        "1",
+    ]);
+    assert!(status.success(), "exit {status:?}; stderr {stderr}");
+    let last = stdout.lines().last().expect("some output");
+    let v: Value = serde_json::from_str(last).expect("JSON summary");
+    assert_eq!(v["event"], "SUMMARY");
+    assert_eq!(v["counts"]["STOP"], 1);
+    assert!(stdout
+        .lines()
+        .next()
+        .is_some_and(|l| l.contains("\"STARTED\"")));
+}
+
+#[test]
+fn human_output_for_with_summary() {
+    let port = free_udp_port();
+    let (status, stdout, _) = run(&[
+        "node",
+        "--interface",
+        "lo",
+        "--port",
+        &port.to_string(),
+        "--for",
+        "0.5",
+    ]);
+    assert!(status.success());
+    assert!(stdout
+        .lines()
+        .next()
+        .is_some_and(|l| l.starts_with("STARTED")));
+    assert!(stdout.lines().any(|l| l.starts_with("STOP")));
+    assert!(stdout
+        .lines()
+        .last()
+        .is_some_and(|l| l.starts_with("SUMMARY") && l.contains("STOP=1")));
+}
+
+#[test]
+fn stdin_eof_does_not_stop_and_sigterm_does() {
+    let port = free_udp_port();
+    let mut a = Proc::node("a", port, &["--join", "g"]);
+    a.started();
+    drop(a.stdin.take()); // EOF on stdin
+    let mut b = Proc::node("b", port, &["--join", "g"]);
+    let b_id = b.started();
+    // `a` is still alive after EOF: it meets a node started after its stdin closed.
+    a.expect_json("ENTER of b", |v| v["event"] == "ENTER" && v["peer"] == b_id);
+    a.terminate();
+    assert!(a.finish().success());
+    assert_eq!(a.summary()["counts"]["ENTER"], 1);
+}
+
+#[test]
+fn stdin_commands_join_shout_whisper() {
+    let port = free_udp_port();
+    let mut a = Proc::node("a", port, &[]);
+    let mut b = Proc::node("b", port, &["--join", "room"]);
+    let a_id = a.started();
+    let b_id = b.started();
+    a.expect_json("ENTER of b", |v| v["event"] == "ENTER" && v["peer"] == b_id);
+    a.send("join room");
+    b.expect_json("JOIN of a", |v| v["event"] == "JOIN" && v["peer"] == a_id);
+    a.send("not a command");
+    a.send("shout room hi all");
+    let v = b.expect_json("SHOUT", |v| v["event"] == "SHOUT");
+    assert_eq!(v["content"], "hi all");
+    a.send(&format!("whisper {b_id} psst"));
+    let v = b.expect_json("WHISPER", |v| v["event"] == "WHISPER");
+    assert_eq!(v["content"], "psst");
+    a.send("leave room");
+    b.expect_json("LEAVE of a", |v| v["event"] == "LEAVE" && v["peer"] == a_id);
+    a.send("stop");
+    assert!(a.finish().success());
+    assert!(a.stderr_text().contains("unknown command"));
+}
+
+#[test]
+fn burst_arrives_whole_and_in_order() {
+    let port = free_udp_port();
+    let mut b = Proc::node("receiver", port, &["--join", "g"]);
+    b.started();
+    let mut a = Proc::node("burster", port, &["--join", "g", "--burst", "200"]);
+    let a_id = a.started();
+    for i in 0..200 {
+        let v = b.expect_json("burst SHOUT", |v| {
+            v["event"] == "SHOUT" && v["peer"] == a_id
+        });
+        assert_eq!(v["content"], i.to_string());
+    }
+}
+
+#[test]
+fn churn_leaves_and_rejoins() {
+    let port = free_udp_port();
+    let mut b = Proc::node("watcher", port, &["--join", "g"]);
+    b.started();
+    let mut a = Proc::node("churner", port, &["--join", "g", "--churn", "5"]);
+    let a_id = a.started();
+    // HELLO carries the group (one JOIN), then five LEAVE/JOIN pairs, in order.
+    let mut kinds = Vec::new();
+    while kinds.len() < 11 {
+        let v = b.expect_json("churn events", |v| {
+            v["peer"] == a_id && (v["event"] == "JOIN" || v["event"] == "LEAVE")
+        });
+        kinds.push(v["event"].as_str().unwrap_or_default().to_string());
+    }
+    let mut expected = vec!["JOIN"];
+    for _ in 0..5 {
+        expected.extend(["LEAVE", "JOIN"]);
+    }
+    assert_eq!(kinds, expected);
+    a.send("stop");
+    assert!(a.finish().success());
+    assert_eq!(a.summary()["counts"]["ENTER"], 1);
+}
+
+#[test]
+fn bad_arguments_exit_2_with_a_message() {
+    let cases: &[&[&str]] = &[
+        &["node", "--no-such-flag"],
+        &["node", "--header", "novalue"],
+        &["node", "--every", "0"],
+        &["node", "--interface", "no-such-if0"],
+        &["node", "--interface", "lo", "--burst", "3"],
+        &["node", "--for", "-1"],
+        &["node", "--shout", "onlygroup"],
+        &["demo", "--nodes", "1"],
+        &["bench", "whisper", "--count", "0"],
+        &["frobnicate"],
+    ];
+    for args in cases {
+        let (status, _, stderr) = run(args);
+        assert_eq!(status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("error"), "{args:?}: {stderr}");
+    }
+}
+
+#[test]
+fn ping_nodes_greet_each_other() {
+    let port = free_udp_port();
+    let p = port.to_string();
+    let args = [
+        "ping",
+        "--json",
+        "--interface",
+        "lo",
+        "--port",
+        &p,
+        "--interval",
+        "100",
+    ];
+    let mut a = Proc::spawn("ping-a", &args);
+    let mut b = Proc::spawn("ping-b", &args);
+    let a_id = a.started();
+    let b_id = b.started();
+    let v = a.expect_json("hello", |v| v["event"] == "WHISPER" && v["peer"] == b_id);
+    assert_eq!(v["content"], "hello");
+    b.expect_json("JOIN GLOBAL", |v| {
+        v["event"] == "JOIN" && v["peer"] == a_id && v["group"] == "GLOBAL"
+    });
+}
+
+#[test]
+fn peers_lists_a_running_node() {
+    let port = free_udp_port();
+    let mut n = Proc::node("listed", port, &["--join", "g1", "--header", "X-Z=1"]);
+    let id = n.started();
+    let p = port.to_string();
+    let (status, stdout, stderr) = run(&[
+        "peers",
+        "--json",
+        "--for",
+        "1.5",
+        "--interface",
+        "lo",
+        "--port",
+        &p,
+        "--interval",
+        "100",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let v: Value = stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["peer"] == id.as_str())
+        .unwrap_or_else(|| panic!("peer {id} not listed in {stdout}"));
+    assert_eq!(v["name"], "listed");
+    assert_eq!(v["groups"], serde_json::json!(["g1"]));
+    assert_eq!(v["headers"]["X-Z"], "1");
+    assert_eq!(v["state"], "alive");
+}
+
+#[test]
+fn chat_shouts_lines_and_prints_messages() {
+    let port = free_udp_port();
+    let p = port.to_string();
+    let chat = |name: &str| {
+        Proc::spawn(
+            name,
+            &[
+                "chat",
+                "--group",
+                "room",
+                "--name",
+                name,
+                "--interface",
+                "lo",
+                "--port",
+                &p,
+                "--interval",
+                "100",
+            ],
+        )
+    };
+    let mut a = chat("ann");
+    let mut b = chat("ben");
+    a.expect_line("ben joined", |l| l == "* ben joined room");
+    b.expect_line("ann joined", |l| l == "* ann joined room");
+    a.send("hi ben");
+    b.expect_line("ann's line", |l| l == "ann: hi ben");
+    drop(a.stdin.take()); // EOF ends a chat
+    assert!(a.finish().success());
+}
+
+#[test]
+fn demo_succeeds_with_a_summary() {
+    let (status, stdout, stderr) = run(&["demo"]);
+    assert!(status.success(), "{stdout}\n{stderr}");
+    assert!(stdout.contains("summary"), "{stdout}");
+    assert!(stdout
+        .lines()
+        .any(|l| l.trim_start().starts_with("alice │")));
+    assert!(stdout.lines().last().is_some_and(|l| l == "demo OK"));
+}
+
+#[test]
+fn bench_whisper_prints_a_ratio() {
+    let (status, stdout, stderr) = run(&["bench", "whisper", "--count", "2000", "--json"]);
+    assert!(status.success(), "{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert!(v["ratio"].as_f64().is_some_and(|r| r > 0.0), "{v}");
+    assert!(v["ryre"]["msgs_per_sec"].as_f64().is_some_and(|r| r > 0.0));
+    let (status, stdout, stderr) = run(&["bench", "whisper", "--count", "2000", "--rounds", "1"]);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("ratio ryre/raw"), "{stdout}");
+}
+
+#[test]
+fn bench_latency_prints_a_ratio() {
+    let (status, stdout, stderr) = run(&["bench", "latency", "--count", "200"]);
+    assert!(status.success(), "{stderr}");
+    assert!(stdout.contains("ratio p50 ryre/raw"), "{stdout}");
+    let (status, stdout, stderr) = run(&[
+        "bench", "latency", "--count", "200", "--size", "1024", "--json",
+    ]);
+    assert!(status.success(), "{stderr}");
+    let v: Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    assert!(v["ratio_p50"].as_f64().is_some_and(|r| r > 0.0), "{v}");
+    assert!(v["ryre"]["p99_us"].as_f64().is_some_and(|r| r > 0.0));
+}
