@@ -6,7 +6,11 @@ use ryre_proto::beacon::Beacon;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(beacon) = Beacon::decode(data) {
-        assert_eq!(beacon.encode(), data, "a decoded beacon re-encodes to its datagram");
+        assert_eq!(
+            beacon.encode(),
+            data,
+            "a decoded beacon re-encodes to its datagram"
+        );
         assert_eq!(Beacon::decode(&beacon.encode()), Ok(beacon));
     }
 });
