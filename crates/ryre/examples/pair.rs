@@ -39,12 +39,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut got = 0;
     while got < 2 {
         match bob.recv_timeout(Duration::from_secs(5))? {
-            Some(Event::Shout { name, group, content, .. }) => {
-                println!("bob: {name} shouted to {group}: {}", String::from_utf8_lossy(&content[0]));
+            Some(Event::Shout {
+                name,
+                group,
+                content,
+                ..
+            }) => {
+                println!(
+                    "bob: {name} shouted to {group}: {}",
+                    String::from_utf8_lossy(&content[0])
+                );
                 got += 1;
             }
             Some(Event::Whisper { name, content, .. }) => {
-                println!("bob: {name} whispered: {}", String::from_utf8_lossy(&content[0]));
+                println!(
+                    "bob: {name} whispered: {}",
+                    String::from_utf8_lossy(&content[0])
+                );
                 got += 1;
             }
             Some(_) => {}

@@ -38,18 +38,18 @@ mod transport;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::net::UnixStream;
 use std::pin::Pin;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
 pub use discovery::{Interface, InterfaceError};
-pub use ryre_proto::{Event, ExitReason, PeerId, PeerInfo, PeerState};
+pub use ryre_proto::{Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
 pub use transport::TransportError;
 
-use runtime::{Directory, Mailbox, Runtime};
+use runtime::{Core, Poller, Shared};
+use ryre_proto::msg::EncodeError;
 use ryre_proto::{Command, Config, NodeState};
 
 /// Errors of the node API.
@@ -86,6 +86,9 @@ pub enum Error {
     /// The node has stopped.
     #[error("the node has stopped")]
     Stopped,
+    /// The protocol refused a command (see [`Problem`]).
+    #[error(transparent)]
+    Protocol(Problem),
     /// The node's thread could not be started.
     #[error("cannot start the node thread: {0}")]
     Thread(std::io::Error),
@@ -229,18 +232,15 @@ impl NodeBuilder {
             .endpoint
             .clone()
             .unwrap_or_else(|| format!("tcp://{}:*", iface.addr));
-        let opts = transport::TransportOptions {
-            send_hwm: self.send_hwm,
-            recv_hwm: 100_000,
-            linger_ms: 500,
-        };
-        let transport = transport::Transport::bind(shared_context(), id, &bind, opts)?;
+        let ctx = transport::shared_context();
+        let inbox = transport::Inbox::bind(&ctx, &bind, 100_000)?;
+        let port = inbox.port();
         let endpoint = match &self.endpoint {
             Some(ep) => match ep.rsplit_once(':') {
-                Some((host, "*" | "0")) => format!("{host}:{}", transport.port()),
+                Some((host, "*" | "0")) => format!("{host}:{port}"),
                 _ => ep.clone(),
             },
-            None => discovery::beacon::endpoint(iface.addr, transport.port()),
+            None => discovery::beacon::endpoint(iface.addr, port),
         };
         check_len("endpoint", &endpoint)?;
         let beacon = if self.beacon {
@@ -259,32 +259,36 @@ impl NodeBuilder {
         config.headers = self.headers.clone();
         config.evasive = self.evasive;
         config.expired = self.expired;
-        let (tx, rx) = flume::unbounded();
         let (ev_tx, ev_rx) = flume::unbounded();
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
         wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
         wake_rx.set_nonblocking(true).map_err(Error::Thread)?;
-        let mailbox = Arc::new(Mailbox {
-            tx,
-            wake: wake_tx,
-            notified: AtomicBool::new(false),
-        });
-        let directory = Arc::new(RwLock::new(Directory::default()));
-        let runtime = Runtime {
+        let links = transport::Links::new(
+            ctx,
+            id,
+            transport::LinkOptions {
+                send_hwm: self.send_hwm,
+                linger_ms: 500,
+            },
+        );
+        let core = Core {
             state: NodeState::new(config),
-            transport,
-            beacon,
-            interval: self.interval,
-            commands: rx,
-            wake: wake_rx,
-            mailbox: mailbox.clone(),
-            events: ev_tx,
-            directory: directory.clone(),
+            links,
+            events: Some(ev_tx),
             verbose: self.verbose,
         };
+        let poller = Poller {
+            inbox,
+            beacon,
+            wake_rx,
+            next_beacon: Instant::now(),
+            ready: Vec::with_capacity(2),
+        };
+        let shared = Arc::new(Shared::new(core, poller, wake_tx, port, self.interval));
+        let bg = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("ryre-{name}"))
-            .spawn(move || runtime.run())
+            .spawn(move || bg.run())
             .map_err(Error::Thread)?;
         Ok(Node {
             inner: Arc::new(Inner {
@@ -292,9 +296,8 @@ impl NodeBuilder {
                 name,
                 endpoint,
                 interface: iface,
-                mailbox,
+                shared,
                 events: ev_rx,
-                directory,
                 thread: Mutex::new(Some(thread)),
             }),
         })
@@ -308,28 +311,22 @@ fn check_len(what: &'static str, s: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// One ZeroMQ context for the whole process: one I/O thread serves every node in it.
-fn shared_context() -> zmq::Context {
-    static CTX: OnceLock<zmq::Context> = OnceLock::new();
-    CTX.get_or_init(zmq::Context::new).clone()
-}
-
 struct Inner {
     id: PeerId,
     name: String,
     endpoint: String,
     interface: Interface,
-    mailbox: Arc<Mailbox>,
+    shared: Arc<Shared>,
     events: flume::Receiver<Event>,
-    directory: Arc<RwLock<Directory>>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 impl Inner {
     fn stop(&self) {
-        self.mailbox.post(Command::Stop);
+        self.shared.stop();
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(h) = handle {
+            h.thread().unpark();
             let _ = h.join();
         }
     }
@@ -342,7 +339,8 @@ impl Drop for Inner {
 }
 
 /// A running ZRE node. Cheap to clone; every clone is the same node, usable from any thread.
-/// Calls never block on the network: they post to the node's thread.
+/// Calls never wait for the network: a command runs on the calling thread, queues what it sends
+/// without blocking, and returns.
 ///
 /// The node stops when [`Node::stop`] is called or the last clone is dropped.
 #[derive(Clone)]
@@ -387,11 +385,14 @@ impl Node {
     }
 
     fn post(&self, cmd: Command) -> Result<(), Error> {
-        if self.inner.mailbox.post(cmd) {
-            Ok(())
-        } else {
-            Err(Error::Stopped)
-        }
+        self.inner.shared.command(cmd).map_err(|p| match p {
+            Problem::UnknownPeer(peer) => Error::UnknownPeer(peer),
+            Problem::Stopped => Error::Stopped,
+            Problem::Encode(EncodeError::StringTooLong { field, len }) => {
+                Error::TooLong { what: field, len }
+            }
+            other => Error::Protocol(other),
+        })
     }
 
     /// Joins a group (nothing happens when already in it).
@@ -412,9 +413,6 @@ impl Node {
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
-        if !self.knows(&peer) {
-            return Err(Error::UnknownPeer(peer));
-        }
         let content = frames.into_iter().map(Into::into).collect();
         self.post(Command::Whisper { peer, content })
     }
@@ -460,71 +458,101 @@ impl Node {
         self.post(Command::Contest(group.to_string()))
     }
 
-    fn dir(&self) -> std::sync::RwLockReadGuard<'_, Directory> {
-        // A poisoned lock only means the actor panicked mid-update; the data is still a snapshot.
-        self.inner
-            .directory
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    fn knows(&self, peer: &PeerId) -> bool {
-        self.dir().peers.contains_key(peer)
-    }
-
     /// Ids of the peers that have said HELLO.
     pub fn peers(&self) -> Vec<PeerId> {
-        let mut v: Vec<PeerId> = self.dir().peers.keys().copied().collect();
+        let mut v: Vec<PeerId> = self
+            .inner
+            .shared
+            .with_state(|s| s.peers().map(|p| p.id).collect());
         v.sort();
         v
     }
 
     /// Everything known about one peer.
     pub fn peer_info(&self, peer: &PeerId) -> Option<PeerInfo> {
-        self.dir().peers.get(peer).cloned()
+        self.inner.shared.with_state(|s| s.peer(peer).cloned())
     }
 
     /// Ids of the peers in a group.
     pub fn peers_by_group(&self, group: &str) -> Vec<PeerId> {
         let mut v: Vec<PeerId> = self
-            .dir()
-            .peers
-            .values()
-            .filter(|p| p.groups.contains(group))
-            .map(|p| p.id)
-            .collect();
+            .inner
+            .shared
+            .with_state(|s| s.peers_by_group(group).collect());
         v.sort();
         v
     }
 
     /// Groups this node is in.
     pub fn own_groups(&self) -> Vec<String> {
-        self.dir().own_groups.iter().cloned().collect()
+        self.inner
+            .shared
+            .with_state(|s| s.own_groups().map(str::to_string).collect())
     }
 
     /// Groups that peers are in.
     pub fn peer_groups(&self) -> Vec<String> {
-        let d = self.dir();
-        let set: BTreeSet<&String> = d.peers.values().flat_map(|p| p.groups.iter()).collect();
-        set.into_iter().cloned().collect()
+        self.inner.shared.with_state(|s| {
+            let set: BTreeSet<&str> = s
+                .peers()
+                .flat_map(|p| p.groups.iter().map(String::as_str))
+                .collect();
+            set.into_iter().map(str::to_string).collect()
+        })
     }
 
     /// A peer's inbox endpoint.
     pub fn peer_address(&self, peer: &PeerId) -> Option<String> {
-        self.dir().peers.get(peer).map(|p| p.endpoint.clone())
+        self.inner
+            .shared
+            .with_state(|s| s.peer(peer).map(|p| p.endpoint.clone()))
     }
 
     /// A peer's name.
     pub fn peer_name(&self, peer: &PeerId) -> Option<String> {
-        self.dir().peers.get(peer).map(|p| p.name.to_string())
+        self.inner
+            .shared
+            .with_state(|s| s.peer(peer).map(|p| p.name.to_string()))
     }
 
     /// One of a peer's HELLO headers.
     pub fn peer_header_value(&self, peer: &PeerId, key: &str) -> Option<String> {
-        self.dir()
-            .peers
-            .get(peer)
-            .and_then(|p| p.headers.get(key).cloned())
+        self.inner
+            .shared
+            .with_state(|s| s.peer(peer).and_then(|p| p.headers.get(key).cloned()))
+    }
+
+    /// The leader of `group` once an election there has completed (see
+    /// [`Node::contest_in_group`]).
+    pub fn leader(&self, group: &str) -> Option<PeerId> {
+        self.inner.shared.with_state(|s| s.leader(group))
+    }
+
+    /// Waits for the next event until `deadline` (`None`: for ever), driving the node on this
+    /// thread while it waits.
+    fn recv_until(&self, deadline: Option<Instant>) -> Result<Option<Event>, Error> {
+        let events = &self.inner.events;
+        loop {
+            match events.try_recv() {
+                Ok(ev) => return Ok(Some(ev)),
+                Err(flume::TryRecvError::Disconnected) => return Err(Error::Stopped),
+                Err(flume::TryRecvError::Empty) => {}
+            }
+            let now = Instant::now();
+            if deadline.is_some_and(|d| now >= d) {
+                return Ok(None);
+            }
+            if !self.inner.shared.drive(events, deadline) {
+                // Someone else drives (or the node is stopping): wait on the queue a little.
+                let until = now + Duration::from_millis(5);
+                let until = deadline.map_or(until, |d| d.min(until));
+                match events.recv_deadline(until) {
+                    Ok(ev) => return Ok(Some(ev)),
+                    Err(flume::RecvTimeoutError::Disconnected) => return Err(Error::Stopped),
+                    Err(flume::RecvTimeoutError::Timeout) => {}
+                }
+            }
+        }
     }
 
     /// The next event, waiting as long as it takes. `Err(Stopped)` once the node has stopped and
@@ -532,16 +560,12 @@ impl Node {
     ///
     /// Every clone of a node shares one event queue: each event goes to one caller.
     pub fn recv(&self) -> Result<Event, Error> {
-        self.inner.events.recv().map_err(|_| Error::Stopped)
+        self.recv_until(None)?.ok_or(Error::Stopped)
     }
 
     /// The next event, or `Ok(None)` when none comes within `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, Error> {
-        match self.inner.events.recv_timeout(timeout) {
-            Ok(e) => Ok(Some(e)),
-            Err(flume::RecvTimeoutError::Timeout) => Ok(None),
-            Err(flume::RecvTimeoutError::Disconnected) => Err(Error::Stopped),
-        }
+        self.recv_until(Some(Instant::now() + timeout))
     }
 
     /// The next event if one is waiting.

@@ -1,151 +1,275 @@
-//! The node's actor thread: one poll over the inbox, the beacon socket, the command channel and
-//! the next deadline, driving the sans-IO heart (Zyre's actor model, without callbacks).
+//! How a node runs: the sans-IO heart behind a lock, driven by whichever thread has something to
+//! do, with a background thread for when nobody else is there.
+//!
+//! - **Commands** (`join`, `whisper`, `shout`, ...) run on the caller's thread: lock the core,
+//!   hand the command to the heart, send what it asks on the peers' DEALERs, unlock. No hop to
+//!   another thread, and errors come back to the caller.
+//! - **The poll** over the inbox, the beacon socket, a wake-up socket and the next deadline is a
+//!   token (the `poller` mutex). A thread blocked in `recv` takes it and drives the node itself, so
+//!   a message goes from the socket to the application on one thread, as with a bare socket. When
+//!   no application thread is waiting, the node's own thread holds it (Zyre's actor, without
+//!   callbacks), so timers, beacons and incoming traffic are served all the time.
+//! - After a `recv` returns, the caller keeps a short lease on the poll; the background thread
+//!   takes over only when the lease runs out, so a loop of `recv` calls never hands the poll back
+//!   and forth.
+//!
+//! Lock order: `poller` before `core`; command calls take only `core`.
 
-use std::collections::{BTreeSet, HashMap};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, MutexGuard, TryLockError};
 use std::time::{Duration, Instant};
 
 use ryre_proto::beacon::Beacon;
-use ryre_proto::{Command, Event, Input, NodeState, PeerId, PeerInfo, Transmit};
+use ryre_proto::{Command, Event, Input, NodeState, PeerId, Problem, Transmit};
 use tracing::{debug, info, trace, warn};
 
 use crate::discovery::beacon::{BeaconSocket, Heard};
-use crate::transport::{SendError, Transport};
+use crate::transport::{Inbox, Links, SendError};
 
-/// How many inbox messages or commands are handled before the other sources get a turn.
-const BATCH: usize = 512;
+/// Inbox messages or beacons handled per turn before the other sources get theirs.
+const BATCH: usize = 256;
 
-/// What the API handle may read without asking the actor: a copy of the peer table, refreshed by
-/// the actor whenever it changes.
-#[derive(Debug, Default)]
-pub(crate) struct Directory {
-    pub peers: HashMap<PeerId, PeerInfo>,
-    pub own_groups: BTreeSet<String>,
-    pub stopped: bool,
-}
+/// How long a thread that drove the node in `recv` keeps the poll before the background thread
+/// takes it back.
+const LEASE: Duration = Duration::from_millis(2);
 
-/// The command side of the actor: a channel plus a wake-up byte on a socket pair, written only
-/// when the actor may be asleep.
-pub(crate) struct Mailbox {
-    pub tx: flume::Sender<Command>,
-    pub wake: UnixStream,
-    pub notified: AtomicBool,
-}
-
-impl Mailbox {
-    /// Posts a command; never blocks.
-    pub fn post(&self, cmd: Command) -> bool {
-        if self.tx.send(cmd).is_err() {
-            return false;
-        }
-        if !self.notified.swap(true, Ordering::AcqRel) {
-            // A full socket buffer already means "wake up": ignore WouldBlock.
-            let _ = (&self.wake).write(&[1]);
-        }
-        true
-    }
-}
-
-/// Everything the actor thread owns.
-pub(crate) struct Runtime {
+/// What commands and the poll share: the heart, the links to peers, the event queue.
+pub(crate) struct Core {
     pub state: NodeState,
-    pub transport: Transport,
-    pub beacon: Option<BeaconSocket>,
-    pub interval: Duration,
-    pub commands: flume::Receiver<Command>,
-    pub wake: UnixStream,
-    pub mailbox: Arc<Mailbox>,
-    pub events: flume::Sender<Event>,
-    pub directory: Arc<RwLock<Directory>>,
+    pub links: Links,
+    /// `None` once the node has stopped (receivers then see the end of the queue).
+    pub events: Option<flume::Sender<Event>>,
     pub verbose: bool,
 }
 
-impl Runtime {
-    /// Runs until the node is stopped (or every API handle is gone).
-    pub fn run(mut self) {
-        let own = self.state.config().id;
-        let port = self.transport.port();
-        let mut next_beacon = Instant::now();
-        let mut ready = Vec::with_capacity(2);
-        loop {
-            let now = Instant::now();
-            if let Some(b) = &self.beacon {
-                if now >= next_beacon {
-                    if let Err(e) = b.send(&Beacon::new(own, port)) {
-                        debug!(error = %e, "beacon send failed");
+impl Core {
+    /// Carries out what the heart asked for.
+    pub fn flush(&mut self) {
+        while let Some(t) = self.state.poll_transmit() {
+            match t {
+                Transmit::Connect { peer, endpoint } => {
+                    if self.verbose {
+                        info!(%peer, %endpoint, "connect");
                     }
-                    next_beacon = now + self.interval;
+                    if let Err(e) = self.links.connect(peer, &endpoint) {
+                        warn!(%peer, %endpoint, error = %e, "cannot connect to peer");
+                    }
                 }
-            }
-            if self.state.poll_timeout().is_some_and(|t| t <= now) {
-                self.state.handle_timeout(now);
-                self.flush();
-            }
-            if self.state.is_stopped() {
-                break;
-            }
-            let mut deadline = self.state.poll_timeout();
-            if self.beacon.is_some() {
-                deadline = Some(deadline.map_or(next_beacon, |d| d.min(next_beacon)));
-            }
-            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            let mut fds = vec![self.wake.as_raw_fd()];
-            if let Some(b) = &self.beacon {
-                fds.push(b.fd());
-            }
-            let inbox_ready = match self.transport.poll(&fds, timeout, &mut ready) {
-                Ok(r) => r,
-                Err(e) => {
-                    warn!(error = %e, "poll failed; node stops");
-                    let _ = self
-                        .state
-                        .handle(Instant::now(), Input::Command(Command::Stop));
-                    self.flush();
-                    continue;
-                }
-            };
-            if inbox_ready {
-                self.drain_inbox();
-            }
-            if ready.get(1).copied().unwrap_or(false) {
-                self.drain_beacons();
-            }
-            if ready.first().copied().unwrap_or(false) || !self.commands.is_empty() {
-                self.drain_commands();
+                Transmit::Send { peer, frames } => match self.links.send(&peer, &frames) {
+                    Ok(()) => {}
+                    Err(SendError::Full) => {
+                        warn!(%peer, "send queue full; peer dropped");
+                        let _ = self
+                            .state
+                            .handle(Instant::now(), Input::SendFailed { id: peer });
+                    }
+                    Err(SendError::NoLink) => trace!(%peer, "no link; message dropped"),
+                },
+                Transmit::Disconnect { peer } => self.links.disconnect(&peer),
             }
         }
-        self.shutdown(own);
+        while let Some(ev) = self.state.poll_event() {
+            if self.verbose {
+                info!(event = ?EventTag(&ev), "event");
+            }
+            let last = matches!(ev, Event::Stop { .. });
+            if let Some(tx) = &self.events {
+                // A dropped receiver only means nobody listens any more.
+                let _ = tx.send(ev);
+            }
+            if last {
+                self.events = None;
+            }
+        }
+    }
+}
+
+/// What the poll owns.
+pub(crate) struct Poller {
+    pub inbox: Inbox,
+    pub beacon: Option<BeaconSocket>,
+    pub wake_rx: UnixStream,
+    pub next_beacon: Instant,
+    pub ready: Vec<bool>,
+}
+
+/// Everything of a running node that its handles and its thread share.
+pub(crate) struct Shared {
+    pub core: Mutex<Core>,
+    pub poller: Mutex<Poller>,
+    pub wake_tx: UnixStream,
+    pub own: PeerId,
+    pub port: u16,
+    pub interval: Duration,
+    /// Threads waiting for the poll: the holder returns from its turn at once.
+    apps_waiting: AtomicUsize,
+    /// Until when (ns since `epoch`) the background thread leaves the poll to the application.
+    lease_until: AtomicU64,
+    epoch: Instant,
+    stopping: AtomicBool,
+    /// Whether an application thread holds the poll.
+    app_driving: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A poisoned lock means a thread panicked while holding it; the data is still consistent
+    // enough to stop cleanly, which is all that is done after.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Shared {
+    /// Ties the parts together.
+    pub fn new(
+        core: Core,
+        poller: Poller,
+        wake_tx: UnixStream,
+        port: u16,
+        interval: Duration,
+    ) -> Self {
+        Shared {
+            own: core.state.config().id,
+            core: Mutex::new(core),
+            poller: Mutex::new(poller),
+            wake_tx,
+            port,
+            interval,
+            apps_waiting: AtomicUsize::new(0),
+            lease_until: AtomicU64::new(0),
+            epoch: Instant::now(),
+            stopping: AtomicBool::new(false),
+            app_driving: AtomicBool::new(false),
+        }
     }
 
-    fn shutdown(&mut self, own: PeerId) {
-        if let Some(b) = &self.beacon {
-            // The leaving beacon: port 0.
-            if let Err(e) = b.send(&Beacon::new(own, 0)) {
-                debug!(error = %e, "leaving beacon failed");
-            }
-        }
-        self.transport.close_all();
-        if let Ok(mut d) = self.directory.write() {
-            d.peers.clear();
-            d.stopped = true;
-        }
-        info!(node = %own, "node stopped");
+    /// Makes whoever sleeps in the poll return.
+    pub fn wake(&self) {
+        // A full socket buffer already means "wake up": ignore WouldBlock.
+        let _ = (&self.wake_tx).write(&[1]);
     }
 
-    fn drain_inbox(&mut self) {
+    /// Runs one command on the caller's thread.
+    pub fn command(&self, cmd: Command) -> Result<(), Problem> {
+        let wake = matches!(
+            cmd,
+            Command::Connect { .. } | Command::Join(_) | Command::Contest(_) | Command::Stop
+        );
+        let result = {
+            let mut core = lock(&self.core);
+            let r = core.state.handle(Instant::now(), Input::Command(cmd));
+            core.flush();
+            r
+        };
+        if wake {
+            // The deadline may have moved earlier, or the node stopped: let the poll know.
+            self.wake();
+        }
+        result
+    }
+
+    /// Reads the heart under the lock.
+    pub fn with_state<R>(&self, f: impl FnOnce(&NodeState) -> R) -> R {
+        f(&lock(&self.core).state)
+    }
+
+    /// Whether the node has stopped.
+    pub fn is_stopped(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// Stops the node (the heart sends nothing more; STOP is the last event).
+    pub fn stop(&self) {
+        if self.stopping.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let _ = self.command(Command::Stop);
+    }
+
+    fn now_ns(&self, t: Instant) -> u64 {
+        u64::try_from(t.saturating_duration_since(self.epoch).as_nanos()).unwrap_or(u64::MAX)
+    }
+
+    fn lease_left(&self, now: Instant) -> Option<Duration> {
+        let until = self.lease_until.load(Ordering::Acquire);
+        let now = self.now_ns(now);
+        (until > now).then(|| Duration::from_nanos(until - now))
+    }
+
+    /// One turn of the poll: beacon, timers, wait (at most `max_wait`), then whatever is ready.
+    fn turn(&self, p: &mut Poller, max_wait: Option<Duration>) {
+        let now = Instant::now();
+        if let Some(b) = &p.beacon {
+            if now >= p.next_beacon {
+                if let Err(e) = b.send(&Beacon::new(self.own, self.port)) {
+                    debug!(error = %e, "beacon send failed");
+                }
+                p.next_beacon = now + self.interval;
+            }
+        }
+        let deadline = {
+            let mut core = lock(&self.core);
+            if core.state.poll_timeout().is_some_and(|t| t <= now) {
+                core.state.handle_timeout(now);
+                core.flush();
+            }
+            core.state.poll_timeout()
+        };
+        if self.is_stopped() || self.apps_waiting.load(Ordering::Acquire) > 0 {
+            return;
+        }
+        let mut timeout = deadline.map(|d| d.saturating_duration_since(now));
+        if p.beacon.is_some() {
+            let b = p.next_beacon.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(b, |t| t.min(b)));
+        }
+        if let Some(m) = max_wait {
+            timeout = Some(timeout.map_or(m, |t| t.min(m)));
+        }
+        let mut fds = [p.wake_rx.as_raw_fd(), -1];
+        let nfds = match &p.beacon {
+            Some(b) => {
+                fds[1] = b.fd();
+                2
+            }
+            None => 1,
+        };
+        let mut ready = std::mem::take(&mut p.ready);
+        let inbox_ready = match p.inbox.poll(&fds[..nfds], timeout, &mut ready) {
+            Ok(r) => r,
+            Err(e) => {
+                warn!(error = %e, "poll failed; node stops");
+                p.ready = ready;
+                self.stop();
+                return;
+            }
+        };
+        if ready.first().copied().unwrap_or(false) {
+            let mut buf = [0u8; 64];
+            while matches!((&p.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
+        }
+        let beacon_ready = ready.get(1).copied().unwrap_or(false);
+        p.ready = ready;
+        if inbox_ready {
+            self.drain_inbox(p);
+        }
+        if beacon_ready {
+            self.drain_beacons(p);
+        }
+    }
+
+    fn drain_inbox(&self, p: &mut Poller) {
+        let mut core = lock(&self.core);
+        let now = Instant::now();
         for _ in 0..BATCH {
-            match self.transport.recv() {
+            match p.inbox.recv() {
                 Ok(Some((routing_id, frames))) => {
-                    let r = self
-                        .state
-                        .handle(Instant::now(), Input::Inbox { routing_id, frames });
-                    if let Err(p) = r {
-                        warn!(problem = %p, "inbox");
+                    let r = core.state.handle(now, Input::Inbox { routing_id, frames });
+                    if let Err(problem) = r {
+                        warn!(%problem, "inbox");
                     }
+                    core.flush();
                 }
                 Ok(None) => break,
                 Err(e) => {
@@ -153,15 +277,14 @@ impl Runtime {
                     break;
                 }
             }
-            self.flush();
         }
     }
 
-    fn drain_beacons(&mut self) {
+    fn drain_beacons(&self, p: &mut Poller) {
+        let Some(b) = p.beacon.as_mut() else {
+            return;
+        };
         for _ in 0..BATCH {
-            let Some(b) = self.beacon.as_mut() else {
-                break;
-            };
             let input = match b.recv() {
                 Ok(Some(Heard::Peer { id, endpoint })) => Input::Discovered { id, endpoint },
                 Ok(Some(Heard::Leaving { id })) => Input::Departed { id },
@@ -176,98 +299,87 @@ impl Runtime {
                     break;
                 }
             };
-            let _ = self.state.handle(Instant::now(), input);
-            self.flush();
+            let mut core = lock(&self.core);
+            let _ = core.state.handle(Instant::now(), input);
+            core.flush();
         }
     }
 
-    fn drain_commands(&mut self) {
-        let mut buf = [0u8; 64];
-        while matches!((&self.wake).read(&mut buf), Ok(n) if n > 0) {}
-        self.mailbox.notified.swap(false, Ordering::AcqRel);
-        for _ in 0..BATCH {
-            let cmd = match self.commands.try_recv() {
-                Ok(c) => c,
-                Err(_) => break,
-            };
-            let changes_groups =
-                matches!(cmd, Command::Join(_) | Command::Leave(_) | Command::Stop);
-            if let Err(p) = self.state.handle(Instant::now(), Input::Command(cmd)) {
-                warn!(problem = %p, "command refused");
+    /// The background thread: drives the node whenever no application thread does, until the
+    /// node stops; then sends the leaving beacon and closes every link.
+    pub fn run(&self) {
+        loop {
+            if self.is_stopped() {
+                break;
             }
-            self.flush();
-            if changes_groups {
-                if let Ok(mut d) = self.directory.write() {
-                    d.own_groups = self.state.own_groups().map(str::to_string).collect();
+            if let Some(left) = self.lease_left(Instant::now()) {
+                std::thread::park_timeout(left);
+                continue;
+            }
+            let mut p = lock(&self.poller);
+            if self.apps_waiting.load(Ordering::Acquire) > 0 {
+                drop(p);
+                std::thread::yield_now();
+                continue;
+            }
+            self.turn(&mut p, None);
+        }
+        let p = lock(&self.poller);
+        if let Some(b) = &p.beacon {
+            // The leaving beacon: port 0.
+            if let Err(e) = b.send(&Beacon::new(self.own, 0)) {
+                debug!(error = %e, "leaving beacon failed");
+            }
+        }
+        lock(&self.core).links.close_all();
+        info!(node = %self.own, "node stopped");
+    }
+
+    /// Drives the node on the calling thread until an event is queued, the deadline passes or the
+    /// node stops. Returns false without driving when another application thread is driving (it
+    /// queues the events; wait on the queue instead).
+    pub fn drive(&self, events: &flume::Receiver<Event>, deadline: Option<Instant>) -> bool {
+        if self.is_stopped() {
+            return false;
+        }
+        let mut p = match self.poller.try_lock() {
+            Ok(p) => p,
+            Err(TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                if self.app_driving.load(Ordering::Acquire) {
+                    return false;
                 }
+                // The background thread has it: ask for it.
+                self.apps_waiting.fetch_add(1, Ordering::AcqRel);
+                self.wake();
+                let p = lock(&self.poller);
+                self.apps_waiting.fetch_sub(1, Ordering::AcqRel);
+                p
             }
-            if self.state.is_stopped() {
+        };
+        self.app_driving.store(true, Ordering::Release);
+        loop {
+            let now = Instant::now();
+            self.lease_until
+                .store(self.now_ns(now + LEASE), Ordering::Release);
+            if !events.is_empty() || self.is_stopped() {
+                break;
+            }
+            let left = match deadline {
+                Some(d) if d <= now => break,
+                Some(d) => Some(d - now),
+                None => None,
+            };
+            self.turn(&mut p, left);
+            if self.apps_waiting.load(Ordering::Acquire) > 0 {
                 break;
             }
         }
-        if !self.commands.is_empty() {
-            // More than a batch: make sure the next poll returns at once.
-            self.mailbox.notified.store(true, Ordering::Release);
-            let _ = (&self.mailbox.wake).write(&[1]);
-        }
-    }
-
-    /// Carries out what the heart asked for.
-    fn flush(&mut self) {
-        while let Some(t) = self.state.poll_transmit() {
-            match t {
-                Transmit::Connect { peer, endpoint } => {
-                    if self.verbose {
-                        info!(%peer, %endpoint, "connect");
-                    }
-                    if let Err(e) = self.transport.connect(peer, &endpoint) {
-                        warn!(%peer, %endpoint, error = %e, "cannot connect to peer");
-                    }
-                }
-                Transmit::Send { peer, frames } => match self.transport.send(&peer, &frames) {
-                    Ok(()) => {}
-                    Err(SendError::Full) => {
-                        warn!(%peer, "send queue full; peer dropped");
-                        let _ = self
-                            .state
-                            .handle(Instant::now(), Input::SendFailed { id: peer });
-                    }
-                    Err(SendError::NoLink) => trace!(%peer, "no link; message dropped"),
-                },
-                Transmit::Disconnect { peer } => self.transport.disconnect(&peer),
-            }
-        }
-        while let Some(ev) = self.state.poll_event() {
-            // Keep the API's copy of the peer table at least as new as the events it receives.
-            let touched = match &ev {
-                Event::Whisper { .. } | Event::Shout { .. } => None,
-                Event::Enter { peer, .. }
-                | Event::Exit { peer, .. }
-                | Event::Join { peer, .. }
-                | Event::Leave { peer, .. }
-                | Event::Evasive { peer, .. }
-                | Event::Silent { peer, .. }
-                | Event::Leader { peer, .. }
-                | Event::Stop { peer, .. } => Some(*peer),
-            };
-            if let Some(peer) = touched {
-                if let Ok(mut d) = self.directory.write() {
-                    match self.state.peer(&peer) {
-                        Some(info) => {
-                            d.peers.insert(peer, info.clone());
-                        }
-                        None => {
-                            d.peers.remove(&peer);
-                        }
-                    }
-                }
-            }
-            if self.verbose {
-                info!(event = ?EventTag(&ev), "event");
-            }
-            // A dropped receiver only means nobody listens any more.
-            let _ = self.events.send(ev);
-        }
+        self.lease_until
+            .store(self.now_ns(Instant::now() + LEASE), Ordering::Release);
+        self.app_driving.store(false, Ordering::Release);
+        drop(p);
+        true
     }
 }
 
@@ -291,9 +403,7 @@ impl std::fmt::Debug for EventTag<'_> {
                 group,
                 content,
                 ..
-            } => {
-                write!(f, "SHOUT {peer} {group} {} frames", content.len())
-            }
+            } => write!(f, "SHOUT {peer} {group} {} frames", content.len()),
             Event::Evasive { peer, .. } => write!(f, "EVASIVE {peer}"),
             Event::Silent { peer, .. } => write!(f, "SILENT {peer}"),
             Event::Leader { peer, group, .. } => write!(f, "LEADER {peer} {group}"),

@@ -1,8 +1,13 @@
 //! ZeroMQ transport through libzmq (the `zmq` crate): one ROUTER inbox, one DEALER per peer.
-//! The only file that knows the ZeroMQ crate.
+//! The only file of the crate that knows the ZeroMQ crate.
+//!
+//! The inbox belongs to whichever thread currently drives the node (see `runtime.rs`); the links
+//! belong to the node's core and are used under its lock. libzmq sockets may move between
+//! threads when a full memory barrier separates the uses, which a mutex provides.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
+use std::time::Duration;
 
 use bytes::Bytes;
 use ryre_proto::PeerId;
@@ -27,43 +32,28 @@ pub(crate) enum SendError {
     NoLink,
 }
 
-/// Options of the transport.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct TransportOptions {
-    /// Messages queued per peer before it counts as unreachable.
-    pub send_hwm: i32,
-    /// Messages queued at the inbox.
-    pub recv_hwm: i32,
-    /// How long queued messages may still be flushed when a link closes, in ms.
-    pub linger_ms: i32,
+/// One ZeroMQ context for the whole process: one I/O thread serves every node in it.
+pub(crate) fn shared_context() -> zmq::Context {
+    static CTX: std::sync::OnceLock<zmq::Context> = std::sync::OnceLock::new();
+    CTX.get_or_init(zmq::Context::new).clone()
 }
 
-/// The inbox and the links to peers.
-pub(crate) struct Transport {
-    // Sockets are dropped before the context (field order), and the context is shared with any
-    // other node of the process that asked for it.
-    inbox: zmq::Socket,
-    links: HashMap<PeerId, zmq::Socket>,
-    ctx: zmq::Context,
-    own_routing_id: [u8; 17],
-    opts: TransportOptions,
+/// The ROUTER inbox.
+pub(crate) struct Inbox {
+    socket: zmq::Socket,
     port: u16,
+    scratch: zmq::Message,
 }
 
-impl Transport {
-    /// Binds the ROUTER inbox on `bind` (e.g. `tcp://10.0.0.5:*`) and returns it with its port.
-    pub fn bind(
-        ctx: zmq::Context,
-        own: PeerId,
-        bind: &str,
-        opts: TransportOptions,
-    ) -> Result<Self, TransportError> {
-        let inbox = ctx.socket(zmq::ROUTER)?;
-        inbox.set_router_handover(true)?;
-        inbox.set_rcvhwm(opts.recv_hwm)?;
-        inbox.set_linger(0)?;
-        inbox.bind(bind)?;
-        let last = inbox
+impl Inbox {
+    /// Binds the ROUTER inbox on `bind` (e.g. `tcp://10.0.0.5:*`).
+    pub fn bind(ctx: &zmq::Context, bind: &str, recv_hwm: i32) -> Result<Self, TransportError> {
+        let socket = ctx.socket(zmq::ROUTER)?;
+        socket.set_router_handover(true)?;
+        socket.set_rcvhwm(recv_hwm)?;
+        socket.set_linger(0)?;
+        socket.bind(bind)?;
+        let last = socket
             .get_last_endpoint()?
             .map_err(|_| TransportError::Endpoint)?;
         let port = last
@@ -71,13 +61,10 @@ impl Transport {
             .next()
             .and_then(|p| p.parse::<u16>().ok())
             .ok_or(TransportError::Endpoint)?;
-        Ok(Transport {
-            inbox,
-            links: HashMap::new(),
-            ctx,
-            own_routing_id: own.routing_id(),
-            opts,
+        Ok(Inbox {
+            socket,
             port,
+            scratch: zmq::Message::new(),
         })
     }
 
@@ -87,45 +74,76 @@ impl Transport {
     }
 
     /// Waits until the inbox or one of `fds` is readable, or `timeout` passes (`None`: forever).
-    /// Returns whether the inbox is readable and, for each fd, whether it is readable.
+    /// Returns whether the inbox is readable and fills `ready` with each fd's readability.
     pub fn poll(
         &self,
         fds: &[RawFd],
-        timeout: Option<std::time::Duration>,
+        timeout: Option<Duration>,
         ready: &mut Vec<bool>,
     ) -> Result<bool, TransportError> {
-        let mut items = Vec::with_capacity(1 + fds.len());
-        items.push(self.inbox.as_poll_item(zmq::POLLIN));
-        items.extend(
-            fds.iter()
-                .map(|fd| zmq::PollItem::from_fd(*fd, zmq::POLLIN)),
-        );
+        let mut items = [
+            self.socket.as_poll_item(zmq::POLLIN),
+            zmq::PollItem::from_fd(fds.first().copied().unwrap_or(-1), zmq::POLLIN),
+            zmq::PollItem::from_fd(fds.get(1).copied().unwrap_or(-1), zmq::POLLIN),
+        ];
+        let n = 1 + fds.len().min(2);
         let ms = match timeout {
             None => -1,
             // Round up so that we never wake before the deadline and spin.
             Some(d) => i64::try_from(d.as_micros().div_ceil(1000)).unwrap_or(i64::MAX),
         };
-        match zmq::poll(&mut items, ms) {
+        match zmq::poll(&mut items[..n], ms) {
             Ok(_) | Err(zmq::Error::EINTR) => {}
             Err(e) => return Err(e.into()),
         }
         ready.clear();
-        ready.extend(items[1..].iter().map(|i| i.is_readable()));
+        ready.extend(items[1..n].iter().map(|i| i.is_readable()));
         Ok(items[0].is_readable())
     }
 
     /// Receives one inbox message without blocking: the routing id and the frames.
-    pub fn recv(&self) -> Result<Option<(Bytes, Vec<Bytes>)>, TransportError> {
-        let routing_id = match self.inbox.recv_msg(zmq::DONTWAIT) {
-            Ok(m) => to_bytes(m),
+    pub fn recv(&mut self) -> Result<Option<(Bytes, Vec<Bytes>)>, TransportError> {
+        match self.socket.recv(&mut self.scratch, zmq::DONTWAIT) {
+            Ok(()) => {}
             Err(zmq::Error::EAGAIN) => return Ok(None),
             Err(e) => return Err(e.into()),
-        };
+        }
+        let routing_id = Bytes::copy_from_slice(&self.scratch);
         let mut frames = Vec::with_capacity(2);
-        while self.inbox.get_rcvmore()? {
-            frames.push(to_bytes(self.inbox.recv_msg(0)?));
+        while self.scratch.get_more() {
+            self.socket.recv(&mut self.scratch, 0)?;
+            frames.push(Bytes::copy_from_slice(&self.scratch));
         }
         Ok(Some((routing_id, frames)))
+    }
+}
+
+/// Options of the links to peers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LinkOptions {
+    /// Messages queued per peer before it counts as unreachable.
+    pub send_hwm: i32,
+    /// How long queued messages may still be flushed when a link closes, in ms.
+    pub linger_ms: i32,
+}
+
+/// The DEALERs to peers.
+pub(crate) struct Links {
+    links: HashMap<PeerId, zmq::Socket>,
+    ctx: zmq::Context,
+    own_routing_id: [u8; 17],
+    opts: LinkOptions,
+}
+
+impl Links {
+    /// No links yet; DEALERs will carry `own`'s routing id.
+    pub fn new(ctx: zmq::Context, own: PeerId, opts: LinkOptions) -> Self {
+        Links {
+            links: HashMap::new(),
+            ctx,
+            own_routing_id: own.routing_id(),
+            opts,
+        }
     }
 
     /// Opens a DEALER to a peer's inbox (replacing any previous link to it).
@@ -165,12 +183,8 @@ impl Transport {
         self.links.remove(peer);
     }
 
-    /// Closes every link, giving queued messages `linger_ms` to leave.
+    /// Closes every link, giving queued messages the linger time to leave.
     pub fn close_all(&mut self) {
         self.links.clear();
     }
-}
-
-fn to_bytes(m: zmq::Message) -> Bytes {
-    Bytes::copy_from_slice(&m)
 }

@@ -47,6 +47,12 @@ fn garbage_beacons_are_ignored() {
         "JOIN b",
         |e| matches!(e, Event::Join { peer, .. } if *peer == b.uuid()),
     );
+    // b must know that a is in the group before it shouts there.
+    expect(
+        &b,
+        "JOIN a",
+        |e| matches!(e, Event::Join { peer, .. } if *peer == a.uuid()),
+    );
     b.shout_str("g", "still here").unwrap();
     expect(&a, "SHOUT", |e| matches!(e, Event::Shout { .. }));
 }
@@ -121,6 +127,11 @@ fn garbage_frames_at_the_inbox_are_ignored() {
         &a,
         "JOIN b",
         |e| matches!(e, Event::Join { peer, .. } if *peer == b.uuid()),
+    );
+    expect(
+        &b,
+        "ENTER a",
+        |e| matches!(e, Event::Enter { peer, .. } if *peer == a.uuid()),
     );
     b.whisper_str(a.uuid(), "ok").unwrap();
     expect(&a, "WHISPER", |e| matches!(e, Event::Whisper { .. }));
