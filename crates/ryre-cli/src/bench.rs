@@ -57,6 +57,9 @@ pub struct Common {
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
+    /// Measure only the ryre side (for profiling; no ratio is printed).
+    #[arg(long)]
+    pub ryre_only: bool,
 }
 
 /// Runs `ryre bench`.
@@ -410,7 +413,9 @@ fn whisper_bench(c: &Common) -> CliResult {
     let mut ryre = Rates { runs: Vec::new() };
     let rate = |d: Duration| f64::from(count) / d.as_secs_f64().max(1e-9);
     for _ in 0..c.rounds {
-        raw.runs.push(rate(raw_throughput(size, count)?));
+        if !c.ryre_only {
+            raw.runs.push(rate(raw_throughput(size, count)?));
+        }
         ryre.runs.push(rate(ryre_throughput(size, count)?));
     }
     let ratio = ryre.median() / raw.median().max(1e-9);

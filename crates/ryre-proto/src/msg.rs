@@ -273,8 +273,15 @@ impl Message {
     ///
     /// Never panics: any byte string gives either a message or a [`DecodeError`].
     pub fn decode(frames: &[Bytes]) -> Result<Envelope, DecodeError> {
-        let first = frames.first().ok_or(DecodeError::Empty)?;
-        let content = || frames[1..].to_vec();
+        let (first, rest) = frames.split_first().ok_or(DecodeError::Empty)?;
+        Self::decode_parts(first, rest.to_vec())
+    }
+
+    /// Reads a message from frame 1 (`head`) and the frames after it, which become the content
+    /// of a WHISPER or SHOUT without being copied. Never panics.
+    pub fn decode_parts(head: &[u8], content: Vec<Bytes>) -> Result<Envelope, DecodeError> {
+        let first = head;
+        let content = move || content;
         let mut r = Reader {
             buf: first,
             msg: "message",

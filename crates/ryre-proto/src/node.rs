@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use foldhash::fast::FixedState;
 
 use crate::group::Groups;
 use crate::msg::{DecodeError, EncodeError, Hello, Message};
@@ -266,14 +267,94 @@ pub enum Transmit {
     Send {
         /// The peer.
         peer: PeerId,
-        /// The encoded ZRE frames.
-        frames: Vec<Bytes>,
+        /// The encoded ZRE message.
+        frames: Frames,
     },
     /// Close the link to a peer.
     Disconnect {
         /// The peer.
         peer: PeerId,
     },
+}
+
+/// An encoded ZRE message ready for the wire: frame 1 (signature, id, version, sequence and
+/// fields) and the content frames. Short first frames (WHISPER, PING, most SHOUTs) are kept inline,
+/// so sending costs no allocation beyond the content the application handed over.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Frames {
+    head: Head,
+    content: Vec<Bytes>,
+}
+
+#[derive(Clone, PartialEq, Eq)]
+enum Head {
+    Inline { len: u8, buf: [u8; Head::INLINE] },
+    Heap(Bytes),
+}
+
+impl Head {
+    const INLINE: usize = 46;
+
+    fn new(bytes: &[u8]) -> Self {
+        match u8::try_from(bytes.len()) {
+            Ok(len) if bytes.len() <= Self::INLINE => {
+                let mut buf = [0u8; Self::INLINE];
+                buf[..bytes.len()].copy_from_slice(bytes);
+                Head::Inline { len, buf }
+            }
+            _ => Head::Heap(Bytes::copy_from_slice(bytes)),
+        }
+    }
+
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            Head::Inline { len, buf } => &buf[..usize::from(*len)],
+            Head::Heap(b) => b,
+        }
+    }
+}
+
+impl Frames {
+    /// Frame 1.
+    pub fn head(&self) -> &[u8] {
+        self.head.as_slice()
+    }
+
+    /// The frames after frame 1 (WHISPER and SHOUT content).
+    pub fn content(&self) -> &[Bytes] {
+        &self.content
+    }
+
+    /// How many frames.
+    pub fn len(&self) -> usize {
+        1 + self.content.len()
+    }
+
+    /// Never empty: there is always frame 1.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Every frame, in order.
+    pub fn iter(&self) -> impl Iterator<Item = &[u8]> {
+        std::iter::once(self.head()).chain(self.content.iter().map(|b| &b[..]))
+    }
+
+    /// Every frame as owned bytes (copies frame 1).
+    pub fn to_vec(&self) -> Vec<Bytes> {
+        std::iter::once(Bytes::copy_from_slice(self.head()))
+            .chain(self.content.iter().cloned())
+            .collect()
+    }
+}
+
+impl std::fmt::Debug for Frames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Frames")
+            .field("head", &self.head())
+            .field("content", &self.content)
+            .finish()
+    }
 }
 
 /// Input the heart refused; nothing changed (beyond what the rules demand, e.g. dropping a peer
@@ -358,7 +439,7 @@ pub struct NodeState {
     pub(crate) name: Arc<str>,
     pub(crate) status: u8,
     pub(crate) own_groups: BTreeSet<String>,
-    pub(crate) peers: HashMap<PeerId, Peer>,
+    pub(crate) peers: HashMap<PeerId, Peer, FixedState>,
     pub(crate) groups: Groups,
     pub(crate) elections: crate::election::Elections,
     pub(crate) transmits: VecDeque<Transmit>,
@@ -372,12 +453,18 @@ pub struct NodeState {
 impl NodeState {
     /// A node with no peers, in no group, status 0.
     pub fn new(config: Config) -> Self {
+        let seed = {
+            let b = config.id.as_bytes();
+            u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
+        };
         NodeState {
             name: Arc::from(config.name.as_str()),
             config,
             status: 0,
             own_groups: BTreeSet::new(),
-            peers: HashMap::new(),
+            // foldhash, seeded from our own id: fast, and the same run after run for the same
+            // node (the heart stays deterministic), yet different from node to node.
+            peers: HashMap::with_hasher(FixedState::with_seed(seed)),
             groups: Groups::default(),
             elections: Default::default(),
             transmits: VecDeque::new(),
@@ -479,7 +566,11 @@ impl NodeState {
                 }
                 Ok(())
             }
-            Input::Inbox { routing_id, frames } => self.on_inbox(now, &routing_id, frames),
+            Input::Inbox { routing_id, frames } => {
+                let mut frames = frames.into_iter();
+                let head = frames.next();
+                self.on_message(now, &routing_id, head.as_deref(), frames.collect())
+            }
             Input::SendFailed { id } => {
                 if self.peers.contains_key(&id) {
                     self.remove_peer(id, ExitReason::QueueFull);
@@ -612,17 +703,29 @@ impl NodeState {
 
     /// Encodes `msg` with the peer's next sequence and queues it.
     pub(crate) fn send(&mut self, id: PeerId, msg: &Message) -> Result<(), Problem> {
+        let content = msg.content_frames().to_vec();
+        self.send_parts(id, msg, content)
+    }
+
+    /// Queues `msg` (whose own content is ignored) with `content` as its content frames, moving
+    /// them rather than copying.
+    fn send_parts(&mut self, id: PeerId, msg: &Message, mut content: Vec<Bytes>) -> Result<(), Problem> {
         let peer = self.peers.get_mut(&id).ok_or(Problem::UnknownPeer(id))?;
         let seq = peer.sent_sequence.wrapping_add(1);
         msg.encode_head(seq, &mut self.scratch)?;
         peer.sent_sequence = seq;
-        let extra = msg.content_frames();
-        let mut frames = Vec::with_capacity(1 + extra.len());
-        frames.push(Bytes::copy_from_slice(&self.scratch));
-        frames.extend(extra.iter().cloned());
+        if content.is_empty() && matches!(msg, Message::Whisper { .. } | Message::Shout { .. }) {
+            // Zyre sends one empty frame for empty content.
+            content.push(Bytes::new());
+        }
         self.stats.sent += 1;
-        self.transmits
-            .push_back(Transmit::Send { peer: id, frames });
+        self.transmits.push_back(Transmit::Send {
+            peer: id,
+            frames: Frames {
+                head: Head::new(&self.scratch),
+                content,
+            },
+        });
         Ok(())
     }
 
@@ -677,7 +780,7 @@ impl NodeState {
                     self.stats.ignored += 1;
                     return Err(Problem::UnknownPeer(peer));
                 }
-                self.send(peer, &Message::Whisper { content })
+                self.send_parts(peer, &Message::Whisper { content: Vec::new() }, content)
             }
             Command::Shout { group, content } => {
                 let members: Vec<PeerId> = self.groups.members(&group).collect();
@@ -690,9 +793,19 @@ impl NodeState {
                     .encode_head(0, &mut self.scratch)?;
                     return Ok(());
                 }
-                let msg = Message::Shout { group, content };
-                for id in members {
-                    self.send(id, &msg)?;
+                let msg = Message::Shout {
+                    group,
+                    content: Vec::new(),
+                };
+                let last = members.len() - 1;
+                let mut content = Some(content);
+                for (i, id) in members.into_iter().enumerate() {
+                    let c = if i == last {
+                        content.take().unwrap_or_default()
+                    } else {
+                        content.clone().unwrap_or_default()
+                    };
+                    self.send_parts(id, &msg, c)?;
                 }
                 Ok(())
             }
@@ -730,17 +843,35 @@ impl NodeState {
         }
     }
 
-    fn on_inbox(
+    /// Acts on one inbox message given as its routing id, frame 1 and the frames after it: the
+    /// same as [`Input::Inbox`] without copying frame 1 or the routing id.
+    pub fn handle_message(
         &mut self,
         now: Instant,
         routing_id: &[u8],
-        frames: Vec<Bytes>,
+        head: &[u8],
+        content: Vec<Bytes>,
+    ) -> Result<(), Problem> {
+        self.on_message(now, routing_id, Some(head), content)
+    }
+
+    /// `head` is `None` when the message had no frame at all.
+    fn on_message(
+        &mut self,
+        now: Instant,
+        routing_id: &[u8],
+        head: Option<&[u8]>,
+        content: Vec<Bytes>,
     ) -> Result<(), Problem> {
         let Some(from) = PeerId::from_routing_id(routing_id) else {
             self.stats.malformed += 1;
             return Err(Problem::BadRoutingId(routing_id.len()));
         };
-        let env = match Message::decode(&frames) {
+        let decoded = match head {
+            Some(head) => Message::decode_parts(head, content),
+            None => Err(DecodeError::Empty),
+        };
+        let env = match decoded {
             Ok(env) => env,
             Err(error) => {
                 self.stats.malformed += 1;

@@ -276,6 +276,7 @@ impl NodeBuilder {
             links,
             events: Some(ev_tx),
             verbose: self.verbose,
+            now: Instant::now(),
         };
         let poller = Poller {
             inbox,

@@ -43,6 +43,8 @@ pub(crate) struct Core {
     /// `None` once the node has stopped (receivers then see the end of the queue).
     pub events: Option<flume::Sender<Event>>,
     pub verbose: bool,
+    /// The time of the last turn of the poll, for commands that need no fresher clock.
+    pub now: Instant,
 }
 
 impl Core {
@@ -158,7 +160,9 @@ impl Shared {
         );
         let result = {
             let mut core = lock(&self.core);
-            let r = core.state.handle(Instant::now(), Input::Command(cmd));
+            // Only peer creation reads the clock; whisper and shout skip the system call.
+            let now = if wake { Instant::now() } else { core.now };
+            let r = core.state.handle(now, Input::Command(cmd));
             core.flush();
             r
         };
@@ -198,8 +202,8 @@ impl Shared {
     }
 
     /// One turn of the poll: beacon, timers, wait (at most `max_wait`), then whatever is ready.
-    fn turn(&self, p: &mut Poller, max_wait: Option<Duration>) {
-        let now = Instant::now();
+    /// `now` is the caller's clock reading; returns the reading taken after the wait.
+    fn turn(&self, p: &mut Poller, now: Instant, max_wait: Option<Duration>) -> Instant {
         if let Some(b) = &p.beacon {
             if now >= p.next_beacon {
                 if let Err(e) = b.send(&Beacon::new(self.own, self.port)) {
@@ -210,6 +214,7 @@ impl Shared {
         }
         let deadline = {
             let mut core = lock(&self.core);
+            core.now = now;
             if core.state.poll_timeout().is_some_and(|t| t <= now) {
                 core.state.handle_timeout(now);
                 core.flush();
@@ -217,7 +222,7 @@ impl Shared {
             core.state.poll_timeout()
         };
         if self.is_stopped() || self.apps_waiting.load(Ordering::Acquire) > 0 {
-            return;
+            return now;
         }
         let mut timeout = deadline.map(|d| d.saturating_duration_since(now));
         if p.beacon.is_some() {
@@ -242,9 +247,10 @@ impl Shared {
                 warn!(error = %e, "poll failed; node stops");
                 p.ready = ready;
                 self.stop();
-                return;
+                return now;
             }
         };
+        let now = Instant::now();
         if ready.first().copied().unwrap_or(false) {
             let mut buf = [0u8; 64];
             while matches!((&p.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
@@ -252,26 +258,26 @@ impl Shared {
         let beacon_ready = ready.get(1).copied().unwrap_or(false);
         p.ready = ready;
         if inbox_ready {
-            self.drain_inbox(p);
+            self.drain_inbox(p, now);
         }
         if beacon_ready {
-            self.drain_beacons(p);
+            self.drain_beacons(p, now);
         }
+        now
     }
 
-    fn drain_inbox(&self, p: &mut Poller) {
+    fn drain_inbox(&self, p: &mut Poller, now: Instant) {
         let mut core = lock(&self.core);
-        let now = Instant::now();
         for _ in 0..BATCH {
-            match p.inbox.recv() {
-                Ok(Some((routing_id, frames))) => {
-                    let r = core.state.handle(now, Input::Inbox { routing_id, frames });
-                    if let Err(problem) = r {
-                        warn!(%problem, "inbox");
-                    }
-                    core.flush();
+            let got = p.inbox.recv(|routing_id, head, content| {
+                if let Err(problem) = core.state.handle_message(now, routing_id, head, content) {
+                    warn!(%problem, "inbox");
                 }
-                Ok(None) => break,
+                core.flush();
+            });
+            match got {
+                Ok(true) => {}
+                Ok(false) => break,
                 Err(e) => {
                     warn!(error = %e, "inbox receive failed");
                     break;
@@ -280,7 +286,7 @@ impl Shared {
         }
     }
 
-    fn drain_beacons(&self, p: &mut Poller) {
+    fn drain_beacons(&self, p: &mut Poller, now: Instant) {
         let Some(b) = p.beacon.as_mut() else {
             return;
         };
@@ -300,7 +306,7 @@ impl Shared {
                 }
             };
             let mut core = lock(&self.core);
-            let _ = core.state.handle(Instant::now(), input);
+            let _ = core.state.handle(now, input);
             core.flush();
         }
     }
@@ -316,13 +322,22 @@ impl Shared {
                 std::thread::park_timeout(left);
                 continue;
             }
-            let mut p = lock(&self.poller);
+            // Never queue up behind a driving application thread: it would hand the poll over
+            // at every return from `recv`. Look again when its lease may have run out.
+            let mut p = match self.poller.try_lock() {
+                Ok(p) => p,
+                Err(TryLockError::Poisoned(p)) => p.into_inner(),
+                Err(TryLockError::WouldBlock) => {
+                    std::thread::park_timeout(LEASE);
+                    continue;
+                }
+            };
             if self.apps_waiting.load(Ordering::Acquire) > 0 {
                 drop(p);
                 std::thread::yield_now();
                 continue;
             }
-            self.turn(&mut p, None);
+            self.turn(&mut p, Instant::now(), None);
         }
         let p = lock(&self.poller);
         if let Some(b) = &p.beacon {
@@ -358,8 +373,8 @@ impl Shared {
             }
         };
         self.app_driving.store(true, Ordering::Release);
+        let mut now = Instant::now();
         loop {
-            let now = Instant::now();
             self.lease_until
                 .store(self.now_ns(now + LEASE), Ordering::Release);
             if !events.is_empty() || self.is_stopped() {
@@ -370,13 +385,13 @@ impl Shared {
                 Some(d) => Some(d - now),
                 None => None,
             };
-            self.turn(&mut p, left);
+            now = self.turn(&mut p, now, left);
             if self.apps_waiting.load(Ordering::Acquire) > 0 {
                 break;
             }
         }
         self.lease_until
-            .store(self.now_ns(Instant::now() + LEASE), Ordering::Release);
+            .store(self.now_ns(now + LEASE), Ordering::Release);
         self.app_driving.store(false, Ordering::Release);
         drop(p);
         true

@@ -5,12 +5,11 @@
 //! belong to the node's core and are used under its lock. libzmq sockets may move between
 //! threads when a full memory barrier separates the uses, which a mutex provides.
 
-use std::collections::HashMap;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ryre_proto::PeerId;
+use ryre_proto::{Frames, PeerId};
 
 /// Transport failures the node reports.
 #[derive(Debug, thiserror::Error)]
@@ -42,7 +41,8 @@ pub(crate) fn shared_context() -> zmq::Context {
 pub(crate) struct Inbox {
     socket: zmq::Socket,
     port: u16,
-    scratch: zmq::Message,
+    routing_id: zmq::Message,
+    head: zmq::Message,
 }
 
 impl Inbox {
@@ -64,7 +64,8 @@ impl Inbox {
         Ok(Inbox {
             socket,
             port,
-            scratch: zmq::Message::new(),
+            routing_id: zmq::Message::new(),
+            head: zmq::Message::new(),
         })
     }
 
@@ -101,20 +102,33 @@ impl Inbox {
         Ok(items[0].is_readable())
     }
 
-    /// Receives one inbox message without blocking: the routing id and the frames.
-    pub fn recv(&mut self) -> Result<Option<(Bytes, Vec<Bytes>)>, TransportError> {
-        match self.socket.recv(&mut self.scratch, zmq::DONTWAIT) {
+    /// Receives one inbox message without blocking and hands `f` its routing id, its first frame
+    /// and the frames after it. Returns false when no message was waiting.
+    pub fn recv(&mut self, f: impl FnOnce(&[u8], &[u8], Vec<Bytes>)) -> Result<bool, TransportError> {
+        match self.socket.recv(&mut self.routing_id, zmq::DONTWAIT) {
             Ok(()) => {}
-            Err(zmq::Error::EAGAIN) => return Ok(None),
+            Err(zmq::Error::EAGAIN) => return Ok(false),
             Err(e) => return Err(e.into()),
         }
-        let routing_id = Bytes::copy_from_slice(&self.scratch);
-        let mut frames = Vec::with_capacity(2);
-        while self.scratch.get_more() {
-            self.socket.recv(&mut self.scratch, 0)?;
-            frames.push(Bytes::copy_from_slice(&self.scratch));
+        // A ROUTER always delivers at least one frame after the routing id; an empty first
+        // frame stands in if a peer manages otherwise.
+        let mut content = Vec::new();
+        if self.routing_id.get_more() {
+            self.socket.recv(&mut self.head, 0)?;
+            let mut more = self.head.get_more();
+            if more {
+                let mut frame = zmq::Message::new();
+                while more {
+                    self.socket.recv(&mut frame, 0)?;
+                    content.push(Bytes::copy_from_slice(&frame));
+                    more = frame.get_more();
+                }
+            }
+        } else {
+            self.head = zmq::Message::new();
         }
-        Ok(Some((routing_id, frames)))
+        f(&self.routing_id, &self.head, content);
+        Ok(true)
     }
 }
 
@@ -129,7 +143,7 @@ pub(crate) struct LinkOptions {
 
 /// The DEALERs to peers.
 pub(crate) struct Links {
-    links: HashMap<PeerId, zmq::Socket>,
+    links: foldhash::HashMap<PeerId, zmq::Socket>,
     ctx: zmq::Context,
     own_routing_id: [u8; 17],
     opts: LinkOptions,
@@ -139,7 +153,7 @@ impl Links {
     /// No links yet; DEALERs will carry `own`'s routing id.
     pub fn new(ctx: zmq::Context, own: PeerId, opts: LinkOptions) -> Self {
         Links {
-            links: HashMap::new(),
+            links: foldhash::HashMap::default(),
             ctx,
             own_routing_id: own.routing_id(),
             opts,
@@ -160,7 +174,7 @@ impl Links {
     }
 
     /// Queues a message to a peer without blocking.
-    pub fn send(&self, peer: &PeerId, frames: &[Bytes]) -> Result<(), SendError> {
+    pub fn send(&self, peer: &PeerId, frames: &Frames) -> Result<(), SendError> {
         let s = self.links.get(peer).ok_or(SendError::NoLink)?;
         let last = frames.len().saturating_sub(1);
         for (i, f) in frames.iter().enumerate() {
@@ -169,7 +183,7 @@ impl Links {
             } else {
                 zmq::DONTWAIT
             };
-            if s.send(&f[..], flags).is_err() {
+            if s.send(f, flags).is_err() {
                 // libzmq queues multipart messages atomically: only the first frame can fail
                 // for want of room.
                 return Err(SendError::Full);

@@ -50,7 +50,7 @@ impl Checker {
                     assert!(self.links.remove(&peer).is_some(), "disconnect unknown");
                 }
                 Transmit::Send { peer, frames } => {
-                    let env = Message::decode(&frames).expect("own message decodes");
+                    let env = Message::decode(&frames.to_vec()).expect("own message decodes");
                     let link = self.links.get_mut(&peer).expect("send on open link");
                     match *link {
                         None => {

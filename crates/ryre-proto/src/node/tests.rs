@@ -102,7 +102,7 @@ impl LinkCheck {
                 None
             }
             Transmit::Send { peer, frames } => {
-                let env = Message::decode(frames).expect("own messages decode");
+                let env = Message::decode(&frames.to_vec()).expect("own messages decode");
                 let link = self
                     .links
                     .get_mut(peer)
@@ -229,7 +229,7 @@ impl Net {
                                 unreachable!()
                             };
                             self.sent[i].push((peer, env));
-                            self.in_flight.push_back((i, peer, frames));
+                            self.in_flight.push_back((i, peer, frames.to_vec()));
                         }
                         None => self.links[i].push(t),
                     }
@@ -449,7 +449,7 @@ impl Solo {
         self.transmits()
             .into_iter()
             .filter_map(|t| match t {
-                Transmit::Send { peer, frames } => Some((peer, Message::decode(&frames).unwrap())),
+                Transmit::Send { peer, frames } => Some((peer, Message::decode(&frames.to_vec()).unwrap())),
                 _ => None,
             })
             .collect()
