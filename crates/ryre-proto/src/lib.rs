@@ -23,6 +23,6 @@ mod peer;
 
 pub use id::{ParsePeerIdError, PeerId};
 pub use node::{
-    Command, Config, Event, ExitReason, Frames, Input, NodeState, PeerInfo, PeerState, Problem, Stats,
-    Transmit,
+    Command, Config, Event, ExitReason, Frames, Input, NodeState, PeerInfo, PeerState, Problem,
+    Stats, Transmit,
 };

@@ -709,7 +709,12 @@ impl NodeState {
 
     /// Queues `msg` (whose own content is ignored) with `content` as its content frames, moving
     /// them rather than copying.
-    fn send_parts(&mut self, id: PeerId, msg: &Message, mut content: Vec<Bytes>) -> Result<(), Problem> {
+    fn send_parts(
+        &mut self,
+        id: PeerId,
+        msg: &Message,
+        mut content: Vec<Bytes>,
+    ) -> Result<(), Problem> {
         let peer = self.peers.get_mut(&id).ok_or(Problem::UnknownPeer(id))?;
         let seq = peer.sent_sequence.wrapping_add(1);
         msg.encode_head(seq, &mut self.scratch)?;
@@ -780,7 +785,13 @@ impl NodeState {
                     self.stats.ignored += 1;
                     return Err(Problem::UnknownPeer(peer));
                 }
-                self.send_parts(peer, &Message::Whisper { content: Vec::new() }, content)
+                self.send_parts(
+                    peer,
+                    &Message::Whisper {
+                        content: Vec::new(),
+                    },
+                    content,
+                )
             }
             Command::Shout { group, content } => {
                 let members: Vec<PeerId> = self.groups.members(&group).collect();

@@ -275,6 +275,7 @@ impl NodeBuilder {
             state: NodeState::new(config),
             links,
             events: Some(ev_tx),
+            pending: Vec::new(),
             verbose: self.verbose,
             now: Instant::now(),
         };
@@ -298,7 +299,10 @@ impl NodeBuilder {
                 endpoint,
                 interface: iface,
                 shared,
-                events: ev_rx,
+                events: Arc::new(EventQueue {
+                    rx: ev_rx,
+                    current: Mutex::new(Vec::new().into_iter()),
+                }),
                 thread: Mutex::new(Some(thread)),
             }),
         })
@@ -318,7 +322,7 @@ struct Inner {
     endpoint: String,
     interface: Interface,
     shared: Arc<Shared>,
-    events: flume::Receiver<Event>,
+    events: Arc<EventQueue>,
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
@@ -336,6 +340,47 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+/// The application side of the event queue: batches from the node, and the batch being read.
+struct EventQueue {
+    rx: flume::Receiver<Vec<Event>>,
+    current: Mutex<std::vec::IntoIter<Event>>,
+}
+
+/// Nothing more will come: the node has stopped and its last event was taken.
+struct Ended;
+
+impl EventQueue {
+    fn current(&self) -> std::sync::MutexGuard<'_, std::vec::IntoIter<Event>> {
+        self.current.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The next event if one is queued.
+    fn try_pop(&self) -> Result<Option<Event>, Ended> {
+        let mut cur = self.current();
+        if let Some(ev) = cur.next() {
+            return Ok(Some(ev));
+        }
+        match self.rx.try_recv() {
+            Ok(batch) => {
+                *cur = batch.into_iter();
+                Ok(cur.next())
+            }
+            Err(flume::TryRecvError::Empty) => Ok(None),
+            Err(flume::TryRecvError::Disconnected) => Err(Ended),
+        }
+    }
+
+    /// Takes a batch that arrived; its first event.
+    fn take(&self, batch: Vec<Event>) -> Option<Event> {
+        let mut cur = self.current();
+        // Events still in `current` came first (another reader may have refilled it).
+        let mut rest: Vec<Event> = cur.by_ref().collect();
+        rest.extend(batch);
+        *cur = rest.into_iter();
+        cur.next()
     }
 }
 
@@ -532,24 +577,34 @@ impl Node {
     /// Waits for the next event until `deadline` (`None`: for ever), driving the node on this
     /// thread while it waits.
     fn recv_until(&self, deadline: Option<Instant>) -> Result<Option<Event>, Error> {
-        let events = &self.inner.events;
+        let queue = &self.inner.events;
         loop {
-            match events.try_recv() {
-                Ok(ev) => return Ok(Some(ev)),
-                Err(flume::TryRecvError::Disconnected) => return Err(Error::Stopped),
-                Err(flume::TryRecvError::Empty) => {}
+            match queue.try_pop() {
+                Ok(Some(ev)) => return Ok(Some(ev)),
+                Ok(None) => {}
+                Err(Ended) => return Err(Error::Stopped),
             }
-            let now = Instant::now();
-            if deadline.is_some_and(|d| now >= d) {
-                return Ok(None);
+            let drive = self.inner.shared.drive(&queue.rx, deadline);
+            if drive == runtime::Drive::TimedOut {
+                return queue.try_pop().map_err(|_| Error::Stopped);
             }
-            if !self.inner.shared.drive(events, deadline) {
+            if drive == runtime::Drive::Elsewhere {
                 // Someone else drives (or the node is stopping): wait on the queue a little.
+                let now = Instant::now();
+                if deadline.is_some_and(|d| now >= d) {
+                    return Ok(None);
+                }
                 let until = now + Duration::from_millis(5);
                 let until = deadline.map_or(until, |d| d.min(until));
-                match events.recv_deadline(until) {
-                    Ok(ev) => return Ok(Some(ev)),
-                    Err(flume::RecvTimeoutError::Disconnected) => return Err(Error::Stopped),
+                match queue.rx.recv_deadline(until) {
+                    Ok(batch) => {
+                        if let Some(ev) = queue.take(batch) {
+                            return Ok(Some(ev));
+                        }
+                    }
+                    Err(flume::RecvTimeoutError::Disconnected) => {
+                        return queue.try_pop().map_err(|_| Error::Stopped)
+                    }
                     Err(flume::RecvTimeoutError::Timeout) => {}
                 }
             }
@@ -571,14 +626,15 @@ impl Node {
 
     /// The next event if one is waiting.
     pub fn try_recv(&self) -> Option<Event> {
-        self.inner.events.try_recv().ok()
+        self.inner.events.try_pop().ok().flatten()
     }
 
     /// The events as an async [`Stream`](futures_core::Stream) (for tokio or any executor). It
     /// ends when the node has stopped.
     pub fn events(&self) -> EventStream {
         EventStream {
-            inner: self.inner.events.clone().into_stream(),
+            queue: self.inner.events.clone(),
+            batches: self.inner.events.rx.clone().into_stream(),
         }
     }
 
@@ -592,13 +648,27 @@ impl Node {
 
 /// The events of a node as an async stream; see [`Node::events`].
 pub struct EventStream {
-    inner: flume::r#async::RecvStream<'static, Event>,
+    queue: Arc<EventQueue>,
+    batches: flume::r#async::RecvStream<'static, Vec<Event>>,
 }
 
 impl futures_core::Stream for EventStream {
     type Item = Event;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        Pin::new(&mut self.inner).poll_next(cx)
+        loop {
+            if let Some(ev) = self.queue.current().next() {
+                return Poll::Ready(Some(ev));
+            }
+            match Pin::new(&mut self.batches).poll_next(cx) {
+                Poll::Ready(Some(batch)) => {
+                    if let Some(ev) = self.queue.take(batch) {
+                        return Poll::Ready(Some(ev));
+                    }
+                }
+                Poll::Ready(None) => return Poll::Ready(None),
+                Poll::Pending => return Poll::Pending,
+            }
+        }
     }
 }

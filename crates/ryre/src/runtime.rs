@@ -40,8 +40,11 @@ const LEASE: Duration = Duration::from_millis(2);
 pub(crate) struct Core {
     pub state: NodeState,
     pub links: Links,
-    /// `None` once the node has stopped (receivers then see the end of the queue).
-    pub events: Option<flume::Sender<Event>>,
+    /// `None` once the node has stopped (receivers then see the end of the queue). Events go
+    /// out in batches: one channel operation per batch of inbox messages, not per event.
+    pub events: Option<flume::Sender<Vec<Event>>>,
+    /// Events of the batch being handled.
+    pub pending: Vec<Event>,
     pub verbose: bool,
     /// The time of the last turn of the poll, for commands that need no fresher clock.
     pub now: Instant,
@@ -78,13 +81,23 @@ impl Core {
                 info!(event = ?EventTag(&ev), "event");
             }
             let last = matches!(ev, Event::Stop { .. });
-            if let Some(tx) = &self.events {
-                // A dropped receiver only means nobody listens any more.
-                let _ = tx.send(ev);
-            }
+            self.pending.push(ev);
             if last {
+                self.publish();
                 self.events = None;
             }
+        }
+    }
+
+    /// Hands the events of this batch to the application.
+    pub fn publish(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.pending);
+        if let Some(tx) = &self.events {
+            // A dropped receiver only means nobody listens any more.
+            let _ = tx.send(batch);
         }
     }
 }
@@ -164,6 +177,7 @@ impl Shared {
             let now = if wake { Instant::now() } else { core.now };
             let r = core.state.handle(now, Input::Command(cmd));
             core.flush();
+            core.publish();
             r
         };
         if wake {
@@ -218,6 +232,7 @@ impl Shared {
             if core.state.poll_timeout().is_some_and(|t| t <= now) {
                 core.state.handle_timeout(now);
                 core.flush();
+                core.publish();
             }
             core.state.poll_timeout()
         };
@@ -284,6 +299,7 @@ impl Shared {
                 }
             }
         }
+        core.publish();
     }
 
     fn drain_beacons(&self, p: &mut Poller, now: Instant) {
@@ -308,6 +324,7 @@ impl Shared {
             let mut core = lock(&self.core);
             let _ = core.state.handle(now, input);
             core.flush();
+            core.publish();
         }
     }
 
@@ -351,18 +368,17 @@ impl Shared {
     }
 
     /// Drives the node on the calling thread until an event is queued, the deadline passes or the
-    /// node stops. Returns false without driving when another application thread is driving (it
-    /// queues the events; wait on the queue instead).
-    pub fn drive(&self, events: &flume::Receiver<Event>, deadline: Option<Instant>) -> bool {
+    /// node stops.
+    pub fn drive(&self, events: &flume::Receiver<Vec<Event>>, deadline: Option<Instant>) -> Drive {
         if self.is_stopped() {
-            return false;
+            return Drive::Elsewhere;
         }
         let mut p = match self.poller.try_lock() {
             Ok(p) => p,
             Err(TryLockError::Poisoned(p)) => p.into_inner(),
             Err(TryLockError::WouldBlock) => {
                 if self.app_driving.load(Ordering::Acquire) {
-                    return false;
+                    return Drive::Elsewhere;
                 }
                 // The background thread has it: ask for it.
                 self.apps_waiting.fetch_add(1, Ordering::AcqRel);
@@ -374,6 +390,7 @@ impl Shared {
         };
         self.app_driving.store(true, Ordering::Release);
         let mut now = Instant::now();
+        let mut outcome = Drive::Driven;
         loop {
             self.lease_until
                 .store(self.now_ns(now + LEASE), Ordering::Release);
@@ -381,7 +398,10 @@ impl Shared {
                 break;
             }
             let left = match deadline {
-                Some(d) if d <= now => break,
+                Some(d) if d <= now => {
+                    outcome = Drive::TimedOut;
+                    break;
+                }
                 Some(d) => Some(d - now),
                 None => None,
             };
@@ -394,8 +414,19 @@ impl Shared {
             .store(self.now_ns(now + LEASE), Ordering::Release);
         self.app_driving.store(false, Ordering::Release);
         drop(p);
-        true
+        outcome
     }
+}
+
+/// What [`Shared::drive`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Drive {
+    /// Drove until an event was queued or the node stopped.
+    Driven,
+    /// Drove until the deadline passed.
+    TimedOut,
+    /// Another thread drives (or the node is stopping): wait on the queue instead.
+    Elsewhere,
 }
 
 /// A short description of an event for logs (without content).

@@ -43,6 +43,7 @@ pub(crate) struct Inbox {
     port: u16,
     routing_id: zmq::Message,
     head: zmq::Message,
+    frame: zmq::Message,
 }
 
 impl Inbox {
@@ -66,6 +67,7 @@ impl Inbox {
             port,
             routing_id: zmq::Message::new(),
             head: zmq::Message::new(),
+            frame: zmq::Message::new(),
         })
     }
 
@@ -104,7 +106,10 @@ impl Inbox {
 
     /// Receives one inbox message without blocking and hands `f` its routing id, its first frame
     /// and the frames after it. Returns false when no message was waiting.
-    pub fn recv(&mut self, f: impl FnOnce(&[u8], &[u8], Vec<Bytes>)) -> Result<bool, TransportError> {
+    pub fn recv(
+        &mut self,
+        f: impl FnOnce(&[u8], &[u8], Vec<Bytes>),
+    ) -> Result<bool, TransportError> {
         match self.socket.recv(&mut self.routing_id, zmq::DONTWAIT) {
             Ok(()) => {}
             Err(zmq::Error::EAGAIN) => return Ok(false),
@@ -116,13 +121,10 @@ impl Inbox {
         if self.routing_id.get_more() {
             self.socket.recv(&mut self.head, 0)?;
             let mut more = self.head.get_more();
-            if more {
-                let mut frame = zmq::Message::new();
-                while more {
-                    self.socket.recv(&mut frame, 0)?;
-                    content.push(Bytes::copy_from_slice(&frame));
-                    more = frame.get_more();
-                }
+            while more {
+                self.socket.recv(&mut self.frame, 0)?;
+                content.push(Bytes::copy_from_slice(&self.frame));
+                more = self.frame.get_more();
             }
         } else {
             self.head = zmq::Message::new();

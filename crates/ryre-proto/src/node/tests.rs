@@ -449,7 +449,9 @@ impl Solo {
         self.transmits()
             .into_iter()
             .filter_map(|t| match t {
-                Transmit::Send { peer, frames } => Some((peer, Message::decode(&frames.to_vec()).unwrap())),
+                Transmit::Send { peer, frames } => {
+                    Some((peer, Message::decode(&frames.to_vec()).unwrap()))
+                }
                 _ => None,
             })
             .collect()
