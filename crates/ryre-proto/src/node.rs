@@ -17,6 +17,9 @@ use crate::peer::Peer;
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::PeerId;
 
+/// How many leaving ids a node remembers at most.
+const DEPARTED_MAX: usize = 1024;
+
 /// A node's own settings.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -400,6 +403,9 @@ pub enum Problem {
         /// What it said.
         got: u8,
     },
+    /// A HELLO from a peer that has sent its leaving beacon (the beacon overtook the HELLO).
+    #[error("HELLO from {0}, which has left, ignored")]
+    Departed(PeerId),
     /// A whisper to a peer we do not know.
     #[error("unknown peer {0}")]
     UnknownPeer(PeerId),
@@ -440,6 +446,8 @@ pub struct NodeState {
     pub(crate) status: u8,
     pub(crate) own_groups: BTreeSet<String>,
     pub(crate) peers: HashMap<PeerId, Peer, FixedState>,
+    /// Ids that sent a leaving beacon, until when they stay gone.
+    pub(crate) departed: HashMap<PeerId, Instant, FixedState>,
     pub(crate) groups: Groups,
     pub(crate) elections: crate::election::Elections,
     pub(crate) transmits: VecDeque<Transmit>,
@@ -465,6 +473,7 @@ impl NodeState {
             // foldhash, seeded from our own id: fast, and the same run after run for the same
             // node (the heart stays deterministic), yet different from node to node.
             peers: HashMap::with_hasher(FixedState::with_seed(seed)),
+            departed: HashMap::with_hasher(FixedState::with_seed(seed)),
             groups: Groups::default(),
             elections: Default::default(),
             transmits: VecDeque::new(),
@@ -555,12 +564,15 @@ impl NodeState {
     pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
         match input {
             Input::Discovered { id, endpoint } => {
-                if !self.stopped && id != self.config.id {
+                if !self.stopped && id != self.config.id && !self.has_departed(now, &id) {
                     self.require_peer(now, id, endpoint);
                 }
                 Ok(())
             }
             Input::Departed { id } => {
+                if id != self.config.id {
+                    self.note_departed(now, id);
+                }
                 if self.peers.contains_key(&id) {
                     self.remove_peer(id, ExitReason::Leaving);
                 }
@@ -584,6 +596,7 @@ impl NodeState {
     /// Acts on the passing of time: pings evasive peers, reports EVASIVE and SILENT, drops
     /// expired peers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.departed.retain(|_, until| *until > now);
         let reap = self.config.reap_interval();
         let mut expired = Vec::new();
         let mut ping = Vec::new();
@@ -625,6 +638,24 @@ impl NodeState {
             let _ = self.send(id, &Message::Ping);
         }
         self.recompute_deadline();
+    }
+
+    /// Remembers that `id` said it is leaving. A node's id lives as long as the node (Zyre, Pyre
+    /// and ryre all draw a new one at start), so anything from it afterwards (a HELLO or beacon
+    /// that the leaving beacon overtook) is stale and must not bring it back for a whole expiry
+    /// period. At most `DEPARTED_MAX` ids are kept.
+    fn note_departed(&mut self, now: Instant, id: PeerId) {
+        if self.departed.len() >= DEPARTED_MAX {
+            self.departed.retain(|_, until| *until > now);
+            if self.departed.len() >= DEPARTED_MAX {
+                self.departed.clear();
+            }
+        }
+        self.departed.insert(id, now + self.config.expired);
+    }
+
+    fn has_departed(&self, now: Instant, id: &PeerId) -> bool {
+        self.departed.get(id).is_some_and(|until| *until > now)
     }
 
     fn recompute_deadline(&mut self) {
@@ -1009,6 +1040,10 @@ impl NodeState {
         sequence: u16,
         hello: Hello,
     ) -> Result<(), Problem> {
+        if self.has_departed(now, &from) {
+            self.stats.ignored += 1;
+            return Err(Problem::Departed(from));
+        }
         if self.peers.get(&from).is_some_and(|p| p.info.ready) {
             // A second HELLO: the peer restarted. Drop it and take it anew.
             self.remove_peer(from, ExitReason::Rehello);

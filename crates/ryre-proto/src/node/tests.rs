@@ -1712,3 +1712,31 @@ proptest! {
         run_ops(ops);
     }
 }
+
+/// A leaving beacon that overtakes the peer's HELLO must not let that HELLO bring the peer back
+/// for an expiry period (it would linger until expired).
+#[test]
+fn hello_after_the_leaving_beacon_is_ignored() {
+    let clock = Clock::new();
+    let me = pid(1);
+    let peer = pid(2);
+    let mut node = NodeState::new(Config::new(me, "me", "tcp://127.0.0.1:1000"));
+    node.handle(clock.now(), Input::Departed { id: peer })
+        .unwrap();
+    let mut hello = vec![0xaa, 0xa1, 1, 2, 0, 1, 20];
+    hello.extend_from_slice(b"tcp://127.0.0.1:2000");
+    hello.extend_from_slice(&[0, 0, 0, 0, 0, 1, b'p', 0, 0, 0, 0]);
+    let r = node.handle_message(clock.now(), &peer.routing_id(), &hello, Vec::new());
+    assert_eq!(r, Err(Problem::Departed(peer)));
+    node.handle(
+        clock.now(),
+        Input::Discovered {
+            id: peer,
+            endpoint: "tcp://127.0.0.1:2000".into(),
+        },
+    )
+    .unwrap();
+    assert_eq!(node.peers().count(), 0);
+    assert!(node.poll_event().is_none());
+    assert!(node.poll_transmit().is_none());
+}
