@@ -270,7 +270,9 @@ mod tests {
             peer: id(),
             name: Arc::from("bob"),
             group: "g".into(),
-            content: vec![Bytes::from_static(b"hi"), Bytes::from_static(b"\xff")],
+            content: [Bytes::from_static(b"hi"), Bytes::from_static(b"\xff")]
+                .into_iter()
+                .collect(),
         };
         let v = event_json(&ev);
         assert_eq!(v["event"], "SHOUT");
@@ -287,7 +289,7 @@ mod tests {
         let ev = Event::Whisper {
             peer: id(),
             name: Arc::from("x"),
-            content: vec![],
+            content: ryre::Content::new(),
         };
         assert_eq!(event_json(&ev)["content"], "");
         let mut c = Counts::default();

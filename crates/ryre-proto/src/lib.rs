@@ -22,6 +22,7 @@ mod node;
 mod peer;
 
 pub use id::{ParsePeerIdError, PeerId};
+pub use msg::Content;
 pub use node::{
     Command, Config, Event, ExitReason, Frames, Input, NodeState, PeerInfo, PeerState, Problem,
     Stats, Transmit,

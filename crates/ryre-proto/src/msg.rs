@@ -43,6 +43,10 @@ pub mod id {
     pub const GOODBYE: u8 = 10;
 }
 
+/// The content frames of a WHISPER or SHOUT. Up to two frames are kept inline, so the common
+/// one-frame message costs no allocation for the list itself. Derefs to `[Bytes]`.
+pub type Content = smallvec::SmallVec<[Bytes; 2]>;
+
 /// The fields of a HELLO.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Hello {
@@ -66,14 +70,14 @@ pub enum Message {
     /// Content for one peer.
     Whisper {
         /// The content frames (Zyre sends one empty frame for empty content).
-        content: Vec<Bytes>,
+        content: Content,
     },
     /// Content for a group.
     Shout {
         /// The group.
         group: String,
         /// The content frames.
-        content: Vec<Bytes>,
+        content: Content,
     },
     /// The sender joined a group.
     Join {
@@ -274,12 +278,12 @@ impl Message {
     /// Never panics: any byte string gives either a message or a [`DecodeError`].
     pub fn decode(frames: &[Bytes]) -> Result<Envelope, DecodeError> {
         let (first, rest) = frames.split_first().ok_or(DecodeError::Empty)?;
-        Self::decode_parts(first, rest.to_vec())
+        Self::decode_parts(first, rest.iter().cloned().collect())
     }
 
     /// Reads a message from frame 1 (`head`) and the frames after it, which become the content
     /// of a WHISPER or SHOUT without being copied. Never panics.
-    pub fn decode_parts(head: &[u8], content: Vec<Bytes>) -> Result<Envelope, DecodeError> {
+    pub fn decode_parts(head: &[u8], content: Content) -> Result<Envelope, DecodeError> {
         let first = head;
         let content = move || content;
         let mut r = Reader {
@@ -490,7 +494,11 @@ mod tests {
 
     #[test]
     fn empty_whisper_sends_one_empty_frame() {
-        let frames = Message::Whisper { content: vec![] }.encode(2).unwrap();
+        let frames = Message::Whisper {
+            content: Content::new(),
+        }
+        .encode(2)
+        .unwrap();
         assert_eq!(frames.len(), 2);
         assert!(frames[1].is_empty());
     }
@@ -499,7 +507,7 @@ mod tests {
     fn shout_carries_group_then_content() {
         let frames = Message::Shout {
             group: "chat".into(),
-            content: vec![b(b"a"), b(b"bc")],
+            content: Content::from_vec(vec![b(b"a"), b(b"bc")]),
         }
         .encode(65535)
         .unwrap();
@@ -589,11 +597,12 @@ mod tests {
             .prop_filter("fits", move |s| s.len() <= max)
     }
 
-    fn content() -> impl Strategy<Value = Vec<Bytes>> {
+    fn content() -> impl Strategy<Value = Content> {
         proptest::collection::vec(
             proptest::collection::vec(any::<u8>(), 0..40).prop_map(Bytes::from),
             1..4,
         )
+        .prop_map(|v| v.into_iter().collect())
     }
 
     fn message() -> impl Strategy<Value = Message> {

@@ -12,7 +12,7 @@ use bytes::Bytes;
 use foldhash::fast::FixedState;
 
 use crate::group::Groups;
-use crate::msg::{DecodeError, EncodeError, Hello, Message};
+use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
 use crate::peer::Peer;
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::PeerId;
@@ -102,14 +102,14 @@ pub enum Command {
         /// The peer.
         peer: PeerId,
         /// The content frames.
-        content: Vec<Bytes>,
+        content: Content,
     },
     /// Send content to every peer in a group.
     Shout {
         /// The group.
         group: String,
         /// The content frames.
-        content: Vec<Bytes>,
+        content: Content,
     },
     /// Introduce a peer found by some other means than discovery (like [`Input::Discovered`]).
     Connect {
@@ -211,7 +211,7 @@ pub enum Event {
         /// Its name.
         name: Arc<str>,
         /// The content frames.
-        content: Vec<Bytes>,
+        content: Content,
     },
     /// A peer shouted to a group.
     Shout {
@@ -222,7 +222,7 @@ pub enum Event {
         /// The group.
         group: String,
         /// The content frames.
-        content: Vec<Bytes>,
+        content: Content,
     },
     /// A peer has been silent past the evasive timeout.
     Evasive {
@@ -286,7 +286,7 @@ pub enum Transmit {
 #[derive(Clone, PartialEq, Eq)]
 pub struct Frames {
     head: Head,
-    content: Vec<Bytes>,
+    content: Content,
 }
 
 #[derive(Clone, PartialEq, Eq)]
@@ -734,7 +734,7 @@ impl NodeState {
 
     /// Encodes `msg` with the peer's next sequence and queues it.
     pub(crate) fn send(&mut self, id: PeerId, msg: &Message) -> Result<(), Problem> {
-        let content = msg.content_frames().to_vec();
+        let content = msg.content_frames().iter().cloned().collect();
         self.send_parts(id, msg, content)
     }
 
@@ -744,7 +744,7 @@ impl NodeState {
         &mut self,
         id: PeerId,
         msg: &Message,
-        mut content: Vec<Bytes>,
+        mut content: Content,
     ) -> Result<(), Problem> {
         let peer = self.peers.get_mut(&id).ok_or(Problem::UnknownPeer(id))?;
         let seq = peer.sent_sequence.wrapping_add(1);
@@ -819,7 +819,7 @@ impl NodeState {
                 self.send_parts(
                     peer,
                     &Message::Whisper {
-                        content: Vec::new(),
+                        content: Content::new(),
                     },
                     content,
                 )
@@ -830,14 +830,14 @@ impl NodeState {
                     // Still reject a name that cannot go on the wire.
                     Message::Shout {
                         group,
-                        content: Vec::new(),
+                        content: Content::new(),
                     }
                     .encode_head(0, &mut self.scratch)?;
                     return Ok(());
                 }
                 let msg = Message::Shout {
                     group,
-                    content: Vec::new(),
+                    content: Content::new(),
                 };
                 let last = members.len() - 1;
                 let mut content = Some(content);
@@ -892,7 +892,7 @@ impl NodeState {
         now: Instant,
         routing_id: &[u8],
         head: &[u8],
-        content: Vec<Bytes>,
+        content: Content,
     ) -> Result<(), Problem> {
         self.on_message(now, routing_id, Some(head), content)
     }
@@ -903,7 +903,7 @@ impl NodeState {
         now: Instant,
         routing_id: &[u8],
         head: Option<&[u8]>,
-        content: Vec<Bytes>,
+        content: Content,
     ) -> Result<(), Problem> {
         let Some(from) = PeerId::from_routing_id(routing_id) else {
             self.stats.malformed += 1;

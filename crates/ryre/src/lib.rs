@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 pub use bytes::Bytes;
 pub use discovery::{Interface, InterfaceError};
-pub use ryre_proto::{Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
+pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
 pub use transport::TransportError;
 
 use runtime::{Core, Poller, Shared};
@@ -285,6 +285,7 @@ impl NodeBuilder {
             wake_rx,
             next_beacon: Instant::now(),
             ready: Vec::with_capacity(2),
+            polled_at: Instant::now(),
         };
         let shared = Arc::new(Shared::new(core, poller, wake_tx, port, self.interval));
         let bg = shared.clone();

@@ -9,7 +9,7 @@ use std::os::fd::RawFd;
 use std::time::Duration;
 
 use bytes::Bytes;
-use ryre_proto::{Frames, PeerId};
+use ryre_proto::{Content, Frames, PeerId};
 
 /// Transport failures the node reports.
 #[derive(Debug, thiserror::Error)]
@@ -106,10 +106,7 @@ impl Inbox {
 
     /// Receives one inbox message without blocking and hands `f` its routing id, its first frame
     /// and the frames after it. Returns false when no message was waiting.
-    pub fn recv(
-        &mut self,
-        f: impl FnOnce(&[u8], &[u8], Vec<Bytes>),
-    ) -> Result<bool, TransportError> {
+    pub fn recv(&mut self, f: impl FnOnce(&[u8], &[u8], Content)) -> Result<bool, TransportError> {
         match self.socket.recv(&mut self.routing_id, zmq::DONTWAIT) {
             Ok(()) => {}
             Err(zmq::Error::EAGAIN) => return Ok(false),
@@ -117,7 +114,7 @@ impl Inbox {
         }
         // A ROUTER always delivers at least one frame after the routing id; an empty first
         // frame stands in if a peer manages otherwise.
-        let mut content = Vec::new();
+        let mut content = Content::new();
         if self.routing_id.get_more() {
             self.socket.recv(&mut self.head, 0)?;
             let mut more = self.head.get_more();

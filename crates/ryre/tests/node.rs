@@ -58,7 +58,7 @@ fn two_nodes_discover_join_shout_whisper_leave_stop() {
         unreachable!()
     };
     assert_eq!((peer, group.as_str()), (a.uuid(), "chat"));
-    assert_eq!(content, vec![&b"one"[..], &b"two"[..]]);
+    assert_eq!(&content[..], [&b"one"[..], &b"two"[..]]);
 
     b.whisper_str(a.uuid(), "psst").unwrap();
     let ev = expect(&a, "WHISPER", |e| matches!(e, Event::Whisper { .. }));

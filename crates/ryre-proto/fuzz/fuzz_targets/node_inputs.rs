@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
 use ryre_proto::msg::{Hello, Message};
-use ryre_proto::{Command, Config, Event, Input, NodeState, PeerId, Transmit};
+use ryre_proto::{Command, Config, Content, Event, Input, NodeState, PeerId, Transmit};
 
 const GROUPS: [&str; 3] = ["g", "h", ""];
 
@@ -91,11 +91,11 @@ fn message(kind: u8, group: &str, status: u8, content: Vec<u8>) -> Message {
     let group = group.to_string();
     match kind % 10 {
         0 => Message::Whisper {
-            content: vec![Bytes::from(content)],
+            content: std::iter::once(Bytes::from(content)).collect(),
         },
         1 => Message::Shout {
             group,
-            content: vec![Bytes::from(content)],
+            content: std::iter::once(Bytes::from(content)).collect(),
         },
         2 => Message::Join { group, status },
         3 => Message::Leave { group, status },
@@ -238,11 +238,11 @@ fuzz_target!(|data: &[u8]| {
                     1 => Command::Leave(group),
                     2 => Command::Shout {
                         group,
-                        content: vec![Bytes::from_static(b"x")],
+                        content: std::iter::once(Bytes::from_static(b"x")).collect(),
                     },
                     3 => Command::Whisper {
                         peer: if c & 0x10 == 0 { fake } else { other },
-                        content: Vec::new(),
+                        content: Content::new(),
                     },
                     _ => Command::Contest(group),
                 };

@@ -481,8 +481,8 @@ fn join_event(n: u8, group: &str) -> Event {
     }
 }
 
-fn content(s: &'static str) -> Vec<Bytes> {
-    vec![Bytes::from_static(s.as_bytes())]
+fn content(s: &'static str) -> Content {
+    Content::from_vec(vec![Bytes::from_static(s.as_bytes())])
 }
 
 fn whisper(s: &'static str) -> Message {
@@ -1726,7 +1726,7 @@ fn hello_after_the_leaving_beacon_is_ignored() {
     let mut hello = vec![0xaa, 0xa1, 1, 2, 0, 1, 20];
     hello.extend_from_slice(b"tcp://127.0.0.1:2000");
     hello.extend_from_slice(&[0, 0, 0, 0, 0, 1, b'p', 0, 0, 0, 0]);
-    let r = node.handle_message(clock.now(), &peer.routing_id(), &hello, Vec::new());
+    let r = node.handle_message(clock.now(), &peer.routing_id(), &hello, Content::new());
     assert_eq!(r, Err(Problem::Departed(peer)));
     node.handle(
         clock.now(),
