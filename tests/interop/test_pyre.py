@@ -231,6 +231,87 @@ def test_pyre_sequence_wrap_burst(lab, pyre_cmd, ryre_bin, finding):
         BURST, t_sent, done["ms"], BURST, t_recv))
 
 
+# Pyre takes sequence numbers modulo 65535 and ryre's HELLO carries sequence
+# 1, so burst shout i carries i + 2: shouts 0..65532 carry 2..65534 (what
+# Pyre accepts), shout 65533 carries 65535 where Pyre wants 0.
+PYRE_ACCEPTS = 65534 - 1   # = 65533 shouts (measured, see the test below)
+
+
+def test_ryre_burst_past_pyre_sequence_wrap(lab, pyre_cmd, ryre_bin, finding):
+    """The other direction of Pyre's `% 65535` sequence bug. ryre numbers
+    its messages like RFC 36 / Zyre (..., 65534, 65535, 0, ...). Pyre wants 0
+    after 65534, so ryre's message 65535 is a gap to it: Pyre logs "seq error
+    ... expect=0, got=65535" and "messages lost", removes ryre (EXIT) and
+    ignores the rest of the burst ("Peer None isn't ready"). ryre's next
+    beacon makes Pyre rediscover it, connect and send a HELLO; ryre takes that
+    second HELLO as a restart (EXIT reason "rehello", then ENTER), reconnects
+    with a fresh HELLO (sequence 1 again), and the link works both ways."""
+    a_ns, b_ns, link = lab.two_hosts()
+    # ryre first: its join is done long before Pyre exists, so its HELLO
+    # (sequence 1) carries the group and the burst starts at sequence 2.
+    # --evasive 20000: no PING from ryre takes a sequence number mid-burst.
+    r = start_ryre(lab, ryre_bin, a_ns, link["if_a"], "ryre-wrap", "--join", GROUP, "--burst", str(BURST),
+                   "--evasive", "20000")
+    p = start_pyre(lab, pyre_cmd, b_ns, "pyre-wrap", "--join", GROUP)
+    see_enter(p, r)
+    t0 = time.monotonic()
+
+    # Pyre drops ryre at the wrap ...
+    exit1 = p.expect({"event": "EXIT", "peer": r.uuid}, 30, "Pyre dropping ryre at the sequence wrap", others=[r])
+    t_exit = time.monotonic() - t0
+    i_exit = p.snapshot().index(exit1)
+    # ... and takes it back after ryre's next beacon (1 s interval)
+    enter2 = p.expect({"event": "ENTER", "peer": r.uuid}, 5, "Pyre re-discovering ryre after the drop",
+                      since=i_exit + 1, others=[r])
+    gap = enter2["_t"] - exit1["_t"]
+    assert gap < 3.5, "Pyre took %.1fs (> 3 beacon intervals) to take ryre back" % gap
+    # ryre: Pyre's second HELLO is a restart -> EXIT (rehello), ENTER
+    rexit = r.expect({"event": "EXIT", "peer": p.uuid}, 5, "ryre's rehello EXIT of Pyre", others=[p])
+    assert rexit["reason"] == "rehello", rexit
+    r.expect({"event": "ENTER", "peer": p.uuid}, 5, "ryre re-ENTERing Pyre",
+             since=r.snapshot().index(rexit) + 1, others=[p])
+
+    # what Pyre got: exactly the first PYRE_ACCEPTS shouts, in order, all
+    # before the EXIT; the seq error names ryre's 65535
+    p_evs = p.snapshot()
+    before = [e["content"] for e in p_evs[:i_exit] if e.get("event") == "SHOUT" and e.get("peer") == r.uuid]
+    expected = [str(i) for i in range(PYRE_ACCEPTS)]
+    if before != expected:
+        bad = next((i for i, (x, y) in enumerate(zip(before, expected)) if x != y), min(len(before), len(expected)))
+        pytest.fail("Pyre got %d shouts before dropping ryre (want %d), first difference at %d: %r\n%s" % (
+            len(before), PYRE_ACCEPTS, bad, before[bad:bad + 5], p.describe(20)))
+    later = [e["content"] for e in p_evs[i_exit:] if e.get("event") == "SHOUT"]
+    assert not later, "burst shouts reached Pyre after the drop: %r" % later[:5]
+    seq_errors = [e["msg"] for e in p.of("LOG") if "seq error" in e["msg"]]
+    assert seq_errors and "expect=0, got=65535" in seq_errors[0], seq_errors
+
+    # the link recovers: a fresh shout from ryre, a whisper from Pyre.
+    # (If Pyre happened to take ryre back while old burst messages were still
+    # queued, it drops and re-adds it once more: retry within a bound.)
+    deadline = time.monotonic() + 20
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            since = len(p.snapshot())
+            r.send("shout %s after-wrap" % GROUP)
+            p.expect({"event": "SHOUT", "peer": r.uuid, "group": GROUP, "content": "after-wrap"}, 3,
+                     "fresh shout from ryre after the recovery", since=since, others=[r])
+            whisper(p, r, "after-wrap-back")
+            break
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+    assert r.alive(), "ryre died\n" + r.describe(20)
+    assert not p.of("CRASH"), p.describe(20)
+    r_exits = r.of("EXIT", peer=p.uuid)
+    assert all(e["reason"] == "rehello" for e in r_exits), r_exits
+    finding("Pyre got shouts 0..%d in order, dropped ryre %.1fs after its ENTER (seq error %r), "
+            "re-ENTERed it %.2fs later; Pyre EXITs of ryre: %d, ryre rehello EXITs: %d; "
+            "fresh shout+whisper OK at attempt %d" % (
+                PYRE_ACCEPTS - 1, t_exit, seq_errors[0], gap, p.count("EXIT", peer=r.uuid), len(r_exits), attempt))
+
+
 def test_ryre_status_churn(lab, pyre_cmd, ryre_bin, finding):
     """ryre leaves and re-joins a group 300 times: its status byte wraps at
     256. Pyre masks the peer status with & 0xFF and asserts equality on each
