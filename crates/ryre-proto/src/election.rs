@@ -27,6 +27,8 @@ struct Wave {
     father: Option<PeerId>,
     elect_count: usize,
     leader_count: usize,
+    /// Whether the wave completed here (echo or LEADER sent): it is not sent twice.
+    echoed: bool,
 }
 
 /// Election state of every group this node has seen ELECT/LEADER for or contests.
@@ -104,17 +106,90 @@ impl NodeState {
         self.start_wave(group);
     }
 
-    /// A peer left `group` or is gone: a wave in progress cannot complete as counted; restart it
-    /// (or forget it, when we do not contest).
+    /// A peer left `group` or is gone. A wave that neither came from it nor hangs on it (as the
+    /// challenger or our father) goes on: with one member fewer to hear from, it may be complete
+    /// now. Otherwise the wave is dropped and, if we contest, a new one starts; so does one when
+    /// the peer was the leader. (Zyre leaves the wave as it was, and it can hang for ever.)
     pub(crate) fn elections_on_peer_gone(&mut self, peer: PeerId, group: &str) {
         let was_leader = self.elections.leaders.get(group) == Some(&peer);
-        let in_wave = self.elections.waves.remove(group).is_some();
         if was_leader {
             self.elections.leaders.remove(group);
         }
-        if was_leader || in_wave {
-            self.start_wave(group);
+        let gone = peer.to_string();
+        let wave = self.elections.waves.get(group).cloned();
+        match wave {
+            Some(w) if w.father != Some(peer) && w.challenger.as_deref() != Some(gone.as_str()) => {
+                self.check_wave(group);
+            }
+            Some(_) => {
+                self.elections.waves.remove(group);
+                self.start_wave(group);
+            }
+            None if was_leader => self.start_wave(group),
+            None => {}
         }
+    }
+
+    /// Completes the wave in `group` if every member has been heard: echoes to the father, or,
+    /// for our own wave, announces LEADER; reports LEADER when every member has relayed it.
+    fn check_wave(&mut self, group: &str) {
+        let members = self.groups.members(group).count();
+        let Some(wave) = self.elections.waves.get(group).cloned() else {
+            return;
+        };
+        let Some(challenger) = wave.challenger.clone() else {
+            return;
+        };
+        if wave.leader_count > 0 {
+            if wave.leader_count >= members {
+                if let Ok(leader) = challenger.parse::<PeerId>() {
+                    self.finish(group.to_string(), leader);
+                }
+            }
+            return;
+        }
+        if wave.elect_count < members || wave.echoed {
+            return;
+        }
+        if let Some(w) = self.elections.waves.get_mut(group) {
+            w.echoed = true;
+        }
+        if challenger == self.config.id.to_string() {
+            let msg = Message::Leader {
+                group: group.to_string(),
+                leader: challenger,
+            };
+            for id in self.groups.members(group).collect::<Vec<_>>() {
+                let _ = self.send(id, &msg);
+            }
+        } else if let Some(father) = wave.father {
+            let _ = self.send(
+                father,
+                &Message::Elect {
+                    group: group.to_string(),
+                    challenger,
+                },
+            );
+        }
+    }
+
+    /// The election in `group` is over: `leader` leads.
+    fn finish(&mut self, group: String, leader: PeerId) {
+        self.elections.waves.remove(&group);
+        self.elections.leaders.insert(group.clone(), leader);
+        let name = if leader == self.config.id {
+            self.name.clone()
+        } else {
+            self.peers
+                .get(&leader)
+                .map(|p| p.info.name.clone())
+                .unwrap_or_else(|| std::sync::Arc::from(""))
+        };
+        self.events.push_back(Event::Leader {
+            peer: leader,
+            name,
+            group,
+        });
     }
 
     pub(crate) fn on_elect(
@@ -150,7 +225,6 @@ impl NodeState {
                 let _ = self.send(id, &msg);
             }
         }
-        let members = self.groups.members(&group).count();
         let Some(wave) = self.elections.waves.get_mut(&group) else {
             return Ok(());
         };
@@ -158,21 +232,7 @@ impl NodeState {
             return Ok(());
         }
         wave.elect_count += 1;
-        if wave.elect_count < members {
-            return Ok(());
-        }
-        let own = self.config.id.to_string();
-        if challenger == own {
-            let msg = Message::Leader {
-                group: group.clone(),
-                leader: own,
-            };
-            for id in self.groups.members(&group).collect::<Vec<_>>() {
-                let _ = self.send(id, &msg);
-            }
-        } else if let Some(father) = wave.father {
-            let _ = self.send(father, &Message::Elect { group, challenger });
-        }
+        self.check_wave(&group);
         Ok(())
     }
 
@@ -198,24 +258,11 @@ impl NodeState {
         }
         let wave = self.elections.waves.entry(group.clone()).or_default();
         wave.leader_count += 1;
-        if wave.leader_count < self.groups.members(&group).count() {
-            return Ok(());
+        // The announced leader is what this wave elected (a LEADER may come without ELECT).
+        wave.challenger = Some(leader_id.to_string());
+        if wave.leader_count >= self.groups.members(&group).count() {
+            self.finish(group, leader_id);
         }
-        self.elections.waves.remove(&group);
-        self.elections.leaders.insert(group.clone(), leader_id);
-        let name = if leader_id == own {
-            self.name.clone()
-        } else {
-            self.peers
-                .get(&leader_id)
-                .map(|p| p.info.name.clone())
-                .unwrap_or_else(|| std::sync::Arc::from(""))
-        };
-        self.events.push_back(Event::Leader {
-            peer: leader_id,
-            name,
-            group,
-        });
         Ok(())
     }
 }

@@ -1740,3 +1740,143 @@ fn hello_after_the_leaving_beacon_is_ignored() {
     assert!(node.poll_event().is_none());
     assert!(node.poll_transmit().is_none());
 }
+
+/// The last LEADER each node reported for `group`.
+fn last_leaders(net: &mut Net, group: &str) -> Vec<Option<PeerId>> {
+    (0..net.nodes.len())
+        .map(|i| {
+            net.events(i)
+                .into_iter()
+                .filter_map(|e| match e {
+                    Event::Leader { peer, group: g, .. } if g == group => Some(peer),
+                    _ => None,
+                })
+                .last()
+        })
+        .collect()
+}
+
+#[test]
+fn election_elects_the_lowest_contesting_id_everywhere() {
+    let mut net = Net::new(4);
+    net.discover_all();
+    for i in 0..4 {
+        net.command(i, Command::Contest("g".into())).unwrap();
+        net.command(i, Command::Join("g".into())).unwrap();
+    }
+    assert_eq!(last_leaders(&mut net, "g"), vec![Some(pid(1)); 4]);
+    for i in 0..4 {
+        assert_eq!(net.nodes[i].leader("g"), Some(pid(1)));
+    }
+    assert!(
+        net.problems.iter().all(|p| p.is_empty()),
+        "{:?}",
+        net.problems
+    );
+}
+
+#[test]
+fn a_node_that_does_not_contest_still_relays_so_the_election_completes() {
+    let mut net = Net::new(3);
+    net.discover_all();
+    // Node 0 (the lowest id) does not contest: the lowest contester, pid 2, must win.
+    net.command(0, Command::Join("g".into())).unwrap();
+    for i in 1..3 {
+        net.command(i, Command::Contest("g".into())).unwrap();
+        net.command(i, Command::Join("g".into())).unwrap();
+    }
+    assert_eq!(last_leaders(&mut net, "g"), vec![Some(pid(2)); 3]);
+    // ELECT and LEADER went only to group members, with 32-hex uppercase ids.
+    for i in 0..3 {
+        for (_, env) in net.sent(i) {
+            if let Message::Elect { challenger: id, .. } | Message::Leader { leader: id, .. } =
+                env.message
+            {
+                assert_eq!(id.len(), 32);
+                assert_eq!(id, id.to_uppercase());
+            }
+        }
+    }
+}
+
+#[test]
+fn the_leader_leaving_starts_a_new_election() {
+    let mut net = Net::new(3);
+    net.discover_all();
+    for i in 0..3 {
+        net.command(i, Command::Contest("g".into())).unwrap();
+        net.command(i, Command::Join("g".into())).unwrap();
+    }
+    assert_eq!(last_leaders(&mut net, "g"), vec![Some(pid(1)); 3]);
+    // The leader stops: the others hear its leaving beacon.
+    let gone = net.id(0);
+    net.command(0, Command::Stop).unwrap();
+    net.handle(1, Input::Departed { id: gone }).unwrap();
+    net.handle(2, Input::Departed { id: gone }).unwrap();
+    let leaders = last_leaders(&mut net, "g");
+    assert_eq!(leaders[1..], [Some(pid(2)), Some(pid(2))]);
+}
+
+#[test]
+fn contesting_alone_makes_us_the_leader() {
+    let mut solo = Solo::new();
+    solo.handle(Input::Command(Command::Contest("g".into())))
+        .unwrap();
+    solo.handle(Input::Command(Command::Join("g".into())))
+        .unwrap();
+    let leaders: Vec<PeerId> = solo
+        .events()
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::Leader { peer, .. } => Some(peer),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(leaders, vec![pid(1)]);
+}
+
+#[test]
+fn leader_without_elect_is_relayed_not_fatal() {
+    // Zyre aborts here (it builds the relay from an election it never started).
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &["g"]);
+    let leader = pid(2).to_string();
+    solo.handle(f.send(&Message::Leader {
+        group: "g".into(),
+        leader: leader.clone(),
+    }))
+    .unwrap();
+    let sent = solo.sent();
+    assert!(sent.iter().any(|(to, env)| *to == pid(2)
+        && env.message
+            == Message::Leader {
+                group: "g".into(),
+                leader: leader.clone()
+            }));
+    assert!(solo
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Leader { peer, .. } if *peer == pid(2))));
+}
+
+#[test]
+fn election_messages_with_bad_ids_are_refused() {
+    let mut solo = Solo::new();
+    let mut f = solo.fake(2, &["g"]);
+    for msg in [
+        Message::Elect {
+            group: "g".into(),
+            challenger: "not-an-id".into(),
+        },
+        Message::Leader {
+            group: "g".into(),
+            leader: "ZZ".repeat(16),
+        },
+    ] {
+        let r = solo.handle(f.send(&msg));
+        assert!(matches!(r, Err(Problem::BadElection { from, .. }) if from == pid(2)));
+    }
+    // The peer is still there and in sequence.
+    solo.handle(f.send(&Message::Ping)).unwrap();
+    assert_eq!(solo.node.peers().count(), 1);
+}
