@@ -398,4 +398,7 @@ def test_pyre_nonascii_name_hello(lab, pyre_cmd, ryre_bin, finding, bad_name, wi
     about_bad = [{k: v for k, v in e.items() if k != "_t"} for e in r.snapshot() if e.get("peer") == bad.uuid]
     err_lines = [l for l in r.stderr_text().splitlines() if bad.uuid.lower() in l.lower() or "hello" in l.lower()]
     finding("name %r: ryre events about that Pyre: %s; ryre stderr lines: %r" % (bad_name, about_bad[:3], err_lines[:3]))
+    if wire_name is None:
+        # The malformed HELLO is reported, not silently dropped.
+        assert any("not UTF-8" in l for l in r.stderr_text().splitlines()), r.stderr_text()
     assert r.stop() == 0

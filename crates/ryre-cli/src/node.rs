@@ -94,9 +94,7 @@ pub fn run(a: NodeArgs) -> CliResult {
             "--burst and --churn need a group: pass --join GROUP".into(),
         ));
     }
-    if a.verbose {
-        init_tracing();
-    }
+    init_tracing(a.verbose);
     let mut b = a.net.builder().verbose(a.verbose);
     if let Some(n) = &a.name {
         b = b.name(n.clone());
@@ -130,12 +128,15 @@ pub fn run(a: NodeArgs) -> CliResult {
     run_node(b, behaviour)
 }
 
-/// Sends `tracing` output (the node's `--verbose` log) to stderr.
-fn init_tracing() {
+/// Sends `tracing` output to stderr: warnings (malformed input, dropped peers) always, the
+/// node's protocol log with `--verbose`; `RUST_LOG` overrides both.
+fn init_tracing(verbose: bool) {
+    let default = if verbose { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
 }
