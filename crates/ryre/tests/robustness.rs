@@ -268,3 +268,63 @@ fn killed_peer_goes_evasive_silent_then_exits() {
         }
     ));
 }
+
+/// A peer that stops reading (SIGSTOP) fills our queue to it; at the high-water mark it is
+/// dropped with EXIT reason QueueFull, as Zyre drops it, and sending to it then fails cleanly.
+#[test]
+fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
+    let port = free_udp_port();
+    let a = builder(port, "sender").send_hwm(10).start().unwrap();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_node",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("RYRE_CHILD_PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let victim = match expect(&a, "ENTER victim", |e| matches!(e, Event::Enter { .. })) {
+        Event::Enter { peer, .. } => peer,
+        _ => unreachable!(),
+    };
+    let pid = child.0.id().to_string();
+    let stopped = Command::new("kill").args(["-STOP", &pid]).status().unwrap();
+    assert!(stopped.success());
+    // 256 KiB frames fill the kernel's socket buffers after a few dozen; then libzmq's queue of
+    // 10 fills and the next whisper finds the peer gone.
+    let frame = ryre::Bytes::from(vec![7u8; 256 * 1024]);
+    let mut sent = 0;
+    let result = loop {
+        match a.whisper(victim, [frame.clone()]) {
+            Ok(()) => sent += 1,
+            Err(e) => break e,
+        }
+        assert!(sent < 100_000, "the queue never filled");
+    };
+    assert!(
+        matches!(result, ryre::Error::UnknownPeer(p) if p == victim),
+        "{result}"
+    );
+    let ev = expect(
+        &a,
+        "EXIT",
+        |e| matches!(e, Event::Exit { peer, .. } if *peer == victim),
+    );
+    assert!(
+        matches!(
+            ev,
+            Event::Exit {
+                reason: ExitReason::QueueFull,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    let _ = Command::new("kill").args(["-CONT", &pid]).status();
+    drop(child);
+}
