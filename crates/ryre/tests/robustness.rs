@@ -287,7 +287,7 @@ fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let mut child = Kill(child);
+    let child = Kill(child);
     let victim = match expect(&a, "ENTER victim", |e| matches!(e, Event::Enter { .. })) {
         Event::Enter { peer, .. } => peer,
         _ => unreachable!(),
