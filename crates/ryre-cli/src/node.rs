@@ -42,7 +42,7 @@ pub struct NodeArgs {
     /// Milliseconds between the shouts of --shout.
     #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "1000")]
     pub every: Duration,
-    /// Whisper "ECHO <first frame>" back to the sender of every SHOUT and WHISPER (except echoes).
+    /// Whisper `ECHO <first frame>` back to the sender of every SHOUT and WHISPER (except echoes).
     #[arg(long)]
     pub echo: bool,
     /// Shout "0".."N-1" to the first joined group as soon as a peer joins it.

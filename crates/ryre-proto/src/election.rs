@@ -16,7 +16,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::msg::Message;
-use crate::node::{Event, NodeState, Problem};
+use crate::node::{NodeState, Problem};
+use crate::Event;
 use crate::PeerId;
 
 /// One group's wave in progress.

@@ -15,15 +15,16 @@
 
 pub mod beacon;
 mod election;
+mod event;
+mod frames;
 mod group;
 mod id;
 pub mod msg;
 mod node;
 mod peer;
 
+pub use event::{Event, ExitReason};
+pub use frames::{Frames, Transmit};
 pub use id::{ParsePeerIdError, PeerId};
 pub use msg::Content;
-pub use node::{
-    Command, Config, Event, ExitReason, Frames, Input, NodeState, PeerInfo, PeerState, Problem,
-    Stats, Transmit,
-};
+pub use node::{Command, Config, Input, NodeState, PeerInfo, PeerState, Problem, Stats};

@@ -31,26 +31,29 @@
 //! sockets (libzmq for TCP, a UDP socket for beacons) on one thread per node.
 #![warn(missing_docs)]
 
+mod builder;
 mod discovery;
+mod events;
 mod runtime;
 mod transport;
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::os::unix::net::UnixStream;
-use std::pin::Pin;
+use std::collections::BTreeSet;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use builder::NodeBuilder;
 pub use bytes::Bytes;
 pub use discovery::{Interface, InterfaceError};
+pub use events::EventStream;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
 pub use transport::TransportError;
 
-use runtime::{Core, Poller, Shared};
+use builder::check_len;
+use events::{Ended, EventQueue};
+use runtime::Shared;
 use ryre_proto::msg::EncodeError;
-use ryre_proto::{Command, Config, NodeState};
+use ryre_proto::Command;
 
 /// Errors of the node API.
 #[derive(Debug, thiserror::Error)]
@@ -94,229 +97,6 @@ pub enum Error {
     Thread(std::io::Error),
 }
 
-/// Settings for a node; [`NodeBuilder::start`] starts it.
-#[derive(Debug, Clone)]
-pub struct NodeBuilder {
-    name: Option<String>,
-    headers: BTreeMap<String, String>,
-    interface: Option<String>,
-    port: u16,
-    interval: Duration,
-    evasive: Duration,
-    expired: Duration,
-    endpoint: Option<String>,
-    beacon: bool,
-    verbose: bool,
-    send_hwm: i32,
-}
-
-impl Default for NodeBuilder {
-    fn default() -> Self {
-        NodeBuilder {
-            name: None,
-            headers: BTreeMap::new(),
-            interface: None,
-            port: ryre_proto::beacon::DEFAULT_BEACON_PORT,
-            interval: Duration::from_secs(1),
-            evasive: Duration::from_secs(5),
-            expired: Duration::from_secs(30),
-            endpoint: None,
-            beacon: true,
-            verbose: false,
-            send_hwm: 100_000,
-        }
-    }
-}
-
-impl NodeBuilder {
-    /// The node's name (default: the first 6 hex characters of its id, as Zyre does).
-    pub fn name(mut self, name: impl Into<String>) -> Self {
-        self.name = Some(name.into());
-        self
-    }
-
-    /// Adds a header sent in HELLO (e.g. `X-SERVICE`).
-    pub fn header(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
-        self.headers.insert(key.into(), value.into());
-        self
-    }
-
-    /// The network interface to beacon on, by name (`eth0`) or IPv4 address. Default: the first
-    /// up, non-loopback, broadcast-capable IPv4 interface, or loopback when there is none.
-    pub fn interface(mut self, interface: impl Into<String>) -> Self {
-        self.interface = Some(interface.into());
-        self
-    }
-
-    /// The UDP beacon port (default 5670).
-    pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
-        self
-    }
-
-    /// Time between beacons (default 1 s).
-    pub fn interval(mut self, interval: Duration) -> Self {
-        self.interval = interval;
-        self
-    }
-
-    /// Silence after which a peer is pinged and reported EVASIVE (default 5 s).
-    pub fn evasive_timeout(mut self, t: Duration) -> Self {
-        self.evasive = t;
-        self
-    }
-
-    /// Silence after which a peer is dropped with EXIT (default 30 s).
-    pub fn expired_timeout(mut self, t: Duration) -> Self {
-        self.expired = t;
-        self
-    }
-
-    /// Binds the inbox to this ZeroMQ endpoint (e.g. `tcp://127.0.0.1:*`) instead of
-    /// `tcp://<interface address>:*`, and announces it in HELLO.
-    pub fn endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.endpoint = Some(endpoint.into());
-        self
-    }
-
-    /// Whether to send and listen to UDP beacons (default true). Without them, peers must be
-    /// introduced with [`Node::connect_peer`] or find us themselves.
-    pub fn beacon(mut self, on: bool) -> Self {
-        self.beacon = on;
-        self
-    }
-
-    /// Logs every connection and event at `info` level through `tracing`.
-    pub fn verbose(mut self, on: bool) -> Self {
-        self.verbose = on;
-        self
-    }
-
-    /// Messages queued to one peer before it is dropped as unreachable (default 100,000).
-    pub fn send_hwm(mut self, hwm: i32) -> Self {
-        self.send_hwm = hwm;
-        self
-    }
-
-    fn validate(&self) -> Result<(), Error> {
-        check_len("name", self.name.as_deref().unwrap_or(""))?;
-        for k in self.headers.keys() {
-            check_len("header name", k)?;
-        }
-        if self.interval.is_zero() {
-            return Err(Error::Config(
-                "the beacon interval must be above zero".into(),
-            ));
-        }
-        if self.evasive.is_zero() || self.expired.is_zero() {
-            return Err(Error::Config("timeouts must be above zero".into()));
-        }
-        if self.send_hwm <= 0 {
-            return Err(Error::Config(
-                "the send high-water mark must be above zero".into(),
-            ));
-        }
-        Ok(())
-    }
-
-    /// Starts the node: binds its inbox, opens its beacon socket and starts its thread.
-    pub fn start(self) -> Result<Node, Error> {
-        self.validate()?;
-        let id = PeerId::from_bytes(*uuid::Uuid::new_v4().as_bytes());
-        let name = self
-            .name
-            .clone()
-            .unwrap_or_else(|| id.to_string()[..6].to_string());
-        let iface = Interface::find(self.interface.as_deref())?;
-        let bind = self
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("tcp://{}:*", iface.addr));
-        let ctx = transport::shared_context();
-        let inbox = transport::Inbox::bind(&ctx, &bind, 100_000)?;
-        let port = inbox.port();
-        let endpoint = match &self.endpoint {
-            Some(ep) => match ep.rsplit_once(':') {
-                Some((host, "*" | "0")) => format!("{host}:{port}"),
-                _ => ep.clone(),
-            },
-            None => discovery::beacon::endpoint(iface.addr, port),
-        };
-        check_len("endpoint", &endpoint)?;
-        let beacon = if self.beacon {
-            let b =
-                discovery::beacon::BeaconSocket::open(&iface, self.port, id).map_err(|source| {
-                    Error::Beacon {
-                        addr: format!("{}:{}", iface.broadcast, self.port),
-                        source,
-                    }
-                })?;
-            Some(b)
-        } else {
-            None
-        };
-        let mut config = Config::new(id, name.clone(), endpoint.clone());
-        config.headers = self.headers.clone();
-        config.evasive = self.evasive;
-        config.expired = self.expired;
-        let (ev_tx, ev_rx) = flume::unbounded();
-        let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
-        wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
-        wake_rx.set_nonblocking(true).map_err(Error::Thread)?;
-        let links = transport::Links::new(
-            ctx,
-            id,
-            transport::LinkOptions {
-                send_hwm: self.send_hwm,
-                linger_ms: 500,
-            },
-        );
-        let core = Core {
-            state: NodeState::new(config),
-            links,
-            events: Some(ev_tx),
-            pending: Vec::new(),
-            verbose: self.verbose,
-            now: Instant::now(),
-        };
-        let poller = Poller {
-            inbox,
-            beacon,
-            wake_rx,
-            next_beacon: Instant::now(),
-            ready: Vec::with_capacity(2),
-            polled_at: Instant::now(),
-        };
-        let shared = Arc::new(Shared::new(core, poller, wake_tx, port, self.interval));
-        let bg = shared.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("ryre-{name}"))
-            .spawn(move || bg.run())
-            .map_err(Error::Thread)?;
-        Ok(Node {
-            inner: Arc::new(Inner {
-                id,
-                name,
-                endpoint,
-                interface: iface,
-                shared,
-                events: Arc::new(EventQueue {
-                    rx: ev_rx,
-                    current: Mutex::new(Vec::new().into_iter()),
-                }),
-                thread: Mutex::new(Some(thread)),
-            }),
-        })
-    }
-}
-
-fn check_len(what: &'static str, s: &str) -> Result<(), Error> {
-    if s.len() > 255 {
-        return Err(Error::TooLong { what, len: s.len() });
-    }
-    Ok(())
-}
-
 struct Inner {
     id: PeerId,
     name: String,
@@ -341,47 +121,6 @@ impl Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.stop();
-    }
-}
-
-/// The application side of the event queue: batches from the node, and the batch being read.
-struct EventQueue {
-    rx: flume::Receiver<Vec<Event>>,
-    current: Mutex<std::vec::IntoIter<Event>>,
-}
-
-/// Nothing more will come: the node has stopped and its last event was taken.
-struct Ended;
-
-impl EventQueue {
-    fn current(&self) -> std::sync::MutexGuard<'_, std::vec::IntoIter<Event>> {
-        self.current.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// The next event if one is queued.
-    fn try_pop(&self) -> Result<Option<Event>, Ended> {
-        let mut cur = self.current();
-        if let Some(ev) = cur.next() {
-            return Ok(Some(ev));
-        }
-        match self.rx.try_recv() {
-            Ok(batch) => {
-                *cur = batch.into_iter();
-                Ok(cur.next())
-            }
-            Err(flume::TryRecvError::Empty) => Ok(None),
-            Err(flume::TryRecvError::Disconnected) => Err(Ended),
-        }
-    }
-
-    /// Takes a batch that arrived; its first event.
-    fn take(&self, batch: Vec<Event>) -> Option<Event> {
-        let mut cur = self.current();
-        // Events still in `current` came first (another reader may have refilled it).
-        let mut rest: Vec<Event> = cur.by_ref().collect();
-        rest.extend(batch);
-        *cur = rest.into_iter();
-        cur.next()
     }
 }
 
@@ -644,32 +383,5 @@ impl Node {
     pub fn stop(&self) -> Result<(), Error> {
         self.inner.stop();
         Ok(())
-    }
-}
-
-/// The events of a node as an async stream; see [`Node::events`].
-pub struct EventStream {
-    queue: Arc<EventQueue>,
-    batches: flume::r#async::RecvStream<'static, Vec<Event>>,
-}
-
-impl futures_core::Stream for EventStream {
-    type Item = Event;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Event>> {
-        loop {
-            if let Some(ev) = self.queue.current().next() {
-                return Poll::Ready(Some(ev));
-            }
-            match Pin::new(&mut self.batches).poll_next(cx) {
-                Poll::Ready(Some(batch)) => {
-                    if let Some(ev) = self.queue.take(batch) {
-                        return Poll::Ready(Some(ev));
-                    }
-                }
-                Poll::Ready(None) => return Poll::Ready(None),
-                Poll::Pending => return Poll::Pending,
-            }
-        }
     }
 }

@@ -1,0 +1,139 @@
+//! What a node reports to the application: Zyre's event set, and why peers leave.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use crate::msg::Content;
+use crate::PeerId;
+
+/// Why a peer left the table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitReason {
+    /// Silent for the expired timeout.
+    Expired,
+    /// It sent a port-0 beacon.
+    Leaving,
+    /// It sent GOODBYE.
+    Goodbye,
+    /// A message arrived out of sequence: messages were lost.
+    SequenceGap {
+        /// The sequence we expected.
+        expected: u16,
+        /// The sequence that arrived.
+        got: u16,
+    },
+    /// It said HELLO again: it restarted; it is re-created at once.
+    Rehello,
+    /// Another peer appeared at its endpoint.
+    EndpointReused,
+    /// Our queue to it was full (high-water mark): its messages could not be sent.
+    QueueFull,
+}
+
+impl ExitReason {
+    /// A short lower-case tag for logs and JSON.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ExitReason::Expired => "expired",
+            ExitReason::Leaving => "leaving",
+            ExitReason::Goodbye => "goodbye",
+            ExitReason::SequenceGap { .. } => "sequence-gap",
+            ExitReason::Rehello => "rehello",
+            ExitReason::EndpointReused => "endpoint-reused",
+            ExitReason::QueueFull => "queue-full",
+        }
+    }
+}
+
+/// What the node reports to the application (Zyre's event set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A peer said HELLO.
+    Enter {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// Its headers.
+        headers: BTreeMap<String, String>,
+        /// Its inbox endpoint.
+        endpoint: String,
+    },
+    /// A peer is gone.
+    Exit {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// Why.
+        reason: ExitReason,
+    },
+    /// A peer joined a group.
+    Join {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+    },
+    /// A peer left a group.
+    Leave {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+    },
+    /// A peer whispered to us.
+    Whisper {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The content frames.
+        content: Content,
+    },
+    /// A peer shouted to a group.
+    Shout {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+        /// The content frames.
+        content: Content,
+    },
+    /// A peer has been silent past the evasive timeout.
+    Evasive {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+    },
+    /// A peer is still silent one reap interval after EVASIVE.
+    Silent {
+        /// The peer.
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+    },
+    /// An election in a group has a leader.
+    Leader {
+        /// The leader (possibly ourselves).
+        peer: PeerId,
+        /// Its name.
+        name: Arc<str>,
+        /// The group.
+        group: String,
+    },
+    /// This node stopped.
+    Stop {
+        /// Own id.
+        peer: PeerId,
+        /// Own name.
+        name: Arc<str>,
+    },
+}

@@ -1,0 +1,122 @@
+//! What the application asks of a node: join, leave, whisper, shout, contest, connect, stop.
+
+use std::time::Instant;
+
+use crate::msg::{Content, Message};
+use crate::PeerId;
+
+use super::{Command, NodeState, Problem};
+use crate::{Event, Transmit};
+
+impl NodeState {
+    pub(super) fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Problem> {
+        if self.stopped {
+            return Err(Problem::Stopped);
+        }
+        match cmd {
+            Command::Join(group) => {
+                if self.own_groups.contains(&group) {
+                    return Ok(());
+                }
+                // Check the name fits before changing any state.
+                Message::Join {
+                    group: group.clone(),
+                    status: 0,
+                }
+                .encode_head(0, &mut self.scratch)?;
+                self.own_groups.insert(group.clone());
+                self.status = self.status.wrapping_add(1);
+                let msg = Message::Join {
+                    group: group.clone(),
+                    status: self.status,
+                };
+                self.send_all(&msg)?;
+                self.elections_on_own_join(&group);
+                Ok(())
+            }
+            Command::Leave(group) => {
+                if !self.own_groups.remove(&group) {
+                    return Ok(());
+                }
+                self.status = self.status.wrapping_add(1);
+                let msg = Message::Leave {
+                    group: group.clone(),
+                    status: self.status,
+                };
+                self.elections.own_leave(&group);
+                self.send_all(&msg)
+            }
+            Command::Whisper { peer, content } => {
+                if !self.peers.contains_key(&peer) {
+                    self.stats.ignored += 1;
+                    return Err(Problem::UnknownPeer(peer));
+                }
+                self.send_parts(
+                    peer,
+                    &Message::Whisper {
+                        content: Content::new(),
+                    },
+                    content,
+                )
+            }
+            Command::Shout { group, content } => {
+                let members: Vec<PeerId> = self.groups.members(&group).collect();
+                if members.is_empty() {
+                    // Still reject a name that cannot go on the wire.
+                    Message::Shout {
+                        group,
+                        content: Content::new(),
+                    }
+                    .encode_head(0, &mut self.scratch)?;
+                    return Ok(());
+                }
+                let msg = Message::Shout {
+                    group,
+                    content: Content::new(),
+                };
+                let last = members.len() - 1;
+                let mut content = Some(content);
+                for (i, id) in members.into_iter().enumerate() {
+                    let c = if i == last {
+                        content.take().unwrap_or_default()
+                    } else {
+                        content.clone().unwrap_or_default()
+                    };
+                    self.send_parts(id, &msg, c)?;
+                }
+                Ok(())
+            }
+            Command::Connect { peer, endpoint } => {
+                if peer != self.config.id {
+                    self.require_peer(now, peer, endpoint);
+                }
+                Ok(())
+            }
+            Command::Contest(group) => {
+                self.elections.contest(&group);
+                if self.own_groups.contains(&group) {
+                    self.elections_on_own_join(&group);
+                }
+                Ok(())
+            }
+            Command::Stop => {
+                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+                for id in ids {
+                    if let Some(peer) = self.peers.remove(&id) {
+                        for g in &peer.info.groups {
+                            self.groups.leave(g, id);
+                        }
+                    }
+                    self.transmits.push_back(Transmit::Disconnect { peer: id });
+                }
+                self.stopped = true;
+                self.deadline = None;
+                self.events.push_back(Event::Stop {
+                    peer: self.config.id,
+                    name: self.name.clone(),
+                });
+                Ok(())
+            }
+        }
+    }
+}
