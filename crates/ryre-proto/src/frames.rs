@@ -45,7 +45,7 @@ enum Head {
 }
 
 impl Head {
-    const INLINE: usize = 46;
+    const INLINE: usize = 30;
 
     fn new(bytes: &[u8]) -> Self {
         match u8::try_from(bytes.len()) {

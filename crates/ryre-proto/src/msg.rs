@@ -43,9 +43,10 @@ pub mod id {
     pub const GOODBYE: u8 = 10;
 }
 
-/// The content frames of a WHISPER or SHOUT. Up to two frames are kept inline, so the common
-/// one-frame message costs no allocation for the list itself. Derefs to `[Bytes]`.
-pub type Content = smallvec::SmallVec<[Bytes; 2]>;
+/// The content frames of a WHISPER or SHOUT. One frame is kept inline, so the common one-frame
+/// message costs no allocation for the list itself (and stays small to move); more frames spill
+/// to the heap. Derefs to `[Bytes]`.
+pub type Content = smallvec::SmallVec<[Bytes; 1]>;
 
 /// The fields of a HELLO.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

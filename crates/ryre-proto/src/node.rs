@@ -362,15 +362,16 @@ impl NodeState {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.departed.retain(|_, until| *until > now);
         let reap = self.config.reap_interval();
+        let (evasive, expire) = (self.config.evasive, self.config.expired);
         let mut expired = Vec::new();
         let mut ping = Vec::new();
         for peer in self.peers.values_mut() {
-            if now >= peer.expired_at {
+            if now >= peer.heard_at + expire {
                 expired.push(peer.info.id);
                 continue;
             }
             match peer.info.state {
-                PeerState::Alive if now >= peer.evasive_at => {
+                PeerState::Alive if now >= peer.heard_at + evasive => {
                     peer.info.state = PeerState::Evasive;
                     peer.next_ping_at = now + reap;
                     ping.push(peer.info.id);
@@ -423,7 +424,12 @@ impl NodeState {
     }
 
     fn recompute_deadline(&mut self) {
-        self.deadline = self.peers.values().map(Peer::deadline).min();
+        let (evasive, expired) = (self.config.evasive, self.config.expired);
+        self.deadline = self
+            .peers
+            .values()
+            .map(|p| p.deadline(evasive, expired))
+            .min();
     }
 
     fn note_deadline(&mut self, at: Instant) {
@@ -455,14 +461,8 @@ impl NodeState {
         for old in stale {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
-        let peer = Peer::new(
-            id,
-            endpoint.clone(),
-            now,
-            self.config.evasive,
-            self.config.expired,
-        );
-        self.note_deadline(peer.deadline());
+        let peer = Peer::new(id, endpoint.clone(), now, self.config.evasive);
+        self.note_deadline(peer.deadline(self.config.evasive, self.config.expired));
         self.peers.insert(id, peer);
         self.transmits
             .push_back(Transmit::Connect { peer: id, endpoint });
@@ -510,7 +510,10 @@ impl NodeState {
         msg: &Message,
         mut content: Content,
     ) -> Result<(), Problem> {
-        let peer = self.peers.get_mut(&id).ok_or(Problem::UnknownPeer(id))?;
+        let Some(peer) = self.peers.get_mut(&id) else {
+            self.stats.ignored += 1;
+            return Err(Problem::UnknownPeer(id));
+        };
         let seq = peer.sent_sequence.wrapping_add(1);
         msg.encode_head(seq, &mut self.scratch)?;
         peer.sent_sequence = seq;

@@ -57,20 +57,14 @@ pub(crate) struct Peer {
     pub want_sequence: u16,
     /// Its status byte as we have tracked it.
     pub status: u8,
-    pub evasive_at: Instant,
-    pub expired_at: Instant,
+    /// When we last heard from it (deadlines count from here; refreshing is one store).
+    pub heard_at: Instant,
     /// While evasive or silent: when to ping again (and, from evasive, turn silent).
     pub next_ping_at: Instant,
 }
 
 impl Peer {
-    pub fn new(
-        id: PeerId,
-        endpoint: String,
-        now: Instant,
-        evasive: Duration,
-        expired: Duration,
-    ) -> Self {
+    pub fn new(id: PeerId, endpoint: String, now: Instant, evasive: Duration) -> Self {
         Peer {
             info: PeerInfo {
                 id,
@@ -84,24 +78,22 @@ impl Peer {
             sent_sequence: 0,
             want_sequence: 0,
             status: 0,
-            evasive_at: now + evasive,
-            expired_at: now + expired,
+            heard_at: now,
             next_ping_at: now + evasive,
         }
     }
 
     /// Heard from the peer: it is alive again.
-    pub fn refresh(&mut self, now: Instant, evasive: Duration, expired: Duration) {
-        self.evasive_at = now + evasive;
-        self.expired_at = now + expired;
+    pub fn refresh(&mut self, now: Instant) {
+        self.heard_at = now;
         self.info.state = PeerState::Alive;
     }
 
-    /// When this peer next needs attention.
-    pub fn deadline(&self) -> Instant {
+    /// When this peer next needs attention, given the evasive and expired timeouts.
+    pub fn deadline(&self, evasive: Duration, expired: Duration) -> Instant {
         match self.info.state {
-            PeerState::Alive => self.evasive_at,
-            _ => self.next_ping_at.min(self.expired_at),
+            PeerState::Alive => self.heard_at + evasive,
+            _ => self.next_ping_at.min(self.heard_at + expired),
         }
     }
 }

@@ -47,10 +47,7 @@ impl NodeState {
                 self.send_all(&msg)
             }
             Command::Whisper { peer, content } => {
-                if !self.peers.contains_key(&peer) {
-                    self.stats.ignored += 1;
-                    return Err(Problem::UnknownPeer(peer));
-                }
+                // send_parts refuses an unknown peer itself.
                 self.send_parts(
                     peer,
                     &Message::Whisper {

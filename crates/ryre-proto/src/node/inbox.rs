@@ -79,7 +79,7 @@ impl NodeState {
             });
         }
         peer.want_sequence = env.sequence;
-        peer.refresh(now, self.config.evasive, self.config.expired);
+        peer.refresh(now);
         self.stats.received += 1;
         let name = peer.info.name.clone();
         match env.message {
@@ -198,7 +198,7 @@ impl NodeState {
         peer.info.endpoint = hello.endpoint;
         peer.info.headers = hello.headers;
         peer.info.ready = true;
-        peer.refresh(now, self.config.evasive, self.config.expired);
+        peer.refresh(now);
         self.stats.received += 1;
         let name = peer.info.name.clone();
         self.events.push_back(Event::Enter {

@@ -1419,7 +1419,8 @@ fn stop_disconnects_all_and_emits_stop() {
 // ---------------------------------------------------------------------------------------------
 
 fn earliest_peer_deadline(node: &NodeState) -> Option<Instant> {
-    node.peers.values().map(Peer::deadline).min()
+    let (e, x) = (node.config().evasive, node.config().expired);
+    node.peers.values().map(|p| p.deadline(e, x)).min()
 }
 
 #[test]
