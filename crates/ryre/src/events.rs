@@ -7,9 +7,16 @@ use std::task::{Context, Poll};
 
 use ryre_proto::Event;
 
+/// What the node hands over at once: one event (no allocation), or several.
+#[derive(Debug)]
+pub(crate) enum Batch {
+    One(Event),
+    Many(Vec<Event>),
+}
+
 /// The application side of the event queue: batches from the node, and the batch being read.
 pub(crate) struct EventQueue {
-    pub(crate) rx: flume::Receiver<Vec<Event>>,
+    pub(crate) rx: flume::Receiver<Batch>,
     pub(crate) current: Mutex<std::vec::IntoIter<Event>>,
 }
 
@@ -28,7 +35,8 @@ impl EventQueue {
             return Ok(Some(ev));
         }
         match self.rx.try_recv() {
-            Ok(batch) => {
+            Ok(Batch::One(ev)) => Ok(Some(ev)),
+            Ok(Batch::Many(batch)) => {
                 *cur = batch.into_iter();
                 Ok(cur.next())
             }
@@ -38,8 +46,13 @@ impl EventQueue {
     }
 
     /// Takes a batch that arrived; its first event.
-    pub(crate) fn take(&self, batch: Vec<Event>) -> Option<Event> {
+    pub(crate) fn take(&self, batch: Batch) -> Option<Event> {
         let mut cur = self.current();
+        let batch = match batch {
+            Batch::One(ev) if cur.len() == 0 => return Some(ev),
+            Batch::One(ev) => vec![ev],
+            Batch::Many(v) => v,
+        };
         // Events still in `current` came first (another reader may have refilled it).
         let mut rest: Vec<Event> = cur.by_ref().collect();
         rest.extend(batch);
@@ -51,7 +64,7 @@ impl EventQueue {
 /// The events of a node as an async stream; see [`Node::events`](crate::Node::events).
 pub struct EventStream {
     pub(crate) queue: Arc<EventQueue>,
-    pub(crate) batches: flume::r#async::RecvStream<'static, Vec<Event>>,
+    pub(crate) batches: flume::r#async::RecvStream<'static, Batch>,
 }
 
 impl futures_core::Stream for EventStream {

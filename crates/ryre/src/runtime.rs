@@ -27,6 +27,7 @@ use ryre_proto::{Command, Event, Input, NodeState, PeerId, Problem, Transmit};
 use tracing::{debug, info, trace, warn};
 
 use crate::discovery::beacon::{BeaconSocket, Heard};
+use crate::events::Batch;
 use crate::transport::{Inbox, Links, SendError};
 
 /// Inbox messages or beacons handled per turn before the other sources get theirs.
@@ -45,7 +46,7 @@ pub(crate) struct Core {
     pub links: Links,
     /// `None` once the node has stopped (receivers then see the end of the queue). Events go
     /// out in batches: one channel operation per batch of inbox messages, not per event.
-    pub events: Option<flume::Sender<Vec<Event>>>,
+    pub events: Option<flume::Sender<Batch>>,
     /// Events of the batch being handled.
     pub pending: Vec<Event>,
     pub verbose: bool,
@@ -97,7 +98,16 @@ impl Core {
         if self.pending.is_empty() {
             return;
         }
-        let batch = std::mem::replace(&mut self.pending, Vec::with_capacity(32));
+        let batch = if self.pending.len() == 1 {
+            // The common case while the application keeps up: no allocation.
+            match self.pending.pop() {
+                Some(ev) => Batch::One(ev),
+                None => return,
+            }
+        } else {
+            let n = self.pending.len();
+            Batch::Many(std::mem::replace(&mut self.pending, Vec::with_capacity(n)))
+        };
         if let Some(tx) = &self.events {
             // A dropped receiver only means nobody listens any more.
             let _ = tx.send(batch);
@@ -231,24 +241,23 @@ impl Shared {
                 p.next_beacon = now + self.interval;
             }
         }
-        let deadline = {
-            let mut core = lock(&self.core);
-            core.now = now;
-            if core.state.poll_timeout().is_some_and(|t| t <= now) {
-                core.state.handle_timeout(now);
-                core.flush();
-                core.publish();
-            }
-            core.state.poll_timeout()
-        };
+        let mut core = lock(&self.core);
+        core.now = now;
+        if core.state.poll_timeout().is_some_and(|t| t <= now) {
+            core.state.handle_timeout(now);
+            core.flush();
+            core.publish();
+        }
+        let deadline = core.state.poll_timeout();
         if self.is_stopped() || self.apps_waiting.load(Ordering::Acquire) > 0 {
             return now;
         }
         // While traffic flows, take it straight from the inbox: zmq_poll costs a system call even
         // when messages are waiting. The other sources are still polled every POLL_EVERY.
-        if now < p.polled_at + POLL_EVERY && self.drain_inbox(p, now) > 0 {
+        if now < p.polled_at + POLL_EVERY && Self::drain_inbox_locked(&mut core, p, now) > 0 {
             return now;
         }
+        drop(core);
         let mut timeout = deadline.map(|d| d.saturating_duration_since(now));
         if p.beacon.is_some() {
             let b = p.next_beacon.saturating_duration_since(now);
@@ -294,7 +303,10 @@ impl Shared {
 
     /// Handles up to a batch of inbox messages; how many there were.
     fn drain_inbox(&self, p: &mut Poller, now: Instant) -> usize {
-        let mut core = lock(&self.core);
+        Self::drain_inbox_locked(&mut lock(&self.core), p, now)
+    }
+
+    fn drain_inbox_locked(core: &mut Core, p: &mut Poller, now: Instant) -> usize {
         let mut n = 0;
         for _ in 0..BATCH {
             let got = p.inbox.recv(|routing_id, head, content| {
@@ -383,7 +395,7 @@ impl Shared {
 
     /// Drives the node on the calling thread until an event is queued, the deadline passes or the
     /// node stops.
-    pub fn drive(&self, events: &flume::Receiver<Vec<Event>>, deadline: Option<Instant>) -> Drive {
+    pub fn drive(&self, events: &flume::Receiver<Batch>, deadline: Option<Instant>) -> Drive {
         if self.is_stopped() {
             return Drive::Elsewhere;
         }

@@ -8,7 +8,7 @@
 use std::os::fd::RawFd;
 use std::time::Duration;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use ryre_proto::{Content, Frames, PeerId};
 
 /// Transport failures the node reports.
@@ -44,6 +44,26 @@ pub(crate) struct Inbox {
     routing_id: zmq::Message,
     head: zmq::Message,
     frame: zmq::Message,
+    /// Small content frames are copied into shared blocks: one allocation per block instead of
+    /// one per frame (a block lives as long as any frame cut from it).
+    block: BytesMut,
+}
+
+/// Size of the blocks small frames are copied into.
+const BLOCK: usize = 64 * 1024;
+/// Frames larger than this get an allocation of their own.
+const SMALL_FRAME: usize = 4 * 1024;
+
+/// Copies `data` into owned bytes, cutting small frames from `block`.
+fn copy_frame(block: &mut BytesMut, data: &[u8]) -> Bytes {
+    if data.len() > SMALL_FRAME {
+        return Bytes::copy_from_slice(data);
+    }
+    if block.capacity() < data.len() {
+        *block = BytesMut::with_capacity(BLOCK);
+    }
+    block.extend_from_slice(data);
+    block.split().freeze()
 }
 
 impl Inbox {
@@ -68,6 +88,7 @@ impl Inbox {
             routing_id: zmq::Message::new(),
             head: zmq::Message::new(),
             frame: zmq::Message::new(),
+            block: BytesMut::new(),
         })
     }
 
@@ -120,7 +141,7 @@ impl Inbox {
             let mut more = self.head.get_more();
             while more {
                 self.socket.recv(&mut self.frame, 0)?;
-                content.push(Bytes::copy_from_slice(&self.frame));
+                content.push(copy_frame(&mut self.block, &self.frame));
                 more = self.frame.get_more();
             }
         } else {
