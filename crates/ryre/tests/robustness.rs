@@ -90,35 +90,16 @@ fn garbage_frames_at_the_inbox_are_ignored() {
     keep.push(send(&[2; 17], &[b"\xaa\xa1\x06\x02\x00\x01"]));
     let good_id = fake.routing_id();
     keep.push(send(&good_id, &[b"garbage"]));
-    keep.push(send(
-        &[
-            1, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43, 0x43,
-            0x43, 0x43,
-        ],
-        &[b"\xaa\xa1\x01\x02\x00\x01\xff"],
-    ));
-    // A PING before HELLO, an unknown id, a bad version.
-    keep.push(send(
-        &[
-            1, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44,
-            0x44, 0x44,
-        ],
-        &[b"\xaa\xa1\x06\x02\x00\x01"],
-    ));
-    keep.push(send(
-        &[
-            1, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45, 0x45,
-            0x45, 0x45,
-        ],
-        &[b"\xaa\xa1\x0b\x02\x00\x01"],
-    ));
-    keep.push(send(
-        &[
-            1, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46, 0x46,
-            0x46, 0x46,
-        ],
-        &[b"\xaa\xa1\x06\x09\x00\x01"],
-    ));
+    // From well-formed routing ids: a HELLO cut short, a PING before HELLO, an unknown id, a
+    // bad version.
+    for (n, head) in [
+        (0x43u8, &b"\xaa\xa1\x01\x02\x00\x01\xff"[..]),
+        (0x44, &b"\xaa\xa1\x06\x02\x00\x01"[..]),
+        (0x45, &b"\xaa\xa1\x0b\x02\x00\x01"[..]),
+        (0x46, &b"\xaa\xa1\x06\x09\x00\x01"[..]),
+    ] {
+        keep.push(send(&PeerId::from_bytes([n; 16]).routing_id(), &[head]));
+    }
 
     // A real peer still works.
     let b = builder(port, "b").start().unwrap();
@@ -195,6 +176,23 @@ impl Drop for Kill {
     }
 }
 
+/// Starts this test binary again as a process running only `child_node` on beacon port `port`.
+fn spawn_child_node(port: u16) -> Kill {
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_node",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("RYRE_CHILD_PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    Kill(child)
+}
+
 /// Runs as a child process when RYRE_CHILD_PORT is set: a node that lives until killed.
 #[test]
 fn child_node() {
@@ -225,19 +223,7 @@ fn killed_peer_goes_evasive_silent_then_exits() {
         .expired_timeout(Duration::from_millis(1500))
         .start()
         .unwrap();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_node",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env("RYRE_CHILD_PORT", port.to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut child = Kill(child);
+    let mut child = spawn_child_node(port);
     let victim = match expect(&a, "JOIN victim", |e| matches!(e, Event::Join { .. })) {
         Event::Join { peer, .. } => peer,
         _ => unreachable!(),
@@ -275,19 +261,7 @@ fn killed_peer_goes_evasive_silent_then_exits() {
 fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
     let port = free_udp_port();
     let a = builder(port, "sender").send_hwm(10).start().unwrap();
-    let child = Command::new(std::env::current_exe().unwrap())
-        .args([
-            "--exact",
-            "child_node",
-            "--nocapture",
-            "--test-threads",
-            "1",
-        ])
-        .env("RYRE_CHILD_PORT", port.to_string())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let child = Kill(child);
+    let child = spawn_child_node(port);
     let victim = match expect(&a, "ENTER victim", |e| matches!(e, Event::Enter { .. })) {
         Event::Enter { peer, .. } => peer,
         _ => unreachable!(),
