@@ -5,12 +5,14 @@
 //! [`NodeState::poll_timeout`]). It never touches a socket or reads a clock: `now` is always given.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use foldhash::fast::FixedState;
 
+use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
 use crate::peer::Peer;
@@ -62,6 +64,16 @@ impl Config {
 /// Something that happened, for the heart to act on.
 #[derive(Debug, Clone)]
 pub enum Input {
+    /// A UDP datagram arrived on the beacon port from `from` (the driver has already dropped
+    /// datagrams from outside the interface's subnet). The heart decodes it: its own beacons are
+    /// ignored, version 3 (CURVE) beacons too (this node speaks version 1), port 0 means the
+    /// sender is leaving, anything else introduces `tcp://<from>:<port>`.
+    Beacon {
+        /// The datagram's source address.
+        from: IpAddr,
+        /// The datagram.
+        data: Bytes,
+    },
     /// Discovery says peer `id` is reachable at `endpoint` (a beacon, the device agent, ...).
     Discovered {
         /// The peer.
@@ -166,6 +178,14 @@ pub enum Problem {
         expected: u8,
         /// What it said.
         got: u8,
+    },
+    /// A datagram on the beacon port that is not a beacon.
+    #[error("not a beacon from {from}: {error}")]
+    BadBeacon {
+        /// Its source.
+        from: IpAddr,
+        /// What is wrong.
+        error: BeaconError,
     },
     /// A HELLO from a peer that has sent its leaving beacon (the beacon overtook the HELLO).
     #[error("HELLO from {0}, which has left, ignored")]
@@ -327,6 +347,7 @@ impl NodeState {
     /// consistent either way.
     pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
         match input {
+            Input::Beacon { from, data } => self.on_beacon(now, from, &data),
             Input::Discovered { id, endpoint } => {
                 if !self.stopped && id != self.config.id && !self.has_departed(now, &id) {
                     self.require_peer(now, id, endpoint);
@@ -355,6 +376,30 @@ impl NodeState {
             }
             Input::Command(cmd) => self.on_command(now, cmd),
         }
+    }
+
+    fn on_beacon(&mut self, now: Instant, from: IpAddr, data: &[u8]) -> Result<(), Problem> {
+        let beacon = Beacon::decode(data).map_err(|error| {
+            self.stats.malformed += 1;
+            Problem::BadBeacon { from, error }
+        })?;
+        if beacon.id == self.config.id || beacon.public_key.is_some() {
+            self.stats.ignored += 1;
+            return Ok(());
+        }
+        let input = if beacon.is_leaving() {
+            Input::Departed { id: beacon.id }
+        } else {
+            let endpoint = match from {
+                IpAddr::V4(ip) => format!("tcp://{ip}:{}", beacon.port),
+                IpAddr::V6(ip) => format!("tcp://[{ip}]:{}", beacon.port),
+            };
+            Input::Discovered {
+                id: beacon.id,
+                endpoint,
+            }
+        };
+        self.handle(now, input)
     }
 
     /// Acts on the passing of time: pings evasive peers, reports EVASIVE and SILENT, drops

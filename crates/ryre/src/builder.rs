@@ -162,13 +162,12 @@ impl NodeBuilder {
         };
         check_len("endpoint", &endpoint)?;
         let beacon = if self.beacon {
-            let b =
-                discovery::beacon::BeaconSocket::open(&iface, self.port, id).map_err(|source| {
-                    Error::Beacon {
-                        addr: format!("{}:{}", iface.broadcast, self.port),
-                        source,
-                    }
-                })?;
+            let b = discovery::beacon::BeaconSocket::open(&iface, self.port).map_err(|source| {
+                Error::Beacon {
+                    addr: format!("{}:{}", iface.broadcast, self.port),
+                    source,
+                }
+            })?;
             Some(b)
         } else {
             None

@@ -334,13 +334,8 @@ impl Shared {
         };
         for _ in 0..BATCH {
             let input = match b.recv() {
-                Ok(Some(Heard::Peer { id, endpoint })) => Input::Discovered { id, endpoint },
-                Ok(Some(Heard::Leaving { id })) => Input::Departed { id },
-                Ok(Some(Heard::Ignored)) => continue,
-                Ok(Some(Heard::Invalid { from, error })) => {
-                    debug!(%from, %error, "not a beacon; ignored");
-                    continue;
-                }
+                Ok(Some(Heard::Datagram { from, data })) => Input::Beacon { from, data },
+                Ok(Some(Heard::Elsewhere)) => continue,
                 Ok(None) => break,
                 Err(e) => {
                     warn!(error = %e, "beacon receive failed");
@@ -348,7 +343,9 @@ impl Shared {
                 }
             };
             let mut core = lock(&self.core);
-            let _ = core.state.handle(now, input);
+            if let Err(problem) = core.state.handle(now, input) {
+                debug!(%problem, "beacon port");
+            }
             core.flush();
             core.publish();
         }

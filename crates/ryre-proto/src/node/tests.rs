@@ -1881,3 +1881,69 @@ fn election_messages_with_bad_ids_are_refused() {
     solo.handle(f.send(&Message::Ping)).unwrap();
     assert_eq!(solo.node.peers().count(), 1);
 }
+
+fn beacon_input(from: [u8; 4], id: PeerId, port: u16, key: Option<[u8; 32]>) -> Input {
+    let b = crate::beacon::Beacon {
+        id,
+        port,
+        public_key: key,
+    };
+    Input::Beacon {
+        from: std::net::IpAddr::from(from),
+        data: Bytes::from(b.encode()),
+    }
+}
+
+#[test]
+fn a_beacon_introduces_its_sender_at_the_source_address() {
+    let mut solo = Solo::new();
+    solo.handle(beacon_input([10, 0, 0, 7], pid(7), 49999, None))
+        .unwrap();
+    let ts = solo.transmits();
+    assert_eq!(
+        ts[0],
+        Transmit::Connect {
+            peer: pid(7),
+            endpoint: "tcp://10.0.0.7:49999".into()
+        }
+    );
+    assert!(matches!(&ts[1], Transmit::Send { peer, .. } if *peer == pid(7)));
+    // A second beacon from a known peer changes nothing.
+    solo.handle(beacon_input([10, 0, 0, 7], pid(7), 49999, None))
+        .unwrap();
+    assert!(solo.transmits().is_empty());
+}
+
+#[test]
+fn own_and_other_version_beacons_are_ignored() {
+    let mut solo = Solo::new();
+    solo.handle(beacon_input([10, 0, 0, 1], pid(1), 1234, None))
+        .unwrap();
+    solo.handle(beacon_input([10, 0, 0, 8], pid(8), 1234, Some([9; 32])))
+        .unwrap();
+    assert!(solo.transmits().is_empty());
+    assert_eq!(solo.node.stats().ignored, 2);
+}
+
+#[test]
+fn a_port_zero_beacon_means_leaving() {
+    let mut solo = Solo::new();
+    let _f = solo.fake(2, &[]);
+    solo.handle(beacon_input([10, 0, 0, 2], pid(2), 0, None))
+        .unwrap();
+    assert_eq!(solo.events(), vec![exit(2, ExitReason::Leaving)]);
+}
+
+#[test]
+fn garbage_on_the_beacon_port_is_a_problem_not_a_panic() {
+    let mut solo = Solo::new();
+    for data in [&b""[..], b"ZRE", &[0u8; 22], &[b'Z'; 54]] {
+        let r = solo.handle(Input::Beacon {
+            from: std::net::IpAddr::from([10, 0, 0, 9]),
+            data: Bytes::copy_from_slice(data),
+        });
+        assert!(matches!(r, Err(Problem::BadBeacon { .. })), "{r:?}");
+    }
+    assert_eq!(solo.node.stats().malformed, 4);
+    assert!(solo.transmits().is_empty());
+}

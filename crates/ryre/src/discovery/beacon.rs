@@ -6,26 +6,19 @@ use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::os::fd::{AsRawFd, RawFd};
 
+use bytes::Bytes;
 use ryre_proto::beacon::Beacon;
-use ryre_proto::PeerId;
 use socket2::{Domain, Protocol, Socket, Type};
 
 use super::Interface;
 
-/// What a received datagram meant.
+/// A datagram from the beacon port.
 #[derive(Debug)]
 pub(crate) enum Heard {
-    /// A peer at this endpoint.
-    Peer { id: PeerId, endpoint: String },
-    /// A peer leaving (port 0).
-    Leaving { id: PeerId },
-    /// Our own beacon, or one from outside our subnet: ignored.
-    Ignored,
-    /// Not a beacon.
-    Invalid {
-        from: SocketAddr,
-        error: ryre_proto::beacon::BeaconError,
-    },
+    /// From our subnet: for the heart to decode.
+    Datagram { from: IpAddr, data: Bytes },
+    /// From outside the interface's subnet: ignored.
+    Elsewhere,
 }
 
 /// A node's beacon socket.
@@ -33,13 +26,12 @@ pub(crate) struct BeaconSocket {
     socket: UdpSocket,
     target: SocketAddr,
     iface: Interface,
-    own: PeerId,
     buf: Vec<u8>,
 }
 
 impl BeaconSocket {
     /// Opens the socket on `iface` and UDP `port`.
-    pub fn open(iface: &Interface, port: u16, own: PeerId) -> io::Result<Self> {
+    pub fn open(iface: &Interface, port: u16) -> io::Result<Self> {
         let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
         socket.set_reuse_address(true)?;
         socket.set_reuse_port(true)?;
@@ -52,7 +44,6 @@ impl BeaconSocket {
             socket: socket.into(),
             target: SocketAddr::V4(SocketAddrV4::new(iface.broadcast, port)),
             iface: iface.clone(),
-            own,
             buf: vec![0u8; 512],
         })
     }
@@ -76,21 +67,14 @@ impl BeaconSocket {
             Err(e) => return Err(e),
         };
         let IpAddr::V4(ip) = from.ip() else {
-            return Ok(Some(Heard::Ignored));
+            return Ok(Some(Heard::Elsewhere));
         };
-        let beacon = match Beacon::decode(&self.buf[..n]) {
-            Ok(b) => b,
-            Err(error) => return Ok(Some(Heard::Invalid { from, error })),
-        };
-        if beacon.id == self.own || !self.iface.contains(ip) {
-            return Ok(Some(Heard::Ignored));
+        if !self.iface.contains(ip) {
+            return Ok(Some(Heard::Elsewhere));
         }
-        if beacon.is_leaving() {
-            return Ok(Some(Heard::Leaving { id: beacon.id }));
-        }
-        Ok(Some(Heard::Peer {
-            id: beacon.id,
-            endpoint: endpoint(ip, beacon.port),
+        Ok(Some(Heard::Datagram {
+            from: from.ip(),
+            data: Bytes::copy_from_slice(&self.buf[..n]),
         }))
     }
 }
