@@ -261,6 +261,23 @@ fuzz_target!(|data: &[u8]| {
                         },
                     ),
                     2 | 3 => node.handle(now, Input::Departed { id }),
+                    4 => {
+                        // A datagram on the beacon port: often a real beacon, sometimes noise.
+                        let len = usize::from(input.u8().unwrap_or(0) % 60);
+                        let mut data = input.take(len);
+                        if c & 0x80 == 0 && data.len() >= 22 {
+                            data.truncate(22);
+                            data[..4].copy_from_slice(b"ZRE\x01");
+                            data[4..20].copy_from_slice(id.as_bytes());
+                        }
+                        node.handle(
+                            now,
+                            Input::Beacon {
+                                from: std::net::IpAddr::from([127, 0, 0, c % 4]),
+                                data: Bytes::from(data),
+                            },
+                        )
+                    }
                     _ => node.handle(now, Input::SendFailed { id }),
                 }
             }
