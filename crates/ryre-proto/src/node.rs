@@ -427,6 +427,12 @@ impl NodeState {
                         });
                     }
                 }
+                // A peer that has been quiet for half the evasive time gets a keep-alive PING;
+                // its PING-OK keeps it alive, so only a peer that does not answer turns evasive.
+                PeerState::Alive if !peer.pinged && now >= peer.heard_at + evasive / 2 => {
+                    peer.pinged = true;
+                    ping.push(peer.info.id);
+                }
                 PeerState::Evasive | PeerState::Silent if now >= peer.next_ping_at => {
                     if peer.info.state == PeerState::Evasive && peer.info.ready {
                         self.events.push_back(Event::Silent {
@@ -477,7 +483,7 @@ impl NodeState {
             .min();
     }
 
-    fn note_deadline(&mut self, at: Instant) {
+    pub(crate) fn note_deadline(&mut self, at: Instant) {
         self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
     }
 

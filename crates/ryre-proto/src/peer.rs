@@ -61,6 +61,8 @@ pub(crate) struct Peer {
     pub heard_at: Instant,
     /// While evasive or silent: when to ping again (and, from evasive, turn silent).
     pub next_ping_at: Instant,
+    /// Whether the keep-alive PING (half-way to evasive) went out since we last heard from it.
+    pub pinged: bool,
 }
 
 impl Peer {
@@ -80,18 +82,21 @@ impl Peer {
             status: 0,
             heard_at: now,
             next_ping_at: now + evasive,
+            pinged: false,
         }
     }
 
     /// Heard from the peer: it is alive again.
     pub fn refresh(&mut self, now: Instant) {
         self.heard_at = now;
+        self.pinged = false;
         self.info.state = PeerState::Alive;
     }
 
     /// When this peer next needs attention, given the evasive and expired timeouts.
     pub fn deadline(&self, evasive: Duration, expired: Duration) -> Instant {
         match self.info.state {
+            PeerState::Alive if !self.pinged => self.heard_at + evasive / 2,
             PeerState::Alive => self.heard_at + evasive,
             _ => self.next_ping_at.min(self.heard_at + expired),
         }

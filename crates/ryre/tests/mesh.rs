@@ -124,3 +124,37 @@ fn async_event_stream() {
         assert!(matches!(rest.last(), Some(Event::Stop { .. })));
     });
 }
+
+/// Healthy idle peers answer the keep-alive PING sent half-way to the evasive timeout, so an idle
+/// mesh reports no EVASIVE at all (Zyre reports every idle peer EVASIVE each evasive period).
+#[test]
+fn idle_healthy_peers_never_turn_evasive() {
+    let port = free_udp_port();
+    let fast = |name: &str| {
+        builder(port, name)
+            .evasive_timeout(Duration::from_millis(200))
+            .expired_timeout(Duration::from_millis(1000))
+            .start()
+            .unwrap()
+    };
+    let a = fast("idle-a");
+    let b = fast("idle-b");
+    expect(&a, "ENTER", |e| matches!(e, Event::Enter { .. }));
+    // Ten evasive periods of silence, watched from a; b's events queue up meanwhile.
+    let bad = |e: &Event| {
+        matches!(
+            e,
+            Event::Evasive { .. } | Event::Silent { .. } | Event::Exit { .. }
+        )
+    };
+    let until = Instant::now() + Duration::from_millis(2000);
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        if let Some(e) = a.recv_timeout(left).unwrap() {
+            assert!(!bad(&e), "a: a healthy idle peer was reported: {e:?}");
+        }
+    }
+    while let Some(e) = b.try_recv() {
+        assert!(!bad(&e), "b: a healthy idle peer was reported: {e:?}");
+    }
+    assert_eq!(a.peers(), vec![b.uuid()]);
+}

@@ -80,8 +80,12 @@ impl NodeState {
         }
         peer.want_sequence = env.sequence;
         peer.refresh(now);
-        self.stats.received += 1;
+        let next = peer.deadline(self.config.evasive, self.config.expired);
         let name = peer.info.name.clone();
+        self.stats.received += 1;
+        // Hearing from a peer can bring its deadline forward (an evasive peer that answers is
+        // due for its keep-alive PING sooner than for its next reap).
+        self.note_deadline(next);
         match env.message {
             // HELLO was handled above.
             Message::Hello(_) => {}
@@ -199,6 +203,7 @@ impl NodeState {
         peer.info.headers = hello.headers;
         peer.info.ready = true;
         peer.refresh(now);
+        let next = peer.deadline(self.config.evasive, self.config.expired);
         self.stats.received += 1;
         let name = peer.info.name.clone();
         self.events.push_back(Event::Enter {
@@ -217,6 +222,7 @@ impl NodeState {
                 });
             }
         }
+        self.note_deadline(next);
         let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
         for g in groups {
             self.elections_on_peer_join(&g);

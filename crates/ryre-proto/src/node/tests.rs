@@ -1080,8 +1080,13 @@ fn pings_to(sent: &[(PeerId, Envelope)], n: u8) -> usize {
 fn silent_peer_is_pinged_evasive_then_silent_then_expired() {
     let mut solo = Solo::new();
     let _f = solo.fake(2, &[]);
+    // Half-way to evasive: a keep-alive PING, no event.
+    assert_eq!(solo.node.poll_timeout(), Some(solo.clock.at(EVASIVE / 2)));
+    solo.timeout_at(EVASIVE / 2);
+    assert!(solo.events().is_empty());
+    assert_eq!(pings_to(&solo.sent(), 2), 1);
     assert_eq!(solo.node.poll_timeout(), Some(solo.clock.at(EVASIVE)));
-    // Just before: nothing.
+    // Just before evasive: nothing.
     solo.timeout_at(EVASIVE - Duration::from_millis(1));
     assert!(solo.events().is_empty() && solo.sent().is_empty());
     // Evasive: PING and EVASIVE.
@@ -1138,10 +1143,10 @@ fn traffic_makes_an_evasive_peer_alive_again() {
     solo.clock.set(solo.clock.at(Duration::from_millis(150)));
     solo.handle(f.send(&Message::PingOk)).unwrap();
     assert_eq!(solo.node.peer(&pid(2)).unwrap().state, PeerState::Alive);
-    // No SILENT at 200 ms: it is alive until 150 + 100.
+    // No SILENT at 200 ms: it is alive until 150 + 100; at 200 (150 + 50) a keep-alive PING.
     solo.timeout_at(EVASIVE + REAP);
     assert!(solo.events().is_empty());
-    assert!(solo.sent().is_empty());
+    assert_eq!(pings_to(&solo.sent(), 2), 1);
     solo.timeout_at(Duration::from_millis(250));
     assert!(matches!(solo.events()[..], [Event::Evasive { .. }]));
     // Silent from then on: SILENT at 350, EXIT at 150 + 500.
@@ -1159,11 +1164,10 @@ fn connected_nodes_keep_each_other_alive_and_a_partitioned_one_expires() {
     net.discover_all();
     net.clear();
     net.advance(Duration::from_secs(3));
-    // Idle peers are pinged and answer: EVASIVE at times, but never SILENT nor EXIT.
+    // Idle peers get keep-alive PINGs and answer: no EVASIVE, SILENT or EXIT at all.
     for i in 0..2 {
         let events = net.events(i);
-        assert!(events.iter().all(|e| matches!(e, Event::Evasive { .. })));
-        assert!(!events.is_empty());
+        assert!(events.is_empty(), "{events:?}");
     }
     let sent = net.sent(0);
     assert!(sent.iter().any(|(_, e)| e.message == Message::Ping));
@@ -1172,6 +1176,10 @@ fn connected_nodes_keep_each_other_alive_and_a_partitioned_one_expires() {
     net.hold.insert((1, 0));
     net.advance(EXPIRED);
     let events = net.events(0);
+    assert!(events.contains(&Event::Evasive {
+        peer: pid(2),
+        name: name_of(2)
+    }));
     assert!(events.contains(&Event::Silent {
         peer: pid(2),
         name: name_of(2)
@@ -1430,16 +1438,17 @@ fn poll_timeout_is_the_earliest_peer_deadline() {
     let _a = solo.fake(2, &[]);
     solo.clock.advance(Duration::from_millis(30));
     let mut b = solo.fake(3, &[]);
-    assert_eq!(solo.node.poll_timeout(), Some(solo.clock.at(EVASIVE)));
+    // Peer 2's keep-alive is due at 50.
+    assert_eq!(solo.node.poll_timeout(), Some(solo.clock.at(EVASIVE / 2)));
     // Peer 3 talks at 60: the earliest stays peer 2's.
     solo.clock.set(solo.clock.at(Duration::from_millis(60)));
     solo.handle(b.send(&Message::PingOk)).unwrap();
     assert!(solo.node.poll_timeout() <= earliest_peer_deadline(&solo.node));
     solo.timeout_at(EVASIVE);
-    // Peer 2 is evasive (next at 200), peer 3 alive until 160.
+    // Peer 2 is evasive (next at 200), peer 3's keep-alive is due at 110.
     assert_eq!(
         solo.node.poll_timeout(),
-        Some(solo.clock.at(Duration::from_millis(160)))
+        Some(solo.clock.at(Duration::from_millis(110)))
     );
 }
 
