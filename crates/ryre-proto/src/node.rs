@@ -499,7 +499,7 @@ impl NodeState {
 
     /// Knows `id` at `endpoint`: creates it (purging any other peer at that endpoint), connects
     /// and says HELLO. Returns false when `id` was already known.
-    fn require_peer(&mut self, now: Instant, id: PeerId, endpoint: String) -> bool {
+    pub(crate) fn require_peer(&mut self, now: Instant, id: PeerId, endpoint: String) -> bool {
         if self.peers.contains_key(&id) {
             return false;
         }
@@ -527,7 +527,7 @@ impl NodeState {
     }
 
     /// Drops a peer: leaves its groups, closes its link, reports EXIT if it had said HELLO.
-    fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
+    pub(crate) fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };

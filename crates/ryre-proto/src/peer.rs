@@ -63,6 +63,8 @@ pub(crate) struct Peer {
     pub next_ping_at: Instant,
     /// Whether the keep-alive PING (half-way to evasive) went out since we last heard from it.
     pub pinged: bool,
+    /// Not before this time will a lost HELLO be asked for again.
+    pub resync_after: Option<Instant>,
 }
 
 impl Peer {
@@ -83,6 +85,7 @@ impl Peer {
             heard_at: now,
             next_ping_at: now + evasive,
             pinged: false,
+            resync_after: None,
         }
     }
 

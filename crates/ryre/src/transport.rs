@@ -31,10 +31,27 @@ pub(crate) enum SendError {
     NoLink,
 }
 
-/// One ZeroMQ context for the whole process: one I/O thread serves every node in it.
+/// How many nodes share one ZeroMQ context (its I/O thread and reaper). libzmq caps a context
+/// at 1023 sockets and the `zmq` crate cannot raise that; a node uses one socket plus one per
+/// peer, so four nodes per context stay under the cap in meshes of up to about 250 nodes.
+const NODES_PER_CONTEXT: usize = 4;
+
+/// A ZeroMQ context for a new node: shared with at most `NODES_PER_CONTEXT - 1` other nodes of
+/// the process.
 pub(crate) fn shared_context() -> zmq::Context {
-    static CTX: std::sync::OnceLock<zmq::Context> = std::sync::OnceLock::new();
-    CTX.get_or_init(zmq::Context::new).clone()
+    static POOL: std::sync::Mutex<Option<(zmq::Context, usize)>> = std::sync::Mutex::new(None);
+    let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+    match pool.as_mut() {
+        Some((ctx, n)) if *n < NODES_PER_CONTEXT => {
+            *n += 1;
+            ctx.clone()
+        }
+        _ => {
+            let ctx = zmq::Context::new();
+            *pool = Some((ctx.clone(), 1));
+            ctx
+        }
+    }
 }
 
 /// The ROUTER inbox.

@@ -158,3 +158,43 @@ fn idle_healthy_peers_never_turn_evasive() {
     }
     assert_eq!(a.peers(), vec![b.uuid()]);
 }
+
+/// Forty nodes in one process on loopback: every node sees the 39 others join, and a shout from
+/// one reaches all of them.
+#[test]
+fn forty_nodes_in_one_process() {
+    const N: usize = 40;
+    let port = free_udp_port();
+    let nodes: Vec<_> = (0..N)
+        .map(|i| {
+            builder(port, &format!("m{i}"))
+                .interval(Duration::from_millis(200))
+                .start()
+                .unwrap()
+        })
+        .collect();
+    for n in &nodes {
+        n.join("many").unwrap();
+    }
+    let started = Instant::now();
+    for n in &nodes {
+        let mut joined = HashSet::new();
+        while joined.len() < N - 1 {
+            if let Event::Join { peer, .. } =
+                expect(n, "JOIN many", |e| matches!(e, Event::Join { .. }))
+            {
+                joined.insert(peer);
+            }
+        }
+    }
+    let met = started.elapsed();
+    nodes[7].shout_str("many", "to all").unwrap();
+    for (i, n) in nodes.iter().enumerate().filter(|(i, _)| *i != 7) {
+        let ev = expect(n, "SHOUT", |e| matches!(e, Event::Shout { .. }));
+        assert!(
+            matches!(ev, Event::Shout { peer, .. } if peer == nodes[7].uuid()),
+            "node {i}"
+        );
+    }
+    eprintln!("40 nodes met in {met:?}");
+}

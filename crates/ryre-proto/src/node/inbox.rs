@@ -55,6 +55,7 @@ impl NodeState {
         }
         let Some(peer) = self.peers.get_mut(&from).filter(|p| p.info.ready) else {
             self.stats.ignored += 1;
+            self.resync(now, from);
             return Err(Problem::NotReady {
                 from,
                 msg: env.message.name(),
@@ -143,6 +144,27 @@ impl NodeState {
             Message::Goodbye => self.remove_peer(from, ExitReason::Goodbye),
         }
         Ok(())
+    }
+
+    /// A peer we know, but which has not said HELLO, sends something else: its HELLO was lost
+    /// (its link to us was re-established after it was sent). ZRE has no way to ask for HELLO
+    /// again, but every implementation re-creates a peer that says HELLO twice, and greets it
+    /// anew: so we say HELLO again on a fresh link, and the peer answers with its own HELLO.
+    /// At most once per reap interval per peer.
+    fn resync(&mut self, now: Instant, from: PeerId) {
+        let Some(peer) = self.peers.get(&from) else {
+            return;
+        };
+        if peer.info.ready || peer.resync_after.is_some_and(|t| now < t) {
+            return;
+        }
+        let endpoint = peer.info.endpoint.clone();
+        self.remove_peer(from, crate::ExitReason::Rehello);
+        self.require_peer(now, from, endpoint);
+        let after = now + self.config.reap_interval();
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.resync_after = Some(after);
+        }
     }
 
     /// Steps the peer's status by one (wrapping at 256) and checks it against what it sent.

@@ -1956,3 +1956,101 @@ fn garbage_on_the_beacon_port_is_a_problem_not_a_panic() {
     assert_eq!(solo.node.stats().malformed, 4);
     assert!(solo.transmits().is_empty());
 }
+
+/// A HELLO lost on the wire (the link was re-established after it left) would leave the peer
+/// half-known for ever: its later messages are refused as "not ready". The receiver says HELLO
+/// again on a fresh link; the other side takes that as a restart and greets it back.
+#[test]
+fn a_lost_hello_is_recovered_by_saying_hello_again() {
+    let mut net = Net::new(2);
+    // Node 0's HELLO to node 1 is lost.
+    net.hold.insert((0, 1));
+    net.discover(0, 1);
+    net.held.clear();
+    net.hold.clear();
+    net.discover(1, 0);
+    assert!(
+        net.nodes[0].peer(&pid(2)).is_some(),
+        "node 0 has node 1's HELLO"
+    );
+    assert!(
+        net.nodes[1].peer(&pid(1)).is_none(),
+        "node 1 never got node 0's HELLO"
+    );
+    net.clear();
+    // Node 0 whispers; node 1 refuses it (not ready) and says HELLO again.
+    net.command(
+        0,
+        Command::Whisper {
+            peer: pid(2),
+            content: content("lost?"),
+        },
+    )
+    .unwrap();
+    assert!(matches!(net.problems[1][..], [Problem::NotReady { .. }]));
+    assert!(
+        net.nodes[1].peer(&pid(1)).is_some(),
+        "node 1 now knows node 0"
+    );
+    assert!(net.nodes[0].peer(&pid(2)).is_some());
+    let at_0 = net.events(0);
+    assert_eq!(
+        at_0[..2],
+        [
+            exit(2, ExitReason::Rehello),
+            Event::Enter {
+                peer: pid(2),
+                name: name_of(2),
+                headers: config(2).headers,
+                endpoint: endpoint_of(2)
+            }
+        ]
+    );
+    // Traffic flows both ways afterwards.
+    net.command(
+        0,
+        Command::Whisper {
+            peer: pid(2),
+            content: content("found"),
+        },
+    )
+    .unwrap();
+    assert!(net
+        .events(1)
+        .iter()
+        .any(|e| matches!(e, Event::Whisper { peer, .. } if *peer == pid(1))));
+}
+
+#[test]
+fn saying_hello_again_is_rate_limited() {
+    let mut solo = Solo::new();
+    // Peer 2 is discovered (we said HELLO) but its HELLO never arrives; it sends PINGs.
+    solo.handle(Input::Discovered {
+        id: pid(2),
+        endpoint: endpoint_of(2),
+    })
+    .unwrap();
+    solo.transmits();
+    let f = Fake::new(2);
+    for seq in 2..6 {
+        let r = solo.handle(f.send_seq(seq, &Message::Ping));
+        assert!(matches!(r, Err(Problem::NotReady { .. })));
+    }
+    // One new link and one HELLO for the four refusals.
+    let ts = solo.transmits();
+    let connects = ts
+        .iter()
+        .filter(|t| matches!(t, Transmit::Connect { .. }))
+        .count();
+    assert_eq!(connects, 1, "{ts:?}");
+    // A reap interval later it may happen again.
+    solo.clock.advance(REAP);
+    let _ = solo.handle(f.send_seq(7, &Message::Ping));
+    assert_eq!(
+        solo.transmits()
+            .iter()
+            .filter(|t| matches!(t, Transmit::Connect { .. }))
+            .count(),
+        1
+    );
+}
