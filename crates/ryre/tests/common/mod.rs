@@ -42,3 +42,15 @@ pub fn expect(node: &Node, what: &str, mut pred: impl FnMut(&Event) -> bool) -> 
         }
     }
 }
+
+/// Waits until `a` and `b` have each seen the other join `group`.
+pub fn meet_in(a: &Node, b: &Node, group: &str) {
+    for (x, y) in [(a, b), (b, a)] {
+        let id = y.uuid();
+        expect(
+            x,
+            &format!("JOIN {} {group}", y.name()),
+            |e| matches!(e, Event::Join { peer, group: g, .. } if *peer == id && g == group),
+        );
+    }
+}
