@@ -12,6 +12,7 @@ mod output;
 mod peers;
 mod ping;
 mod session;
+mod timer;
 
 use std::process::ExitCode;
 
@@ -41,6 +42,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure whisper throughput or latency against a raw libzmq baseline.
     Bench(bench::BenchArgs),
+    /// The timer service: serve ticks and wake-ups, watch jitter, ask for a wake-up.
+    Timer(timer::TimerArgs),
 }
 
 /// Why a command failed.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Peers(a) => peers::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Timer(a) => timer::run(a),
     };
     match result {
         Ok(code) => code,
