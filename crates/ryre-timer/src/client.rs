@@ -274,6 +274,15 @@ impl Timers {
         match ev {
             Event::Shout {
                 peer,
+                ref group,
+                ref content,
+                ..
+            } if group == CLIENTS_GROUP && content.len() == 1 => {
+                // The wake-up leader announces itself to every client at once.
+                self.on_timer_whisper(peer, &content[0])
+            }
+            Event::Shout {
+                peer,
                 group,
                 content,
                 name,

@@ -61,7 +61,19 @@ pub enum TickRejected {
     /// A tick of another rate.
     #[error("tick of {0} Hz where {1} Hz was expected")]
     WrongRate(u16, u16),
+    /// A tick due further ahead of our clock than clocks can differ: forged (or a clock far off).
+    #[error("tick {n} is due {ahead_ms} ms in the future")]
+    Future {
+        /// The tick's number.
+        n: u64,
+        /// How far ahead of our clock it is due.
+        ahead_ms: u64,
+    },
 }
+
+/// How far ahead of the receiver's clock a tick may be scheduled (clock difference between
+/// hosts) before it is refused as [`TickRejected::Future`]: 2 s.
+pub const MAX_AHEAD_NS: u64 = 2_000_000_000;
 
 /// What a [`TickTracker`] has counted.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -129,7 +141,14 @@ impl TickTracker {
         scheduled: u64,
         received: u64,
     ) -> Result<Tick, TickRejected> {
-        let result = self.check(rate, n, t0, scheduled);
+        let result = if scheduled > received.saturating_add(MAX_AHEAD_NS) {
+            Err(TickRejected::Future {
+                n,
+                ahead_ms: (scheduled - received) / 1_000_000,
+            })
+        } else {
+            self.check(rate, n, t0, scheduled)
+        };
         let missed = match result {
             Ok(m) => m,
             Err(TickRejected::Stale { .. } | TickRejected::OldEpoch) => {
@@ -188,6 +207,8 @@ mod tests {
     use super::*;
 
     const P: u64 = 10_000_000; // 100 Hz
+    /// A receive time after every tick of these tests.
+    const LATER: u64 = u64::MAX / 2;
 
     fn id() -> PeerId {
         PeerId::from_bytes([7; 16])
@@ -199,35 +220,38 @@ mod tests {
         let mut t = TickTracker::new(100);
         let t0 = 1_000 * P;
         assert_eq!(
-            t.accept(from, 100, 5, t0, t0 + 5 * P, 0).map(|k| k.missed),
+            t.accept(from, 100, 5, t0, t0 + 5 * P, LATER)
+                .map(|k| k.missed),
             Ok(0)
         );
         assert_eq!(
-            t.accept(from, 100, 6, t0, t0 + 6 * P, 0).map(|k| k.missed),
+            t.accept(from, 100, 6, t0, t0 + 6 * P, LATER)
+                .map(|k| k.missed),
             Ok(0)
         );
         assert_eq!(
-            t.accept(from, 100, 9, t0, t0 + 9 * P, 0).map(|k| k.missed),
+            t.accept(from, 100, 9, t0, t0 + 9 * P, LATER)
+                .map(|k| k.missed),
             Ok(2)
         );
         assert_eq!(
-            t.accept(from, 100, 9, t0, t0 + 9 * P, 0),
+            t.accept(from, 100, 9, t0, t0 + 9 * P, LATER),
             Err(TickRejected::Stale { n: 9, last: 9 })
         );
         assert_eq!(
-            t.accept(from, 100, 3, t0, t0 + 3 * P, 0),
+            t.accept(from, 100, 3, t0, t0 + 3 * P, LATER),
             Err(TickRejected::Stale { n: 3, last: 9 })
         );
         assert_eq!(
-            t.accept(from, 100, 10, t0, t0 + 10 * P + 1, 0),
+            t.accept(from, 100, 10, t0, t0 + 10 * P + 1, LATER),
             Err(TickRejected::Inconsistent { n: 10 })
         );
         assert_eq!(
-            t.accept(from, 10, 10, t0, t0 + 100 * P, 0),
+            t.accept(from, 10, 10, t0, t0 + 100 * P, LATER),
             Err(TickRejected::WrongRate(10, 100))
         );
         assert_eq!(
-            t.accept(from, 100, 99, t0 - P, t0 + 98 * P, 0),
+            t.accept(from, 100, 99, t0 - P, t0 + 98 * P, LATER),
             Err(TickRejected::OldEpoch)
         );
         let c = t.counts();
@@ -236,12 +260,33 @@ mod tests {
     }
 
     #[test]
+    fn ticks_from_the_future_are_refused() {
+        let mut t = TickTracker::new(100);
+        let now = 1_000_000 * P;
+        assert!(t
+            .accept(id(), 100, 10, now, now + 10 * P, now + 10 * P)
+            .is_ok());
+        let far = 100_000;
+        assert_eq!(
+            t.accept(id(), 100, far, now, now + far * P, now + 11 * P),
+            Err(TickRejected::Future {
+                n: far,
+                ahead_ms: (far - 11) * 10
+            })
+        );
+        assert_eq!(t.counts().malformed, 1);
+        assert!(t
+            .accept(id(), 100, 11, now, now + 11 * P, now + 11 * P)
+            .is_ok());
+    }
+
+    #[test]
     fn a_newer_time_base_starts_a_new_numbering() {
         let from = id();
         let mut t = TickTracker::new(100);
-        assert!(t.accept(from, 100, 50, 0, 50 * P, 0).is_ok());
+        assert!(t.accept(from, 100, 50, 0, 50 * P, LATER).is_ok());
         let t1 = 10_000 * P;
-        let k = t.accept(from, 100, 0, t1, t1, 0).expect("new epoch");
+        let k = t.accept(from, 100, 0, t1, t1, LATER).expect("new epoch");
         assert_eq!(k.missed, 0);
         assert_eq!(t.counts().new_epochs, 1);
         assert_eq!(t.position(), Some((t1, 0)));
