@@ -37,6 +37,10 @@ pub enum BenchKind {
     Whisper(Common),
     /// Round-trip time of a whisper answered by a whisper.
     Latency(Common),
+    /// Tick lateness at a subscriber against a tokio interval, per rate.
+    Timer(crate::timer_bench::JitterArgs),
+    /// Gap in the ticks after the ticking timer node is killed with kill -9.
+    TimerFailover(crate::timer_bench::FailoverArgs),
 }
 
 /// Settings shared by both benchmarks.
@@ -67,6 +71,8 @@ pub fn run(a: BenchArgs) -> CliResult {
     match a.kind {
         BenchKind::Whisper(c) => whisper_bench(&c),
         BenchKind::Latency(c) => latency_bench(&c),
+        BenchKind::Timer(a) => crate::timer_bench::jitter(a),
+        BenchKind::TimerFailover(a) => crate::timer_bench::failover(a),
     }
 }
 

@@ -13,6 +13,7 @@ mod peers;
 mod ping;
 mod session;
 mod timer;
+mod timer_bench;
 
 use std::process::ExitCode;
 

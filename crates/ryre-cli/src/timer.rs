@@ -248,15 +248,20 @@ fn serve(a: ServeArgs) -> CliResult {
         out(line);
     }
     let s = server.stats();
+    let late = server.send_lateness();
     if json {
         out(json!({"event": "summary", "ticks_sent": s.ticks_sent, "ticks_skipped": s.ticks_skipped,
+            "send_late_p50_ms": late.percentile(0.5).as_secs_f64() * 1e3,
+            "send_late_p99_ms": late.percentile(0.99).as_secs_f64() * 1e3,
+            "send_late_max_ms": late.max().as_secs_f64() * 1e3,
             "requests_accepted": s.requests_accepted, "requests_rejected": s.requests_rejected,
             "wakes_sent": s.wakes_sent, "misdirected": s.misdirected, "bad_messages": s.bad_messages})
         .to_string());
     } else {
         out(format!(
-            "SUMMARY ticks sent {} skipped {}, wake-ups {} (requests {} accepted, {} rejected), bad messages {}",
-            s.ticks_sent, s.ticks_skipped, s.wakes_sent, s.requests_accepted, s.requests_rejected, s.bad_messages
+            "SUMMARY ticks sent {} skipped {} (sent late p50 {} ms, p99 {} ms, max {} ms), wake-ups {} (requests {} accepted, {} rejected), bad messages {}",
+            s.ticks_sent, s.ticks_skipped, ms(late.percentile(0.5)), ms(late.percentile(0.99)), ms(late.max()),
+            s.wakes_sent, s.requests_accepted, s.requests_rejected, s.bad_messages
         ));
     }
     server.stop().map_err(timer_err)?;

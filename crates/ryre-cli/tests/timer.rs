@@ -231,3 +231,23 @@ fn bad_timer_arguments_exit_2() {
         assert!(stderr.contains("error"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn bench_timer_and_failover_report_against_their_baselines() {
+    let (status, out, err) = run(&["bench", "timer", "--rates", "100", "--secs", "0.5", "--json"]);
+    assert!(status.success(), "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["rate"], 100);
+    assert!(v["ticks"].as_u64().is_some_and(|n| n >= 40), "{v}");
+    assert!(v["tokio_interval"]["ticks"].as_u64().is_some_and(|n| n >= 40), "{v}");
+    assert!(v["p99_ratio"].as_f64().is_some_and(|r| r > 0.0), "{v}");
+    let (status, out, err) = run(&[
+        "bench", "timer-failover", "--rounds", "1", "--evasive", "200", "--json",
+    ]);
+    assert!(status.success(), "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["duplicates"], 0, "{v}");
+    let gap = v["gaps_ms"][0].as_f64().expect("one gap");
+    // At least the expired timeout (300 ms) must pass before anyone takes over.
+    assert!(gap >= 250.0, "{v}");
+}

@@ -22,6 +22,7 @@ mod id;
 pub mod msg;
 mod node;
 mod peer;
+pub mod timer;
 
 pub use event::{Event, ExitReason};
 pub use frames::{Frames, Transmit};

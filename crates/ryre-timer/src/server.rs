@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use ryre::{Event, Node, NodeBuilder, PeerId};
 
+use crate::jitter::JitterStats;
 use crate::proto::TimerMsg;
 use crate::schedule::{period_of, Schedule};
 use crate::tick::TickTracker;
@@ -105,6 +106,8 @@ pub enum ServerEvent {
 
 #[derive(Default)]
 struct Counters {
+    /// How late each tick left this node (sent minus scheduled).
+    send_late: std::sync::Mutex<JitterStats>,
     ticks_sent: AtomicU64,
     ticks_skipped: AtomicU64,
     requests_accepted: AtomicU64,
@@ -240,6 +243,15 @@ impl TimerServer {
             misdirected: get(&c.misdirected),
             bad_messages: get(&c.bad_messages),
         }
+    }
+
+    /// How late ticks left this node (sent minus scheduled), for every rate it ticked.
+    pub fn send_lateness(&self) -> JitterStats {
+        self.counters
+            .send_late
+            .lock()
+            .map(|j| j.clone())
+            .unwrap_or_default()
     }
 
     /// The next change of role or peer, waiting at most `timeout`.
@@ -604,7 +616,11 @@ impl Ticker {
                     scheduled,
                 };
                 let Ok(frame) = msg.encode() else { continue };
-                match self.node.shout(&tick_group(*rate), [frame]) {
+                let sent = self.node.shout(&tick_group(*rate), [frame]);
+                if let Ok(mut j) = self.counters.send_late.lock() {
+                    j.record(unix_now() as i64 - scheduled as i64);
+                }
+                match sent {
                     Ok(()) => bump(&self.counters.ticks_sent, 1),
                     Err(ryre::Error::Stopped) => return false,
                     Err(e) => tracing::warn!("tick not sent: {e}"),

@@ -1,4 +1,4 @@
-//! The timer protocol's messages and their codec.
+//! The timer service's messages (ryre-timer) and their codec.
 //!
 //! Every message is one frame (a ZRE SHOUT or WHISPER content frame): the signature `'R' 'T' 'M'`,
 //! a version byte (1), a kind byte, then the body. Integers are big-endian; times are nanoseconds
