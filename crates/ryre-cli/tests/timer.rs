@@ -234,15 +234,28 @@ fn bad_timer_arguments_exit_2() {
 
 #[test]
 fn bench_timer_and_failover_report_against_their_baselines() {
-    let (status, out, err) = run(&["bench", "timer", "--rates", "100", "--secs", "0.5", "--json"]);
+    let (status, out, err) = run(&[
+        "bench", "timer", "--rates", "100", "--secs", "0.5", "--json",
+    ]);
     assert!(status.success(), "{out}\n{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
     assert_eq!(v["rate"], 100);
     assert!(v["ticks"].as_u64().is_some_and(|n| n >= 40), "{v}");
-    assert!(v["tokio_interval"]["ticks"].as_u64().is_some_and(|n| n >= 40), "{v}");
+    assert!(
+        v["tokio_interval"]["ticks"]
+            .as_u64()
+            .is_some_and(|n| n >= 40),
+        "{v}"
+    );
     assert!(v["p99_ratio"].as_f64().is_some_and(|r| r > 0.0), "{v}");
     let (status, out, err) = run(&[
-        "bench", "timer-failover", "--rounds", "1", "--evasive", "200", "--json",
+        "bench",
+        "timer-failover",
+        "--rounds",
+        "1",
+        "--evasive",
+        "200",
+        "--json",
     ]);
     assert!(status.success(), "{out}\n{err}");
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");

@@ -306,3 +306,36 @@ fn forged_and_malformed_input_is_counted_never_fatal() {
     assert!(s.bad_messages >= 2, "{s:?}");
     assert!(s.ticks_sent > 0);
 }
+
+#[test]
+fn ticks_arrive_on_the_async_stream() {
+    use futures_util::StreamExt;
+    let port = free_udp_port();
+    let _server = server(port, "timer", &[100]);
+    let timers = Timers::start(builder(port, "async")).expect("client");
+    timers.subscribe(100).expect("subscribe");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .expect("runtime");
+    let ticks = rt.block_on(async {
+        let mut stream = timers.stream();
+        let mut got = Vec::new();
+        let collect = async {
+            while let Some(ev) = stream.next().await {
+                if let TimerEvent::Tick(t) = ev {
+                    got.push(t.n);
+                    if got.len() == 10 {
+                        break;
+                    }
+                }
+            }
+        };
+        tokio::time::timeout(WAIT, collect)
+            .await
+            .expect("ten ticks in time");
+        got
+    });
+    assert_eq!(ticks.len(), 10);
+    assert!(ticks.windows(2).all(|w| w[1] == w[0] + 1), "{ticks:?}");
+}
