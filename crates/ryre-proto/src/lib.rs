@@ -19,6 +19,7 @@ mod event;
 mod frames;
 mod group;
 mod id;
+pub mod log;
 pub mod msg;
 mod node;
 mod peer;
