@@ -7,6 +7,9 @@ mod args;
 mod bench;
 mod chat;
 mod demo;
+mod log;
+mod log_top;
+mod logging;
 mod node;
 mod output;
 mod peers;
@@ -45,6 +48,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// The timer service: serve ticks and wake-ups, watch jitter, ask for a wake-up.
     Timer(timer::TimerArgs),
+    /// Decentralised logging: collect, tail, watch rates, emit.
+    Log(log::LogArgs),
 }
 
 /// Why a command failed.
@@ -87,6 +92,7 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Timer(a) => timer::run(a),
+        Command::Log(a) => log::run(a),
     };
     match result {
         Ok(code) => code,

@@ -94,7 +94,7 @@ pub fn run(a: NodeArgs) -> CliResult {
             "--burst and --churn need a group: pass --join GROUP".into(),
         ));
     }
-    init_tracing(a.verbose);
+    crate::logging::init(a.verbose);
     let mut b = a.net.builder().verbose(a.verbose);
     if let Some(n) = &a.name {
         b = b.name(n.clone());
@@ -126,19 +126,6 @@ pub fn run(a: NodeArgs) -> CliResult {
         commands: true,
     };
     run_node(b, behaviour)
-}
-
-/// Sends `tracing` output to stderr: warnings (malformed input, dropped peers) always, the
-/// node's protocol log with `--verbose`; `RUST_LOG` overrides both.
-fn init_tracing(verbose: bool) {
-    let default = if verbose { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_writer(std::io::stderr)
-        .try_init();
 }
 
 /// A command read from stdin.
@@ -211,6 +198,7 @@ enum Flow {
 pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
     let printer = Printer { json: b.json };
     let node = builder.start()?;
+    crate::logging::publish(&node);
     printer.started(&node);
     let session = Session::new();
     session.forward_events(&node)?;
@@ -277,6 +265,7 @@ pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
             printer.event(&ev);
         });
     }
+    crate::logging::finish();
     printer.summary(&runner.counts);
     Ok(ExitCode::SUCCESS)
 }

@@ -54,6 +54,33 @@ pub(crate) struct Core {
     pub now: Instant,
 }
 
+/// The node's protocol events, through `tracing` (so `ryre log tail` shows what a mesh does):
+/// presence and elections at INFO, group membership at DEBUG; application messages only for a
+/// verbose node.
+fn log_event(ev: &Event, verbose: bool) {
+    match ev {
+        Event::Enter {
+            peer,
+            name,
+            endpoint,
+            ..
+        } => info!(%peer, %name, %endpoint, "peer entered"),
+        Event::Exit { peer, name, reason } => {
+            info!(%peer, %name, reason = reason.as_str(), "peer exited")
+        }
+        Event::Evasive { peer, name } => info!(%peer, %name, "peer evasive"),
+        Event::Silent { peer, name } => info!(%peer, %name, "peer silent"),
+        Event::Leader { peer, name, group } => info!(%peer, %name, %group, "leader elected"),
+        Event::Join { peer, name, group } => debug!(%peer, %name, %group, "peer joined"),
+        Event::Leave { peer, name, group } => debug!(%peer, %name, %group, "peer left"),
+        Event::Stop { .. } => info!("node stopping"),
+        Event::Whisper { .. } | Event::Shout { .. } if verbose => {
+            info!(event = ?EventTag(ev), "message")
+        }
+        Event::Whisper { .. } | Event::Shout { .. } => {}
+    }
+}
+
 impl Core {
     /// Carries out what the heart asked for.
     pub fn flush(&mut self) {
@@ -81,9 +108,7 @@ impl Core {
             }
         }
         while let Some(ev) = self.state.poll_event() {
-            if self.verbose {
-                info!(event = ?EventTag(&ev), "event");
-            }
+            log_event(&ev, self.verbose);
             let last = matches!(ev, Event::Stop { .. });
             self.pending.push(ev);
             if last {
