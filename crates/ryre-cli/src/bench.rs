@@ -41,6 +41,11 @@ pub enum BenchKind {
     Timer(crate::timer_bench::JitterArgs),
     /// Gap in the ticks after the ticking timer node is killed with kill -9.
     TimerFailover(crate::timer_bench::FailoverArgs),
+    /// Log records per second to a collector on disk; the log layer's cost with no collector.
+    Log(crate::log_bench::LogBenchArgs),
+    /// (Internal: one layer-cost measurement, run by `ryre bench log`.)
+    #[command(hide = true)]
+    LogCost(crate::log_bench::LogCostArgs),
 }
 
 /// Settings shared by both benchmarks.
@@ -73,6 +78,8 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::Latency(c) => latency_bench(&c),
         BenchKind::Timer(a) => crate::timer_bench::jitter(a),
         BenchKind::TimerFailover(a) => crate::timer_bench::failover(a),
+        BenchKind::Log(a) => crate::log_bench::run(a),
+        BenchKind::LogCost(a) => crate::log_bench::run_cost(a),
     }
 }
 

@@ -8,6 +8,7 @@ mod bench;
 mod chat;
 mod demo;
 mod log;
+mod log_bench;
 mod log_top;
 mod logging;
 mod node;

@@ -178,3 +178,21 @@ fn bad_log_arguments_exit_2() {
         assert!(stderr.contains("error"), "{args:?}: {stderr}");
     }
 }
+
+#[test]
+fn bench_log_reports_rate_and_layer_cost() {
+    let (status, out, err) = run(&[
+        "bench", "log", "--count", "20000", "--events", "100000", "--rounds", "1", "--json",
+    ]);
+    assert!(status.success(), "{out}\n{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert!(v["records_per_s"].as_f64().is_some_and(|r| r > 0.0), "{v}");
+    assert!(
+        v["layer_ns_per_event"].as_f64().is_some_and(|r| r > 0.0),
+        "{v}"
+    );
+    assert!(
+        v["noop_ns_per_event"].as_f64().is_some_and(|r| r >= 0.0),
+        "{v}"
+    );
+}

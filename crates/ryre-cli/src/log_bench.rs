@@ -1,0 +1,232 @@
+//! `ryre bench log`: records per second from one publisher to one collector writing JSON lines
+//! to disk, and the cost per event of the log layer in a program with no collector in sight,
+//! against `tracing` with a no-op subscriber (each measured in a child process of its own, so
+//! that one subscriber's callsite interest does not change the other's).
+
+use std::net::UdpSocket;
+use std::process::{Command, ExitCode};
+use std::time::{Duration, Instant};
+
+use clap::{Args, ValueEnum};
+use ryre::Node;
+use ryre_log::{layer_with, Collector, CollectorConfig, FileConfig, Level, PublisherConfig};
+use serde_json::json;
+use tracing_subscriber::prelude::*;
+
+use crate::output::print_line;
+use crate::{CliError, CliResult};
+
+/// Arguments of `ryre bench log`.
+#[derive(Debug, Args)]
+pub struct LogBenchArgs {
+    /// Records per throughput run.
+    #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Events per layer-cost run.
+    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: u64,
+    /// Rounds of each measurement; medians are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Which subscriber a layer-cost child runs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CostMode {
+    /// `tracing::subscriber::NoSubscriber` as the global default.
+    Noop,
+    /// A registry with the ryre log layer, no collector anywhere.
+    Layer,
+}
+
+/// Arguments of the hidden `ryre bench log-cost` (run by `ryre bench log`).
+#[derive(Debug, Args)]
+pub struct LogCostArgs {
+    /// The subscriber.
+    #[arg(long, value_enum)]
+    pub mode: CostMode,
+    /// Events to emit.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
+}
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    CliError::Runtime(e.to_string())
+}
+
+fn free_udp_port() -> Result<u16, CliError> {
+    let s = UdpSocket::bind("127.0.0.1:0").map_err(err)?;
+    Ok(s.local_addr().map_err(err)?.port())
+}
+
+/// One throughput run: seconds from the first event to the last record on disk.
+fn throughput(count: u64) -> Result<Duration, CliError> {
+    let port = free_udp_port()?;
+    let b = |name: &str| {
+        Node::builder()
+            .name(name)
+            .interface("lo")
+            .port(port)
+            .interval(Duration::from_millis(100))
+    };
+    let dir = std::env::temp_dir().join(format!("ryre-bench-log-{}-{port}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = CollectorConfig {
+        level: Level::Info,
+        interface: Some("lo".into()),
+        files: Some(FileConfig::new(&dir)),
+        ..CollectorConfig::default()
+    };
+    let col = Collector::start(b("bench-collector"), config).map_err(err)?;
+    let node = b("bench-publisher").start()?;
+    let pc = PublisherConfig {
+        scan_every: Duration::from_millis(20),
+        ..PublisherConfig::default()
+    };
+    let (layer, publisher) = layer_with(&node, pc).map_err(err)?;
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    let stall = Duration::from_secs(30);
+    let deadline = Instant::now() + stall;
+    while publisher.stats().wanted.is_none() {
+        if Instant::now() > deadline {
+            return Err(err("the collector was not found"));
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let start = Instant::now();
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..count {
+            tracing::info!(i, "record");
+            // Never outrun the queue (the layer would drop and count): wait for the socket.
+            if i % 4096 == 0 {
+                while publisher.stats().published + 60_000 < i {
+                    std::thread::yield_now();
+                }
+            }
+        }
+    });
+    let deadline = Instant::now() + stall;
+    while col.stats().written < count {
+        if Instant::now() > deadline {
+            return Err(err(format!(
+                "only {} of {count} records written",
+                col.stats().written
+            )));
+        }
+        std::thread::sleep(Duration::from_micros(200));
+    }
+    let took = start.elapsed();
+    let dropped = publisher.stats().dropped;
+    drop(publisher);
+    col.stop().map_err(err)?;
+    node.stop()?;
+    let _ = std::fs::remove_dir_all(&dir);
+    if dropped > 0 {
+        return Err(err(format!("{dropped} records dropped")));
+    }
+    Ok(took)
+}
+
+/// Runs a layer-cost child and reads its ns/event.
+fn cost(mode: &str, events: u64) -> Result<f64, CliError> {
+    let exe = std::env::current_exe().map_err(err)?;
+    let out = Command::new(exe)
+        .args([
+            "bench",
+            "log-cost",
+            "--mode",
+            mode,
+            "--events",
+            &events.to_string(),
+        ])
+        .output()
+        .map_err(err)?;
+    if !out.status.success() {
+        return Err(err(String::from_utf8_lossy(&out.stderr)));
+    }
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .map_err(|_| err("the layer-cost child printed no number"))
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Runs `ryre bench log`.
+pub fn run(a: LogBenchArgs) -> CliResult {
+    let mut rates = Vec::new();
+    let (mut noop, mut layer) = (Vec::new(), Vec::new());
+    for _ in 0..a.rounds {
+        noop.push(cost("noop", a.events)?);
+        layer.push(cost("layer", a.events)?);
+        let t = throughput(a.count)?;
+        rates.push(a.count as f64 / t.as_secs_f64());
+    }
+    let (rate, n, l) = (
+        median(rates.clone()),
+        median(noop.clone()),
+        median(layer.clone()),
+    );
+    if a.json {
+        print_line(
+            &json!({"bench": "log", "records": a.count, "records_per_s": rate,
+            "rates": rates, "target_per_s": 200_000,
+            "noop_ns_per_event": n, "layer_ns_per_event": l, "layer_minus_noop_ns": l - n,
+            "noop_runs": noop, "layer_runs": layer})
+            .to_string(),
+        );
+    } else {
+        print_line(&format!(
+            "publisher -> collector -> JSON lines on disk: {rate:.0} records/s (median of {}, target 200000: {})",
+            a.rounds,
+            if rate >= 200_000.0 { "met" } else { "MISSED" }
+        ));
+        print_line(&format!(
+            "an event with no collector in sight: log layer {l:.1} ns, tracing no-op subscriber {n:.1} ns (+{:.1} ns)",
+            l - n
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs the hidden `ryre bench log-cost`: prints ns per event.
+pub fn run_cost(a: LogCostArgs) -> CliResult {
+    let mut node = None;
+    let _publisher;
+    match a.mode {
+        CostMode::Noop => {
+            tracing::subscriber::set_global_default(tracing::subscriber::NoSubscriber::default())
+                .map_err(err)?;
+        }
+        CostMode::Layer => {
+            let n = Node::builder()
+                .name("cost")
+                .interface("lo")
+                .port(free_udp_port()?)
+                .start()?;
+            let (layer, p) = layer_with(&n, PublisherConfig::default()).map_err(err)?;
+            _publisher = p;
+            tracing_subscriber::registry()
+                .with(layer)
+                .try_init()
+                .map_err(err)?;
+            node = Some(n);
+        }
+    }
+    let start = Instant::now();
+    for i in 0..a.events {
+        tracing::info!(i, "an event nobody collects");
+    }
+    let ns = start.elapsed().as_nanos() as f64 / a.events as f64;
+    println!("{ns:.3}");
+    if let Some(n) = node {
+        n.stop()?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
