@@ -23,6 +23,7 @@ pub mod log;
 pub mod msg;
 mod node;
 mod peer;
+pub mod rendezvous;
 pub mod timer;
 
 pub use event::{Event, ExitReason};

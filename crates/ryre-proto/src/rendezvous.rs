@@ -1,0 +1,595 @@
+//! The device-local rendezvous protocol: how the nodes of one machine register with the
+//! machine's agent (the node that holds the well-known rendezvous port) and hear about each other.
+//!
+//! It runs over a byte stream (TCP on 127.0.0.1, or a Unix socket). Each message is a frame:
+//! a 4-byte big-endian length of what follows (at most [`MAX_FRAME`]), the signature `'R' 'R'
+//! 'V'`, the version byte (1), a kind byte, then the body. Integers are big-endian; a `str` is a
+//! 1-byte length and UTF-8; a `longstr` a 2-byte length and UTF-8. Nothing may follow the body.
+//!
+//! | kind | message  | direction      | body                                                     |
+//! |------|----------|----------------|----------------------------------------------------------|
+//! | 1    | Register | node -> agent  | uuid 16, name str, endpoint str, beacon (see below), headers (u16 count, key str, value longstr), groups (u16 count, str), status u8 |
+//! | 2    | Welcome  | agent -> node  | the agent's uuid 16                                      |
+//! | 3    | Peer     | agent -> node  | uuid 16, name str, endpoint str                          |
+//! | 4    | Gone     | agent -> node  | uuid 16, reason u8 (1 left, 2 lost its connection)       |
+//! | 5    | Beacon   | agent -> node  | sender IPv4 4 bytes, datagram (u16 length, at most 512)  |
+//! | 6    | Leave    | node -> agent  | (empty): the node stops                                  |
+//! | 7    | Error    | agent -> node  | code u8, text str; the agent then closes the connection  |
+//!
+//! The beacon field of Register is a flag byte: 0 when the node wants no UDP at all (discovery
+//! `local`), or 1 followed by the interface's IPv4 address, its broadcast address, the UDP port
+//! and the beacon interval in ms (u32): the agent then sends ZRE beacons for the node on that
+//! interface and forwards the beacons it hears there.
+//!
+//! A node registers once per connection (a second Register with the same uuid updates it); the
+//! agent answers Welcome, then a Peer for every other registered node, and goes on with Peer and
+//! Gone as nodes come and go.
+
+use std::net::Ipv4Addr;
+
+use bytes::{BufMut, Bytes, BytesMut};
+
+use crate::PeerId;
+
+/// The signature after the length prefix.
+pub const SIGNATURE: [u8; 3] = *b"RRV";
+/// The protocol version.
+pub const VERSION: u8 = 1;
+/// The largest frame (after the length prefix), in bytes.
+pub const MAX_FRAME: usize = 64 * 1024;
+/// The largest beacon datagram a Beacon message carries.
+pub const MAX_DATAGRAM: usize = 512;
+
+/// What a node asks of the agent's UDP beacon.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BeaconSpec {
+    /// The interface's IPv4 address.
+    pub addr: Ipv4Addr,
+    /// Its broadcast address (where beacons go).
+    pub broadcast: Ipv4Addr,
+    /// The UDP beacon port.
+    pub port: u16,
+    /// Milliseconds between beacons.
+    pub interval_ms: u32,
+}
+
+/// Why a node is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GoneReason {
+    /// It said Leave (a clean stop).
+    Left = 1,
+    /// Its connection to the agent dropped without Leave (it died).
+    Lost = 2,
+}
+
+/// Error codes of [`RvMsg::Error`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// A frame that is not a valid message.
+    Malformed = 1,
+    /// A Register for a uuid another connection holds.
+    DuplicateId = 2,
+    /// A frame over [`MAX_FRAME`].
+    TooLarge = 3,
+    /// A message that makes no sense here (e.g. anything before Register).
+    Unexpected = 4,
+    /// The agent is full.
+    Full = 5,
+}
+
+impl ErrorCode {
+    fn from_u8(b: u8) -> Option<Self> {
+        Some(match b {
+            1 => ErrorCode::Malformed,
+            2 => ErrorCode::DuplicateId,
+            3 => ErrorCode::TooLarge,
+            4 => ErrorCode::Unexpected,
+            5 => ErrorCode::Full,
+            _ => return None,
+        })
+    }
+}
+
+/// A node's registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Registration {
+    /// The node's id.
+    pub id: PeerId,
+    /// Its name.
+    pub name: String,
+    /// Its inbox endpoint.
+    pub endpoint: String,
+    /// Beacons the agent sends and forwards for it (`None`: no UDP for this node).
+    pub beacon: Option<BeaconSpec>,
+    /// Its HELLO headers.
+    pub headers: Vec<(String, String)>,
+    /// Its groups.
+    pub groups: Vec<String>,
+    /// Its group status (ZRE's status byte).
+    pub status: u8,
+}
+
+/// One rendezvous message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RvMsg {
+    /// A node registers (or updates its registration).
+    Register(Registration),
+    /// The agent accepts a registration.
+    Welcome {
+        /// The agent's (its hosting node's) id.
+        agent: PeerId,
+    },
+    /// Another local node is here.
+    Peer {
+        /// Its id.
+        id: PeerId,
+        /// Its name.
+        name: String,
+        /// Its inbox endpoint.
+        endpoint: String,
+    },
+    /// A local node is gone.
+    Gone {
+        /// Its id.
+        id: PeerId,
+        /// Why.
+        reason: GoneReason,
+    },
+    /// A ZRE beacon the agent heard on the LAN.
+    Beacon {
+        /// Its sender's address.
+        from: Ipv4Addr,
+        /// The datagram.
+        data: Bytes,
+    },
+    /// The node stops (clean deregistration).
+    Leave,
+    /// The agent refuses something and closes the connection.
+    Error {
+        /// What kind of problem.
+        code: ErrorCode,
+        /// For people.
+        text: String,
+    },
+}
+
+/// Why bytes are not a rendezvous message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RvError {
+    /// A length prefix over [`MAX_FRAME`] (or under the smallest message).
+    #[error("frame length {0} is outside 5..=65536")]
+    BadLength(usize),
+    /// No `RRV` signature.
+    #[error("not a rendezvous frame (no \"RRV\" signature)")]
+    BadSignature,
+    /// Another version.
+    #[error("rendezvous version {0} is not supported (this is version 1)")]
+    BadVersion(u8),
+    /// An unknown kind.
+    #[error("unknown rendezvous message kind {0}")]
+    BadKind(u8),
+    /// The frame ends inside a field.
+    #[error("rendezvous message truncated")]
+    Truncated,
+    /// Bytes after the body.
+    #[error("{0} bytes after the end of the rendezvous message")]
+    Trailing(usize),
+    /// A string that is not UTF-8.
+    #[error("a string is not UTF-8")]
+    BadUtf8,
+    /// A field value out of range (reason, error code, beacon flag, datagram size).
+    #[error("bad value in field {0}")]
+    BadField(&'static str),
+    /// A value too long to encode.
+    #[error("{0} is too long to encode")]
+    TooLong(&'static str),
+}
+
+const K_REGISTER: u8 = 1;
+const K_WELCOME: u8 = 2;
+const K_PEER: u8 = 3;
+const K_GONE: u8 = 4;
+const K_BEACON: u8 = 5;
+const K_LEAVE: u8 = 6;
+const K_ERROR: u8 = 7;
+
+fn put_str(b: &mut BytesMut, s: &str, what: &'static str) -> Result<(), RvError> {
+    let len = u8::try_from(s.len()).map_err(|_| RvError::TooLong(what))?;
+    b.put_u8(len);
+    b.put_slice(s.as_bytes());
+    Ok(())
+}
+
+fn put_longstr(b: &mut BytesMut, s: &str, what: &'static str) -> Result<(), RvError> {
+    let len = u16::try_from(s.len()).map_err(|_| RvError::TooLong(what))?;
+    b.put_u16(len);
+    b.put_slice(s.as_bytes());
+    Ok(())
+}
+
+impl RvMsg {
+    /// Encodes the message as one frame, length prefix included.
+    pub fn encode(&self) -> Result<Bytes, RvError> {
+        let mut b = BytesMut::with_capacity(64);
+        b.put_u32(0); // patched below
+        b.put_slice(&SIGNATURE);
+        b.put_u8(VERSION);
+        match self {
+            RvMsg::Register(r) => {
+                b.put_u8(K_REGISTER);
+                b.put_slice(r.id.as_bytes());
+                put_str(&mut b, &r.name, "name")?;
+                put_str(&mut b, &r.endpoint, "endpoint")?;
+                match r.beacon {
+                    None => b.put_u8(0),
+                    Some(s) => {
+                        b.put_u8(1);
+                        b.put_slice(&s.addr.octets());
+                        b.put_slice(&s.broadcast.octets());
+                        b.put_u16(s.port);
+                        b.put_u32(s.interval_ms);
+                    }
+                }
+                let n = u16::try_from(r.headers.len()).map_err(|_| RvError::TooLong("headers"))?;
+                b.put_u16(n);
+                for (k, v) in &r.headers {
+                    put_str(&mut b, k, "header name")?;
+                    put_longstr(&mut b, v, "header value")?;
+                }
+                let n = u16::try_from(r.groups.len()).map_err(|_| RvError::TooLong("groups"))?;
+                b.put_u16(n);
+                for g in &r.groups {
+                    put_str(&mut b, g, "group")?;
+                }
+                b.put_u8(r.status);
+            }
+            RvMsg::Welcome { agent } => {
+                b.put_u8(K_WELCOME);
+                b.put_slice(agent.as_bytes());
+            }
+            RvMsg::Peer { id, name, endpoint } => {
+                b.put_u8(K_PEER);
+                b.put_slice(id.as_bytes());
+                put_str(&mut b, name, "name")?;
+                put_str(&mut b, endpoint, "endpoint")?;
+            }
+            RvMsg::Gone { id, reason } => {
+                b.put_u8(K_GONE);
+                b.put_slice(id.as_bytes());
+                b.put_u8(*reason as u8);
+            }
+            RvMsg::Beacon { from, data } => {
+                if data.len() > MAX_DATAGRAM {
+                    return Err(RvError::TooLong("datagram"));
+                }
+                b.put_u8(K_BEACON);
+                b.put_slice(&from.octets());
+                b.put_u16(data.len() as u16);
+                b.put_slice(data);
+            }
+            RvMsg::Leave => b.put_u8(K_LEAVE),
+            RvMsg::Error { code, text } => {
+                b.put_u8(K_ERROR);
+                b.put_u8(*code as u8);
+                put_str(&mut b, text, "error text")?;
+            }
+        }
+        let len = b.len() - 4;
+        if len > MAX_FRAME {
+            return Err(RvError::TooLong("message"));
+        }
+        b[..4].copy_from_slice(&(len as u32).to_be_bytes());
+        Ok(b.freeze())
+    }
+
+    /// Reads one message from the front of `buf`: `Ok(None)` when more bytes are needed,
+    /// `Ok(Some((msg, used)))` when a whole frame was there. A bad length is an error at once
+    /// (before the frame's bytes arrive), so a reader never buffers more than [`MAX_FRAME`].
+    pub fn decode(buf: &[u8]) -> Result<Option<(RvMsg, usize)>, RvError> {
+        let Some(prefix) = buf.get(..4) else {
+            return Ok(None);
+        };
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]) as usize;
+        if !(5..=MAX_FRAME).contains(&len) {
+            return Err(RvError::BadLength(len));
+        }
+        let Some(frame) = buf.get(4..4 + len) else {
+            return Ok(None);
+        };
+        Ok(Some((Self::decode_frame(frame)?, 4 + len)))
+    }
+
+    /// Decodes one frame without its length prefix.
+    pub fn decode_frame(frame: &[u8]) -> Result<RvMsg, RvError> {
+        let mut r = Reader { buf: frame, pos: 0 };
+        if r.take(3)? != SIGNATURE {
+            return Err(RvError::BadSignature);
+        }
+        let v = r.u8()?;
+        if v != VERSION {
+            return Err(RvError::BadVersion(v));
+        }
+        let msg = match r.u8()? {
+            K_REGISTER => {
+                let id = r.id()?;
+                let name = r.str()?;
+                let endpoint = r.str()?;
+                let beacon = match r.u8()? {
+                    0 => None,
+                    1 => Some(BeaconSpec {
+                        addr: r.ipv4()?,
+                        broadcast: r.ipv4()?,
+                        port: r.u16()?,
+                        interval_ms: r.u32()?,
+                    }),
+                    _ => return Err(RvError::BadField("beacon flag")),
+                };
+                let n = usize::from(r.u16()?);
+                let mut headers = Vec::with_capacity(n.min(r.left() / 3));
+                for _ in 0..n {
+                    let k = r.str()?;
+                    let v = r.longstr()?;
+                    headers.push((k, v));
+                }
+                let n = usize::from(r.u16()?);
+                let mut groups = Vec::with_capacity(n.min(r.left()));
+                for _ in 0..n {
+                    groups.push(r.str()?);
+                }
+                let status = r.u8()?;
+                RvMsg::Register(Registration {
+                    id,
+                    name,
+                    endpoint,
+                    beacon,
+                    headers,
+                    groups,
+                    status,
+                })
+            }
+            K_WELCOME => RvMsg::Welcome { agent: r.id()? },
+            K_PEER => RvMsg::Peer {
+                id: r.id()?,
+                name: r.str()?,
+                endpoint: r.str()?,
+            },
+            K_GONE => {
+                let id = r.id()?;
+                let reason = match r.u8()? {
+                    1 => GoneReason::Left,
+                    2 => GoneReason::Lost,
+                    _ => return Err(RvError::BadField("gone reason")),
+                };
+                RvMsg::Gone { id, reason }
+            }
+            K_BEACON => {
+                let from = r.ipv4()?;
+                let n = usize::from(r.u16()?);
+                if n > MAX_DATAGRAM {
+                    return Err(RvError::BadField("datagram length"));
+                }
+                let data = Bytes::copy_from_slice(r.take(n)?);
+                RvMsg::Beacon { from, data }
+            }
+            K_LEAVE => RvMsg::Leave,
+            K_ERROR => {
+                let code = ErrorCode::from_u8(r.u8()?).ok_or(RvError::BadField("error code"))?;
+                RvMsg::Error {
+                    code,
+                    text: r.str()?,
+                }
+            }
+            other => return Err(RvError::BadKind(other)),
+        };
+        match r.left() {
+            0 => Ok(msg),
+            n => Err(RvError::Trailing(n)),
+        }
+    }
+}
+
+struct Reader<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl Reader<'_> {
+    fn left(&self) -> usize {
+        self.buf.len() - self.pos
+    }
+
+    fn take(&mut self, n: usize) -> Result<&[u8], RvError> {
+        let end = self.pos.checked_add(n).ok_or(RvError::Truncated)?;
+        let s = self.buf.get(self.pos..end).ok_or(RvError::Truncated)?;
+        self.pos = end;
+        Ok(s)
+    }
+
+    fn u8(&mut self) -> Result<u8, RvError> {
+        Ok(self.take(1)?[0])
+    }
+
+    fn u16(&mut self) -> Result<u16, RvError> {
+        let s = self.take(2)?;
+        Ok(u16::from_be_bytes([s[0], s[1]]))
+    }
+
+    fn u32(&mut self) -> Result<u32, RvError> {
+        let s = self.take(4)?;
+        Ok(u32::from_be_bytes([s[0], s[1], s[2], s[3]]))
+    }
+
+    fn id(&mut self) -> Result<PeerId, RvError> {
+        PeerId::from_slice(self.take(16)?).ok_or(RvError::Truncated)
+    }
+
+    fn ipv4(&mut self) -> Result<Ipv4Addr, RvError> {
+        let s = self.take(4)?;
+        Ok(Ipv4Addr::new(s[0], s[1], s[2], s[3]))
+    }
+
+    fn utf8(raw: &[u8]) -> Result<String, RvError> {
+        std::str::from_utf8(raw)
+            .map(str::to_string)
+            .map_err(|_| RvError::BadUtf8)
+    }
+
+    fn str(&mut self) -> Result<String, RvError> {
+        let n = usize::from(self.u8()?);
+        Self::utf8(self.take(n)?)
+    }
+
+    fn longstr(&mut self) -> Result<String, RvError> {
+        let n = usize::from(self.u16()?);
+        Self::utf8(self.take(n)?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn any_id() -> impl Strategy<Value = PeerId> {
+        any::<[u8; 16]>().prop_map(PeerId::from_bytes)
+    }
+
+    fn any_msg() -> impl Strategy<Value = RvMsg> {
+        let spec = (any::<u32>(), any::<u32>(), any::<u16>(), any::<u32>()).prop_map(
+            |(a, b, port, interval_ms)| BeaconSpec {
+                addr: Ipv4Addr::from(a),
+                broadcast: Ipv4Addr::from(b),
+                port,
+                interval_ms,
+            },
+        );
+        let reg = (
+            any_id(),
+            "\\PC{0,20}",
+            "tcp://[0-9.]{7,15}:[0-9]{1,5}",
+            proptest::option::of(spec),
+            proptest::collection::vec(("[A-Z-]{1,10}", "\\PC{0,30}"), 0..4),
+            proptest::collection::vec("[a-z/]{1,12}", 0..5),
+            any::<u8>(),
+        )
+            .prop_map(|(id, name, endpoint, beacon, headers, groups, status)| {
+                RvMsg::Register(Registration {
+                    id,
+                    name,
+                    endpoint,
+                    beacon,
+                    headers,
+                    groups,
+                    status,
+                })
+            });
+        prop_oneof![
+            reg,
+            any_id().prop_map(|agent| RvMsg::Welcome { agent }),
+            (any_id(), "\\PC{0,20}", "tcp://[0-9.:]{3,20}")
+                .prop_map(|(id, name, endpoint)| RvMsg::Peer { id, name, endpoint }),
+            (any_id(), any::<bool>()).prop_map(|(id, l)| RvMsg::Gone {
+                id,
+                reason: if l {
+                    GoneReason::Left
+                } else {
+                    GoneReason::Lost
+                }
+            }),
+            (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..60)).prop_map(|(a, d)| {
+                RvMsg::Beacon {
+                    from: Ipv4Addr::from(a),
+                    data: Bytes::from(d),
+                }
+            }),
+            Just(RvMsg::Leave),
+            (1u8..=5, "\\PC{0,40}").prop_map(|(c, text)| RvMsg::Error {
+                code: ErrorCode::from_u8(c).unwrap_or(ErrorCode::Malformed),
+                text
+            }),
+        ]
+    }
+
+    proptest! {
+        #[test]
+        fn round_trip(msg in any_msg()) {
+            let wire = msg.encode().expect("encodable");
+            prop_assert_eq!(RvMsg::decode(&wire), Ok(Some((msg, wire.len()))));
+        }
+
+        #[test]
+        fn split_anywhere_needs_more_bytes_not_an_error(msg in any_msg(), cut in any::<prop::sample::Index>()) {
+            let wire = msg.encode().expect("encodable");
+            let at = cut.index(wire.len());
+            prop_assert_eq!(RvMsg::decode(&wire[..at]), Ok(None));
+        }
+
+        #[test]
+        fn any_bytes_decode_without_panic(data in proptest::collection::vec(any::<u8>(), 0..200)) {
+            let _ = RvMsg::decode(&data);
+            let _ = RvMsg::decode_frame(&data);
+        }
+
+        #[test]
+        fn mutated_frames_decode_without_panic(msg in any_msg(), at in any::<prop::sample::Index>(), byte in any::<u8>()) {
+            let mut v = msg.encode().expect("encodable").to_vec();
+            let i = at.index(v.len());
+            v[i] = byte;
+            let _ = RvMsg::decode(&v);
+        }
+    }
+
+    #[test]
+    fn exact_layout_of_gone() {
+        let wire = RvMsg::Gone {
+            id: PeerId::from_bytes([0xAA; 16]),
+            reason: GoneReason::Lost,
+        }
+        .encode()
+        .expect("encodable");
+        let mut want = vec![0, 0, 0, 22];
+        want.extend_from_slice(b"RRV\x01\x04");
+        want.extend_from_slice(&[0xAA; 16]);
+        want.push(2);
+        assert_eq!(&wire[..], &want[..]);
+    }
+
+    #[test]
+    fn clear_errors() {
+        assert_eq!(RvMsg::decode(b"\x00\x01"), Ok(None));
+        assert_eq!(
+            RvMsg::decode(b"\x00\x10\x00\x01"),
+            Err(RvError::BadLength(0x0010_0001))
+        );
+        assert_eq!(
+            RvMsg::decode(b"\x00\x00\x00\x01x"),
+            Err(RvError::BadLength(1))
+        );
+        assert_eq!(
+            RvMsg::decode_frame(b"ZRE\x01\x06"),
+            Err(RvError::BadSignature)
+        );
+        assert_eq!(
+            RvMsg::decode_frame(b"RRV\x02\x06"),
+            Err(RvError::BadVersion(2))
+        );
+        assert_eq!(
+            RvMsg::decode_frame(b"RRV\x01\x63"),
+            Err(RvError::BadKind(0x63))
+        );
+        assert_eq!(
+            RvMsg::decode_frame(b"RRV\x01\x06!"),
+            Err(RvError::Trailing(1))
+        );
+        assert_eq!(
+            RvMsg::decode_frame(b"RRV\x01\x07\x09\x00"),
+            Err(RvError::BadField("error code"))
+        );
+        let long = RvMsg::Peer {
+            id: PeerId::from_bytes([1; 16]),
+            name: "x".repeat(256),
+            endpoint: String::new(),
+        };
+        assert_eq!(long.encode(), Err(RvError::TooLong("name")));
+    }
+}
