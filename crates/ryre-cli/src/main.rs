@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod bridge;
 mod chat;
 mod demo;
 mod node;
@@ -41,6 +42,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure whisper throughput or latency against a raw libzmq baseline.
     Bench(bench::BenchArgs),
+    /// Serve a node over HTTP: REST API, live events (SSE, WebSocket) and a web dashboard.
+    Bridge(bridge::BridgeArgs),
 }
 
 /// Why a command failed.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Peers(a) => peers::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Bridge(a) => bridge::run(a),
     };
     match result {
         Ok(code) => code,

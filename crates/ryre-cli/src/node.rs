@@ -130,7 +130,7 @@ pub fn run(a: NodeArgs) -> CliResult {
 
 /// Sends `tracing` output to stderr: warnings (malformed input, dropped peers) always, the
 /// node's protocol log with `--verbose`; `RUST_LOG` overrides both.
-fn init_tracing(verbose: bool) {
+pub fn init_tracing(verbose: bool) {
     let default = if verbose { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
