@@ -28,6 +28,7 @@ mod api;
 mod auth;
 mod body;
 mod dashboard;
+pub mod decode;
 mod events;
 mod openapi;
 mod problem;

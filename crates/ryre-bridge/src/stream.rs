@@ -15,8 +15,7 @@ use futures_util::{SinkExt, Stream, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::api::{check_group, parse_peer};
-use crate::body::decode_frames;
+use crate::decode::{ws_command, Action};
 use crate::events::{CloseReason, Filter, Subscription};
 use crate::problem::ApiProblem;
 use crate::App;
@@ -177,113 +176,24 @@ async fn run_ws(app: App, mut sub: Subscription, socket: WebSocket) {
     }
 }
 
-/// A command a WebSocket client sends.
-#[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
-enum Command {
-    Shout {
-        group: String,
-        #[serde(default)]
-        text: Option<String>,
-        #[serde(default)]
-        frames: Option<Vec<String>>,
-        #[serde(default)]
-        id: Option<Value>,
-    },
-    Whisper {
-        peer: String,
-        #[serde(default)]
-        text: Option<String>,
-        #[serde(default)]
-        frames: Option<Vec<String>>,
-        #[serde(default)]
-        id: Option<Value>,
-    },
-    Join {
-        group: String,
-        #[serde(default)]
-        id: Option<Value>,
-    },
-    Leave {
-        group: String,
-        #[serde(default)]
-        id: Option<Value>,
-    },
-}
-
-impl Command {
-    fn id(&self) -> Option<Value> {
-        match self {
-            Command::Shout { id, .. }
-            | Command::Whisper { id, .. }
-            | Command::Join { id, .. }
-            | Command::Leave { id, .. } => id.clone(),
-        }
-    }
-}
-
-fn content(
-    text: Option<String>,
-    frames: Option<Vec<String>>,
-) -> Result<Vec<axum::body::Bytes>, ApiProblem> {
-    match (text, frames) {
-        (Some(t), None) => Ok(vec![t.into()]),
-        (None, Some(f)) => decode_frames(&f),
-        _ => Err(ApiProblem::bad_request(
-            "give either \"text\" or \"frames\" (base64 strings)",
-        )),
-    }
-}
-
 /// Runs one command; the reply is `{"type":"ACK","id":..}` or `{"type":"ERROR","id":..,
 /// "problem":{..}}`.
 fn command(app: &App, text: &str) -> Value {
-    let cmd: Command = match serde_json::from_str(text) {
+    let cmd = match ws_command(text) {
         Ok(c) => c,
-        Err(e) => {
-            let p = ApiProblem::bad_request(format!(
-                "a command is {{\"op\":\"shout\"|\"whisper\"|\"join\"|\"leave\", ...}}: {e}"
-            ));
-            return json!({"type": "ERROR", "id": null, "problem": p});
-        }
+        Err(e) => return json!({"type": "ERROR", "id": e.id, "problem": e.problem}),
     };
     if app.is_stopping() {
-        return json!({"type": "ERROR", "id": cmd.id(), "problem": ApiProblem::stopping()});
+        return json!({"type": "ERROR", "id": cmd.id, "problem": ApiProblem::stopping()});
     }
-    let (id, result) = match cmd {
-        Command::Shout {
-            group,
-            text,
-            frames,
-            id,
-        } => (
-            id,
-            check_group(&group)
-                .and_then(|()| content(text, frames))
-                .and_then(|c| app.node.shout(&group, c).map_err(ApiProblem::from)),
-        ),
-        Command::Whisper {
-            peer,
-            text,
-            frames,
-            id,
-        } => (
-            id,
-            parse_peer(&peer).and_then(|p| {
-                content(text, frames).and_then(|c| app.node.whisper(p, c).map_err(Into::into))
-            }),
-        ),
-        Command::Join { group, id } => (
-            id,
-            check_group(&group).and_then(|()| app.node.join(&group).map_err(Into::into)),
-        ),
-        Command::Leave { group, id } => (
-            id,
-            check_group(&group).and_then(|()| app.node.leave(&group).map_err(Into::into)),
-        ),
+    let result = match cmd.action {
+        Action::Shout { group, frames } => app.node.shout(&group, frames),
+        Action::Whisper { peer, frames } => app.node.whisper(peer, frames),
+        Action::Join(group) => app.node.join(&group),
+        Action::Leave(group) => app.node.leave(&group),
     };
     match result {
-        Ok(()) => json!({"type": "ACK", "id": id}),
-        Err(p) => json!({"type": "ERROR", "id": id, "problem": p}),
+        Ok(()) => json!({"type": "ACK", "id": cmd.id}),
+        Err(e) => json!({"type": "ERROR", "id": cmd.id, "problem": ApiProblem::from(e)}),
     }
 }

@@ -37,6 +37,8 @@ pub enum BenchKind {
     Whisper(Common),
     /// Round-trip time of a whisper answered by a whisper.
     Latency(Common),
+    /// The HTTP bridge: shouts by HTTP POST against the Rust API, and SSE fan-out.
+    Bridge(crate::bench_bridge::BridgeBenchArgs),
 }
 
 /// Settings shared by both benchmarks.
@@ -67,6 +69,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     match a.kind {
         BenchKind::Whisper(c) => whisper_bench(&c),
         BenchKind::Latency(c) => latency_bench(&c),
+        BenchKind::Bridge(b) => crate::bench_bridge::run(&b),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod bench_bridge;
 mod bridge;
 mod chat;
 mod demo;
