@@ -136,14 +136,16 @@ fn content(text: Option<String>, frames: Option<Vec<String>>) -> Result<Vec<Byte
 /// assert_eq!(ws_command(r#"{"op":"dance"}"#).unwrap_err().problem.status, 400);
 /// ```
 pub fn ws_command(text: &str) -> Result<WsCommand, Box<CommandError>> {
-    let raw: Raw = serde_json::from_str(text).map_err(|e| Box::new(CommandError {
-        id: serde_json::from_str::<Value>(text)
-            .ok()
-            .and_then(|v| v.get("id").cloned()),
-        problem: ApiProblem::bad_request(format!(
-            "a command is {{\"op\":\"shout\"|\"whisper\"|\"join\"|\"leave\", ...}}: {e}"
-        )),
-    }))?;
+    let raw: Raw = serde_json::from_str(text).map_err(|e| {
+        Box::new(CommandError {
+            id: serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("id").cloned()),
+            problem: ApiProblem::bad_request(format!(
+                "a command is {{\"op\":\"shout\"|\"whisper\"|\"join\"|\"leave\", ...}}: {e}"
+            )),
+        })
+    })?;
     let (id, action) = match raw {
         Raw::Shout {
             group,

@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+use axum::extract::ws::Utf8Bytes;
 use base64::Engine;
 use ryre::{Content, Event};
 use serde_json::{json, Map, Value};
@@ -73,13 +75,31 @@ impl EventKind {
     }
 }
 
-/// One event, encoded once and shared by every client.
+/// One event, encoded once and shared by every client: its JSON (a WebSocket text message)
+/// and its whole Server-Sent Events frame (cheap to clone: both are reference-counted).
 #[derive(Debug)]
 pub(crate) struct WireEvent {
     pub kind: EventKind,
     pub group: Option<String>,
-    pub seq: u64,
-    pub json: String,
+    pub json: Utf8Bytes,
+    pub sse: Bytes,
+}
+
+/// One SSE frame: `event:`, optional `id:`, one `data:` line (JSON has no newlines).
+pub(crate) fn sse_frame(event: &str, id: Option<u64>, data: &str) -> Bytes {
+    let mut s = String::with_capacity(data.len() + event.len() + 32);
+    s.push_str("event: ");
+    s.push_str(event);
+    s.push('\n');
+    if let Some(id) = id {
+        s.push_str("id: ");
+        s.push_str(&id.to_string());
+        s.push('\n');
+    }
+    s.push_str("data: ");
+    s.push_str(data);
+    s.push_str("\n\n");
+    Bytes::from(s)
 }
 
 fn frames_json(content: &Content) -> (Value, Option<String>, usize) {
@@ -145,11 +165,12 @@ pub(crate) fn encode(ev: &Event, seq: u64) -> Option<WireEvent> {
     if let Some(g) = group {
         m.insert("group".into(), json!(g));
     }
+    let json = Value::Object(m).to_string();
     Some(WireEvent {
         kind,
         group: group.cloned(),
-        seq,
-        json: Value::Object(m).to_string(),
+        sse: sse_frame(kind.as_str(), Some(seq), &json),
+        json: json.into(),
     })
 }
 
@@ -294,7 +315,11 @@ mod tests {
     #[test]
     fn shout_json() {
         let ev = shout("chat");
-        let v: Value = serde_json::from_str(&ev.json).expect("json");
+        let v: Value = serde_json::from_str(ev.json.as_str()).expect("json");
+        assert_eq!(
+            &ev.sse[..],
+            format!("event: SHOUT\nid: 7\ndata: {}\n\n", ev.json.as_str()).as_bytes()
+        );
         assert_eq!(v["type"], "SHOUT");
         assert_eq!(v["group"], "chat");
         assert_eq!(v["seq"], 7);

@@ -4,19 +4,20 @@
 use std::convert::Infallible;
 use std::time::Duration;
 
+use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, Stream, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::decode::{ws_command, Action};
-use crate::events::{CloseReason, Filter, Subscription};
+use crate::events::{sse_frame, CloseReason, Filter, Subscription};
 use crate::problem::ApiProblem;
 use crate::App;
 
@@ -56,36 +57,41 @@ fn ready_json(app: &App) -> String {
     .to_string()
 }
 
+/// Time between keep-alive comments on an idle SSE stream.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
 /// `GET /api/v1/events`: a `ready` event, then one SSE event per node event (`event:` is its
 /// type, `id:` its sequence number, `data:` its JSON), and a final `close` event saying why the
-/// stream ends.
+/// stream ends. Each event's frame is encoded once for every client.
 pub(crate) async fn sse(
     State(app): State<App>,
     q: Result<Query<StreamQuery>, QueryRejection>,
-) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiProblem> {
+) -> Result<Response, ApiProblem> {
     let sub = subscribe(&app, q)?;
-    let ready = SseEvent::default()
-        .event("ready")
-        .retry(Duration::from_secs(1))
-        .data(ready_json(&app));
+    let ready = Bytes::from(format!(
+        "retry: 1000\n{}",
+        String::from_utf8_lossy(&sse_frame("ready", None, &ready_json(&app)))
+    ));
     let events = futures_util::stream::unfold(Some(sub), |state| async move {
         let mut sub = state?;
-        Some(match sub.next().await {
-            Ok(ev) => (
-                Ok(SseEvent::default()
-                    .event(ev.kind.as_str())
-                    .id(ev.seq.to_string())
-                    .data(&ev.json)),
-                Some(sub),
-            ),
-            Err(reason) => (
-                Ok(SseEvent::default().event("close").data(reason.json())),
-                None,
-            ),
-        })
+        let item = tokio::select! {
+            ev = sub.next() => match ev {
+                Ok(ev) => (ev.sse.clone(), Some(sub)),
+                Err(reason) => (sse_frame("close", None, &reason.json()), None),
+            },
+            () = tokio::time::sleep(KEEP_ALIVE) => (Bytes::from_static(b":\n\n"), Some(sub)),
+        };
+        Some((Ok::<_, Infallible>(item.0), item.1))
     });
     let stream = futures_util::stream::once(async move { Ok(ready) }).chain(events);
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/event-stream"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
 }
 
 /// `GET /api/v1/ws`
@@ -145,7 +151,7 @@ async fn run_ws(app: App, mut sub: Subscription, socket: WebSocket) {
         tokio::select! {
             ev = sub.next() => match ev {
                 Ok(ev) => {
-                    if !send(&mut tx, Message::Text(ev.json.clone().into())).await {
+                    if !send(&mut tx, Message::Text(ev.json.clone())).await {
                         return;
                     }
                 }

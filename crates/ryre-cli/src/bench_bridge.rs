@@ -254,10 +254,53 @@ fn api_round(port: u16, size: usize, count: u32) -> Result<Duration, CliError> {
     Ok(end - start)
 }
 
-/// Results of one HTTP round: time to the last receipt, and every request's latency.
+/// Results of one HTTP round: time to the last receipt, and every request's latency; then the
+/// same shouts as pipelined WebSocket commands on one connection.
 struct HttpRound {
     elapsed: Duration,
     latencies: Vec<Duration>,
+    ws_elapsed: Duration,
+}
+
+/// `count` shout commands on one WebSocket, sent without waiting for their ACKs (which are
+/// counted as they come); the instant every ACK has arrived.
+async fn ws_shouts(ws_url: &str, size: usize, count: u32) -> Result<Instant, CliError> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .map_err(rt_err)?;
+    let (mut tx, mut rx) = ws.split();
+    let text = "x".repeat(size);
+    let cmd = json!({"op": "shout", "group": "bench", "text": text}).to_string();
+    let reader = tokio::spawn(async move {
+        let mut acks = 0u32;
+        while acks < count {
+            match tokio::time::timeout(STALL, rx.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    if t.as_str().contains(r#""type":"ACK""#) {
+                        acks += 1;
+                    } else if t.as_str().contains(r#""type":"ERROR""#) {
+                        return Err(CliError::Runtime(format!("WebSocket command failed: {t}")));
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                _ => {
+                    return Err(CliError::Runtime(format!(
+                        "WebSocket: only {acks} of {count} ACKs"
+                    )))
+                }
+            }
+        }
+        Ok(Instant::now())
+    });
+    for _ in 0..count {
+        tx.feed(Message::text(cmd.clone())).await.map_err(rt_err)?;
+    }
+    tx.flush().await.map_err(rt_err)?;
+    let done = reader.await.map_err(rt_err)??;
+    let _ = tx.close().await;
+    Ok(done)
 }
 
 /// The HTTP side: `count` POSTs over `connections` keep-alive connections to a bridge child.
@@ -273,6 +316,10 @@ fn http_round(
     rx.node.join("bench")?;
     let url = format!("{}/api/v1/groups/bench/messages", bridge.url);
     let peers_url = format!("{}/api/v1/peers/{}", bridge.url, rx.node.uuid());
+    let ws_url = format!(
+        "{}/api/v1/ws?type=JOIN",
+        bridge.url.replacen("http://", "ws://", 1)
+    );
     let body = Bytes::from(vec![b'x'; size]);
     rt.block_on(async move {
         let client = reqwest::Client::builder()
@@ -351,10 +398,14 @@ fn http_round(
         }
         let end = tokio::task::block_in_place(|| rx.wait_for(warmed + u64::from(count)))?;
         latencies.sort();
+        let ws_start = Instant::now();
+        ws_shouts(&ws_url, size, count).await?;
+        let ws_end = tokio::task::block_in_place(|| rx.wait_for(warmed + 2 * u64::from(count)))?;
         drop(bridge);
         Ok(HttpRound {
             elapsed: end - start,
             latencies,
+            ws_elapsed: ws_end - ws_start,
         })
     })
 }
@@ -501,6 +552,7 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
     let mut http_rates = Vec::new();
     let mut p50s = Vec::new();
     let mut p99s = Vec::new();
+    let mut ws_rates = Vec::new();
     for round in 0..a.rounds {
         let d = api_round(free_udp_port()?, size, a.count)?;
         api_rates.push(f64::from(a.count) / d.as_secs_f64());
@@ -508,19 +560,25 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
         http_rates.push(f64::from(a.count) / h.elapsed.as_secs_f64());
         p50s.push(percentile(&h.latencies, 50.0).as_secs_f64() * 1e6);
         p99s.push(percentile(&h.latencies, 99.0).as_secs_f64() * 1e6);
+        ws_rates.push(f64::from(a.count) / h.ws_elapsed.as_secs_f64());
         if !a.json {
+            let r = round as usize;
             eprintln!(
-                "round {}: api {:.0} shouts/s, http {:.0} req/s (p50 {:.0} us, p99 {:.0} us)",
+                "round {}: api {:.0} shouts/s, http {:.0} req/s (p50 {:.0} us, p99 {:.0} us), \
+                 websocket {:.0} shouts/s",
                 round + 1,
-                api_rates[round as usize],
-                http_rates[round as usize],
-                p50s[round as usize],
-                p99s[round as usize]
+                api_rates[r],
+                http_rates[r],
+                p50s[r],
+                p99s[r],
+                ws_rates[r]
             );
         }
     }
     let (api, http) = (median(&api_rates), median(&http_rates));
     let ratio = if api > 0.0 { http / api } else { 0.0 };
+    let ws = median(&ws_rates);
+    let ws_ratio = if api > 0.0 { ws / api } else { 0.0 };
     let fan = if a.sse_clients > 0 {
         Some(sse_fanout(
             &rt,
@@ -544,6 +602,8 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
             "ratio": ratio,
             "http_p50_us": median(&p50s),
             "http_p99_us": median(&p99s),
+            "ws_shouts_per_sec": ws,
+            "ws_ratio": ws_ratio,
         });
         if let Some(f) = &fan {
             v["sse"] = json!({
@@ -566,6 +626,11 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
             median(&p50s),
             median(&p99s),
             a.rounds
+        ));
+        print_line(&format!(
+            "shout {} B by WebSocket commands (one connection, pipelined): {ws:.0} shouts/s: \
+             ratio {ws_ratio:.3} of the api",
+            a.size
         ));
         if let Some(f) = &fan {
             let expected = f.shouts * u64::from(f.clients);
