@@ -260,6 +260,8 @@ struct HttpRound {
     elapsed: Duration,
     latencies: Vec<Duration>,
     ws_elapsed: Duration,
+    /// The bridge process's CPU seconds during the POSTs.
+    http_cpu: f64,
 }
 
 /// `count` shout commands on one WebSocket, sent without waiting for their ACKs (which are
@@ -368,6 +370,7 @@ fn http_round(
             }
         }
         let warmed = u64::from(connections);
+        let cpu0 = bridge.cpu_secs()?;
         let start = Instant::now();
         let mut tasks = Vec::new();
         for i in 0..connections {
@@ -397,6 +400,7 @@ fn http_round(
             latencies.extend(t.await.map_err(rt_err)??);
         }
         let end = tokio::task::block_in_place(|| rx.wait_for(warmed + u64::from(count)))?;
+        let http_cpu = bridge.cpu_secs()? - cpu0;
         latencies.sort();
         let ws_start = Instant::now();
         ws_shouts(&ws_url, size, count).await?;
@@ -406,6 +410,7 @@ fn http_round(
             elapsed: end - start,
             latencies,
             ws_elapsed: ws_end - ws_start,
+            http_cpu,
         })
     })
 }
@@ -553,6 +558,7 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
     let mut p50s = Vec::new();
     let mut p99s = Vec::new();
     let mut ws_rates = Vec::new();
+    let mut cpu_per_req = Vec::new();
     for round in 0..a.rounds {
         let d = api_round(free_udp_port()?, size, a.count)?;
         api_rates.push(f64::from(a.count) / d.as_secs_f64());
@@ -561,6 +567,7 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
         p50s.push(percentile(&h.latencies, 50.0).as_secs_f64() * 1e6);
         p99s.push(percentile(&h.latencies, 99.0).as_secs_f64() * 1e6);
         ws_rates.push(f64::from(a.count) / h.ws_elapsed.as_secs_f64());
+        cpu_per_req.push(h.http_cpu / f64::from(a.count) * 1e6);
         if !a.json {
             let r = round as usize;
             eprintln!(
@@ -602,6 +609,7 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
             "ratio": ratio,
             "http_p50_us": median(&p50s),
             "http_p99_us": median(&p99s),
+            "http_bridge_cpu_us_per_request": median(&cpu_per_req),
             "ws_shouts_per_sec": ws,
             "ws_ratio": ws_ratio,
         });
@@ -620,11 +628,13 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
     } else {
         print_line(&format!(
             "shout {} B: api {api:.0} shouts/s, http {http:.0} req/s over {} keep-alive \
-             connections: ratio {ratio:.3}; http p50 {:.0} us, p99 {:.0} us (medians of {})",
+             connections: ratio {ratio:.3}; http p50 {:.0} us, p99 {:.0} us; bridge CPU {:.1} \
+             us per request (medians of {})",
             a.size,
             a.connections,
             median(&p50s),
             median(&p99s),
+            median(&cpu_per_req),
             a.rounds
         ));
         print_line(&format!(
