@@ -361,3 +361,66 @@ async fn slow_sse_client_is_dropped_with_a_reason() {
     alice.stop().expect("stop");
     tb.shutdown().await;
 }
+
+/// A WebSocket client that stops reading is closed with 1013 and the reason `lagged`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_websocket_client_is_closed_with_1013() {
+    const BUFFER: usize = 64;
+    const SHOUTS: u64 = 20_000;
+    let port = free_udp_port();
+    let config = BridgeConfig {
+        client_buffer: BUFFER,
+        ..BridgeConfig::default()
+    };
+    let tb = TestBridge::start(port, config).await;
+    tb.bridge.node().join("flood").expect("join");
+    let alice = builder(port, "alice").start().expect("alice");
+    alice.join("flood").expect("join");
+    wait_peer_in(&tb, alice.uuid(), "flood").await;
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws?type=SHOUT", tb.addr))
+            .await
+            .expect("connect");
+    assert_eq!(ws_next(&mut ws).await["type"], "READY");
+
+    // Flood while the client reads nothing; the bridge takes every shout regardless.
+    let before = tb.get_json("/api/v1/node").await["events"]
+        .as_u64()
+        .expect("events");
+    let payload = Bytes::from(vec![b'z'; 1024]);
+    for _ in 0..SHOUTS {
+        alice.shout("flood", [payload.clone()]).expect("shout");
+    }
+    eventually("the bridge to take every shout", || async {
+        let v = tb.get_json("/api/v1/node").await;
+        (v["events"].as_u64()? >= before + SHOUTS).then_some(())
+    })
+    .await;
+
+    let mut shouts = 0u64;
+    let mut close_reason = None;
+    let code = loop {
+        let msg = tokio::time::timeout(Duration::from_secs(30), ws.next())
+            .await
+            .expect("the slow client is closed within 30 s");
+        match msg {
+            Some(Ok(Message::Text(t))) => {
+                let v: Value = serde_json::from_str(t.as_str()).expect("JSON");
+                match v["type"].as_str() {
+                    Some("SHOUT") => shouts += 1,
+                    Some("CLOSE") => close_reason = Some(v),
+                    other => panic!("unexpected {other:?}"),
+                }
+            }
+            Some(Ok(Message::Close(Some(f)))) => break u16::from(f.code),
+            Some(Ok(_)) => {}
+            other => panic!("expected a close frame, got {other:?}"),
+        }
+    };
+    assert_eq!(code, 1013);
+    assert!(shouts < SHOUTS, "the slow client got only part: {shouts}");
+    let reason = close_reason.expect("a CLOSE message before the close frame");
+    assert_eq!(reason["reason"], "lagged");
+    alice.stop().expect("stop");
+    tb.shutdown().await;
+}
