@@ -71,8 +71,15 @@ class Proc {
 
   async stop(ms = WAIT) {
     this.child.kill("SIGTERM");
-    const timer = new Promise((_, reject) => setTimeout(() => reject(new Error(`${this.label} did not exit`)), ms));
-    return Promise.race([this.exited, timer]);
+    let t;
+    const timer = new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${this.label} did not exit`)), ms);
+    });
+    try {
+      return await Promise.race([this.exited, timer]);
+    } finally {
+      clearTimeout(t);
+    }
   }
 }
 
@@ -188,6 +195,7 @@ async function step(name, fn) {
   clearTimeout(watchdog);
   console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-gone.png`);
   console.log(`${passed} passed, 0 failed`);
+  process.exit(0);
 })().catch((e) => {
   console.error(`not ok - ${e.stack || e}`);
   console.log(`${passed} passed, 1 failed`);
