@@ -141,6 +141,9 @@ impl Bridge {
     /// A bridge over `node`. Must be called inside a tokio runtime: it starts the task that
     /// takes the node's events.
     pub fn new(node: Node, config: BridgeConfig) -> Result<Bridge, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Config("Bridge::new must be called inside a tokio runtime".into())
+        })?;
         if config.client_buffer == 0 {
             return Err(Error::Config(
                 "the client buffer must hold at least one event".into(),
@@ -165,7 +168,7 @@ impl Bridge {
         // The pump holds the bridge weakly: dropping every `Bridge` drops the node.
         let pump = Arc::downgrade(&shared);
         let mut stream = node.events();
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             while let Some(ev) = stream.next().await {
                 if matches!(ev, Event::Stop { .. }) {
                     break;

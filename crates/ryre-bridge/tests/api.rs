@@ -567,3 +567,36 @@ async fn dashboard_files_are_served() {
     }
     tb.shutdown().await;
 }
+
+#[test]
+fn bad_settings_are_errors_not_panics() {
+    let port = free_udp_port();
+    let node = builder(port, "settings").start().expect("node");
+    // Outside a runtime.
+    let e =
+        ryre_bridge::Bridge::new(node.clone(), BridgeConfig::default()).expect_err("no runtime");
+    assert!(e.to_string().contains("tokio runtime"), "{e}");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        for config in [
+            BridgeConfig {
+                client_buffer: 0,
+                ..BridgeConfig::default()
+            },
+            BridgeConfig {
+                max_body: 0,
+                ..BridgeConfig::default()
+            },
+            BridgeConfig {
+                cors_origins: vec!["bad\norigin".into()],
+                ..BridgeConfig::default()
+            },
+        ] {
+            assert!(ryre_bridge::Bridge::new(node.clone(), config).is_err());
+        }
+    });
+    node.stop().expect("stop");
+}
