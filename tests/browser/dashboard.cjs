@@ -136,6 +136,8 @@ async function step(name, fn) {
       await peer.expectJson("STARTED", (v) => v.event === "STARTED");
       await page.waitForSelector('.peer[data-name="browser-peer"][data-state="alive"]');
       await page.waitForSelector('#graph .node text >> text=browser-peer');
+      // Its JOIN arrived too: the bridge knows it is in chat.
+      await page.waitForSelector('.peer[data-name="browser-peer"] .groups:has-text("chat")');
       await page.waitForSelector('#groups li[data-group="chat"]');
       // The page learnt about the peer from the stream (an ENTER in the feed), not a reload.
       await page.waitForSelector('#feed li[data-type="ENTER"]');

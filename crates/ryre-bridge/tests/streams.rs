@@ -79,6 +79,8 @@ async fn sse_filters_by_group_and_type() {
     alice.join("chat").expect("join");
     alice.join("other").expect("join");
     wait_peer_in(&tb, alice.uuid(), "other").await;
+    wait_sees_in(&alice, tb.bridge.node().uuid(), "chat").await;
+    wait_sees_in(&alice, tb.bridge.node().uuid(), "other").await;
     alice.shout_str("other", "not for you").expect("shout");
     alice.shout_str("chat", "one").expect("shout");
     alice.leave("other").expect("leave");
@@ -279,6 +281,7 @@ async fn slow_sse_client_is_dropped_with_a_reason() {
     let alice = builder(port, "alice").start().expect("alice");
     alice.join("flood").expect("join");
     wait_peer_in(&tb, alice.uuid(), "flood").await;
+    wait_sees_in(&alice, tb.bridge.node().uuid(), "flood").await;
 
     // A raw client: sends the request, reads the head, then reads nothing for a while.
     let mut slow = tokio::net::TcpStream::connect(tb.addr)
@@ -377,6 +380,7 @@ async fn slow_websocket_client_is_closed_with_1013() {
     let alice = builder(port, "alice").start().expect("alice");
     alice.join("flood").expect("join");
     wait_peer_in(&tb, alice.uuid(), "flood").await;
+    wait_sees_in(&alice, tb.bridge.node().uuid(), "flood").await;
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://{}/api/v1/ws?type=SHOUT", tb.addr))
             .await
