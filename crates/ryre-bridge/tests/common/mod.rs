@@ -248,8 +248,9 @@ impl SseReader {
 
 /// Waits until `node` knows `peer` is in `group` (so its shouts to the group reach the peer).
 pub async fn wait_sees_in(node: &Node, peer: PeerId, group: &str) {
-    eventually(&format!("{} to see {peer} in {group}", node.name()), || async {
-        node.peers_by_group(group).contains(&peer).then_some(())
-    })
+    eventually(
+        &format!("{} to see {peer} in {group}", node.name()),
+        || async { node.peers_by_group(group).contains(&peer).then_some(()) },
+    )
     .await
 }
