@@ -19,6 +19,7 @@ cargo test --workspace -q 2>&1 | tee target/cargo-test.log
 echo "== examples"
 cargo run -q -p ryre --example pair
 cargo run -q -p ryre-timer --example ticks
+echo "== bridge dashboard in headless chromium"; bash scripts/test-bridge.sh
 echo "== interop with Pyre (network namespaces)"
 cargo build -q -p ryre-cli
 RYRE_BIN="$PWD/target/debug/ryre" bash tests/interop/run.sh

@@ -46,6 +46,8 @@ pub enum BenchKind {
     /// (Internal: one layer-cost measurement, run by `ryre bench log`.)
     #[command(hide = true)]
     LogCost(crate::log_bench::LogCostArgs),
+    /// The HTTP bridge: shouts by HTTP POST against the Rust API, and SSE fan-out.
+    Bridge(crate::bench_bridge::BridgeBenchArgs),
 }
 
 /// Settings shared by both benchmarks.
@@ -80,6 +82,7 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::TimerFailover(a) => crate::timer_bench::failover(a),
         BenchKind::Log(a) => crate::log_bench::run(a),
         BenchKind::LogCost(a) => crate::log_bench::run_cost(a),
+        BenchKind::Bridge(b) => crate::bench_bridge::run(&b),
     }
 }
 

@@ -5,6 +5,8 @@
 
 mod args;
 mod bench;
+mod bench_bridge;
+mod bridge;
 mod chat;
 mod demo;
 mod log;
@@ -51,6 +53,8 @@ enum Command {
     Timer(timer::TimerArgs),
     /// Decentralised logging: collect, tail, watch rates, emit.
     Log(log::LogArgs),
+    /// Serve a node over HTTP: REST API, live events (SSE, WebSocket) and a web dashboard.
+    Bridge(bridge::BridgeArgs),
 }
 
 /// Why a command failed.
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Command::Bench(a) => bench::run(a),
         Command::Timer(a) => timer::run(a),
         Command::Log(a) => log::run(a),
+        Command::Bridge(a) => bridge::run(a),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,366 @@
+// The ryre dashboard: plain modern JavaScript, no build step. State comes from the REST API
+// once per connection, then only from the live event stream (Server-Sent Events): no polling.
+// When the stream drops (the bridge restarted, or it dropped us as too slow) we reconnect and
+// rebuild the state from the API.
+
+const API = "/api/v1";
+const BUCKET_MS = 5000;          // one sparkline point per 5 s
+const BUCKETS = 36;              // 3 minutes
+const FEED_MAX = 200;
+const SVGNS = "http://www.w3.org/2000/svg";
+
+// A token from `#token=...` (kept in localStorage), for bridges started with --token.
+const hashToken = new URLSearchParams(location.hash.slice(1)).get("token");
+if (hashToken) localStorage.setItem("ryre-token", hashToken);
+const token = hashToken || localStorage.getItem("ryre-token") || "";
+
+const state = {
+  self: null,                     // {uuid, name, endpoint, groups}
+  peers: new Map(),               // uuid -> {uuid, name, endpoint, groups:Set, state}
+  ownGroups: new Set(),
+  rates: new Map(),               // group -> {start, counts[]}
+};
+
+const $ = (id) => document.getElementById(id);
+const el = (tag, props = {}, ...children) => {
+  const e = document.createElement(tag);
+  for (const [k, v] of Object.entries(props)) {
+    if (k === "class") e.className = v;
+    else if (k === "data") Object.assign(e.dataset, v);
+    else e.setAttribute(k, v);
+  }
+  for (const c of children) e.append(c);
+  return e;
+};
+
+async function api(method, path, body, contentType) {
+  const headers = {};
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (contentType) headers["Content-Type"] = contentType;
+  const r = await fetch(API + path, { method, headers, body });
+  if (!r.ok) {
+    let detail = `${r.status} ${r.statusText}`;
+    try {
+      const p = await r.json();
+      detail = `${p.status} ${p.title}: ${p.detail || ""}`;
+    } catch (_) { /* not a problem document */ }
+    throw new Error(detail);
+  }
+  return r.status === 204 ? null : r.json();
+}
+
+// ---------------------------------------------------------------------------------------------
+// State from the API (on every (re)connection)
+
+async function loadState() {
+  const [node, peers] = await Promise.all([api("GET", "/node"), api("GET", "/peers")]);
+  state.self = node;
+  state.ownGroups = new Set(node.groups);
+  const seen = new Set();
+  for (const p of peers.peers) {
+    seen.add(p.uuid);
+    state.peers.set(p.uuid, { ...p, groups: new Set(p.groups) });
+  }
+  // Peers we knew that the node no longer lists left while we were away.
+  for (const [id, p] of state.peers) if (!seen.has(id)) p.state = "gone";
+  $("self").textContent = `${node.name}  ${node.uuid}  ${node.endpoint}`;
+  renderAll();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Events
+
+function peerOf(ev) {
+  let p = state.peers.get(ev.peer);
+  if (!p) {
+    p = { uuid: ev.peer, name: ev.name, endpoint: "", groups: new Set(), headers: {}, state: "alive" };
+    state.peers.set(ev.peer, p);
+  }
+  return p;
+}
+
+function countMessage(group) {
+  const now = Date.now();
+  let r = state.rates.get(group);
+  if (!r) {
+    r = { start: now - (now % BUCKET_MS) - (BUCKETS - 1) * BUCKET_MS, counts: new Array(BUCKETS).fill(0) };
+    state.rates.set(group, r);
+  }
+  advance(r, now);
+  r.counts[BUCKETS - 1] += 1;
+}
+
+function advance(r, now) {
+  const shift = Math.floor((now - r.start) / BUCKET_MS) - (BUCKETS - 1);
+  if (shift > 0) {
+    r.counts = r.counts.slice(Math.min(shift, BUCKETS)).concat(new Array(Math.min(shift, BUCKETS)).fill(0));
+    r.start += shift * BUCKET_MS;
+  }
+}
+
+function onEvent(ev) {
+  const p = ev.peer && ev.type !== "READY" ? peerOf(ev) : null;
+  switch (ev.type) {
+    case "ENTER":
+      Object.assign(p, { name: ev.name, endpoint: ev.endpoint, headers: ev.headers, state: "alive", groups: new Set() });
+      break;
+    case "EXIT": p.state = "gone"; p.groups.clear(); break;
+    case "JOIN": p.groups.add(ev.group); p.state = "alive"; break;
+    case "LEAVE": p.groups.delete(ev.group); break;
+    case "EVASIVE": p.state = "evasive"; break;
+    case "SILENT": p.state = "silent"; break;
+    case "SHOUT": p.state = "alive"; countMessage(ev.group); break;
+    case "WHISPER": p.state = "alive"; break;
+    default: break;
+  }
+  addFeed(ev);
+  renderPeers();
+  renderGraph();
+  renderGroups();
+}
+
+function describe(ev) {
+  const text = ev.text !== undefined ? JSON.stringify(ev.text) : ev.frames ? `${ev.bytes} bytes` : "";
+  switch (ev.type) {
+    case "ENTER": return `${ev.name} ${ev.endpoint}`;
+    case "EXIT": return `${ev.name} (${ev.reason})`;
+    case "JOIN": case "LEAVE": return `${ev.name} ${ev.group}`;
+    case "SHOUT": return `${ev.name} → ${ev.group}: ${text}`;
+    case "WHISPER": return `${ev.name}: ${text}`;
+    case "LEADER": return `${ev.name} leads ${ev.group}`;
+    default: return ev.name || "";
+  }
+}
+
+function addFeed(ev) {
+  const t = new Date().toLocaleTimeString();
+  const li = el("li", { data: { type: ev.type } },
+    el("span", { class: "t" }, t),
+    el("span", { class: `badge ${ev.type}` }, ev.type),
+    describe(ev));
+  const feed = $("feed");
+  feed.prepend(li);
+  while (feed.children.length > FEED_MAX) feed.lastChild.remove();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+
+function sortedPeers() {
+  return [...state.peers.values()].sort((a, b) =>
+    (a.state === "gone") - (b.state === "gone") || a.name.localeCompare(b.name));
+}
+
+function renderPeers() {
+  const list = $("peers");
+  list.replaceChildren(...sortedPeers().map((p) => el("li",
+    { class: "peer", data: { uuid: p.uuid, name: p.name, state: p.state }, title: p.endpoint },
+    el("span", { class: "dot" }),
+    el("span", { class: "name" }, p.name),
+    el("span", { class: "id" }, p.uuid.slice(0, 6)),
+    el("span", { class: "groups" }, [...p.groups].join(", ")),
+    el("span", { class: "state" }, p.state))));
+  const live = sortedPeers().filter((p) => p.state !== "gone").length;
+  $("peer-count").textContent = `${live} present`;
+  const sel = $("send-peer");
+  const chosen = sel.value;
+  sel.replaceChildren(...sortedPeers().filter((p) => p.state !== "gone")
+    .map((p) => el("option", { value: p.uuid }, `${p.name} (${p.uuid.slice(0, 6)})`)));
+  if (chosen) sel.value = chosen;
+}
+
+function allGroups() {
+  const groups = new Set(state.ownGroups);
+  for (const p of state.peers.values()) if (p.state !== "gone") for (const g of p.groups) groups.add(g);
+  for (const g of state.rates.keys()) groups.add(g);
+  return [...groups].sort();
+}
+
+function svg(tag, attrs, ...children) {
+  const e = document.createElementNS(SVGNS, tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  for (const c of children) e.append(c);
+  return e;
+}
+
+function colour(i) { return `hsl(${(i * 67) % 360} 70% 60%)`; }
+
+function renderGraph() {
+  const g = $("graph");
+  const W = 600, H = 420, cx = W / 2, cy = H / 2;
+  const peers = sortedPeers().filter((p) => p.state !== "gone");
+  const groups = allGroups().filter((name) =>
+    state.ownGroups.has(name) || peers.some((p) => p.groups.has(name)));
+  const pos = new Map();
+  if (state.self) pos.set(state.self.uuid, [cx, cy]);
+  peers.forEach((p, i) => {
+    const a = (2 * Math.PI * i) / Math.max(peers.length, 1) - Math.PI / 2;
+    pos.set(p.uuid, [cx + 170 * Math.cos(a), cy + 160 * Math.sin(a)]);
+  });
+  const gpos = new Map();
+  groups.forEach((name, i) => {
+    const a = (2 * Math.PI * (i + 0.5)) / Math.max(groups.length, 1) - Math.PI / 2;
+    gpos.set(name, [cx + 85 * Math.cos(a), cy + 80 * Math.sin(a)]);
+  });
+  const items = [];
+  // Every node links to every other (ZRE is a full mesh): faint lines from ourselves.
+  for (const p of peers) {
+    const [x, y] = pos.get(p.uuid);
+    items.push(svg("line", { x1: cx, y1: cy, x2: x, y2: y, stroke: "#2a3542", "stroke-width": 1 }));
+  }
+  // Group membership: coloured lines from members to the group's hub.
+  groups.forEach((name, i) => {
+    const [gx, gy] = gpos.get(name);
+    const members = peers.filter((p) => p.groups.has(name)).map((p) => p.uuid);
+    if (state.self && state.ownGroups.has(name)) members.push(state.self.uuid);
+    for (const m of members) {
+      const [x, y] = pos.get(m);
+      items.push(svg("line", { class: "edge", x1: gx, y1: gy, x2: x, y2: y, stroke: colour(i) }));
+    }
+  });
+  groups.forEach((name, i) => {
+    const [gx, gy] = gpos.get(name);
+    items.push(svg("g", { class: "group", "data-group": name },
+      svg("rect", { x: gx - 6, y: gy - 6, width: 12, height: 12, fill: colour(i), transform: `rotate(45 ${gx} ${gy})` }),
+      Object.assign(svg("text", { x: gx, y: gy + 20 }), { textContent: name })));
+  });
+  const node = (uuid, name, st, self) => {
+    const [x, y] = pos.get(uuid);
+    const fill = { alive: "#3fb950", evasive: "#d29922", silent: "#f0883e" }[st] || "#6e7681";
+    return svg("g", { class: "node", "data-uuid": uuid },
+      svg("circle", { cx: x, cy: y, r: self ? 16 : 12, fill, stroke: self ? "#58a6ff" : "none", "stroke-width": 3 }),
+      Object.assign(svg("text", { x, y: y + (self ? 30 : 26) }), { textContent: self ? `${name} (bridge)` : name }));
+  };
+  for (const p of peers) items.push(node(p.uuid, p.name, p.state, false));
+  if (state.self) items.push(node(state.self.uuid, state.self.name, "alive", true));
+  g.replaceChildren(...items);
+}
+
+function renderGroups() {
+  const now = Date.now();
+  const names = allGroups();
+  $("group-names").replaceChildren(...names.map((n) => el("option", { value: n })));
+  $("groups").replaceChildren(...names.map((name) => {
+    const r = state.rates.get(name);
+    if (r) advance(r, now);
+    const counts = r ? r.counts : new Array(BUCKETS).fill(0);
+    const max = Math.max(1, ...counts);
+    const points = counts.map((c, i) => `${(i / (BUCKETS - 1)) * 200},${26 - (c / max) * 24}`).join(" ");
+    const perSec = (counts[BUCKETS - 1] / (BUCKET_MS / 1000)).toFixed(1);
+    const line = svg("svg", { viewBox: "0 0 200 28", preserveAspectRatio: "none" },
+      svg("polyline", { points }));
+    const joined = state.ownGroups.has(name) ? " ✓" : "";
+    return el("li", { data: { group: name } },
+      el("span", { class: "gname", title: name }, name + joined),
+      el("span", { class: "rate" }, `${perSec}/s`),
+      line);
+  }));
+}
+
+function renderAll() {
+  renderPeers();
+  renderGraph();
+  renderGroups();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stream, reconnecting for ever
+
+let source = null;
+let retryMs = 500;
+
+function setStatus(s, text) {
+  const st = $("status");
+  st.dataset.state = s;
+  st.textContent = text || s;
+}
+
+function connect() {
+  if (source) source.close();
+  const q = token ? `?access_token=${encodeURIComponent(token)}` : "";
+  source = new EventSource(`${API}/events${q}`);
+  source.addEventListener("ready", async () => {
+    try {
+      await loadState();
+      retryMs = 500;
+      setStatus("live");
+    } catch (e) {
+      setStatus("reconnecting", `error: ${e.message}`);
+    }
+  });
+  for (const type of ["ENTER", "EXIT", "JOIN", "LEAVE", "WHISPER", "SHOUT", "EVASIVE", "SILENT", "LEADER"]) {
+    source.addEventListener(type, (m) => onEvent(JSON.parse(m.data)));
+  }
+  // The bridge ends the stream with a reason (it stopped, or we fell behind): start again.
+  source.addEventListener("close", (m) => {
+    const why = JSON.parse(m.data);
+    addFeed({ type: "CLOSE", name: `stream closed: ${why.reason}` });
+    reconnectLater();
+  });
+  source.onerror = () => {
+    // The browser retries by itself unless the stream failed for good (e.g. 503): then we do.
+    setStatus("reconnecting");
+    if (source.readyState === EventSource.CLOSED) reconnectLater();
+  };
+}
+
+function reconnectLater() {
+  if (source) source.close();
+  setStatus("reconnecting");
+  setTimeout(connect, retryMs);
+  retryMs = Math.min(retryMs * 2, 5000);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Sending
+
+function showResult(text, error) {
+  const r = $("send-result");
+  r.textContent = text;
+  r.classList.toggle("error", !!error);
+}
+
+$("send-kind").addEventListener("change", () => {
+  const whisper = $("send-kind").value === "whisper";
+  $("send-group").hidden = whisper;
+  $("send-peer").hidden = !whisper;
+});
+
+$("send-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  const text = $("send-text").value;
+  const whisper = $("send-kind").value === "whisper";
+  const target = whisper ? $("send-peer").value : $("send-group").value.trim();
+  if (!target) return showResult(whisper ? "choose a peer" : "name a group", true);
+  const path = whisper
+    ? `/peers/${encodeURIComponent(target)}/messages`
+    : `/groups/${encodeURIComponent(target)}/messages`;
+  try {
+    await api("POST", path, text, "text/plain; charset=utf-8");
+    showResult(`sent to ${whisper ? state.peers.get(target)?.name || target : target}`);
+    if (!whisper) countMessage(target);
+    $("send-text").value = "";
+    renderGroups();
+  } catch (err) {
+    showResult(err.message, true);
+  }
+});
+
+async function joinOrLeave(method) {
+  const g = $("join-group").value.trim();
+  if (!g) return showResult("name a group", true);
+  try {
+    await api(method, `/groups/${encodeURIComponent(g)}`);
+    if (method === "PUT") state.ownGroups.add(g); else state.ownGroups.delete(g);
+    showResult(`${method === "PUT" ? "joined" : "left"} ${g}`);
+    renderAll();
+  } catch (err) {
+    showResult(err.message, true);
+  }
+}
+$("join-button").addEventListener("click", () => joinOrLeave("PUT"));
+$("leave-button").addEventListener("click", () => joinOrLeave("DELETE"));
+
+// The sparklines move with time even when nothing happens.
+setInterval(renderGroups, BUCKET_MS);
+connect();

@@ -1,0 +1,227 @@
+//! Decoders of what clients send: message bodies, WebSocket commands, stream filters. They never
+//! panic on any input (property tests here, and the fuzz target `client_inputs` in
+//! `crates/ryre-bridge/fuzz`); every rejection is a 400 [`ApiProblem`].
+
+use axum::body::Bytes;
+use ryre::PeerId;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::api::{check_group, parse_peer};
+use crate::body::{decode_frames, frames_from_body};
+use crate::events::Filter;
+use crate::problem::ApiProblem;
+
+/// The frames of a POSTed message: an `application/json` body must be
+/// `{"frames": ["<base64>", ...]}` (at least one); any other content type is one frame as it is.
+///
+/// ```
+/// use ryre_bridge::decode::message_frames;
+/// let f = message_frames(Some("application/json"), r#"{"frames":["aGk="]}"#.into())?;
+/// assert_eq!(&f[0][..], b"hi");
+/// assert_eq!(message_frames(Some("text/plain"), "hi".into())?.len(), 1);
+/// assert_eq!(message_frames(Some("application/json"), "hi".into()).unwrap_err().status, 400);
+/// # Ok::<(), ryre_bridge::ApiProblem>(())
+/// ```
+pub fn message_frames(content_type: Option<&str>, body: Bytes) -> Result<Vec<Bytes>, ApiProblem> {
+    frames_from_body(content_type, body)
+}
+
+/// Checks a stream filter: `types` is a comma-separated list of event types (`SHOUT,JOIN`).
+///
+/// ```
+/// use ryre_bridge::decode::event_filter;
+/// assert!(event_filter(Some("shout,JOIN"), Some("chat")).is_ok());
+/// assert_eq!(event_filter(Some("DANCE"), None).unwrap_err().status, 400);
+/// ```
+pub fn event_filter(types: Option<&str>, group: Option<&str>) -> Result<(), ApiProblem> {
+    Filter::parse(types, group).map(|_| ())
+}
+
+/// What a WebSocket command asks, checked (group names fit ZRE, peer ids parse, frames decode).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Shout frames to a group.
+    Shout {
+        /// The group.
+        group: String,
+        /// The content frames.
+        frames: Vec<Bytes>,
+    },
+    /// Whisper frames to a peer.
+    Whisper {
+        /// The peer.
+        peer: PeerId,
+        /// The content frames.
+        frames: Vec<Bytes>,
+    },
+    /// Join a group.
+    Join(String),
+    /// Leave a group.
+    Leave(String),
+}
+
+/// A decoded WebSocket command: the action and the client's `id`, echoed in the reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WsCommand {
+    /// The client's correlation id (any JSON value), if it gave one.
+    pub id: Option<Value>,
+    /// What to do.
+    pub action: Action,
+}
+
+/// A command that cannot be run, and its `id` when that much could be read (boxed in results:
+/// it is large next to a command).
+#[derive(Debug, Clone, PartialEq)]
+pub struct CommandError {
+    /// The client's correlation id, if the command was JSON with one.
+    pub id: Option<Value>,
+    /// Why (always 400).
+    pub problem: ApiProblem,
+}
+
+/// The JSON form of a command.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
+enum Raw {
+    Shout {
+        group: String,
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        frames: Option<Vec<String>>,
+        #[serde(default)]
+        id: Option<Value>,
+    },
+    Whisper {
+        peer: String,
+        #[serde(default)]
+        text: Option<String>,
+        #[serde(default)]
+        frames: Option<Vec<String>>,
+        #[serde(default)]
+        id: Option<Value>,
+    },
+    Join {
+        group: String,
+        #[serde(default)]
+        id: Option<Value>,
+    },
+    Leave {
+        group: String,
+        #[serde(default)]
+        id: Option<Value>,
+    },
+}
+
+fn content(text: Option<String>, frames: Option<Vec<String>>) -> Result<Vec<Bytes>, ApiProblem> {
+    match (text, frames) {
+        (Some(t), None) => Ok(vec![t.into()]),
+        (None, Some(f)) => decode_frames(&f),
+        _ => Err(ApiProblem::bad_request(
+            "give either \"text\" or \"frames\" (base64 strings)",
+        )),
+    }
+}
+
+/// Decodes one WebSocket text message: `{"op":"shout","group":G,"text":T}` (or `"frames":
+/// [base64...]` instead of `text`), `{"op":"whisper","peer":HEX,...}`, `{"op":"join","group":G}`,
+/// `{"op":"leave","group":G}`; each may carry an `"id"`.
+///
+/// ```
+/// use ryre_bridge::decode::{ws_command, Action};
+/// let c = ws_command(r#"{"op":"join","group":"chat","id":7}"#).unwrap();
+/// assert_eq!(c.action, Action::Join("chat".into()));
+/// assert_eq!(c.id, Some(7.into()));
+/// assert_eq!(ws_command(r#"{"op":"dance"}"#).unwrap_err().problem.status, 400);
+/// ```
+pub fn ws_command(text: &str) -> Result<WsCommand, Box<CommandError>> {
+    let raw: Raw = serde_json::from_str(text).map_err(|e| {
+        Box::new(CommandError {
+            id: serde_json::from_str::<Value>(text)
+                .ok()
+                .and_then(|v| v.get("id").cloned()),
+            problem: ApiProblem::bad_request(format!(
+                "a command is {{\"op\":\"shout\"|\"whisper\"|\"join\"|\"leave\", ...}}: {e}"
+            )),
+        })
+    })?;
+    let (id, action) = match raw {
+        Raw::Shout {
+            group,
+            text,
+            frames,
+            id,
+        } => {
+            let action = check_group(&group)
+                .and_then(|()| content(text, frames))
+                .map(|frames| Action::Shout { group, frames });
+            (id, action)
+        }
+        Raw::Whisper {
+            peer,
+            text,
+            frames,
+            id,
+        } => {
+            let action = parse_peer(&peer).and_then(|peer| {
+                content(text, frames).map(|frames| Action::Whisper { peer, frames })
+            });
+            (id, action)
+        }
+        Raw::Join { group, id } => (id, check_group(&group).map(|()| Action::Join(group))),
+        Raw::Leave { group, id } => (id, check_group(&group).map(|()| Action::Leave(group))),
+    };
+    match action {
+        Ok(action) => Ok(WsCommand { id, action }),
+        Err(problem) => Err(Box::new(CommandError { id, problem })),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn frames_round_trip(frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 1..6)) {
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let body = serde_json::json!({"frames": frames.iter().map(|f| b64.encode(f)).collect::<Vec<_>>()});
+            let got = message_frames(Some("application/json"), body.to_string().into()).expect("decodes");
+            prop_assert_eq!(got.iter().map(|b| b.to_vec()).collect::<Vec<_>>(), frames);
+        }
+
+        #[test]
+        fn any_body_is_frames_or_400(body in prop::collection::vec(any::<u8>(), 0..256), json in any::<bool>()) {
+            let ct = if json { Some("application/json") } else { Some("application/octet-stream") };
+            match message_frames(ct, body.clone().into()) {
+                Ok(f) => prop_assert!(!f.is_empty()),
+                Err(p) => { prop_assert!(json); prop_assert_eq!(p.status, 400); }
+            }
+        }
+
+        #[test]
+        fn any_command_text_is_a_command_or_400(text in ".{0,200}") {
+            if let Err(e) = ws_command(&text) {
+                prop_assert_eq!(e.problem.status, 400);
+            }
+        }
+
+        #[test]
+        fn commands_round_trip(group in "[a-z]{1,20}", text in ".{0,50}", id in any::<i64>()) {
+            let cmd = serde_json::json!({"op": "shout", "group": group, "text": text, "id": id});
+            let c = ws_command(&cmd.to_string()).expect("decodes");
+            prop_assert_eq!(c.id, Some(Value::from(id)));
+            prop_assert_eq!(c.action, Action::Shout { group, frames: vec![Bytes::from(text)] });
+        }
+
+        #[test]
+        fn any_filter_is_ok_or_400(types in ".{0,40}", group in ".{0,40}") {
+            if let Err(p) = event_filter(Some(&types), Some(&group)) {
+                prop_assert_eq!(p.status, 400);
+            }
+        }
+    }
+}

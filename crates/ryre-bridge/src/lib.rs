@@ -1,0 +1,276 @@
+//! # ryre-bridge: a ryre node over HTTP
+//!
+//! A [`Bridge`] serves one [`ryre::Node`] to the web: a REST API under `/api/v1` (the node, its
+//! peers and groups; shout, whisper, join, leave), the live event stream as Server-Sent Events
+//! (`/api/v1/events`) and as a WebSocket (`/api/v1/ws`, which also takes commands), an OpenAPI 3
+//! document (`/api/v1/openapi.json`) and a live dashboard at `/`. Errors are RFC 9457
+//! `application/problem+json`.
+//!
+//! ```no_run
+//! use ryre::Node;
+//! use ryre_bridge::{Bridge, BridgeConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let node = Node::builder().name("web").interface("lo").start()?;
+//! let bridge = Bridge::new(node, BridgeConfig::default())?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! bridge.serve(listener, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! The bridge takes the node's events (through [`ryre::Node::events`]): do not read them
+//! elsewhere. Each event is encoded to JSON once and handed to every client through one ring of
+//! [`BridgeConfig::client_buffer`] events: a client that falls that far behind is dropped with a
+//! close reason (an SSE `close` event, a WebSocket close frame), and never slows the node.
+#![warn(missing_docs)]
+
+mod api;
+mod auth;
+mod body;
+mod dashboard;
+pub mod decode;
+mod events;
+mod openapi;
+mod problem;
+mod stream;
+
+use std::future::{Future, IntoFuture};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Method};
+use axum::Router;
+use futures_util::StreamExt;
+use ryre::{Event, Node};
+use tokio::sync::broadcast;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use events::EventKind;
+pub use openapi::{openapi_document, routes, Route};
+pub use problem::{ApiProblem, PROBLEM_JSON};
+
+/// Errors of setting up a bridge.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A CORS origin is not a valid header value.
+    #[error("invalid CORS origin {0:?}")]
+    CorsOrigin(String),
+    /// A setting makes no sense.
+    #[error("invalid setting: {0}")]
+    Config(String),
+    /// Serving failed.
+    #[error("serving HTTP: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// How a bridge serves its node.
+#[derive(Debug, Clone)]
+pub struct BridgeConfig {
+    /// When set, every `/api/v1` request needs `Authorization: Bearer <token>` (or
+    /// `?access_token=<token>`, for browsers' `EventSource` and `WebSocket`); compared in
+    /// constant time.
+    pub token: Option<String>,
+    /// Origins allowed to call the API from other pages (CORS); empty: CORS off. `*` allows any.
+    pub cors_origins: Vec<String>,
+    /// Largest request body (and WebSocket message) in bytes; larger ones get 413.
+    pub max_body: usize,
+    /// Events a streaming client may fall behind before it is dropped.
+    pub client_buffer: usize,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            token: None,
+            cors_origins: Vec::new(),
+            max_body: 1024 * 1024,
+            client_buffer: 4096,
+        }
+    }
+}
+
+/// What every handler shares.
+pub(crate) struct Shared {
+    pub node: Node,
+    pub config: BridgeConfig,
+    pub stopping: AtomicBool,
+    /// The ring every client reads; `None` once the node has stopped.
+    pub events: Mutex<Option<broadcast::Sender<Arc<events::WireEvent>>>>,
+    pub seq: AtomicU64,
+}
+
+impl Shared {
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    /// A new client's receiver, or `None` once the node has stopped.
+    pub fn subscribe(&self) -> Option<broadcast::Receiver<Arc<events::WireEvent>>> {
+        let guard = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        guard.as_ref().map(broadcast::Sender::subscribe)
+    }
+
+    fn close_events(&self) {
+        self.stopping.store(true, Ordering::Release);
+        let mut guard = self.events.lock().unwrap_or_else(|p| p.into_inner());
+        guard.take();
+    }
+}
+
+/// The state handlers get.
+pub(crate) type App = Arc<Shared>;
+
+/// A ryre node served over HTTP. Cheap to clone.
+#[derive(Clone)]
+pub struct Bridge {
+    shared: App,
+}
+
+impl std::fmt::Debug for Bridge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bridge")
+            .field("node", &self.shared.node)
+            .field("stopping", &self.shared.is_stopping())
+            .finish()
+    }
+}
+
+impl Bridge {
+    /// A bridge over `node`. Must be called inside a tokio runtime: it starts the task that
+    /// takes the node's events.
+    pub fn new(node: Node, config: BridgeConfig) -> Result<Bridge, Error> {
+        let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
+            Error::Config("Bridge::new must be called inside a tokio runtime".into())
+        })?;
+        if config.client_buffer == 0 {
+            return Err(Error::Config(
+                "the client buffer must hold at least one event".into(),
+            ));
+        }
+        if config.max_body == 0 {
+            return Err(Error::Config("the body limit must be above zero".into()));
+        }
+        for o in &config.cors_origins {
+            if o != "*" && HeaderValue::from_str(o).is_err() {
+                return Err(Error::CorsOrigin(o.clone()));
+            }
+        }
+        let (tx, _) = broadcast::channel(config.client_buffer);
+        let shared = Arc::new(Shared {
+            node: node.clone(),
+            config,
+            stopping: AtomicBool::new(false),
+            events: Mutex::new(Some(tx)),
+            seq: AtomicU64::new(0),
+        });
+        // The pump holds the bridge weakly: dropping every `Bridge` drops the node.
+        let pump = Arc::downgrade(&shared);
+        let mut stream = node.events();
+        runtime.spawn(async move {
+            while let Some(ev) = stream.next().await {
+                if matches!(ev, Event::Stop { .. }) {
+                    break;
+                }
+                let Some(shared) = pump.upgrade() else { return };
+                let seq = shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
+                if let Some(wire) = events::encode(&ev, seq) {
+                    let guard = shared.events.lock().unwrap_or_else(|p| p.into_inner());
+                    if let Some(tx) = guard.as_ref() {
+                        // No receiver is fine: nobody is watching.
+                        let _ = tx.send(Arc::new(wire));
+                    }
+                }
+            }
+            if let Some(shared) = pump.upgrade() {
+                shared.close_events();
+            }
+        });
+        Ok(Bridge { shared })
+    }
+
+    /// The node this bridge serves.
+    pub fn node(&self) -> &Node {
+        &self.shared.node
+    }
+
+    /// Whether the bridge is stopping (every API request then gets 503).
+    pub fn is_stopping(&self) -> bool {
+        self.shared.is_stopping()
+    }
+
+    /// The axum router: the API, the event streams and the dashboard, with the configured body
+    /// limit, bearer token and CORS.
+    pub fn router(&self) -> Router {
+        let cfg = &self.shared.config;
+        let api = openapi::api_router()
+            .layer(axum::middleware::from_fn_with_state(
+                self.shared.clone(),
+                auth::guard,
+            ))
+            .layer(DefaultBodyLimit::max(cfg.max_body));
+        let mut router = Router::new()
+            .merge(api)
+            .merge(dashboard::router())
+            .fallback(api::no_route)
+            .method_not_allowed_fallback(api::method_not_allowed)
+            .with_state(self.shared.clone());
+        if !cfg.cors_origins.is_empty() {
+            let origins = if cfg.cors_origins.iter().any(|o| o == "*") {
+                AllowOrigin::any()
+            } else {
+                AllowOrigin::list(
+                    cfg.cors_origins
+                        .iter()
+                        .filter_map(|o| HeaderValue::from_str(o).ok()),
+                )
+            };
+            router = router.layer(
+                CorsLayer::new()
+                    .allow_origin(origins)
+                    .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+                    .allow_headers([
+                        axum::http::header::AUTHORIZATION,
+                        axum::http::header::CONTENT_TYPE,
+                    ])
+                    .max_age(Duration::from_secs(600)),
+            );
+        }
+        router
+    }
+
+    /// Serves HTTP on `listener` until `shutdown` completes, then stops the bridge (see
+    /// [`Bridge::stop`]) and waits up to 5 s for open requests to finish.
+    pub async fn serve(
+        &self,
+        listener: tokio::net::TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<(), Error> {
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let this = self.clone();
+        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
+            shutdown.await;
+            this.stop().await;
+            let _ = done_tx.send(());
+        });
+        let server = std::pin::pin!(server.into_future());
+        tokio::select! {
+            r = server => r?,
+            _ = async {
+                let _ = done_rx.await;
+                tokio::time::sleep(Duration::from_secs(5)).await;
+            } => tracing::warn!("open connections did not close within 5 s; leaving them"),
+        }
+        Ok(())
+    }
+
+    /// Stops the bridge: every API request gets 503 from now on, the node stops, and every
+    /// event stream ends with the close reason `stopped`. Calling it again does nothing.
+    pub async fn stop(&self) {
+        self.shared.stopping.store(true, Ordering::Release);
+        let node = self.shared.node.clone();
+        let _ = tokio::task::spawn_blocking(move || node.stop()).await;
+        self.shared.close_events();
+    }
+}

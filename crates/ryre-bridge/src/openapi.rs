@@ -1,0 +1,349 @@
+//! The API's routes, written once: the router is built from this table and the OpenAPI 3
+//! document describes the same table (a test holds the two together over real HTTP).
+
+use axum::http::Method;
+use axum::routing::{self, MethodRouter};
+use axum::{Json, Router};
+use serde_json::{json, Map, Value};
+
+use crate::{api, stream, App};
+
+/// One API route: a method and a path (axum's `{param}` syntax, as in OpenAPI).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Route {
+    /// `GET`, `POST`, `PUT` or `DELETE`.
+    pub method: &'static str,
+    /// The path, e.g. `/api/v1/peers/{uuid}`.
+    pub path: &'static str,
+}
+
+/// A route with its handler and its OpenAPI operation.
+struct RouteDef {
+    route: Route,
+    handler: fn() -> MethodRouter<App>,
+    operation: fn() -> Value,
+}
+
+const NODE: &str = "/api/v1/node";
+const PEERS: &str = "/api/v1/peers";
+const PEER: &str = "/api/v1/peers/{uuid}";
+const PEER_MESSAGES: &str = "/api/v1/peers/{uuid}/messages";
+const GROUPS: &str = "/api/v1/groups";
+const GROUP: &str = "/api/v1/groups/{group}";
+const GROUP_MESSAGES: &str = "/api/v1/groups/{group}/messages";
+const EVENTS: &str = "/api/v1/events";
+const WS: &str = "/api/v1/ws";
+const OPENAPI: &str = "/api/v1/openapi.json";
+
+fn def(
+    method: &'static str,
+    path: &'static str,
+    handler: fn() -> MethodRouter<App>,
+    operation: fn() -> Value,
+) -> RouteDef {
+    RouteDef {
+        route: Route { method, path },
+        handler,
+        operation,
+    }
+}
+
+fn table() -> Vec<RouteDef> {
+    vec![
+        def("GET", NODE, || routing::get(api::node), op_node),
+        def("GET", PEERS, || routing::get(api::peers), op_peers),
+        def("GET", PEER, || routing::get(api::peer), op_peer),
+        def(
+            "POST",
+            PEER_MESSAGES,
+            || routing::post(api::whisper),
+            op_whisper,
+        ),
+        def("GET", GROUPS, || routing::get(api::groups), op_groups),
+        def("PUT", GROUP, || routing::put(api::join), op_join),
+        def("DELETE", GROUP, || routing::delete(api::leave), op_leave),
+        def(
+            "POST",
+            GROUP_MESSAGES,
+            || routing::post(api::shout),
+            op_shout,
+        ),
+        def("GET", EVENTS, || routing::get(stream::sse), op_events),
+        def("GET", WS, || routing::get(stream::ws), op_ws),
+        def(
+            "GET",
+            OPENAPI,
+            || routing::get(|| async { Json(openapi_document()) }),
+            op_openapi,
+        ),
+    ]
+}
+
+/// Every API route the bridge serves (the dashboard's static files aside).
+pub fn routes() -> Vec<Route> {
+    table().into_iter().map(|d| d.route).collect()
+}
+
+/// The router of the API, built from the route table.
+pub(crate) fn api_router() -> Router<App> {
+    table().into_iter().fold(Router::new(), |r, d| {
+        debug_assert!(Method::from_bytes(d.route.method.as_bytes()).is_ok());
+        r.route(d.route.path, (d.handler)())
+    })
+}
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi_document() -> Value {
+    let mut paths: Map<String, Value> = Map::new();
+    for d in table() {
+        let item = paths
+            .entry(d.route.path.to_string())
+            .or_insert_with(|| json!({}));
+        if let Value::Object(ops) = item {
+            ops.insert(d.route.method.to_ascii_lowercase(), (d.operation)());
+        }
+    }
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ryre bridge",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "A ZRE (RFC 36) node over HTTP: its peers and groups, shout and \
+                whisper, and its live events as Server-Sent Events or a WebSocket. Errors are \
+                RFC 9457 problem details.",
+        },
+        "paths": paths,
+        "components": components(),
+        "security": [{}, {"bearer": []}],
+    })
+}
+
+fn problem(desc: &str) -> Value {
+    json!({
+        "description": desc,
+        "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+    })
+}
+
+fn ok_json(desc: &str, schema: &str) -> Value {
+    json!({
+        "description": desc,
+        "content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}
+    })
+}
+
+fn uuid_param() -> Value {
+    json!({"name": "uuid", "in": "path", "required": true,
+           "description": "The peer's id: 32 hex digits.",
+           "schema": {"type": "string", "pattern": "^[0-9A-Fa-f]{32}$"}})
+}
+
+fn group_param() -> Value {
+    json!({"name": "group", "in": "path", "required": true,
+           "description": "The group's name (1 to 255 bytes).",
+           "schema": {"type": "string", "minLength": 1, "maxLength": 255}})
+}
+
+fn common_errors(mut responses: Map<String, Value>) -> Value {
+    responses.insert(
+        "401".into(),
+        problem("No valid bearer token (when one is configured)."),
+    );
+    responses.insert("503".into(), problem("The node is stopping."));
+    Value::Object(responses)
+}
+
+fn responses(list: &[(&str, Value)]) -> Value {
+    common_errors(
+        list.iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone()))
+            .collect(),
+    )
+}
+
+fn message_body() -> Value {
+    json!({
+        "required": true,
+        "description": "Any content type is sent as one frame, as it is. `application/json` \
+            must be `{\"frames\": [base64, ...]}` and sends several frames.",
+        "content": {
+            "application/json": {"schema": {"$ref": "#/components/schemas/Frames"}},
+            "*/*": {"schema": {"type": "string", "format": "binary"}}
+        }
+    })
+}
+
+fn stream_params() -> Value {
+    json!([
+        {"name": "group", "in": "query", "required": false,
+         "description": "Only events of this group (JOIN, LEAVE, SHOUT, LEADER).",
+         "schema": {"type": "string"}},
+        {"name": "type", "in": "query", "required": false,
+         "description": "Only these event types, comma-separated (e.g. SHOUT,JOIN).",
+         "schema": {"type": "string"}},
+        {"name": "access_token", "in": "query", "required": false,
+         "description": "The bearer token, for clients that cannot set headers.",
+         "schema": {"type": "string"}}
+    ])
+}
+
+fn op_node() -> Value {
+    json!({"operationId": "getNode", "summary": "This node: uuid, name, endpoint, groups.",
+           "responses": responses(&[("200", ok_json("The node.", "Node"))])})
+}
+
+fn op_peers() -> Value {
+    json!({"operationId": "listPeers", "summary": "Every peer that has said HELLO.",
+           "responses": responses(&[("200", ok_json("The peers.", "PeerList"))])})
+}
+
+fn op_peer() -> Value {
+    json!({"operationId": "getPeer", "summary": "One peer.",
+    "parameters": [uuid_param()],
+    "responses": responses(&[
+        ("200", ok_json("The peer.", "Peer")),
+        ("400", problem("Not a peer id.")),
+        ("404", problem("No such peer.")),
+    ])})
+}
+
+fn op_whisper() -> Value {
+    json!({"operationId": "whisper", "summary": "Whisper to one peer.",
+    "parameters": [uuid_param()],
+    "requestBody": message_body(),
+    "responses": responses(&[
+        ("204", json!({"description": "Sent (queued to the peer)."})),
+        ("400", problem("Not a peer id, or a bad JSON body.")),
+        ("404", problem("No such peer.")),
+        ("413", problem("The body is over the limit.")),
+    ])})
+}
+
+fn op_groups() -> Value {
+    json!({"operationId": "listGroups", "summary": "Every group with its members.",
+           "responses": responses(&[("200", ok_json("The groups.", "GroupList"))])})
+}
+
+fn op_join() -> Value {
+    json!({"operationId": "joinGroup", "summary": "Join a group.",
+    "parameters": [group_param()],
+    "responses": responses(&[
+        ("204", json!({"description": "Joined (or was in it)."})),
+        ("400", problem("Not a group name ZRE can carry.")),
+    ])})
+}
+
+fn op_leave() -> Value {
+    json!({"operationId": "leaveGroup", "summary": "Leave a group.",
+    "parameters": [group_param()],
+    "responses": responses(&[
+        ("204", json!({"description": "Left (or was not in it)."})),
+        ("400", problem("Not a group name ZRE can carry.")),
+    ])})
+}
+
+fn op_shout() -> Value {
+    json!({"operationId": "shout", "summary": "Shout to every peer in a group.",
+    "parameters": [group_param()],
+    "requestBody": message_body(),
+    "responses": responses(&[
+        ("204", json!({"description": "Sent (queued to the group's peers)."})),
+        ("400", problem("A bad group name or JSON body.")),
+        ("413", problem("The body is over the limit.")),
+    ])})
+}
+
+fn op_events() -> Value {
+    json!({"operationId": "events",
+    "summary": "The live events as Server-Sent Events.",
+    "description": "First a `ready` event, then one event per node event (`event:` is \
+        its type, `id:` its sequence number, `data:` the Event JSON). A final `close` \
+        event says why the stream ends: `lagged` (the client fell more than its buffer \
+        behind) or `stopped`.",
+    "parameters": stream_params(),
+    "responses": responses(&[
+        ("200", json!({"description": "The stream.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}}})),
+        ("400", problem("An unknown event type or a bad query.")),
+    ])})
+}
+
+fn op_ws() -> Value {
+    json!({"operationId": "websocket",
+    "summary": "The live events over a WebSocket, which also takes commands.",
+    "description": "Text messages out: a READY object, then Event objects, then a CLOSE \
+        object and a close frame (1013 when the client fell behind, 1001 when the node \
+        stopped). Text messages in: Command objects; each is answered with \
+        `{\"type\":\"ACK\",\"id\":..}` or `{\"type\":\"ERROR\",\"id\":..,\"problem\":..}`.",
+    "parameters": stream_params(),
+    "responses": responses(&[
+        ("101", json!({"description": "Switching to the WebSocket protocol."})),
+        ("400", problem("An unknown event type or a bad query.")),
+        ("426", problem("Not a WebSocket upgrade request.")),
+    ])})
+}
+
+fn op_openapi() -> Value {
+    json!({"operationId": "openapi", "summary": "This document.",
+           "responses": responses(&[("200", json!({"description": "OpenAPI 3.1.",
+               "content": {"application/json": {"schema": {"type": "object"}}}}))])})
+}
+
+fn components() -> Value {
+    json!({
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Problem": {"type": "object", "required": ["type", "title", "status"],
+                "properties": {"type": {"type": "string"}, "title": {"type": "string"},
+                    "status": {"type": "integer"}, "detail": {"type": "string"}}},
+            "Node": {"type": "object", "required": ["uuid", "name", "endpoint", "groups"],
+                "properties": {"uuid": {"type": "string"}, "name": {"type": "string"},
+                    "endpoint": {"type": "string"},
+                    "groups": {"type": "array", "items": {"type": "string"}},
+                    "peers": {"type": "integer"},
+                    "events": {"type": "integer",
+                        "description": "Events the bridge has taken from its node so far."}}},
+            "Peer": {"type": "object",
+                "required": ["uuid", "name", "endpoint", "groups", "headers", "state"],
+                "properties": {"uuid": {"type": "string"}, "name": {"type": "string"},
+                    "endpoint": {"type": "string"},
+                    "groups": {"type": "array", "items": {"type": "string"}},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "state": {"enum": ["alive", "evasive", "silent"]}}},
+            "PeerList": {"type": "object", "required": ["peers"],
+                "properties": {"peers": {"type": "array",
+                    "items": {"$ref": "#/components/schemas/Peer"}}}},
+            "GroupList": {"type": "object", "required": ["groups"],
+                "properties": {"groups": {"type": "array", "items": {"type": "object",
+                    "required": ["name", "joined", "members"],
+                    "properties": {"name": {"type": "string"}, "joined": {"type": "boolean"},
+                        "members": {"type": "array", "items": {"type": "object",
+                            "properties": {"uuid": {"type": "string"},
+                                "name": {"type": "string"}, "self": {"type": "boolean"}}}}}}}}},
+            "Frames": {"type": "object", "required": ["frames"], "additionalProperties": false,
+                "properties": {"frames": {"type": "array", "minItems": 1,
+                    "items": {"type": "string", "contentEncoding": "base64"}}}},
+            "Event": {"type": "object", "required": ["type", "seq", "peer", "name"],
+                "properties": {
+                    "type": {"enum": ["ENTER", "EXIT", "JOIN", "LEAVE", "WHISPER", "SHOUT",
+                                      "EVASIVE", "SILENT", "LEADER"]},
+                    "seq": {"type": "integer"}, "peer": {"type": "string"},
+                    "name": {"type": "string"}, "group": {"type": "string"},
+                    "endpoint": {"type": "string"},
+                    "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "reason": {"type": "string"},
+                    "frames": {"type": "array", "items": {"type": "string",
+                        "contentEncoding": "base64"}},
+                    "text": {"type": "string",
+                        "description": "The first frame, when it is valid UTF-8."},
+                    "bytes": {"type": "integer"}}},
+            "Command": {"type": "object", "required": ["op"],
+                "properties": {"op": {"enum": ["shout", "whisper", "join", "leave"]},
+                    "group": {"type": "string"}, "peer": {"type": "string"},
+                    "text": {"type": "string"},
+                    "frames": {"type": "array", "items": {"type": "string",
+                        "contentEncoding": "base64"}},
+                    "id": {"description": "Echoed in the reply."}}}
+        }
+    })
+}

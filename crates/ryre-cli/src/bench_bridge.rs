@@ -1,0 +1,674 @@
+//! `ryre bench bridge`: the HTTP bridge measured against the Rust API, in one run.
+//!
+//! - Shout throughput: N shouts through `POST /api/v1/groups/bench/messages` over keep-alive
+//!   connections to a `ryre bridge` child process, counted when a receiving node (in this
+//!   process) has them all; against N shouts through `Node::shout` from a node of this process
+//!   to the same kind of receiver. Rounds alternate (API, HTTP, ...); medians are reported, with
+//!   the HTTP requests' p50/p99 latency.
+//! - SSE fan-out: C clients on `GET /api/v1/events?type=SHOUT` while a node shouts R per second
+//!   for S seconds to a group the bridge is in; every client must get every shout. The bridge's
+//!   CPU time (from /proc) over that time is reported.
+//!
+//! Everything is on loopback: beacons on `lo` with an OS-chosen UDP port, HTTP on 127.0.0.1
+//! with an OS-chosen port. Every wait is bounded and the child is killed on exit.
+
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use futures_util::StreamExt;
+use ryre::{Bytes, Event, Node, PeerId};
+use serde_json::{json, Value};
+
+use crate::bench::{median, percentile};
+use crate::output::print_line;
+use crate::{CliError, CliResult};
+
+/// Longest wait for any single step.
+const STALL: Duration = Duration::from_secs(30);
+
+/// Arguments of `ryre bench bridge`.
+#[derive(Debug, Args)]
+pub struct BridgeBenchArgs {
+    /// Content bytes per shout.
+    #[arg(long, value_name = "B", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(0..=1024 * 1024))]
+    pub size: u32,
+    /// Shouts per measurement.
+    #[arg(long, value_name = "N", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Keep-alive HTTP connections sending at once.
+    #[arg(long, value_name = "C", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub connections: u32,
+    /// Measurements of each kind (API and HTTP alternate); medians are reported.
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// SSE clients of the fan-out measurement (0 skips it).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub sse_clients: u32,
+    /// Shouts per second during the fan-out.
+    #[arg(long, value_name = "R", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub sse_rate: u32,
+    /// Seconds of fan-out.
+    #[arg(long, value_name = "S", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub sse_secs: u32,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn rt_err(e: impl std::fmt::Display) -> CliError {
+    CliError::Runtime(e.to_string())
+}
+
+fn free_udp_port() -> Result<u16, CliError> {
+    let s = UdpSocket::bind("127.0.0.1:0").map_err(rt_err)?;
+    Ok(s.local_addr().map_err(rt_err)?.port())
+}
+
+/// A `ryre bridge` child process, killed on drop.
+struct BridgeProc {
+    child: Child,
+    url: String,
+}
+
+impl BridgeProc {
+    fn start(port: u16, join: &[&str]) -> Result<BridgeProc, CliError> {
+        let exe = std::env::current_exe().map_err(rt_err)?;
+        let mut cmd = Command::new(exe);
+        cmd.args([
+            "bridge",
+            "--json",
+            "--listen",
+            "127.0.0.1:0",
+            "--interface",
+            "lo",
+        ])
+        .args(["--port", &port.to_string(), "--interval", "100", "--name"])
+        .arg("bench-bridge")
+        .args(["--client-buffer", "65536"]);
+        for g in join {
+            cmd.args(["--join", g]);
+        }
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| CliError::Runtime(format!("cannot start ryre bridge: {e}")))?;
+        let stdout = child.stdout.take();
+        let mut proc = BridgeProc {
+            child,
+            url: String::new(),
+        };
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            if let Some(out) = stdout {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if tx.send(line).is_err() {
+                        break;
+                    }
+                }
+            }
+        });
+        let line = rx
+            .recv_timeout(STALL)
+            .map_err(|_| CliError::Runtime("ryre bridge did not start listening".into()))?;
+        let v: Value = serde_json::from_str(&line).map_err(rt_err)?;
+        proc.url = v["url"]
+            .as_str()
+            .ok_or_else(|| CliError::Runtime(format!("unexpected start line {line}")))?
+            .trim_end_matches('/')
+            .to_string();
+        Ok(proc)
+    }
+
+    /// CPU seconds (user + system) the child has used.
+    fn cpu_secs(&self) -> Result<f64, CliError> {
+        let stat =
+            std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).map_err(rt_err)?;
+        // Fields after the command name (which may hold spaces) start after the last ')'.
+        let rest = stat
+            .rsplit_once(')')
+            .map(|(_, r)| r)
+            .ok_or_else(|| CliError::Runtime("cannot parse /proc stat".into()))?;
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| -> f64 { f.get(i).and_then(|s| s.parse().ok()).unwrap_or(0.0) };
+        // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+        // SAFETY: sysconf only reads a configuration value.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        Ok((ticks(11) + ticks(12)) / hz)
+    }
+}
+
+impl Drop for BridgeProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A receiving node on loopback that counts SHOUTs on its own thread.
+struct Receiver {
+    node: Node,
+    count: Arc<AtomicU64>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Receiver {
+    fn start(node: Node) -> Receiver {
+        let count = Arc::new(AtomicU64::new(0));
+        let (n, c) = (node.clone(), count.clone());
+        let thread = std::thread::spawn(move || {
+            while let Ok(ev) = n.recv() {
+                if let Event::Shout { .. } = ev {
+                    c.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        Receiver {
+            node,
+            count,
+            thread: Some(thread),
+        }
+    }
+
+    /// Waits until `n` shouts in total have arrived; the instant the last one was seen.
+    fn wait_for(&self, n: u64) -> Result<Instant, CliError> {
+        let mut last = self.count.load(Ordering::Relaxed);
+        let mut progress = Instant::now();
+        loop {
+            let now = self.count.load(Ordering::Relaxed);
+            if now >= n {
+                return Ok(Instant::now());
+            }
+            if now != last {
+                last = now;
+                progress = Instant::now();
+            } else if progress.elapsed() > STALL {
+                return Err(CliError::Runtime(format!(
+                    "only {now} of {n} shouts arrived (none for {STALL:?})"
+                )));
+            }
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.node.stop();
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+fn loopback_node(name: &str, port: u16) -> Result<Node, CliError> {
+    Ok(Node::builder()
+        .name(name)
+        .interface("lo")
+        .port(port)
+        .interval(Duration::from_millis(100))
+        .send_hwm(10_000_000)
+        .start()?)
+}
+
+/// Waits until `node` has seen `peer` join `group`.
+fn wait_join(node: &Node, peer: PeerId, group: &str) -> Result<(), CliError> {
+    let deadline = Instant::now() + STALL;
+    while Instant::now() < deadline {
+        if node.peers_by_group(group).contains(&peer) {
+            return Ok(());
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Err(CliError::Runtime(format!(
+        "{} did not see {peer} in {group}",
+        node.name()
+    )))
+}
+
+/// The API side: `count` shouts from a node of this process; time to the last receipt.
+fn api_round(port: u16, size: usize, count: u32) -> Result<Duration, CliError> {
+    let rx = Receiver::start(loopback_node("bench-rx", port)?);
+    rx.node.join("bench")?;
+    let tx = loopback_node("bench-api", port)?;
+    wait_join(&tx, rx.node.uuid(), "bench")?;
+    let payload = Bytes::from(vec![b'x'; size]);
+    let start = Instant::now();
+    for _ in 0..count {
+        tx.shout("bench", [payload.clone()])?;
+    }
+    let end = rx.wait_for(u64::from(count))?;
+    let _ = tx.stop();
+    Ok(end - start)
+}
+
+/// Results of one HTTP round: time to the last receipt, and every request's latency; then the
+/// same shouts as pipelined WebSocket commands on one connection.
+struct HttpRound {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    ws_elapsed: Duration,
+    /// The bridge process's CPU seconds during the POSTs.
+    http_cpu: f64,
+}
+
+/// `count` shout commands on one WebSocket, sent without waiting for their ACKs (which are
+/// counted as they come); the instant every ACK has arrived.
+async fn ws_shouts(ws_url: &str, size: usize, count: u32) -> Result<Instant, CliError> {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message;
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+        .await
+        .map_err(rt_err)?;
+    let (mut tx, mut rx) = ws.split();
+    let text = "x".repeat(size);
+    let cmd = json!({"op": "shout", "group": "bench", "text": text}).to_string();
+    let reader = tokio::spawn(async move {
+        let mut acks = 0u32;
+        while acks < count {
+            match tokio::time::timeout(STALL, rx.next()).await {
+                Ok(Some(Ok(Message::Text(t)))) => {
+                    if t.as_str().contains(r#""type":"ACK""#) {
+                        acks += 1;
+                    } else if t.as_str().contains(r#""type":"ERROR""#) {
+                        return Err(CliError::Runtime(format!("WebSocket command failed: {t}")));
+                    }
+                }
+                Ok(Some(Ok(_))) => {}
+                _ => {
+                    return Err(CliError::Runtime(format!(
+                        "WebSocket: only {acks} of {count} ACKs"
+                    )))
+                }
+            }
+        }
+        Ok(Instant::now())
+    });
+    for _ in 0..count {
+        tx.feed(Message::text(cmd.clone())).await.map_err(rt_err)?;
+    }
+    tx.flush().await.map_err(rt_err)?;
+    let done = reader.await.map_err(rt_err)??;
+    let _ = tx.close().await;
+    Ok(done)
+}
+
+/// The HTTP side: `count` POSTs over `connections` keep-alive connections to a bridge child.
+fn http_round(
+    rt: &tokio::runtime::Runtime,
+    port: u16,
+    size: usize,
+    count: u32,
+    connections: u32,
+) -> Result<HttpRound, CliError> {
+    let bridge = BridgeProc::start(port, &[])?;
+    let rx = Receiver::start(loopback_node("bench-rx", port)?);
+    rx.node.join("bench")?;
+    let url = format!("{}/api/v1/groups/bench/messages", bridge.url);
+    let peers_url = format!("{}/api/v1/peers/{}", bridge.url, rx.node.uuid());
+    let ws_url = format!(
+        "{}/api/v1/ws?type=JOIN",
+        bridge.url.replacen("http://", "ws://", 1)
+    );
+    let body = Bytes::from(vec![b'x'; size]);
+    rt.block_on(async move {
+        let client = reqwest::Client::builder()
+            .pool_max_idle_per_host(connections as usize)
+            .timeout(STALL)
+            .build()
+            .map_err(rt_err)?;
+        // Wait until the bridge's node has the receiver in the group.
+        let deadline = Instant::now() + STALL;
+        loop {
+            let ok = match client.get(&peers_url).send().await {
+                Ok(r) if r.status() == 200 => r
+                    .json::<Value>()
+                    .await
+                    .ok()
+                    .and_then(|v| {
+                        v["groups"]
+                            .as_array()
+                            .map(|g| g.iter().any(|g| g == "bench"))
+                    })
+                    .unwrap_or(false),
+                _ => false,
+            };
+            if ok {
+                break;
+            }
+            if Instant::now() > deadline {
+                return Err(CliError::Runtime(
+                    "the bridge did not see the receiver join".into(),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        // Warm the connections up.
+        let mut warm = Vec::new();
+        for _ in 0..connections {
+            let (c, u) = (client.clone(), url.clone());
+            warm.push(tokio::spawn(async move {
+                c.post(&u).body("warm").send().await.map(|r| r.status())
+            }));
+        }
+        for w in warm {
+            let status = w.await.map_err(rt_err)?.map_err(rt_err)?;
+            if status != 204 {
+                return Err(CliError::Runtime(format!("warm-up POST got {status}")));
+            }
+        }
+        let warmed = u64::from(connections);
+        let cpu0 = bridge.cpu_secs()?;
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for i in 0..connections {
+            let share = count / connections + u32::from(i < count % connections);
+            let (c, u, b) = (client.clone(), url.clone(), body.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(share as usize);
+                for _ in 0..share {
+                    let t0 = Instant::now();
+                    let r = c
+                        .post(&u)
+                        .header("content-type", "application/octet-stream")
+                        .body(b.clone())
+                        .send()
+                        .await
+                        .map_err(rt_err)?;
+                    if r.status() != 204 {
+                        return Err(CliError::Runtime(format!("POST got {}", r.status())));
+                    }
+                    lat.push(t0.elapsed());
+                }
+                Ok::<_, CliError>(lat)
+            }));
+        }
+        let mut latencies = Vec::with_capacity(count as usize);
+        for t in tasks {
+            latencies.extend(t.await.map_err(rt_err)??);
+        }
+        let end = tokio::task::block_in_place(|| rx.wait_for(warmed + u64::from(count)))?;
+        let http_cpu = bridge.cpu_secs()? - cpu0;
+        latencies.sort();
+        let ws_start = Instant::now();
+        ws_shouts(&ws_url, size, count).await?;
+        let ws_end = tokio::task::block_in_place(|| rx.wait_for(warmed + 2 * u64::from(count)))?;
+        drop(bridge);
+        Ok(HttpRound {
+            elapsed: end - start,
+            latencies,
+            ws_elapsed: ws_end - ws_start,
+            http_cpu,
+        })
+    })
+}
+
+/// Results of the SSE fan-out.
+struct FanOut {
+    shouts: u64,
+    clients: u32,
+    delivered: u64,
+    wall: Duration,
+    bridge_cpu: f64,
+}
+
+fn sse_fanout(
+    rt: &tokio::runtime::Runtime,
+    port: u16,
+    clients: u32,
+    rate: u32,
+    secs: u32,
+) -> Result<FanOut, CliError> {
+    let bridge = BridgeProc::start(port, &["fan"])?;
+    let tx = loopback_node("bench-fan", port)?;
+    tx.join("fan")?;
+    let events_url = format!("{}/api/v1/events?type=SHOUT", bridge.url);
+    let node_url = format!("{}/api/v1/node", bridge.url);
+    let shouts = u64::from(rate) * u64::from(secs);
+    rt.block_on(async {
+        // The sender must see the bridge in the group before it shouts.
+        let bridge_id: PeerId = {
+            let v: Value = reqwest::get(&node_url)
+                .await
+                .map_err(rt_err)?
+                .json()
+                .await
+                .map_err(rt_err)?;
+            v["uuid"]
+                .as_str()
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| CliError::Runtime("no uuid from the bridge".into()))?
+        };
+        let t = tx.clone();
+        tokio::task::spawn_blocking(move || wait_join(&t, bridge_id, "fan"))
+            .await
+            .map_err(rt_err)??;
+        let counts: Vec<Arc<AtomicU64>> = (0..clients).map(|_| Arc::default()).collect();
+        let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel::<()>(clients as usize);
+        let client = reqwest::Client::builder().build().map_err(rt_err)?;
+        let mut readers = Vec::new();
+        for c in &counts {
+            let (c, client, url, ready) = (
+                c.clone(),
+                client.clone(),
+                events_url.clone(),
+                ready_tx.clone(),
+            );
+            readers.push(tokio::spawn(async move {
+                let r = client.get(&url).send().await.map_err(rt_err)?;
+                if r.status() != 200 {
+                    return Err(CliError::Runtime(format!("SSE got {}", r.status())));
+                }
+                let _ = ready.send(()).await;
+                let mut stream = r.bytes_stream();
+                let needle = b"event: SHOUT\n";
+                let mut tail: Vec<u8> = Vec::new();
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(rt_err)?;
+                    tail.extend_from_slice(&chunk);
+                    let n = tail.windows(needle.len()).filter(|w| w == needle).count();
+                    c.fetch_add(n as u64, Ordering::Relaxed);
+                    let keep = tail.len().min(needle.len() - 1);
+                    tail.drain(..tail.len() - keep);
+                    if c.load(Ordering::Relaxed) >= shouts {
+                        break;
+                    }
+                }
+                Ok::<_, CliError>(())
+            }));
+        }
+        drop(ready_tx);
+        for _ in 0..clients {
+            tokio::time::timeout(STALL, ready_rx.recv())
+                .await
+                .map_err(|_| CliError::Runtime("SSE clients did not connect".into()))?;
+        }
+        let cpu0 = bridge.cpu_secs()?;
+        let start = Instant::now();
+        let sender = tx.clone();
+        let send = tokio::task::spawn_blocking(move || -> Result<(), CliError> {
+            let payload = Bytes::from_static(b"fan-out shout 16");
+            let every = Duration::from_secs(1) / rate;
+            let mut next = Instant::now();
+            for _ in 0..shouts {
+                sender.shout("fan", [payload.clone()])?;
+                next += every;
+                let now = Instant::now();
+                if next > now {
+                    std::thread::sleep(next - now);
+                }
+            }
+            Ok(())
+        });
+        send.await.map_err(rt_err)??;
+        let deadline = Instant::now() + STALL;
+        loop {
+            let done = counts
+                .iter()
+                .filter(|c| c.load(Ordering::Relaxed) >= shouts)
+                .count();
+            if done == clients as usize {
+                break;
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let wall = start.elapsed();
+        let cpu1 = bridge.cpu_secs()?;
+        let delivered = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        for r in readers {
+            r.abort();
+        }
+        let _ = tx.stop();
+        drop(bridge);
+        Ok(FanOut {
+            shouts,
+            clients,
+            delivered,
+            wall,
+            bridge_cpu: cpu1 - cpu0,
+        })
+    })
+}
+
+/// Runs `ryre bench bridge`.
+pub fn run(a: &BridgeBenchArgs) -> CliResult {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(rt_err)?;
+    let size = a.size as usize;
+    let mut api_rates = Vec::new();
+    let mut http_rates = Vec::new();
+    let mut p50s = Vec::new();
+    let mut p99s = Vec::new();
+    let mut ws_rates = Vec::new();
+    let mut cpu_per_req = Vec::new();
+    for round in 0..a.rounds {
+        let d = api_round(free_udp_port()?, size, a.count)?;
+        api_rates.push(f64::from(a.count) / d.as_secs_f64());
+        let h = http_round(&rt, free_udp_port()?, size, a.count, a.connections)?;
+        http_rates.push(f64::from(a.count) / h.elapsed.as_secs_f64());
+        p50s.push(percentile(&h.latencies, 50.0).as_secs_f64() * 1e6);
+        p99s.push(percentile(&h.latencies, 99.0).as_secs_f64() * 1e6);
+        ws_rates.push(f64::from(a.count) / h.ws_elapsed.as_secs_f64());
+        cpu_per_req.push(h.http_cpu / f64::from(a.count) * 1e6);
+        if !a.json {
+            let r = round as usize;
+            eprintln!(
+                "round {}: api {:.0} shouts/s, http {:.0} req/s (p50 {:.0} us, p99 {:.0} us), \
+                 websocket {:.0} shouts/s",
+                round + 1,
+                api_rates[r],
+                http_rates[r],
+                p50s[r],
+                p99s[r],
+                ws_rates[r]
+            );
+        }
+    }
+    let (api, http) = (median(&api_rates), median(&http_rates));
+    let ratio = if api > 0.0 { http / api } else { 0.0 };
+    let ws = median(&ws_rates);
+    let ws_ratio = if api > 0.0 { ws / api } else { 0.0 };
+    let fan = if a.sse_clients > 0 {
+        Some(sse_fanout(
+            &rt,
+            free_udp_port()?,
+            a.sse_clients,
+            a.sse_rate,
+            a.sse_secs,
+        )?)
+    } else {
+        None
+    };
+    if a.json {
+        let mut v = json!({
+            "bench": "bridge",
+            "size": a.size,
+            "count": a.count,
+            "connections": a.connections,
+            "rounds": a.rounds,
+            "api_shouts_per_sec": api,
+            "http_requests_per_sec": http,
+            "ratio": ratio,
+            "http_p50_us": median(&p50s),
+            "http_p99_us": median(&p99s),
+            "http_bridge_cpu_us_per_request": median(&cpu_per_req),
+            "ws_shouts_per_sec": ws,
+            "ws_ratio": ws_ratio,
+        });
+        if let Some(f) = &fan {
+            v["sse"] = json!({
+                "clients": f.clients,
+                "shouts": f.shouts,
+                "expected": f.shouts * u64::from(f.clients),
+                "delivered": f.delivered,
+                "seconds": f.wall.as_secs_f64(),
+                "bridge_cpu_seconds": f.bridge_cpu,
+                "bridge_cpu_percent_of_one_core": 100.0 * f.bridge_cpu / f.wall.as_secs_f64(),
+            });
+        }
+        print_line(&v.to_string());
+    } else {
+        print_line(&format!(
+            "shout {} B: api {api:.0} shouts/s, http {http:.0} req/s over {} keep-alive \
+             connections: ratio {ratio:.3}; http p50 {:.0} us, p99 {:.0} us; bridge CPU {:.1} \
+             us per request (medians of {})",
+            a.size,
+            a.connections,
+            median(&p50s),
+            median(&p99s),
+            median(&cpu_per_req),
+            a.rounds
+        ));
+        print_line(&format!(
+            "shout {} B by WebSocket commands (one connection, pipelined): {ws:.0} shouts/s: \
+             ratio {ws_ratio:.3} of the api",
+            a.size
+        ));
+        if let Some(f) = &fan {
+            let expected = f.shouts * u64::from(f.clients);
+            print_line(&format!(
+                "sse fan-out: {} clients x {} shouts = {expected} expected, {} delivered{}; \
+                 {:.2} s; bridge CPU {:.2} s = {:.0}% of one core",
+                f.clients,
+                f.shouts,
+                f.delivered,
+                if f.delivered == expected {
+                    " (all)"
+                } else {
+                    " (MISSING SOME)"
+                },
+                f.wall.as_secs_f64(),
+                f.bridge_cpu,
+                100.0 * f.bridge_cpu / f.wall.as_secs_f64()
+            ));
+        }
+    }
+    match &fan {
+        Some(f) if f.delivered < f.shouts * u64::from(f.clients) => {
+            Err(CliError::Runtime(format!(
+                "SSE fan-out: {} of {} events delivered",
+                f.delivered,
+                f.shouts * u64::from(f.clients)
+            )))
+        }
+        _ => Ok(ExitCode::SUCCESS),
+    }
+}

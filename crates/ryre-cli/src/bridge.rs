@@ -1,0 +1,134 @@
+//! `ryre bridge`: a node served over HTTP (REST API, SSE, WebSocket) with its live dashboard
+//! at `/`; a thin shell over the `ryre-bridge` library.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use clap::Args;
+use ryre_bridge::{Bridge, BridgeConfig};
+use serde_json::json;
+
+use crate::args::NetArgs;
+use crate::output::{print_line, Printer};
+use crate::{CliError, CliResult};
+
+/// Arguments of `ryre bridge`.
+#[derive(Debug, Args)]
+pub struct BridgeArgs {
+    /// Address to serve HTTP on. Only loopback by default; any other address is the user's
+    /// explicit choice (consider --token).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// The node's name [default: the first 6 hex digits of its id].
+    #[arg(long, value_name = "N")]
+    pub name: Option<String>,
+    /// Join this group at start (repeatable).
+    #[arg(long = "join", value_name = "GROUP")]
+    pub join: Vec<String>,
+    /// Require `Authorization: Bearer TOKEN` (or `?access_token=TOKEN`) on the API.
+    #[arg(long, value_name = "TOKEN")]
+    pub token: Option<String>,
+    /// Allow this origin to call the API from other pages (CORS; repeatable; `*` for any).
+    #[arg(long = "cors", value_name = "ORIGIN")]
+    pub cors: Vec<String>,
+    /// Largest request body in bytes; larger ones get 413.
+    #[arg(long, value_name = "BYTES", default_value_t = 1024 * 1024,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 32))]
+    pub max_body: u64,
+    /// Events a streaming client may fall behind before it is dropped.
+    #[arg(long, value_name = "N", default_value_t = 4096,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub client_buffer: u64,
+    /// Network settings of the node.
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Print the start-up line as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Runs `ryre bridge` until SIGINT or SIGTERM.
+pub fn run(a: BridgeArgs) -> CliResult {
+    crate::logging::init(false);
+    if a.token.as_deref() == Some("") {
+        return Err(CliError::Usage("--token must not be empty".into()));
+    }
+    let mut b = a.net.builder();
+    if let Some(n) = &a.name {
+        b = b.name(n.clone());
+    }
+    let config = BridgeConfig {
+        token: a.token.clone(),
+        cors_origins: a.cors.clone(),
+        max_body: usize::try_from(a.max_body).unwrap_or(usize::MAX),
+        client_buffer: usize::try_from(a.client_buffer).unwrap_or(usize::MAX),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(CliError::runtime)?;
+    let node = b.start()?;
+    for g in &a.join {
+        node.join(g)?;
+    }
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(a.listen)
+            .await
+            .map_err(|e| CliError::Runtime(format!("cannot listen on {}: {e}", a.listen)))?;
+        let addr = listener.local_addr().map_err(CliError::runtime)?;
+        let bridge = Bridge::new(node.clone(), config).map_err(|e| match e {
+            ryre_bridge::Error::CorsOrigin(_) | ryre_bridge::Error::Config(_) => {
+                CliError::Usage(e.to_string())
+            }
+            other => CliError::runtime(other),
+        })?;
+        if !addr.ip().is_loopback() && a.token.is_none() {
+            Printer { json: a.json }.warn(&format!(
+                "serving {addr} beyond loopback without --token: anyone who can reach it \
+                 controls this node"
+            ));
+        }
+        let url = format!("http://{addr}/");
+        if a.json {
+            print_line(
+                &json!({
+                    "event": "LISTENING",
+                    "url": url,
+                    "peer": node.uuid().to_string(),
+                    "name": node.name(),
+                    "endpoint": node.endpoint(),
+                })
+                .to_string(),
+            );
+        } else {
+            print_line(&format!(
+                "LISTENING {url} node {} id={} {}",
+                node.name(),
+                node.uuid(),
+                node.endpoint()
+            ));
+        }
+        bridge
+            .serve(listener, shutdown_signal())
+            .await
+            .map_err(CliError::runtime)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term => {}
+    }
+}

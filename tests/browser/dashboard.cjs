@@ -1,0 +1,206 @@
+// Browser test of the ryre dashboard: Debian's chromium, headless, driven by playwright-core.
+// Real processes on loopback only: `ryre bridge` and a second `ryre node` with an OS-chosen UDP
+// beacon port and an OS-chosen HTTP port. Every wait is bounded; every child is killed on exit.
+//
+// Environment: RYRE_BIN (the ryre binary), PLAYWRIGHT_DIR (where playwright-core is installed),
+// CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (default target).
+"use strict";
+
+const { spawn } = require("node:child_process");
+const dgram = require("node:dgram");
+const path = require("node:path");
+const readline = require("node:readline");
+
+const RYRE = process.env.RYRE_BIN || path.resolve(__dirname, "../../target/debug/ryre");
+const PW_DIR = process.env.PLAYWRIGHT_DIR || path.resolve(__dirname, "../../target/browser-node");
+const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+const SHOTS = process.env.SCREENSHOT_DIR || path.resolve(__dirname, "../../target");
+const WAIT = 20_000;
+
+const { chromium } = require(require.resolve("playwright-core", { paths: [PW_DIR] }));
+
+const children = new Set();
+function killAll() {
+  for (const c of children) {
+    try { c.kill("SIGKILL"); } catch (_) { /* already gone */ }
+  }
+}
+process.on("exit", killAll);
+for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { killAll(); process.exit(1); });
+// The whole test is bounded too.
+const watchdog = setTimeout(() => { console.error("browser test: timed out after 180 s"); killAll(); process.exit(1); }, 180_000);
+
+/** A child process whose stdout lines are collected and can be waited for. */
+class Proc {
+  constructor(label, args) {
+    this.label = label;
+    this.lines = [];
+    this.waiters = [];
+    this.child = spawn(RYRE, args, { stdio: ["pipe", "pipe", "pipe"] });
+    children.add(this.child);
+    this.exited = new Promise((resolve) => this.child.on("exit", (code, sig) => {
+      children.delete(this.child);
+      resolve({ code, sig });
+    }));
+    readline.createInterface({ input: this.child.stdout }).on("line", (line) => {
+      this.lines.push(line);
+      this.waiters = this.waiters.filter((w) => !w(line));
+    });
+    this.stderr = "";
+    this.child.stderr.on("data", (d) => { this.stderr += d; });
+  }
+
+  /** Waits for a stdout line whose JSON matches `pred`. */
+  expectJson(what, pred, ms = WAIT) {
+    const test = (line) => { try { return pred(JSON.parse(line)); } catch (_) { return false; } };
+    const found = this.lines.find(test);
+    if (found) return Promise.resolve(JSON.parse(found));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(
+        `${this.label}: no ${what} within ${ms} ms; stdout:\n${this.lines.slice(-20).join("\n")}\nstderr:\n${this.stderr}`)), ms);
+      this.waiters.push((line) => {
+        if (!test(line)) return false;
+        clearTimeout(timer);
+        resolve(JSON.parse(line));
+        return true;
+      });
+    });
+  }
+
+  send(line) { this.child.stdin.write(line + "\n"); }
+
+  async stop(ms = WAIT) {
+    this.child.kill("SIGTERM");
+    let t;
+    const timer = new Promise((_, reject) => {
+      t = setTimeout(() => reject(new Error(`${this.label} did not exit`)), ms);
+    });
+    try {
+      return await Promise.race([this.exited, timer]);
+    } finally {
+      clearTimeout(t);
+    }
+  }
+}
+
+function freeUdpPort() {
+  return new Promise((resolve, reject) => {
+    const s = dgram.createSocket("udp4");
+    s.on("error", reject);
+    s.bind(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => resolve(p)); });
+  });
+}
+
+function startBridge(port, listen) {
+  return new Proc("bridge", ["bridge", "--json", "--listen", listen, "--interface", "lo",
+    "--port", String(port), "--interval", "100", "--name", "web", "--join", "chat"]);
+}
+
+let passed = 0;
+async function step(name, fn) {
+  const t = Date.now();
+  await fn();
+  passed += 1;
+  console.log(`ok - ${name} (${Date.now() - t} ms)`);
+}
+
+(async () => {
+  const port = await freeUdpPort();
+  let bridge = startBridge(port, "127.0.0.1:0");
+  const listening = await bridge.expectJson("LISTENING", (v) => v.event === "LISTENING");
+  const url = listening.url;
+  console.log(`bridge at ${url}, beacon port ${port}`);
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ["--headless", "--no-sandbox", "--disable-gpu"],
+    timeout: WAIT,
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
+    page.setDefaultTimeout(WAIT);
+    const pageErrors = [];
+    page.on("pageerror", (e) => pageErrors.push(String(e)));
+
+    await step("the dashboard loads and goes live", async () => {
+      await page.goto(url);
+      await page.waitForSelector('#status[data-state="live"]');
+      const self = await page.textContent("#self");
+      if (!self.includes("web")) throw new Error(`own node not shown: ${self}`);
+    });
+
+    let peer;
+    await step("a peer appears when a second node starts", async () => {
+      peer = new Proc("peer", ["node", "--json", "--interface", "lo", "--port", String(port),
+        "--interval", "100", "--name", "browser-peer", "--join", "chat"]);
+      await peer.expectJson("STARTED", (v) => v.event === "STARTED");
+      await page.waitForSelector('.peer[data-name="browser-peer"][data-state="alive"]');
+      await page.waitForSelector('#graph .node text >> text=browser-peer');
+      // Its JOIN arrived too: the bridge knows it is in chat.
+      await page.waitForSelector('.peer[data-name="browser-peer"] .groups:has-text("chat")');
+      await page.waitForSelector('#groups li[data-group="chat"]');
+      // The page learnt about the peer from the stream (an ENTER in the feed), not a reload.
+      await page.waitForSelector('#feed li[data-type="ENTER"]');
+    });
+
+    await step("a shout from the page arrives at the node", async () => {
+      const text = `hello from the browser ${Date.now()}`;
+      await page.selectOption("#send-kind", "shout");
+      await page.fill("#send-group", "chat");
+      await page.fill("#send-text", text);
+      await page.click("#send-button");
+      const got = await peer.expectJson("the SHOUT", (v) => v.event === "SHOUT" && v.content === text);
+      if (got.group !== "chat") throw new Error(`shout arrived in ${got.group}`);
+      await page.waitForSelector("#send-result >> text=sent to chat");
+    });
+
+    await step("a whisper from the page arrives at the node", async () => {
+      const text = `psst ${Date.now()}`;
+      await page.selectOption("#send-kind", "whisper");
+      await page.waitForSelector('#send-peer option:has-text("browser-peer")', { state: "attached" });
+      await page.fill("#send-text", text);
+      await page.click("#send-button");
+      await peer.expectJson("the WHISPER", (v) => v.event === "WHISPER" && v.content === text);
+    });
+
+    await step("the node's shout shows in the live feed", async () => {
+      peer.send("shout chat hi from the node");
+      await page.waitForSelector('#feed li[data-type="SHOUT"] >> text=hi from the node');
+    });
+
+    await page.screenshot({ path: path.join(SHOTS, "dashboard.png"), fullPage: true });
+
+    await step("the peer turns gone when it stops", async () => {
+      peer.send("stop");
+      await peer.exited;
+      await page.waitForSelector('.peer[data-name="browser-peer"][data-state="gone"]');
+      await page.waitForSelector('#feed li[data-type="EXIT"]');
+    });
+    await page.screenshot({ path: path.join(SHOTS, "dashboard-gone.png"), fullPage: true });
+
+    await step("the page reconnects when the bridge restarts", async () => {
+      const before = await page.textContent("#self");
+      await bridge.stop();
+      await page.waitForSelector('#status[data-state="reconnecting"]');
+      bridge = startBridge(port, listening.url.replace(/^http:\/\//, "").replace(/\/$/, ""));
+      await bridge.expectJson("LISTENING again", (v) => v.event === "LISTENING");
+      await page.waitForSelector('#status[data-state="live"]');
+      const after = await page.textContent("#self");
+      if (after === before) throw new Error("the page still shows the old node");
+    });
+
+    if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join("; ")}`);
+  } finally {
+    await browser.close();
+    await bridge.stop().catch(() => {});
+  }
+  clearTimeout(watchdog);
+  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-gone.png`);
+  console.log(`${passed} passed, 0 failed`);
+  process.exit(0);
+})().catch((e) => {
+  console.error(`not ok - ${e.stack || e}`);
+  console.log(`${passed} passed, 1 failed`);
+  killAll();
+  process.exit(1);
+});

@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs the dashboard's browser test: headless Debian chromium driven by playwright-core.
+# Expects chromium at /usr/bin/chromium and playwright-core under $PLAYWRIGHT_DIR (default
+# target/browser-node); scripts/test-bridge.sh installs both. Saves target/dashboard.png.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export RYRE_BIN="${RYRE_BIN:-$PWD/target/debug/ryre}"
+export PLAYWRIGHT_DIR="${PLAYWRIGHT_DIR:-$PWD/target/browser-node}"
+export SCREENSHOT_DIR="${SCREENSHOT_DIR:-$PWD/target}"
+mkdir -p "$SCREENSHOT_DIR"
+# Bounded even if node itself hangs.
+exec timeout --kill-after=10 240 node tests/browser/dashboard.cjs
