@@ -1,0 +1,240 @@
+//! The worker: takes tasks by credit from any client of its cluster, runs them one at a time
+//! (oldest first) and sends each result to the collector the client named.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
+
+use crate::proto::{Msg, Task, TaskResult};
+use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Stats};
+
+/// A running worker: a ryre node in the cluster's workers group, and a thread that runs the
+/// task function. Stops when [`Worker::stop`] is called or it is dropped.
+pub struct Worker {
+    node: Node,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+    counters: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Worker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Worker").field("node", &self.node).finish()
+    }
+}
+
+/// Tasks received in one TASKS message, waiting to run.
+struct Job {
+    client: PeerId,
+    batch: u64,
+    total: u64,
+    collector: PeerId,
+    tasks: Vec<Task>,
+}
+
+impl Worker {
+    /// Starts a worker running `task` on every payload: `Ok(result)` or `Err(error text)`. Tasks
+    /// may run more than once (after a crash elsewhere), so `task` should be idempotent.
+    pub fn start<F>(builder: NodeBuilder, config: Config, task: F) -> Result<Worker, Error>
+    where
+        F: FnMut(&[u8]) -> Result<Vec<u8>, String> + Send + 'static,
+    {
+        let node = start_node(builder, &config, Role::Worker)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let counters = Arc::new(Counters::default());
+        let mut state = WorkerState {
+            node: node.clone(),
+            roster: Roster::new(&config.cluster),
+            client_group: Role::Client.group(&config.cluster),
+            window: config.window,
+            held: HashMap::new(),
+            queue: VecDeque::new(),
+            counters: counters.clone(),
+            task: Box::new(task),
+        };
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("pipeline-worker-{}", node.name()))
+            .spawn(move || state.run(&s))
+            .map_err(Error::Thread)?;
+        Ok(Worker {
+            node,
+            stop,
+            thread: Some(thread),
+            counters,
+        })
+    }
+
+    /// The worker's ryre node.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// What the worker has received and dropped.
+    pub fn stats(&self) -> Stats {
+        self.counters.snapshot()
+    }
+
+    /// Stops the worker (after the task it is running) and its node.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = self.node.stop();
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+type TaskFn = Box<dyn FnMut(&[u8]) -> Result<Vec<u8>, String> + Send>;
+
+struct WorkerState {
+    node: Node,
+    roster: Roster,
+    client_group: String,
+    window: u32,
+    /// Tasks held per client (received, not yet answered with credit).
+    held: HashMap<PeerId, u32>,
+    queue: VecDeque<Job>,
+    counters: Arc<Counters>,
+    task: TaskFn,
+}
+
+impl WorkerState {
+    fn run(&mut self, stop: &AtomicBool) {
+        while !stop.load(Ordering::Relaxed) {
+            let wait = if self.queue.is_empty() {
+                Duration::from_millis(20)
+            } else {
+                Duration::ZERO
+            };
+            match self.node.recv_timeout(wait) {
+                Ok(Some(ev)) => self.on_event(ev),
+                Ok(None) => {}
+                Err(_) => return,
+            }
+            for _ in 0..1000 {
+                match self.node.try_recv() {
+                    Some(ev) => self.on_event(ev),
+                    None => break,
+                }
+            }
+            if let Some(job) = self.queue.pop_front() {
+                self.work(job);
+            }
+        }
+    }
+
+    fn on_event(&mut self, ev: Event) {
+        if let Some((peer, _)) = self.roster.track(&ev) {
+            self.forget(peer);
+            return;
+        }
+        match ev {
+            Event::Join { peer, group, .. } if group == self.client_group => {
+                if self.roster.role(&peer) == Some(Role::Client) {
+                    self.held.insert(peer, 0);
+                    let ready = Msg::Ready {
+                        window: self.window,
+                    };
+                    let _ = self.node.whisper(peer, [ready.encode()]);
+                }
+            }
+            Event::Leave { peer, group, .. } if group == self.client_group => self.forget(peer),
+            Event::Whisper { peer, content, .. } => self.on_whisper(peer, &content),
+            _ => {}
+        }
+    }
+
+    /// A client left: its queued tasks have nobody to report to.
+    fn forget(&mut self, peer: PeerId) {
+        self.held.remove(&peer);
+        self.queue.retain(|j| j.client != peer);
+    }
+
+    fn on_whisper(&mut self, peer: PeerId, content: &[Bytes]) {
+        let c = &self.counters;
+        let Some(frame) = one_frame(content, c) else {
+            return;
+        };
+        let msg = match Msg::decode(&frame) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::debug!("worker: dropped a bad message from {peer}: {e}");
+                Counters::bump(&c.malformed, 1);
+                return;
+            }
+        };
+        let Msg::Tasks {
+            batch,
+            total,
+            collector,
+            tasks,
+        } = msg
+        else {
+            Counters::bump(&c.unexpected, 1);
+            return;
+        };
+        if self.roster.role(&peer) != Some(Role::Client) {
+            Counters::bump(&c.unexpected, 1);
+            return;
+        }
+        let Some(held) = self.held.get_mut(&peer) else {
+            Counters::bump(&c.stale, 1);
+            return;
+        };
+        let n = tasks.len() as u32;
+        if n == 0 || held.saturating_add(n) > self.window {
+            // More than the credit we gave: replayed or forged.
+            Counters::bump(&c.stale, 1);
+            return;
+        }
+        *held += n;
+        self.queue.push_back(Job {
+            client: peer,
+            batch,
+            total,
+            collector,
+            tasks,
+        });
+    }
+
+    fn work(&mut self, job: Job) {
+        let mut results = Vec::with_capacity(job.tasks.len());
+        for t in &job.tasks {
+            let outcome = match (self.task)(&t.payload) {
+                Ok(v) => Ok(Bytes::from(v)),
+                Err(e) => Err(Bytes::from(e.into_bytes())),
+            };
+            results.push(TaskResult { no: t.no, outcome });
+        }
+        let n = results.len() as u32;
+        let msg = Msg::Results {
+            client: job.client,
+            batch: job.batch,
+            total: job.total,
+            results,
+        };
+        if let Err(e) = self.node.whisper(job.collector, [msg.encode()]) {
+            // The collector is gone; the client will notice and deal these tasks again.
+            tracing::debug!("worker: results of batch {:x} lost: {e}", job.batch);
+        }
+        if let Some(held) = self.held.get_mut(&job.client) {
+            *held = held.saturating_sub(n);
+            let _ = self.node.whisper(job.client, [Msg::Credit { n }.encode()]);
+        }
+    }
+}
