@@ -11,6 +11,7 @@ mod node;
 mod output;
 mod peers;
 mod ping;
+mod pipeline;
 mod session;
 
 use std::process::ExitCode;
@@ -41,6 +42,8 @@ enum Command {
     Demo(demo::DemoArgs),
     /// Measure whisper throughput or latency against a raw libzmq baseline.
     Bench(bench::BenchArgs),
+    /// The reliable pipeline: workers, collectors, batches that survive crashes.
+    Pipeline(pipeline::PipelineArgs),
 }
 
 /// Why a command failed.
@@ -82,6 +85,7 @@ fn main() -> ExitCode {
         Command::Peers(a) => peers::run(a),
         Command::Demo(a) => demo::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Pipeline(a) => pipeline::run(a),
     };
     match result {
         Ok(code) => code,

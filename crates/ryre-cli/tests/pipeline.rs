@@ -1,0 +1,267 @@
+//! The reliable pipeline with real processes: `ryre pipeline worker` and `ryre pipeline collect`
+//! processes killed with SIGKILL (kill -9) mid-batch, on loopback only, each test on its own
+//! OS-chosen beacon port and cluster. Every child is killed when its guard drops; every wait is
+//! bounded.
+
+use std::collections::HashSet;
+use std::net::UdpSocket;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use ryre::{Bytes, Node, NodeBuilder};
+use ryre_pipeline::{Batch, Client, Collector, Config};
+
+fn free_udp_port() -> u16 {
+    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
+    s.local_addr().expect("local address").port()
+}
+
+/// A child process, killed with SIGKILL and reaped on drop.
+struct Proc(Child);
+
+impl Proc {
+    fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+fn ryre(port: u16, cluster: &str, args: &[&str]) -> Proc {
+    let child = Command::new(env!("CARGO_BIN_EXE_ryre"))
+        .arg("pipeline")
+        .args(args)
+        .args(["--interface", "lo", "--port", &port.to_string()])
+        .args(["--cluster", cluster, "--interval", "100"])
+        .args(["--evasive", "500", "--expired", "1500"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn ryre");
+    Proc(child)
+}
+
+fn net(port: u16, name: &str) -> NodeBuilder {
+    Node::builder()
+        .name(name)
+        .interface("lo")
+        .port(port)
+        .interval(Duration::from_millis(100))
+        .evasive_timeout(Duration::from_millis(500))
+        .expired_timeout(Duration::from_millis(1500))
+}
+
+fn config(cluster: &str) -> Config {
+    Config {
+        task_timeout: Duration::from_millis(1000),
+        result_timeout: Duration::from_millis(2000),
+        collector_timeout: Duration::from_millis(1500),
+        progress_interval: Duration::from_millis(100),
+        ..Config::cluster(cluster)
+    }
+}
+
+fn payloads(n: u64) -> Vec<Bytes> {
+    (0..n).map(|i| Bytes::from(format!("t{i}"))).collect()
+}
+
+/// Takes results until the batch is complete, checking each task number arrives exactly once
+/// with the right (echoed) result; calls `at(delivered)` after each result.
+fn drain(batch: &mut Batch, seen: &mut HashSet<u64>, limit: Duration, mut at: impl FnMut(usize)) {
+    let deadline = Instant::now() + limit;
+    while batch.remaining() > 0 {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let Some((no, r)) = batch.recv_timeout(left) else {
+            panic!(
+                "only {} of {} results within {limit:?}",
+                seen.len(),
+                batch.total()
+            );
+        };
+        assert!(seen.insert(no), "task {no} delivered twice");
+        let v = r.unwrap_or_else(|e| panic!("task {no} failed: {e}"));
+        assert_eq!(v.as_ref(), format!("t{no}").as_bytes(), "task {no}");
+        at(seen.len());
+    }
+    assert!(batch.recv_timeout(Duration::from_millis(100)).is_none());
+}
+
+/// A seed that differs from run to run (the kill points are random), printed for replay.
+fn seed() -> u64 {
+    let s = std::env::var("PIPELINE_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(1, |d| d.as_nanos() as u64)
+        });
+    eprintln!("PIPELINE_SEED={s}");
+    s
+}
+
+fn next(s: &mut u64) -> u64 {
+    // xorshift64
+    *s ^= *s << 13;
+    *s ^= *s >> 7;
+    *s ^= *s << 17;
+    *s
+}
+
+#[test]
+fn hundred_thousand_tasks_two_workers_killed_one_slow() {
+    let port = free_udp_port();
+    let cluster = "big";
+    let mut rng = seed() | 1;
+    let mut workers = vec![
+        ryre(port, cluster, &["worker", "--echo"]),
+        ryre(port, cluster, &["worker", "--echo"]),
+        ryre(port, cluster, &["worker", "--echo"]),
+        // The slow one: 2 ms per task, a window of 32.
+        ryre(
+            port,
+            cluster,
+            &["worker", "--echo", "--delay", "2", "--window", "32"],
+        ),
+    ];
+    let _collector = Collector::start(net(port, "collector"), config(cluster)).unwrap();
+    let client = Client::start(net(port, "client"), config(cluster)).unwrap();
+    let total = 100_000u64;
+    // Two distinct fast workers die at two random points between 5% and 90% of the batch.
+    let mut kills: Vec<(usize, usize)> = vec![
+        (
+            (5_000 + next(&mut rng) % 85_000) as usize,
+            (next(&mut rng) % 3) as usize,
+        ),
+        ((5_000 + next(&mut rng) % 85_000) as usize, 0),
+    ];
+    kills[1].1 = (kills[0].1 + 1 + (next(&mut rng) % 2) as usize) % 3;
+    kills.sort();
+    eprintln!("kills (after n results, worker): {kills:?}");
+    let started = Instant::now();
+    let mut batch = client.submit(payloads(total)).unwrap();
+    let mut seen = HashSet::new();
+    let mut k = 0;
+    drain(&mut batch, &mut seen, Duration::from_secs(60), |n| {
+        while k < kills.len() && n >= kills[k].0 {
+            workers[kills[k].1].kill9();
+            k += 1;
+        }
+    });
+    assert_eq!(k, 2, "both kills happened mid-batch");
+    assert_eq!(seen.len() as u64, total);
+    eprintln!(
+        "100000 tasks in {:?}; client stats {:?}",
+        started.elapsed(),
+        client.stats()
+    );
+}
+
+fn collector_loss(replace: bool) {
+    let port = free_udp_port();
+    let cluster = if replace { "replace" } else { "restart" };
+    let _w1 = ryre(port, cluster, &["worker", "--echo", "--delay", "1"]);
+    let _w2 = ryre(port, cluster, &["worker", "--echo", "--delay", "1"]);
+    let mut first = ryre(port, cluster, &["collect"]);
+    let client = Client::start(net(port, "client"), config(cluster)).unwrap();
+    let total = 4000;
+    let mut batch = client.submit(payloads(total)).unwrap();
+    let mut seen = HashSet::new();
+    let mut second = None;
+    let mut done = false;
+    drain(&mut batch, &mut seen, Duration::from_secs(40), |n| {
+        if n >= 1000 && !done {
+            done = true;
+            if replace {
+                // A second collector is there before the first one dies.
+                second = Some(ryre(port, cluster, &["collect"]));
+                std::thread::sleep(Duration::from_millis(300)); // let it be seen; not a sync
+                first.kill9();
+            } else {
+                first.kill9();
+                // The same role comes back (a new process) a little later.
+                std::thread::sleep(Duration::from_millis(500)); // the gap; not a sync
+                second = Some(ryre(port, cluster, &["collect"]));
+            }
+        }
+    });
+    assert!(done, "the collector died mid-batch");
+    assert_eq!(seen.len() as u64, total);
+    assert!(client.stats().redealt > 0, "{:?}", client.stats());
+}
+
+#[test]
+fn collector_killed_and_restarted() {
+    collector_loss(false);
+}
+
+#[test]
+fn collector_replaced_by_a_second_one() {
+    collector_loss(true);
+}
+
+#[test]
+fn run_prints_results_in_task_order_and_reports_errors() {
+    let port = free_udp_port();
+    let cluster = "run";
+    let script = r#"read -r x || true; case "$x" in bad*) echo "no bad input" >&2; exit 3;; esac; printf '%s\n' "$x" | tr a-z A-Z"#;
+    let _w1 = ryre(port, cluster, &["worker", "--exec", script]);
+    let _w2 = ryre(port, cluster, &["worker", "--exec", script]);
+    let _c = ryre(port, cluster, &["collect"]);
+    let dir = std::env::temp_dir().join(format!("ryre-pipeline-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("tasks.txt");
+    let mut lines: Vec<String> = (0..30).map(|i| format!("line {i}")).collect();
+    lines[17] = "bad one".into();
+    std::fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_ryre"))
+        .args(["pipeline", "run", "--input"])
+        .arg(&input)
+        .args(["--interface", "lo", "--port", &port.to_string()])
+        .args(["--cluster", cluster, "--interval", "100", "--timeout", "30"])
+        .args(["--attempts", "2", "--no-progress"])
+        .output()
+        .expect("run ryre pipeline run");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
+    let expected: Vec<String> = (0..30)
+        .filter(|&i| i != 17)
+        .map(|i| format!("LINE {i}"))
+        .collect();
+    assert_eq!(stdout.lines().collect::<Vec<_>>(), expected);
+    assert!(
+        stderr.contains("task 17 failed: task failed after 2 attempt(s): no bad input"),
+        "stderr: {stderr}"
+    );
+}
+
+#[test]
+fn demo_kills_workers_and_every_result_arrives_once() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ryre"))
+        .args(["pipeline", "demo", "--tasks", "20000", "--workers", "3"])
+        .args(["--kill", "2", "--timeout", "60"])
+        .output()
+        .expect("run the demo");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout.matches("kill -9 worker").count(), 2, "{stdout}");
+    assert!(stdout.contains("20000 task numbers exactly once"), "{stdout}");
+    assert!(stdout.contains("OK: every result arrived exactly once"), "{stdout}");
+}
+
+#[test]
+fn demo_refuses_killing_every_worker() {
+    let out = Command::new(env!("CARGO_BIN_EXE_ryre"))
+        .args(["pipeline", "demo", "--workers", "2", "--kill", "2"])
+        .output()
+        .expect("run the demo");
+    assert_eq!(out.status.code(), Some(2));
+}
