@@ -37,6 +37,8 @@ pub enum BenchKind {
     Whisper(Common),
     /// Round-trip time of a whisper answered by a whisper.
     Latency(Common),
+    /// Tasks per second of the reliable pipeline against libzmq PUSH/PULL; recovery cost.
+    Pipeline(crate::bench_pipeline::PipelineBenchArgs),
 }
 
 /// Settings shared by both benchmarks.
@@ -67,6 +69,7 @@ pub fn run(a: BenchArgs) -> CliResult {
     match a.kind {
         BenchKind::Whisper(c) => whisper_bench(&c),
         BenchKind::Latency(c) => latency_bench(&c),
+        BenchKind::Pipeline(a) => crate::bench_pipeline::run(a),
     }
 }
 

@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod bench_pipeline;
 mod chat;
 mod demo;
 mod node;

@@ -77,7 +77,12 @@ pub struct WorkerArgs {
     #[command(flatten)]
     pub common: Common,
     /// The shell command run for each task (`sh -c CMD`); a non-zero exit is the task's error.
-    #[arg(long, value_name = "CMD", required_unless_present = "echo", conflicts_with = "echo")]
+    #[arg(
+        long,
+        value_name = "CMD",
+        required_unless_present = "echo",
+        conflicts_with = "echo"
+    )]
     pub exec: Option<String>,
     /// Answer each task with its payload, without running a command (for tests and benches).
     #[arg(long)]
@@ -203,7 +208,9 @@ pub fn exec_task(cmd: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
         Ok(out.stdout)
     } else {
         let err = String::from_utf8_lossy(&out.stderr);
-        Err(format!("{} ({})", err.trim(), out.status).trim().to_string())
+        Err(format!("{} ({})", err.trim(), out.status)
+            .trim()
+            .to_string())
     }
 }
 
@@ -435,7 +442,9 @@ fn demo(a: DemoArgs) -> CliResult {
         .map_err(pipeline_err)?;
     let client = Client::start(loopback(port, "demo-client"), fast_config(&cluster))
         .map_err(pipeline_err)?;
-    let payloads: Vec<Bytes> = (0..a.tasks).map(|i| Bytes::from(format!("task-{i}"))).collect();
+    let payloads: Vec<Bytes> = (0..a.tasks)
+        .map(|i| Bytes::from(format!("task-{i}")))
+        .collect();
     let started = Instant::now();
     let mut batch = client.submit(payloads).map_err(pipeline_err)?;
     let deadline = started + a.timeout;

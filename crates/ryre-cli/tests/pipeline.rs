@@ -119,7 +119,7 @@ fn hundred_thousand_tasks_two_workers_killed_one_slow() {
     let port = free_udp_port();
     let cluster = "big";
     let mut rng = seed() | 1;
-    let mut workers = vec![
+    let mut workers = [
         ryre(port, cluster, &["worker", "--echo"]),
         ryre(port, cluster, &["worker", "--echo"]),
         ryre(port, cluster, &["worker", "--echo"]),
@@ -251,10 +251,20 @@ fn demo_kills_workers_and_every_result_arrives_once() {
         .output()
         .expect("run the demo");
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(out.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(stdout.matches("kill -9 worker").count(), 2, "{stdout}");
-    assert!(stdout.contains("20000 task numbers exactly once"), "{stdout}");
-    assert!(stdout.contains("OK: every result arrived exactly once"), "{stdout}");
+    assert!(
+        stdout.contains("20000 task numbers exactly once"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("OK: every result arrived exactly once"),
+        "{stdout}"
+    );
 }
 
 #[test]

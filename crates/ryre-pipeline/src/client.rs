@@ -2,7 +2,7 @@
 //! through a collector and hands each task's result to the application exactly once.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -99,6 +99,7 @@ pub struct Client {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     counters: Arc<Counters>,
+    ready: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Client {
@@ -115,6 +116,7 @@ impl Client {
         let counters = Arc::new(Counters::default());
         let (cmd, cmd_rx) = flume::unbounded();
         let now = Instant::now();
+        let ready = Arc::new(AtomicUsize::new(0));
         let mut state = ClientState {
             node: node.clone(),
             roster: Roster::new(&config.cluster),
@@ -132,6 +134,7 @@ impl Client {
             collector: None,
             heard: now,
             last_scan: now,
+            ready: ready.clone(),
         };
         let s = stop.clone();
         let thread = std::thread::Builder::new()
@@ -144,7 +147,13 @@ impl Client {
             stop,
             thread: Some(thread),
             counters,
+            ready,
         })
+    }
+
+    /// Workers that have given this client credit and have not left.
+    pub fn ready_workers(&self) -> usize {
+        self.ready.load(Ordering::Relaxed)
     }
 
     /// Submits a batch: task `i` is the `i`-th payload. The batch is kept in memory until every
@@ -258,6 +267,7 @@ struct ClientState {
     /// When the current collector was last heard from.
     heard: Instant,
     last_scan: Instant,
+    ready: Arc<AtomicUsize>,
 }
 
 impl ClientState {
@@ -310,7 +320,9 @@ impl ClientState {
             },
         );
         if let Some(c) = self.collector {
-            let _ = self.node.whisper(c, [Msg::Start { batch: id, total }.encode()]);
+            let _ = self
+                .node
+                .whisper(c, [Msg::Start { batch: id, total }.encode()]);
         }
     }
 
@@ -324,14 +336,14 @@ impl ClientState {
             return;
         }
         match ev {
-            Event::Join { peer, group, .. } if group == self.collector_group => {
-                if self.roster.role(&peer) == Some(Role::Collector)
-                    && !self.collectors.contains(&peer)
-                {
-                    self.collectors.push(peer);
-                    if self.collector.is_none() {
-                        self.use_collector(peer);
-                    }
+            Event::Join { peer, group, .. }
+                if group == self.collector_group
+                    && self.roster.role(&peer) == Some(Role::Collector)
+                    && !self.collectors.contains(&peer) =>
+            {
+                self.collectors.push(peer);
+                if self.collector.is_none() {
+                    self.use_collector(peer);
                 }
             }
             Event::Leave { peer, group, .. } if group == self.collector_group => {
@@ -378,6 +390,7 @@ impl ClientState {
                     },
                 );
                 self.order.push(peer);
+                self.ready.store(self.workers.len(), Ordering::Relaxed);
             }
             (Msg::Credit { n }, Some(Role::Worker)) => self.on_credit(peer, n, now),
             (
@@ -508,6 +521,7 @@ impl ClientState {
         let Some(w) = self.workers.remove(&peer) else {
             return;
         };
+        self.ready.store(self.workers.len(), Ordering::Relaxed);
         for (batch, no, _) in w.inflight {
             self.repend(batch, no, |s| s == TaskState::AtWorker(w.wid));
         }

@@ -27,7 +27,9 @@ pub struct Collector {
 
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Collector").field("node", &self.node).finish()
+        f.debug_struct("Collector")
+            .field("node", &self.node)
+            .finish()
     }
 }
 

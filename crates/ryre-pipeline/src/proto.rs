@@ -526,8 +526,25 @@ mod tests {
     }
 
     #[test]
+    fn fuzz_seeds_are_valid_messages() {
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/proto_decode");
+        for name in [
+            "ready", "tasks", "credit", "results", "start", "progress", "end",
+        ] {
+            let bytes = std::fs::read(format!("{dir}/{name}")).expect("seed file");
+            let frame = Bytes::from(bytes);
+            let m = Msg::decode(&frame).unwrap_or_else(|e| panic!("seed {name}: {e}"));
+            assert_eq!(m.kind().to_ascii_lowercase(), name);
+            assert_eq!(m.encode(), frame);
+        }
+    }
+
+    #[test]
     fn foreign_and_versions() {
-        assert_eq!(Msg::decode(&Bytes::from_static(b"")), Err(DecodeError::Signature));
+        assert_eq!(
+            Msg::decode(&Bytes::from_static(b"")),
+            Err(DecodeError::Signature)
+        );
         assert_eq!(
             Msg::decode(&Bytes::from_static(b"hello")),
             Err(DecodeError::Signature)

@@ -144,14 +144,14 @@ impl WorkerState {
             return;
         }
         match ev {
-            Event::Join { peer, group, .. } if group == self.client_group => {
-                if self.roster.role(&peer) == Some(Role::Client) {
-                    self.held.insert(peer, 0);
-                    let ready = Msg::Ready {
-                        window: self.window,
-                    };
-                    let _ = self.node.whisper(peer, [ready.encode()]);
-                }
+            Event::Join { peer, group, .. }
+                if group == self.client_group && self.roster.role(&peer) == Some(Role::Client) =>
+            {
+                self.held.insert(peer, 0);
+                let ready = Msg::Ready {
+                    window: self.window,
+                };
+                let _ = self.node.whisper(peer, [ready.encode()]);
             }
             Event::Leave { peer, group, .. } if group == self.client_group => self.forget(peer),
             Event::Whisper { peer, content, .. } => self.on_whisper(peer, &content),

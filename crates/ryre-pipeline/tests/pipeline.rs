@@ -159,7 +159,9 @@ fn a_hung_worker_loses_its_tasks_to_others() {
     let client = Client::start(net(port, "client"), config()).unwrap();
     let batch = client.submit(payloads(400, "h")).unwrap();
     // Only once the hung worker holds tasks does a healthy one appear.
-    started_rx.recv_timeout(WAIT).expect("the hung worker got tasks");
+    started_rx
+        .recv_timeout(WAIT)
+        .expect("the hung worker got tasks");
     let _healthy = Worker::start(net(port, "ok"), config(), echo).unwrap();
     let out = collect_all(batch, echo_check("h"));
     assert!(out.iter().all(|(_, r)| r.is_ok()));
