@@ -45,11 +45,11 @@ pub struct PipelineBenchArgs {
           value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
     /// Client: most tasks per TASKS message.
-    #[arg(long, value_name = "N", default_value_t = 64,
+    #[arg(long, value_name = "N", default_value_t = 256,
           value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub chunk: u32,
     /// Worker window (most tasks held per client).
-    #[arg(long, value_name = "N", default_value_t = 256,
+    #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub window: u32,
     /// Also measure the price of recovery: 4 worker processes, one killed halfway, vs no kill.

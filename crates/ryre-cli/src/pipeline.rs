@@ -91,7 +91,7 @@ pub struct WorkerArgs {
     #[arg(long, value_name = "MS", value_parser = parse_millis)]
     pub delay: Option<Duration>,
     /// Most tasks of one client held at a time.
-    #[arg(long, value_name = "N", default_value_t = 256,
+    #[arg(long, value_name = "N", default_value_t = 1024,
           value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub window: u32,
 }

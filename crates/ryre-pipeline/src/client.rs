@@ -16,6 +16,10 @@ use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Stats}
 const TICK: Duration = Duration::from_millis(50);
 /// Most window a worker may claim.
 const MAX_WINDOW: u32 = 1 << 20;
+/// A busy worker is presumed stalled after this many times its usual time between credits...
+const STALL_FACTOR: u32 = 20;
+/// ...but never sooner than this (nor later than [`Config::task_timeout`]).
+const MIN_STALL: Duration = Duration::from_millis(250);
 
 /// A task whose worker returned an error on every attempt.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -38,7 +42,8 @@ pub struct Batch {
     id: u64,
     total: u64,
     got: u64,
-    rx: flume::Receiver<Delivery>,
+    rx: flume::Receiver<Vec<Delivery>>,
+    buf: std::vec::IntoIter<Delivery>,
 }
 
 impl Batch {
@@ -63,7 +68,10 @@ impl Batch {
         if self.got >= self.total {
             return None;
         }
-        let d = self.rx.recv_timeout(timeout).ok()?;
+        if self.buf.len() == 0 {
+            self.buf = self.rx.recv_timeout(timeout).ok()?.into_iter();
+        }
+        let d = self.buf.next()?;
         self.got += 1;
         Some(d)
     }
@@ -76,7 +84,10 @@ impl Iterator for Batch {
         if self.got >= self.total {
             return None;
         }
-        let d = self.rx.recv().ok()?;
+        if self.buf.len() == 0 {
+            self.buf = self.rx.recv().ok()?.into_iter();
+        }
+        let d = self.buf.next()?;
         self.got += 1;
         Some(d)
     }
@@ -86,7 +97,7 @@ enum Cmd {
     Submit {
         id: u64,
         payloads: Vec<Bytes>,
-        tx: flume::Sender<Delivery>,
+        tx: flume::Sender<Vec<Delivery>>,
     },
 }
 
@@ -182,6 +193,7 @@ impl Client {
             total,
             got: 0,
             rx,
+            buf: Vec::new().into_iter(),
         })
     }
 
@@ -235,7 +247,7 @@ struct BatchState {
     /// Times each task was dealt: tells a worker's credit for an old copy from the current one.
     dealt: Vec<u32>,
     delivered: u64,
-    tx: flume::Sender<Delivery>,
+    tx: flume::Sender<Vec<Delivery>>,
 }
 
 struct WorkerInfo {
@@ -244,8 +256,21 @@ struct WorkerInfo {
     held: u32,
     /// What it holds, oldest first: credit comes back for the oldest first.
     inflight: VecDeque<(u64, u64, u32)>,
+    /// When it last returned credit, or became busy.
     last_progress: Instant,
+    /// Its usual time between credits while busy (moving average).
+    gap: Option<Duration>,
     stalled: bool,
+}
+
+impl WorkerInfo {
+    /// How long it may hold tasks without returning credit before they go to others.
+    fn stall_after(&self, limit: Duration) -> Duration {
+        match self.gap {
+            Some(g) => (g * STALL_FACTOR).clamp(MIN_STALL.min(limit), limit),
+            None => limit,
+        }
+    }
 }
 
 struct ClientState {
@@ -301,7 +326,7 @@ impl ClientState {
         }
     }
 
-    fn submit(&mut self, id: u64, payloads: Vec<Bytes>, tx: flume::Sender<Delivery>) {
+    fn submit(&mut self, id: u64, payloads: Vec<Bytes>, tx: flume::Sender<Vec<Delivery>>) {
         let total = payloads.len() as u64;
         if total == 0 {
             return;
@@ -386,6 +411,7 @@ impl ClientState {
                         held: 0,
                         inflight: VecDeque::new(),
                         last_progress: now,
+                        gap: None,
                         stalled: false,
                     },
                 );
@@ -448,6 +474,13 @@ impl ClientState {
             Counters::bump(&c.stale, 1);
             return;
         }
+        if n > 0 && !w.stalled {
+            let sample = now.duration_since(w.last_progress);
+            w.gap = Some(match w.gap {
+                Some(g) => (g * 4 + sample) / 5,
+                None => sample,
+            });
+        }
         w.held -= n;
         w.last_progress = now;
         w.stalled = false;
@@ -471,7 +504,7 @@ impl ClientState {
             Counters::bump(&c.stale, 1);
             return;
         };
-        let mut gone = false;
+        let mut out = Vec::with_capacity(results.len());
         for r in results {
             let i = r.no as usize;
             let Some(s) = b.state.get_mut(i) else {
@@ -503,11 +536,10 @@ impl ClientState {
             *s = TaskState::Done;
             b.payloads[i] = Bytes::new();
             b.delivered += 1;
-            if b.tx.send((r.no, delivery)).is_err() {
-                gone = true;
-                break;
-            }
+            out.push((r.no, delivery));
         }
+        // One hand-off per message, not per task.
+        let gone = !out.is_empty() && b.tx.send(out).is_err();
         if gone || b.delivered == b.total {
             self.batches.remove(&batch);
             if let Some(col) = self.collector {
@@ -586,7 +618,10 @@ impl ClientState {
         let timeout = self.config.task_timeout;
         let mut stalled = Vec::new();
         for w in self.workers.values_mut() {
-            if w.held > 0 && !w.stalled && now.duration_since(w.last_progress) > timeout {
+            if w.held > 0
+                && !w.stalled
+                && now.duration_since(w.last_progress) > w.stall_after(timeout)
+            {
                 w.stalled = true;
                 stalled.push((w.wid, w.inflight.iter().copied().collect::<Vec<_>>()));
             }
@@ -647,6 +682,10 @@ impl ClientState {
                 };
                 if w.stalled || w.held >= w.window {
                     continue;
+                }
+                if w.held == 0 {
+                    // Idle until now: its silence so far is no sign of a stall.
+                    w.last_progress = Instant::now();
                 }
                 let room = (w.window - w.held).min(self.config.chunk) as usize;
                 let mut tasks = Vec::with_capacity(room);

@@ -85,12 +85,14 @@ pub enum Error {
 pub struct Config {
     /// The cluster: roles only talk to roles of the same cluster (default `default`).
     pub cluster: String,
-    /// Worker: most tasks of one client it holds at a time (default 256).
+    /// Worker: most tasks of one client it holds at a time (default 1024).
     pub window: u32,
-    /// Client: most tasks per TASKS message (default 64).
+    /// Client: most tasks per TASKS message (default 256).
     pub chunk: u32,
     /// Client: a worker holding tasks that returns no credit for this long is presumed dead and
-    /// its tasks are dealt to others (default 5 s).
+    /// its tasks are dealt to others (default 5 s). A worker whose usual time between credits is
+    /// short is presumed dead sooner: after 20 times that time, but not before 250 ms. (A worker
+    /// that was only slow loses nothing: its late results are dropped as duplicates.)
     pub task_timeout: Duration,
     /// Client: a task a worker reported done whose result has not come from the collector after
     /// this long is dealt again (default 5 s).
@@ -109,8 +111,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             cluster: "default".into(),
-            window: 256,
-            chunk: 64,
+            window: 1024,
+            chunk: 256,
             task_timeout: Duration::from_secs(5),
             result_timeout: Duration::from_secs(5),
             collector_timeout: Duration::from_secs(3),

@@ -5,7 +5,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
 
@@ -34,7 +34,12 @@ struct Job {
     total: u64,
     collector: PeerId,
     tasks: Vec<Task>,
+    received: Instant,
 }
+
+/// How long a job whose collector this worker has not met yet waits for it (its HELLO may
+/// still be on the way) before it runs anyway.
+const COLLECTOR_GRACE: Duration = Duration::from_secs(2);
 
 impl Worker {
     /// Starts a worker running `task` on every payload: `Ok(result)` or `Err(error text)`. Tasks
@@ -115,9 +120,12 @@ struct WorkerState {
 
 impl WorkerState {
     fn run(&mut self, stop: &AtomicBool) {
+        let mut blocked = false;
         while !stop.load(Ordering::Relaxed) {
             let wait = if self.queue.is_empty() {
                 Duration::from_millis(20)
+            } else if blocked {
+                Duration::from_millis(5)
             } else {
                 Duration::ZERO
             };
@@ -132,8 +140,18 @@ impl WorkerState {
                     None => break,
                 }
             }
+            blocked = false;
             if let Some(job) = self.queue.pop_front() {
-                self.work(job);
+                if self.node.peer_address(&job.collector).is_none()
+                    && job.received.elapsed() < COLLECTOR_GRACE
+                {
+                    // Results sent now would be lost: wait for the collector's HELLO (holding
+                    // the queue, so tasks still finish oldest first, as credit says).
+                    self.queue.push_front(job);
+                    blocked = true;
+                } else {
+                    self.work(job);
+                }
             }
         }
     }
@@ -209,6 +227,7 @@ impl WorkerState {
             total,
             collector,
             tasks,
+            received: Instant::now(),
         });
     }
 
