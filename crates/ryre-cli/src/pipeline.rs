@@ -90,10 +90,10 @@ pub struct WorkerArgs {
     /// Sleep this many milliseconds before each task (to play a slow worker).
     #[arg(long, value_name = "MS", value_parser = parse_millis)]
     pub delay: Option<Duration>,
-    /// Most tasks of one client held at a time.
-    #[arg(long, value_name = "N", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
-    pub window: u32,
+    /// Most tasks of one client held at a time [default: 16 with --exec (a process per task is
+    /// slow: a small window keeps the backlog short), 1024 with --echo].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub window: Option<u32>,
 }
 
 /// Arguments of `ryre pipeline collect`.
@@ -216,8 +216,9 @@ pub fn exec_task(cmd: &str, payload: &[u8]) -> Result<Vec<u8>, String> {
 
 fn worker(a: WorkerArgs) -> CliResult {
     let sig = signals()?;
+    let window = a.window.unwrap_or(if a.exec.is_some() { 16 } else { 1024 });
     let config = Config {
-        window: a.window,
+        window,
         ..a.common.config()
     };
     let delay = a.delay;

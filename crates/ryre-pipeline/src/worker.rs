@@ -37,6 +37,9 @@ struct Job {
     received: Instant,
 }
 
+/// While running a job, results (and credit) go out at least this often.
+const FLUSH_EVERY: Duration = Duration::from_millis(50);
+
 /// How long a job whose collector this worker has not met yet waits for it (its HELLO may
 /// still be on the way) before it runs anyway.
 const COLLECTOR_GRACE: Duration = Duration::from_secs(2);
@@ -233,12 +236,26 @@ impl WorkerState {
 
     fn work(&mut self, job: Job) {
         let mut results = Vec::with_capacity(job.tasks.len());
+        let mut flushed = Instant::now();
         for t in &job.tasks {
             let outcome = match (self.task)(&t.payload) {
                 Ok(v) => Ok(Bytes::from(v)),
                 Err(e) => Err(Bytes::from(e.into_bytes())),
             };
             results.push(TaskResult { no: t.no, outcome });
+            // Slow tasks: report as they finish, so the client sees progress (and credit).
+            if flushed.elapsed() >= FLUSH_EVERY {
+                self.flush(&job, std::mem::take(&mut results));
+                flushed = Instant::now();
+            }
+        }
+        self.flush(&job, results);
+    }
+
+    /// Sends results to the job's collector, then as much credit to its client.
+    fn flush(&mut self, job: &Job, results: Vec<TaskResult>) {
+        if results.is_empty() {
+            return;
         }
         let n = results.len() as u32;
         let msg = Msg::Results {

@@ -316,3 +316,41 @@ fn garbage_forged_and_replayed_messages_are_dropped() {
     assert!(sk.malformed > 0 && sk.unexpected > 0, "{sk:?}");
     collect_all(client.submit(payloads(10, "z")).unwrap(), echo_check("z"));
 }
+
+/// Tasks slow enough that one chunk takes longer than the task timeout: the worker reports as it
+/// goes, so it is not taken for dead and its tasks are not run again and again.
+#[test]
+fn slow_tasks_are_not_mistaken_for_a_dead_worker() {
+    let port = free_udp_port();
+    let runs = Arc::new(AtomicU64::new(0));
+    let cfg = Config {
+        chunk: 40,
+        window: 40,
+        ..config()
+    };
+    let _col = Collector::start(net(port, "col"), cfg.clone()).unwrap();
+    let workers: Vec<Worker> = (0..2)
+        .map(|i| {
+            let r = runs.clone();
+            Worker::start(
+                net(port, &format!("w{i}")),
+                cfg.clone(),
+                move |p: &[u8]| {
+                    r.fetch_add(1, Ordering::SeqCst);
+                    std::thread::sleep(Duration::from_millis(30)); // the task's work
+                    Ok(p.to_vec())
+                },
+            )
+            .unwrap()
+        })
+        .collect();
+    let client = Client::start(net(port, "client"), cfg).unwrap();
+    // 160 tasks of 30 ms: chunks of 1.2 s, above the 1 s task timeout.
+    collect_all(client.submit(payloads(160, "s")).unwrap(), echo_check("s"));
+    let n = runs.load(Ordering::SeqCst);
+    let stats = client.stats();
+    assert!(n < 200, "{n} runs for 160 tasks: {stats:?}");
+    // Without the worker's progress reports every task would have been dealt again.
+    assert_eq!(stats.redealt, 0, "{stats:?}");
+    drop(workers);
+}
