@@ -446,6 +446,19 @@ fn demo(a: DemoArgs) -> CliResult {
     let payloads: Vec<Bytes> = (0..a.tasks)
         .map(|i| Bytes::from(format!("task-{i}")))
         .collect();
+    // Every worker takes part from the start, so the ones killed certainly hold tasks.
+    let ready_by = Instant::now() + Duration::from_secs(30);
+    while client.ready_workers() < a.workers as usize {
+        if Instant::now() > ready_by {
+            return Err(CliError::Runtime(format!(
+                "only {} of {} workers ready after 30 s",
+                client.ready_workers(),
+                a.workers
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    println!("all {} workers ready; submitting the batch", a.workers);
     let started = Instant::now();
     let mut batch = client.submit(payloads).map_err(pipeline_err)?;
     let deadline = started + a.timeout;

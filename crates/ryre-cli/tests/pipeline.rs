@@ -92,6 +92,19 @@ fn drain(batch: &mut Batch, seen: &mut HashSet<u64>, limit: Duration, mut at: im
     assert!(batch.recv_timeout(Duration::from_millis(100)).is_none());
 }
 
+/// Waits (bounded) until `n` workers have given the client credit.
+fn wait_ready(client: &Client, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while client.ready_workers() < n {
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {n} workers ready",
+            client.ready_workers()
+        );
+        std::thread::sleep(Duration::from_millis(10)); // polling with a deadline
+    }
+}
+
 /// A seed that differs from run to run (the kill points are random), printed for replay.
 fn seed() -> u64 {
     let s = std::env::var("PIPELINE_SEED")
@@ -133,6 +146,7 @@ fn hundred_thousand_tasks_two_workers_killed_one_slow() {
     let _collector = Collector::start(net(port, "collector"), config(cluster)).unwrap();
     let client = Client::start(net(port, "client"), config(cluster)).unwrap();
     let total = 100_000u64;
+    wait_ready(&client, 4);
     // Two distinct fast workers die at two random points between 5% and 90% of the batch.
     let mut kills: Vec<(usize, usize)> = vec![
         (
@@ -170,6 +184,7 @@ fn collector_loss(replace: bool) {
     let _w2 = ryre(port, cluster, &["worker", "--echo", "--delay", "1"]);
     let mut first = ryre(port, cluster, &["collect"]);
     let client = Client::start(net(port, "client"), config(cluster)).unwrap();
+    wait_ready(&client, 2);
     let total = 4000;
     let mut batch = client.submit(payloads(total)).unwrap();
     let mut seen = HashSet::new();
