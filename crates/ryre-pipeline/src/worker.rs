@@ -1,7 +1,7 @@
 //! The worker: takes tasks by credit from any client of its cluster, runs them one at a time
 //! (oldest first) and sends each result to the collector the client named.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -61,6 +61,7 @@ impl Worker {
             window: config.window,
             held: HashMap::new(),
             queue: VecDeque::new(),
+            gone: HashSet::new(),
             counters: counters.clone(),
             task: Box::new(task),
         };
@@ -117,6 +118,8 @@ struct WorkerState {
     /// Tasks held per client (received, not yet answered with credit).
     held: HashMap<PeerId, u32>,
     queue: VecDeque<Job>,
+    /// Collectors that left (their EXIT was seen): jobs for them are skipped.
+    gone: HashSet<PeerId>,
     counters: Arc<Counters>,
     task: TaskFn,
 }
@@ -145,7 +148,11 @@ impl WorkerState {
             }
             blocked = false;
             if let Some(job) = self.queue.pop_front() {
-                if self.node.peer_address(&job.collector).is_none()
+                if self.gone.contains(&job.collector) {
+                    // Its collector left: the results would be lost, and the client deals these
+                    // tasks again elsewhere. Skip them, but give the credit back.
+                    self.skip(&job);
+                } else if self.node.peer_address(&job.collector).is_none()
                     && job.received.elapsed() < COLLECTOR_GRACE
                 {
                     // Results sent now would be lost: wait for the collector's HELLO (holding
@@ -160,7 +167,17 @@ impl WorkerState {
     }
 
     fn on_event(&mut self, ev: Event) {
-        if let Some((peer, _)) = self.roster.track(&ev) {
+        if let Event::Enter { peer, .. } = &ev {
+            // Back (a restarted link says HELLO again under the same id).
+            self.gone.remove(peer);
+        }
+        if let Some((peer, role)) = self.roster.track(&ev) {
+            if role == Role::Collector {
+                if self.gone.len() >= 1024 {
+                    self.gone.clear();
+                }
+                self.gone.insert(peer);
+            }
             self.forget(peer);
             return;
         }
@@ -250,6 +267,15 @@ impl WorkerState {
             }
         }
         self.flush(&job, results);
+    }
+
+    /// Drops a job without running it, returning its credit.
+    fn skip(&mut self, job: &Job) {
+        let n = job.tasks.len() as u32;
+        if let Some(held) = self.held.get_mut(&job.client) {
+            *held = held.saturating_sub(n);
+            let _ = self.node.whisper(job.client, [Msg::Credit { n }.encode()]);
+        }
     }
 
     /// Sends results to the job's collector, then as much credit to its client.
