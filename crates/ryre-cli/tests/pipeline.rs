@@ -290,3 +290,99 @@ fn demo_refuses_killing_every_worker() {
         .expect("run the demo");
     assert_eq!(out.status.code(), Some(2));
 }
+
+fn signal(p: &Proc, sig: libc::c_int) {
+    signal_pid(p.0.id(), sig);
+}
+
+fn signal_pid(pid: u32, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(pid).expect("pid");
+    // SAFETY: kill(2) on our own child's pid has no memory-safety requirements.
+    let rc = unsafe { libc::kill(pid, sig) };
+    assert_eq!(rc, 0, "kill({pid}, {sig})");
+}
+
+/// Freezes a process (SIGSTOP) and thaws it (SIGCONT) `after` later, from a timer thread (fault
+/// injection on a clock, independent of how fast results flow).
+fn freeze_for(p: &Proc, after: Duration) -> std::thread::JoinHandle<()> {
+    signal(p, libc::SIGSTOP);
+    let pid = p.0.id();
+    std::thread::spawn(move || {
+        std::thread::sleep(after); // the length of the freeze, not a synchronisation
+        signal_pid(pid, libc::SIGCONT);
+    })
+}
+
+/// A worker frozen (SIGSTOP) mid-batch only looks dead: its tasks go to the others, and when it
+/// resumes (SIGCONT) its late results are duplicates, dropped by the collector.
+#[test]
+fn a_frozen_worker_comes_back_and_its_duplicates_are_dropped() {
+    let port = free_udp_port();
+    let cluster = "frozen";
+    let frozen = ryre(port, cluster, &["worker", "--echo", "--delay", "1"]);
+    let _w2 = ryre(port, cluster, &["worker", "--echo", "--delay", "1"]);
+    let collector = Collector::start(net(port, "collector"), config(cluster)).unwrap();
+    // Presumed dead after 500 ms of silence; it expires (EXIT) only after 1.5 s.
+    let quick = Config {
+        task_timeout: Duration::from_millis(500),
+        ..config(cluster)
+    };
+    let client = Client::start(net(port, "client"), quick).unwrap();
+    wait_ready(&client, 2);
+    let total = 3000;
+    let mut batch = client.submit(payloads(total)).unwrap();
+    let mut seen = HashSet::new();
+    let mut thaw = None;
+    drain(&mut batch, &mut seen, Duration::from_secs(40), |n| {
+        // Frozen mid-batch; thawed well after its tasks were dealt elsewhere (500 ms) but
+        // before it expires (1.5 s).
+        if n >= 300 && thaw.is_none() {
+            thaw = Some(freeze_for(&frozen, Duration::from_millis(1000)));
+        }
+    });
+    thaw.expect("frozen mid-batch").join().unwrap();
+    assert_eq!(seen.len() as u64, total);
+    assert!(client.stats().redealt > 0, "{:?}", client.stats());
+    // Its late results reach the collector (bounded wait) and are dropped there.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while collector.stats().duplicates + collector.stats().stale == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "no late result reached the collector: {:?}",
+            collector.stats()
+        );
+        std::thread::sleep(Duration::from_millis(20)); // polling with a deadline
+    }
+}
+
+/// A collector frozen (SIGSTOP) mid-batch falls silent: the client moves to the other one; when
+/// the first resumes, whatever it forwards late is dropped by the client.
+#[test]
+fn a_frozen_collector_is_replaced_and_its_late_results_are_dropped() {
+    let port = free_udp_port();
+    let cluster = "frozen-collector";
+    let _w1 = ryre(port, cluster, &["worker", "--echo", "--delay", "1"]);
+    let _w2 = ryre(port, cluster, &["worker", "--echo", "--delay", "1"]);
+    let first = ryre(port, cluster, &["collect"]);
+    let client = Client::start(net(port, "client"), config(cluster)).unwrap();
+    wait_ready(&client, 2);
+    let total = 4000;
+    let mut batch = client.submit(payloads(total)).unwrap();
+    let mut seen = HashSet::new();
+    let mut second = None;
+    let mut thaw = None;
+    drain(&mut batch, &mut seen, Duration::from_secs(40), |n| {
+        if n >= 500 && second.is_none() {
+            second = Some(ryre(port, cluster, &["collect"]));
+            std::thread::sleep(Duration::from_millis(300)); // let it be seen; not a sync
+                                                            // Silent past the client's 1.5 s collector timeout, back before it would expire
+                                                            // at the workers... or not: either way the batch must complete exactly once.
+            thaw = Some(freeze_for(&first, Duration::from_millis(1700)));
+        }
+    });
+    assert!(second.is_some());
+    assert_eq!(seen.len() as u64, total);
+    // The batch moved to the second collector (it did not just wait for the first to thaw).
+    assert!(client.stats().redealt > 0, "{:?}", client.stats());
+    thaw.expect("frozen mid-batch").join().unwrap();
+}
