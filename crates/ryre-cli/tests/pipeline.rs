@@ -9,6 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Node, NodeBuilder};
+use ryre_pipeline::proto::{Msg, Task};
 use ryre_pipeline::{Batch, Client, Collector, Config};
 
 fn free_udp_port() -> u16 {
@@ -33,6 +34,10 @@ impl Drop for Proc {
 }
 
 fn ryre(port: u16, cluster: &str, args: &[&str]) -> Proc {
+    ryre_with_stderr(port, cluster, args, Stdio::null())
+}
+
+fn ryre_with_stderr(port: u16, cluster: &str, args: &[&str], stderr: Stdio) -> Proc {
     let child = Command::new(env!("CARGO_BIN_EXE_ryre"))
         .arg("pipeline")
         .args(args)
@@ -41,7 +46,7 @@ fn ryre(port: u16, cluster: &str, args: &[&str]) -> Proc {
         .args(["--evasive", "500", "--expired", "1500"])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("spawn ryre");
     Proc(child)
@@ -385,4 +390,120 @@ fn a_frozen_collector_is_replaced_and_its_late_results_are_dropped() {
     // The batch moved to the second collector (it did not just wait for the first to thaw).
     assert!(client.stats().redealt > 0, "{:?}", client.stats());
     thaw.expect("frozen mid-batch").join().unwrap();
+}
+
+/// Garbage, foreign and forged whispers to a real `ryre pipeline worker` and `collect` process
+/// (from a node outside the cluster and from one claiming the client role) never stop them.
+#[test]
+fn garbage_never_stops_worker_and_collector_processes() {
+    let port = free_udp_port();
+    let cluster = "garbage";
+    let mut worker = ryre_with_stderr(port, cluster, &["worker", "--echo"], Stdio::piped());
+    let mut collector = ryre_with_stderr(port, cluster, &["collect"], Stdio::piped());
+    let attackers = [
+        net(port, "stranger").start().unwrap(),
+        net(port, "mallory")
+            .header(ryre_pipeline::ROLE_HEADER, "client")
+            .header(ryre_pipeline::CLUSTER_HEADER, cluster)
+            .start()
+            .unwrap(),
+    ];
+    // Both attackers meet both processes (two pipeline peers each).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    for a in &attackers {
+        a.join(&ryre_pipeline::Role::Client.group(cluster)).unwrap();
+        while a
+            .peers()
+            .iter()
+            .filter(|p| {
+                matches!(
+                    a.peer_header_value(p, ryre_pipeline::ROLE_HEADER)
+                        .as_deref(),
+                    Some("worker" | "collector")
+                )
+            })
+            .count()
+            < 2
+        {
+            assert!(Instant::now() < deadline, "attackers never met the roles");
+            let _ = a.recv_timeout(Duration::from_millis(20));
+        }
+    }
+    let mut frames: Vec<Vec<u8>> = vec![
+        vec![],
+        b"\xAA\xB6".to_vec(),
+        b"\xAA\xB6\x01\x02\xff\xff\xff\xff".to_vec(),
+        b"\xAA\xB6\x07\x01".to_vec(),
+        b"hello".to_vec(),
+    ];
+    // Well-formed but forged: messages these roles never take from a client, and more tasks
+    // than any credit given.
+    let forged = [
+        Msg::Credit { n: 5 },
+        Msg::Ready { window: 9 },
+        Msg::Progress {
+            batch: 1,
+            received: 1,
+            contiguous: 1,
+            missing: vec![],
+        },
+        Msg::Results {
+            client: attackers[1].uuid(),
+            batch: 1,
+            total: 1,
+            results: vec![],
+        },
+        Msg::Tasks {
+            batch: 1,
+            total: 5000,
+            collector: attackers[0].uuid(),
+            tasks: (0..5000)
+                .map(|no| Task {
+                    no,
+                    payload: Bytes::from_static(b"x"),
+                })
+                .collect(),
+        },
+    ];
+    frames.extend(forged.iter().map(|m| m.encode().to_vec()));
+    let mut rng = seed() | 1;
+    for _ in 0..200 {
+        let len = (next(&mut rng) % 80) as usize;
+        let mut f = vec![0xAA, 0xB6, 1, (next(&mut rng) % 9) as u8];
+        f.extend((0..len).map(|_| next(&mut rng) as u8));
+        frames.push(f);
+    }
+    for a in &attackers {
+        for p in a.peers() {
+            for f in &frames {
+                a.whisper(p, [f.clone()]).unwrap();
+            }
+            a.whisper(p, [b"two".to_vec(), b"frames".to_vec()]).unwrap();
+        }
+    }
+    // Still serving.
+    let client = Client::start(net(port, "client"), config(cluster)).unwrap();
+    wait_ready(&client, 1);
+    let mut batch = client.submit(payloads(2000)).unwrap();
+    let mut seen = HashSet::new();
+    drain(&mut batch, &mut seen, Duration::from_secs(30), |_| {});
+    for (name, p) in [("worker", &mut worker), ("collector", &mut collector)] {
+        assert!(p.0.try_wait().unwrap().is_none(), "the {name} process died");
+        // Stopped cleanly, it reports what it dropped.
+        signal(p, libc::SIGTERM);
+        let mut err = String::new();
+        let mut pipe = p.0.stderr.take().expect("stderr");
+        std::io::Read::read_to_string(&mut pipe, &mut err).unwrap();
+        let status = p.0.wait().unwrap();
+        assert!(status.success(), "{name}: {status}; {err}");
+        let count = |field: &str| -> u64 {
+            err.split(&format!("{field}: "))
+                .nth(1)
+                .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next())
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{name}: no {field} count in {err:?}"))
+        };
+        assert!(count("malformed") > 0, "{name}: {err}");
+        assert!(count("unexpected") + count("stale") > 0, "{name}: {err}");
+    }
 }
