@@ -648,6 +648,7 @@ impl ClientState {
         } else if let Some(&next) = self.collectors.first() {
             self.use_collector(next);
         }
+        self.steal();
         // Results that never came from the collector: deal those tasks again.
         if now.duration_since(self.last_scan) >= Duration::from_secs(1) {
             self.last_scan = now;
@@ -668,79 +669,160 @@ impl ClientState {
         }
     }
 
+    /// End game: nothing is pending, yet a worker is idle while another holds tasks. The idle
+    /// one gets copies of (up to a chunk of) the tasks the busiest one would run last; a task is
+    /// copied this way once at most. Whichever result comes first counts, the other is a
+    /// duplicate. So a slow worker's backlog does not hold up the end of a batch.
+    fn steal(&mut self) {
+        if self.collector.is_none() || self.batches.is_empty() {
+            return;
+        }
+        // Drop finished entries from the front; a pending one there means work is left to deal.
+        while let Some(&(b, no)) = self.pending.front() {
+            let state = self.batches.get(&b).and_then(|b| b.state.get(no as usize));
+            if state == Some(&TaskState::Pending) {
+                return;
+            }
+            self.pending.pop_front();
+        }
+        let chunk = self.config.chunk as usize;
+        let idle: Vec<PeerId> = self
+            .workers
+            .iter()
+            .filter(|(_, w)| w.held == 0 && !w.stalled)
+            .map(|(p, _)| *p)
+            .collect();
+        for thief in idle {
+            // The busiest worker holding first copies.
+            let Some((victim, wid)) = self
+                .workers
+                .iter()
+                .filter(|(p, w)| **p != thief && w.held > 0)
+                .max_by_key(|(_, w)| w.held)
+                .map(|(p, w)| (*p, w.wid))
+            else {
+                return;
+            };
+            let Some(v) = self.workers.get(&victim) else {
+                return;
+            };
+            let mut taken = Vec::new();
+            for &(batch, no, copy) in v.inflight.iter().rev() {
+                if taken.len() >= chunk {
+                    break;
+                }
+                let Some(b) = self.batches.get(&batch) else {
+                    continue;
+                };
+                let i = no as usize;
+                if copy == 1 && b.dealt[i] == 1 && b.state.get(i) == Some(&TaskState::AtWorker(wid))
+                {
+                    taken.push((batch, no));
+                }
+            }
+            if taken.is_empty() {
+                continue;
+            }
+            // Dealt like pending tasks (the deal loop takes them from the front).
+            for &(batch, no) in taken.iter().rev() {
+                if let Some(s) = self
+                    .batches
+                    .get_mut(&batch)
+                    .and_then(|b| b.state.get_mut(no as usize))
+                {
+                    *s = TaskState::Pending;
+                    self.pending.push_front((batch, no));
+                }
+            }
+            Counters::bump(&self.counters.redealt, taken.len() as u64);
+            self.deal_to(thief);
+        }
+    }
+
     /// Deals pending tasks to workers with credit, a chunk per worker in turn.
     fn deal(&mut self) {
-        let Some(collector) = self.collector else {
+        if self.collector.is_none() {
             return;
-        };
+        }
         while !self.pending.is_empty() && !self.order.is_empty() {
             let mut dealt = false;
             for k in 0..self.order.len() {
                 let peer = self.order[(self.turn + k) % self.order.len()];
-                let Some(w) = self.workers.get_mut(&peer) else {
-                    continue;
-                };
-                if w.stalled || w.held >= w.window {
-                    continue;
-                }
-                if w.held == 0 {
-                    // Idle until now: its silence so far is no sign of a stall.
-                    w.last_progress = Instant::now();
-                }
-                let room = (w.window - w.held).min(self.config.chunk) as usize;
-                let mut tasks = Vec::with_capacity(room);
-                let mut batch_id = None;
-                let mut total = 0;
-                while tasks.len() < room {
-                    let Some((batch, no)) = self.pending.pop_front() else {
-                        break;
-                    };
-                    let Some(b) = self.batches.get_mut(&batch) else {
-                        continue;
-                    };
-                    let Some(s) = b.state.get_mut(no as usize) else {
-                        continue;
-                    };
-                    if *s != TaskState::Pending {
-                        continue;
-                    }
-                    match batch_id {
-                        None => {
-                            batch_id = Some(batch);
-                            total = b.total;
-                        }
-                        Some(id) if id != batch => {
-                            self.pending.push_front((batch, no));
-                            break;
-                        }
-                        Some(_) => {}
-                    }
-                    *s = TaskState::AtWorker(w.wid);
-                    let copy = &mut b.dealt[no as usize];
-                    *copy = copy.wrapping_add(1);
-                    w.inflight.push_back((batch, no, *copy));
-                    tasks.push(Task {
-                        no,
-                        payload: b.payloads[no as usize].clone(),
-                    });
-                }
-                let Some(batch) = batch_id else {
+                dealt |= self.deal_to(peer);
+                if self.pending.is_empty() {
                     break;
-                };
-                w.held += tasks.len() as u32;
-                let msg = Msg::Tasks {
-                    batch,
-                    total,
-                    collector,
-                    tasks,
-                };
-                let _ = self.node.whisper(peer, [msg.encode()]);
-                dealt = true;
+                }
             }
             self.turn = self.turn.wrapping_add(1);
             if !dealt {
                 break;
             }
         }
+    }
+
+    /// Deals one chunk of pending tasks (of one batch) to `peer` if it has credit; whether it did.
+    fn deal_to(&mut self, peer: PeerId) -> bool {
+        let Some(collector) = self.collector else {
+            return false;
+        };
+        let Some(w) = self.workers.get_mut(&peer) else {
+            return false;
+        };
+        if w.stalled || w.held >= w.window {
+            return false;
+        }
+        let room = (w.window - w.held).min(self.config.chunk) as usize;
+        let mut tasks = Vec::with_capacity(room);
+        let mut batch_id = None;
+        let mut total = 0;
+        while tasks.len() < room {
+            let Some((batch, no)) = self.pending.pop_front() else {
+                break;
+            };
+            let Some(b) = self.batches.get_mut(&batch) else {
+                continue;
+            };
+            let Some(s) = b.state.get_mut(no as usize) else {
+                continue;
+            };
+            if *s != TaskState::Pending {
+                continue;
+            }
+            match batch_id {
+                None => {
+                    batch_id = Some(batch);
+                    total = b.total;
+                }
+                Some(id) if id != batch => {
+                    self.pending.push_front((batch, no));
+                    break;
+                }
+                Some(_) => {}
+            }
+            *s = TaskState::AtWorker(w.wid);
+            let copy = &mut b.dealt[no as usize];
+            *copy = copy.wrapping_add(1);
+            w.inflight.push_back((batch, no, *copy));
+            tasks.push(Task {
+                no,
+                payload: b.payloads[no as usize].clone(),
+            });
+        }
+        let Some(batch) = batch_id else {
+            return false;
+        };
+        if w.held == 0 {
+            // Idle until now: its silence so far is no sign of a stall.
+            w.last_progress = Instant::now();
+        }
+        w.held += tasks.len() as u32;
+        let msg = Msg::Tasks {
+            batch,
+            total,
+            collector,
+            tasks,
+        };
+        let _ = self.node.whisper(peer, [msg.encode()]);
+        true
     }
 }

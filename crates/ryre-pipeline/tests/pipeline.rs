@@ -354,3 +354,42 @@ fn slow_tasks_are_not_mistaken_for_a_dead_worker() {
     assert_eq!(stats.redealt, 0, "{stats:?}");
     drop(workers);
 }
+
+/// A slow worker with a big window takes a big share of the batch; in the end game the fast
+/// worker runs copies of what the slow one still holds, so the batch does not wait for it.
+#[test]
+fn a_slow_worker_does_not_hold_up_the_end_of_a_batch() {
+    let port = free_udp_port();
+    let cfg = Config {
+        window: 200,
+        chunk: 50,
+        ..config()
+    };
+    let _col = Collector::start(net(port, "col"), cfg.clone()).unwrap();
+    let slow = Worker::start(net(port, "slow"), cfg.clone(), |p: &[u8]| {
+        std::thread::sleep(Duration::from_millis(20)); // the slow worker's work
+        Ok(p.to_vec())
+    })
+    .unwrap();
+    let client = Client::start(net(port, "client"), cfg.clone()).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while client.ready_workers() < 1 {
+        assert!(Instant::now() < deadline, "the slow worker never got ready");
+        std::thread::sleep(Duration::from_millis(10)); // polling with a deadline
+    }
+    let _fast = Worker::start(net(port, "fast"), cfg, echo).unwrap();
+    while client.ready_workers() < 2 {
+        assert!(Instant::now() < deadline, "the fast worker never got ready");
+        std::thread::sleep(Duration::from_millis(10)); // polling with a deadline
+    }
+    // 400 tasks: the slow worker holds 200 of them (4 s of work at 20 ms each).
+    let started = Instant::now();
+    collect_all(client.submit(payloads(400, "e")).unwrap(), echo_check("e"));
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(3500),
+        "the batch waited for the slow worker: {took:?}, {:?}",
+        client.stats()
+    );
+    drop(slow);
+}
