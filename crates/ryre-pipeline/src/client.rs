@@ -306,7 +306,9 @@ impl ClientState {
                     Err(flume::TryRecvError::Disconnected) => return,
                 }
             }
-            match self.node.recv_timeout(Duration::from_millis(2)) {
+            // Short waits while batches are open (new work arrives on the command channel).
+            let wait = if self.batches.is_empty() { 20 } else { 2 };
+            match self.node.recv_timeout(Duration::from_millis(wait)) {
                 Ok(Some(ev)) => self.on_event(ev),
                 Ok(None) => {}
                 Err(_) => return,
