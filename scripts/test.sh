@@ -16,6 +16,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 echo "== cargo test"
 mkdir -p target
 cargo test --workspace -q 2>&1 | tee target/cargo-test.log
+bash scripts/test-ryre-pipeline.sh
 echo "== examples"
 cargo run -q -p ryre --example pair
 cargo run -q -p ryre-timer --example ticks

@@ -48,6 +48,8 @@ pub enum BenchKind {
     LogCost(crate::log_bench::LogCostArgs),
     /// The HTTP bridge: shouts by HTTP POST against the Rust API, and SSE fan-out.
     Bridge(crate::bench_bridge::BridgeBenchArgs),
+    /// Tasks per second of the reliable pipeline against libzmq PUSH/PULL; recovery cost.
+    Pipeline(crate::bench_pipeline::PipelineBenchArgs),
 }
 
 /// Settings shared by both benchmarks.
@@ -83,6 +85,7 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::Log(a) => crate::log_bench::run(a),
         BenchKind::LogCost(a) => crate::log_bench::run_cost(a),
         BenchKind::Bridge(b) => crate::bench_bridge::run(&b),
+        BenchKind::Pipeline(a) => crate::bench_pipeline::run(a),
     }
 }
 

@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod bench_bridge;
+mod bench_pipeline;
 mod bridge;
 mod chat;
 mod demo;
@@ -17,6 +18,7 @@ mod node;
 mod output;
 mod peers;
 mod ping;
+mod pipeline;
 mod session;
 mod timer;
 mod timer_bench;
@@ -55,6 +57,8 @@ enum Command {
     Log(log::LogArgs),
     /// Serve a node over HTTP: REST API, live events (SSE, WebSocket) and a web dashboard.
     Bridge(bridge::BridgeArgs),
+    /// The reliable pipeline: workers, collectors, batches that survive crashes.
+    Pipeline(pipeline::PipelineArgs),
 }
 
 /// Why a command failed.
@@ -99,6 +103,7 @@ fn main() -> ExitCode {
         Command::Timer(a) => timer::run(a),
         Command::Log(a) => log::run(a),
         Command::Bridge(a) => bridge::run(a),
+        Command::Pipeline(a) => pipeline::run(a),
     };
     match result {
         Ok(code) => code,

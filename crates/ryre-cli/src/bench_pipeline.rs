@@ -1,0 +1,330 @@
+//! `ryre bench pipeline`: tasks per second of the reliable pipeline (client → workers →
+//! collector → client, in this process, on loopback) against plain libzmq PUSH/PULL moving the
+//! same number of messages through the same topology (ventilator → workers → sink, one thread
+//! each), alternating runs; and the time to finish a batch when one of four worker processes is
+//! killed (kill -9) halfway, against the same batch without a kill.
+
+use std::process::ExitCode;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use ryre::Bytes;
+use ryre_pipeline::{Client, Collector, Config, Worker};
+use serde_json::json;
+
+use crate::bench::median;
+use crate::output::print_line;
+use crate::pipeline::{fast_config, free_udp_port, loopback, spawn_echo_worker};
+use crate::{CliError, CliResult};
+
+/// Longest a measurement may take before it fails.
+const STALL: Duration = Duration::from_secs(60);
+
+/// Arguments of `ryre bench pipeline`.
+#[derive(Debug, Args)]
+pub struct PipelineBenchArgs {
+    /// Tasks (messages) per measurement.
+    #[arg(long, value_name = "N", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub count: u64,
+    /// Payload bytes per task.
+    #[arg(long, value_name = "B", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub size: u32,
+    /// Worker counts to measure (comma-separated).
+    #[arg(
+        long,
+        value_name = "W,..",
+        value_delimiter = ',',
+        default_value = "1,2,4"
+    )]
+    pub workers: Vec<u32>,
+    /// Measurements of each kind (alternating); medians are reported.
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// Client: most tasks per TASKS message.
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chunk: u32,
+    /// Worker window (most tasks held per client).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub window: u32,
+    /// Also measure the price of recovery: 4 worker processes, one killed halfway, vs no kill.
+    #[arg(long)]
+    pub kill: bool,
+    /// Skip the throughput comparison (with --kill: only the recovery measurement).
+    #[arg(long)]
+    pub no_throughput: bool,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn zmq_err(what: &str) -> impl Fn(zmq::Error) -> CliError + '_ {
+    move |e| CliError::Runtime(format!("PUSH/PULL {what}: {e}"))
+}
+
+/// Runs `ryre bench pipeline`.
+pub fn run(a: PipelineBenchArgs) -> CliResult {
+    let mut report = serde_json::Map::new();
+    report.insert("count".into(), json!(a.count));
+    report.insert("size".into(), json!(a.size));
+    report.insert("chunk".into(), json!(a.chunk));
+    report.insert("window".into(), json!(a.window));
+    if !a.no_throughput {
+        let mut rows = Vec::new();
+        for &w in &a.workers {
+            if w == 0 {
+                return Err(CliError::Usage("worker counts must be at least 1".into()));
+            }
+            let (ryre_rates, zmq_rates) = throughput(&a, w)?;
+            let (r, z) = (median(&ryre_rates), median(&zmq_rates));
+            if !a.json {
+                print_line(&format!(
+                    "{w} worker(s): ryre pipeline {:>10.0} tasks/s   PUSH/PULL {:>10.0} msgs/s   ratio {:.2}   (runs: ryre {:?}, zmq {:?})",
+                    r,
+                    z,
+                    r / z,
+                    ryre_rates.iter().map(|x| x.round()).collect::<Vec<_>>(),
+                    zmq_rates.iter().map(|x| x.round()).collect::<Vec<_>>(),
+                ));
+            }
+            rows.push(
+                json!({"workers": w, "ryre_tasks_per_s": r, "pushpull_msgs_per_s": z,
+                             "ratio": r / z, "ryre_runs": ryre_rates, "pushpull_runs": zmq_rates}),
+            );
+        }
+        report.insert("throughput".into(), json!(rows));
+    }
+    if a.kill {
+        let (plain, killed) = recovery(&a)?;
+        let (p, k) = (median(&plain), median(&killed));
+        if !a.json {
+            print_line(&format!(
+                "4 worker processes, {} tasks: no kill {:.3} s, one killed halfway {:.3} s, ratio {:.2}   (runs: {:?} / {:?})",
+                a.count, p, k, k / p, plain, killed
+            ));
+        }
+        report.insert(
+            "recovery".into(),
+            json!({"no_kill_s": p, "one_killed_s": k, "ratio": k / p,
+                   "no_kill_runs": plain, "one_killed_runs": killed}),
+        );
+    }
+    if a.json {
+        print_line(&serde_json::Value::Object(report).to_string());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn payloads(count: u64, size: u32) -> Vec<Bytes> {
+    (0..count)
+        .map(|i| {
+            let mut v = vec![b'x'; size as usize];
+            let tag = i.to_be_bytes();
+            let n = v.len().min(8);
+            v[..n].copy_from_slice(&tag[8 - n..]);
+            Bytes::from(v)
+        })
+        .collect()
+}
+
+fn wait_ready(client: &Client, workers: usize) -> Result<(), CliError> {
+    let deadline = Instant::now() + STALL;
+    while client.ready_workers() < workers {
+        if Instant::now() > deadline {
+            return Err(CliError::Runtime(format!(
+                "only {} of {workers} workers ready within {STALL:?}",
+                client.ready_workers()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    Ok(())
+}
+
+/// One batch through the client; the time from submit to the last result.
+fn run_batch(
+    client: &Client,
+    tasks: Vec<Bytes>,
+    mut at: impl FnMut(u64),
+) -> Result<Duration, CliError> {
+    let start = Instant::now();
+    let mut batch = client.submit(tasks).map_err(CliError::runtime)?;
+    let total = batch.total();
+    let mut got = 0u64;
+    while batch.remaining() > 0 {
+        match batch.recv_timeout(STALL) {
+            Some((_, Ok(_))) => got += 1,
+            Some((no, Err(e))) => {
+                return Err(CliError::Runtime(format!("task {no} failed: {e}")));
+            }
+            None => {
+                return Err(CliError::Runtime(format!(
+                    "only {got} of {total} results within {STALL:?}"
+                )))
+            }
+        }
+        at(got);
+    }
+    Ok(start.elapsed())
+}
+
+/// Alternating ryre and PUSH/PULL runs with `w` workers: their rates.
+fn throughput(a: &PipelineBenchArgs, w: u32) -> Result<(Vec<f64>, Vec<f64>), CliError> {
+    let port = free_udp_port()?;
+    let cluster = format!("bench-{}-{w}", std::process::id());
+    let config = Config {
+        window: a.window,
+        chunk: a.chunk,
+        ..fast_config(&cluster)
+    };
+    let _collector = Collector::start(loopback(port, "bench-collector"), config.clone())
+        .map_err(CliError::runtime)?;
+    let workers = (0..w)
+        .map(|i| {
+            Worker::start(
+                loopback(port, &format!("bench-w{i}")),
+                config.clone(),
+                |p: &[u8]| Ok(p.to_vec()),
+            )
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(CliError::runtime)?;
+    let client =
+        Client::start(loopback(port, "bench-client"), config).map_err(CliError::runtime)?;
+    wait_ready(&client, w as usize)?;
+    // Warm-up (also proves the collector is known).
+    run_batch(&client, payloads(1000, a.size), |_| {})?;
+    let mut ryre_rates = Vec::new();
+    let mut zmq_rates = Vec::new();
+    for _ in 0..a.rounds {
+        let t = push_pull(a.count, a.size, w)?;
+        zmq_rates.push(a.count as f64 / t.as_secs_f64());
+        let t = run_batch(&client, payloads(a.count, a.size), |_| {})?;
+        ryre_rates.push(a.count as f64 / t.as_secs_f64());
+    }
+    client.stop();
+    drop(workers);
+    Ok((ryre_rates, zmq_rates))
+}
+
+/// Plain libzmq: a ventilator PUSHes `count` messages to `w` worker threads (PULL, echo, PUSH)
+/// and a sink PULLs them; the time from the first send to the last receive.
+fn push_pull(count: u64, size: u32, w: u32) -> Result<Duration, CliError> {
+    let ctx = zmq::Context::new();
+    let stall = i32::try_from(STALL.as_millis()).unwrap_or(i32::MAX);
+    let vent = ctx.socket(zmq::PUSH).map_err(zmq_err("socket"))?;
+    let sink = ctx.socket(zmq::PULL).map_err(zmq_err("socket"))?;
+    for s in [&vent, &sink] {
+        s.set_linger(0).map_err(zmq_err("linger"))?;
+        s.set_rcvtimeo(stall).map_err(zmq_err("rcvtimeo"))?;
+        s.set_sndtimeo(stall).map_err(zmq_err("sndtimeo"))?;
+    }
+    let endpoint = |s: &zmq::Socket| -> Result<String, CliError> {
+        s.bind("tcp://127.0.0.1:*").map_err(zmq_err("bind"))?;
+        s.get_last_endpoint()
+            .map_err(zmq_err("endpoint"))?
+            .map_err(|_| CliError::Runtime("endpoint is not UTF-8".into()))
+    };
+    let vent_ep = endpoint(&vent)?;
+    let sink_ep = endpoint(&sink)?;
+    let mut threads: Vec<JoinHandle<Result<(), CliError>>> = Vec::new();
+    for _ in 0..w {
+        let pull = ctx.socket(zmq::PULL).map_err(zmq_err("socket"))?;
+        let push = ctx.socket(zmq::PUSH).map_err(zmq_err("socket"))?;
+        for s in [&pull, &push] {
+            s.set_linger(0).map_err(zmq_err("linger"))?;
+            s.set_rcvtimeo(stall).map_err(zmq_err("rcvtimeo"))?;
+            s.set_sndtimeo(stall).map_err(zmq_err("sndtimeo"))?;
+        }
+        pull.connect(&vent_ep).map_err(zmq_err("connect"))?;
+        push.connect(&sink_ep).map_err(zmq_err("connect"))?;
+        threads.push(std::thread::spawn(move || {
+            // Announce readiness through the sink, then echo until the end marker.
+            push.send(&b"ready"[..], 0).map_err(zmq_err("send"))?;
+            let mut msg = zmq::Message::new();
+            loop {
+                pull.recv(&mut msg, 0).map_err(zmq_err("worker recv"))?;
+                if msg.is_empty() {
+                    return Ok(());
+                }
+                push.send(&msg[..], 0).map_err(zmq_err("worker send"))?;
+            }
+        }));
+    }
+    let mut msg = zmq::Message::new();
+    for _ in 0..w {
+        sink.recv(&mut msg, 0).map_err(zmq_err("ready"))?;
+    }
+    // Every worker's PULL has connected to the ventilator by now (it connected before saying
+    // ready); give the ventilator's pipes a moment to attach so the deal is fair.
+    std::thread::sleep(Duration::from_millis(50));
+    let data = payloads(count, size);
+    let start = Instant::now();
+    let sender = std::thread::spawn(move || -> Result<zmq::Socket, CliError> {
+        for d in &data {
+            vent.send(&d[..], 0).map_err(zmq_err("send"))?;
+        }
+        Ok(vent)
+    });
+    for got in 0..count {
+        sink.recv(&mut msg, 0)
+            .map_err(|e| CliError::Runtime(format!("PUSH/PULL: {got} of {count}: {e}")))?;
+    }
+    let elapsed = start.elapsed();
+    let vent = sender
+        .join()
+        .unwrap_or_else(|_| Err(CliError::Runtime("sender panicked".into())))?;
+    for _ in 0..w {
+        vent.send(&b""[..], 0).map_err(zmq_err("end"))?;
+    }
+    for t in threads {
+        t.join()
+            .unwrap_or_else(|_| Err(CliError::Runtime("a worker panicked".into())))?;
+    }
+    Ok(elapsed)
+}
+
+/// The same batch with 4 worker processes, without and with one killed halfway.
+fn recovery(a: &PipelineBenchArgs) -> Result<(Vec<f64>, Vec<f64>), CliError> {
+    let mut plain = Vec::new();
+    let mut killed = Vec::new();
+    for round in 0..a.rounds {
+        for kill in [false, true] {
+            let port = free_udp_port()?;
+            let cluster = format!("bench-kill-{}-{round}-{kill}", std::process::id());
+            let mut workers = (0..4)
+                .map(|_| spawn_echo_worker(port, &cluster, None))
+                .collect::<Result<Vec<_>, _>>()?;
+            let config = Config {
+                chunk: a.chunk,
+                ..fast_config(&cluster)
+            };
+            let _collector = Collector::start(loopback(port, "bench-collector"), config.clone())
+                .map_err(CliError::runtime)?;
+            let client =
+                Client::start(loopback(port, "bench-client"), config).map_err(CliError::runtime)?;
+            wait_ready(&client, 4)?;
+            run_batch(&client, payloads(1000, a.size), |_| {})?;
+            let half = a.count / 2;
+            let mut done = false;
+            let t = run_batch(&client, payloads(a.count, a.size), |got| {
+                if kill && !done && got >= half {
+                    workers[0].kill9();
+                    done = true;
+                }
+            })?;
+            if kill {
+                killed.push(t.as_secs_f64());
+            } else {
+                plain.push(t.as_secs_f64());
+            }
+            client.stop();
+        }
+    }
+    Ok((plain, killed))
+}

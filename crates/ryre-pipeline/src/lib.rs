@@ -1,0 +1,313 @@
+//! # ryre-pipeline: a reliable pipeline on ryre
+//!
+//! ZeroMQ's PUSH/PULL pipeline (a ventilator deals tasks to workers, a sink gathers results) is
+//! reliable only while nobody crashes. This crate makes it survive crashes of workers and
+//! collectors, on top of the public [`ryre`] API: three roles find each other through ryre
+//! presence (groups `pipeline/<cluster>/{clients,workers,collectors}` and the HELLO headers
+//! [`ROLE_HEADER`] and [`CLUSTER_HEADER`]; no address is configured), and talk with whispers
+//! (per-peer ordered, direct TCP) carrying the small versioned codec of [`proto`].
+//!
+//! - A [`Client`] submits a batch (a known number of payloads, numbered 0 upwards, kept in memory
+//!   until done) and gets every task's result exactly once, with its task number.
+//! - A [`Worker`] is a function from payload to result. It takes tasks by credit: it never holds
+//!   more than its window of any client's tasks, so a slow worker builds no backlog and a dead one
+//!   strands at most its window.
+//! - A [`Collector`] gathers results for any client that names it, drops duplicates (batch id +
+//!   task number), forwards each result once to the client, and reports progress and missing
+//!   task numbers.
+//!
+//! The client re-deals a worker's tasks when the worker leaves (EXIT) or makes no progress for
+//! [`Config::task_timeout`]; it re-deals tasks the collector never reported; it moves to another
+//! collector (or waits for one) when its collector leaves or falls silent, and resends everything
+//! not yet delivered. Results already delivered to the application are never delivered again.
+//!
+//! ```no_run
+//! use ryre::Node;
+//! use ryre_pipeline::{Client, Collector, Config, Worker};
+//!
+//! let net = || Node::builder().interface("lo").port(5680);
+//! let config = Config::default();
+//! let _collector = Collector::start(net(), config.clone())?;
+//! let _worker = Worker::start(net(), config.clone(), |payload: &[u8]| {
+//!     Ok(payload.to_ascii_uppercase())
+//! })?;
+//! let client = Client::start(net(), config)?;
+//! let batch = client.submit(vec!["a", "b", "c"])?;
+//! for (task, result) in batch {
+//!     println!("{task}: {:?}", result);
+//! }
+//! # Ok::<(), ryre_pipeline::Error>(())
+//! ```
+#![warn(missing_docs)]
+
+mod client;
+mod collector;
+pub mod proto;
+mod worker;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use ryre::{Bytes, Event, PeerId};
+
+pub use client::{Batch, Client, TaskError};
+pub use collector::Collector;
+pub use worker::Worker;
+
+/// The HELLO header naming a node's pipeline role (`client`, `worker` or `collector`).
+pub const ROLE_HEADER: &str = "X-RYRE-PIPELINE";
+/// The HELLO header naming a node's pipeline cluster.
+pub const CLUSTER_HEADER: &str = "X-RYRE-PIPELINE-CLUSTER";
+
+/// Errors of the pipeline API.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The ryre node failed (could not start, or stopped).
+    #[error(transparent)]
+    Node(#[from] ryre::Error),
+    /// A setting makes no sense.
+    #[error("invalid pipeline setting: {0}")]
+    Config(String),
+    /// The batch has more tasks than the protocol allows ([`proto::MAX_TASKS`]).
+    #[error("a batch of {0} tasks is too large (at most {max})", max = proto::MAX_TASKS)]
+    TooManyTasks(u64),
+    /// The role has stopped.
+    #[error("the pipeline role has stopped")]
+    Stopped,
+    /// Its thread could not be started.
+    #[error("cannot start the pipeline thread: {0}")]
+    Thread(std::io::Error),
+}
+
+/// Settings shared by the three roles (each uses the ones that concern it).
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The cluster: roles only talk to roles of the same cluster (default `default`).
+    pub cluster: String,
+    /// Worker: most tasks of one client it holds at a time (default 1024).
+    pub window: u32,
+    /// Client: most tasks per TASKS message (default 256).
+    pub chunk: u32,
+    /// Client: a worker holding tasks that returns no credit for this long is presumed dead and
+    /// its tasks are dealt to others (default 5 s). A worker whose usual time between credits is
+    /// short is presumed dead sooner: after 20 times that time, but not before 250 ms. (A worker
+    /// that was only slow loses nothing: its late results are dropped as duplicates.)
+    pub task_timeout: Duration,
+    /// Client: a task a worker reported done whose result has not come from the collector after
+    /// this long is dealt again (default 5 s).
+    pub result_timeout: Duration,
+    /// Client: a collector silent this long while a batch is open is replaced by another one, if
+    /// there is one (default 3 s).
+    pub collector_timeout: Duration,
+    /// Client: attempts of a task whose worker returns an error before the error is the task's
+    /// result (default 3).
+    pub max_attempts: u32,
+    /// Collector: time between progress reports (default 200 ms).
+    pub progress_interval: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cluster: "default".into(),
+            window: 1024,
+            chunk: 256,
+            task_timeout: Duration::from_secs(5),
+            result_timeout: Duration::from_secs(5),
+            collector_timeout: Duration::from_secs(3),
+            max_attempts: 3,
+            progress_interval: Duration::from_millis(200),
+        }
+    }
+}
+
+impl Config {
+    /// A default configuration in cluster `cluster`.
+    pub fn cluster(cluster: impl Into<String>) -> Self {
+        Config {
+            cluster: cluster.into(),
+            ..Config::default()
+        }
+    }
+
+    fn validate(&self) -> Result<(), Error> {
+        if self.cluster.is_empty() || self.cluster.len() > 200 {
+            return Err(Error::Config(
+                "the cluster name must be 1 to 200 bytes".into(),
+            ));
+        }
+        if self.window == 0 || self.chunk == 0 || self.max_attempts == 0 {
+            return Err(Error::Config(
+                "window, chunk and max_attempts must be at least 1".into(),
+            ));
+        }
+        if self.task_timeout.is_zero()
+            || self.result_timeout.is_zero()
+            || self.collector_timeout.is_zero()
+            || self.progress_interval.is_zero()
+        {
+            return Err(Error::Config("timeouts must be above zero".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A pipeline role.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Role {
+    /// Submits batches.
+    Client,
+    /// Runs tasks.
+    Worker,
+    /// Gathers results.
+    Collector,
+}
+
+impl Role {
+    /// The role's name in the [`ROLE_HEADER`].
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Client => "client",
+            Role::Worker => "worker",
+            Role::Collector => "collector",
+        }
+    }
+
+    fn parse(s: &str) -> Option<Role> {
+        match s {
+            "client" => Some(Role::Client),
+            "worker" => Some(Role::Worker),
+            "collector" => Some(Role::Collector),
+            _ => None,
+        }
+    }
+
+    /// The ryre group the role's nodes join in `cluster`.
+    pub fn group(self, cluster: &str) -> String {
+        let g = match self {
+            Role::Client => "clients",
+            Role::Worker => "workers",
+            Role::Collector => "collectors",
+        };
+        format!("pipeline/{cluster}/{g}")
+    }
+}
+
+/// Counters of what a role received and dropped.
+#[derive(Debug, Default)]
+struct Counters {
+    messages: AtomicU64,
+    malformed: AtomicU64,
+    unexpected: AtomicU64,
+    stale: AtomicU64,
+    duplicates: AtomicU64,
+    redealt: AtomicU64,
+}
+
+/// A snapshot of a role's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Pipeline messages received.
+    pub messages: u64,
+    /// Dropped: not a pipeline message, or one that does not decode (bad, foreign).
+    pub malformed: u64,
+    /// Dropped: a message this role does not take from that sender (from a peer not of the
+    /// expected role or cluster: forged or misdirected).
+    pub unexpected: u64,
+    /// Dropped: well-formed but out of place (replayed, over credit, an unknown or finished
+    /// batch).
+    pub stale: u64,
+    /// Results dropped because that task's result was already had.
+    pub duplicates: u64,
+    /// Client: tasks dealt again (after a worker or collector loss, an error, a timeout).
+    pub redealt: u64,
+}
+
+impl Counters {
+    fn snapshot(&self) -> Stats {
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        Stats {
+            messages: g(&self.messages),
+            malformed: g(&self.malformed),
+            unexpected: g(&self.unexpected),
+            stale: g(&self.stale),
+            duplicates: g(&self.duplicates),
+            redealt: g(&self.redealt),
+        }
+    }
+
+    fn bump(a: &AtomicU64, n: u64) {
+        a.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+/// The roles of the peers of one cluster, learnt from their HELLO headers.
+#[derive(Debug, Default)]
+struct Roster {
+    cluster: String,
+    roles: HashMap<PeerId, Role>,
+}
+
+impl Roster {
+    fn new(cluster: &str) -> Self {
+        Roster {
+            cluster: cluster.to_string(),
+            roles: HashMap::new(),
+        }
+    }
+
+    /// Notes ENTER and EXIT; returns the peer that left, with its role, on EXIT.
+    fn track(&mut self, ev: &Event) -> Option<(PeerId, Role)> {
+        match ev {
+            Event::Enter { peer, headers, .. } => {
+                self.enter(*peer, headers);
+                None
+            }
+            Event::Exit { peer, .. } => self.roles.remove(peer).map(|r| (*peer, r)),
+            _ => None,
+        }
+    }
+
+    fn enter(&mut self, peer: PeerId, headers: &BTreeMap<String, String>) {
+        let cluster = headers.get(CLUSTER_HEADER).map(String::as_str);
+        let role = headers.get(ROLE_HEADER).and_then(|r| Role::parse(r));
+        match (cluster, role) {
+            (Some(c), Some(role)) if c == self.cluster => {
+                self.roles.insert(peer, role);
+            }
+            _ => {
+                self.roles.remove(&peer);
+            }
+        }
+    }
+
+    fn role(&self, peer: &PeerId) -> Option<Role> {
+        self.roles.get(peer).copied()
+    }
+}
+
+/// Starts a role's node: its name, headers and groups.
+fn start_node(
+    builder: ryre::NodeBuilder,
+    config: &Config,
+    role: Role,
+) -> Result<ryre::Node, Error> {
+    config.validate()?;
+    let node = builder
+        .header(ROLE_HEADER, role.as_str())
+        .header(CLUSTER_HEADER, config.cluster.clone())
+        .start()?;
+    node.join(&role.group(&config.cluster))?;
+    Ok(node)
+}
+
+/// The single frame of a pipeline whisper, or `None` (counted) for anything else.
+fn one_frame(content: &[Bytes], counters: &Counters) -> Option<Bytes> {
+    Counters::bump(&counters.messages, 1);
+    if content.len() != 1 {
+        Counters::bump(&counters.malformed, 1);
+        return None;
+    }
+    Some(content[0].clone())
+}
