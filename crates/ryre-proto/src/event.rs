@@ -28,6 +28,9 @@ pub enum ExitReason {
     EndpointReused,
     /// Our queue to it was full (high-water mark): its messages could not be sent.
     QueueFull,
+    /// It was a node of this machine (or process) and its registration with the machine's agent
+    /// dropped without a goodbye: it died.
+    Lost,
 }
 
 impl ExitReason {
@@ -41,6 +44,7 @@ impl ExitReason {
             ExitReason::Rehello => "rehello",
             ExitReason::EndpointReused => "endpoint-reused",
             ExitReason::QueueFull => "queue-full",
+            ExitReason::Lost => "lost",
         }
     }
 }

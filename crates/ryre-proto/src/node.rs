@@ -81,11 +81,30 @@ pub enum Input {
         /// Its inbox endpoint, e.g. `tcp://10.0.0.5:49152`.
         endpoint: String,
     },
-    /// Discovery says peer `id` is leaving (a port-0 beacon).
+    /// Discovery says peer `id` is leaving (a port-0 beacon, or the machine's agent).
     Departed {
         /// The peer.
         id: PeerId,
     },
+    /// A local party that vouches for peers' liveness (the machine's rendezvous agent, or the
+    /// process-wide registry) says peer `id` is at `endpoint`: like [`Input::Discovered`], and
+    /// the peer is supervised (no keep-alive, never evasive or expired) until that party reports
+    /// it gone or is lost itself.
+    Local {
+        /// The peer.
+        id: PeerId,
+        /// Its inbox endpoint.
+        endpoint: String,
+    },
+    /// The vouching party says peer `id` died (its registration dropped without a goodbye):
+    /// EXIT at once, with [`ExitReason::Lost`].
+    Lost {
+        /// The peer.
+        id: PeerId,
+    },
+    /// The vouching party is gone (the agent died): every supervised peer goes back to normal
+    /// liveness checks from now on, so nothing is reported as gone that may still be alive.
+    Unsupervise,
     /// A message arrived at the inbox: the ROUTER's routing id, then the message frames.
     Inbox {
         /// The sender's routing id (`0x01` + its UUID for a ZRE peer).
@@ -363,6 +382,35 @@ impl NodeState {
                 }
                 Ok(())
             }
+            Input::Local { id, endpoint } => {
+                if self.stopped || id == self.config.id || self.has_departed(now, &id) {
+                    return Ok(());
+                }
+                self.require_peer(now, id, endpoint);
+                if let Some(p) = self.peers.get_mut(&id) {
+                    p.refresh(now);
+                    p.supervised = true;
+                }
+                self.recompute_deadline();
+                Ok(())
+            }
+            Input::Lost { id } => {
+                if id != self.config.id {
+                    self.note_departed(now, id);
+                }
+                if self.peers.contains_key(&id) {
+                    self.remove_peer(id, ExitReason::Lost);
+                }
+                Ok(())
+            }
+            Input::Unsupervise => {
+                for p in self.peers.values_mut().filter(|p| p.supervised) {
+                    p.supervised = false;
+                    p.refresh(now);
+                }
+                self.recompute_deadline();
+                Ok(())
+            }
             Input::Inbox { routing_id, frames } => {
                 let mut frames = frames.into_iter();
                 let head = frames.next();
@@ -411,6 +459,9 @@ impl NodeState {
         let mut expired = Vec::new();
         let mut ping = Vec::new();
         for peer in self.peers.values_mut() {
+            if peer.supervised {
+                continue;
+            }
             if now >= peer.heard_at + expire {
                 expired.push(peer.info.id);
                 continue;
@@ -479,12 +530,14 @@ impl NodeState {
         self.deadline = self
             .peers
             .values()
-            .map(|p| p.deadline(evasive, expired))
+            .filter_map(|p| p.deadline(evasive, expired))
             .min();
     }
 
-    pub(crate) fn note_deadline(&mut self, at: Instant) {
-        self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
+    pub(crate) fn note_deadline(&mut self, at: Option<Instant>) {
+        if let Some(at) = at {
+            self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
+        }
     }
 
     fn hello(&self) -> Message {

@@ -65,6 +65,10 @@ pub(crate) struct Peer {
     pub pinged: bool,
     /// Not before this time will a lost HELLO be asked for again.
     pub resync_after: Option<Instant>,
+    /// Another party vouches for its liveness (the machine's agent holds its registration, or it
+    /// lives in this process): no keep-alive, never evasive or expired; its departure is
+    /// reported by that party.
+    pub supervised: bool,
 }
 
 impl Peer {
@@ -86,6 +90,7 @@ impl Peer {
             next_ping_at: now + evasive,
             pinged: false,
             resync_after: None,
+            supervised: false,
         }
     }
 
@@ -96,12 +101,16 @@ impl Peer {
         self.info.state = PeerState::Alive;
     }
 
-    /// When this peer next needs attention, given the evasive and expired timeouts.
-    pub fn deadline(&self, evasive: Duration, expired: Duration) -> Instant {
-        match self.info.state {
+    /// When this peer next needs attention, given the evasive and expired timeouts (never, for
+    /// a supervised peer).
+    pub fn deadline(&self, evasive: Duration, expired: Duration) -> Option<Instant> {
+        if self.supervised {
+            return None;
+        }
+        Some(match self.info.state {
             PeerState::Alive if !self.pinged => self.heard_at + evasive / 2,
             PeerState::Alive => self.heard_at + evasive,
             _ => self.next_ping_at.min(self.heard_at + expired),
-        }
+        })
     }
 }

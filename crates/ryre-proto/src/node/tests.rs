@@ -1428,7 +1428,7 @@ fn stop_disconnects_all_and_emits_stop() {
 
 fn earliest_peer_deadline(node: &NodeState) -> Option<Instant> {
     let (e, x) = (node.config().evasive, node.config().expired);
-    node.peers.values().map(|p| p.deadline(e, x)).min()
+    node.peers.values().filter_map(|p| p.deadline(e, x)).min()
 }
 
 #[test]
@@ -2053,4 +2053,94 @@ fn saying_hello_again_is_rate_limited() {
             .count(),
         1
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Supervised peers (the machine's agent or the process registry vouches for them)
+// ---------------------------------------------------------------------------------------------
+
+/// Nodes 1 and 2 learn of each other from a vouching party and greet each other.
+fn supervised_pair() -> Net {
+    let mut net = Net::new(2);
+    for (i, j) in [(0, 1), (1, 0)] {
+        let input = Input::Local {
+            id: net.id(j),
+            endpoint: net.nodes[j].config().endpoint.clone(),
+        };
+        net.handle(i, input).unwrap();
+    }
+    assert!(net
+        .events(0)
+        .iter()
+        .any(|e| matches!(e, Event::Enter { .. })));
+    assert!(net
+        .events(1)
+        .iter()
+        .any(|e| matches!(e, Event::Enter { .. })));
+    net.clear();
+    net
+}
+
+#[test]
+fn supervised_peers_are_never_pinged_evasive_or_expired() {
+    let mut net = supervised_pair();
+    // Node 2 goes quiet (its messages are held): it would be EVASIVE then EXIT if unsupervised.
+    net.hold.insert((1, 0));
+    net.advance(EXPIRED * 10);
+    assert_eq!(net.events(0), vec![]);
+    assert!(net.sent(0).is_empty(), "no keep-alive to a supervised peer");
+    assert_eq!(net.nodes[0].poll_timeout(), None, "nothing to wake up for");
+    assert_eq!(net.nodes[0].peers().count(), 1);
+}
+
+#[test]
+fn lost_reports_exit_at_once_and_a_late_hello_does_not_revive() {
+    let mut net = supervised_pair();
+    net.handle(0, Input::Lost { id: pid(2) }).unwrap();
+    assert_eq!(net.events(0), vec![exit(2, ExitReason::Lost)]);
+    // A re-announcement of the dead id within the expiry period is stale.
+    let again = Input::Local {
+        id: pid(2),
+        endpoint: endpoint_of(2),
+    };
+    net.handle(0, again).unwrap();
+    assert_eq!(net.nodes[0].peers().count(), 0);
+    // Gone with a goodbye: EXIT (leaving) at once.
+    let mut net = supervised_pair();
+    net.handle(1, Input::Departed { id: pid(1) }).unwrap();
+    assert_eq!(net.events(1), vec![exit(1, ExitReason::Leaving)]);
+}
+
+#[test]
+fn when_the_agent_is_lost_peers_fall_back_to_liveness_checks() {
+    let mut net = supervised_pair();
+    net.handle(0, Input::Unsupervise).unwrap();
+    // A healthy peer keeps answering keep-alives: no event at all.
+    net.advance(EXPIRED * 3);
+    assert_eq!(net.events(0), vec![]);
+    assert!(net
+        .sent(0)
+        .iter()
+        .any(|(p, e)| *p == pid(2) && e.message == Message::Ping));
+    // A dead one expires as usual (no spurious EXIT before that).
+    net.hold.insert((1, 0));
+    net.advance(EXPIRED / 2);
+    assert!(!net
+        .events(0)
+        .iter()
+        .any(|e| matches!(e, Event::Exit { .. })));
+    net.advance(EXPIRED);
+    assert!(net.events(0).contains(&exit(2, ExitReason::Expired)));
+    // A peer that was known from a beacon becomes supervised when the agent vouches for it.
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.clear();
+    let input = Input::Local {
+        id: pid(2),
+        endpoint: endpoint_of(2),
+    };
+    net.handle(0, input).unwrap();
+    net.hold.insert((1, 0));
+    net.advance(EXPIRED * 3);
+    assert_eq!(net.events(0), vec![]);
 }
