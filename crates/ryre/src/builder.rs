@@ -7,10 +7,14 @@ use std::time::{Duration, Instant};
 
 use ryre_proto::{Config, NodeState, PeerId};
 
+use crate::discovery::agent::Rendezvous;
+use crate::discovery::local::LocalClient;
 use crate::discovery::{self, Interface};
 use crate::events::EventQueue;
 use crate::runtime::{Core, Poller, Shared};
 use crate::{transport, Error, Inner, Node};
+use ryre_proto::rendezvous::{BeaconSpec, Registration};
+use std::sync::atomic::AtomicBool;
 
 /// Settings for a node; [`NodeBuilder::start`] starts it.
 #[derive(Debug, Clone)]
@@ -23,9 +27,55 @@ pub struct NodeBuilder {
     evasive: Duration,
     expired: Duration,
     endpoint: Option<String>,
-    beacon: bool,
+    discovery: Discovery,
+    rendezvous: Option<Rendezvous>,
     verbose: bool,
     send_hwm: i32,
+}
+
+/// How a node finds its peers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Discovery {
+    /// The device rendezvous plus the agent's UDP beacons (the default): the node registers with
+    /// the machine's agent (or becomes it); the agent beacons for every node of the machine and
+    /// passes on the beacons it hears, so Zyre and Pyre nodes elsewhere see this node as usual.
+    #[default]
+    Auto,
+    /// The device rendezvous only, no UDP at all: nodes of this machine (and process) find each
+    /// other; works with only `lo` and where broadcast is not allowed.
+    Local,
+    /// Plain ZRE: the node sends and hears UDP beacons itself, as Zyre and Pyre do.
+    Beacon,
+    /// No discovery: peers are introduced with [`Node::connect_peer`] or find us themselves.
+    Off,
+}
+
+impl Discovery {
+    /// Lower-case name: `auto`, `local`, `beacon`, `off`.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Discovery::Auto => "auto",
+            Discovery::Local => "local",
+            Discovery::Beacon => "beacon",
+            Discovery::Off => "off",
+        }
+    }
+}
+
+impl std::str::FromStr for Discovery {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "auto" => Ok(Discovery::Auto),
+            "local" => Ok(Discovery::Local),
+            "beacon" => Ok(Discovery::Beacon),
+            "off" => Ok(Discovery::Off),
+            _ => Err(format!(
+                "{s:?} is not a discovery mode (auto, local, beacon, off)"
+            )),
+        }
+    }
 }
 
 impl Default for NodeBuilder {
@@ -39,7 +89,8 @@ impl Default for NodeBuilder {
             evasive: Duration::from_secs(5),
             expired: Duration::from_secs(30),
             endpoint: None,
-            beacon: true,
+            discovery: Discovery::Auto,
+            rendezvous: None,
             verbose: false,
             send_hwm: 100_000,
         }
@@ -97,10 +148,30 @@ impl NodeBuilder {
         self
     }
 
-    /// Whether to send and listen to UDP beacons (default true). Without them, peers must be
-    /// introduced with [`Node::connect_peer`] or find us themselves.
+    /// `false` turns discovery off ([`Discovery::Off`]: peers must be introduced with
+    /// [`Node::connect_peer`] or find us themselves); `true` restores the default
+    /// ([`Discovery::Auto`]).
     pub fn beacon(mut self, on: bool) -> Self {
-        self.beacon = on;
+        self.discovery = if on { Discovery::Auto } else { Discovery::Off };
+        self
+    }
+
+    /// How the node finds its peers (default [`Discovery::Auto`]).
+    pub fn discovery(mut self, d: Discovery) -> Self {
+        self.discovery = d;
+        self
+    }
+
+    /// The device rendezvous: TCP on 127.0.0.1 at this port (default: the beacon port, so
+    /// nodes on another beacon port form another group).
+    pub fn rendezvous_port(mut self, port: u16) -> Self {
+        self.rendezvous = Some(Rendezvous::Tcp(port));
+        self
+    }
+
+    /// The device rendezvous on a Unix socket at `path` instead of TCP.
+    pub fn rendezvous_path(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.rendezvous = Some(Rendezvous::Ipc(path.into()));
         self
     }
 
@@ -161,7 +232,7 @@ impl NodeBuilder {
             None => discovery::beacon::endpoint(iface.addr, port),
         };
         check_len("endpoint", &endpoint)?;
-        let beacon = if self.beacon {
+        let beacon = if self.discovery == Discovery::Beacon {
             let b = discovery::beacon::BeaconSocket::open(&iface, self.port).map_err(|source| {
                 Error::Beacon {
                     addr: format!("{}:{}", iface.broadcast, self.port),
@@ -196,9 +267,39 @@ impl NodeBuilder {
             verbose: self.verbose,
             now: Instant::now(),
         };
+        let is_agent = Arc::new(AtomicBool::new(false));
+        let rendezvous = self
+            .rendezvous
+            .clone()
+            .unwrap_or(Rendezvous::Tcp(self.port));
+        let local = match self.discovery {
+            Discovery::Auto | Discovery::Local => {
+                let beacon = (self.discovery == Discovery::Auto).then(|| BeaconSpec {
+                    addr: iface.addr,
+                    broadcast: iface.broadcast,
+                    port: self.port,
+                    interval_ms: u32::try_from(self.interval.as_millis()).unwrap_or(u32::MAX),
+                });
+                let reg = Registration {
+                    id,
+                    name: name.clone(),
+                    endpoint: endpoint.clone(),
+                    beacon,
+                    headers: self.headers.clone().into_iter().collect(),
+                    groups: Vec::new(),
+                    status: 0,
+                };
+                Some(LocalClient::start(rendezvous, reg, is_agent.clone()))
+            }
+            Discovery::Beacon | Discovery::Off => None,
+        };
+        let fallback_beacon =
+            (self.discovery == Discovery::Auto).then(|| (iface.clone(), self.port));
         let poller = Poller {
             inbox,
             beacon,
+            local,
+            fallback_beacon,
             wake_rx,
             next_beacon: Instant::now(),
             ready: Vec::with_capacity(2),
@@ -222,6 +323,8 @@ impl NodeBuilder {
                     current: Mutex::new(Vec::new().into_iter()),
                 }),
                 thread: Mutex::new(Some(thread)),
+                is_agent,
+                discovery: self.discovery,
             }),
         })
     }

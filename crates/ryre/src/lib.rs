@@ -42,8 +42,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-pub use builder::NodeBuilder;
+pub use builder::{Discovery, NodeBuilder};
 pub use bytes::Bytes;
+pub use discovery::agent::Rendezvous;
 pub use discovery::{Interface, InterfaceError};
 pub use events::EventStream;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
@@ -105,6 +106,8 @@ struct Inner {
     shared: Arc<Shared>,
     events: Arc<EventQueue>,
     thread: Mutex<Option<JoinHandle<()>>>,
+    is_agent: Arc<std::sync::atomic::AtomicBool>,
+    discovery: Discovery,
 }
 
 impl Inner {
@@ -153,6 +156,18 @@ impl Node {
     /// Own id.
     pub fn uuid(&self) -> PeerId {
         self.inner.id
+    }
+
+    /// Whether this node is the machine's agent right now (it holds the device rendezvous).
+    pub fn is_agent(&self) -> bool {
+        self.inner
+            .is_agent
+            .load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    /// How this node finds its peers.
+    pub fn discovery(&self) -> Discovery {
+        self.inner.discovery
     }
 
     /// Own name.

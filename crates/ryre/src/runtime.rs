@@ -27,6 +27,8 @@ use ryre_proto::{Command, Event, Input, NodeState, PeerId, Problem, Transmit};
 use tracing::{debug, info, trace, warn};
 
 use crate::discovery::beacon::{BeaconSocket, Heard};
+use crate::discovery::local::LocalClient;
+use crate::discovery::Interface;
 use crate::events::Batch;
 use crate::transport::{Inbox, Links, SendError};
 
@@ -144,6 +146,10 @@ impl Core {
 pub(crate) struct Poller {
     pub inbox: Inbox,
     pub beacon: Option<BeaconSocket>,
+    /// The link to the machine's agent (discovery `local` or `auto`).
+    pub local: Option<LocalClient>,
+    /// Where to beacon by ourselves if no agent answers (discovery `auto`).
+    pub fallback_beacon: Option<(Interface, u16)>,
     pub wake_rx: UnixStream,
     pub next_beacon: Instant,
     pub ready: Vec<bool>,
@@ -258,6 +264,18 @@ impl Shared {
     /// One turn of the poll: beacon, timers, wait (at most `max_wait`), then whatever is ready.
     /// `now` is the caller's clock reading; returns the reading taken after the wait.
     fn turn(&self, p: &mut Poller, now: Instant, max_wait: Option<Duration>) -> Instant {
+        if let Some(l) = p.local.as_mut() {
+            l.on_timer(now);
+            if l.failing() && p.beacon.is_none() {
+                if let Some((iface, port)) = p.fallback_beacon.take() {
+                    warn!(%port, "no ryre agent answers on the rendezvous port; beaconing alone");
+                    match BeaconSocket::open(&iface, port) {
+                        Ok(b) => p.beacon = Some(b),
+                        Err(e) => warn!(error = %e, "cannot open the beacon socket"),
+                    }
+                }
+            }
+        }
         if let Some(b) = &p.beacon {
             if now >= p.next_beacon {
                 if let Err(e) = b.send(&Beacon::new(self.own, self.port)) {
@@ -288,17 +306,27 @@ impl Shared {
             let b = p.next_beacon.saturating_duration_since(now);
             timeout = Some(timeout.map_or(b, |t| t.min(b)));
         }
+        if let Some(r) = p.local.as_ref().and_then(LocalClient::retry_at) {
+            let r = r.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(r, |t| t.min(r)));
+        }
         if let Some(m) = max_wait {
             timeout = Some(timeout.map_or(m, |t| t.min(m)));
         }
-        let mut fds = [p.wake_rx.as_raw_fd(), -1];
-        let nfds = match &p.beacon {
-            Some(b) => {
-                fds[1] = b.fd();
-                2
-            }
-            None => 1,
-        };
+        let mut fds = [p.wake_rx.as_raw_fd(), -1, -1];
+        let mut nfds = 1;
+        let mut beacon_at = None;
+        let mut local_at = None;
+        if let Some(b) = &p.beacon {
+            fds[nfds] = b.fd();
+            beacon_at = Some(nfds);
+            nfds += 1;
+        }
+        if let Some(fd) = p.local.as_ref().and_then(LocalClient::fd) {
+            fds[nfds] = fd;
+            local_at = Some(nfds);
+            nfds += 1;
+        }
         let mut ready = std::mem::take(&mut p.ready);
         let inbox_ready = match p.inbox.poll(&fds[..nfds], timeout, &mut ready) {
             Ok(r) => r,
@@ -315,7 +343,9 @@ impl Shared {
             let mut buf = [0u8; 64];
             while matches!((&p.wake_rx).read(&mut buf), Ok(n) if n > 0) {}
         }
-        let beacon_ready = ready.get(1).copied().unwrap_or(false);
+        let is_ready = |i: Option<usize>| i.and_then(|i| ready.get(i).copied()).unwrap_or(false);
+        let beacon_ready = is_ready(beacon_at);
+        let local_ready = is_ready(local_at);
         p.ready = ready;
         if inbox_ready {
             self.drain_inbox(p, now);
@@ -323,7 +353,29 @@ impl Shared {
         if beacon_ready {
             self.drain_beacons(p, now);
         }
+        if local_ready {
+            let mut inputs = Vec::new();
+            if let Some(l) = p.local.as_mut() {
+                l.on_readable(now, &mut inputs);
+            }
+            self.feed(now, inputs);
+        }
         now
+    }
+
+    /// Hands the heart what discovery found.
+    pub fn feed(&self, now: Instant, inputs: Vec<Input>) {
+        if inputs.is_empty() {
+            return;
+        }
+        let mut core = lock(&self.core);
+        for input in inputs {
+            if let Err(problem) = core.state.handle(now, input) {
+                debug!(%problem, "discovery");
+            }
+            core.flush();
+        }
+        core.publish();
     }
 
     /// Handles up to a batch of inbox messages; how many there were.
@@ -404,7 +456,10 @@ impl Shared {
             }
             self.turn(&mut p, Instant::now(), None);
         }
-        let p = lock(&self.poller);
+        let mut p = lock(&self.poller);
+        if let Some(l) = p.local.as_mut() {
+            l.leave();
+        }
         if let Some(b) = &p.beacon {
             // The leaving beacon: port 0.
             if let Err(e) = b.send(&Beacon::new(self.own, 0)) {

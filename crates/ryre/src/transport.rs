@@ -126,8 +126,9 @@ impl Inbox {
             self.socket.as_poll_item(zmq::POLLIN),
             zmq::PollItem::from_fd(fds.first().copied().unwrap_or(-1), zmq::POLLIN),
             zmq::PollItem::from_fd(fds.get(1).copied().unwrap_or(-1), zmq::POLLIN),
+            zmq::PollItem::from_fd(fds.get(2).copied().unwrap_or(-1), zmq::POLLIN),
         ];
-        let n = 1 + fds.len().min(2);
+        let n = 1 + fds.len().min(3);
         let ms = match timeout {
             None => -1,
             // Round up so that we never wake before the deadline and spin.

@@ -9,7 +9,7 @@ use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::*;
-use ryre::{Event, ExitReason, Node, PeerId};
+use ryre::{Discovery, Event, ExitReason, Node, PeerId};
 
 /// Sends 1,000 datagrams of every shape to the beacon port, then checks the nodes still meet.
 #[test]
@@ -159,8 +159,14 @@ impl Drop for Kill {
     }
 }
 
-/// Starts this test binary again as a process running only `child_node` on beacon port `port`.
+/// Starts this test binary again as a process running only `child_node` on beacon port `port`
+/// (discovery `auto`).
 fn spawn_child_node(port: u16) -> Kill {
+    spawn_child_node_with(port, Discovery::Auto)
+}
+
+/// The same with a discovery mode.
+fn spawn_child_node_with(port: u16, discovery: Discovery) -> Kill {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([
             "--exact",
@@ -170,6 +176,7 @@ fn spawn_child_node(port: u16) -> Kill {
             "1",
         ])
         .env("RYRE_CHILD_PORT", port.to_string())
+        .env("RYRE_CHILD_DISCOVERY", discovery.as_str())
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
@@ -182,7 +189,12 @@ fn child_node() {
     let Ok(port) = std::env::var("RYRE_CHILD_PORT") else {
         return;
     };
+    let discovery: Discovery = std::env::var("RYRE_CHILD_DISCOVERY")
+        .ok()
+        .and_then(|d| d.parse().ok())
+        .unwrap_or_default();
     let node = builder(port.parse().unwrap(), "victim")
+        .discovery(discovery)
         .evasive_timeout(Duration::from_millis(300))
         .expired_timeout(Duration::from_millis(1500))
         .start()
@@ -200,13 +212,15 @@ fn child_node() {
 
 #[test]
 fn killed_peer_goes_evasive_silent_then_exits() {
+    // Plain ZRE beacons: nobody vouches for the peer, its silence is all we have.
     let port = free_udp_port();
     let a = builder(port, "watcher")
+        .discovery(Discovery::Beacon)
         .evasive_timeout(Duration::from_millis(300))
         .expired_timeout(Duration::from_millis(1500))
         .start()
         .unwrap();
-    let mut child = spawn_child_node(port);
+    let mut child = spawn_child_node_with(port, Discovery::Beacon);
     let victim = match expect(&a, "JOIN victim", |e| matches!(e, Event::Join { .. })) {
         Event::Join { peer, .. } => peer,
         _ => unreachable!(),
@@ -236,6 +250,42 @@ fn killed_peer_goes_evasive_silent_then_exits() {
             ..
         }
     ));
+}
+
+/// With the device rendezvous, a local node killed with kill -9 is reported at once: its
+/// registration connection to the agent drops, and the agent tells every other node.
+#[test]
+fn killed_local_peer_exits_at_once_through_the_agent() {
+    let port = free_udp_port();
+    let a = builder(port, "watcher")
+        .evasive_timeout(Duration::from_secs(5))
+        .expired_timeout(Duration::from_secs(30))
+        .start()
+        .unwrap();
+    assert!(a.is_agent(), "the first node of the machine holds the rendezvous");
+    let mut child = spawn_child_node(port);
+    let victim = match expect(&a, "JOIN victim", |e| matches!(e, Event::Join { .. })) {
+        Event::Join { peer, .. } => peer,
+        _ => unreachable!(),
+    };
+    child.0.kill().unwrap();
+    let killed = std::time::Instant::now();
+    child.0.wait().unwrap();
+    let ev = expect(&a, "EXIT", |e| {
+        matches!(e, Event::Exit { peer, .. } if *peer == victim)
+    });
+    assert!(
+        matches!(
+            ev,
+            Event::Exit {
+                reason: ExitReason::Lost,
+                ..
+            }
+        ),
+        "{ev:?}"
+    );
+    // Long before the 5 s evasive timeout: the agent saw the connection drop.
+    assert!(killed.elapsed() < Duration::from_secs(3), "{:?}", killed.elapsed());
 }
 
 /// A peer that stops reading (SIGSTOP) fills our queue to it; at the high-water mark it is

@@ -32,16 +32,8 @@ pub(crate) struct BeaconSocket {
 impl BeaconSocket {
     /// Opens the socket on `iface` and UDP `port`.
     pub fn open(iface: &Interface, port: u16) -> io::Result<Self> {
-        let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
-        socket.set_reuse_address(true)?;
-        socket.set_reuse_port(true)?;
-        socket.set_broadcast(true)?;
-        socket.set_nonblocking(true)?;
-        socket.set_cloexec(true)?;
-        let bind = SocketAddrV4::new(iface.broadcast, port);
-        socket.bind(&bind.into())?;
         Ok(BeaconSocket {
-            socket: socket.into(),
+            socket: open_socket(iface, port)?,
             target: SocketAddr::V4(SocketAddrV4::new(iface.broadcast, port)),
             iface: iface.clone(),
             buf: vec![0u8; 512],
@@ -77,6 +69,20 @@ impl BeaconSocket {
             data: Bytes::copy_from_slice(&self.buf[..n]),
         }))
     }
+}
+
+/// A non-blocking UDP socket bound to `iface`'s broadcast address and `port`, shared with every
+/// other beacon socket there (SO_REUSEADDR + SO_REUSEPORT, as Zyre and Pyre do).
+pub(crate) fn open_socket(iface: &Interface, port: u16) -> io::Result<UdpSocket> {
+    let socket = Socket::new(Domain::IPV4, Type::DGRAM, Some(Protocol::UDP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_reuse_port(true)?;
+    socket.set_broadcast(true)?;
+    socket.set_nonblocking(true)?;
+    socket.set_cloexec(true)?;
+    let bind = SocketAddrV4::new(iface.broadcast, port);
+    socket.bind(&bind.into())?;
+    Ok(socket.into())
 }
 
 /// `tcp://ip:port`.

@@ -1,7 +1,9 @@
 //! Ways a node learns that peers exist. Each produces the same input for the heart: "peer U is
 //! reachable at endpoint E" (or "peer U is leaving").
 
+pub mod agent;
 pub(crate) mod beacon;
 mod iface;
+pub(crate) mod local;
 
 pub use iface::{Interface, InterfaceError};
