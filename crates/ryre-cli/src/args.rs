@@ -19,6 +19,13 @@ pub struct NetArgs {
     /// Milliseconds between beacons [default: 1000].
     #[arg(long, value_name = "MS", value_parser = parse_millis)]
     pub interval: Option<Duration>,
+    /// How to find peers: auto (the machine's agent plus its UDP beacons), local (the machine's
+    /// agent only, no UDP), beacon (plain ZRE beacons) or off [default: auto].
+    #[arg(long, value_name = "MODE")]
+    pub discovery: Option<ryre::Discovery>,
+    /// TCP port of the device rendezvous on 127.0.0.1 [default: the beacon port].
+    #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
+    pub rendezvous_port: Option<u16>,
 }
 
 impl NetArgs {
@@ -33,6 +40,12 @@ impl NetArgs {
         }
         if let Some(i) = self.interval {
             b = b.interval(i);
+        }
+        if let Some(d) = self.discovery {
+            b = b.discovery(d);
+        }
+        if let Some(p) = self.rendezvous_port {
+            b = b.rendezvous_port(p);
         }
         b
     }

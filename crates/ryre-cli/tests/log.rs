@@ -93,7 +93,8 @@ fn collector_killed_and_restarted_while_the_publisher_runs() {
         "new records: {rec}"
     );
     assert_eq!(rec["name"], "publisher");
-    // The dead collector is forgotten once its node expires; the live one stays.
+    // The dead collector is forgotten (at once through the machine's agent, or when its node
+    // expires); the live one stays.
     let deadline = Instant::now() + WAIT;
     while publisher.stats().collectors != 1 {
         assert!(Instant::now() < deadline, "{:?}", publisher.stats());
@@ -104,7 +105,7 @@ fn collector_killed_and_restarted_while_the_publisher_runs() {
     let s = publisher.stats();
     // Memory stays bounded: at most the queue is waiting; the rest was sent or dropped.
     assert!(s.queued - s.published - s.dropped <= 4096, "{s:?}");
-    assert!(s.published > 5_000, "{s:?}");
+    assert!(s.published > 0 && s.dropped == 0, "{s:?}");
 }
 
 #[test]

@@ -289,7 +289,13 @@ impl Shared {
         if core.state.poll_timeout().is_some_and(|t| t <= now) {
             core.state.handle_timeout(now);
             core.flush();
+            let had_events = !core.pending.is_empty();
             core.publish();
+            if had_events {
+                // A thread driving from `recv` must see them now, not after the next wait
+                // (which may be unbounded when nothing else is due).
+                return now;
+            }
         }
         let deadline = core.state.poll_timeout();
         if self.is_stopped() || self.apps_waiting.load(Ordering::Acquire) > 0 {

@@ -212,10 +212,11 @@ fn child_node() {
 
 #[test]
 fn killed_peer_goes_evasive_silent_then_exits() {
-    // Plain ZRE beacons: nobody vouches for the peer, its silence is all we have.
+    // The victim uses plain ZRE beacons: nobody vouches for it, its silence is all we have.
+    // The watcher (discovery auto) has no beacon socket of its own, so nothing but the heart's
+    // deadlines wakes it: the EXIT must still reach `recv` at once.
     let port = free_udp_port();
     let a = builder(port, "watcher")
-        .discovery(Discovery::Beacon)
         .evasive_timeout(Duration::from_millis(300))
         .expired_timeout(Duration::from_millis(1500))
         .start()
@@ -262,7 +263,10 @@ fn killed_local_peer_exits_at_once_through_the_agent() {
         .expired_timeout(Duration::from_secs(30))
         .start()
         .unwrap();
-    assert!(a.is_agent(), "the first node of the machine holds the rendezvous");
+    assert!(
+        a.is_agent(),
+        "the first node of the machine holds the rendezvous"
+    );
     let mut child = spawn_child_node(port);
     let victim = match expect(&a, "JOIN victim", |e| matches!(e, Event::Join { .. })) {
         Event::Join { peer, .. } => peer,
@@ -271,9 +275,11 @@ fn killed_local_peer_exits_at_once_through_the_agent() {
     child.0.kill().unwrap();
     let killed = std::time::Instant::now();
     child.0.wait().unwrap();
-    let ev = expect(&a, "EXIT", |e| {
-        matches!(e, Event::Exit { peer, .. } if *peer == victim)
-    });
+    let ev = expect(
+        &a,
+        "EXIT",
+        |e| matches!(e, Event::Exit { peer, .. } if *peer == victim),
+    );
     assert!(
         matches!(
             ev,
@@ -285,7 +291,11 @@ fn killed_local_peer_exits_at_once_through_the_agent() {
         "{ev:?}"
     );
     // Long before the 5 s evasive timeout: the agent saw the connection drop.
-    assert!(killed.elapsed() < Duration::from_secs(3), "{:?}", killed.elapsed());
+    assert!(
+        killed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        killed.elapsed()
+    );
 }
 
 /// A peer that stops reading (SIGSTOP) fills our queue to it; at the high-water mark it is
