@@ -29,6 +29,7 @@ pub struct NodeBuilder {
     endpoint: Option<String>,
     discovery: Discovery,
     rendezvous: Option<Rendezvous>,
+    may_host_agent: bool,
     verbose: bool,
     send_hwm: i32,
 }
@@ -91,6 +92,7 @@ impl Default for NodeBuilder {
             endpoint: None,
             discovery: Discovery::Auto,
             rendezvous: None,
+            may_host_agent: true,
             verbose: false,
             send_hwm: 100_000,
         }
@@ -166,6 +168,13 @@ impl NodeBuilder {
     /// nodes on another beacon port form another group).
     pub fn rendezvous_port(mut self, port: u16) -> Self {
         self.rendezvous = Some(Rendezvous::Tcp(port));
+        self
+    }
+
+    /// Whether this node may take the rendezvous and serve as the machine's agent (default
+    /// true). With `false` it only registers, and waits for another node to serve.
+    pub fn agent(mut self, may_host: bool) -> Self {
+        self.may_host_agent = may_host;
         self
     }
 
@@ -289,7 +298,12 @@ impl NodeBuilder {
                     groups: Vec::new(),
                     status: 0,
                 };
-                Some(LocalClient::start(rendezvous, reg, is_agent.clone()))
+                Some(LocalClient::start(
+                    rendezvous,
+                    reg,
+                    self.may_host_agent,
+                    is_agent.clone(),
+                ))
             }
             Discovery::Beacon | Discovery::Off => None,
         };
@@ -306,6 +320,9 @@ impl NodeBuilder {
             polled_at: Instant::now(),
         };
         let shared = Arc::new(Shared::new(core, poller, wake_tx, port, self.interval));
+        if self.discovery != Discovery::Off {
+            discovery::inproc::join((iface.addr, self.port), id, &endpoint, &shared);
+        }
         let bg = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("ryre-{name}"))

@@ -462,6 +462,7 @@ impl Shared {
             }
             self.turn(&mut p, Instant::now(), None);
         }
+        crate::discovery::inproc::leave(self.own);
         let mut p = lock(&self.poller);
         if let Some(l) = p.local.as_mut() {
             l.leave();

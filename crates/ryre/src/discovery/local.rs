@@ -95,12 +95,18 @@ pub(crate) struct LocalClient {
     failures: u32,
     welcomed: bool,
     rng: u64,
+    may_host: bool,
     is_agent: Arc<AtomicBool>,
 }
 
 impl LocalClient {
     /// Takes the rendezvous or registers with its holder (failures are retried in the poll).
-    pub fn start(at: Rendezvous, reg: Registration, is_agent: Arc<AtomicBool>) -> Self {
+    pub fn start(
+        at: Rendezvous,
+        reg: Registration,
+        may_host: bool,
+        is_agent: Arc<AtomicBool>,
+    ) -> Self {
         let seed = u64::from_le_bytes(reg.id.as_bytes()[..8].try_into().unwrap_or([7; 8]));
         let mut c = LocalClient {
             at,
@@ -112,6 +118,7 @@ impl LocalClient {
             failures: 0,
             welcomed: false,
             rng: seed | 1,
+            may_host,
             is_agent,
         };
         c.attempt(Instant::now());
@@ -145,7 +152,7 @@ impl LocalClient {
 
     fn attempt(&mut self, now: Instant) {
         self.retry_at = None;
-        if self.agent.is_none() {
+        if self.agent.is_none() && self.may_host {
             match agent::grab(&self.at) {
                 Ok(Some(listener)) => {
                     let path = match &self.at {

@@ -4,6 +4,7 @@
 pub mod agent;
 pub(crate) mod beacon;
 mod iface;
+pub(crate) mod inproc;
 pub(crate) mod local;
 
 pub use iface::{Interface, InterfaceError};
