@@ -13,7 +13,6 @@
 //! with an OS-chosen port. Every wait is bounded and the child is killed on exit.
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -71,8 +70,7 @@ fn rt_err(e: impl std::fmt::Display) -> CliError {
 }
 
 fn free_udp_port() -> Result<u16, CliError> {
-    let s = UdpSocket::bind("127.0.0.1:0").map_err(rt_err)?;
-    Ok(s.local_addr().map_err(rt_err)?.port())
+    ryre::private_port().map_err(CliError::runtime)
 }
 
 /// A `ryre bridge` child process, killed on drop.

@@ -3,7 +3,6 @@
 //! sees. Exits 0 only if every node saw every other, and every shout and whisper arrived.
 
 use std::collections::BTreeSet;
-use std::net::UdpSocket;
 use std::process::ExitCode;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -146,8 +145,7 @@ impl Demo {
 
 /// A UDP port the OS reports free, for the demo's private beacons.
 pub fn free_udp_port() -> Result<u16, CliError> {
-    let s = UdpSocket::bind("127.0.0.1:0").map_err(CliError::runtime)?;
-    Ok(s.local_addr().map_err(CliError::runtime)?.port())
+    ryre::private_port().map_err(CliError::runtime)
 }
 
 /// Reports one check and returns whether it passed.

@@ -3,7 +3,6 @@
 //! against `tracing` with a no-op subscriber (each measured in a child process of its own, so
 //! that one subscriber's callsite interest does not change the other's).
 
-use std::net::UdpSocket;
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
@@ -58,8 +57,7 @@ fn err(e: impl std::fmt::Display) -> CliError {
 }
 
 fn free_udp_port() -> Result<u16, CliError> {
-    let s = UdpSocket::bind("127.0.0.1:0").map_err(err)?;
-    Ok(s.local_addr().map_err(err)?.port())
+    ryre::private_port().map_err(CliError::runtime)
 }
 
 /// One throughput run: seconds from the first event to the last record on disk.

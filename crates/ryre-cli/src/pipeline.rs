@@ -398,8 +398,7 @@ pub fn spawn_echo_worker(
 
 /// A UDP port free on loopback, chosen by the OS.
 pub fn free_udp_port() -> Result<u16, CliError> {
-    let s = std::net::UdpSocket::bind("127.0.0.1:0").map_err(CliError::runtime)?;
-    Ok(s.local_addr().map_err(CliError::runtime)?.port())
+    ryre::private_port().map_err(CliError::runtime)
 }
 
 /// A loopback node builder with fast presence timings, for demos and benches.

@@ -4,7 +4,6 @@
 //! serve`), on loopback with an OS-chosen beacon port; they are killed when the bench ends.
 
 use std::io::{BufRead, BufReader};
-use std::net::UdpSocket;
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -122,8 +121,7 @@ impl Drop for TimerProc {
 }
 
 fn free_udp_port() -> Result<u16, CliError> {
-    let s = UdpSocket::bind("127.0.0.1:0").map_err(CliError::runtime)?;
-    Ok(s.local_addr().map_err(CliError::runtime)?.port())
+    ryre::private_port().map_err(CliError::runtime)
 }
 
 fn subscriber(port: u16, rate: u16) -> Result<Timers, CliError> {

@@ -3,7 +3,7 @@
 //! bounded.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -13,8 +13,7 @@ use serde_json::Value;
 const WAIT: Duration = Duration::from_secs(20);
 
 fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("local address").port()
+    ryre::private_port().expect("a private port for this test")
 }
 
 /// A child killed on drop.

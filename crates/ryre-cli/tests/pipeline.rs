@@ -4,7 +4,6 @@
 //! bounded.
 
 use std::collections::HashSet;
-use std::net::UdpSocket;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -13,8 +12,7 @@ use ryre_pipeline::proto::{Msg, Task};
 use ryre_pipeline::{Batch, Client, Collector, Config};
 
 fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("local address").port()
+    ryre::private_port().expect("a private port for this test")
 }
 
 /// A child process, killed with SIGKILL and reaped on drop.

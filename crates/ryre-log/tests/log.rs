@@ -2,7 +2,6 @@
 //! publisher, rotation under load, and garbage on a collector's socket. Each publisher emits
 //! through its own `tracing` subscriber on its own thread. Every wait is bounded.
 
-use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use ryre::{Node, NodeBuilder};
@@ -15,8 +14,7 @@ use tracing_subscriber::prelude::*;
 const WAIT: Duration = Duration::from_secs(60);
 
 fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("local addr").port()
+    ryre::private_port().expect("a private port for this test")
 }
 
 fn builder(port: u16, name: &str) -> NodeBuilder {

@@ -2,7 +2,6 @@
 //! wait bounded). Crash tests with real processes and kill -9 are in crates/ryre-cli/tests.
 
 use std::collections::HashSet;
-use std::net::UdpSocket;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -14,8 +13,7 @@ use ryre_pipeline::{Batch, Client, Collector, Config, Role, Worker};
 const WAIT: Duration = Duration::from_secs(30);
 
 fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("local addr").port()
+    ryre::private_port().expect("a private port for this test")
 }
 
 fn net(port: u16, name: &str) -> NodeBuilder {

@@ -2,7 +2,6 @@
 //! subscribers, wake-ups, and bad input from a rogue node. Every wait is bounded.
 //! (Failover with kill -9 runs against real processes in `ryre-cli/tests/timer.rs`.)
 
-use std::net::UdpSocket;
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
@@ -13,8 +12,7 @@ use ryre_timer::{tick_group, Tick, TimerConfig, TimerEvent, TimerServer, Timers}
 const WAIT: Duration = Duration::from_secs(15);
 
 fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("local addr").port()
+    ryre::private_port().expect("a private port for this test")
 }
 
 fn builder(port: u16, name: &str) -> NodeBuilder {

@@ -34,6 +34,7 @@
 mod builder;
 mod discovery;
 mod events;
+mod port;
 mod runtime;
 mod transport;
 
@@ -47,6 +48,7 @@ pub use bytes::Bytes;
 pub use discovery::agent::Rendezvous;
 pub use discovery::{Interface, InterfaceError};
 pub use events::EventStream;
+pub use port::private_port;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
 pub use transport::TransportError;
 

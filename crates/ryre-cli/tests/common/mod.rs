@@ -3,7 +3,6 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::UdpSocket;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
@@ -15,8 +14,7 @@ use serde_json::Value;
 pub const WAIT: Duration = Duration::from_secs(20);
 
 pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("local address").port()
+    ryre::private_port().expect("a private port for this test")
 }
 
 /// A running `ryre` process; killed (and reaped) on drop.

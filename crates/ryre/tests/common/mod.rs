@@ -1,7 +1,6 @@
 //! Shared helpers for the node tests: loopback only, OS-chosen ports, bounded waits.
 #![allow(dead_code)]
 
-use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use ryre::{Event, Node, NodeBuilder};
@@ -11,8 +10,7 @@ pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A UDP port the OS says is free, for one test's beacons.
 pub fn free_udp_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").expect("bind an ephemeral UDP port");
-    s.local_addr().expect("local addr").port()
+    ryre::private_port().expect("a private port for this test")
 }
 
 /// A node on loopback with fast beacons and the given beacon port.
