@@ -215,8 +215,8 @@ impl Second {
             .nodes
             .entry(rec.node)
             .or_insert_with(|| (rec.name.clone(), [0; 5]));
-        if let Some(c) = e.1.get_mut(usize::from(rec.level.digit()).saturating_sub(1)) {
-            *c += 1;
+        if let Some(i) = Level::ALL.iter().position(|l| *l == rec.level) {
+            e.1[i] += 1;
         }
     }
 

@@ -311,9 +311,11 @@ fn op_logs() -> Value {
         "description": "How many of the newest matching records (default 200).",
         "schema": {"type": "integer", "minimum": 1, "maximum": logs::MAX_N}})];
     params.extend(log_filter_params());
-    params.push(json!({"name": "access_token", "in": "query", "required": false,
+    params.push(
+        json!({"name": "access_token", "in": "query", "required": false,
         "description": "The bearer token, for clients that cannot set headers.",
-        "schema": {"type": "string"}}));
+        "schema": {"type": "string"}}),
+    );
     json!({"operationId": "logs",
     "summary": "The mesh's newest log records and their rates, from the bridge's collector.",
     "description": "Records come from the memory ring of the log collector the bridge hosts \
@@ -329,9 +331,11 @@ fn op_logs() -> Value {
 
 fn op_log_events() -> Value {
     let mut params = log_filter_params();
-    params.push(json!({"name": "access_token", "in": "query", "required": false,
+    params.push(
+        json!({"name": "access_token", "in": "query", "required": false,
         "description": "The bearer token, for clients that cannot set headers.",
-        "schema": {"type": "string"}}));
+        "schema": {"type": "string"}}),
+    );
     json!({"operationId": "logEvents",
     "summary": "The mesh's log records live, as Server-Sent Events.",
     "description": "First a `ready` event (the collector), then a `record` event per record \
