@@ -319,3 +319,87 @@ async fn log_route_errors_are_problem_json() {
     }
     tb.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_log_client_is_dropped_with_lagged() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const BUFFER: usize = 64;
+    const RECORDS: u64 = 20_000;
+    let port = free_udp_port();
+    let config = BridgeConfig {
+        client_buffer: BUFFER,
+        ..logs_config(port, Level::Info, 100)
+    };
+    let tb = TestBridge::start(port, config).await;
+    let (node, dispatch, publisher) = publisher(port, "flood");
+    wait_connected(&tb, &dispatch).await;
+
+    // A raw client: sends the request, reads the head, then reads nothing for a while.
+    let mut slow = tokio::net::TcpStream::connect(tb.addr)
+        .await
+        .expect("connect");
+    slow.write_all(b"GET /api/v1/logs/events HTTP/1.1\r\nHost: t\r\n\r\n")
+        .await
+        .expect("write");
+    let mut head = vec![0u8; 64];
+    let n = tokio::time::timeout(WAIT, slow.read(&mut head))
+        .await
+        .expect("head within the wait")
+        .expect("read");
+    assert!(head[..n].starts_with(b"HTTP/1.1 200"));
+
+    let before = tb.get_json("/api/v1/logs?n=1").await["stats"]["received"]
+        .as_u64()
+        .expect("received");
+    let big = "x".repeat(1024);
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..RECORDS {
+            tracing::info!(i, "{big}");
+        }
+    });
+    // The collector takes every record while the client is stuck: it never waits for it.
+    eventually("the collector to take every record", || async {
+        let v = tb.get_json("/api/v1/logs?n=1").await;
+        (v["stats"]["received"].as_u64()? >= before + RECORDS).then_some(())
+    })
+    .await;
+
+    // Now read everything: some records, then `close` with reason `lagged`, then the end.
+    let mut all = Vec::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match tokio::time::timeout(left, slow.read(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => {
+                all.extend_from_slice(&buf[..n]);
+                if all.windows(14).any(|w| w == b"event: close\nd") && all.ends_with(b"0\r\n\r\n") {
+                    break;
+                }
+            }
+            Ok(Err(e)) => panic!("read: {e}"),
+            Err(_) => panic!("the stalled client was not closed within 30 s"),
+        }
+    }
+    let text = String::from_utf8_lossy(&all);
+    let got = text.matches("event: record").count() as u64;
+    assert!(got < RECORDS, "the stalled client got only part: {got}");
+    let close_at = text.find("event: close").expect("a close event");
+    let close_line = text[close_at..]
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("close data");
+    let close: Value = serde_json::from_str(close_line).expect("JSON");
+    assert_eq!(close["reason"], "lagged");
+    assert!(close["detail"]
+        .as_str()
+        .expect("detail")
+        .contains(&format!("buffer of {BUFFER}")));
+    // The ring kept the newest.
+    let last = records(&tb, "?n=1").await;
+    assert_eq!(last[0]["fields"]["i"], (RECORDS - 1).to_string());
+    publisher.stop();
+    node.stop().expect("stop");
+    tb.shutdown().await;
+}
