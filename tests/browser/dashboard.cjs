@@ -222,6 +222,24 @@ async function step(name, fn) {
       await page.waitForSelector('#logs-status[data-state="live"]');
     });
 
+    await step("a bridge started with --no-logs shows the Logs panel as off", async () => {
+      const plain = new Proc("bridge-no-logs", ["bridge", "--json", "--listen", "127.0.0.1:0",
+        "--interface", "lo", "--port", String(await freeUdpPort()), "--interval", "100",
+        "--name", "plain", "--no-logs"]);
+      try {
+        const l = await plain.expectJson("LISTENING", (v) => v.event === "LISTENING");
+        const other = await browser.newPage();
+        other.setDefaultTimeout(WAIT);
+        other.on("pageerror", (e) => pageErrors.push(String(e)));
+        await other.goto(l.url);
+        await other.waitForSelector('#status[data-state="live"]');
+        await other.waitForSelector('#logs-status[data-state="off"]');
+        await other.close();
+      } finally {
+        await plain.stop().catch(() => plain.child.kill("SIGKILL"));
+      }
+    });
+
     if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join("; ")}`);
   } finally {
     await browser.close();

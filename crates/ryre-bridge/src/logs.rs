@@ -389,7 +389,13 @@ pub(crate) async fn list(
     let (records, stats) = {
         let guard = hub.collector.lock().unwrap_or_else(|p| p.into_inner());
         let c = guard.as_ref().ok_or_else(ApiProblem::stopping)?;
-        (c.recent(hub.memory), c.stats())
+        // Unfiltered, the newest n are all we need; a filter looks through the whole ring.
+        let want = if filter == LogFilter::default() {
+            n
+        } else {
+            hub.memory
+        };
+        (c.recent(want), c.stats())
     };
     let mut picked: Vec<Value> = records
         .iter()

@@ -48,7 +48,7 @@ pub struct BridgeArgs {
     pub logs_level: ryre_log::Level,
     /// Records the bridge's log collector keeps in memory.
     #[arg(long, value_name = "N", default_value_t = 2000,
-          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub logs_memory: u64,
     /// Network settings of the node (and of the log collector's node).
     #[command(flatten)]
