@@ -462,7 +462,7 @@ function renderLogs() {
       `${l} ${rate.toFixed(1)}/s`);
   }));
   // The chart: one stacked bar per second, most severe at the bottom.
-  const W = 600, H = 110, bw = W / LOG_WINDOW;
+  const W = 600, H = 96, bw = W / LOG_WINDOW;   // bars above, time labels below (110 high)
   const max = Math.max(1, ...series.map((c) => c.reduce((a, b) => a + b, 0)));
   const bars = [];
   series.forEach((c, x) => {
@@ -474,9 +474,16 @@ function renderLogs() {
       bars.push(svg("rect", { class: `bar ${LEVELS[i]}`, x: x * bw, y, width: Math.max(bw - 0.6, 0.5), height: h }));
     });
   });
-  bars.push(Object.assign(svg("text", { x: 4, y: 11, class: "axis" }), { textContent: `${max}/s` }));
-  bars.push(Object.assign(svg("text", { x: W - 4, y: H - 2, class: "axis end" }), { textContent: "now" }));
-  bars.push(Object.assign(svg("text", { x: 4, y: H - 2, class: "axis" }), { textContent: `−${LOG_WINDOW} s` }));
+  // Grid lines every 30 s, the scale at the top left, the time below.
+  for (let x = 0; x <= LOG_WINDOW; x += 30) {
+    bars.unshift(svg("line", { class: "grid", x1: x * bw, y1: 0, x2: x * bw, y2: H }));
+    const label = x === LOG_WINDOW ? "now" : `−${LOG_WINDOW - x} s`;
+    const anchor = x === 0 ? "start" : x === LOG_WINDOW ? "end" : "middle";
+    bars.push(Object.assign(svg("text", { x: x * bw, y: 108, class: "axis", "text-anchor": anchor }),
+      { textContent: label }));
+  }
+  bars.push(Object.assign(svg("text", { x: 4, y: 10, class: "axis", "text-anchor": "start" }),
+    { textContent: `${max}/s` }));
   $("log-chart").replaceChildren(...bars);
   renderLogNodes();
 }
