@@ -152,7 +152,8 @@ impl std::fmt::Debug for Bridge {
 
 impl Bridge {
     /// A bridge over `node`. Must be called inside a tokio runtime: it starts the task that
-    /// takes the node's events.
+    /// takes the node's events. With [`BridgeConfig::logs`] it also starts the log collector
+    /// (its own node, `<node name>-logs`, on the node's interface) and its pump thread.
     pub fn new(node: Node, config: BridgeConfig) -> Result<Bridge, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config("Bridge::new must be called inside a tokio runtime".into())
