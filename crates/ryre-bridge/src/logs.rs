@@ -42,8 +42,10 @@ const DEFAULT_N: usize = 200;
 /// The largest `?n=`.
 pub const MAX_N: usize = 100_000;
 
-/// Records the pump may fall behind the collector before the collector drops them for it.
-const LISTEN_CAPACITY: usize = 65_536;
+/// Records the pump may fall behind the collector before the collector drops them for it (they
+/// stay in the ring; the stream and the rates miss them). Records are at most 256 KiB, usually
+/// a few hundred bytes.
+const LISTEN_CAPACITY: usize = 16_384;
 
 /// Time between keep-alive comments on an idle SSE stream.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
@@ -250,6 +252,10 @@ fn run_pump(p: &PumpShared, rx: &flume::Receiver<LogRecord>) {
             let _ = tx.send(Arc::new(item));
         }
     };
+    let watched = || {
+        let guard = p.tx.lock().unwrap_or_else(|e| e.into_inner());
+        guard.as_ref().is_some_and(|tx| tx.receiver_count() > 0)
+    };
     while !p.stop.load(Ordering::Acquire) {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -275,6 +281,9 @@ fn run_pump(p: &PumpShared, rx: &flume::Receiver<LogRecord>) {
             Ok(rec) => {
                 counts.add(&rec);
                 id += 1;
+                if !watched() {
+                    continue; // counted; nobody to encode it for
+                }
                 let sse = sse_frame("record", Some(id), &ryre_log::json_line(&rec));
                 send(WireLog::Record {
                     level: rec.level,
