@@ -1,5 +1,5 @@
 // Browser test of the ryre dashboard: Debian's chromium, headless, driven by playwright-core.
-// Real processes on loopback only: `ryre bridge` and a second `ryre node` with an OS-chosen UDP
+// Real processes on loopback only: `ryre bridge`, a second `ryre node` and `ryre log emit`, with an OS-chosen UDP
 // beacon port and an OS-chosen HTTP port. Every wait is bounded; every child is killed on exit.
 //
 // Environment: RYRE_BIN (the ryre binary), PLAYWRIGHT_DIR (where playwright-core is installed),
@@ -130,10 +130,11 @@ async function step(name, fn) {
     });
 
     let peer;
+    let peerId;
     await step("a peer appears when a second node starts", async () => {
       peer = new Proc("peer", ["node", "--json", "--interface", "lo", "--port", String(port),
         "--interval", "100", "--name", "browser-peer", "--join", "chat"]);
-      await peer.expectJson("STARTED", (v) => v.event === "STARTED");
+      peerId = (await peer.expectJson("STARTED", (v) => v.event === "STARTED")).peer;
       await page.waitForSelector('.peer[data-name="browser-peer"][data-state="alive"]');
       await page.waitForSelector('#graph .node text >> text=browser-peer');
       // Its JOIN arrived too: the bridge knows it is in chat.
@@ -158,6 +159,8 @@ async function step(name, fn) {
       const text = `psst ${Date.now()}`;
       await page.selectOption("#send-kind", "whisper");
       await page.waitForSelector('#send-peer option:has-text("browser-peer")', { state: "attached" });
+      // The bridge's log collector (web-logs) is a peer too: choose ours.
+      await page.selectOption("#send-peer", peerId);
       await page.fill("#send-text", text);
       await page.click("#send-button");
       await peer.expectJson("the WHISPER", (v) => v.event === "WHISPER" && v.content === text);
@@ -169,6 +172,34 @@ async function step(name, fn) {
     });
 
     await page.screenshot({ path: path.join(SHOTS, "dashboard.png"), fullPage: true });
+
+    await step("the Logs panel shows records and a live WARN rate from `ryre log emit`", async () => {
+      await page.waitForSelector('#logs-status[data-state="live"]');
+      const emitter = new Proc("emit", ["log", "emit", "--interface", "lo", "--port", String(port),
+        "--interval", "100", "--name", "log-emitter", "--level", "warn", "--rate", "50"]);
+      try {
+        // The records arrive through the bridge's collector and its stream.
+        await page.waitForSelector('#log-records li[data-level="WARN"][data-name="log-emitter"]');
+        // The per-second counts come as `rate` events: the WARN rate turns non-zero, for the
+        // mesh and for this node.
+        await page.waitForFunction(() => {
+          const w = document.querySelector('#log-levels [data-level="WARN"]');
+          return w && Number(w.dataset.rate) > 0;
+        });
+        await page.waitForSelector('#log-nodes li[data-name="log-emitter"] [data-level="WARN"]');
+        await page.waitForSelector("#log-chart rect.bar.WARN", { state: "attached" });
+        // Let the chart fill for a few seconds of rates, then look at it.
+        await page.waitForFunction(() =>
+          document.querySelectorAll("#log-chart rect.bar.WARN").length >= 3);
+        const rate = Number(await page.getAttribute('#log-levels [data-level="WARN"]', "data-rate"));
+        if (!(rate > 0 && rate <= 60)) throw new Error(`WARN rate ${rate}/s for an emitter at 50/s`);
+        const n = await page.locator('#log-records li[data-level="WARN"]').count();
+        if (n < 2) throw new Error(`only ${n} WARN records listed`);
+        await page.screenshot({ path: path.join(SHOTS, "dashboard-logs.png"), fullPage: true });
+      } finally {
+        await emitter.stop().catch(() => emitter.child.kill("SIGKILL"));
+      }
+    });
 
     await step("the peer turns gone when it stops", async () => {
       peer.send("stop");
@@ -187,6 +218,26 @@ async function step(name, fn) {
       await page.waitForSelector('#status[data-state="live"]');
       const after = await page.textContent("#self");
       if (after === before) throw new Error("the page still shows the old node");
+      // The Logs panel reconnects too.
+      await page.waitForSelector('#logs-status[data-state="live"]');
+    });
+
+    await step("a bridge started with --no-logs shows the Logs panel as off", async () => {
+      const plain = new Proc("bridge-no-logs", ["bridge", "--json", "--listen", "127.0.0.1:0",
+        "--interface", "lo", "--port", String(await freeUdpPort()), "--interval", "100",
+        "--name", "plain", "--no-logs"]);
+      try {
+        const l = await plain.expectJson("LISTENING", (v) => v.event === "LISTENING");
+        const other = await browser.newPage();
+        other.setDefaultTimeout(WAIT);
+        other.on("pageerror", (e) => pageErrors.push(String(e)));
+        await other.goto(l.url);
+        await other.waitForSelector('#status[data-state="live"]');
+        await other.waitForSelector('#logs-status[data-state="off"]');
+        await other.close();
+      } finally {
+        await plain.stop().catch(() => plain.child.kill("SIGKILL"));
+      }
     });
 
     if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join("; ")}`);
@@ -195,7 +246,7 @@ async function step(name, fn) {
     await bridge.stop().catch(() => {});
   }
   clearTimeout(watchdog);
-  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-gone.png`);
+  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-logs.png, dashboard-gone.png`);
   console.log(`${passed} passed, 0 failed`);
   process.exit(0);
 })().catch((e) => {

@@ -364,3 +364,205 @@ $("leave-button").addEventListener("click", () => joinOrLeave("DELETE"));
 // The sparklines move with time even when nothing happens.
 setInterval(renderGroups, BUCKET_MS);
 connect();
+
+// ---------------------------------------------------------------------------------------------
+// Logs: the mesh's log records through the bridge's collector. Initial state (the newest
+// records of its memory ring and the per-second rates of the last minutes) from
+// GET /api/v1/logs on every (re)connection; then only the stream /api/v1/logs/events: a
+// `record` event per record and a `rate` event per second (counts per node and level).
+
+const LEVELS = ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"];
+const LOG_WINDOW = 120;          // seconds in the chart
+const LOG_AVG = 5;               // seconds averaged for "now" rates
+const LOG_MAX = 200;             // records listed
+
+const logs = {
+  rates: new Map(),              // unix second -> Map(node -> {name, counts})
+  latest: 0,                     // newest second counted by the bridge
+  collector: null,
+  source: null,
+  retryMs: 500,
+  pending: null,                 // records streamed while the initial state loads
+};
+
+function setLogStatus(s, text) {
+  const st = $("logs-status");
+  st.dataset.state = s;
+  st.textContent = text || s;
+}
+
+function addRate(r) {
+  const nodes = new Map();
+  for (const n of r.nodes) nodes.set(n.node, { name: n.name, counts: n.counts || {} });
+  logs.rates.set(r.t, nodes);
+  logs.latest = Math.max(logs.latest, r.t);
+  for (const t of logs.rates.keys()) if (t <= logs.latest - LOG_WINDOW) logs.rates.delete(t);
+}
+
+function recordItem(r) {
+  const time = (r.time || "").slice(11, 23);
+  const fields = Object.entries(r.fields || {}).map(([k, v]) => `${k}=${v}`).join(" ");
+  return el("li", { class: "rec", data: { level: r.level, node: r.node, name: r.name } },
+    el("span", { class: "t" }, time),
+    el("span", { class: `lvl ${r.level}` }, r.level),
+    el("span", { class: "src", title: `${r.node} ${r.target}` }, r.name),
+    el("span", { class: "msg" }, r.message + (fields ? `  ${fields}` : "")));
+}
+
+function addRecord(r) {
+  const list = $("log-records");
+  list.prepend(recordItem(r));
+  while (list.children.length > LOG_MAX) list.lastChild.remove();
+}
+
+const recordKey = (r) => `${r.node}/${r.level}/${r.seq}`;
+
+async function loadLogs() {
+  logs.pending = [];
+  let v;
+  try {
+    v = await api("GET", `/logs?n=${LOG_MAX}`);
+  } catch (e) {
+    logs.pending = null;
+    throw e;
+  }
+  logs.collector = v.collector;
+  for (const r of v.rates) addRate(r);
+  $("log-records").replaceChildren(...v.records.slice().reverse().map(recordItem));
+  // Records streamed while the ring was read: add those the ring did not have yet.
+  const have = new Set(v.records.map(recordKey));
+  const pending = logs.pending;
+  logs.pending = null;
+  for (const r of pending) if (!have.has(recordKey(r))) addRecord(r);
+  $("logs-info").textContent =
+    `collector ${v.collector.name} · ${v.collector.level} and above · ring of ${v.collector.memory}`;
+  renderLogs();
+}
+
+/** Per second of the window: counts per level (all nodes). */
+function levelSeries() {
+  const end = logs.latest || Math.floor(Date.now() / 1000) - 1;
+  const out = [];
+  for (let t = end - LOG_WINDOW + 1; t <= end; t++) {
+    const c = [0, 0, 0, 0, 0];
+    const nodes = logs.rates.get(t);
+    if (nodes) for (const n of nodes.values()) LEVELS.forEach((l, i) => { c[i] += n.counts[l] || 0; });
+    out.push(c);
+  }
+  return out;
+}
+
+function renderLogs() {
+  const series = levelSeries();
+  const recent = series.slice(-LOG_AVG);
+  // Now: records per second per level, averaged over the last seconds.
+  $("log-levels").replaceChildren(...LEVELS.map((l, i) => {
+    const rate = recent.reduce((s, c) => s + c[i], 0) / LOG_AVG;
+    return el("span", { class: `lvl ${l}`, data: { level: l, rate: String(rate) } },
+      `${l} ${rate.toFixed(1)}/s`);
+  }));
+  // The chart: one stacked bar per second, most severe at the bottom.
+  const W = 600, H = 96, bw = W / LOG_WINDOW;   // bars above, time labels below (110 high)
+  const max = Math.max(1, ...series.map((c) => c.reduce((a, b) => a + b, 0)));
+  const bars = [];
+  series.forEach((c, x) => {
+    let y = H;
+    c.forEach((n, i) => {
+      if (!n) return;
+      const h = (n / max) * (H - 4);
+      y -= h;
+      bars.push(svg("rect", { class: `bar ${LEVELS[i]}`, x: x * bw, y, width: Math.max(bw - 0.6, 0.5), height: h }));
+    });
+  });
+  // Grid lines every 30 s, the scale at the top left, the time below.
+  for (let x = 0; x <= LOG_WINDOW; x += 30) {
+    bars.unshift(svg("line", { class: "grid", x1: x * bw, y1: 0, x2: x * bw, y2: H }));
+    const label = x === LOG_WINDOW ? "now" : `−${LOG_WINDOW - x} s`;
+    const anchor = x === 0 ? "start" : x === LOG_WINDOW ? "end" : "middle";
+    bars.push(Object.assign(svg("text", { x: x * bw, y: 108, class: "axis", "text-anchor": anchor }),
+      { textContent: label }));
+  }
+  bars.push(Object.assign(svg("text", { x: 4, y: 10, class: "axis", "text-anchor": "start" }),
+    { textContent: `${max}/s` }));
+  $("log-chart").replaceChildren(...bars);
+  renderLogNodes();
+}
+
+function renderLogNodes() {
+  const end = logs.latest;
+  const nodes = new Map();        // node -> {name, total[], recent[5 levels]}
+  for (let t = end - LOG_WINDOW + 1; t <= end; t++) {
+    const per = logs.rates.get(t);
+    if (!per) continue;
+    for (const [id, n] of per) {
+      let e = nodes.get(id);
+      if (!e) {
+        e = { name: n.name, total: new Array(LOG_WINDOW).fill(0), recent: [0, 0, 0, 0, 0] };
+        nodes.set(id, e);
+      }
+      const x = t - (end - LOG_WINDOW + 1);
+      LEVELS.forEach((l, i) => {
+        const c = n.counts[l] || 0;
+        e.total[x] += c;
+        if (t > end - LOG_AVG) e.recent[i] += c;
+      });
+    }
+  }
+  const rows = [...nodes.entries()].sort((a, b) => a[1].name.localeCompare(b[1].name));
+  $("log-nodes").replaceChildren(...rows.map(([id, e]) => {
+    const max = Math.max(1, ...e.total);
+    const points = e.total.map((c, i) => `${(i / (LOG_WINDOW - 1)) * 200},${26 - (c / max) * 24}`).join(" ");
+    const chips = LEVELS.map((l, i) => [l, e.recent[i] / LOG_AVG]).filter(([, r]) => r > 0)
+      .map(([l, r]) => el("span", { class: `lvl ${l}`, data: { level: l, rate: String(r) } }, `${l} ${r.toFixed(1)}/s`));
+    return el("li", { data: { node: id, name: e.name } },
+      el("span", { class: "gname", title: id }, e.name),
+      el("span", { class: "chips" }, ...(chips.length ? chips : [el("span", { class: "muted" }, "quiet")])),
+      svg("svg", { viewBox: "0 0 200 28", preserveAspectRatio: "none" }, svg("polyline", { points })));
+  }));
+}
+
+function connectLogs() {
+  if (logs.source) logs.source.close();
+  const q = token ? `?access_token=${encodeURIComponent(token)}` : "";
+  const source = new EventSource(`${API}/logs/events${q}`);
+  logs.source = source;
+  source.addEventListener("ready", async () => {
+    try {
+      await loadLogs();
+      logs.retryMs = 500;
+      setLogStatus("live");
+    } catch (e) {
+      setLogStatus("reconnecting", `error: ${e.message}`);
+    }
+  });
+  source.addEventListener("record", (m) => {
+    const r = JSON.parse(m.data);
+    if (logs.pending) logs.pending.push(r); else addRecord(r);
+  });
+  source.addEventListener("rate", (m) => { addRate(JSON.parse(m.data)); renderLogs(); });
+  source.addEventListener("close", () => reconnectLogsLater());
+  source.onerror = async () => {
+    if (source.readyState !== EventSource.CLOSED) { setLogStatus("reconnecting"); return; }
+    // Failed for good: logs may simply be off on this bridge (404).
+    try {
+      await api("GET", "/logs?n=1");
+      reconnectLogsLater();
+    } catch (e) {
+      if (e.message.startsWith("404")) {
+        setLogStatus("off", "off");
+        $("logs-info").textContent = "this bridge hosts no log collector (started with --no-logs)";
+      } else {
+        reconnectLogsLater();
+      }
+    }
+  };
+}
+
+function reconnectLogsLater() {
+  if (logs.source) logs.source.close();
+  setLogStatus("reconnecting");
+  setTimeout(connectLogs, logs.retryMs);
+  logs.retryMs = Math.min(logs.retryMs * 2, 5000);
+}
+
+connectLogs();

@@ -10,6 +10,7 @@ use serde_json::Value;
 use crate::api::{check_group, parse_peer};
 use crate::body::{decode_frames, frames_from_body};
 use crate::events::Filter;
+use crate::logs::{parse_n, LogFilter};
 use crate::problem::ApiProblem;
 
 /// The frames of a POSTed message: an `application/json` body must be
@@ -36,6 +37,24 @@ pub fn message_frames(content_type: Option<&str>, body: Bytes) -> Result<Vec<Byt
 /// ```
 pub fn event_filter(types: Option<&str>, group: Option<&str>) -> Result<(), ApiProblem> {
     Filter::parse(types, group).map(|_| ())
+}
+
+/// Checks the query values of the log routes: `n` (1 to [`crate::MAX_LOG_RECORDS`]), `level`
+/// (error, warn, info, debug or trace) and `node` (a 32-hex id or a name, 1 to 255 bytes).
+///
+/// ```
+/// use ryre_bridge::decode::log_query;
+/// assert!(log_query(Some("50"), Some("warn"), Some("web")).is_ok());
+/// assert_eq!(log_query(Some("0"), None, None).unwrap_err().status, 400);
+/// assert_eq!(log_query(None, Some("loud"), None).unwrap_err().status, 400);
+/// ```
+pub fn log_query(
+    n: Option<&str>,
+    level: Option<&str>,
+    node: Option<&str>,
+) -> Result<(), ApiProblem> {
+    parse_n(n)?;
+    LogFilter::parse(level, node).map(|_| ())
 }
 
 /// What a WebSocket command asks, checked (group names fit ZRE, peer ids parse, frames decode).
@@ -215,6 +234,19 @@ mod tests {
             let c = ws_command(&cmd.to_string()).expect("decodes");
             prop_assert_eq!(c.id, Some(Value::from(id)));
             prop_assert_eq!(c.action, Action::Shout { group, frames: vec![Bytes::from(text)] });
+        }
+
+        #[test]
+        fn any_log_query_is_ok_or_400(n in ".{0,12}", level in ".{0,12}", node in ".{0,300}") {
+            if let Err(p) = log_query(Some(&n), Some(&level), Some(&node)) {
+                prop_assert_eq!(p.status, 400);
+            }
+        }
+
+        #[test]
+        fn good_log_queries_pass(n in 1usize..=100_000, level in 0usize..5, node in "[a-zA-Z0-9-]{1,40}") {
+            let l = ["error", "WARN", "Info", "debug", "trace"][level];
+            prop_assert!(log_query(Some(&n.to_string()), Some(l), Some(&node)).is_ok());
         }
 
         #[test]

@@ -3,8 +3,10 @@
 //! A [`Bridge`] serves one [`ryre::Node`] to the web: a REST API under `/api/v1` (the node, its
 //! peers and groups; shout, whisper, join, leave), the live event stream as Server-Sent Events
 //! (`/api/v1/events`) and as a WebSocket (`/api/v1/ws`, which also takes commands), an OpenAPI 3
-//! document (`/api/v1/openapi.json`) and a live dashboard at `/`. Errors are RFC 9457
-//! `application/problem+json`.
+//! document (`/api/v1/openapi.json`) and a live dashboard at `/`. With [`BridgeConfig::logs`]
+//! it also hosts a log collector (`ryre_log`) and serves the mesh's logs: the newest records
+//! and per-second rates (`/api/v1/logs`) and a live stream of them (`/api/v1/logs/events`).
+//! Errors are RFC 9457 `application/problem+json`.
 //!
 //! ```no_run
 //! use ryre::Node;
@@ -30,6 +32,7 @@ mod body;
 mod dashboard;
 pub mod decode;
 mod events;
+mod logs;
 mod openapi;
 mod problem;
 mod stream;
@@ -48,6 +51,7 @@ use tokio::sync::broadcast;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use events::EventKind;
+pub use logs::{LogsConfig, MAX_N as MAX_LOG_RECORDS, RATE_HISTORY_SECS};
 pub use openapi::{openapi_document, routes, Route};
 pub use problem::{ApiProblem, PROBLEM_JSON};
 
@@ -60,6 +64,9 @@ pub enum Error {
     /// A setting makes no sense.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// The log collector could not start.
+    #[error("starting the log collector: {0}")]
+    Logs(String),
     /// Serving failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
@@ -78,6 +85,9 @@ pub struct BridgeConfig {
     pub max_body: usize,
     /// Events a streaming client may fall behind before it is dropped.
     pub client_buffer: usize,
+    /// The log collector the bridge hosts (`/api/v1/logs`, the dashboard's Logs panel); `None`
+    /// (the default): no collector, and the log routes answer 404.
+    pub logs: Option<LogsConfig>,
 }
 
 impl Default for BridgeConfig {
@@ -87,6 +97,7 @@ impl Default for BridgeConfig {
             cors_origins: Vec::new(),
             max_body: 1024 * 1024,
             client_buffer: 4096,
+            logs: None,
         }
     }
 }
@@ -99,6 +110,8 @@ pub(crate) struct Shared {
     /// The ring every client reads; `None` once the node has stopped.
     pub events: Mutex<Option<broadcast::Sender<Arc<events::WireEvent>>>>,
     pub seq: AtomicU64,
+    /// The hosted log collector, if any.
+    pub logs: Option<logs::LogHub>,
 }
 
 impl Shared {
@@ -139,7 +152,8 @@ impl std::fmt::Debug for Bridge {
 
 impl Bridge {
     /// A bridge over `node`. Must be called inside a tokio runtime: it starts the task that
-    /// takes the node's events.
+    /// takes the node's events. With [`BridgeConfig::logs`] it also starts the log collector
+    /// (its own node, `<node name>-logs`, on the node's interface) and its pump thread.
     pub fn new(node: Node, config: BridgeConfig) -> Result<Bridge, Error> {
         let runtime = tokio::runtime::Handle::try_current().map_err(|_| {
             Error::Config("Bridge::new must be called inside a tokio runtime".into())
@@ -157,6 +171,15 @@ impl Bridge {
                 return Err(Error::CorsOrigin(o.clone()));
             }
         }
+        let logs = match config.logs.clone() {
+            Some(l) => Some(logs::LogHub::start(
+                l,
+                node.name(),
+                &node.interface().name,
+                config.client_buffer,
+            )?),
+            None => None,
+        };
         let (tx, _) = broadcast::channel(config.client_buffer);
         let shared = Arc::new(Shared {
             node: node.clone(),
@@ -164,6 +187,7 @@ impl Bridge {
             stopping: AtomicBool::new(false),
             events: Mutex::new(Some(tx)),
             seq: AtomicU64::new(0),
+            logs,
         });
         // The pump holds the bridge weakly: dropping every `Bridge` drops the node.
         let pump = Arc::downgrade(&shared);
@@ -265,12 +289,24 @@ impl Bridge {
         Ok(())
     }
 
-    /// Stops the bridge: every API request gets 503 from now on, the node stops, and every
-    /// event stream ends with the close reason `stopped`. Calling it again does nothing.
+    /// Stops the bridge: every API request gets 503 from now on, the node (and the log
+    /// collector's) stops, and every event and log stream ends with the close reason `stopped`.
+    /// Calling it again does nothing.
     pub async fn stop(&self) {
         self.shared.stopping.store(true, Ordering::Release);
-        let node = self.shared.node.clone();
-        let _ = tokio::task::spawn_blocking(move || node.stop()).await;
+        let shared = self.shared.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            let _ = shared.node.stop();
+            if let Some(l) = &shared.logs {
+                l.stop();
+            }
+        })
+        .await;
         self.shared.close_events();
+    }
+
+    /// The uuid of the hosted log collector's node, if the bridge hosts one.
+    pub fn log_collector(&self) -> Option<ryre::PeerId> {
+        self.shared.logs.as_ref().map(logs::LogHub::uuid)
     }
 }

@@ -6,7 +6,7 @@ use axum::routing::{self, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use crate::{api, stream, App};
+use crate::{api, logs, stream, App};
 
 /// One API route: a method and a path (axum's `{param}` syntax, as in OpenAPI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -33,6 +33,8 @@ const GROUP: &str = "/api/v1/groups/{group}";
 const GROUP_MESSAGES: &str = "/api/v1/groups/{group}/messages";
 const EVENTS: &str = "/api/v1/events";
 const WS: &str = "/api/v1/ws";
+const LOGS: &str = "/api/v1/logs";
+const LOG_EVENTS: &str = "/api/v1/logs/events";
 const OPENAPI: &str = "/api/v1/openapi.json";
 
 fn def(
@@ -70,6 +72,8 @@ fn table() -> Vec<RouteDef> {
         ),
         def("GET", EVENTS, || routing::get(stream::sse), op_events),
         def("GET", WS, || routing::get(stream::ws), op_ws),
+        def("GET", LOGS, || routing::get(logs::list), op_logs),
+        def("GET", LOG_EVENTS, || routing::get(logs::sse), op_log_events),
         def(
             "GET",
             OPENAPI,
@@ -283,6 +287,71 @@ fn op_ws() -> Value {
     ])})
 }
 
+fn log_filter_params() -> Vec<Value> {
+    vec![
+        json!({"name": "level", "in": "query", "required": false,
+         "description": "Only records of this level and more severe: error, warn, info, debug \
+            or trace (the collector's own level bounds what there is).",
+         "schema": {"type": "string"}}),
+        json!({"name": "node", "in": "query", "required": false,
+         "description": "Only this node's records: its 32-hex id, or its name.",
+         "schema": {"type": "string", "minLength": 1, "maxLength": 255}}),
+    ]
+}
+
+fn logs_disabled() -> (&'static str, Value) {
+    (
+        "404",
+        problem("The bridge hosts no log collector (logs are off)."),
+    )
+}
+
+fn op_logs() -> Value {
+    let mut params = vec![json!({"name": "n", "in": "query", "required": false,
+        "description": "How many of the newest matching records (default 200).",
+        "schema": {"type": "integer", "minimum": 1, "maximum": logs::MAX_N}})];
+    params.extend(log_filter_params());
+    params.push(
+        json!({"name": "access_token", "in": "query", "required": false,
+        "description": "The bearer token, for clients that cannot set headers.",
+        "schema": {"type": "string"}}),
+    );
+    json!({"operationId": "logs",
+    "summary": "The mesh's newest log records and their rates, from the bridge's collector.",
+    "description": "Records come from the memory ring of the log collector the bridge hosts \
+        (a ryre-log collector node named `<bridge>-logs`), oldest first. `rates` are the \
+        per-second counts per node and level of the last minutes (not filtered).",
+    "parameters": params,
+    "responses": responses(&[
+        ("200", ok_json("The records.", "LogList")),
+        ("400", problem("A bad n, level or node.")),
+        logs_disabled(),
+    ])})
+}
+
+fn op_log_events() -> Value {
+    let mut params = log_filter_params();
+    params.push(
+        json!({"name": "access_token", "in": "query", "required": false,
+        "description": "The bearer token, for clients that cannot set headers.",
+        "schema": {"type": "string"}}),
+    );
+    json!({"operationId": "logEvents",
+    "summary": "The mesh's log records live, as Server-Sent Events.",
+    "description": "First a `ready` event (the collector), then a `record` event per record \
+        that passes the filter (`data:` a LogRecord) and a `rate` event at the end of every \
+        second (`data:` a LogRate, for every node and level whatever the filter). A final \
+        `close` event says why the stream ends: `lagged` (the client fell more than its \
+        buffer behind) or `stopped`.",
+    "parameters": params,
+    "responses": responses(&[
+        ("200", json!({"description": "The stream.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}}})),
+        ("400", problem("A bad level or node, or n (which only GET /api/v1/logs takes).")),
+        logs_disabled(),
+    ])})
+}
+
 fn op_openapi() -> Value {
     json!({"operationId": "openapi", "summary": "This document.",
            "responses": responses(&[("200", json!({"description": "OpenAPI 3.1.",
@@ -337,6 +406,37 @@ fn components() -> Value {
                     "text": {"type": "string",
                         "description": "The first frame, when it is valid UTF-8."},
                     "bytes": {"type": "integer"}}},
+            "LogRecord": {"type": "object",
+                "required": ["seq", "time", "ts", "level", "node", "name", "target", "message"],
+                "properties": {"seq": {"type": "integer",
+                        "description": "The publisher's number for this level."},
+                    "time": {"type": "string", "format": "date-time"},
+                    "ts": {"type": "integer", "description": "ns since the Unix epoch"},
+                    "level": {"enum": ["ERROR", "WARN", "INFO", "DEBUG", "TRACE"]},
+                    "node": {"type": "string"}, "name": {"type": "string"},
+                    "target": {"type": "string"}, "message": {"type": "string"},
+                    "fields": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "spans": {"type": "array", "items": {"type": "string"}}}},
+            "LogRate": {"type": "object", "required": ["type", "t", "nodes"],
+                "properties": {"type": {"const": "RATE"},
+                    "t": {"type": "integer", "description": "The second (Unix time) counted."},
+                    "nodes": {"type": "array", "items": {"type": "object",
+                        "properties": {"node": {"type": "string"}, "name": {"type": "string"},
+                            "counts": {"type": "object",
+                                "description": "Records per level name (absent: none).",
+                                "additionalProperties": {"type": "integer"}}}}}}},
+            "LogList": {"type": "object", "required": ["collector", "records", "rates"],
+                "properties": {
+                    "collector": {"type": "object", "properties": {
+                        "uuid": {"type": "string"}, "name": {"type": "string"},
+                        "endpoint": {"type": "string"}, "level": {"type": "string"},
+                        "memory": {"type": "integer"}}},
+                    "stats": {"type": "object",
+                        "additionalProperties": {"type": "integer"}},
+                    "records": {"type": "array",
+                        "items": {"$ref": "#/components/schemas/LogRecord"}},
+                    "rates": {"type": "array",
+                        "items": {"$ref": "#/components/schemas/LogRate"}}}},
             "Command": {"type": "object", "required": ["op"],
                 "properties": {"op": {"enum": ["shout", "whisper", "join", "leave"]},
                     "group": {"type": "string"}, "peer": {"type": "string"},

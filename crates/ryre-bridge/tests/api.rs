@@ -478,7 +478,12 @@ async fn cors_only_when_configured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_lists_exactly_the_served_routes() {
     let port = free_udp_port();
-    let tb = TestBridge::start(port, BridgeConfig::default()).await;
+    // With the log collector on, so that the log routes answer too.
+    let config = BridgeConfig {
+        logs: Some(ryre_bridge::LogsConfig::new(builder(port, "logs"))),
+        ..BridgeConfig::default()
+    };
+    let tb = TestBridge::start(port, config).await;
     let alice = builder(port, "alice").start().expect("alice");
     alice.join("chat").expect("join");
     wait_peer_in(&tb, alice.uuid(), "chat").await;
@@ -500,7 +505,7 @@ async fn openapi_lists_exactly_the_served_routes() {
         documented, served,
         "the document and the route table differ"
     );
-    assert_eq!(served.len(), 11);
+    assert_eq!(served.len(), 13);
 
     // Each documented route is served (the router does not answer no-route or
     // method-not-allowed), and every other method on its path is 405.

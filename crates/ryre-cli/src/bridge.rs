@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use clap::Args;
-use ryre_bridge::{Bridge, BridgeConfig};
+use ryre_bridge::{Bridge, BridgeConfig, LogsConfig};
 use serde_json::json;
 
 use crate::args::NetArgs;
@@ -39,7 +39,18 @@ pub struct BridgeArgs {
     #[arg(long, value_name = "N", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub client_buffer: u64,
-    /// Network settings of the node.
+    /// Host no log collector (no Logs panel, and /api/v1/logs answers 404).
+    #[arg(long)]
+    pub no_logs: bool,
+    /// The least severe level the bridge's log collector gathers: error, warn, info, debug or
+    /// trace (filtered at the publishers).
+    #[arg(long, value_name = "LEVEL", value_parser = crate::log::parse_level, default_value = "info")]
+    pub logs_level: ryre_log::Level,
+    /// Records the bridge's log collector keeps in memory.
+    #[arg(long, value_name = "N", default_value_t = 2000,
+          value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub logs_memory: u64,
+    /// Network settings of the node (and of the log collector's node).
     #[command(flatten)]
     pub net: NetArgs,
     /// Print the start-up line as JSON.
@@ -62,6 +73,11 @@ pub fn run(a: BridgeArgs) -> CliResult {
         cors_origins: a.cors.clone(),
         max_body: usize::try_from(a.max_body).unwrap_or(usize::MAX),
         client_buffer: usize::try_from(a.client_buffer).unwrap_or(usize::MAX),
+        logs: (!a.no_logs).then(|| LogsConfig {
+            level: a.logs_level,
+            memory: usize::try_from(a.logs_memory).unwrap_or(usize::MAX),
+            ..LogsConfig::new(a.net.builder())
+        }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -98,12 +114,17 @@ pub fn run(a: BridgeArgs) -> CliResult {
                     "peer": node.uuid().to_string(),
                     "name": node.name(),
                     "endpoint": node.endpoint(),
+                    "logs": bridge.log_collector().map(|id| id.to_string()),
                 })
                 .to_string(),
             );
         } else {
+            let logs = match bridge.log_collector() {
+                Some(id) => format!(" logs {}-logs id={id}", node.name()),
+                None => String::new(),
+            };
             print_line(&format!(
-                "LISTENING {url} node {} id={} {}",
+                "LISTENING {url} node {} id={} {}{logs}",
                 node.name(),
                 node.uuid(),
                 node.endpoint()

@@ -28,6 +28,13 @@ impl Drop for Guard {
 
 /// Starts `ryre bridge --json` with extra arguments; the guard and the URL it listens on.
 fn start_bridge(extra: &[&str]) -> (Guard, String) {
+    let (guard, v) = start_bridge_line(extra);
+    let url = v["url"].as_str().expect("url").to_string();
+    (guard, url)
+}
+
+/// Starts `ryre bridge --json` with extra arguments; the guard and its LISTENING line.
+fn start_bridge_line(extra: &[&str]) -> (Guard, Value) {
     let port = free_udp_port().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_ryre"))
         .args([
@@ -58,8 +65,7 @@ fn start_bridge(extra: &[&str]) -> (Guard, String) {
     let line = rx.recv_timeout(WAIT).expect("a LISTENING line");
     let v: Value = serde_json::from_str(&line).expect("JSON");
     assert_eq!(v["event"], "LISTENING");
-    let url = v["url"].as_str().expect("url").to_string();
-    (guard, url)
+    (guard, v)
 }
 
 /// A plain HTTP/1.1 request; the status and body.
@@ -143,6 +149,8 @@ fn bridge_bad_arguments_exit_2() {
         &["bridge", "--listen", "127.0.0.1:0", "--max-body", "0"],
         &["bridge", "--listen", "127.0.0.1:0", "--cors", "bad\norigin"],
         &["bridge", "--interface", "no-such-if0"],
+        &["bridge", "--listen", "127.0.0.1:0", "--logs-level", "loud"],
+        &["bridge", "--listen", "127.0.0.1:0", "--logs-memory", "0"],
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_ryre"))
             .args(args)
@@ -153,6 +161,34 @@ fn bridge_bad_arguments_exit_2() {
         assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
         assert!(!out.stderr.is_empty());
     }
+}
+
+#[test]
+fn bridge_hosts_a_log_collector_unless_no_logs() {
+    let (_guard, v) = start_bridge_line(&[
+        "--name",
+        "web",
+        "--logs-level",
+        "warn",
+        "--logs-memory",
+        "50",
+    ]);
+    let url = v["url"].as_str().expect("url");
+    let (status, body) = http(url, "GET", "/api/v1/logs?n=5", &[]);
+    assert_eq!(status, 200, "{body}");
+    let logs: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(logs["collector"]["name"], "web-logs");
+    assert_eq!(logs["collector"]["level"], "WARN");
+    assert_eq!(logs["collector"]["memory"], 50);
+    assert_eq!(logs["collector"]["uuid"], v["logs"]);
+    assert!(logs["records"].is_array());
+
+    let (_guard, v) = start_bridge_line(&["--no-logs"]);
+    assert!(v["logs"].is_null());
+    let url = v["url"].as_str().expect("url");
+    let (status, body) = http(url, "GET", "/api/v1/logs", &[]);
+    assert_eq!(status, 404);
+    assert!(body.contains("urn:ryre:problem:logs-disabled"), "{body}");
 }
 
 #[test]

@@ -1,17 +1,17 @@
 //! What HTTP and WebSocket clients send, through the bridge's decoders: message bodies (JSON
-//! frames or raw), WebSocket commands, stream filters. Never panics; every rejection is a 400;
+//! frames or raw), WebSocket commands, stream filters, log queries. Never panics; every rejection is a 400;
 //! a body that is not JSON is always one frame, whole.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ryre_bridge::decode::{event_filter, message_frames, ws_command};
+use ryre_bridge::decode::{event_filter, log_query, message_frames, ws_command};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
         return;
     };
     let text = String::from_utf8_lossy(rest);
-    match which % 4 {
+    match which % 5 {
         0 => match message_frames(Some("application/json"), rest.to_vec().into()) {
             Ok(frames) => assert!(!frames.is_empty()),
             Err(p) => assert_eq!(p.status, 400),
@@ -27,9 +27,16 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(e.problem.status, 400);
             }
         }
-        _ => {
+        3 => {
             let (types, group) = text.split_once('&').unwrap_or((&text, ""));
             if let Err(p) = event_filter(Some(types), Some(group)) {
+                assert_eq!(p.status, 400);
+            }
+        }
+        _ => {
+            let mut parts = text.splitn(3, '&');
+            let (n, level, node) = (parts.next(), parts.next(), parts.next());
+            if let Err(p) = log_query(n, level, node) {
                 assert_eq!(p.status, 400);
             }
         }
