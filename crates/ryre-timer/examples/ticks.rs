@@ -3,7 +3,6 @@
 //!
 //! `cargo run -p ryre-timer --example ticks`
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use ryre::Node;
@@ -11,7 +10,7 @@ use ryre_timer::{TimerConfig, TimerEvent, TimerServer, Timers};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Loopback and a beacon port of our own: this example never talks to the LAN.
-    let port = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = ryre::private_port()?;
     let node = |name: &str| {
         Node::builder()
             .name(name)

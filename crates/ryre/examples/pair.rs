@@ -2,14 +2,13 @@
 //!
 //! `cargo run -p ryre --example pair`
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use ryre::{Event, Node};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     // A beacon port of our own, so this example meets only itself.
-    let port = UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port();
+    let port = ryre::private_port()?;
     let start = |name: &str| {
         Node::builder()
             .name(name)
