@@ -43,6 +43,13 @@ pub enum BenchKind {
     TimerFailover(crate::timer_bench::FailoverArgs),
     /// Log records per second to a collector on disk; the log layer's cost with no collector.
     Log(crate::log_bench::LogBenchArgs),
+    /// Nodes of one machine finding each other (rendezvous against beacons); idle cost.
+    Discovery(crate::discovery_bench::DiscoveryArgs),
+    /// The agent killed with kill -9: takeover time, spurious EXITs, lost whispers.
+    Failover(crate::discovery_bench::FailoverArgs),
+    /// (Internal: the nodes of one process of `bench discovery` and `bench failover`.)
+    #[command(hide = true)]
+    Swarm(crate::discovery_bench::SwarmArgs),
     /// (Internal: one layer-cost measurement, run by `ryre bench log`.)
     #[command(hide = true)]
     LogCost(crate::log_bench::LogCostArgs),
@@ -84,6 +91,9 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::TimerFailover(a) => crate::timer_bench::failover(a),
         BenchKind::Log(a) => crate::log_bench::run(a),
         BenchKind::LogCost(a) => crate::log_bench::run_cost(a),
+        BenchKind::Discovery(a) => crate::discovery_bench::discovery(a),
+        BenchKind::Failover(a) => crate::discovery_bench::failover(a),
+        BenchKind::Swarm(a) => crate::discovery_bench::swarm(a),
         BenchKind::Bridge(b) => crate::bench_bridge::run(&b),
         BenchKind::Pipeline(a) => crate::bench_pipeline::run(a),
     }

@@ -10,6 +10,7 @@ mod bench_pipeline;
 mod bridge;
 mod chat;
 mod demo;
+mod discovery_bench;
 mod log;
 mod log_bench;
 mod log_top;

@@ -340,3 +340,67 @@ fn bench_latency_prints_a_ratio() {
     assert!(v["ratio_p50"].as_f64().is_some_and(|r| r > 0.0), "{v}");
     assert!(v["ryre"]["p99_us"].as_f64().is_some_and(|r| r > 0.0));
 }
+
+#[test]
+fn bench_discovery_and_failover_report_against_their_targets() {
+    let (status, out, err) = run(&[
+        "bench",
+        "discovery",
+        "--rounds",
+        "1",
+        "--nodes",
+        "12",
+        "--per-process",
+        "4",
+        "--idle-secs",
+        "1",
+        "--json",
+    ]);
+    assert!(status.success(), "{out}\n{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert!(
+        v["pair_auto_median_ms"].as_f64().is_some_and(|t| t > 0.0),
+        "{v}"
+    );
+    assert_eq!(v["swarm_nodes"], 12, "{v}");
+    assert!(
+        v["swarm_all_met_ms"].as_f64().is_some_and(|t| t > 0.0),
+        "{v}"
+    );
+    assert!(
+        v["idle_rss_per_node_mib"].as_f64().is_some_and(|m| m > 0.0),
+        "{v}"
+    );
+    let (status, out, err) = run(&[
+        "bench",
+        "failover",
+        "--nodes",
+        "6",
+        "--per-process",
+        "2",
+        "--rounds",
+        "2",
+        "--json",
+    ]);
+    assert!(status.success(), "{out}\n{err}");
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["spurious_exits"], 0, "{v}");
+    assert_eq!(v["lost"], 0, "{v}");
+    assert_eq!(v["takeover_ms"].as_array().map(Vec::len), Some(2), "{v}");
+}
+
+#[test]
+fn discovery_modes_on_the_command_line() {
+    // Two `local` nodes (no UDP at all) meet through the rendezvous.
+    let port = free_udp_port();
+    let mut a = Proc::node("loc-a", port, &["--discovery", "local"]);
+    let mut b = Proc::node("loc-b", port, &["--discovery", "local"]);
+    a.started();
+    let b_id = b.started();
+    a.expect_json("ENTER of loc-b", |v| {
+        v["event"] == "ENTER" && v["peer"] == b_id
+    });
+    let (status, _, stderr) = run(&["node", "--discovery", "carrier-pigeon"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("not a discovery mode"), "{stderr}");
+}

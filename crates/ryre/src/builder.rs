@@ -328,6 +328,7 @@ impl NodeBuilder {
             .name(format!("ryre-{name}"))
             .spawn(move || bg.run())
             .map_err(Error::Thread)?;
+        let _ = shared.bg_thread.set(thread.thread().clone());
         Ok(Node {
             inner: Arc::new(Inner {
                 id,

@@ -39,6 +39,10 @@ const BATCH: usize = 256;
 /// takes it back.
 const LEASE: Duration = Duration::from_millis(2);
 
+/// How often the node's own thread looks at the poll while an application thread drives it
+/// (a safety net: the application thread wakes it when it lets go).
+const IDLE_CHECK: Duration = Duration::from_millis(250);
+
 /// Longest time the beacon socket and the wake-up socket go unpolled while inbox traffic flows.
 const POLL_EVERY: Duration = Duration::from_millis(1);
 
@@ -173,6 +177,10 @@ pub(crate) struct Shared {
     stopping: AtomicBool,
     /// Whether an application thread holds the poll.
     app_driving: AtomicBool,
+    /// The node's own thread, once started (woken when an application thread lets go).
+    pub bg_thread: std::sync::OnceLock<std::thread::Thread>,
+    /// Whether the node's own thread sleeps until an application thread lets go of the poll.
+    bg_waiting: AtomicBool,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -202,6 +210,8 @@ impl Shared {
             epoch: Instant::now(),
             stopping: AtomicBool::new(false),
             app_driving: AtomicBool::new(false),
+            bg_thread: std::sync::OnceLock::new(),
+            bg_waiting: AtomicBool::new(false),
         }
     }
 
@@ -451,7 +461,17 @@ impl Shared {
                 Ok(p) => p,
                 Err(TryLockError::Poisoned(p)) => p.into_inner(),
                 Err(TryLockError::WouldBlock) => {
-                    std::thread::park_timeout(LEASE);
+                    if self.app_driving.load(Ordering::SeqCst) {
+                        // An application thread drives: sleep until it lets go (it wakes us),
+                        // not every LEASE, so idle nodes cost nothing.
+                        self.bg_waiting.store(true, Ordering::SeqCst);
+                        if self.app_driving.load(Ordering::SeqCst) && !self.is_stopped() {
+                            std::thread::park_timeout(IDLE_CHECK);
+                        }
+                        self.bg_waiting.store(false, Ordering::SeqCst);
+                    } else {
+                        std::thread::park_timeout(LEASE);
+                    }
                     continue;
                 }
             };
@@ -522,8 +542,13 @@ impl Shared {
         }
         self.lease_until
             .store(self.now_ns(now + LEASE), Ordering::Release);
-        self.app_driving.store(false, Ordering::Release);
+        self.app_driving.store(false, Ordering::SeqCst);
         drop(p);
+        if self.bg_waiting.load(Ordering::SeqCst) {
+            if let Some(t) = self.bg_thread.get() {
+                t.unpark();
+            }
+        }
         outcome
     }
 }

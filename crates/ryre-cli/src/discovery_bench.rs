@@ -1,0 +1,602 @@
+//! `ryre bench discovery` and `ryre bench failover`: how fast the nodes of one machine find each
+//! other through the device rendezvous (against plain ZRE beacons in the same run), what idle
+//! nodes cost, how fast a new agent serves after the agent is killed with kill -9, and how fast a
+//! killed node's EXIT reaches its peers. Nodes run in child processes of this binary (`ryre bench
+//! swarm`, N nodes each) on loopback with a private port; every child is killed at the end.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use clap::Args;
+use ryre::{Discovery, Event, Node, NodeBuilder, PeerId};
+use ryre_proto::rendezvous::{Registration, RvMsg};
+use serde_json::json;
+
+use crate::output::print_line;
+use crate::{CliError, CliResult};
+
+/// Arguments of `ryre bench discovery`.
+#[derive(Debug, Args)]
+pub struct DiscoveryArgs {
+    /// Nodes in the swarm measurement (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Nodes per child process in the swarm.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
+    pub per_process: u64,
+    /// Rounds of the two-process measurement (each kind); medians are reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// Seconds over which the idle swarm's CPU is measured (0 skips it).
+    #[arg(long, default_value_t = 10)]
+    pub idle_secs: u64,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of `ryre bench failover`.
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// Nodes in all.
+    #[arg(long, default_value_t = 50)]
+    pub nodes: usize,
+    /// Nodes per child process.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=200))]
+    pub per_process: u64,
+    /// Agent kills (and node kills) to measure.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Arguments of the hidden `ryre bench swarm` (the child of both benchmarks).
+#[derive(Debug, Args)]
+pub struct SwarmArgs {
+    /// Nodes in this process.
+    #[arg(long)]
+    pub nodes: usize,
+    /// The private beacon/rendezvous port.
+    #[arg(long)]
+    pub port: u16,
+    /// Nodes in the whole swarm: report `MET` when each node of this process has seen the others.
+    #[arg(long)]
+    pub expect: usize,
+    /// Discovery mode.
+    #[arg(long, default_value = "auto")]
+    pub discovery: Discovery,
+    /// Milliseconds between beacons.
+    #[arg(long, default_value_t = 1000)]
+    pub interval: u64,
+    /// Whisper every whisper back.
+    #[arg(long)]
+    pub echo: bool,
+}
+
+fn err(e: impl std::fmt::Display) -> CliError {
+    CliError::Runtime(e.to_string())
+}
+
+fn builder(port: u16, name: String, discovery: Discovery, interval: u64) -> NodeBuilder {
+    Node::builder()
+        .name(name)
+        .interface("lo")
+        .port(port)
+        .discovery(discovery)
+        .interval(Duration::from_millis(interval))
+}
+
+/// Runs the hidden `ryre bench swarm`: starts the nodes, prints `NODE <id>` for each, `MET <ms>`
+/// once every node has seen `expect - 1` peers, then every EXIT as `EXIT <id> <reason>`, and
+/// serves (echoing whispers with `--echo`) until stdin closes or it is killed.
+pub fn swarm(a: SwarmArgs) -> CliResult {
+    let start = Instant::now();
+    let mut nodes = Vec::new();
+    for i in 0..a.nodes {
+        let name = format!("n{}-{i}", std::process::id());
+        nodes.push(builder(a.port, name, a.discovery, a.interval).start()?);
+    }
+    for n in &nodes {
+        print_line(&format!("NODE {}", n.uuid()));
+    }
+    let (tx, rx) = mpsc::channel::<String>();
+    for n in &nodes {
+        let (n, tx, expect, echo) = (n.clone(), tx.clone(), a.expect, a.echo);
+        std::thread::spawn(move || {
+            let mut seen = BTreeSet::new();
+            let mut met = false;
+            while let Ok(ev) = n.recv() {
+                match ev {
+                    Event::Enter { peer, .. } => {
+                        seen.insert(peer);
+                        if !met && seen.len() + 1 >= expect {
+                            met = true;
+                            let _ = tx.send(format!("MET {}", start.elapsed().as_millis()));
+                        }
+                    }
+                    Event::Exit { peer, reason, .. } => {
+                        let _ = tx.send(format!("EXIT {peer} {}", reason.as_str()));
+                    }
+                    Event::Whisper { peer, content, .. } if echo => {
+                        let _ = n.whisper(peer, content.iter().cloned());
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    drop(tx);
+    // Stdin closing (the parent ending) stops this child.
+    let (done_tx, done_rx) = mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let mut buf = [0u8; 64];
+        while matches!(std::io::stdin().read(&mut buf), Ok(n) if n > 0) {}
+        let _ = done_tx.send(());
+    });
+    loop {
+        if done_rx.try_recv().is_ok() {
+            break;
+        }
+        match rx.recv_timeout(Duration::from_millis(50)) {
+            Ok(line) => print_line(&line),
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    for n in nodes {
+        let _ = n.stop();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A `ryre bench swarm` child; killed and reaped on drop.
+struct SwarmProc {
+    child: Child,
+    _stdin: Option<ChildStdin>,
+    lines: mpsc::Receiver<String>,
+    ids: Vec<PeerId>,
+}
+
+impl SwarmProc {
+    fn spawn(
+        nodes: usize,
+        port: u16,
+        expect: usize,
+        extra: &[&str],
+    ) -> Result<SwarmProc, CliError> {
+        let exe = std::env::current_exe().map_err(err)?;
+        let mut child = Command::new(exe)
+            .args(["bench", "swarm", "--nodes", &nodes.to_string()])
+            .args(["--port", &port.to_string(), "--expect", &expect.to_string()])
+            .args(extra)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| CliError::Runtime(format!("cannot start a swarm process: {e}")))?;
+        let out = child.stdout.take();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            let Some(out) = out else { return };
+            for l in BufReader::new(out).lines().map_while(Result::ok) {
+                if tx.send(l).is_err() {
+                    return;
+                }
+            }
+        });
+        Ok(SwarmProc {
+            _stdin: child.stdin.take(),
+            child,
+            lines,
+            ids: Vec::new(),
+        })
+    }
+
+    /// Reads lines until `pred` holds for one (keeping `NODE` ids); fails after `within`.
+    fn until(
+        &mut self,
+        within: Duration,
+        what: &str,
+        mut pred: impl FnMut(&str) -> bool,
+    ) -> Result<String, CliError> {
+        let deadline = Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let line = self
+                .lines
+                .recv_timeout(left)
+                .map_err(|_| CliError::Runtime(format!("no {what} within {within:?}")))?;
+            if let Some(id) = line.strip_prefix("NODE ").and_then(|s| s.parse().ok()) {
+                self.ids.push(id);
+            }
+            if pred(&line) {
+                return Ok(line);
+            }
+        }
+    }
+
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for SwarmProc {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e3
+}
+
+/// One two-process round: a node here, then a child node; time from spawning the child to
+/// ENTER on both sides.
+fn pair_round(discovery: Discovery) -> Result<Duration, CliError> {
+    let port = ryre::private_port().map_err(err)?;
+    let d = discovery.as_str();
+    let here = builder(port, "pair-here".into(), discovery, 1000).start()?;
+    let t0 = Instant::now();
+    let mut child = SwarmProc::spawn(1, port, 2, &["--discovery", d])?;
+    let stall = Duration::from_secs(10);
+    child.until(stall, "MET from the child", |l| l.starts_with("MET"))?;
+    let child_met = t0.elapsed();
+    let deadline = t0 + stall;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match here.recv_timeout(left)? {
+            Some(Event::Enter { .. }) => break,
+            Some(_) => {}
+            None => return Err(err("the child never entered")),
+        }
+    }
+    let here_met = t0.elapsed();
+    here.stop()?;
+    Ok(child_met.max(here_met))
+}
+
+fn proc_stat(pid: u32) -> Option<(u64, u64)> {
+    // utime + stime in clock ticks, and resident pages.
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let after = stat.rsplit_once(')')?.1;
+    let f: Vec<&str> = after.split_whitespace().collect();
+    let cpu = f.get(11)?.parse::<u64>().ok()? + f.get(12)?.parse::<u64>().ok()?;
+    let rss = f.get(21)?.parse::<u64>().ok()?;
+    Some((cpu, rss))
+}
+
+/// Starts `total` nodes in processes of `per` and waits until every node has met all others.
+fn swarm_up(total: usize, per: usize, port: u16) -> Result<(Vec<SwarmProc>, Duration), CliError> {
+    let t0 = Instant::now();
+    let mut procs = Vec::new();
+    let mut left = total;
+    while left > 0 {
+        let n = left.min(per);
+        procs.push(SwarmProc::spawn(n, port, total, &[])?);
+        left -= n;
+    }
+    let stall = Duration::from_secs(60);
+    for p in &mut procs {
+        let want = p_nodes(p, per, total);
+        for _ in 0..want {
+            p.until(stall, "every node meeting all the others", |l| {
+                l.starts_with("MET")
+            })?;
+        }
+    }
+    Ok((procs, t0.elapsed()))
+}
+
+fn p_nodes(_p: &SwarmProc, per: usize, total: usize) -> usize {
+    per.min(total)
+}
+
+/// Runs `ryre bench discovery`.
+pub fn discovery(a: DiscoveryArgs) -> CliResult {
+    raise_fd_limit();
+    let mut local = Vec::new();
+    let mut beacon = Vec::new();
+    for _ in 0..a.rounds {
+        local.push(ms(pair_round(Discovery::Auto)?));
+        beacon.push(ms(pair_round(Discovery::Beacon)?));
+    }
+    let (l, b) = (median(local.clone()), median(beacon.clone()));
+    let mut out = json!({"bench": "discovery", "pair_auto_ms": local, "pair_beacon_ms": beacon,
+        "pair_auto_median_ms": l, "pair_beacon_median_ms": b, "pair_target_ms": 50});
+    if !a.json {
+        print_line(&format!(
+            "2 processes, start of the second -> ENTER on both sides: rendezvous (auto) median {l:.1} ms, plain ZRE beacons (1 s interval, as Zyre) median {b:.1} ms over {} rounds (target <= 50 ms: {})",
+            a.rounds,
+            if l <= 50.0 { "met" } else { "MISSED" }
+        ));
+    }
+    if a.nodes > 1 {
+        let per = usize::try_from(a.per_process).unwrap_or(10);
+        let port = ryre::private_port().map_err(err)?;
+        let (procs, took) = swarm_up(a.nodes, per, port)?;
+        out["swarm_nodes"] = json!(a.nodes);
+        out["swarm_processes"] = json!(procs.len());
+        out["swarm_all_met_ms"] = json!(ms(took));
+        if !a.json {
+            print_line(&format!(
+                "{} nodes in {} processes: every node has seen all {} others after {:.0} ms (target <= 2000 ms for 100: {})",
+                a.nodes,
+                procs.len(),
+                a.nodes - 1,
+                ms(took),
+                if ms(took) <= 2000.0 { "met" } else { "MISSED" }
+            ));
+        }
+        if a.idle_secs > 0 {
+            // Let the start-up traffic settle, then measure CPU over the idle period.
+            std::thread::sleep(Duration::from_secs(2)); // a measurement window, not a wait for a condition
+            let before: Vec<(u64, u64)> = procs.iter().filter_map(|p| proc_stat(p.pid())).collect();
+            let t = Instant::now();
+            std::thread::sleep(Duration::from_secs(a.idle_secs)); // the measurement window itself
+            let after: Vec<(u64, u64)> = procs.iter().filter_map(|p| proc_stat(p.pid())).collect();
+            let secs = t.elapsed().as_secs_f64();
+            let ticks = 100.0; // USER_HZ on Linux
+            let cpu: u64 = after
+                .iter()
+                .zip(&before)
+                .map(|(a, b)| a.0.saturating_sub(b.0))
+                .sum();
+            let cpu_pct = cpu as f64 / ticks / secs * 100.0;
+            let page = 4096u64;
+            let rss: u64 = after.iter().map(|a| a.1 * page).sum();
+            let per_node = rss as f64 / a.nodes as f64 / (1 << 20) as f64;
+            out["idle_cpu_percent_of_one_core"] = json!(cpu_pct);
+            out["idle_rss_total_mib"] = json!(rss as f64 / (1 << 20) as f64);
+            out["idle_rss_per_node_mib"] = json!(per_node);
+            if !a.json {
+                print_line(&format!(
+                    "idle, {} nodes: {cpu_pct:.2} % of one core in total over {secs:.0} s; RSS {:.1} MiB in all, {per_node:.2} MiB per node ({} nodes per process)",
+                    a.nodes,
+                    rss as f64 / (1 << 20) as f64,
+                    per
+                ));
+            }
+        }
+    }
+    if a.json {
+        print_line(&out.to_string());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Registers a throw-away id and returns the agent's id and the ids it lists.
+fn probe(port: u16, me: PeerId) -> Option<(PeerId, BTreeSet<PeerId>)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
+    let reg = RvMsg::Register(Registration {
+        id: me,
+        name: "probe".into(),
+        endpoint: "tcp://127.0.0.1:9".into(),
+        beacon: None,
+        headers: vec![],
+        groups: vec![],
+        status: 0,
+    });
+    s.write_all(&reg.encode().ok()?).ok()?;
+    let (mut buf, mut chunk) = (Vec::new(), [0u8; 8192]);
+    let (mut agent, mut peers) = (None, BTreeSet::new());
+    loop {
+        match s.read(&mut chunk) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+        }
+        while let Ok(Some((msg, used))) = RvMsg::decode(&buf) {
+            buf.drain(..used);
+            match msg {
+                RvMsg::Welcome { agent: a } => agent = Some(a),
+                RvMsg::Peer { id, .. } => {
+                    peers.insert(id);
+                }
+                _ => {}
+            }
+        }
+        s.set_read_timeout(Some(Duration::from_millis(20))).ok()?;
+    }
+    let _ = s.write_all(&RvMsg::Leave.encode().ok()?);
+    agent.map(|a| (a, peers))
+}
+
+/// Runs `ryre bench failover`.
+pub fn failover(a: FailoverArgs) -> CliResult {
+    raise_fd_limit();
+    let per = usize::try_from(a.per_process).unwrap_or(5);
+    let port = ryre::private_port().map_err(err)?;
+    // The whispering pair: `w` here (never the agent), its echo in a child of its own.
+    let w = builder(port, "whisperer".into(), Discovery::Auto, 1000)
+        .agent(false)
+        .start()?;
+    let (mut procs, _) = swarm_up(a.nodes, per, port)?;
+    let mut echo = SwarmProc::spawn(1, port, 2, &["--echo"])?;
+    echo.until(Duration::from_secs(10), "the echo node", |l| {
+        l.starts_with("NODE")
+    })?;
+    let echo_id = echo.ids[0];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !w.peers().contains(&echo_id) {
+        if Instant::now() > deadline {
+            return Err(err("the echo node never entered"));
+        }
+        let _ = w.recv_timeout(Duration::from_millis(10));
+    }
+    let owner: BTreeMap<PeerId, usize> = procs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, p)| p.ids.iter().map(move |id| (*id, i)))
+        .collect();
+    let probe_id = |n: u64| {
+        let mut b = [0xAB; 16];
+        b[..8].copy_from_slice(&n.to_be_bytes());
+        PeerId::from_bytes(b)
+    };
+    let mut probes = 0u64;
+    let (mut sent, mut echoed) = (0u64, 0u64);
+    let mut exits: Vec<(PeerId, String)> = Vec::new();
+    let pump = |w: &Node, sent: &mut u64, echoed: &mut u64, exits: &mut Vec<(PeerId, String)>| {
+        for _ in 0..10 {
+            if w.whisper(echo_id, [sent.to_string()]).is_ok() {
+                *sent += 1;
+            }
+        }
+        while let Ok(Some(ev)) = w.recv_timeout(Duration::ZERO) {
+            match ev {
+                Event::Whisper { .. } => *echoed += 1,
+                Event::Exit { peer, reason, .. } => exits.push((peer, reason.as_str().to_string())),
+                _ => {}
+            }
+        }
+    };
+    let mut killed_nodes: BTreeSet<PeerId> = BTreeSet::new();
+    let mut takeovers = Vec::new();
+    let mut dead = vec![false; procs.len()];
+    for round in 0..a.rounds {
+        probes += 1;
+        let (agent, _) = probe(port, probe_id(probes)).ok_or_else(|| err("no agent"))?;
+        let Some(&i) = owner.get(&agent) else {
+            return Err(err(format!("round {round}: the agent is not a swarm node")));
+        };
+        let survivors: BTreeSet<PeerId> = owner
+            .iter()
+            .filter(|(_, p)| !dead[**p] && **p != i)
+            .map(|(id, _)| *id)
+            .chain([w.uuid(), echo_id])
+            .collect();
+        procs[i].kill();
+        dead[i] = true;
+        let t0 = Instant::now();
+        killed_nodes.extend(procs[i].ids.iter().copied());
+        loop {
+            pump(&w, &mut sent, &mut echoed, &mut exits);
+            probes += 1;
+            if let Some((new, peers)) = probe(port, probe_id(probes)) {
+                if new != agent && survivors.iter().all(|id| peers.contains(id) || *id == new) {
+                    break;
+                }
+            }
+            if t0.elapsed() > Duration::from_secs(20) {
+                return Err(err(format!("round {round}: no new agent serving everyone")));
+            }
+        }
+        takeovers.push(ms(t0.elapsed()));
+    }
+    // A node killed that is not the agent: time until its EXIT reaches the whisperer.
+    let mut exit_times = Vec::new();
+    for _ in 0..a.rounds {
+        probes += 1;
+        let (agent, _) = probe(port, probe_id(probes)).ok_or_else(|| err("no agent"))?;
+        let mut victim = SwarmProc::spawn(1, port, 2, &[])?;
+        victim.until(Duration::from_secs(10), "the victim", |l| {
+            l.starts_with("NODE")
+        })?;
+        let vid = victim.ids[0];
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !w.peers().contains(&vid) {
+            if Instant::now() > deadline {
+                return Err(err("the victim never entered"));
+            }
+            match w.recv_timeout(Duration::from_millis(5))? {
+                Some(Event::Whisper { .. }) => echoed += 1,
+                Some(Event::Exit { peer, reason, .. }) => {
+                    exits.push((peer, reason.as_str().into()))
+                }
+                _ => {}
+            }
+        }
+        debug_assert_ne!(vid, agent);
+        victim.kill();
+        let t0 = Instant::now();
+        loop {
+            match w.recv_timeout(Duration::from_secs(10))? {
+                Some(Event::Exit { peer, .. }) if peer == vid => break,
+                Some(Event::Exit { peer, reason, .. }) => {
+                    exits.push((peer, reason.as_str().into()))
+                }
+                Some(Event::Whisper { .. }) => echoed += 1,
+                Some(_) => {}
+                None => return Err(err("no EXIT for the killed node")),
+            }
+        }
+        exit_times.push(ms(t0.elapsed()));
+    }
+    // Let every echo come home, then count.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while echoed < sent && Instant::now() < deadline {
+        if let Ok(Some(ev)) = w.recv_timeout(Duration::from_millis(50)) {
+            match ev {
+                Event::Whisper { .. } => echoed += 1,
+                Event::Exit { peer, reason, .. } => exits.push((peer, reason.as_str().into())),
+                _ => {}
+            }
+        }
+    }
+    let spurious: Vec<&(PeerId, String)> = exits
+        .iter()
+        .filter(|(p, _)| !killed_nodes.contains(p))
+        .collect();
+    let lost = sent - echoed.min(sent);
+    let (t_med, t_max) = (
+        median(takeovers.clone()),
+        takeovers.iter().copied().fold(0.0, f64::max),
+    );
+    let (e_med, e_max) = (
+        median(exit_times.clone()),
+        exit_times.iter().copied().fold(0.0, f64::max),
+    );
+    if a.json {
+        print_line(
+            &json!({"bench": "failover", "nodes": a.nodes, "per_process": per,
+            "takeover_ms": takeovers, "takeover_median_ms": t_med, "takeover_max_ms": t_max,
+            "takeover_target_ms": 500, "spurious_exits": spurious.len(), "whispers": sent,
+            "lost": lost, "exit_ms": exit_times, "exit_median_ms": e_med, "exit_max_ms": e_max,
+            "exit_target_ms": 200})
+            .to_string(),
+        );
+    } else {
+        print_line(&format!(
+            "agent killed (kill -9) under {} nodes: new agent serving every survivor after median {t_med:.0} ms, max {t_max:.0} ms over {} kills (target <= 500 ms: {}); spurious EXITs {}; whispers between survivors {sent}, lost {lost}",
+            a.nodes, a.rounds, if t_max <= 500.0 { "met" } else { "MISSED" }, spurious.len()
+        ));
+        print_line(&format!(
+            "a node killed (kill -9): EXIT at its peers after median {e_med:.1} ms, max {e_max:.1} ms over {} kills (target <= 200 ms: {})",
+            a.rounds,
+            if e_max <= 200.0 { "met" } else { "MISSED" }
+        ));
+    }
+    w.stop()?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Raises the soft limit on open files to the hard limit (a full mesh needs many sockets).
+fn raise_fd_limit() {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: getrlimit/setrlimit with a valid pointer to a rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) == 0 {
+            lim.rlim_cur = lim.rlim_max;
+            let _ = libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
+        }
+    }
+}
