@@ -201,7 +201,16 @@ impl Links {
     /// Opens a DEALER to a peer's inbox (replacing any previous link to it).
     pub fn connect(&mut self, peer: PeerId, endpoint: &str) -> Result<(), TransportError> {
         self.links.remove(&peer);
-        let s = self.ctx.socket(zmq::DEALER)?;
+        let s = match self.ctx.socket(zmq::DEALER) {
+            Ok(s) => s,
+            // The context is full (libzmq allows 1023 sockets per context and the `zmq` crate
+            // cannot raise that): go on in a context of our own. Sockets keep their context.
+            Err(zmq::Error::EMFILE) => {
+                self.ctx = zmq::Context::new();
+                self.ctx.socket(zmq::DEALER)?
+            }
+            Err(e) => return Err(e.into()),
+        };
         s.set_identity(&self.own_routing_id)?;
         s.set_sndhwm(self.opts.send_hwm)?;
         s.set_sndtimeo(0)?;
