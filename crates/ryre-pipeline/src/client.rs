@@ -4,13 +4,12 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
 
 use crate::proto::{Msg, Task, TaskResult, MAX_TASKS};
-use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Stats};
+use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Running, Stats};
 
 /// Time between the client's timeout checks.
 const TICK: Duration = Duration::from_millis(50);
@@ -105,17 +104,16 @@ enum Cmd {
 /// and gathers results. Several batches may be open at once. Stops when [`Client::stop`] is
 /// called or it is dropped (open batches then end early).
 pub struct Client {
-    node: Node,
+    run: Running,
     cmd: flume::Sender<Cmd>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    counters: Arc<Counters>,
     ready: Arc<AtomicUsize>,
 }
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("node", &self.node).finish()
+        f.debug_struct("Client")
+            .field("node", &self.run.node)
+            .finish()
     }
 }
 
@@ -123,7 +121,6 @@ impl Client {
     /// Starts a client.
     pub fn start(builder: NodeBuilder, config: Config) -> Result<Client, Error> {
         let node = start_node(builder, &config, Role::Client)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let (cmd, cmd_rx) = flume::unbounded();
         let now = Instant::now();
@@ -147,19 +144,8 @@ impl Client {
             last_scan: now,
             ready: ready.clone(),
         };
-        let s = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("pipeline-client-{}", node.name()))
-            .spawn(move || state.run(&s, &cmd_rx))
-            .map_err(Error::Thread)?;
-        Ok(Client {
-            node,
-            cmd,
-            stop,
-            thread: Some(thread),
-            counters,
-            ready,
-        })
+        let run = Running::spawn(node, counters, "client", move |s| state.run(s, &cmd_rx))?;
+        Ok(Client { run, cmd, ready })
     }
 
     /// Workers that have given this client credit and have not left.
@@ -199,31 +185,17 @@ impl Client {
 
     /// The client's ryre node.
     pub fn node(&self) -> &Node {
-        &self.node
+        &self.run.node
     }
 
     /// What the client has received, dropped and dealt again.
     pub fn stats(&self) -> Stats {
-        self.counters.snapshot()
+        self.run.counters.snapshot()
     }
 
     /// Stops the client and its node.
     pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = self.node.stop();
-    }
-}
-
-impl Drop for Client {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.run.shutdown();
     }
 }
 

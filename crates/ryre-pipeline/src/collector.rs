@@ -5,13 +5,12 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
 
 use crate::proto::{Msg, TaskResult, MAX_MISSING};
-use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Stats};
+use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Running, Stats};
 
 /// A batch that no START has confirmed and no result has touched for this long is forgotten.
 const IDLE_BATCH: Duration = Duration::from_secs(60);
@@ -19,16 +18,13 @@ const IDLE_BATCH: Duration = Duration::from_secs(60);
 /// A running collector: a ryre node in the cluster's collectors group and its thread. Stops
 /// when [`Collector::stop`] is called or it is dropped.
 pub struct Collector {
-    node: Node,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    counters: Arc<Counters>,
+    run: Running,
 }
 
 impl std::fmt::Debug for Collector {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Collector")
-            .field("node", &self.node)
+            .field("node", &self.run.node)
             .finish()
     }
 }
@@ -37,7 +33,6 @@ impl Collector {
     /// Starts a collector.
     pub fn start(builder: NodeBuilder, config: Config) -> Result<Collector, Error> {
         let node = start_node(builder, &config, Role::Collector)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let mut state = CollectorState {
             node: node.clone(),
@@ -47,46 +42,23 @@ impl Collector {
             counters: counters.clone(),
             interval: config.progress_interval,
         };
-        let s = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("pipeline-collector-{}", node.name()))
-            .spawn(move || state.run(&s))
-            .map_err(Error::Thread)?;
-        Ok(Collector {
-            node,
-            stop,
-            thread: Some(thread),
-            counters,
-        })
+        let run = Running::spawn(node, counters, "collector", move |s| state.run(s))?;
+        Ok(Collector { run })
     }
 
     /// The collector's ryre node.
     pub fn node(&self) -> &Node {
-        &self.node
+        &self.run.node
     }
 
     /// What the collector has received and dropped.
     pub fn stats(&self) -> Stats {
-        self.counters.snapshot()
+        self.run.counters.snapshot()
     }
 
     /// Stops the collector and its node.
     pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = self.node.stop();
-    }
-}
-
-impl Drop for Collector {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.run.shutdown();
     }
 }
 

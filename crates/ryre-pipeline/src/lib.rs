@@ -46,10 +46,12 @@ pub mod proto;
 mod worker;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
 use std::time::Duration;
 
-use ryre::{Bytes, Event, PeerId};
+use ryre::{Bytes, Event, Node, PeerId};
 
 pub use client::{Batch, Client, TaskError};
 pub use collector::Collector;
@@ -191,6 +193,53 @@ impl Role {
             Role::Collector => "collectors",
         };
         format!("pipeline/{cluster}/{g}")
+    }
+}
+
+/// What every role keeps while it runs: its node, its thread (told to stop through a flag) and
+/// its counters. Stopping it, or dropping it, stops the thread and then the node.
+pub(crate) struct Running {
+    pub node: Node,
+    pub counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Runs `run` on a thread named after the role and the node.
+    pub fn spawn(
+        node: Node,
+        counters: Arc<Counters>,
+        role: &str,
+        run: impl FnOnce(&AtomicBool) + Send + 'static,
+    ) -> Result<Running, Error> {
+        let stop = Arc::new(AtomicBool::new(false));
+        let s = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("pipeline-{role}-{}", node.name()))
+            .spawn(move || run(&s))
+            .map_err(Error::Thread)?;
+        Ok(Running {
+            node,
+            counters,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread, then the node.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = self.node.stop();
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.shutdown();
     }
 }
 

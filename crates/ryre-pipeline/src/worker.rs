@@ -4,26 +4,24 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
 
 use crate::proto::{Msg, Task, TaskResult};
-use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Stats};
+use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Running, Stats};
 
 /// A running worker: a ryre node in the cluster's workers group, and a thread that runs the
 /// task function. Stops when [`Worker::stop`] is called or it is dropped.
 pub struct Worker {
-    node: Node,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-    counters: Arc<Counters>,
+    run: Running,
 }
 
 impl std::fmt::Debug for Worker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Worker").field("node", &self.node).finish()
+        f.debug_struct("Worker")
+            .field("node", &self.run.node)
+            .finish()
     }
 }
 
@@ -52,7 +50,6 @@ impl Worker {
         F: FnMut(&[u8]) -> Result<Vec<u8>, String> + Send + 'static,
     {
         let node = start_node(builder, &config, Role::Worker)?;
-        let stop = Arc::new(AtomicBool::new(false));
         let counters = Arc::new(Counters::default());
         let mut state = WorkerState {
             node: node.clone(),
@@ -65,46 +62,23 @@ impl Worker {
             counters: counters.clone(),
             task: Box::new(task),
         };
-        let s = stop.clone();
-        let thread = std::thread::Builder::new()
-            .name(format!("pipeline-worker-{}", node.name()))
-            .spawn(move || state.run(&s))
-            .map_err(Error::Thread)?;
-        Ok(Worker {
-            node,
-            stop,
-            thread: Some(thread),
-            counters,
-        })
+        let run = Running::spawn(node, counters, "worker", move |s| state.run(s))?;
+        Ok(Worker { run })
     }
 
     /// The worker's ryre node.
     pub fn node(&self) -> &Node {
-        &self.node
+        &self.run.node
     }
 
     /// What the worker has received and dropped.
     pub fn stats(&self) -> Stats {
-        self.counters.snapshot()
+        self.run.counters.snapshot()
     }
 
     /// Stops the worker (after the task it is running) and its node.
     pub fn stop(mut self) {
-        self.shutdown();
-    }
-
-    fn shutdown(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-        let _ = self.node.stop();
-    }
-}
-
-impl Drop for Worker {
-    fn drop(&mut self) {
-        self.shutdown();
+        self.run.shutdown();
     }
 }
 
