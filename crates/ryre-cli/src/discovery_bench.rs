@@ -5,15 +5,13 @@
 //! swarm`, N nodes each) on loopback with a private port; every child is killed at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
 use ryre::{Discovery, Event, Node, NodeBuilder, PeerId};
-use ryre_proto::rendezvous::{Registration, RvMsg};
 use serde_json::json;
 
 use crate::output::print_line;
@@ -380,41 +378,10 @@ pub fn discovery(a: DiscoveryArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Registers a throw-away id and returns the agent's id and the ids it lists.
-fn probe(port: u16, me: PeerId) -> Option<(PeerId, BTreeSet<PeerId>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_millis(200))).ok()?;
-    let reg = RvMsg::Register(Registration {
-        id: me,
-        name: "probe".into(),
-        endpoint: "tcp://127.0.0.1:9".into(),
-        beacon: None,
-        headers: vec![],
-        groups: vec![],
-        status: 0,
-    });
-    s.write_all(&reg.encode().ok()?).ok()?;
-    let (mut buf, mut chunk) = (Vec::new(), [0u8; 8192]);
-    let (mut agent, mut peers) = (None, BTreeSet::new());
-    loop {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        while let Ok(Some((msg, used))) = RvMsg::decode(&buf) {
-            buf.drain(..used);
-            match msg {
-                RvMsg::Welcome { agent: a } => agent = Some(a),
-                RvMsg::Peer { id, .. } => {
-                    peers.insert(id);
-                }
-                _ => {}
-            }
-        }
-        s.set_read_timeout(Some(Duration::from_millis(20))).ok()?;
-    }
-    let _ = s.write_all(&RvMsg::Leave.encode().ok()?);
-    agent.map(|a| (a, peers))
+/// Asks the agent who it serves: (the agent's id, the registered ids).
+fn probe(port: u16) -> Option<(PeerId, BTreeSet<PeerId>)> {
+    let view = ryre::agent_view(&ryre::Rendezvous::Tcp(port), Duration::from_millis(500)).ok()?;
+    Some((view.agent, view.nodes.iter().map(|n| n.0).collect()))
 }
 
 /// Runs `ryre bench failover`.
@@ -444,12 +411,6 @@ pub fn failover(a: FailoverArgs) -> CliResult {
         .enumerate()
         .flat_map(|(i, p)| p.ids.iter().map(move |id| (*id, i)))
         .collect();
-    let probe_id = |n: u64| {
-        let mut b = [0xAB; 16];
-        b[..8].copy_from_slice(&n.to_be_bytes());
-        PeerId::from_bytes(b)
-    };
-    let mut probes = 0u64;
     let (mut sent, mut echoed) = (0u64, 0u64);
     let mut exits: Vec<(PeerId, String)> = Vec::new();
     let pump = |w: &Node, sent: &mut u64, echoed: &mut u64, exits: &mut Vec<(PeerId, String)>| {
@@ -470,8 +431,7 @@ pub fn failover(a: FailoverArgs) -> CliResult {
     let mut takeovers = Vec::new();
     let mut dead = vec![false; procs.len()];
     for round in 0..a.rounds {
-        probes += 1;
-        let (agent, _) = probe(port, probe_id(probes)).ok_or_else(|| err("no agent"))?;
+        let (agent, _) = probe(port).ok_or_else(|| err("no agent"))?;
         let Some(&i) = owner.get(&agent) else {
             return Err(err(format!("round {round}: the agent is not a swarm node")));
         };
@@ -487,8 +447,7 @@ pub fn failover(a: FailoverArgs) -> CliResult {
         killed_nodes.extend(procs[i].ids.iter().copied());
         loop {
             pump(&w, &mut sent, &mut echoed, &mut exits);
-            probes += 1;
-            if let Some((new, peers)) = probe(port, probe_id(probes)) {
+            if let Some((new, peers)) = probe(port) {
                 if new != agent && survivors.iter().all(|id| peers.contains(id) || *id == new) {
                     break;
                 }
@@ -502,8 +461,7 @@ pub fn failover(a: FailoverArgs) -> CliResult {
     // A node killed that is not the agent: time until its EXIT reaches the whisperer.
     let mut exit_times = Vec::new();
     for _ in 0..a.rounds {
-        probes += 1;
-        let (agent, _) = probe(port, probe_id(probes)).ok_or_else(|| err("no agent"))?;
+        let (agent, _) = probe(port).ok_or_else(|| err("no agent"))?;
         let mut victim = SwarmProc::spawn(1, port, 2, &[])?;
         victim.until(Duration::from_secs(10), "the victim", |l| {
             l.starts_with("NODE")

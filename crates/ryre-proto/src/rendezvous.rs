@@ -15,6 +15,7 @@
 //! | 5    | Beacon   | agent -> node  | sender IPv4 4 bytes, datagram (u16 length, at most 512)  |
 //! | 6    | Leave    | node -> agent  | (empty): the node stops                                  |
 //! | 7    | Error    | agent -> node  | code u8, text str; the agent then closes the connection  |
+//! | 8    | List     | anyone -> agent| (empty): answered with Welcome and one Peer per node, then the agent closes the connection (nothing is registered) |
 //!
 //! The beacon field of Register is a flag byte: 0 when the node wants no UDP at all (discovery
 //! `local`), or 1 followed by the interface's IPv4 address, its broadcast address, the UDP port
@@ -144,6 +145,9 @@ pub enum RvMsg {
     },
     /// The node stops (clean deregistration).
     Leave,
+    /// Asks who is registered, without registering: the agent answers Welcome and one Peer per
+    /// node, then closes the connection.
+    List,
     /// The agent refuses something and closes the connection.
     Error {
         /// What kind of problem.
@@ -192,6 +196,7 @@ const K_GONE: u8 = 4;
 const K_BEACON: u8 = 5;
 const K_LEAVE: u8 = 6;
 const K_ERROR: u8 = 7;
+const K_LIST: u8 = 8;
 
 fn put_str(b: &mut BytesMut, s: &str, what: &'static str) -> Result<(), RvError> {
     let len = u8::try_from(s.len()).map_err(|_| RvError::TooLong(what))?;
@@ -268,6 +273,7 @@ impl RvMsg {
                 b.put_slice(data);
             }
             RvMsg::Leave => b.put_u8(K_LEAVE),
+            RvMsg::List => b.put_u8(K_LIST),
             RvMsg::Error { code, text } => {
                 b.put_u8(K_ERROR);
                 b.put_u8(*code as u8);
@@ -372,6 +378,7 @@ impl RvMsg {
                 RvMsg::Beacon { from, data }
             }
             K_LEAVE => RvMsg::Leave,
+            K_LIST => RvMsg::List,
             K_ERROR => {
                 let code = ErrorCode::from_u8(r.u8()?).ok_or(RvError::BadField("error code"))?;
                 RvMsg::Error {
@@ -503,6 +510,7 @@ mod tests {
                 }
             }),
             Just(RvMsg::Leave),
+            Just(RvMsg::List),
             (1u8..=5, "\\PC{0,40}").prop_map(|(c, text)| RvMsg::Error {
                 code: ErrorCode::from_u8(c).unwrap_or(ErrorCode::Malformed),
                 text

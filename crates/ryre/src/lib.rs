@@ -45,7 +45,7 @@ use std::time::{Duration, Instant};
 
 pub use builder::{Discovery, NodeBuilder};
 pub use bytes::Bytes;
-pub use discovery::agent::Rendezvous;
+pub use discovery::agent::{agent_view, AgentView, Rendezvous};
 pub use discovery::{Interface, InterfaceError};
 pub use events::EventStream;
 pub use port::private_port;

@@ -115,55 +115,10 @@ fn child_rv() {
     }
 }
 
-/// Registers a throw-away id on the rendezvous and returns (the agent's id, the ids it lists).
+/// Asks the agent who it serves: (the agent's id, the registered ids).
 fn probe(port: u16) -> Option<(PeerId, BTreeSet<PeerId>)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_millis(500))).ok()?;
-    let me = PeerId::from_bytes(*uuid_bytes());
-    let reg = RvMsg::Register(Registration {
-        id: me,
-        name: "probe".into(),
-        endpoint: "tcp://127.0.0.1:9".into(),
-        beacon: None,
-        headers: vec![],
-        groups: vec![],
-        status: 0,
-    });
-    s.write_all(&reg.encode().ok()?).ok()?;
-    let mut buf = Vec::new();
-    let mut agent = None;
-    let mut peers = BTreeSet::new();
-    let mut chunk = [0u8; 4096];
-    // The agent answers Welcome then one Peer per node at once; read until it pauses.
-    loop {
-        match s.read(&mut chunk) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-        }
-        while let Ok(Some((msg, used))) = RvMsg::decode(&buf) {
-            buf.drain(..used);
-            match msg {
-                RvMsg::Welcome { agent: a } => agent = Some(a),
-                RvMsg::Peer { id, .. } => {
-                    peers.insert(id);
-                }
-                _ => {}
-            }
-        }
-        s.set_read_timeout(Some(Duration::from_millis(100))).ok()?;
-    }
-    let _ = s.write_all(&RvMsg::Leave.encode().ok()?);
-    agent.map(|a| (a, peers))
-}
-
-fn uuid_bytes() -> &'static [u8; 16] {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(1);
-    let n = N.fetch_add(1, Ordering::Relaxed);
-    let mut b = [0xEEu8; 16];
-    b[..8].copy_from_slice(&n.to_be_bytes());
-    b[8..12].copy_from_slice(&std::process::id().to_be_bytes());
-    Box::leak(Box::new(b))
+    let view = ryre::agent_view(&ryre::Rendezvous::Tcp(port), Duration::from_millis(500)).ok()?;
+    Some((view.agent, view.nodes.iter().map(|n| n.0).collect()))
 }
 
 #[test]

@@ -110,6 +110,76 @@ pub(crate) fn grab(at: &Rendezvous) -> io::Result<Option<Listener>> {
     }
 }
 
+/// What the machine's agent says about its nodes (see [`agent_view`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentView {
+    /// The node that hosts the agent.
+    pub agent: PeerId,
+    /// Every registered node: id, name, inbox endpoint.
+    pub nodes: Vec<(PeerId, String, String)>,
+}
+
+/// Asks the agent at `at` who is registered (nothing is registered by asking); `timeout`
+/// bounds the whole exchange. An error when no agent answers.
+pub fn agent_view(at: &Rendezvous, timeout: Duration) -> io::Result<AgentView> {
+    let deadline = Instant::now() + timeout;
+    let mut stream: Box<dyn ReadWrite> = match at {
+        Rendezvous::Tcp(port) => {
+            let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port));
+            let s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+            s.set_read_timeout(Some(timeout))?;
+            Box::new(s)
+        }
+        Rendezvous::Ipc(path) => {
+            let s = std::os::unix::net::UnixStream::connect(path)?;
+            s.set_read_timeout(Some(timeout))?;
+            Box::new(s)
+        }
+    };
+    let frame = RvMsg::List
+        .encode()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e))?;
+    stream.write_all(&frame)?;
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    while Instant::now() < deadline {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let mut view = AgentView {
+        agent: PeerId::from_bytes([0; 16]),
+        nodes: Vec::new(),
+    };
+    let mut welcomed = false;
+    let mut rest = &buf[..];
+    while let Ok(Some((msg, used))) = RvMsg::decode(rest) {
+        rest = &rest[used..];
+        match msg {
+            RvMsg::Welcome { agent } => {
+                view.agent = agent;
+                welcomed = true;
+            }
+            RvMsg::Peer { id, name, endpoint } => view.nodes.push((id, name, endpoint)),
+            _ => {}
+        }
+    }
+    if welcomed {
+        Ok(view)
+    } else {
+        Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "no ryre agent answered on the rendezvous",
+        ))
+    }
+}
+
+trait ReadWrite: Read + Write {}
+impl<T: Read + Write> ReadWrite for T {}
+
 /// The running agent; stopped on drop.
 pub(crate) struct AgentHandle {
     stop: Arc<AtomicBool>,
@@ -433,6 +503,27 @@ impl Agent {
                     self.remove_member(id, GoneReason::Left);
                 }
             }
+            RvMsg::List => {
+                self.send(token, &RvMsg::Welcome { agent: self.host });
+                let all: Vec<RvMsg> = self
+                    .members
+                    .iter()
+                    .map(|(id, m)| RvMsg::Peer {
+                        id: *id,
+                        name: m.reg.name.clone(),
+                        endpoint: m.reg.endpoint.clone(),
+                    })
+                    .collect();
+                for m in &all {
+                    self.send(token, m);
+                }
+                if let Some(c) = self.conns.get_mut(&token) {
+                    c.closing = true;
+                    if c.wbuf.is_empty() {
+                        self.drop_conn(token);
+                    }
+                }
+            }
             other => {
                 let text = format!("a node does not send {}", kind_name(&other));
                 self.refuse(token, ErrorCode::Unexpected, &text);
@@ -722,6 +813,7 @@ fn kind_name(m: &RvMsg) -> &'static str {
         RvMsg::Gone { .. } => "GONE",
         RvMsg::Beacon { .. } => "BEACON",
         RvMsg::Leave => "LEAVE",
+        RvMsg::List => "LIST",
         RvMsg::Error { .. } => "ERROR",
     }
 }

@@ -266,7 +266,7 @@ impl LocalClient {
                 data,
             }),
             RvMsg::Error { code, text } => warn!(?code, %text, "the agent refused this node"),
-            RvMsg::Register(_) | RvMsg::Leave => {}
+            RvMsg::Register(_) | RvMsg::Leave | RvMsg::List => {}
         }
     }
 
