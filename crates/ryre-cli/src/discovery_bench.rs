@@ -75,6 +75,9 @@ pub struct SwarmArgs {
     /// Whisper every whisper back.
     #[arg(long)]
     pub echo: bool,
+    /// Never host the machine's agent.
+    #[arg(long)]
+    pub no_agent: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> CliError {
@@ -98,7 +101,11 @@ pub fn swarm(a: SwarmArgs) -> CliResult {
     let mut nodes = Vec::new();
     for i in 0..a.nodes {
         let name = format!("n{}-{i}", std::process::id());
-        nodes.push(builder(a.port, name, a.discovery, a.interval).start()?);
+        nodes.push(
+            builder(a.port, name, a.discovery, a.interval)
+                .agent(!a.no_agent)
+                .start()?,
+        );
     }
     for n in &nodes {
         print_line(&format!("NODE {}", n.uuid()));
@@ -394,7 +401,7 @@ pub fn failover(a: FailoverArgs) -> CliResult {
         .agent(false)
         .start()?;
     let (mut procs, _) = swarm_up(a.nodes, per, port)?;
-    let mut echo = SwarmProc::spawn(1, port, 2, &["--echo"])?;
+    let mut echo = SwarmProc::spawn(1, port, 2, &["--echo", "--no-agent"])?;
     echo.until(Duration::from_secs(10), "the echo node", |l| {
         l.starts_with("NODE")
     })?;
@@ -414,6 +421,8 @@ pub fn failover(a: FailoverArgs) -> CliResult {
     let (mut sent, mut echoed) = (0u64, 0u64);
     let mut exits: Vec<(PeerId, String)> = Vec::new();
     let pump = |w: &Node, sent: &mut u64, echoed: &mut u64, exits: &mut Vec<(PeerId, String)>| {
+        // About 5,000 whispers a second: traffic between survivors, not a flood.
+        std::thread::sleep(Duration::from_millis(2));
         for _ in 0..10 {
             if w.whisper(echo_id, [sent.to_string()]).is_ok() {
                 *sent += 1;
@@ -462,7 +471,7 @@ pub fn failover(a: FailoverArgs) -> CliResult {
     let mut exit_times = Vec::new();
     for _ in 0..a.rounds {
         let (agent, _) = probe(port).ok_or_else(|| err("no agent"))?;
-        let mut victim = SwarmProc::spawn(1, port, 2, &[])?;
+        let mut victim = SwarmProc::spawn(1, port, 2, &["--no-agent"])?;
         victim.until(Duration::from_secs(10), "the victim", |l| {
             l.starts_with("NODE")
         })?;
