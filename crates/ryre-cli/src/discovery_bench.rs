@@ -24,7 +24,7 @@ pub struct DiscoveryArgs {
     #[arg(long, default_value_t = 100)]
     pub nodes: usize,
     /// Nodes per child process in the swarm.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=200))]
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub per_process: u64,
     /// Rounds of the two-process measurement (each kind); medians are reported.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
@@ -44,7 +44,7 @@ pub struct FailoverArgs {
     #[arg(long, default_value_t = 50)]
     pub nodes: usize,
     /// Nodes per child process.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=200))]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub per_process: u64,
     /// Agent kills (and node kills) to measure.
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]

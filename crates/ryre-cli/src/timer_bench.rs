@@ -47,6 +47,10 @@ pub struct FailoverArgs {
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
+    /// How the timer nodes find each other: `auto` (the machine's agent reports a killed node
+    /// at once) or `beacon` (as on separate hosts: the dead leader expires first).
+    #[arg(long, default_value = "auto")]
+    pub discovery: ryre::Discovery,
 }
 
 /// A `ryre timer serve` child; killed (SIGKILL) and reaped on drop.
@@ -56,7 +60,12 @@ struct TimerProc {
 }
 
 impl TimerProc {
-    fn spawn(port: u16, rates: &str, evasive: Duration) -> Result<TimerProc, CliError> {
+    fn spawn(
+        port: u16,
+        rates: &str,
+        evasive: Duration,
+        discovery: ryre::Discovery,
+    ) -> Result<TimerProc, CliError> {
         let exe = std::env::current_exe().map_err(CliError::runtime)?;
         let mut child = Command::new(exe)
             .args([
@@ -66,6 +75,8 @@ impl TimerProc {
                 "--no-wakeups",
                 "--interface",
                 "lo",
+                "--discovery",
+                discovery.as_str(),
             ])
             .args([
                 "--port",
@@ -124,11 +135,12 @@ fn free_udp_port() -> Result<u16, CliError> {
     ryre::private_port().map_err(CliError::runtime)
 }
 
-fn subscriber(port: u16, rate: u16) -> Result<Timers, CliError> {
+fn subscriber(port: u16, rate: u16, discovery: ryre::Discovery) -> Result<Timers, CliError> {
     let b = Node::builder()
         .name("bench-sub")
         .interface("lo")
         .port(port)
+        .discovery(discovery)
         .interval(Duration::from_millis(100));
     let t = Timers::start(b).map_err(|e| CliError::Runtime(e.to_string()))?;
     t.subscribe(rate)
@@ -195,8 +207,13 @@ fn ms(d: Duration) -> f64 {
 pub fn jitter(a: JitterArgs) -> CliResult {
     for &rate in &a.rates {
         let port = free_udp_port()?;
-        let _server = TimerProc::spawn(port, &rate.to_string(), Duration::from_secs(1))?;
-        let sub = subscriber(port, rate)?;
+        let _server = TimerProc::spawn(
+            port,
+            &rate.to_string(),
+            Duration::from_secs(1),
+            ryre::Discovery::Auto,
+        )?;
+        let sub = subscriber(port, rate, ryre::Discovery::Auto)?;
         // Warm up: the first ticks (while the nodes meet) are not counted.
         for _ in 0..5 {
             next_tick(&sub, Duration::from_secs(10))?;
@@ -242,10 +259,10 @@ pub fn failover(a: FailoverArgs) -> CliResult {
     let port = free_udp_port()?;
     let rates = a.rate.to_string();
     let mut procs = vec![
-        TimerProc::spawn(port, &rates, a.evasive)?,
-        TimerProc::spawn(port, &rates, a.evasive)?,
+        TimerProc::spawn(port, &rates, a.evasive, a.discovery)?,
+        TimerProc::spawn(port, &rates, a.evasive, a.discovery)?,
     ];
-    let sub = subscriber(port, a.rate)?;
+    let sub = subscriber(port, a.rate, a.discovery)?;
     let stall = a.evasive * 10 + Duration::from_secs(10);
     let mut gaps = Vec::new();
     let mut missed = Vec::new();
@@ -276,7 +293,7 @@ pub fn failover(a: FailoverArgs) -> CliResult {
                 break;
             }
         }
-        procs.push(TimerProc::spawn(port, &rates, a.evasive)?);
+        procs.push(TimerProc::spawn(port, &rates, a.evasive, a.discovery)?);
     }
     let mut sorted = gaps.clone();
     sorted.sort();
@@ -296,8 +313,9 @@ pub fn failover(a: FailoverArgs) -> CliResult {
         );
     } else {
         print_line(&format!(
-            "failover at {} Hz, evasive {} ms (expired {} ms): kill -9 -> next tick median {:.0} ms, max {:.0} ms over {} kills (target <= {:.0} ms = 2 x evasive: {}); missed ticks {:?}; duplicates {dup}",
+            "failover at {} Hz, discovery {}, evasive {} ms (expired {} ms): kill -9 -> next tick median {:.0} ms, max {:.0} ms over {} kills (target <= {:.0} ms = 2 x evasive: {}); missed ticks {:?}; duplicates {dup}",
             a.rate,
+            a.discovery.as_str(),
             a.evasive.as_millis(),
             (a.evasive * 3 / 2).as_millis(),
             ms(median),

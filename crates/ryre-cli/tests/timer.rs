@@ -261,6 +261,24 @@ fn bench_timer_and_failover_report_against_their_baselines() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
     assert_eq!(v["duplicates"], 0, "{v}");
     let gap = v["gaps_ms"][0].as_f64().expect("one gap");
-    // At least the expired timeout (300 ms) must pass before anyone takes over.
+    // On one machine the agent reports the killed leader at once: far below the 300 ms
+    // expired timeout.
+    assert!(gap < 300.0, "{v}");
+    // As on separate hosts (plain beacons), the survivor must first expire the dead leader.
+    let (status, out, err) = run(&[
+        "bench",
+        "timer-failover",
+        "--rounds",
+        "1",
+        "--evasive",
+        "200",
+        "--discovery",
+        "beacon",
+        "--json",
+    ]);
+    assert!(status.success(), "{out}\n{err}");
+    let v: serde_json::Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    assert_eq!(v["duplicates"], 0, "{v}");
+    let gap = v["gaps_ms"][0].as_f64().expect("one gap");
     assert!(gap >= 250.0, "{v}");
 }

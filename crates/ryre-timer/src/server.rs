@@ -561,7 +561,19 @@ impl Ticker {
                     (Some(a), Some(b)) => Some(a.max(b)),
                     (a, b) => a.or(b),
                 };
-                let sched = Schedule::ticks(t0, period_of(rate), self.max_late, last);
+                // A tick already due may have gone out from the leader that just died, after the
+                // last one we heard: start with the first tick due from now on (the ones due
+                // during the failover are a gap, never a duplicate).
+                let period = period_of(rate);
+                let now = unix_now();
+                let due_before_now = now.checked_sub(t0).map(|d| d / period);
+                let last = match (last, due_before_now) {
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                    (Some(a), None) => Some(a),
+                    // A fresh numbering: its t0 is ahead, tick 0 comes first.
+                    (None, _) => None,
+                };
+                let sched = Schedule::ticks(t0, period, self.max_late, last);
                 self.ticks.insert(rate, sched);
             }
             Ctl::Unlead { rate } => {

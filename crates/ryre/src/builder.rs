@@ -11,6 +11,7 @@ use crate::discovery::agent::Rendezvous;
 use crate::discovery::local::LocalClient;
 use crate::discovery::{self, Interface};
 use crate::events::EventQueue;
+use crate::memlink::MemInbox;
 use crate::runtime::{Core, Poller, Shared};
 use crate::{transport, Error, Inner, Node};
 use ryre_proto::rendezvous::{BeaconSpec, Registration};
@@ -309,8 +310,10 @@ impl NodeBuilder {
         };
         let fallback_beacon =
             (self.discovery == Discovery::Auto).then(|| (iface.clone(), self.port));
+        let (mem, mem_tx, mem_pending) = MemInbox::new(100_000);
         let poller = Poller {
             inbox,
+            mem,
             beacon,
             local,
             fallback_beacon,
@@ -321,7 +324,8 @@ impl NodeBuilder {
         };
         let shared = Arc::new(Shared::new(core, poller, wake_tx, port, self.interval));
         if self.discovery != Discovery::Off {
-            discovery::inproc::join((iface.addr, self.port), id, &endpoint, &shared);
+            let mem = crate::memlink::sender(mem_tx, &shared, mem_pending);
+            discovery::inproc::join((iface.addr, self.port), id, &endpoint, &shared, mem);
         }
         let bg = shared.clone();
         let thread = std::thread::Builder::new()

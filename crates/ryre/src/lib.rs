@@ -34,6 +34,7 @@
 mod builder;
 mod discovery;
 mod events;
+mod memlink;
 mod port;
 mod runtime;
 mod transport;

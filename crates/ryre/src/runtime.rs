@@ -30,6 +30,7 @@ use crate::discovery::beacon::{BeaconSocket, Heard};
 use crate::discovery::local::LocalClient;
 use crate::discovery::Interface;
 use crate::events::Batch;
+use crate::memlink::MemInbox;
 use crate::transport::{Inbox, Links, SendError};
 
 /// Inbox messages or beacons handled per turn before the other sources get theirs.
@@ -149,6 +150,8 @@ impl Core {
 /// What the poll owns.
 pub(crate) struct Poller {
     pub inbox: Inbox,
+    /// What nodes of this process hand over in memory.
+    pub mem: MemInbox,
     pub beacon: Option<BeaconSocket>,
     /// The link to the machine's agent (discovery `local` or `auto`).
     pub local: Option<LocalClient>,
@@ -313,7 +316,17 @@ impl Shared {
         }
         // While traffic flows, take it straight from the inbox: zmq_poll costs a system call even
         // when messages are waiting. The other sources are still polled every POLL_EVERY.
-        if now < p.polled_at + POLL_EVERY && Self::drain_inbox_locked(&mut core, p, now) > 0 {
+        if now < p.polled_at + POLL_EVERY
+            && Self::drain_inbox_locked(&mut core, p, now)
+                + Self::drain_mem_locked(&mut core, p, now)
+                > 0
+        {
+            return now;
+        }
+        // Senders in memory wake us from here on; anything already there is taken now.
+        p.mem.arm();
+        if !p.mem.is_empty() {
+            Self::drain_mem_locked(&mut core, p, now);
             return now;
         }
         drop(core);
@@ -366,6 +379,9 @@ impl Shared {
         if inbox_ready {
             self.drain_inbox(p, now);
         }
+        if !p.mem.is_empty() {
+            Self::drain_mem_locked(&mut lock(&self.core), p, now);
+        }
         if beacon_ready {
             self.drain_beacons(p, now);
         }
@@ -397,6 +413,23 @@ impl Shared {
     /// Handles up to a batch of inbox messages; how many there were.
     fn drain_inbox(&self, p: &mut Poller, now: Instant) -> usize {
         Self::drain_inbox_locked(&mut lock(&self.core), p, now)
+    }
+
+    /// Handles up to a batch of messages from nodes of this process; how many there were.
+    fn drain_mem_locked(core: &mut Core, p: &mut Poller, now: Instant) -> usize {
+        let mut n = 0;
+        while n < BATCH {
+            let Some(m) = p.mem.try_recv() else { break };
+            if let Err(problem) = core.state.handle_message(now, &m.from, &m.head, m.content) {
+                warn!(%problem, "inbox");
+            }
+            core.flush();
+            n += 1;
+        }
+        if n > 0 {
+            core.publish();
+        }
+        n
     }
 
     fn drain_inbox_locked(core: &mut Core, p: &mut Poller, now: Instant) -> usize {

@@ -8,6 +8,7 @@
 use std::os::fd::RawFd;
 use std::time::Duration;
 
+use crate::memlink::{MemError, MemSender};
 use bytes::{Bytes, BytesMut};
 use ryre_proto::{Content, Frames, PeerId};
 
@@ -182,6 +183,8 @@ pub(crate) struct LinkOptions {
 /// The DEALERs to peers.
 pub(crate) struct Links {
     links: foldhash::HashMap<PeerId, zmq::Socket>,
+    /// Peers of this process, reached in memory.
+    mem: foldhash::HashMap<PeerId, MemSender>,
     ctx: zmq::Context,
     own_routing_id: [u8; 17],
     opts: LinkOptions,
@@ -192,6 +195,7 @@ impl Links {
     pub fn new(ctx: zmq::Context, own: PeerId, opts: LinkOptions) -> Self {
         Links {
             links: foldhash::HashMap::default(),
+            mem: foldhash::HashMap::default(),
             ctx,
             own_routing_id: own.routing_id(),
             opts,
@@ -201,6 +205,12 @@ impl Links {
     /// Opens a DEALER to a peer's inbox (replacing any previous link to it).
     pub fn connect(&mut self, peer: PeerId, endpoint: &str) -> Result<(), TransportError> {
         self.links.remove(&peer);
+        self.mem.remove(&peer);
+        if let Some(m) = crate::discovery::inproc::mem_sender_for(endpoint) {
+            // A node of this process: hand it the frames in memory.
+            self.mem.insert(peer, m);
+            return Ok(());
+        }
         let s = match self.ctx.socket(zmq::DEALER) {
             Ok(s) => s,
             // The context is full (libzmq allows 1023 sockets per context and the `zmq` crate
@@ -222,6 +232,12 @@ impl Links {
 
     /// Queues a message to a peer without blocking.
     pub fn send(&self, peer: &PeerId, frames: &Frames) -> Result<(), SendError> {
+        if let Some(m) = self.mem.get(peer) {
+            return m.send(self.own_routing_id, frames).map_err(|e| match e {
+                MemError::Full => SendError::Full,
+                MemError::Gone => SendError::NoLink,
+            });
+        }
         let s = self.links.get(peer).ok_or(SendError::NoLink)?;
         let last = frames.len().saturating_sub(1);
         for (i, f) in frames.iter().enumerate() {
@@ -242,10 +258,12 @@ impl Links {
     /// Closes the link to a peer.
     pub fn disconnect(&mut self, peer: &PeerId) {
         self.links.remove(peer);
+        self.mem.remove(peer);
     }
 
     /// Closes every link, giving queued messages the linger time to leave.
     pub fn close_all(&mut self) {
         self.links.clear();
+        self.mem.clear();
     }
 }

@@ -260,6 +260,11 @@ fn agent_killed_twenty_times_while_two_nodes_whisper() {
     );
     let exited: BTreeSet<PeerId> = exits.iter().map(|(p, _)| *p).collect();
     assert_eq!(exited, killed, "EXIT for the killed agents only: {exits:?}");
+    // Each at once: an agent's connections close only when its process dies.
+    assert!(
+        exits.iter().all(|(_, r)| *r == ExitReason::Lost),
+        "{exits:?}"
+    );
     assert!(!exited.contains(&b_id));
 }
 

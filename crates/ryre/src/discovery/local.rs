@@ -94,6 +94,8 @@ pub(crate) struct LocalClient {
     /// Attempts in a row that got no Welcome.
     failures: u32,
     welcomed: bool,
+    /// The node that hosts the agent we are registered with.
+    agent_id: Option<ryre_proto::PeerId>,
     rng: u64,
     may_host: bool,
     is_agent: Arc<AtomicBool>,
@@ -117,6 +119,7 @@ impl LocalClient {
             retry_at: None,
             failures: 0,
             welcomed: false,
+            agent_id: None,
             rng: seed | 1,
             may_host,
             is_agent,
@@ -249,6 +252,7 @@ impl LocalClient {
         match msg {
             RvMsg::Welcome { agent } => {
                 self.welcomed = true;
+                self.agent_id = Some(agent);
                 self.failures = 0;
                 debug!(%agent, "registered with the machine's agent");
             }
@@ -278,6 +282,13 @@ impl LocalClient {
         }
         if !self.welcomed {
             self.failures += 1;
+        }
+        // The agent's connections close only when its process dies (a node that stops cleanly
+        // says Leave first, and we heard Gone for it): its host is dead.
+        if let Some(host) = self.agent_id.take() {
+            if host != self.reg.id {
+                out.push(Input::Lost { id: host });
+            }
         }
         // Whoever was vouched for by the dead agent is checked the usual way from now on; the
         // next agent vouches again for those that are alive.

@@ -1,0 +1,110 @@
+//! Links between nodes of one process: ZRE frames handed over in memory, not through ZeroMQ.
+//!
+//! Each node has one bounded in-memory inbox. A node that links to a peer of its own process
+//! (found in the process registry by its endpoint) pushes frames straight into the peer's inbox
+//! and, when the peer may be asleep, writes one byte to its wake-up socket. The frames are the
+//! same ZRE frames the TCP link would carry, so the heart cannot tell the difference; a link
+//! costs a channel handle instead of a ZeroMQ socket and its buffers.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Weak};
+
+use bytes::Bytes;
+use ryre_proto::{Content, Frames};
+
+use crate::runtime::Shared;
+
+/// One message in memory: the sender's routing id and its frames.
+pub(crate) struct MemMsg {
+    pub from: [u8; 17],
+    pub head: Bytes,
+    pub content: Content,
+}
+
+/// What a sender needs to reach a node's in-memory inbox.
+#[derive(Clone)]
+pub(crate) struct MemSender {
+    tx: flume::Sender<MemMsg>,
+    node: Weak<Shared>,
+    pending: Arc<AtomicBool>,
+}
+
+/// Why a message did not go.
+pub(crate) enum MemError {
+    /// The peer's inbox is full.
+    Full,
+    /// The peer has stopped.
+    Gone,
+}
+
+impl MemSender {
+    /// Queues `frames` from `from`, waking the receiver if it may be asleep.
+    pub fn send(&self, from: [u8; 17], frames: &Frames) -> Result<(), MemError> {
+        let msg = MemMsg {
+            from,
+            head: Bytes::copy_from_slice(frames.head()),
+            content: frames.content().iter().cloned().collect(),
+        };
+        match self.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(flume::TrySendError::Full(_)) => return Err(MemError::Full),
+            Err(flume::TrySendError::Disconnected(_)) => return Err(MemError::Gone),
+        }
+        if !self.pending.swap(true, Ordering::AcqRel) {
+            if let Some(node) = self.node.upgrade() {
+                node.wake();
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A node's in-memory inbox.
+pub(crate) struct MemInbox {
+    rx: flume::Receiver<MemMsg>,
+    pending: Arc<AtomicBool>,
+}
+
+impl MemInbox {
+    /// An inbox holding at most `hwm` messages, and the sender half (bound to its node later).
+    pub fn new(hwm: usize) -> (MemInbox, flume::Sender<MemMsg>, Arc<AtomicBool>) {
+        let (tx, rx) = flume::bounded(hwm.max(1));
+        let pending = Arc::new(AtomicBool::new(false));
+        (
+            MemInbox {
+                rx,
+                pending: pending.clone(),
+            },
+            tx,
+            pending,
+        )
+    }
+
+    /// Takes the next message, if any. Call [`MemInbox::arm`] before a round of `try_recv`s.
+    pub fn try_recv(&self) -> Option<MemMsg> {
+        self.rx.try_recv().ok()
+    }
+
+    /// Whether messages wait.
+    pub fn is_empty(&self) -> bool {
+        self.rx.is_empty()
+    }
+
+    /// From now on a sender wakes the node again.
+    pub fn arm(&self) {
+        self.pending.store(false, Ordering::Release);
+    }
+}
+
+/// A sender for a node, from its parts.
+pub(crate) fn sender(
+    tx: flume::Sender<MemMsg>,
+    node: &Arc<Shared>,
+    pending: Arc<AtomicBool>,
+) -> MemSender {
+    MemSender {
+        tx,
+        node: Arc::downgrade(node),
+        pending,
+    }
+}
