@@ -346,3 +346,56 @@ fn bad_input_never_takes_the_agent_down() {
     // None of the impostors made it into the table.
     assert_eq!(host.peers(), vec![id]);
 }
+
+#[test]
+fn the_rendezvous_on_a_unix_socket_takes_over_a_stale_file() {
+    let dir = std::env::temp_dir().join(format!(
+        "ryre-rv-{}-{}",
+        std::process::id(),
+        free_udp_port()
+    ));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let path = dir.join("agent.sock");
+    // A socket file left by a dead agent: nobody listens on it.
+    drop(std::os::unix::net::UnixListener::bind(&path).expect("stale socket"));
+    assert!(path.exists());
+    // Two nodes on different beacon ports (so the process registry does not introduce them)
+    // meet through the agent on the Unix socket.
+    let a = builder(free_udp_port(), "ipc-a")
+        .discovery(Discovery::Local)
+        .rendezvous_path(&path)
+        .start()
+        .expect("a");
+    assert!(a.is_agent(), "the stale file was taken over");
+    let b = builder(free_udp_port(), "ipc-b")
+        .discovery(Discovery::Local)
+        .rendezvous_path(&path)
+        .start()
+        .expect("b");
+    assert!(!b.is_agent());
+    let id = b.uuid();
+    expect(
+        &a,
+        "ENTER ipc-b",
+        |e| matches!(e, Event::Enter { peer, .. } if *peer == id),
+    );
+    let view = ryre::agent_view(&ryre::Rendezvous::Ipc(path.clone()), Duration::from_secs(2))
+        .expect("the agent answers on the socket");
+    assert_eq!(view.agent, a.uuid());
+    assert_eq!(view.nodes.len(), 2);
+    // The agent's node stops cleanly: b sees it leave, takes over, and the file is b's now.
+    a.stop().expect("stop a");
+    let aid = a.uuid();
+    expect(
+        &b,
+        "EXIT ipc-a",
+        |e| matches!(e, Event::Exit { peer, .. } if *peer == aid),
+    );
+    let deadline = Instant::now() + WAIT;
+    while !b.is_agent() {
+        assert!(Instant::now() < deadline, "b never took over");
+        let _ = b.recv_timeout(Duration::from_millis(10));
+    }
+    b.stop().expect("stop b");
+    let _ = std::fs::remove_dir_all(&dir);
+}
