@@ -90,6 +90,12 @@ impl MemInbox {
         self.rx.is_empty()
     }
 
+    /// Whether a sender queued something since the last [`MemInbox::arm`] (one atomic load: the
+    /// hot path looks at the channel only then).
+    pub fn has_pending(&self) -> bool {
+        self.pending.load(Ordering::Acquire)
+    }
+
     /// From now on a sender wakes the node again.
     pub fn arm(&self) {
         self.pending.store(false, Ordering::Release);

@@ -326,7 +326,7 @@ impl Shared {
         // Senders in memory wake us from here on; anything already there is taken now.
         p.mem.arm();
         if !p.mem.is_empty() {
-            Self::drain_mem_locked(&mut core, p, now);
+            Self::drain_mem_now(&mut core, p, now);
             return now;
         }
         drop(core);
@@ -379,7 +379,7 @@ impl Shared {
         if inbox_ready {
             self.drain_inbox(p, now);
         }
-        if !p.mem.is_empty() {
+        if p.mem.has_pending() {
             Self::drain_mem_locked(&mut lock(&self.core), p, now);
         }
         if beacon_ready {
@@ -417,6 +417,14 @@ impl Shared {
 
     /// Handles up to a batch of messages from nodes of this process; how many there were.
     fn drain_mem_locked(core: &mut Core, p: &mut Poller, now: Instant) -> usize {
+        if !p.mem.has_pending() {
+            return 0;
+        }
+        Self::drain_mem_now(core, p, now)
+    }
+
+    /// Handles what waits in memory without looking at the pending flag first.
+    fn drain_mem_now(core: &mut Core, p: &mut Poller, now: Instant) -> usize {
         let mut n = 0;
         while n < BATCH {
             let Some(m) = p.mem.try_recv() else { break };
