@@ -365,32 +365,9 @@ async fn a_stalled_log_client_is_dropped_with_lagged() {
     .await;
 
     // Now read everything: some records, then `close` with reason `lagged`, then the end.
-    let mut all = Vec::new();
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let mut buf = vec![0u8; 64 * 1024];
-    loop {
-        let left = deadline.saturating_duration_since(std::time::Instant::now());
-        match tokio::time::timeout(left, slow.read(&mut buf)).await {
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => {
-                all.extend_from_slice(&buf[..n]);
-                if all.windows(14).any(|w| w == b"event: close\nd") && all.ends_with(b"0\r\n\r\n") {
-                    break;
-                }
-            }
-            Ok(Err(e)) => panic!("read: {e}"),
-            Err(_) => panic!("the stalled client was not closed within 30 s"),
-        }
-    }
-    let text = String::from_utf8_lossy(&all);
+    let (text, close) = read_until_closed(&mut slow, "stalled client").await;
     let got = text.matches("event: record").count() as u64;
     assert!(got < RECORDS, "the stalled client got only part: {got}");
-    let close_at = text.find("event: close").expect("a close event");
-    let close_line = text[close_at..]
-        .lines()
-        .find_map(|l| l.strip_prefix("data: "))
-        .expect("close data");
-    let close: Value = serde_json::from_str(close_line).expect("JSON");
     assert_eq!(close["reason"], "lagged");
     assert!(close["detail"]
         .as_str()

@@ -253,3 +253,34 @@ pub async fn wait_sees_in(node: &Node, peer: PeerId, group: &str) {
     )
     .await
 }
+
+/// Reads a stalled SSE client's raw HTTP stream to its end (a `close` event, then the final
+/// chunk), failing after 30 s: every byte as text, and the `close` event's data.
+pub async fn read_until_closed(slow: &mut tokio::net::TcpStream, who: &str) -> (String, Value) {
+    use tokio::io::AsyncReadExt;
+    let mut all = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match tokio::time::timeout(left, slow.read(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => {
+                all.extend_from_slice(&buf[..n]);
+                if all.windows(14).any(|w| w == b"event: close\nd") && all.ends_with(b"0\r\n\r\n") {
+                    break;
+                }
+            }
+            Ok(Err(e)) => panic!("read: {e}"),
+            Err(_) => panic!("the {who} was not closed within 30 s"),
+        }
+    }
+    let text = String::from_utf8_lossy(&all).into_owned();
+    let close_at = text.find("event: close").expect("a close event");
+    let close_line = text[close_at..]
+        .lines()
+        .find_map(|l| l.strip_prefix("data: "))
+        .expect("close data");
+    let close: Value = serde_json::from_str(close_line).expect("JSON");
+    (text, close)
+}
