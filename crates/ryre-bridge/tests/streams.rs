@@ -41,6 +41,8 @@ async fn sse_reports_enter_shout_whisper_and_exit() {
     alice.join("chat").expect("join");
     let join = sse.expect("JOIN").await;
     assert_eq!(join["group"], "chat");
+    // The bridge saw alice's JOIN; alice may not have the bridge's HELLO yet (nobody to shout to).
+    wait_sees_in(&alice, tb.bridge.node().uuid(), "chat").await;
     alice
         .shout("chat", [&b"hi"[..], &[0xff][..]])
         .expect("shout");
