@@ -25,8 +25,15 @@
 //! A node registers once per connection (a second Register with the same uuid updates it); the
 //! agent answers Welcome, then a Peer for every other registered node, and goes on with Peer and
 //! Gone as nodes come and go.
+//!
+//! The two ends' state machines live here too, sans-IO, so the real node and the simulator run
+//! the same code: [`agent::AgentState`] (the machine's agent) and [`client::ClientState`] (a
+//! node's registration).
 
 use std::net::Ipv4Addr;
+
+pub mod agent;
+pub mod client;
 
 use bytes::{BufMut, Bytes, BytesMut};
 

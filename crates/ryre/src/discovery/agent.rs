@@ -5,9 +5,10 @@
 //! there forwarded to the nodes). It never carries application traffic: nodes talk directly.
 //!
 //! One thread, one `mio` poll over the listener, the connections, the beacon sockets and a
-//! waker. The protocol is [`ryre_proto::rendezvous`].
+//! waker, around the sans-IO state machine [`ryre_proto::rendezvous::agent::AgentState`] (the
+//! simulator drives the same one). The protocol is [`ryre_proto::rendezvous`].
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
@@ -19,17 +20,13 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use mio::net::{TcpListener, TcpStream, UdpSocket, UnixListener, UnixStream};
 use mio::{Events, Interest, Poll, Token, Waker};
-use ryre_proto::beacon::Beacon;
-use ryre_proto::rendezvous::{
-    ErrorCode, GoneReason, Registration, RvError, RvMsg, MAX_DATAGRAM, MAX_FRAME,
-};
+use ryre_proto::rendezvous::agent::{AgentNote, AgentOutput, AgentState, ConnId};
+use ryre_proto::rendezvous::{RvMsg, MAX_DATAGRAM, MAX_FRAME};
 use ryre_proto::PeerId;
 use tracing::{debug, warn};
 
 use super::Interface;
 
-/// Most connections the agent holds (registered or not); more are refused with an error.
-pub(crate) const MAX_CONNECTIONS: usize = 4096;
 /// Most bytes queued for one connection; a node that stops reading is disconnected.
 const MAX_QUEUED: usize = 4 << 20;
 
@@ -222,13 +219,13 @@ pub(crate) fn spawn(
     }
     let stop = Arc::new(AtomicBool::new(false));
     let mut agent = Agent {
-        host,
+        state: AgentState::new(host),
         poll,
         listener,
         conns: HashMap::new(),
         next_conn: FIRST_CONN,
-        members: BTreeMap::new(),
         beacons: Vec::new(),
+        failed: Vec::new(),
     };
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
@@ -291,64 +288,48 @@ impl Write for Stream {
 
 struct Conn {
     stream: Stream,
-    rbuf: Vec<u8>,
     wbuf: Vec<u8>,
-    /// The node registered on this connection.
-    id: Option<PeerId>,
     /// Waiting for writability.
     writable: bool,
-    /// Close once the queued bytes are out (after an Error).
+    /// Close once the queued bytes are out (the state machine asked for it).
     closing: bool,
 }
 
-struct Member {
-    token: Token,
-    reg: Registration,
-    /// Index into `beacons` when the agent beacons for it.
-    beacon: Option<usize>,
-    /// Its inbox port (for its beacons).
-    port: u16,
-}
-
+/// A beacon socket, opened when the state machine first beacons in its domain.
 struct BeaconOut {
     socket: UdpSocket,
     iface: Interface,
-    port: u16,
     target: SocketAddr,
-    interval: Duration,
-    next: Instant,
-    members: BTreeSet<PeerId>,
 }
 
 struct Agent {
-    host: PeerId,
+    state: AgentState,
     poll: Poll,
     listener: AnyListener,
     conns: HashMap<Token, Conn>,
     next_conn: usize,
-    members: BTreeMap<PeerId, Member>,
-    beacons: Vec<BeaconOut>,
+    /// By domain index; `None` until opened (or when opening failed).
+    beacons: Vec<Option<BeaconOut>>,
+    /// Domains whose socket could not be opened (warned once).
+    failed: Vec<usize>,
 }
 
-fn inbox_port(endpoint: &str) -> Option<u16> {
-    endpoint
-        .strip_prefix("tcp://")?
-        .rsplit_once(':')?
-        .1
-        .parse()
-        .ok()
+fn conn_id(token: Token) -> ConnId {
+    ConnId(token.0 as u64)
+}
+
+fn token_of(conn: ConnId) -> Token {
+    Token(conn.0 as usize)
 }
 
 impl Agent {
     fn run(&mut self, stop: &AtomicBool) {
         let mut events = Events::with_capacity(1024);
-        debug!(host = %self.host, "agent started");
+        debug!(host = %self.state.host(), "agent started");
         loop {
             let timeout = self
-                .beacons
-                .iter()
-                .map(|b| b.next)
-                .min()
+                .state
+                .poll_timeout()
                 .map(|t| t.saturating_duration_since(Instant::now()));
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
@@ -374,6 +355,7 @@ impl Agent {
                         }
                     }
                 }
+                self.carry_out();
             }
             if stopping {
                 // Last words already read above (a Leave from our own node); flush and go.
@@ -381,10 +363,45 @@ impl Agent {
                 for t in tokens {
                     self.flush(t);
                 }
-                debug!(host = %self.host, "agent stopped");
+                debug!(host = %self.state.host(), "agent stopped");
                 return;
             }
-            self.send_beacons(Instant::now());
+            self.state.handle_timeout(Instant::now());
+            self.carry_out();
+        }
+    }
+
+    /// Does what the state machine asks.
+    fn carry_out(&mut self) {
+        while let Some(out) = self.state.poll_output() {
+            match out {
+                AgentOutput::Send { conn, frame } => self.send(token_of(conn), &frame),
+                AgentOutput::Close { conn } => {
+                    let token = token_of(conn);
+                    if let Some(c) = self.conns.get_mut(&token) {
+                        c.closing = true;
+                        if c.wbuf.is_empty() {
+                            self.drop_conn(token);
+                        }
+                    }
+                }
+                AgentOutput::Beacon { domain, datagram } => {
+                    if let Some(b) = self.beacon_socket(domain) {
+                        let _ = b.socket.send_to(&datagram, b.target);
+                    }
+                }
+            }
+        }
+        while let Some(note) = self.state.poll_note() {
+            match note {
+                AgentNote::Registered(id) => {
+                    debug!(node = %id, members = self.state.members().count(), "agent: node registered")
+                }
+                AgentNote::Gone(id, reason) => debug!(node = %id, ?reason, "agent: node gone"),
+                AgentNote::Refused(_, code, text) => {
+                    debug!(?code, text, "agent: refusing a connection")
+                }
+            }
         }
     }
 
@@ -403,34 +420,31 @@ impl Agent {
                     return;
                 }
             };
-            if self.conns.len() >= MAX_CONNECTIONS {
-                if let Ok(frame) = (RvMsg::Error {
-                    code: ErrorCode::Full,
-                    text: "the agent has too many connections".into(),
-                })
-                .encode()
-                {
-                    let _ = stream.write(&frame);
+            let token = Token(self.next_conn);
+            self.next_conn += 1;
+            if !self.state.accept(conn_id(token)) {
+                // Full: write the refusal the state machine queued, then drop the stream.
+                while let Some(out) = self.state.poll_output() {
+                    if let AgentOutput::Send { frame, .. } = out {
+                        let _ = stream.write(&frame);
+                    }
                 }
                 continue;
             }
-            let token = Token(self.next_conn);
-            self.next_conn += 1;
             if self
                 .poll
                 .registry()
                 .register(stream.source(), token, Interest::READABLE)
                 .is_err()
             {
+                self.state.on_closed(conn_id(token));
                 continue;
             }
             self.conns.insert(
                 token,
                 Conn {
                     stream,
-                    rbuf: Vec::new(),
                     wbuf: Vec::new(),
-                    id: None,
                     writable: false,
                     closing: false,
                 },
@@ -438,35 +452,12 @@ impl Agent {
         }
     }
 
-    /// Reads what a connection sent; handles every whole message.
+    /// Reads what a connection sent and hands it to the state machine.
     fn read(&mut self, token: Token) {
         let mut eof = false;
         let mut buf = [0u8; 16 * 1024];
-        {
-            let Some(c) = self.conns.get_mut(&token) else {
-                return;
-            };
-            loop {
-                match c.stream.read(&mut buf) {
-                    Ok(0) => {
-                        eof = true;
-                        break;
-                    }
-                    Ok(n) => {
-                        c.rbuf.extend_from_slice(&buf[..n]);
-                        if c.rbuf.len() > 4 * (MAX_FRAME + 4) {
-                            break; // handled below, then read again on the next event
-                        }
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        eof = true;
-                        break;
-                    }
-                }
-            }
-        }
+        let now = Instant::now();
+        let mut read = 0;
         loop {
             let Some(c) = self.conns.get_mut(&token) else {
                 return;
@@ -474,18 +465,23 @@ impl Agent {
             if c.closing {
                 break;
             }
-            match RvMsg::decode(&c.rbuf) {
-                Ok(None) => break,
-                Ok(Some((msg, used))) => {
-                    c.rbuf.drain(..used);
-                    self.on_message(token, msg);
+            match c.stream.read(&mut buf) {
+                Ok(0) => {
+                    eof = true;
+                    break;
                 }
-                Err(e) => {
-                    let code = match e {
-                        RvError::BadLength(_) => ErrorCode::TooLarge,
-                        _ => ErrorCode::Malformed,
-                    };
-                    self.refuse(token, code, &e.to_string());
+                Ok(n) => {
+                    self.state.on_data(now, conn_id(token), &buf[..n]);
+                    self.carry_out();
+                    read += n;
+                    if read > 4 * (MAX_FRAME + 4) {
+                        break; // read again on the next event
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    eof = true;
                     break;
                 }
             }
@@ -495,187 +491,53 @@ impl Agent {
         }
     }
 
-    fn on_message(&mut self, token: Token, msg: RvMsg) {
-        match msg {
-            RvMsg::Register(reg) => self.register(token, reg),
-            RvMsg::Leave => {
-                if let Some(id) = self.conns.get_mut(&token).and_then(|c| c.id.take()) {
-                    self.remove_member(id, GoneReason::Left);
-                }
-            }
-            RvMsg::List => {
-                self.send(token, &RvMsg::Welcome { agent: self.host });
-                let all: Vec<RvMsg> = self
-                    .members
-                    .iter()
-                    .map(|(id, m)| RvMsg::Peer {
-                        id: *id,
-                        name: m.reg.name.clone(),
-                        endpoint: m.reg.endpoint.clone(),
-                    })
-                    .collect();
-                for m in &all {
-                    self.send(token, m);
-                }
-                if let Some(c) = self.conns.get_mut(&token) {
-                    c.closing = true;
-                    if c.wbuf.is_empty() {
-                        self.drop_conn(token);
-                    }
-                }
-            }
-            other => {
-                let text = format!("a node does not send {}", kind_name(&other));
-                self.refuse(token, ErrorCode::Unexpected, &text);
-            }
+    /// The socket of domain `i`, opened on first use.
+    fn beacon_socket(&mut self, i: usize) -> Option<&BeaconOut> {
+        if self.beacons.get(i).is_some_and(Option::is_some) {
+            return self.beacons[i].as_ref();
         }
-    }
-
-    fn register(&mut self, token: Token, reg: Registration) {
-        let Some(conn) = self.conns.get(&token) else {
-            return;
-        };
-        if conn.id.is_some_and(|id| id != reg.id) {
-            self.refuse(token, ErrorCode::Unexpected, "one node per connection");
-            return;
-        }
-        if let Some(m) = self.members.get(&reg.id) {
-            if m.token != token {
-                let text = format!("node {} is registered on another connection", reg.id);
-                self.refuse(token, ErrorCode::DuplicateId, &text);
-                return;
-            }
-        }
-        let id = reg.id;
-        let update = self.members.contains_key(&id);
-        let port = inbox_port(&reg.endpoint).unwrap_or(0);
-        let beacon = match (&reg.beacon, port) {
-            (Some(spec), p) if p > 0 => self.beacon_for(spec.addr, spec.port, spec.interval_ms),
-            _ => None,
-        };
-        if let Some(old) = self.members.get(&id).and_then(|m| m.beacon) {
-            if Some(old) != beacon {
-                self.beacons[old].members.remove(&id);
-            }
-        }
-        if let Some(b) = beacon {
-            let out = &mut self.beacons[b];
-            out.members.insert(id);
-            // Announce it on the LAN at once rather than at the next interval.
-            let _ = out
-                .socket
-                .send_to(&Beacon::new(id, port).encode(), out.target);
-        }
-        let (name, endpoint) = (reg.name.clone(), reg.endpoint.clone());
-        self.members.insert(
-            id,
-            Member {
-                token,
-                reg,
-                beacon,
-                port,
-            },
-        );
-        if let Some(c) = self.conns.get_mut(&token) {
-            c.id = Some(id);
-        }
-        if update {
-            return;
-        }
-        self.send(token, &RvMsg::Welcome { agent: self.host });
-        let others: Vec<RvMsg> = self
-            .members
-            .iter()
-            .filter(|(other, _)| **other != id)
-            .map(|(other, m)| RvMsg::Peer {
-                id: *other,
-                name: m.reg.name.clone(),
-                endpoint: m.reg.endpoint.clone(),
-            })
-            .collect();
-        for m in &others {
-            self.send(token, m);
-        }
-        let announce = RvMsg::Peer { id, name, endpoint };
-        let tokens: Vec<Token> = self
-            .members
-            .values()
-            .filter(|m| m.token != token)
-            .map(|m| m.token)
-            .collect();
-        for t in tokens {
-            self.send(t, &announce);
-        }
-        debug!(node = %id, members = self.members.len(), "agent: node registered");
-    }
-
-    /// The beacon socket for an interface address and port (opened on first use).
-    fn beacon_for(&mut self, addr: Ipv4Addr, port: u16, interval_ms: u32) -> Option<usize> {
-        if let Some(i) = self
-            .beacons
-            .iter()
-            .position(|b| b.iface.addr == addr && b.port == port)
-        {
-            return Some(i);
-        }
-        let iface = match Interface::find(Some(&addr.to_string())) {
-            Ok(i) => i,
+        let domain = self.state.domain(i)?;
+        let opened = Interface::find(Some(&domain.addr.to_string()))
+            .map_err(|e| e.to_string())
+            .and_then(|iface| {
+                super::beacon::open_socket(&iface, domain.port)
+                    .map(|s| (iface, UdpSocket::from_std(s)))
+                    .map_err(|e| e.to_string())
+            });
+        let (iface, mut socket) = match opened {
+            Ok(o) => o,
             Err(e) => {
-                warn!(%addr, error = %e, "agent: no interface for a node's beacon");
+                if !self.failed.contains(&i) {
+                    self.failed.push(i);
+                    warn!(addr = %domain.addr, port = domain.port, error = %e, "agent: cannot open the beacon socket");
+                }
                 return None;
             }
-        };
-        let socket = match super::beacon::open_socket(&iface, port) {
-            Ok(s) => UdpSocket::from_std(s),
-            Err(e) => {
-                warn!(%addr, port, error = %e, "agent: cannot open the beacon socket");
-                return None;
-            }
-        };
-        let i = self.beacons.len();
-        let mut out = BeaconOut {
-            socket,
-            target: SocketAddr::V4(SocketAddrV4::new(iface.broadcast, port)),
-            iface,
-            port,
-            interval: Duration::from_millis(u64::from(interval_ms.max(10))),
-            next: Instant::now(),
-            members: BTreeSet::new(),
         };
         if self
             .poll
             .registry()
-            .register(&mut out.socket, Token(FIRST_UDP + i), Interest::READABLE)
+            .register(&mut socket, Token(FIRST_UDP + i), Interest::READABLE)
             .is_err()
         {
             return None;
         }
-        self.beacons.push(out);
-        Some(i)
-    }
-
-    fn send_beacons(&mut self, now: Instant) {
-        for out in &mut self.beacons {
-            if now < out.next {
-                continue;
-            }
-            out.next = now + out.interval;
-            for id in &out.members {
-                let Some(m) = self.members.get(id) else {
-                    continue;
-                };
-                let _ = out
-                    .socket
-                    .send_to(&Beacon::new(*id, m.port).encode(), out.target);
-            }
+        if self.beacons.len() <= i {
+            self.beacons.resize_with(i + 1, || None);
         }
+        self.beacons[i] = Some(BeaconOut {
+            socket,
+            target: SocketAddr::V4(SocketAddrV4::new(iface.broadcast, domain.port)),
+            iface,
+        });
+        self.beacons[i].as_ref()
     }
 
-    /// Forwards the beacons heard on socket `i` to the nodes it beacons for (not their own).
+    /// Hands the beacons heard on socket `i` to the state machine (it forwards them).
     fn read_beacons(&mut self, i: usize) {
         let mut buf = [0u8; MAX_DATAGRAM];
         loop {
-            let Some(out) = self.beacons.get(i) else {
+            let Some(Some(out)) = self.beacons.get(i) else {
                 return;
             };
             let (n, from) = match out.socket.recv_from(&mut buf) {
@@ -687,45 +549,14 @@ impl Agent {
             if !out.iface.contains(ip) {
                 continue;
             }
-            let data = Bytes::copy_from_slice(&buf[..n]);
-            // Beacons of the machine's own nodes (ours, echoed by the broadcast) are not news.
-            if let Ok(b) = Beacon::decode(&data) {
-                if self.members.contains_key(&b.id) {
-                    continue;
-                }
-            }
-            let msg = RvMsg::Beacon { from: ip, data };
-            let tokens: Vec<Token> = out
-                .members
-                .iter()
-                .filter_map(|id| self.members.get(id).map(|m| m.token))
-                .collect();
-            for t in tokens {
-                self.send(t, &msg);
-            }
+            self.state
+                .on_beacon(i, ip, Bytes::copy_from_slice(&buf[..n]));
+            self.carry_out();
         }
     }
 
-    fn remove_member(&mut self, id: PeerId, reason: GoneReason) {
-        let Some(m) = self.members.remove(&id) else {
-            return;
-        };
-        if let Some(b) = m.beacon.and_then(|i| self.beacons.get_mut(i)) {
-            b.members.remove(&id);
-            // The LAN hears it leave at once (dead or not, it is gone).
-            let _ = b.socket.send_to(&Beacon::new(id, 0).encode(), b.target);
-        }
-        let msg = RvMsg::Gone { id, reason };
-        let tokens: Vec<Token> = self.members.values().map(|m| m.token).collect();
-        for t in tokens {
-            self.send(t, &msg);
-        }
-        debug!(node = %id, ?reason, "agent: node gone");
-    }
-
-    /// Queues `msg` for `token` and writes what the socket takes.
-    fn send(&mut self, token: Token, msg: &RvMsg) {
-        let Ok(frame) = msg.encode() else { return };
+    /// Queues a frame for `token` and writes what the socket takes.
+    fn send(&mut self, token: Token, frame: &[u8]) {
         let Some(c) = self.conns.get_mut(&token) else {
             return;
         };
@@ -734,7 +565,7 @@ impl Agent {
             self.drop_conn(token);
             return;
         }
-        c.wbuf.extend_from_slice(&frame);
+        c.wbuf.extend_from_slice(frame);
         self.flush(token);
     }
 
@@ -778,42 +609,12 @@ impl Agent {
         }
     }
 
-    /// Answers Error and closes the connection once it is written.
-    fn refuse(&mut self, token: Token, code: ErrorCode, text: &str) {
-        debug!(?code, text, "agent: refusing a connection");
-        let text: String = text.chars().take(200).collect();
-        self.send(token, &RvMsg::Error { code, text });
-        if let Some(c) = self.conns.get_mut(&token) {
-            c.closing = true;
-            c.rbuf.clear();
-            if c.wbuf.is_empty() {
-                self.drop_conn(token);
-            }
-        }
-    }
-
     fn drop_conn(&mut self, token: Token) {
         let Some(mut c) = self.conns.remove(&token) else {
             return;
         };
         let _ = self.poll.registry().deregister(c.stream.source());
-        if let Some(id) = c.id {
-            if self.members.get(&id).is_some_and(|m| m.token == token) {
-                self.remove_member(id, GoneReason::Lost);
-            }
-        }
-    }
-}
-
-fn kind_name(m: &RvMsg) -> &'static str {
-    match m {
-        RvMsg::Register(_) => "REGISTER",
-        RvMsg::Welcome { .. } => "WELCOME",
-        RvMsg::Peer { .. } => "PEER",
-        RvMsg::Gone { .. } => "GONE",
-        RvMsg::Beacon { .. } => "BEACON",
-        RvMsg::Leave => "LEAVE",
-        RvMsg::List => "LIST",
-        RvMsg::Error { .. } => "ERROR",
+        self.state.on_closed(conn_id(token));
+        self.carry_out();
     }
 }

@@ -3,22 +3,18 @@
 //! when the agent dies, wait a random moment and race for the rendezvous again.
 
 use std::io::{self, Read, Write};
-use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ryre_proto::rendezvous::{GoneReason, Registration, RvMsg};
+use ryre_proto::rendezvous::client::{ClientNote, ClientState};
+use ryre_proto::rendezvous::Registration;
 use ryre_proto::Input;
 use tracing::{debug, info, warn};
 
 use super::agent::{self, AgentHandle, Rendezvous};
-
-/// Longest random wait before racing for the rendezvous after the agent died.
-const RACE: Duration = Duration::from_millis(40);
-/// Wait between attempts while something that is not a ryre agent holds the port.
-const SLOW_RETRY: Duration = Duration::from_millis(1000);
 
 enum Conn {
     Tcp(std::net::TcpStream),
@@ -83,21 +79,13 @@ fn connect(at: &Rendezvous) -> io::Result<Conn> {
     Ok(conn)
 }
 
-/// The node's link to the machine's agent (and the agent itself, while this node hosts it).
+/// The node's link to the machine's agent (and the agent itself, while this node hosts it): the
+/// I/O around [`ClientState`], the registration state machine the simulator drives too.
 pub(crate) struct LocalClient {
     at: Rendezvous,
-    reg: Registration,
+    state: ClientState,
     conn: Option<Conn>,
-    rbuf: Vec<u8>,
     agent: Option<AgentHandle>,
-    retry_at: Option<Instant>,
-    /// Attempts in a row that got no Welcome.
-    failures: u32,
-    welcomed: bool,
-    /// The node that hosts the agent we are registered with.
-    agent_id: Option<ryre_proto::PeerId>,
-    rng: u64,
-    may_host: bool,
     is_agent: Arc<AtomicBool>,
 }
 
@@ -109,19 +97,11 @@ impl LocalClient {
         may_host: bool,
         is_agent: Arc<AtomicBool>,
     ) -> Self {
-        let seed = u64::from_le_bytes(reg.id.as_bytes()[..8].try_into().unwrap_or([7; 8]));
         let mut c = LocalClient {
             at,
-            reg,
+            state: ClientState::new(reg, may_host),
             conn: None,
-            rbuf: Vec::new(),
             agent: None,
-            retry_at: None,
-            failures: 0,
-            welcomed: false,
-            agent_id: None,
-            rng: seed | 1,
-            may_host,
             is_agent,
         };
         c.attempt(Instant::now());
@@ -135,37 +115,30 @@ impl LocalClient {
 
     /// When to try again (after losing the agent).
     pub fn retry_at(&self) -> Option<Instant> {
-        self.retry_at
+        self.state.retry_at()
     }
 
     /// Whether too many attempts got no answer from a ryre agent (something else holds the
     /// port): the node should beacon by itself.
     pub fn failing(&self) -> bool {
-        self.failures >= 3
-    }
-
-    fn random_delay(&mut self, max: Duration) -> Duration {
-        // xorshift64: enough to spread a race.
-        self.rng ^= self.rng << 13;
-        self.rng ^= self.rng >> 7;
-        self.rng ^= self.rng << 17;
-        let ms = max.as_micros().max(1) as u64;
-        Duration::from_micros(self.rng % ms)
+        self.state.failing()
     }
 
     fn attempt(&mut self, now: Instant) {
-        self.retry_at = None;
-        if self.agent.is_none() && self.may_host {
+        self.state.begin_attempt();
+        if self.state.should_host() {
             match agent::grab(&self.at) {
                 Ok(Some(listener)) => {
                     let path = match &self.at {
                         Rendezvous::Ipc(p) => Some(p.clone()),
                         Rendezvous::Tcp(_) => None,
                     };
-                    match agent::spawn(listener, self.reg.id, path) {
+                    let id = self.state.registration().id;
+                    match agent::spawn(listener, id, path) {
                         Ok(h) => {
-                            info!(node = %self.reg.id, at = %self.at, "this node is the machine's agent");
+                            info!(node = %id, at = %self.at, "this node is the machine's agent");
                             self.agent = Some(h);
+                            self.state.set_hosting(true);
                             self.is_agent.store(true, Ordering::Release);
                         }
                         Err(e) => warn!(error = %e, "cannot start the agent"),
@@ -176,8 +149,9 @@ impl LocalClient {
             }
         }
         let registered = connect(&self.at).and_then(|mut c| {
-            let frame = RvMsg::Register(self.reg.clone())
-                .encode()
+            let frame = self
+                .state
+                .register_frame()
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
             c.write_all(&frame)?;
             Ok(c)
@@ -185,25 +159,18 @@ impl LocalClient {
         match registered {
             Ok(c) => {
                 self.conn = Some(c);
-                self.rbuf.clear();
-                self.welcomed = false;
+                self.state.connected();
             }
             Err(e) => {
                 debug!(error = %e, at = %self.at, "cannot register with the agent");
-                self.failures += 1;
-                let wait = if self.failing() {
-                    SLOW_RETRY
-                } else {
-                    self.random_delay(RACE)
-                };
-                self.retry_at = Some(now + wait);
+                self.state.connect_failed(now);
             }
         }
     }
 
     /// Time passed: try again if it is time.
     pub fn on_timer(&mut self, now: Instant) {
-        if self.retry_at.is_some_and(|t| t <= now) {
+        if self.state.due(now) {
             self.attempt(now);
         }
     }
@@ -219,7 +186,13 @@ impl LocalClient {
                         lost = true;
                         break;
                     }
-                    Ok(n) => self.rbuf.extend_from_slice(&buf[..n]),
+                    Ok(n) => {
+                        if let Err(e) = self.state.on_data(&buf[..n], out) {
+                            warn!(error = %e, "the rendezvous peer speaks something else");
+                            lost = true;
+                            break;
+                        }
+                    }
                     Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(_) => {
@@ -229,83 +202,30 @@ impl LocalClient {
                 }
             }
         }
-        loop {
-            match RvMsg::decode(&self.rbuf) {
-                Ok(None) => break,
-                Ok(Some((msg, used))) => {
-                    self.rbuf.drain(..used);
-                    self.on_message(msg, out);
+        for note in self.state.take_notes() {
+            match note {
+                ClientNote::Welcomed(agent) => {
+                    debug!(%agent, "registered with the machine's agent")
                 }
-                Err(e) => {
-                    warn!(error = %e, "the rendezvous peer speaks something else");
-                    lost = true;
-                    break;
+                ClientNote::Refused(code, text) => {
+                    warn!(?code, %text, "the agent refused this node")
                 }
             }
         }
         if lost {
-            self.lost(now, out);
-        }
-    }
-
-    fn on_message(&mut self, msg: RvMsg, out: &mut Vec<Input>) {
-        match msg {
-            RvMsg::Welcome { agent } => {
-                self.welcomed = true;
-                self.agent_id = Some(agent);
-                self.failures = 0;
-                debug!(%agent, "registered with the machine's agent");
+            self.conn = None;
+            if self.state.on_lost(now, out) {
+                self.agent = None;
+                self.is_agent.store(false, Ordering::Release);
             }
-            RvMsg::Peer { id, endpoint, .. } => out.push(Input::Local { id, endpoint }),
-            RvMsg::Gone {
-                id,
-                reason: GoneReason::Left,
-            } => out.push(Input::Departed { id }),
-            RvMsg::Gone {
-                id,
-                reason: GoneReason::Lost,
-            } => out.push(Input::Lost { id }),
-            RvMsg::Beacon { from, data } => out.push(Input::Beacon {
-                from: IpAddr::V4(from),
-                data,
-            }),
-            RvMsg::Error { code, text } => warn!(?code, %text, "the agent refused this node"),
-            RvMsg::Register(_) | RvMsg::Leave | RvMsg::List => {}
+            debug!(retry_at = ?self.state.retry_at(), "lost the machine's agent; racing for the rendezvous");
         }
-    }
-
-    fn lost(&mut self, now: Instant, out: &mut Vec<Input>) {
-        self.conn = None;
-        self.rbuf.clear();
-        if self.agent.take().is_some() {
-            self.is_agent.store(false, Ordering::Release);
-        }
-        if !self.welcomed {
-            self.failures += 1;
-        }
-        // The agent's connections close only when its process dies (a node that stops cleanly
-        // says Leave first, and we heard Gone for it): its host is dead.
-        if let Some(host) = self.agent_id.take() {
-            if host != self.reg.id {
-                out.push(Input::Lost { id: host });
-            }
-        }
-        // Whoever was vouched for by the dead agent is checked the usual way from now on; the
-        // next agent vouches again for those that are alive.
-        out.push(Input::Unsupervise);
-        let wait = if self.failing() {
-            SLOW_RETRY
-        } else {
-            self.random_delay(RACE)
-        };
-        debug!(?wait, "lost the machine's agent; racing for the rendezvous");
-        self.retry_at = Some(now + wait);
     }
 
     /// The node stops: says goodbye to the agent, and stops the agent if it is ours.
     pub fn leave(&mut self) {
         if let Some(c) = self.conn.as_mut() {
-            if let Ok(frame) = RvMsg::Leave.encode() {
+            if let Ok(frame) = self.state.leave_frame() {
                 let _ = c.write_all(&frame);
             }
         }
@@ -313,6 +233,7 @@ impl LocalClient {
             a.stop();
             self.is_agent.store(false, Ordering::Release);
         }
+        self.state.stop();
         self.conn = None;
     }
 }

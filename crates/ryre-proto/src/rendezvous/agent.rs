@@ -1,0 +1,612 @@
+//! The machine's agent as a state machine: the table of registered nodes, what to tell each
+//! connection, which ZRE beacons to send for whom and which heard beacons to forward. No
+//! sockets, no clock: the driver (`ryre`'s mio thread, or the simulator) reports connections,
+//! bytes, closes, heard datagrams and the time, and carries out [`AgentOutput`]s.
+//!
+//! ```
+//! use std::time::Instant;
+//! use ryre_proto::rendezvous::agent::{AgentOutput, AgentState, ConnId};
+//! use ryre_proto::rendezvous::{Registration, RvMsg};
+//! use ryre_proto::PeerId;
+//!
+//! let host = PeerId::from_bytes([1; 16]);
+//! let mut agent = AgentState::new(host);
+//! let now = Instant::now();
+//! assert!(agent.accept(ConnId(7)));
+//! let reg = Registration {
+//!     id: PeerId::from_bytes([2; 16]),
+//!     name: "n".into(),
+//!     endpoint: "tcp://127.0.0.1:5000".into(),
+//!     beacon: None,
+//!     headers: vec![],
+//!     groups: vec![],
+//!     status: 0,
+//! };
+//! agent.on_data(now, ConnId(7), &RvMsg::Register(reg).encode().unwrap());
+//! match agent.poll_output() {
+//!     Some(AgentOutput::Send { conn, frame }) => {
+//!         assert_eq!(conn, ConnId(7));
+//!         assert_eq!(RvMsg::decode_frame(&frame[4..]).unwrap(), RvMsg::Welcome { agent: host });
+//!     }
+//!     other => panic!("{other:?}"),
+//! }
+//! ```
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{BeaconSpec, ErrorCode, GoneReason, Registration, RvError, RvMsg};
+use crate::beacon::Beacon;
+use crate::PeerId;
+
+/// Most connections the agent holds (registered or not); more are refused with an error.
+pub const MAX_CONNECTIONS: usize = 4096;
+
+/// A connection to the agent, named by the driver (any unique number).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ConnId(pub u64);
+
+/// One broadcast domain the agent beacons on: an interface address and a UDP port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Domain {
+    /// The interface's IPv4 address.
+    pub addr: Ipv4Addr,
+    /// Its broadcast address (where beacons go).
+    pub broadcast: Ipv4Addr,
+    /// The UDP beacon port.
+    pub port: u16,
+}
+
+/// What the agent asks its driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentOutput {
+    /// Write this frame (length prefix included) to the connection.
+    Send {
+        /// The connection.
+        conn: ConnId,
+        /// The encoded frame.
+        frame: Bytes,
+    },
+    /// Close the connection once what was queued for it is written. The agent has already
+    /// forgotten it (no [`AgentState::on_closed`] needed, though it is harmless).
+    Close {
+        /// The connection.
+        conn: ConnId,
+    },
+    /// Broadcast this ZRE beacon in domain number `domain` (see [`AgentState::domain`]).
+    Beacon {
+        /// The domain's index.
+        domain: usize,
+        /// The encoded beacon.
+        datagram: Bytes,
+    },
+}
+
+/// Something worth logging that the agent decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentNote {
+    /// A node registered.
+    Registered(PeerId),
+    /// A node is gone.
+    Gone(PeerId, GoneReason),
+    /// A connection was refused with an error.
+    Refused(ConnId, ErrorCode, String),
+}
+
+struct Conn {
+    rbuf: Vec<u8>,
+    /// The node registered on this connection.
+    id: Option<PeerId>,
+    /// Close after what is queued (an Error or a List answer was sent): read nothing more.
+    closing: bool,
+}
+
+struct Member {
+    conn: ConnId,
+    reg: Registration,
+    /// Index into `domains` when the agent beacons for it.
+    domain: Option<usize>,
+    /// Its inbox port (for its beacons).
+    port: u16,
+}
+
+struct DomainState {
+    domain: Domain,
+    interval: Duration,
+    next: Option<Instant>,
+    members: BTreeSet<PeerId>,
+}
+
+/// The agent's state machine.
+pub struct AgentState {
+    host: PeerId,
+    conns: HashMap<ConnId, Conn>,
+    members: BTreeMap<PeerId, Member>,
+    domains: Vec<DomainState>,
+    out: VecDeque<AgentOutput>,
+    notes: VecDeque<AgentNote>,
+}
+
+/// The TCP port of a `tcp://host:port` endpoint.
+pub fn inbox_port(endpoint: &str) -> Option<u16> {
+    endpoint
+        .strip_prefix("tcp://")?
+        .rsplit_once(':')?
+        .1
+        .parse()
+        .ok()
+}
+
+impl AgentState {
+    /// An agent hosted by node `host`, with no connection yet.
+    pub fn new(host: PeerId) -> Self {
+        AgentState {
+            host,
+            conns: HashMap::new(),
+            members: BTreeMap::new(),
+            domains: Vec::new(),
+            out: VecDeque::new(),
+            notes: VecDeque::new(),
+        }
+    }
+
+    /// The node that hosts the agent.
+    pub fn host(&self) -> PeerId {
+        self.host
+    }
+
+    /// The registered nodes (id and registration), in id order.
+    pub fn members(&self) -> impl Iterator<Item = (&PeerId, &Registration)> {
+        self.members.iter().map(|(id, m)| (id, &m.reg))
+    }
+
+    /// Domain number `i` (named by [`AgentOutput::Beacon`]).
+    pub fn domain(&self, i: usize) -> Option<Domain> {
+        self.domains.get(i).map(|d| d.domain)
+    }
+
+    /// How many connections are open.
+    pub fn connections(&self) -> usize {
+        self.conns.len()
+    }
+
+    /// The next thing to do.
+    pub fn poll_output(&mut self) -> Option<AgentOutput> {
+        self.out.pop_front()
+    }
+
+    /// The next thing worth logging.
+    pub fn poll_note(&mut self) -> Option<AgentNote> {
+        self.notes.pop_front()
+    }
+
+    /// When [`AgentState::handle_timeout`] has beacons to send.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.domains
+            .iter()
+            .filter(|d| !d.members.is_empty())
+            .filter_map(|d| d.next)
+            .min()
+    }
+
+    /// A connection was accepted. False (and an Error then Close queued) when the agent is full.
+    pub fn accept(&mut self, conn: ConnId) -> bool {
+        if self.conns.len() >= MAX_CONNECTIONS {
+            self.send(
+                conn,
+                &RvMsg::Error {
+                    code: ErrorCode::Full,
+                    text: "the agent has too many connections".into(),
+                },
+            );
+            self.out.push_back(AgentOutput::Close { conn });
+            return false;
+        }
+        self.conns.insert(
+            conn,
+            Conn {
+                rbuf: Vec::new(),
+                id: None,
+                closing: false,
+            },
+        );
+        true
+    }
+
+    /// Bytes arrived on a connection: every whole message in them is handled.
+    pub fn on_data(&mut self, now: Instant, conn: ConnId, data: &[u8]) {
+        match self.conns.get_mut(&conn) {
+            Some(c) if !c.closing => c.rbuf.extend_from_slice(data),
+            _ => return,
+        }
+        loop {
+            let Some(c) = self.conns.get_mut(&conn) else {
+                return;
+            };
+            if c.closing {
+                return;
+            }
+            match RvMsg::decode(&c.rbuf) {
+                Ok(None) => return,
+                Ok(Some((msg, used))) => {
+                    c.rbuf.drain(..used);
+                    self.on_message(now, conn, msg);
+                }
+                Err(e) => {
+                    let code = match e {
+                        RvError::BadLength(_) => ErrorCode::TooLarge,
+                        _ => ErrorCode::Malformed,
+                    };
+                    self.refuse(conn, code, &e.to_string());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// A connection dropped (end of stream, an error, or the driver gave up on it): a node
+    /// registered on it without saying Leave died.
+    pub fn on_closed(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.remove(&conn) else {
+            return;
+        };
+        if let Some(id) = c.id {
+            if self.members.get(&id).is_some_and(|m| m.conn == conn) {
+                self.remove_member(id, GoneReason::Lost);
+            }
+        }
+    }
+
+    /// A datagram was heard in domain `domain` from `from` (the driver has already dropped
+    /// datagrams from outside the interface's subnet): forwarded to the nodes of that domain,
+    /// unless it is a beacon of one of the machine's own nodes (an echo, or a forgery: a leaving
+    /// beacon for a node that is registered here must not remove it anywhere on this machine).
+    pub fn on_beacon(&mut self, domain: usize, from: Ipv4Addr, data: Bytes) {
+        if let Ok(b) = Beacon::decode(&data) {
+            if self.members.contains_key(&b.id) {
+                return;
+            }
+        }
+        let Some(d) = self.domains.get(domain) else {
+            return;
+        };
+        let conns: Vec<ConnId> = d
+            .members
+            .iter()
+            .filter_map(|id| self.members.get(id).map(|m| m.conn))
+            .collect();
+        let msg = RvMsg::Beacon { from, data };
+        let Ok(frame) = msg.encode() else { return };
+        for conn in conns {
+            self.out.push_back(AgentOutput::Send {
+                conn,
+                frame: frame.clone(),
+            });
+        }
+    }
+
+    /// Time passed: the periodic beacons that are due.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        for (i, d) in self.domains.iter_mut().enumerate() {
+            if d.members.is_empty() || d.next.is_some_and(|t| now < t) {
+                continue;
+            }
+            d.next = Some(now + d.interval);
+            for id in &d.members {
+                let Some(m) = self.members.get(id) else {
+                    continue;
+                };
+                self.out.push_back(AgentOutput::Beacon {
+                    domain: i,
+                    datagram: Bytes::copy_from_slice(&Beacon::new(*id, m.port).encode()),
+                });
+            }
+        }
+    }
+
+    fn on_message(&mut self, now: Instant, conn: ConnId, msg: RvMsg) {
+        match msg {
+            RvMsg::Register(reg) => self.register(now, conn, reg),
+            RvMsg::Leave => {
+                if let Some(id) = self.conns.get_mut(&conn).and_then(|c| c.id.take()) {
+                    self.remove_member(id, GoneReason::Left);
+                }
+            }
+            RvMsg::List => {
+                self.send(conn, &RvMsg::Welcome { agent: self.host });
+                let all: Vec<RvMsg> = self
+                    .members
+                    .iter()
+                    .map(|(id, m)| RvMsg::Peer {
+                        id: *id,
+                        name: m.reg.name.clone(),
+                        endpoint: m.reg.endpoint.clone(),
+                    })
+                    .collect();
+                for m in &all {
+                    self.send(conn, m);
+                }
+                self.close(conn);
+            }
+            other => {
+                let text = format!("a node does not send {}", kind_name(&other));
+                self.refuse(conn, ErrorCode::Unexpected, &text);
+            }
+        }
+    }
+
+    fn register(&mut self, now: Instant, conn: ConnId, reg: Registration) {
+        let Some(c) = self.conns.get(&conn) else {
+            return;
+        };
+        if c.id.is_some_and(|id| id != reg.id) {
+            self.refuse(conn, ErrorCode::Unexpected, "one node per connection");
+            return;
+        }
+        if let Some(m) = self.members.get(&reg.id) {
+            if m.conn != conn {
+                let text = format!("node {} is registered on another connection", reg.id);
+                self.refuse(conn, ErrorCode::DuplicateId, &text);
+                return;
+            }
+        }
+        let id = reg.id;
+        let update = self.members.contains_key(&id);
+        let port = inbox_port(&reg.endpoint).unwrap_or(0);
+        let domain = match (&reg.beacon, port) {
+            (Some(spec), p) if p > 0 => Some(self.domain_for(now, spec)),
+            _ => None,
+        };
+        if let Some(old) = self.members.get(&id).and_then(|m| m.domain) {
+            if Some(old) != domain {
+                self.domains[old].members.remove(&id);
+            }
+        }
+        if let Some(i) = domain {
+            self.domains[i].members.insert(id);
+            // Announce it on the LAN at once rather than at the next interval.
+            self.out.push_back(AgentOutput::Beacon {
+                domain: i,
+                datagram: Bytes::copy_from_slice(&Beacon::new(id, port).encode()),
+            });
+        }
+        let (name, endpoint) = (reg.name.clone(), reg.endpoint.clone());
+        self.members.insert(
+            id,
+            Member {
+                conn,
+                reg,
+                domain,
+                port,
+            },
+        );
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.id = Some(id);
+        }
+        if update {
+            return;
+        }
+        self.send(conn, &RvMsg::Welcome { agent: self.host });
+        let others: Vec<RvMsg> = self
+            .members
+            .iter()
+            .filter(|(other, _)| **other != id)
+            .map(|(other, m)| RvMsg::Peer {
+                id: *other,
+                name: m.reg.name.clone(),
+                endpoint: m.reg.endpoint.clone(),
+            })
+            .collect();
+        for m in &others {
+            self.send(conn, m);
+        }
+        let announce = RvMsg::Peer { id, name, endpoint };
+        if let Ok(frame) = announce.encode() {
+            for m in self.members.values().filter(|m| m.conn != conn) {
+                self.out.push_back(AgentOutput::Send {
+                    conn: m.conn,
+                    frame: frame.clone(),
+                });
+            }
+        }
+        self.notes.push_back(AgentNote::Registered(id));
+    }
+
+    /// The domain for a node's beacon spec (created on first use; the first spec sets the
+    /// interval).
+    fn domain_for(&mut self, now: Instant, spec: &BeaconSpec) -> usize {
+        if let Some(i) = self
+            .domains
+            .iter()
+            .position(|d| d.domain.addr == spec.addr && d.domain.port == spec.port)
+        {
+            return i;
+        }
+        self.domains.push(DomainState {
+            domain: Domain {
+                addr: spec.addr,
+                broadcast: spec.broadcast,
+                port: spec.port,
+            },
+            interval: Duration::from_millis(u64::from(spec.interval_ms.max(10))),
+            next: Some(now),
+            members: BTreeSet::new(),
+        });
+        self.domains.len() - 1
+    }
+
+    fn remove_member(&mut self, id: PeerId, reason: GoneReason) {
+        let Some(m) = self.members.remove(&id) else {
+            return;
+        };
+        if let Some(i) = m.domain {
+            if let Some(d) = self.domains.get_mut(i) {
+                d.members.remove(&id);
+            }
+            // The LAN hears it leave at once (dead or not, it is gone).
+            self.out.push_back(AgentOutput::Beacon {
+                domain: i,
+                datagram: Bytes::copy_from_slice(&Beacon::new(id, 0).encode()),
+            });
+        }
+        if let Ok(frame) = (RvMsg::Gone { id, reason }).encode() {
+            for m in self.members.values() {
+                self.out.push_back(AgentOutput::Send {
+                    conn: m.conn,
+                    frame: frame.clone(),
+                });
+            }
+        }
+        self.notes.push_back(AgentNote::Gone(id, reason));
+    }
+
+    fn send(&mut self, conn: ConnId, msg: &RvMsg) {
+        if let Ok(frame) = msg.encode() {
+            self.out.push_back(AgentOutput::Send { conn, frame });
+        }
+    }
+
+    /// Forgets a connection (its node, if any, is lost) and asks the driver to close it after
+    /// what is queued.
+    fn close(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(&conn) {
+            c.closing = true;
+            c.rbuf.clear();
+        }
+        self.on_closed(conn);
+        self.out.push_back(AgentOutput::Close { conn });
+    }
+
+    /// Answers Error and closes the connection once it is written.
+    fn refuse(&mut self, conn: ConnId, code: ErrorCode, text: &str) {
+        let text: String = text.chars().take(200).collect();
+        self.notes
+            .push_back(AgentNote::Refused(conn, code, text.clone()));
+        self.send(conn, &RvMsg::Error { code, text });
+        self.close(conn);
+    }
+}
+
+fn kind_name(m: &RvMsg) -> &'static str {
+    match m {
+        RvMsg::Register(_) => "REGISTER",
+        RvMsg::Welcome { .. } => "WELCOME",
+        RvMsg::Peer { .. } => "PEER",
+        RvMsg::Gone { .. } => "GONE",
+        RvMsg::Beacon { .. } => "BEACON",
+        RvMsg::Leave => "LEAVE",
+        RvMsg::List => "LIST",
+        RvMsg::Error { .. } => "ERROR",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg(n: u8, beacon: bool) -> Registration {
+        Registration {
+            id: PeerId::from_bytes([n; 16]),
+            name: format!("n{n}"),
+            endpoint: format!("tcp://127.0.0.1:{}", 5000 + u16::from(n)),
+            beacon: beacon.then_some(BeaconSpec {
+                addr: Ipv4Addr::new(127, 0, 0, 1),
+                broadcast: Ipv4Addr::new(127, 255, 255, 255),
+                port: 5670,
+                interval_ms: 1000,
+            }),
+            headers: vec![],
+            groups: vec![],
+            status: 0,
+        }
+    }
+
+    fn drain(a: &mut AgentState) -> Vec<(ConnId, RvMsg)> {
+        let mut v = Vec::new();
+        while let Some(o) = a.poll_output() {
+            if let AgentOutput::Send { conn, frame } = o {
+                v.push((conn, RvMsg::decode_frame(&frame[4..]).unwrap()));
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn registration_is_announced_and_a_drop_is_lost() {
+        let now = Instant::now();
+        let mut a = AgentState::new(PeerId::from_bytes([9; 16]));
+        a.accept(ConnId(1));
+        a.accept(ConnId(2));
+        a.on_data(
+            now,
+            ConnId(1),
+            &RvMsg::Register(reg(1, false)).encode().unwrap(),
+        );
+        drain(&mut a);
+        a.on_data(
+            now,
+            ConnId(2),
+            &RvMsg::Register(reg(2, false)).encode().unwrap(),
+        );
+        let got = drain(&mut a);
+        assert!(got.contains(&(
+            ConnId(1),
+            RvMsg::Peer {
+                id: reg(2, false).id,
+                name: "n2".into(),
+                endpoint: reg(2, false).endpoint
+            }
+        )));
+        a.on_closed(ConnId(2));
+        assert_eq!(
+            drain(&mut a),
+            vec![(
+                ConnId(1),
+                RvMsg::Gone {
+                    id: reg(2, false).id,
+                    reason: GoneReason::Lost
+                }
+            )]
+        );
+    }
+
+    #[test]
+    fn forged_leaving_beacon_for_a_member_is_not_forwarded() {
+        let now = Instant::now();
+        let mut a = AgentState::new(PeerId::from_bytes([9; 16]));
+        a.accept(ConnId(1));
+        a.on_data(
+            now,
+            ConnId(1),
+            &RvMsg::Register(reg(1, true)).encode().unwrap(),
+        );
+        drain(&mut a);
+        let forged = Bytes::copy_from_slice(&Beacon::new(reg(1, true).id, 0).encode());
+        a.on_beacon(0, Ipv4Addr::new(127, 0, 0, 5), forged);
+        assert!(drain(&mut a).is_empty());
+        let other = Bytes::copy_from_slice(&Beacon::new(reg(3, true).id, 0).encode());
+        a.on_beacon(0, Ipv4Addr::new(127, 0, 0, 5), other);
+        assert_eq!(drain(&mut a).len(), 1);
+    }
+
+    #[test]
+    fn garbage_is_refused_and_closed() {
+        let now = Instant::now();
+        let mut a = AgentState::new(PeerId::from_bytes([9; 16]));
+        a.accept(ConnId(1));
+        a.on_data(
+            now,
+            ConnId(1),
+            &[0, 0, 0, 9, b'X', b'Y', b'Z', 1, 1, 0, 0, 0, 0],
+        );
+        let outs: Vec<_> = std::iter::from_fn(|| a.poll_output()).collect();
+        assert!(matches!(
+            outs.last(),
+            Some(AgentOutput::Close { conn: ConnId(1) })
+        ));
+        assert_eq!(a.connections(), 0);
+    }
+}

@@ -1,0 +1,337 @@
+//! A node's registration client as a state machine: when to race for the rendezvous, what to
+//! say to the agent, what the agent's messages mean for the heart, and what losing the agent
+//! means. No sockets, no clock: the driver (`ryre`'s poll, or the simulator) binds, connects,
+//! reads and writes, and reports back.
+//!
+//! One attempt goes: [`ClientState::begin_attempt`]; if [`ClientState::should_host`], try to
+//! bind the rendezvous and report [`ClientState::set_hosting`]; connect and write
+//! [`ClientState::register_frame`], then report [`ClientState::connected`] or
+//! [`ClientState::connect_failed`]. Bytes from the agent go to [`ClientState::on_data`]; the end
+//! of the connection to [`ClientState::on_lost`]. At [`ClientState::retry_at`], attempt again.
+//!
+//! ```
+//! use std::time::Instant;
+//! use ryre_proto::rendezvous::client::ClientState;
+//! use ryre_proto::rendezvous::{GoneReason, Registration, RvMsg};
+//! use ryre_proto::{Input, PeerId};
+//!
+//! let reg = Registration {
+//!     id: PeerId::from_bytes([2; 16]),
+//!     name: "n".into(),
+//!     endpoint: "tcp://127.0.0.1:5000".into(),
+//!     beacon: None,
+//!     headers: vec![],
+//!     groups: vec![],
+//!     status: 0,
+//! };
+//! let mut c = ClientState::new(reg, false);
+//! let now = Instant::now();
+//! c.begin_attempt();
+//! c.connected();
+//! let mut inputs = Vec::new();
+//! let gone = RvMsg::Gone { id: PeerId::from_bytes([3; 16]), reason: GoneReason::Lost };
+//! c.on_data(&gone.encode().unwrap(), &mut inputs).unwrap();
+//! assert!(matches!(inputs[0], Input::Lost { .. }));
+//! ```
+
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+
+use super::{ErrorCode, GoneReason, Registration, RvError, RvMsg};
+use crate::{Input, PeerId};
+
+/// Longest random wait before racing for the rendezvous after the agent died.
+pub const RACE: Duration = Duration::from_millis(40);
+/// Wait between attempts while something that is not a ryre agent holds the port.
+pub const SLOW_RETRY: Duration = Duration::from_millis(1000);
+/// Attempts in a row without a Welcome after which the node should beacon by itself.
+pub const FAILING_AFTER: u32 = 3;
+
+/// Something worth logging that the client learnt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientNote {
+    /// Registered with the agent hosted by this node.
+    Welcomed(PeerId),
+    /// The agent refused this node (it closes the connection).
+    Refused(ErrorCode, String),
+}
+
+/// The registration client's state machine.
+pub struct ClientState {
+    reg: Registration,
+    may_host: bool,
+    hosting: bool,
+    connected: bool,
+    rbuf: Vec<u8>,
+    retry_at: Option<Instant>,
+    /// Attempts in a row that got no Welcome.
+    failures: u32,
+    welcomed: bool,
+    /// The node that hosts the agent we are registered with.
+    agent_id: Option<PeerId>,
+    rng: u64,
+    notes: Vec<ClientNote>,
+}
+
+impl ClientState {
+    /// A client for `reg`; `may_host` says whether this node may become the agent. The random
+    /// waits are drawn from a generator seeded by the node's id.
+    pub fn new(reg: Registration, may_host: bool) -> Self {
+        let mut seed = [7u8; 8];
+        seed.copy_from_slice(&reg.id.as_bytes()[..8]);
+        ClientState {
+            reg,
+            may_host,
+            hosting: false,
+            connected: false,
+            rbuf: Vec::new(),
+            retry_at: None,
+            failures: 0,
+            welcomed: false,
+            agent_id: None,
+            rng: u64::from_le_bytes(seed) | 1,
+            notes: Vec::new(),
+        }
+    }
+
+    /// The registration this client sends.
+    pub fn registration(&self) -> &Registration {
+        &self.reg
+    }
+
+    /// When to attempt again (after losing the agent, or failing to reach it).
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    /// Whether it is time to attempt again.
+    pub fn due(&self, now: Instant) -> bool {
+        self.retry_at.is_some_and(|t| t <= now)
+    }
+
+    /// Whether too many attempts got no answer from a ryre agent (something else holds the
+    /// port): the node should beacon by itself.
+    pub fn failing(&self) -> bool {
+        self.failures >= FAILING_AFTER
+    }
+
+    /// Whether this node hosts the agent.
+    pub fn is_hosting(&self) -> bool {
+        self.hosting
+    }
+
+    /// Whether the connection to the agent is up.
+    pub fn is_connected(&self) -> bool {
+        self.connected
+    }
+
+    /// Whether the agent welcomed this node on the current connection.
+    pub fn is_welcomed(&self) -> bool {
+        self.welcomed
+    }
+
+    /// The node hosting the agent this node is registered with.
+    pub fn agent(&self) -> Option<PeerId> {
+        self.agent_id
+    }
+
+    /// Takes what is worth logging.
+    pub fn take_notes(&mut self) -> Vec<ClientNote> {
+        std::mem::take(&mut self.notes)
+    }
+
+    /// An attempt starts: no retry is pending any more.
+    pub fn begin_attempt(&mut self) {
+        self.retry_at = None;
+    }
+
+    /// Whether this attempt should try to bind the rendezvous (and host the agent).
+    pub fn should_host(&self) -> bool {
+        !self.hosting && self.may_host
+    }
+
+    /// Reports whether this node now hosts the agent.
+    pub fn set_hosting(&mut self, hosting: bool) {
+        self.hosting = hosting;
+    }
+
+    /// The Register frame to write once connected.
+    pub fn register_frame(&self) -> Result<Bytes, RvError> {
+        RvMsg::Register(self.reg.clone()).encode()
+    }
+
+    /// The Leave frame to write when the node stops.
+    pub fn leave_frame(&self) -> Result<Bytes, RvError> {
+        RvMsg::Leave.encode()
+    }
+
+    /// Connected, and the Register frame written.
+    pub fn connected(&mut self) {
+        self.connected = true;
+        self.rbuf.clear();
+        self.welcomed = false;
+    }
+
+    /// The attempt could not reach the agent: try again after a random moment (or slowly, when
+    /// failing).
+    pub fn connect_failed(&mut self, now: Instant) {
+        self.failures += 1;
+        self.schedule_retry(now);
+    }
+
+    /// Bytes from the agent: every whole message becomes inputs for the heart. An error means
+    /// the rendezvous peer speaks something else: the driver drops the connection and reports
+    /// [`ClientState::on_lost`].
+    pub fn on_data(&mut self, data: &[u8], out: &mut Vec<Input>) -> Result<(), RvError> {
+        self.rbuf.extend_from_slice(data);
+        loop {
+            match RvMsg::decode(&self.rbuf) {
+                Ok(None) => return Ok(()),
+                Ok(Some((msg, used))) => {
+                    self.rbuf.drain(..used);
+                    self.on_message(msg, out);
+                }
+                Err(e) => {
+                    self.rbuf.clear();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    fn on_message(&mut self, msg: RvMsg, out: &mut Vec<Input>) {
+        match msg {
+            RvMsg::Welcome { agent } => {
+                self.welcomed = true;
+                self.agent_id = Some(agent);
+                self.failures = 0;
+                self.notes.push(ClientNote::Welcomed(agent));
+            }
+            RvMsg::Peer { id, endpoint, .. } => out.push(Input::Local { id, endpoint }),
+            RvMsg::Gone {
+                id,
+                reason: GoneReason::Left,
+            } => out.push(Input::Departed { id }),
+            RvMsg::Gone {
+                id,
+                reason: GoneReason::Lost,
+            } => out.push(Input::Lost { id }),
+            RvMsg::Beacon { from, data } => out.push(Input::Beacon {
+                from: IpAddr::V4(from),
+                data,
+            }),
+            RvMsg::Error { code, text } => self.notes.push(ClientNote::Refused(code, text)),
+            RvMsg::Register(_) | RvMsg::Leave | RvMsg::List => {}
+        }
+    }
+
+    /// The connection to the agent ended. Returns whether this node was hosting the agent (the
+    /// driver then stops what is left of it). The agent's host is reported lost (its
+    /// connections close only when its process dies), every supervised peer goes back to
+    /// ordinary liveness checks, and a retry is scheduled after a random moment.
+    pub fn on_lost(&mut self, now: Instant, out: &mut Vec<Input>) -> bool {
+        self.connected = false;
+        self.rbuf.clear();
+        let was_hosting = std::mem::take(&mut self.hosting);
+        if !self.welcomed {
+            self.failures += 1;
+        }
+        self.welcomed = false;
+        if let Some(host) = self.agent_id.take() {
+            if host != self.reg.id {
+                out.push(Input::Lost { id: host });
+            }
+        }
+        out.push(Input::Unsupervise);
+        self.schedule_retry(now);
+        was_hosting
+    }
+
+    /// The node stops: nothing more is attempted.
+    pub fn stop(&mut self) {
+        self.connected = false;
+        self.hosting = false;
+        self.retry_at = None;
+    }
+
+    fn schedule_retry(&mut self, now: Instant) {
+        let wait = if self.failing() {
+            SLOW_RETRY
+        } else {
+            self.random_delay(RACE)
+        };
+        self.retry_at = Some(now + wait);
+    }
+
+    fn random_delay(&mut self, max: Duration) -> Duration {
+        // xorshift64: enough to spread a race.
+        self.rng ^= self.rng << 13;
+        self.rng ^= self.rng >> 7;
+        self.rng ^= self.rng << 17;
+        let us = max.as_micros().max(1) as u64;
+        Duration::from_micros(self.rng % us)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reg() -> Registration {
+        Registration {
+            id: PeerId::from_bytes([2; 16]),
+            name: "n".into(),
+            endpoint: "tcp://127.0.0.1:5000".into(),
+            beacon: None,
+            headers: vec![],
+            groups: vec![],
+            status: 0,
+        }
+    }
+
+    #[test]
+    fn losing_the_agent_reports_its_host_and_retries_soon() {
+        let now = Instant::now();
+        let mut c = ClientState::new(reg(), true);
+        assert!(c.should_host());
+        c.begin_attempt();
+        c.connected();
+        let host = PeerId::from_bytes([5; 16]);
+        let mut inputs = Vec::new();
+        c.on_data(
+            &RvMsg::Welcome { agent: host }.encode().unwrap(),
+            &mut inputs,
+        )
+        .unwrap();
+        assert_eq!(c.agent(), Some(host));
+        let was = c.on_lost(now, &mut inputs);
+        assert!(!was);
+        assert!(matches!(inputs[0], Input::Lost { id } if id == host));
+        assert!(matches!(inputs[1], Input::Unsupervise));
+        let at = c.retry_at().unwrap();
+        assert!(at >= now && at < now + RACE);
+    }
+
+    #[test]
+    fn three_unanswered_attempts_mean_failing() {
+        let now = Instant::now();
+        let mut c = ClientState::new(reg(), false);
+        for _ in 0..3 {
+            assert!(!c.failing());
+            c.begin_attempt();
+            c.connected();
+            c.on_lost(now, &mut Vec::new());
+        }
+        assert!(c.failing());
+        assert_eq!(c.retry_at(), Some(now + SLOW_RETRY));
+    }
+
+    #[test]
+    fn garbage_from_the_agent_is_an_error() {
+        let mut c = ClientState::new(reg(), false);
+        c.connected();
+        assert!(c.on_data(b"\0\0\0\x08HTTP/1.1", &mut Vec::new()).is_err());
+    }
+}
