@@ -65,8 +65,9 @@ impl NodeState {
         // Pyre 0.3.4 wraps its sequence modulo 65535 (65534 -> 0): accept that step too, so a
         // long-lived link from Pyre survives it. Zyre's 65535 -> 0 is the `expected` case.
         let pyre_wrap = expected == 65535 && env.sequence == 0;
-        if env.sequence != expected && !pyre_wrap {
-            self.remove_peer(
+        if env.sequence != expected && !pyre_wrap && !self.broken_sequence_check {
+            self.drop_link_fault(
+                now,
                 from,
                 ExitReason::SequenceGap {
                     expected,

@@ -1,0 +1,255 @@
+//! # ryre-sim: a deterministic simulator of many ryre nodes with faults
+//!
+//! It runs the **real** protocol code — the heart ([`ryre_proto::NodeState`]), the machine's
+//! rendezvous agent ([`ryre_proto::rendezvous::agent::AgentState`]) and each node's
+//! registration client ([`ryre_proto::rendezvous::client::ClientState`]) — over a virtual clock
+//! (event driven: it jumps to the next deadline, it never ticks) and a virtual network:
+//!
+//! - hosts on subnets; each host has a rendezvous port that the first of its nodes binds (it
+//!   becomes the host's agent; the others register; when the agent's process dies the rest race
+//!   after the client's random wait and one takes over);
+//! - beacons broadcast on a subnet with per-receiver loss, delay (jitter), duplication and hence
+//!   reordering;
+//! - ZeroMQ links as ordered message streams with latency, stalls (partitions hold traffic),
+//!   resets (what is in flight is lost), a high-water mark (the heart hears `SendFailed`) and
+//!   delivery to whatever process holds the endpoint (a restarted process gets what was queued
+//!   for its predecessor, as with libzmq);
+//! - faults: crash (state dropped), clean stop, restart with a new UUID on the same endpoint,
+//!   pause (a frozen process: its input waits), two-way, one-way and "UDP up, TCP down"
+//!   partitions between hosts, link resets, agent kills.
+//!
+//! An oracle ([`Violation`]) checks safety at every step and liveness once the faults have
+//! healed. One `u64` seed expands into a whole run ([`Options::from_seed`]); the same seed at
+//! the same commit gives the same [`Report::trace_hash`].
+//!
+//! ```
+//! let mut opts = ryre_sim::Options::quiet(8, 4, 1);
+//! opts.seconds = 5.0;
+//! let report = ryre_sim::run(&opts);
+//! assert!(report.violations.is_empty(), "{:?}", report.violations);
+//! assert_eq!(report.pairs_known, report.pairs_total);
+//! ```
+#![warn(missing_docs)]
+
+mod rng;
+mod svg;
+mod world;
+
+pub use rng::{Rng, TraceHash};
+pub use svg::plot_svg;
+pub use world::{run, Report, Violation};
+
+use std::time::Duration;
+
+/// Fault rates, in expected events per node per simulated minute (0 = never).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Faults {
+    /// Crash a process (state dropped, connections reset).
+    pub crash: f64,
+    /// Stop a process cleanly (leaving beacon, Leave to the agent).
+    pub stop: f64,
+    /// Share of crashed or stopped nodes that restart (new UUID, same endpoint), 0..=1.
+    pub restart: f64,
+    /// Pause a process for up to [`Faults::pause_max`].
+    pub pause: f64,
+    /// Longest pause.
+    pub pause_max: Duration,
+    /// Partition two hosts (kind and direction drawn at random) for up to
+    /// [`Faults::partition_max`]; per host per minute.
+    pub partition: f64,
+    /// Longest partition.
+    pub partition_max: Duration,
+    /// Reset one of a node's links (what is in flight is lost).
+    pub reset: f64,
+    /// Kill the process hosting a host's agent; per host per minute.
+    pub agent_kill: f64,
+}
+
+impl Faults {
+    /// No faults at all.
+    pub fn none() -> Self {
+        Faults {
+            crash: 0.0,
+            stop: 0.0,
+            restart: 0.0,
+            pause: 0.0,
+            pause_max: Duration::ZERO,
+            partition: 0.0,
+            partition_max: Duration::ZERO,
+            reset: 0.0,
+            agent_kill: 0.0,
+        }
+    }
+
+    /// Whether any fault can happen.
+    pub fn any(&self) -> bool {
+        self.crash + self.stop + self.pause + self.partition + self.reset + self.agent_kill > 0.0
+    }
+}
+
+/// Everything a run depends on (with the seed, the whole run).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Options {
+    /// The seed of every random choice in the run.
+    pub seed: u64,
+    /// Nodes (processes) at the start.
+    pub nodes: usize,
+    /// Hosts (machines); nodes are spread over them round robin.
+    pub hosts: usize,
+    /// Subnets (broadcast domains); hosts are spread over them round robin. Beacons stay in
+    /// their subnet, so nodes of different subnets only meet when `bridged`.
+    pub subnets: usize,
+    /// Whether every subnet hears every other subnet's beacons (a routed LAN).
+    pub bridged: bool,
+    /// Beacon loss per receiver, 0..=1.
+    pub loss: f64,
+    /// Beacon duplication per receiver, 0..=1.
+    pub dup: f64,
+    /// Beacon delay range (per receiver, uniform).
+    pub jitter: (Duration, Duration),
+    /// Link latency range (per message, uniform; links stay in order).
+    pub latency: (Duration, Duration),
+    /// Nodes start at uniformly random times within this window.
+    pub stagger: Duration,
+    /// Length of the fault phase (simulated seconds).
+    pub seconds: f64,
+    /// Simulated time after the faults heal before liveness is checked; `None` derives it from
+    /// the timeouts ([`Options::settle_bound`]).
+    pub settle: Option<Duration>,
+    /// The faults.
+    pub faults: Faults,
+    /// Shouts per node per simulated second (each carries the sender and a sequence number).
+    pub shout_rate: f64,
+    /// Whispers per node per simulated second.
+    pub whisper_rate: f64,
+    /// Group joins/leaves per node per simulated minute (churn in group "churn").
+    pub group_churn: f64,
+    /// Beacon interval.
+    pub interval: Duration,
+    /// Evasive timeout.
+    pub evasive: Duration,
+    /// Expired timeout.
+    pub expired: Duration,
+    /// Links' high-water mark (messages queued per link).
+    pub hwm: usize,
+    /// Test-only: every heart runs with its sequence check off (the oracle must notice).
+    pub broken_heart: bool,
+}
+
+impl Options {
+    /// A fault-free run of `nodes` nodes on `hosts` hosts and `subnets` subnets, bridged,
+    /// default timeouts, no loss, a 1 s stagger and a light workload.
+    pub fn quiet(nodes: usize, hosts: usize, subnets: usize) -> Self {
+        Options {
+            seed: 1,
+            nodes,
+            hosts: hosts.max(1),
+            subnets: subnets.max(1),
+            bridged: true,
+            loss: 0.0,
+            dup: 0.0,
+            jitter: (Duration::from_millis(1), Duration::from_millis(50)),
+            latency: (Duration::from_micros(200), Duration::from_millis(2)),
+            stagger: Duration::from_secs(1),
+            seconds: 10.0,
+            settle: None,
+            faults: Faults::none(),
+            shout_rate: 0.5,
+            whisper_rate: 0.2,
+            group_churn: 0.0,
+            interval: Duration::from_secs(1),
+            evasive: Duration::from_secs(5),
+            expired: Duration::from_secs(30),
+            hwm: 1000,
+            broken_heart: false,
+        }
+    }
+
+    /// The "swarm" expansion of a seed: nodes, hosts, subnets, loss, duplication, fault rates
+    /// and workload all drawn from it (TigerBeetle's VOPR style).
+    pub fn from_seed(seed: u64) -> Self {
+        let mut r = Rng::new(seed ^ 0x5157_4152_4d00_0000);
+        let nodes = r.range(2, 24) as usize;
+        let hosts = r.range(1, nodes.min(8) as u64) as usize;
+        let subnets = r.range(1, hosts.min(3) as u64) as usize;
+        let pick = |r: &mut Rng, xs: &[f64]| xs[r.below(xs.len() as u64) as usize];
+        let mut o = Options::quiet(nodes, hosts, subnets);
+        o.seed = seed;
+        o.loss = pick(&mut r, &[0.0, 0.05, 0.1, 0.3]);
+        o.dup = pick(&mut r, &[0.0, 0.01, 0.1]);
+        o.seconds = r.range(20, 90) as f64;
+        o.shout_rate = pick(&mut r, &[0.2, 1.0, 3.0]);
+        o.whisper_rate = pick(&mut r, &[0.0, 0.5]);
+        o.group_churn = pick(&mut r, &[0.0, 2.0, 10.0]);
+        o.faults = Faults {
+            crash: pick(&mut r, &[0.0, 0.1, 0.5]),
+            stop: pick(&mut r, &[0.0, 0.1, 0.5]),
+            restart: pick(&mut r, &[0.0, 0.5, 1.0]),
+            pause: pick(&mut r, &[0.0, 0.2, 1.0]),
+            pause_max: Duration::from_secs(r.range(1, 40)),
+            partition: pick(&mut r, &[0.0, 0.2, 1.0]),
+            partition_max: Duration::from_secs(r.range(1, 45)),
+            reset: pick(&mut r, &[0.0, 0.5, 3.0]),
+            agent_kill: pick(&mut r, &[0.0, 0.2, 1.0]),
+        };
+        o
+    }
+
+    /// The default swarm for `ryre sim --faults swarm`: this run's size with the seed's fault
+    /// rates and workload.
+    pub fn with_swarm_faults(mut self) -> Self {
+        let s = Options::from_seed(self.seed);
+        self.loss = self.loss.max(s.loss);
+        self.dup = s.dup;
+        self.faults = s.faults;
+        self.shout_rate = s.shout_rate;
+        self.whisper_rate = s.whisper_rate;
+        self.group_churn = s.group_churn;
+        self
+    }
+
+    /// How long after the faults heal every live node must see exactly the live set: a dead
+    /// peer nobody vouches for expires after `expired` (found by the next reap, at most
+    /// `evasive / 2` later); a link that went quiet in a partition needs up to `expired` to be
+    /// dropped and rediscovered; a new or rediscovered peer is heard within a few beacon
+    /// intervals (20 with 30 % loss gives 1e-10 odds of missing all); add a second for HELLO
+    /// round trips and the agents' races.
+    pub fn settle_bound(&self) -> Duration {
+        self.settle.unwrap_or_else(|| {
+            self.expired * 2 + self.evasive + self.interval * 20 + Duration::from_secs(1)
+        })
+    }
+
+    /// The command line that replays this run when it is a swarm seed.
+    pub fn replay_command(&self) -> String {
+        format!("ryre sim swarm --seed {}", self.seed)
+    }
+}
+
+/// One seed's outcome in a swarm.
+#[derive(Debug, Clone)]
+pub struct SeedResult {
+    /// The seed.
+    pub seed: u64,
+    /// Its report.
+    pub report: Report,
+}
+
+/// Runs swarm seeds `first..first + count` ([`Options::from_seed`]), stopping early when
+/// `budget` of wall time is spent; `broken_heart` is passed to every run.
+pub fn swarm(first: u64, count: u64, budget: Duration, broken_heart: bool) -> Vec<SeedResult> {
+    let start = std::time::Instant::now();
+    let mut out = Vec::new();
+    for seed in first..first.saturating_add(count) {
+        if start.elapsed() >= budget {
+            break;
+        }
+        let mut o = Options::from_seed(seed);
+        o.broken_heart = broken_heart;
+        out.push(SeedResult {
+            seed,
+            report: run(&o),
+        });
+    }
+    out
+}

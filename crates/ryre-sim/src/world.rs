@@ -1,0 +1,1691 @@
+//! The simulated world: the event queue, hosts, processes, links and beacons, and the oracle.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::net::Ipv4Addr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use ryre_proto::rendezvous::agent::{AgentOutput, AgentState, ConnId};
+use ryre_proto::rendezvous::client::ClientState;
+use ryre_proto::rendezvous::{BeaconSpec, Registration};
+use ryre_proto::{
+    Command, Config, Content, Event, ExitReason, Frames, Input, NodeState, PeerId, Transmit,
+};
+
+use crate::{Options, Rng, TraceHash};
+
+/// Something the oracle found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Simulated time (from the start of the run).
+    pub at: Duration,
+    /// What rule, and who.
+    pub what: String,
+}
+
+/// What a run did and found.
+#[derive(Debug, Clone)]
+pub struct Report {
+    /// The options of the run.
+    pub options: Options,
+    /// A hash over every event of the run, in order: the same seed and commit give the same.
+    pub trace_hash: u64,
+    /// Simulated time at the end.
+    pub simulated: Duration,
+    /// Events the simulator processed.
+    pub events: u64,
+    /// Calls into the real state machines (heart inputs and timeouts, agent and client inputs).
+    pub heart_events: u64,
+    /// ZRE messages delivered over links.
+    pub messages: u64,
+    /// Beacons delivered to agents.
+    pub beacons: u64,
+    /// ENTER events seen.
+    pub enters: u64,
+    /// When every pair of the nodes started at time 0 first knew each other (only when none of
+    /// them died before).
+    pub all_known_at: Option<Duration>,
+    /// Ordered pairs (observer, peer) of live nodes that know each other at the end.
+    pub pairs_known: u64,
+    /// Ordered pairs of live nodes at the end.
+    pub pairs_total: u64,
+    /// Live nodes at the end.
+    pub live: usize,
+    /// Faults injected (crash, stop, restart, pause, partition, reset, agent kill).
+    pub faults: u64,
+    /// When the faults healed.
+    pub healed_at: Duration,
+    /// The convergence curve: (simulated time, share of live ordered pairs that know each
+    /// other), sampled every 100 ms.
+    pub curve: Vec<(Duration, f64)>,
+    /// Everything the oracle found (empty: the run passed).
+    pub violations: Vec<Violation>,
+}
+
+type Time = Duration;
+
+#[derive(Debug, Clone)]
+enum Ev {
+    Start(usize),
+    Wake(usize, u32),
+    Act(usize, u32),
+    /// Link id.
+    Deliver(u64),
+    /// Rendezvous connection id, towards the agent (true) or the client.
+    RvDeliver(u64, bool),
+    Beacon {
+        to_host: usize,
+        from: Ipv4Addr,
+        data: Bytes,
+    },
+    Fault(Fault),
+    Heal,
+    Sample,
+    End,
+}
+
+#[derive(Debug, Clone)]
+enum Fault {
+    Crash(usize),
+    Stop(usize),
+    Restart(usize),
+    Pause(usize, Duration),
+    Resume(usize, u32),
+    Partition(usize, usize, PartKind),
+    Unpartition(usize, usize, PartKind),
+    Reset(usize),
+    AgentKill(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum PartKind {
+    /// Nothing passes either way.
+    Both,
+    /// Nothing passes from the first host to the second.
+    OneWay,
+    /// Beacons pass, links do not.
+    TcpOnly,
+}
+
+struct Proc {
+    id: PeerId,
+    heart: NodeState,
+    client: ClientState,
+    agent: Option<AgentState>,
+    /// The client's connection to its host's agent.
+    conn: Option<u64>,
+    paused: bool,
+    /// Input that arrived while paused, replayed at resume.
+    deferred: Vec<Ev>,
+    /// Links by peer.
+    links: BTreeMap<PeerId, u64>,
+    groups: BTreeSet<String>,
+    seq: u64,
+    scheduled: Option<Time>,
+}
+
+struct Slot {
+    host: usize,
+    ip: Ipv4Addr,
+    endpoint: String,
+    incarnation: u32,
+    proc: Option<Proc>,
+    /// Ids of every incarnation, and whether it ended (crash or stop).
+    ever: Vec<PeerId>,
+}
+
+struct Host {
+    ip: Ipv4Addr,
+    subnet: usize,
+    /// The slot whose process holds the rendezvous (and hosts the agent).
+    holder: Option<usize>,
+    slots: Vec<usize>,
+}
+
+struct Link {
+    from: usize,
+    from_inc: u32,
+    sender: PeerId,
+    to: usize,
+    /// (arrival, index on the link, frames)
+    queue: VecDeque<(Time, u64, Frames)>,
+    next_idx: u64,
+    last_arrival: Time,
+    scheduled: bool,
+    /// The sender stopped cleanly: deliver what is queued, then go.
+    draining: bool,
+    /// A reset loses the next message sent.
+    drop_next: bool,
+}
+
+struct RvConn {
+    client: usize,
+    client_inc: u32,
+    agent: usize,
+    agent_inc: u32,
+    to_agent: VecDeque<Bytes>,
+    to_client: VecDeque<Bytes>,
+    /// Closed by one side; the other hears it after what was queued.
+    closing: bool,
+    agent_done: bool,
+    client_done: bool,
+}
+
+/// The oracle's knowledge of what one observer (an incarnation) has seen of one peer.
+#[derive(Default)]
+struct Window {
+    inside: bool,
+    /// The link the observer's window runs on, and the last index delivered from it.
+    link: Option<(u64, u64)>,
+    /// Last workload sequence delivered (shouts and whispers share it).
+    last_seq: Option<u64>,
+    groups: BTreeSet<String>,
+}
+
+struct World {
+    o: Options,
+    base: Instant,
+    now: Time,
+    rng: Rng,
+    queue: BinaryHeap<Reverse<(Time, u64)>>,
+    payloads: HashMap<u64, Ev>,
+    next_ev: u64,
+    slots: Vec<Slot>,
+    hosts: Vec<Host>,
+    by_endpoint: HashMap<String, usize>,
+    links: HashMap<u64, Link>,
+    next_link: u64,
+    conns: HashMap<u64, RvConn>,
+    next_conn: u64,
+    partitions: BTreeSet<(usize, usize, PartKind)>,
+    hash: TraceHash,
+    report: Report,
+    /// (observer id, peer id) -> window.
+    windows: HashMap<(PeerId, PeerId), Window>,
+    /// Who sent which workload sequence (id -> every sequence it sent is below this).
+    sent_seq: HashMap<PeerId, u64>,
+    /// Groups each id ever joined.
+    joined_ever: HashMap<PeerId, BTreeSet<String>>,
+    /// Ids whose process ended (crash or stop), and whether cleanly.
+    ended: HashMap<PeerId, bool>,
+    /// Ordered pairs (observer, peer) currently inside a window, among live processes.
+    known: u64,
+    initial: BTreeSet<PeerId>,
+    initial_broken: bool,
+    healed: bool,
+    /// `RYRE_SIM_DEBUG=<hex prefix>`: print every event whose observer or peer starts so.
+    debug: Option<String>,
+}
+
+const GROUP: &str = "all";
+const CHURN: &str = "churn";
+const SAMPLE: Duration = Duration::from_millis(100);
+const RV_LATENCY: Duration = Duration::from_micros(20);
+/// The workload's last action is at least this long before the liveness check.
+const QUIET: Duration = Duration::from_secs(2);
+
+/// Runs one simulation to its end and checks it.
+pub fn run(o: &Options) -> Report {
+    let mut w = World::new(o.clone());
+    w.run();
+    w.finish()
+}
+
+fn dur(secs: f64) -> Duration {
+    Duration::from_secs_f64(secs.max(0.0))
+}
+
+impl World {
+    fn new(o: Options) -> Self {
+        let mut rng = Rng::new(o.seed);
+        let hosts: Vec<Host> = (0..o.hosts.max(1))
+            .map(|h| {
+                let subnet = h % o.subnets.max(1);
+                let n = (h / o.subnets.max(1)) as u32 + 1;
+                Host {
+                    ip: Ipv4Addr::new(10, subnet as u8, (n >> 8) as u8, n as u8),
+                    subnet,
+                    holder: None,
+                    slots: Vec::new(),
+                }
+            })
+            .collect();
+        let mut w = World {
+            report: Report {
+                options: o.clone(),
+                trace_hash: 0,
+                simulated: Duration::ZERO,
+                events: 0,
+                heart_events: 0,
+                messages: 0,
+                beacons: 0,
+                enters: 0,
+                all_known_at: None,
+                pairs_known: 0,
+                pairs_total: 0,
+                live: 0,
+                faults: 0,
+                healed_at: dur(o.seconds),
+                curve: Vec::new(),
+                violations: Vec::new(),
+            },
+            base: Instant::now(),
+            now: Duration::ZERO,
+            queue: BinaryHeap::new(),
+            payloads: HashMap::new(),
+            next_ev: 0,
+            slots: Vec::new(),
+            hosts,
+            by_endpoint: HashMap::new(),
+            links: HashMap::new(),
+            next_link: 1,
+            conns: HashMap::new(),
+            next_conn: 1,
+            partitions: BTreeSet::new(),
+            hash: TraceHash::default(),
+            windows: HashMap::new(),
+            sent_seq: HashMap::new(),
+            joined_ever: HashMap::new(),
+            ended: HashMap::new(),
+            known: 0,
+            initial: BTreeSet::new(),
+            initial_broken: false,
+            healed: false,
+            debug: std::env::var("RYRE_SIM_DEBUG").ok(),
+            rng: rng.fork(),
+            o,
+        };
+        for i in 0..w.o.nodes {
+            let host = i % w.hosts.len();
+            let local = w.hosts[host].slots.len();
+            let ip = w.hosts[host].ip;
+            let endpoint = format!("tcp://{ip}:{}", 40000 + local);
+            w.hosts[host].slots.push(i);
+            w.by_endpoint.insert(endpoint.clone(), i);
+            w.slots.push(Slot {
+                host,
+                ip,
+                endpoint,
+                incarnation: 0,
+                proc: None,
+                ever: Vec::new(),
+            });
+            let at = Duration::from_nanos(rng.below(w.o.stagger.as_nanos() as u64 + 1));
+            w.push(at, Ev::Start(i));
+        }
+        w.plan_faults(&mut rng);
+        let heal = dur(w.o.seconds);
+        w.push(heal, Ev::Heal);
+        w.push(heal + w.o.settle_bound(), Ev::End);
+        w.push(Duration::ZERO, Ev::Sample);
+        w
+    }
+
+    fn plan_faults(&mut self, rng: &mut Rng) {
+        let f = self.o.faults.clone();
+        let start = self.o.stagger.as_secs_f64();
+        let end = self.o.seconds;
+        if end <= start {
+            return;
+        }
+        let minutes = (end - start) / 60.0;
+        let n = self.o.nodes as f64;
+        let h = self.hosts.len() as f64;
+        let plan =
+            |rng: &mut Rng, rate: f64, count: f64, make: &mut dyn FnMut(&mut Rng) -> Fault| {
+                let expected = rate * count * minutes;
+                let mut k = expected.floor() as u64;
+                if rng.chance(expected - expected.floor()) {
+                    k += 1;
+                }
+                (0..k)
+                    .map(|_| {
+                        let at = start + (end - start) * rng.below(1_000_000) as f64 / 1e6;
+                        (dur(at), make(rng))
+                    })
+                    .collect::<Vec<_>>()
+            };
+        let nodes = self.o.nodes as u64;
+        let hosts = self.hosts.len() as u64;
+        let mut all = Vec::new();
+        all.extend(plan(rng, f.crash, n, &mut |r| {
+            Fault::Crash(r.below(nodes) as usize)
+        }));
+        all.extend(plan(rng, f.stop, n, &mut |r| {
+            Fault::Stop(r.below(nodes) as usize)
+        }));
+        let pause_max = f.pause_max.as_nanos().max(1) as u64;
+        all.extend(plan(rng, f.pause, n, &mut |r| {
+            Fault::Pause(
+                r.below(nodes) as usize,
+                Duration::from_nanos(r.range(1, pause_max)),
+            )
+        }));
+        all.extend(plan(rng, f.reset, n, &mut |r| {
+            Fault::Reset(r.below(nodes) as usize)
+        }));
+        all.extend(plan(rng, f.agent_kill, h, &mut |r| {
+            Fault::AgentKill(r.below(hosts) as usize)
+        }));
+        if hosts > 1 {
+            let part_max = f.partition_max.as_nanos().max(1) as u64;
+            let parts = plan(rng, f.partition, h, &mut |r| {
+                let a = r.below(hosts) as usize;
+                let b = (a + 1 + r.below(hosts - 1) as usize) % hosts as usize;
+                let kind =
+                    [PartKind::Both, PartKind::OneWay, PartKind::TcpOnly][r.below(3) as usize];
+                Fault::Partition(a, b, kind)
+            });
+            for (at, p) in parts {
+                if let Fault::Partition(a, b, k) = p {
+                    let len = Duration::from_nanos(rng.range(1, part_max));
+                    all.push((at, Fault::Partition(a, b, k)));
+                    all.push(((at + len).min(dur(end)), Fault::Unpartition(a, b, k)));
+                }
+            }
+        }
+        for (at, fault) in all {
+            let restart = matches!(
+                fault,
+                Fault::Crash(_) | Fault::Stop(_) | Fault::AgentKill(_)
+            ) && rng.chance(f.restart);
+            let slot_hint = match fault {
+                Fault::Crash(s) | Fault::Stop(s) => Some(s),
+                _ => None,
+            };
+            self.push(at, Ev::Fault(fault));
+            if restart {
+                let later = at + Duration::from_millis(rng.range(10, 10_000));
+                if let Some(s) = slot_hint {
+                    self.push(later.min(dur(end)), Ev::Fault(Fault::Restart(s)));
+                }
+            }
+        }
+    }
+
+    fn push(&mut self, at: Time, ev: Ev) {
+        let n = self.next_ev;
+        self.next_ev += 1;
+        self.payloads.insert(n, ev);
+        self.queue.push(Reverse((at, n)));
+    }
+
+    fn at(&self) -> Instant {
+        self.base + self.now
+    }
+
+    fn violation(&mut self, what: String) {
+        if self.report.violations.len() < 100 {
+            self.report
+                .violations
+                .push(Violation { at: self.now, what });
+        }
+    }
+
+    fn trace(&mut self, tag: u8, a: u64, b: u64) {
+        self.hash.add_u64(self.now.as_nanos() as u64);
+        self.hash.add(&[tag]);
+        self.hash.add_u64(a);
+        self.hash.add_u64(b);
+    }
+
+    fn run(&mut self) {
+        while let Some(Reverse((at, n))) = self.queue.pop() {
+            let Some(ev) = self.payloads.remove(&n) else {
+                continue;
+            };
+            self.now = at;
+            self.report.events += 1;
+            if let Ev::End = ev {
+                break;
+            }
+            self.dispatch(ev);
+        }
+    }
+
+    fn alive(&self, slot: usize, inc: u32) -> bool {
+        let s = &self.slots[slot];
+        s.incarnation == inc && s.proc.is_some()
+    }
+
+    /// Defers `ev` when the slot's process is paused; true when it may run now.
+    fn runnable(&mut self, slot: usize, ev: &Ev) -> bool {
+        match self.slots[slot].proc.as_mut() {
+            Some(p) if p.paused => {
+                p.deferred.push(ev.clone());
+                false
+            }
+            Some(_) => true,
+            None => false,
+        }
+    }
+
+    fn dispatch(&mut self, ev: Ev) {
+        match ev {
+            Ev::Start(slot) => self.start(slot),
+            Ev::Wake(slot, inc) => {
+                if self.alive(slot, inc) && self.runnable(slot, &ev) {
+                    let due = self.slots[slot].proc.as_ref().and_then(|p| p.scheduled);
+                    if due == Some(self.now) {
+                        if let Some(p) = self.slots[slot].proc.as_mut() {
+                            p.scheduled = None;
+                        }
+                        self.timeouts(slot);
+                    }
+                }
+            }
+            Ev::Act(slot, inc) => {
+                if self.alive(slot, inc) && self.runnable(slot, &ev) {
+                    self.act(slot);
+                }
+            }
+            Ev::Deliver(link) => self.deliver(link),
+            Ev::RvDeliver(conn, to_agent) => self.rv_deliver(conn, to_agent),
+            Ev::Beacon {
+                to_host,
+                from,
+                data,
+            } => self.beacon_arrives(to_host, from, data),
+            Ev::Fault(f) => self.fault(f),
+            Ev::Heal => self.heal(),
+            Ev::Sample => {
+                let total = self.live_pairs();
+                let share = if total == 0 {
+                    1.0
+                } else {
+                    self.known as f64 / total as f64
+                };
+                self.report.curve.push((self.now, share));
+                if self.report.all_known_at.is_none()
+                    && !self.initial_broken
+                    && self.initial.len() == self.o.nodes
+                    && self.known == total
+                    && total > 0
+                {
+                    self.report.all_known_at = Some(self.now);
+                }
+                self.push(self.now + SAMPLE, Ev::Sample);
+            }
+            Ev::End => {}
+        }
+    }
+
+    fn live_pairs(&self) -> u64 {
+        let live = self.slots.iter().filter(|s| s.proc.is_some()).count() as u64;
+        live * live.saturating_sub(1)
+    }
+
+    // ---- processes ----
+
+    fn start(&mut self, slot: usize) {
+        if self.slots[slot].proc.is_some() {
+            return;
+        }
+        let id = PeerId::from_bytes({
+            let mut b = [0u8; 16];
+            b[..8].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+            b[8..].copy_from_slice(&self.rng.next_u64().to_le_bytes());
+            b
+        });
+        let (host, ip, endpoint) = {
+            let s = &self.slots[slot];
+            (s.host, s.ip, s.endpoint.clone())
+        };
+        let mut config = Config::new(id, format!("n{slot}"), endpoint.clone());
+        config.evasive = self.o.evasive;
+        config.expired = self.o.expired;
+        let mut heart = NodeState::new(config);
+        if self.o.broken_heart {
+            heart.break_sequence_check();
+        }
+        let reg = Registration {
+            id,
+            name: format!("n{slot}"),
+            endpoint,
+            beacon: Some(BeaconSpec {
+                addr: ip,
+                broadcast: Ipv4Addr::new(10, ip.octets()[1], 255, 255),
+                port: 5670,
+                interval_ms: self.o.interval.as_millis() as u32,
+            }),
+            headers: Vec::new(),
+            groups: Vec::new(),
+            status: 0,
+        };
+        let client = ClientState::new(reg, true);
+        let s = &mut self.slots[slot];
+        s.incarnation += 1;
+        s.ever.push(id);
+        let inc = s.incarnation;
+        s.proc = Some(Proc {
+            id,
+            heart,
+            client,
+            agent: None,
+            conn: None,
+            paused: false,
+            deferred: Vec::new(),
+            links: BTreeMap::new(),
+            groups: BTreeSet::new(),
+            seq: 0,
+            scheduled: None,
+        });
+        if self.now <= self.o.stagger {
+            self.initial.insert(id);
+        }
+        self.trace(1, slot as u64, inc as u64);
+        if self.debug.is_some() {
+            eprintln!("{:?} slot {slot} host {host} starts as {id}", self.now);
+        }
+        self.command(slot, Command::Join(GROUP.into()));
+        self.attempt(slot);
+        let first = self.next_act();
+        self.push(self.now + first, Ev::Act(slot, inc));
+        // Links towards this endpoint held while it was down flow again.
+        let waiting: Vec<u64> = self
+            .links
+            .iter()
+            .filter(|(_, l)| l.to == slot && !l.queue.is_empty())
+            .map(|(id, _)| *id)
+            .collect();
+        let mut waiting = waiting;
+        waiting.sort_unstable();
+        for l in waiting {
+            self.schedule_link(l);
+        }
+        self.reschedule(slot);
+    }
+
+    fn next_act(&mut self) -> Duration {
+        let rate = self.o.shout_rate + self.o.whisper_rate + self.o.group_churn / 60.0;
+        if rate <= 0.0 {
+            return Duration::from_secs(3600 * 24);
+        }
+        let mean = 1.0 / rate;
+        dur(mean * (0.5 + self.rng.below(1000) as f64 / 1000.0))
+    }
+
+    /// The workload: a shout, a whisper or a group change.
+    fn act(&mut self, slot: usize) {
+        // The workload stops shortly before the end, so the views it changes can settle.
+        if self.now + QUIET >= dur(self.o.seconds) + self.o.settle_bound() {
+            return;
+        }
+        let rate = self.o.shout_rate + self.o.whisper_rate + self.o.group_churn / 60.0;
+        let x = self.rng.below(1_000_000) as f64 / 1e6 * rate;
+        let inc = self.slots[slot].incarnation;
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        if x < self.o.shout_rate {
+            p.seq += 1;
+            let content = payload(p.id, p.seq);
+            let id = p.id;
+            let seq = p.seq;
+            self.sent_seq.insert(id, seq);
+            self.command(
+                slot,
+                Command::Shout {
+                    group: GROUP.into(),
+                    content,
+                },
+            );
+        } else if x < self.o.shout_rate + self.o.whisper_rate {
+            let peers: Vec<PeerId> = p.heart.peers().map(|i| i.id).collect();
+            if !peers.is_empty() {
+                let to = peers[self.rng.below(peers.len() as u64) as usize];
+                let p = self.slots[slot].proc.as_mut().expect("checked above");
+                p.seq += 1;
+                let (id, seq) = (p.id, p.seq);
+                self.sent_seq.insert(id, seq);
+                self.command(
+                    slot,
+                    Command::Whisper {
+                        peer: to,
+                        content: payload(id, seq),
+                    },
+                );
+            }
+        } else if p.groups.contains(CHURN) {
+            self.command(slot, Command::Leave(CHURN.into()));
+        } else {
+            self.command(slot, Command::Join(CHURN.into()));
+        }
+        let next = self.next_act();
+        self.push(self.now + next, Ev::Act(slot, inc));
+    }
+
+    fn command(&mut self, slot: usize, cmd: Command) {
+        let now = self.at();
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        match &cmd {
+            Command::Join(g) => {
+                p.groups.insert(g.clone());
+                self.joined_ever.entry(p.id).or_default().insert(g.clone());
+            }
+            Command::Leave(g) => {
+                p.groups.remove(g);
+            }
+            _ => {}
+        }
+        self.report.heart_events += 1;
+        let _ = p.heart.handle(now, Input::Command(cmd));
+        self.drain(slot);
+    }
+
+    fn input(&mut self, slot: usize, input: Input) {
+        let now = self.at();
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        self.report.heart_events += 1;
+        let _ = p.heart.handle(now, input);
+        self.drain(slot);
+    }
+
+    fn timeouts(&mut self, slot: usize) {
+        let now = self.at();
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        if p.heart.poll_timeout().is_some_and(|t| t <= now) {
+            self.report.heart_events += 1;
+            p.heart.handle_timeout(now);
+        }
+        let due = p.client.due(now);
+        let agent_due = p
+            .agent
+            .as_ref()
+            .and_then(AgentState::poll_timeout)
+            .is_some_and(|t| t <= now);
+        if agent_due {
+            if let Some(a) = p.agent.as_mut() {
+                self.report.heart_events += 1;
+                a.handle_timeout(now);
+            }
+        }
+        self.drain(slot);
+        if agent_due {
+            self.agent_outputs(slot);
+        }
+        if due {
+            self.attempt(slot);
+        }
+        self.reschedule(slot);
+    }
+
+    fn reschedule(&mut self, slot: usize) {
+        let base = self.base;
+        let now = self.now;
+        let inc = self.slots[slot].incarnation;
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        let next = [
+            p.heart.poll_timeout(),
+            p.client.retry_at(),
+            p.agent.as_ref().and_then(AgentState::poll_timeout),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+        .map(|t| t.saturating_duration_since(base).max(now));
+        if let Some(t) = next {
+            if p.scheduled.is_none_or(|s| t < s || s < now) {
+                p.scheduled = Some(t);
+                self.push(t, Ev::Wake(slot, inc));
+            }
+        }
+    }
+
+    /// What the heart wants done, and what it reports (checked by the oracle).
+    fn drain(&mut self, slot: usize) {
+        loop {
+            let Some(p) = self.slots[slot].proc.as_mut() else {
+                return;
+            };
+            if let Some(t) = p.heart.poll_transmit() {
+                self.transmit(slot, t);
+                continue;
+            }
+            if let Some(e) = p.heart.poll_event() {
+                let me = p.id;
+                self.observe(me, e);
+                continue;
+            }
+            break;
+        }
+        self.reschedule(slot);
+    }
+
+    // ---- links ----
+
+    fn transmit(&mut self, slot: usize, t: Transmit) {
+        let (me, inc) = match self.slots[slot].proc.as_ref() {
+            Some(p) => (p.id, self.slots[slot].incarnation),
+            None => return,
+        };
+        match t {
+            Transmit::Connect { peer, endpoint } => {
+                let Some(&to) = self.by_endpoint.get(&endpoint) else {
+                    return; // nobody will ever listen there: libzmq would retry forever
+                };
+                let id = self.next_link;
+                self.next_link += 1;
+                self.links.insert(
+                    id,
+                    Link {
+                        from: slot,
+                        from_inc: inc,
+                        sender: me,
+                        to,
+                        queue: VecDeque::new(),
+                        next_idx: 0,
+                        last_arrival: self.now,
+                        scheduled: false,
+                        draining: false,
+                        drop_next: false,
+                    },
+                );
+                if let Some(old) = self.slots[slot]
+                    .proc
+                    .as_mut()
+                    .and_then(|p| p.links.insert(peer, id))
+                {
+                    self.links.remove(&old);
+                }
+            }
+            Transmit::Disconnect { peer } => {
+                if let Some(id) = self.slots[slot]
+                    .proc
+                    .as_mut()
+                    .and_then(|p| p.links.remove(&peer))
+                {
+                    self.links.remove(&id);
+                }
+            }
+            Transmit::Send { peer, frames } => {
+                let Some(&id) = self.slots[slot]
+                    .proc
+                    .as_ref()
+                    .and_then(|p| p.links.get(&peer))
+                else {
+                    return;
+                };
+                let (lo, hi) = self.o.latency;
+                let lat = Duration::from_nanos(
+                    self.rng.range(lo.as_nanos() as u64, hi.as_nanos() as u64),
+                );
+                let hwm = self.o.hwm;
+                let Some(link) = self.links.get_mut(&id) else {
+                    return;
+                };
+                if link.queue.len() >= hwm {
+                    self.input(slot, Input::SendFailed { id: peer });
+                    return;
+                }
+                let arrive = (self.now + lat).max(link.last_arrival);
+                link.last_arrival = arrive;
+                let idx = link.next_idx;
+                link.next_idx += 1;
+                if std::mem::take(&mut link.drop_next) {
+                    return;
+                }
+                link.queue.push_back((arrive, idx, frames));
+                self.schedule_link(id);
+            }
+        }
+    }
+
+    fn schedule_link(&mut self, id: u64) {
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        if link.scheduled {
+            return;
+        }
+        if let Some((at, _, _)) = link.queue.front() {
+            link.scheduled = true;
+            let at = (*at).max(self.now);
+            self.push(at, Ev::Deliver(id));
+        }
+    }
+
+    fn tcp_blocked(&self, from_host: usize, to_host: usize) -> bool {
+        if from_host == to_host {
+            return false;
+        }
+        self.partitions.iter().any(|&(a, b, k)| match k {
+            PartKind::Both | PartKind::TcpOnly => {
+                (a == from_host && b == to_host) || (a == to_host && b == from_host)
+            }
+            PartKind::OneWay => a == from_host && b == to_host,
+        })
+    }
+
+    fn udp_blocked(&self, from_host: usize, to_host: usize) -> bool {
+        self.partitions.iter().any(|&(a, b, k)| match k {
+            PartKind::Both => (a == from_host && b == to_host) || (a == to_host && b == from_host),
+            PartKind::OneWay => a == from_host && b == to_host,
+            PartKind::TcpOnly => false,
+        })
+    }
+
+    fn deliver(&mut self, id: u64) {
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        link.scheduled = false;
+        let (from, to, sender, from_inc) = (link.from, link.to, link.sender, link.from_inc);
+        let draining = link.draining;
+        if !self.alive(from, from_inc) && !draining {
+            self.links.remove(&id);
+            return;
+        }
+        let blocked = self.tcp_blocked(self.slots[from].host, self.slots[to].host);
+        // A stalled link (partition) or an endpoint nobody listens on holds its queue: TCP
+        // retransmits, the DEALER reconnects; the partition's end or the restart flushes it.
+        if blocked || self.slots[to].proc.is_none() {
+            return;
+        }
+        if self.slots[to].proc.as_ref().is_some_and(|p| p.paused) {
+            let ev = Ev::Deliver(id);
+            self.runnable(to, &ev);
+            if let Some(l) = self.links.get_mut(&id) {
+                l.scheduled = true;
+            }
+            return;
+        }
+        loop {
+            let Some(link) = self.links.get_mut(&id) else {
+                return;
+            };
+            match link.queue.front() {
+                Some((at, _, _)) if *at <= self.now => {}
+                _ => break,
+            }
+            let Some((_, idx, frames)) = link.queue.pop_front() else {
+                break;
+            };
+            self.report.messages += 1;
+            self.trace(2, id, idx);
+            self.inbox(to, sender, id, idx, frames);
+            if !self.links.contains_key(&id) || self.slots[to].proc.is_none() {
+                return;
+            }
+        }
+        self.schedule_link(id);
+    }
+
+    fn inbox(&mut self, to: usize, sender: PeerId, link: u64, idx: u64, frames: Frames) {
+        let now = self.at();
+        let Some(p) = self.slots[to].proc.as_mut() else {
+            return;
+        };
+        let me = p.id;
+        // The oracle: is this a gap on the link the observer's window runs on?
+        let w = self.windows.entry((me, sender)).or_default();
+        let gap = w.inside && matches!(w.link, Some((l, last)) if l == link && idx != last + 1);
+        let same_link = matches!(w.link, Some((l, _)) if l == link);
+        w.link = Some((link, idx));
+        if !same_link {
+            // A new link starts with HELLO (index 0); the window moves to it at that HELLO.
+            w.link = Some((link, idx));
+        }
+        self.report.heart_events += 1;
+        let rid = sender.routing_id();
+        let _ = p.heart.handle_message(
+            now,
+            &rid,
+            frames.head(),
+            frames.content().iter().cloned().collect(),
+        );
+        if gap {
+            // After a gap, the real heart must report EXIT before anything else from the peer.
+            let mut delivered = false;
+            let mut exited = false;
+            let mut events = Vec::new();
+            while let Some(e) = p.heart.poll_event() {
+                events.push(e);
+            }
+            for e in &events {
+                match e {
+                    Event::Exit { peer, .. } if *peer == sender => exited = true,
+                    Event::Shout { peer, .. }
+                    | Event::Whisper { peer, .. }
+                    | Event::Join { peer, .. }
+                    | Event::Leave { peer, .. }
+                        if *peer == sender && !exited =>
+                    {
+                        delivered = true
+                    }
+                    _ => {}
+                }
+            }
+            if delivered {
+                self.violation(format!(
+                    "{me} took a message from {sender} after a gap on their link (index {idx}) without EXIT"
+                ));
+            }
+            for e in events {
+                self.observe(me, e);
+            }
+        }
+        self.drain(to);
+    }
+
+    // ---- the oracle ----
+
+    fn observe(&mut self, me: PeerId, e: Event) {
+        let (kind, peer) = match &e {
+            Event::Enter { peer, .. } => (1, *peer),
+            Event::Exit { peer, .. } => (2, *peer),
+            Event::Join { peer, .. } => (3, *peer),
+            Event::Leave { peer, .. } => (4, *peer),
+            Event::Whisper { peer, .. } => (5, *peer),
+            Event::Shout { peer, .. } => (6, *peer),
+            Event::Evasive { peer, .. } => (7, *peer),
+            Event::Silent { peer, .. } => (8, *peer),
+            Event::Leader { peer, .. } => (9, *peer),
+            _ => (10, me),
+        };
+        let b = peer.as_bytes();
+        self.trace(
+            3 + kind,
+            u64::from_le_bytes(me.as_bytes()[..8].try_into().unwrap_or([0; 8])),
+            u64::from_le_bytes(b[..8].try_into().unwrap_or([0; 8])),
+        );
+        if let Some(d) = &self.debug {
+            let (a, b) = (me.to_string(), peer.to_string());
+            if a.starts_with(d.as_str()) || b.starts_with(d.as_str()) {
+                let what = match &e {
+                    Event::Exit { reason, .. } => format!("EXIT {reason:?}"),
+                    Event::Join { group, .. } => format!("JOIN {group}"),
+                    Event::Leave { group, .. } => format!("LEAVE {group}"),
+                    other => {
+                        kind_name(kind).to_string()
+                            + if matches!(other, Event::Enter { .. }) {
+                                "ENTER"
+                            } else {
+                                ""
+                            }
+                    }
+                };
+                eprintln!("{:?} {a} <- {b}: {what}", self.now);
+            }
+        }
+        if kind == 9 || kind == 10 {
+            return;
+        }
+        let ended = self.ended.get(&peer).copied();
+        let joined = self.joined_ever.get(&peer).cloned().unwrap_or_default();
+        let sent = self.sent_seq.get(&peer).copied().unwrap_or(0);
+        let w = self.windows.entry((me, peer)).or_default();
+        let mut bad: Option<String> = None;
+        match &e {
+            Event::Enter { .. } => {
+                if w.inside {
+                    bad = Some(format!("{me} got a second ENTER for {peer}"));
+                } else {
+                    w.inside = true;
+                    w.last_seq = None;
+                    w.groups.clear();
+                    self.known += 1;
+                    self.report.enters += 1;
+                }
+            }
+            Event::Exit { reason, .. } => {
+                if !w.inside {
+                    bad = Some(format!("{me} got EXIT for {peer} without ENTER"));
+                } else {
+                    w.inside = false;
+                    self.known -= 1;
+                    if matches!(reason, ExitReason::Lost | ExitReason::Leaving) && ended.is_none() {
+                        bad = Some(format!(
+                            "{me} was told {peer} is gone ({}) while it runs",
+                            reason_name(reason)
+                        ));
+                    }
+                }
+            }
+            _ if !w.inside => {
+                bad = Some(format!(
+                    "{me} got {} from {peer} outside ENTER..EXIT",
+                    kind_name(kind)
+                ));
+            }
+            Event::Join { group, .. } => {
+                if !joined.contains(group) {
+                    bad = Some(format!(
+                        "{me} saw {peer} join {group}, which it never joined"
+                    ));
+                } else if !w.groups.insert(group.clone()) {
+                    bad = Some(format!("{me} saw {peer} join {group} twice"));
+                }
+            }
+            Event::Leave { group, .. } => {
+                if !w.groups.remove(group) {
+                    bad = Some(format!("{me} saw {peer} leave {group} it was not in"));
+                }
+            }
+            Event::Whisper { content, .. } | Event::Shout { content, .. } => {
+                match parse_payload(content) {
+                    Some((from, seq)) if from == peer && seq >= 1 && seq <= sent => {
+                        if w.last_seq.is_some_and(|last| seq <= last) {
+                            bad = Some(format!(
+                                "{me} got seq {seq} from {peer} after {} (duplicate or reordered)",
+                                w.last_seq.unwrap_or(0)
+                            ));
+                        }
+                        w.last_seq = Some(seq);
+                    }
+                    _ => bad = Some(format!("{me} got content from {peer} that it never sent")),
+                }
+            }
+            _ => {}
+        }
+        if let Some(b) = bad {
+            self.violation(b);
+        }
+    }
+
+    // ---- the rendezvous ----
+
+    /// One attempt of a node's client: race for the host's rendezvous, then register.
+    fn attempt(&mut self, slot: usize) {
+        let host = self.slots[slot].host;
+        let inc = self.slots[slot].incarnation;
+        let holder = self.hosts[host].holder;
+        let now = self.at();
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        self.report.heart_events += 1;
+        p.client.begin_attempt();
+        if p.client.should_host() && holder.is_none() {
+            p.agent = Some(AgentState::new(p.id));
+            p.client.set_hosting(true);
+            self.hosts[host].holder = Some(slot);
+            self.trace(4, slot as u64, inc as u64);
+        }
+        let Some(agent_slot) = self.hosts[host].holder else {
+            if let Some(p) = self.slots[slot].proc.as_mut() {
+                p.client.connect_failed(now);
+            }
+            self.reschedule(slot);
+            return;
+        };
+        let agent_inc = self.slots[agent_slot].incarnation;
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        let Ok(frame) = p.client.register_frame() else {
+            return;
+        };
+        p.client.connected();
+        let cid = self.next_conn;
+        self.next_conn += 1;
+        p.conn = Some(cid);
+        let mut c = RvConn {
+            client: slot,
+            client_inc: inc,
+            agent: agent_slot,
+            agent_inc,
+            to_agent: VecDeque::new(),
+            to_client: VecDeque::new(),
+            closing: false,
+            agent_done: false,
+            client_done: false,
+        };
+        c.to_agent.push_back(frame);
+        self.conns.insert(cid, c);
+        // The kernel accepts even for a frozen agent; what is sent waits until it runs.
+        let accepted = self.slots[agent_slot]
+            .proc
+            .as_mut()
+            .and_then(|a| a.agent.as_mut())
+            .is_some_and(|ag| ag.accept(ConnId(cid)));
+        if !accepted {
+            self.close_conn(cid);
+            self.agent_outputs(agent_slot);
+            return;
+        }
+        self.push(self.now + RV_LATENCY, Ev::RvDeliver(cid, true));
+        self.reschedule(slot);
+    }
+
+    fn rv_deliver(&mut self, cid: u64, to_agent: bool) {
+        let Some(c) = self.conns.get(&cid) else {
+            return;
+        };
+        let (slot, inc) = if to_agent {
+            (c.agent, c.agent_inc)
+        } else {
+            (c.client, c.client_inc)
+        };
+        let done = if to_agent {
+            c.agent_done
+        } else {
+            c.client_done
+        };
+        if done {
+            return;
+        }
+        if !self.alive(slot, inc) {
+            self.side_done(cid, to_agent);
+            return;
+        }
+        if !self.runnable(slot, &Ev::RvDeliver(cid, to_agent)) {
+            return;
+        }
+        let now = self.at();
+        let Some(c) = self.conns.get_mut(&cid) else {
+            return;
+        };
+        let data: Vec<Bytes> = if to_agent {
+            c.to_agent.drain(..).collect()
+        } else {
+            c.to_client.drain(..).collect()
+        };
+        let closing = c.closing;
+        if to_agent {
+            if let Some(a) = self.slots[slot]
+                .proc
+                .as_mut()
+                .and_then(|p| p.agent.as_mut())
+            {
+                for d in &data {
+                    self.report.heart_events += 1;
+                    a.on_data(now, ConnId(cid), d);
+                }
+                if closing {
+                    a.on_closed(ConnId(cid));
+                }
+            }
+            if closing {
+                self.side_done(cid, true);
+            }
+            self.agent_outputs(slot);
+        } else {
+            let mut inputs = Vec::new();
+            let mut garbled = false;
+            let mut stale = false;
+            if let Some(p) = self.slots[slot].proc.as_mut() {
+                if p.conn != Some(cid) {
+                    stale = true;
+                } else {
+                    for d in &data {
+                        self.report.heart_events += 1;
+                        if p.client.on_data(d, &mut inputs).is_err() {
+                            garbled = true;
+                        }
+                    }
+                    let _ = p.client.take_notes();
+                }
+            }
+            for i in inputs {
+                self.input(slot, i);
+            }
+            if stale && closing {
+                self.side_done(cid, false);
+            } else if closing || garbled {
+                self.side_done(cid, false);
+                self.client_lost(slot);
+            }
+        }
+    }
+
+    fn side_done(&mut self, cid: u64, agent_side: bool) {
+        if let Some(c) = self.conns.get_mut(&cid) {
+            if agent_side {
+                c.agent_done = true;
+            } else {
+                c.client_done = true;
+            }
+            if c.agent_done && c.client_done {
+                self.conns.remove(&cid);
+            }
+        }
+    }
+
+    /// The client's connection to the agent ended.
+    fn client_lost(&mut self, slot: usize) {
+        let now = self.at();
+        let host = self.slots[slot].host;
+        let mut inputs = Vec::new();
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
+        p.conn = None;
+        self.report.heart_events += 1;
+        if p.client.on_lost(now, &mut inputs) {
+            p.agent = None;
+            if self.hosts[host].holder == Some(slot) {
+                self.hosts[host].holder = None;
+            }
+        }
+        for i in inputs {
+            self.input(slot, i);
+        }
+        self.reschedule(slot);
+    }
+
+    /// Closes a rendezvous connection from one side: the other side hears the end after what
+    /// is queued.
+    fn close_conn(&mut self, cid: u64) {
+        let Some(c) = self.conns.get_mut(&cid) else {
+            return;
+        };
+        if c.closing {
+            return;
+        }
+        c.closing = true;
+        self.push(self.now + RV_LATENCY, Ev::RvDeliver(cid, true));
+        self.push(self.now + RV_LATENCY, Ev::RvDeliver(cid, false));
+    }
+
+    fn agent_outputs(&mut self, slot: usize) {
+        let host = self.slots[slot].host;
+        loop {
+            let Some(a) = self.slots[slot]
+                .proc
+                .as_mut()
+                .and_then(|p| p.agent.as_mut())
+            else {
+                return;
+            };
+            let Some(out) = a.poll_output() else {
+                while a.poll_note().is_some() {}
+                return;
+            };
+            match out {
+                AgentOutput::Send { conn, frame } => {
+                    if let Some(c) = self.conns.get_mut(&conn.0) {
+                        if !c.closing {
+                            c.to_client.push_back(frame);
+                            self.push(self.now + RV_LATENCY, Ev::RvDeliver(conn.0, false));
+                        }
+                    }
+                }
+                AgentOutput::Close { conn } => self.close_conn(conn.0),
+                AgentOutput::Beacon { datagram, .. } => self.broadcast(host, datagram),
+            }
+        }
+    }
+
+    // ---- beacons ----
+
+    fn broadcast(&mut self, from_host: usize, data: Bytes) {
+        let from_ip = self.hosts[from_host].ip;
+        let subnet = self.hosts[from_host].subnet;
+        let (lo, hi) = self.o.jitter;
+        for h in 0..self.hosts.len() {
+            if h == from_host || (!self.o.bridged && self.hosts[h].subnet != subnet) {
+                continue;
+            }
+            if self.hosts[h].holder.is_none() || self.udp_blocked(from_host, h) {
+                continue;
+            }
+            let copies = if self.rng.chance(self.o.dup) { 2 } else { 1 };
+            for _ in 0..copies {
+                if self.rng.chance(self.o.loss) {
+                    continue;
+                }
+                let d = Duration::from_nanos(
+                    self.rng.range(lo.as_nanos() as u64, hi.as_nanos() as u64),
+                );
+                self.push(
+                    self.now + d,
+                    Ev::Beacon {
+                        to_host: h,
+                        from: from_ip,
+                        data: data.clone(),
+                    },
+                );
+            }
+        }
+    }
+
+    fn beacon_arrives(&mut self, host: usize, from: Ipv4Addr, data: Bytes) {
+        let Some(slot) = self.hosts[host].holder else {
+            return;
+        };
+        let ev = Ev::Beacon {
+            to_host: host,
+            from,
+            data: data.clone(),
+        };
+        if !self.runnable(slot, &ev) {
+            return;
+        }
+        if let Some(a) = self.slots[slot]
+            .proc
+            .as_mut()
+            .and_then(|p| p.agent.as_mut())
+        {
+            self.report.beacons += 1;
+            self.report.heart_events += 1;
+            a.on_beacon(0, from, data);
+        }
+        self.agent_outputs(slot);
+    }
+
+    // ---- faults ----
+
+    fn fault(&mut self, f: Fault) {
+        if !matches!(f, Fault::Resume(..) | Fault::Unpartition(..)) {
+            self.report.faults += 1;
+        }
+        self.trace(5, self.report.faults, 0);
+        if self.debug.is_some() {
+            eprintln!("{:?} fault {f:?}", self.now);
+        }
+        match f {
+            Fault::Crash(slot) => self.end_process(slot, false),
+            Fault::Stop(slot) => self.end_process(slot, true),
+            Fault::AgentKill(host) => {
+                if let Some(slot) = self.hosts[host].holder {
+                    self.end_process(slot, false);
+                }
+            }
+            Fault::Restart(slot) => self.start(slot),
+            Fault::Pause(slot, len) => {
+                let inc = self.slots[slot].incarnation;
+                if let Some(p) = self.slots[slot].proc.as_mut() {
+                    if !p.paused {
+                        p.paused = true;
+                        let until = (self.now + len).min(dur(self.o.seconds));
+                        self.push(until, Ev::Fault(Fault::Resume(slot, inc)));
+                    }
+                }
+            }
+            Fault::Resume(slot, inc) => self.resume(slot, inc),
+            Fault::Partition(a, b, k) => {
+                self.partitions.insert((a, b, k));
+            }
+            Fault::Unpartition(a, b, k) => {
+                self.partitions.remove(&(a, b, k));
+                self.flush_links();
+            }
+            Fault::Reset(slot) => {
+                // TCP reset on one of its links: what is in flight is lost; the DEALER
+                // reconnects and goes on with the next message.
+                let Some(p) = self.slots[slot].proc.as_ref() else {
+                    return;
+                };
+                let links: Vec<u64> = p.links.values().copied().collect();
+                if links.is_empty() {
+                    return;
+                }
+                let l = links[self.rng.below(links.len() as u64) as usize];
+                if let Some(link) = self.links.get_mut(&l) {
+                    // What is queued, and the message being written as it broke.
+                    link.queue.clear();
+                    link.drop_next = true;
+                }
+            }
+        }
+    }
+
+    fn resume(&mut self, slot: usize, inc: u32) {
+        if !self.alive(slot, inc) {
+            return;
+        }
+        let deferred = match self.slots[slot].proc.as_mut() {
+            Some(p) if p.paused => {
+                p.paused = false;
+                std::mem::take(&mut p.deferred)
+            }
+            _ => return,
+        };
+        for ev in deferred {
+            match ev {
+                Ev::Deliver(l) => {
+                    if let Some(link) = self.links.get_mut(&l) {
+                        link.scheduled = false;
+                    }
+                    self.schedule_link(l);
+                }
+                Ev::Wake(..) => {}
+                other => self.dispatch(other),
+            }
+        }
+        if let Some(p) = self.slots[slot].proc.as_mut() {
+            p.scheduled = None;
+        }
+        self.timeouts(slot);
+    }
+
+    fn flush_links(&mut self) {
+        let mut ids: Vec<u64> = self
+            .links
+            .iter()
+            .filter(|(_, l)| !l.queue.is_empty() && !l.scheduled)
+            .map(|(id, _)| *id)
+            .collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.schedule_link(id);
+        }
+    }
+
+    fn end_process(&mut self, slot: usize, clean: bool) {
+        let host = self.slots[slot].host;
+        if self.slots[slot].proc.as_ref().is_some_and(|p| p.paused) && clean {
+            return; // a frozen process cannot stop cleanly
+        }
+        if clean {
+            self.command(slot, Command::Stop);
+            // Leave to the agent (the client's last words).
+            let mut leave = None;
+            if let Some(p) = self.slots[slot].proc.as_mut() {
+                if let (Some(cid), Ok(frame)) = (p.conn, p.client.leave_frame()) {
+                    leave = Some((cid, frame));
+                }
+                p.client.stop();
+            }
+            if let Some((cid, frame)) = leave {
+                if let Some(c) = self.conns.get_mut(&cid) {
+                    c.to_agent.push_back(frame);
+                    self.push(self.now + RV_LATENCY, Ev::RvDeliver(cid, true));
+                }
+            }
+        }
+        let Some(p) = self.slots[slot].proc.take() else {
+            return;
+        };
+        self.ended.insert(p.id, clean);
+        if self.initial.contains(&p.id) {
+            self.initial_broken = true;
+        }
+        self.trace(6, slot as u64, u64::from(clean));
+        if self.debug.is_some() {
+            eprintln!("{:?} slot {slot} {} ends (clean {clean})", self.now, p.id);
+        }
+        // The oracle's count of known pairs drops the dead one's windows, both ways.
+        let dead = p.id;
+        let mut lost = 0;
+        self.windows.retain(|(obs, _), w| {
+            if *obs == dead && w.inside {
+                lost += 1;
+            }
+            *obs != dead
+        });
+        self.known -= lost;
+        if self.hosts[host].holder == Some(slot) {
+            self.hosts[host].holder = None;
+        }
+        // Its connections close: the agent hears its client's end, its clients hear the
+        // agent's.
+        let mut mine: Vec<u64> = self
+            .conns
+            .iter()
+            .filter(|(_, c)| c.client == slot || c.agent == slot)
+            .map(|(id, _)| *id)
+            .collect();
+        mine.sort_unstable();
+        for cid in mine {
+            self.close_conn(cid);
+        }
+        // A crash loses what its links held; a clean stop lets them drain (libzmq's linger).
+        for l in p.links.values() {
+            if clean {
+                if let Some(link) = self.links.get_mut(l) {
+                    link.draining = true;
+                }
+            } else {
+                self.links.remove(l);
+            }
+        }
+    }
+
+    fn heal(&mut self) {
+        self.healed = true;
+        self.partitions.clear();
+        self.flush_links();
+        let paused: Vec<(usize, u32)> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.proc.as_ref().is_some_and(|p| p.paused))
+            .map(|(i, s)| (i, s.incarnation))
+            .collect();
+        for (slot, inc) in paused {
+            self.resume(slot, inc);
+        }
+    }
+
+    // ---- the end: liveness ----
+
+    fn finish(mut self) -> Report {
+        let live: Vec<usize> = (0..self.slots.len())
+            .filter(|&s| self.slots[s].proc.is_some())
+            .collect();
+        let ids: BTreeMap<PeerId, usize> = live
+            .iter()
+            .filter_map(|&s| self.slots[s].proc.as_ref().map(|p| (p.id, s)))
+            .collect();
+        let mut known = 0;
+        let mut problems = Vec::new();
+        for &s in &live {
+            let Some(p) = self.slots[s].proc.as_ref() else {
+                continue;
+            };
+            let seen: BTreeSet<PeerId> =
+                p.heart.peers().filter(|i| i.ready).map(|i| i.id).collect();
+            for (id, &other) in &ids {
+                if *id == p.id {
+                    continue;
+                }
+                if seen.contains(id) {
+                    known += 1;
+                    let groups: BTreeSet<String> = p
+                        .heart
+                        .peer(id)
+                        .map(|i| i.groups.iter().cloned().collect())
+                        .unwrap_or_default();
+                    let truth = self.slots[other]
+                        .proc
+                        .as_ref()
+                        .map(|q| q.groups.clone())
+                        .unwrap_or_default();
+                    if groups != truth {
+                        problems.push(format!(
+                            "liveness: {} sees {id} in groups {groups:?}, it is in {truth:?}",
+                            p.id
+                        ));
+                    }
+                } else {
+                    problems.push(format!("liveness: {} does not know live {id}", p.id));
+                }
+            }
+            for id in &seen {
+                if !ids.contains_key(id) {
+                    problems.push(format!("liveness: {} still knows dead {id}", p.id));
+                }
+            }
+        }
+        for (h, host) in self.hosts.iter().enumerate() {
+            let hosting: Vec<usize> = host
+                .slots
+                .iter()
+                .copied()
+                .filter(|&s| {
+                    self.slots[s]
+                        .proc
+                        .as_ref()
+                        .is_some_and(|p| p.client.is_hosting())
+                })
+                .collect();
+            let live_here = host.slots.iter().any(|&s| self.slots[s].proc.is_some());
+            if hosting.len() > 1 {
+                problems.push(format!("host {h} has {} agents", hosting.len()));
+            }
+            if live_here && hosting.is_empty() {
+                problems.push(format!("liveness: host {h} has no agent"));
+            }
+            for &s in &host.slots {
+                if let Some(p) = self.slots[s].proc.as_ref() {
+                    if !p.client.is_welcomed() {
+                        problems.push(format!(
+                            "liveness: {} is not registered with its agent",
+                            p.id
+                        ));
+                    }
+                }
+            }
+        }
+        for p in problems.into_iter().take(50) {
+            self.violation(p);
+        }
+        self.report.pairs_known = known;
+        self.report.pairs_total = (live.len() * live.len().saturating_sub(1)) as u64;
+        self.report.live = live.len();
+        self.report.simulated = self.now;
+        self.hash.add_u64(self.report.events);
+        self.report.trace_hash = self.hash.value();
+        self.report
+    }
+}
+
+fn payload(id: PeerId, seq: u64) -> Content {
+    let mut b = Vec::with_capacity(24);
+    b.extend_from_slice(id.as_bytes());
+    b.extend_from_slice(&seq.to_be_bytes());
+    Content::from_vec(vec![Bytes::from(b)])
+}
+
+fn parse_payload(c: &Content) -> Option<(PeerId, u64)> {
+    let f = c.first()?;
+    if c.len() != 1 || f.len() != 24 {
+        return None;
+    }
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&f[..16]);
+    let mut seq = [0u8; 8];
+    seq.copy_from_slice(&f[16..]);
+    Some((PeerId::from_bytes(id), u64::from_be_bytes(seq)))
+}
+
+fn kind_name(k: u8) -> &'static str {
+    match k {
+        3 => "JOIN",
+        4 => "LEAVE",
+        5 => "WHISPER",
+        6 => "SHOUT",
+        7 => "EVASIVE",
+        8 => "SILENT",
+        _ => "an event",
+    }
+}
+
+fn reason_name(r: &ExitReason) -> &'static str {
+    match r {
+        ExitReason::Lost => "lost",
+        ExitReason::Leaving => "leaving",
+        _ => "other",
+    }
+}
