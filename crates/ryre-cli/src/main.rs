@@ -21,6 +21,7 @@ mod peers;
 mod ping;
 mod pipeline;
 mod session;
+mod sim;
 mod timer;
 mod timer_bench;
 
@@ -60,6 +61,8 @@ enum Command {
     Bridge(bridge::BridgeArgs),
     /// The reliable pipeline: workers, collectors, batches that survive crashes.
     Pipeline(pipeline::PipelineArgs),
+    /// Simulate many nodes with faults, deterministically, and check them (ryre-sim).
+    Sim(sim::SimArgs),
 }
 
 /// Why a command failed.
@@ -105,6 +108,7 @@ fn main() -> ExitCode {
         Command::Log(a) => log::run(a),
         Command::Bridge(a) => bridge::run(a),
         Command::Pipeline(a) => pipeline::run(a),
+        Command::Sim(a) => sim::run(a),
     };
     match result {
         Ok(code) => code,

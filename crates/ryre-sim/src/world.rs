@@ -214,6 +214,8 @@ struct World {
     initial: BTreeSet<PeerId>,
     initial_broken: bool,
     healed: bool,
+    /// Links holding messages for a slot whose process is down, by slot.
+    held: HashMap<usize, Vec<u64>>,
     /// `RYRE_SIM_DEBUG=<hex prefix>`: print every event whose observer or peer starts so.
     debug: Option<String>,
 }
@@ -292,6 +294,7 @@ impl World {
             initial: BTreeSet::new(),
             initial_broken: false,
             healed: false,
+            held: HashMap::new(),
             debug: std::env::var("RYRE_SIM_DEBUG").ok(),
             rng: rng.fork(),
             o,
@@ -583,14 +586,9 @@ impl World {
         let first = self.next_act();
         self.push(self.now + first, Ev::Act(slot, inc));
         // Links towards this endpoint held while it was down flow again.
-        let waiting: Vec<u64> = self
-            .links
-            .iter()
-            .filter(|(_, l)| l.to == slot && !l.queue.is_empty())
-            .map(|(id, _)| *id)
-            .collect();
-        let mut waiting = waiting;
+        let mut waiting = self.held.remove(&slot).unwrap_or_default();
         waiting.sort_unstable();
+        waiting.dedup();
         for l in waiting {
             self.schedule_link(l);
         }
@@ -888,7 +886,11 @@ impl World {
         let blocked = self.tcp_blocked(self.slots[from].host, self.slots[to].host);
         // A stalled link (partition) or an endpoint nobody listens on holds its queue: TCP
         // retransmits, the DEALER reconnects; the partition's end or the restart flushes it.
-        if blocked || self.slots[to].proc.is_none() {
+        if blocked {
+            return;
+        }
+        if self.slots[to].proc.is_none() {
+            self.held.entry(to).or_default().push(id);
             return;
         }
         if self.slots[to].proc.as_ref().is_some_and(|p| p.paused) {
@@ -1021,7 +1023,7 @@ impl World {
             return;
         }
         let ended = self.ended.get(&peer).copied();
-        let joined = self.joined_ever.get(&peer).cloned().unwrap_or_default();
+        let joined = self.joined_ever.get(&peer);
         let sent = self.sent_seq.get(&peer).copied().unwrap_or(0);
         let w = self.windows.entry((me, peer)).or_default();
         let mut bad: Option<String> = None;
@@ -1058,7 +1060,7 @@ impl World {
                 ));
             }
             Event::Join { group, .. } => {
-                if !joined.contains(group) {
+                if !joined.is_some_and(|j| j.contains(group)) {
                     bad = Some(format!(
                         "{me} saw {peer} join {group}, which it never joined"
                     ));
