@@ -257,6 +257,8 @@ impl NodeBuilder {
         config.headers = self.headers.clone();
         config.evasive = self.evasive;
         config.expired = self.expired;
+        // Beacons heard this long after a leaving one come from a live peer (see the heart).
+        config.rejoin_grace = (self.interval / 4).min(Duration::from_millis(250));
         let (ev_tx, ev_rx) = flume::unbounded();
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
         wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
