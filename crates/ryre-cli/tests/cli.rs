@@ -404,3 +404,53 @@ fn discovery_modes_on_the_command_line() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not a discovery mode"), "{stderr}");
 }
+
+/// Sends `sig` to a child `ryre` process.
+fn signal(p: &Proc, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(p.child.id()).expect("pid fits");
+    // SAFETY: signalling our own child, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill");
+}
+
+/// A burst or churn that would run for minutes ends at `--for` and on SIGINT/SIGTERM, promptly,
+/// and the SUMMARY still prints.
+#[test]
+fn huge_bursts_and_churns_stop_on_for_and_on_signals() {
+    let port = free_udp_port();
+    let mut peer = Proc::node("peer", port, &["--join", "g"]);
+    peer.started();
+    for flag in ["--burst", "--churn"] {
+        // --for 1: the loop notices the deadline.
+        let t = std::time::Instant::now();
+        let mut a = Proc::node(
+            "looper",
+            port,
+            &["--join", "g", flag, "100000000", "--for", "1"],
+        );
+        assert!(a.finish().success(), "{flag} --for 1");
+        let took = t.elapsed();
+        println!("{flag} 100000000 --for 1: exited after {took:?}");
+        assert!(
+            took < std::time::Duration::from_millis(1800),
+            "{flag}: {took:?}"
+        );
+        assert!(a.summary()["counts"]["ENTER"].as_u64() >= Some(1));
+        // A signal in the middle of the loop (it starts on the first ENTER/JOIN of the peer).
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let mut a = Proc::node("looper", port, &["--join", "g", flag, "100000000"]);
+            // A burst starts on the peer's JOIN, a churn on its ENTER.
+            let start = if flag == "--burst" { "JOIN" } else { "ENTER" };
+            a.expect_json(start, |v| v["event"] == start);
+            let t = std::time::Instant::now();
+            signal(&a, sig);
+            assert!(a.finish().success(), "{flag} and signal {sig}");
+            let took = t.elapsed();
+            println!("{flag} 100000000, signal {sig}: exited {took:?} after it");
+            assert!(
+                took < std::time::Duration::from_millis(800),
+                "{flag}/{sig}: {took:?}"
+            );
+            a.summary();
+        }
+    }
+}
