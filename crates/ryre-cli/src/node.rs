@@ -114,7 +114,10 @@ pub fn run(a: NodeArgs) -> CliResult {
         b = b.expired_timeout(t);
     }
     let shout = match a.shout.as_deref() {
-        Some([group, text]) => Some((group.clone(), text.clone())),
+        Some([group, text]) => {
+            ryre::check_group(group)?;
+            Some((group.clone(), text.clone()))
+        }
         Some(_) => return Err(CliError::Usage("--shout takes GROUP and TEXT".into())),
         None => None,
     };

@@ -454,3 +454,41 @@ fn huge_bursts_and_churns_stop_on_for_and_on_signals() {
         }
     }
 }
+
+/// Names Zyre cannot carry are refused at start with a clear message (exit 2), a bound is named
+/// as it is, and a huge bad value is quoted once, shortened. (A command-line argument cannot hold
+/// a NUL; stdin commands can, and get the error as a warning.)
+#[test]
+fn bad_names_and_bounds_are_refused_clearly() {
+    let long_group = "g".repeat(300);
+    let (status, _, stderr) = run(&["node", "--interface", "lo", "--shout", &long_group, "hi"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("group name is 300 bytes; ZRE allows at most 255"),
+        "{stderr}"
+    );
+    let (status, _, stderr) = run(&["node", "--for", "1e10"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at most 1e9"), "{stderr}");
+    let huge = "x".repeat(5000);
+    let (status, _, stderr) = run(&["node", "--interface", &huge]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.len() < 400,
+        "{} bytes of error: {stderr}",
+        stderr.len()
+    );
+    assert!(stderr.contains("(5000 bytes)"), "{stderr}");
+    // stdin: a group with a NUL is refused, the node goes on.
+    let port = free_udp_port();
+    let mut a = Proc::node("nul", port, &[]);
+    a.started();
+    a.send("join a\u{0}b");
+    a.send("stop");
+    assert!(a.finish().success());
+    assert!(
+        a.stderr_text().contains("holds a NUL byte"),
+        "{}",
+        a.stderr_text()
+    );
+}
