@@ -39,8 +39,8 @@
  *
  * EVENT LOOPS
  *   ryre_node_fd() gives a file descriptor that polls readable (POLLIN) while events are waiting.
- *   It may be readable with no event ready (a wake-up can race the event): on POLLIN, call
- *   ryre_node_recv(node, 0) until it returns NULL. Do not read, write or close the fd.
+ *   On POLLIN, call ryre_node_recv(node, 0) until it returns NULL: the first call returns an
+ *   event (unless another thread took it first). Do not read, write or close the fd.
  */
 
 

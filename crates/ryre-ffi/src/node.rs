@@ -432,10 +432,15 @@ pub extern "C" fn ryre_node_recv(node: *mut ryre_node_t, timeout_ms: c_int) -> *
             .map(|p| (p.rx.clone(), p.efd.as_raw_fd()));
         let ev = match pumped {
             Some((rx, efd)) => {
-                let got = match timeout {
+                let mut got = match timeout {
                     None => rx.recv().map_err(|_| flume::RecvTimeoutError::Disconnected),
                     Some(t) => rx.recv_timeout(t),
                 };
+                if matches!(got, Err(flume::RecvTimeoutError::Timeout)) && counted(efd) {
+                    // The pump has counted an event and is about to send it (it counts first):
+                    // a readable fd promises an event, so wait for it a little.
+                    got = rx.recv_timeout(Duration::from_millis(100));
+                }
                 match got {
                     Ok(ev) => {
                         let mut one = 0u64;
@@ -466,6 +471,17 @@ pub extern "C" fn ryre_node_recv(node: *mut ryre_node_t, timeout_ms: c_int) -> *
             )),
         }
     })
+}
+
+/// Whether the eventfd counts an event (polls readable now).
+fn counted(efd: c_int) -> bool {
+    let mut p = libc::pollfd {
+        fd: efd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one pollfd on our eventfd, no waiting.
+    unsafe { libc::poll(&mut p, 1, 0) == 1 }
 }
 
 /// A file descriptor that polls readable while events are waiting, for select/poll/epoll loops
