@@ -61,7 +61,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         got += round;
     }
     let secs = t0.elapsed().as_secs_f64();
-    println!("whisper16 rust {total} {secs:.3} {:.0}", total as f64 / secs);
+    println!(
+        "whisper16 rust {total} {secs:.3} {:.0}",
+        total as f64 / secs
+    );
     alice.stop()?;
     bob.stop()?;
     Ok(())

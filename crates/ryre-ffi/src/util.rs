@@ -275,7 +275,9 @@ mod tests {
     #[test]
     fn the_last_error_is_per_thread() {
         let _ = guard_int(|| Err(Fail::new(ryre_error_t::RYRE_ERR_INVALID, "here")));
-        let other = std::thread::spawn(|| ryre_last_error_code()).join().unwrap();
+        let other = std::thread::spawn(|| ryre_last_error_code())
+            .join()
+            .unwrap();
         assert_eq!(other, 0);
         assert_eq!(
             ryre_last_error_code(),
