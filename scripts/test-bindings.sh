@@ -32,12 +32,13 @@ BENCH_N=2000
 if [ -n "${RYRE_BINDINGS_BENCH:-}" ]; then PROFILE=release; BENCH_N=$RYRE_BINDINGS_BENCH; fi
 CARGO_PROFILE=(); [ "$PROFILE" = release ] && CARGO_PROFILE=(--release)
 echo "== ryre-ffi: build ($PROFILE)"
-cargo build -q -p ryre-ffi "${CARGO_PROFILE[@]}" --example whisper_rust
+cargo build -q -p ryre-ffi "${CARGO_PROFILE[@]}" --lib --example whisper_rust
 cargo build -q -p ryre-cli
 LIB="$ROOT/target/$PROFILE"
 OUT="$ROOT/target/bindings"
 mkdir -p "$OUT"
 export LD_LIBRARY_PATH="$LIB${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export RYRE_FFI_LIB="$LIB/libryre_ffi.so"  # the Ruby binding loads exactly this build
 JCP="$OUT/java:/usr/share/java/jna.jar"
 
 fail=0

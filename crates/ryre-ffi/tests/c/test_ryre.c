@@ -404,6 +404,16 @@ static void test_two_nodes(int port) {
     /* connect_peer: argument checks (the peer is known already) */
     FAILS_WITH(ryre_node_connect_peer(b, "bad", "tcp://127.0.0.1:1"), RYRE_ERR_UUID);
     FAILS_WITH(ryre_node_connect_peer(b, auuid, NULL), RYRE_ERR_NULL);
+    /* connect_peer: a node without discovery introduces itself to bob */
+    ryre_node_t *c = ryre_node_new("carol");
+    CHECK(ryre_node_set_discovery(c, "off") == RYRE_OK);
+    CHECK(ryre_node_set_endpoint(c, "tcp://127.0.0.1:*") == RYRE_OK);
+    CHECK(ryre_node_start(c) == RYRE_OK);
+    CHECK(ryre_node_connect_peer(c, buuid, ryre_node_endpoint(b)) == RYRE_OK);
+    ev = wait_for(b, RYRE_EVENT_ENTER, 10000);
+    CHECK(ev && strcmp(ryre_event_peer_name(ev), "carol") == 0);
+    ryre_event_free(ev);
+    ryre_node_destroy(c); /* without discovery no leaving beacon: bob would see EXIT on expiry */
 
     /* stop alice from another thread while this one waits for ever: bob sees EXIT */
     pthread_t t;
