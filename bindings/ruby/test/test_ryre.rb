@@ -103,6 +103,10 @@ def test_errors_are_exceptions
     end
     check n.recv(0).nil?, "timeout is nil"
     check n.peer_name("F" * 32).nil?, "unknown peer name is nil"
+    n.stop
+    seen = []
+    n.each_event { |ev| seen << ev.type }
+    check seen == [:stop], "each_event ends after STOP: #{seen}"
   end
   begin
     Ryre::Node.new("x", port: 0)
