@@ -218,6 +218,43 @@ static void *stop_later(void *arg) {
     return NULL;
 }
 
+struct sender {
+    ryre_node_t *node;
+    const char *peer;
+    int sent;
+};
+
+static void *send_many(void *arg) {
+    struct sender *s = arg;
+    for (int i = 0; i < 100; i++)
+        if (ryre_node_whisper(s->node, s->peer, (const uint8_t *)"many", 4) == RYRE_OK) s->sent++;
+    return NULL;
+}
+
+/* Four threads whisper through one node at once while this thread takes the events. */
+static void test_threads(ryre_node_t *from, ryre_node_t *to, const char *to_uuid) {
+    pthread_t t[4];
+    struct sender s[4];
+    for (int i = 0; i < 4; i++) {
+        s[i] = (struct sender){from, to_uuid, 0};
+        CHECK(pthread_create(&t[i], NULL, send_many, &s[i]) == 0);
+    }
+    int got = 0;
+    while (got < 400) {
+        ryre_event_t *ev = wait_for(to, RYRE_EVENT_WHISPER, 10000);
+        if (!ev) break;
+        size_t len = 0;
+        const uint8_t *f = ryre_event_frame(ev, 0, &len);
+        if (len == 4 && memcmp(f, "many", 4) == 0) got++;
+        ryre_event_free(ev);
+    }
+    for (int i = 0; i < 4; i++) {
+        pthread_join(t[i], NULL);
+        CHECK(s[i].sent == 100);
+    }
+    CHECK(got == 400);
+}
+
 static void test_two_nodes(int port) {
     ryre_node_t *a = make("alice", port);
     ryre_node_t *b = make("bob", port);
@@ -373,6 +410,8 @@ static void test_two_nodes(int port) {
     ryre_event_free(ev);
     p.revents = 0;
     CHECK(poll(&p, 1, 0) == 0); /* drained: not readable */
+
+    test_threads(b, a, auuid);
 
     /* elections */
     NULL_WITH(ryre_node_leader(a, "vote"), RYRE_ERR_UNKNOWN_PEER);
