@@ -7,7 +7,8 @@
 # cargo-fuzz needs nightly features: on a stable toolchain RUSTC_BOOTSTRAP=1 unlocks them.
 # Install it once with `cargo install cargo-fuzz`. The corpus grows in <dir>/corpus/<target>
 # (seeded from <dir>/seeds/<target>); crashes land in <dir>/artifacts/<target>; each target's
-# log is /tmp/<crate>-fuzz-<target>.log. Exits non-zero if any target found a crash.
+# log is /tmp/<crate>-fuzz-<target>.log. Exits non-zero if any target found a crash, or did not
+# build or run to its end.
 set -euo pipefail
 dir="$(cd "$1" && pwd)"
 shift
@@ -26,6 +27,11 @@ for target in $(cargo fuzz list); do
     grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|thread .* panicked)' "$log" || true
     if grep -qE 'panicked|ERROR: libFuzzer|SUMMARY: ' "$log"; then
         echo "!!! $target FAILED: see $log and $dir/artifacts/$target"
+        status=1
+    elif ! grep -qE '^Done [0-9]+ runs' "$log"; then
+        # No crash reported, but no finished run either: it did not build or did not start.
+        echo "!!! $target did not run to its end: see $log"
+        tail -20 "$log"
         status=1
     fi
 done

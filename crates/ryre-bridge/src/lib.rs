@@ -35,9 +35,10 @@ mod events;
 mod logs;
 mod openapi;
 mod problem;
+mod serve;
 mod stream;
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -88,6 +89,17 @@ pub struct BridgeConfig {
     /// The log collector the bridge hosts (`/api/v1/logs`, the dashboard's Logs panel); `None`
     /// (the default): no collector, and the log routes answer 404.
     pub logs: Option<LogsConfig>,
+    /// A request head must arrive whole within this (default 10 s), or the connection closes.
+    pub header_timeout: Duration,
+    /// A request body must arrive whole within this after its head (default 30 s), or the
+    /// request gets 408 and the connection closes.
+    pub body_timeout: Duration,
+    /// A keep-alive connection with no request in flight closes after this (default 60 s).
+    pub idle_timeout: Duration,
+    /// Connections served at once (default 512). Over the limit, a new connection takes the
+    /// place of the oldest idle one (a half-sent request, an idle keep-alive); when all are
+    /// busy (requests in flight, event streams, WebSockets) it gets 503 with the reason.
+    pub max_connections: usize,
 }
 
 impl Default for BridgeConfig {
@@ -98,6 +110,10 @@ impl Default for BridgeConfig {
             max_body: 1024 * 1024,
             client_buffer: 4096,
             logs: None,
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 512,
         }
     }
 }
@@ -165,6 +181,22 @@ impl Bridge {
         }
         if config.max_body == 0 {
             return Err(Error::Config("the body limit must be above zero".into()));
+        }
+        if config.max_connections == 0 {
+            return Err(Error::Config(
+                "the connection limit must be at least one".into(),
+            ));
+        }
+        for (what, t) in [
+            ("header", config.header_timeout),
+            ("body", config.body_timeout),
+            ("idle", config.idle_timeout),
+        ] {
+            if t.is_zero() {
+                return Err(Error::Config(format!(
+                    "the {what} timeout must be above zero"
+                )));
+            }
         }
         for o in &config.cors_origins {
             if o != "*" && HeaderValue::from_str(o).is_err() {
@@ -271,21 +303,26 @@ impl Bridge {
         listener: tokio::net::TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
         let this = self.clone();
-        let server = axum::serve(listener, self.router()).with_graceful_shutdown(async move {
+        let c = &self.shared.config;
+        let limits = serve::Limits {
+            header_timeout: c.header_timeout,
+            body_timeout: c.body_timeout,
+            idle_timeout: c.idle_timeout,
+            max_connections: c.max_connections,
+        };
+        let shutdown = async move {
             shutdown.await;
             this.stop().await;
-            let _ = done_tx.send(());
-        });
-        let server = std::pin::pin!(server.into_future());
-        tokio::select! {
-            r = server => r?,
-            _ = async {
-                let _ = done_rx.await;
-                tokio::time::sleep(Duration::from_secs(5)).await;
-            } => tracing::warn!("open connections did not close within 5 s; leaving them"),
-        }
+        };
+        serve::serve(
+            self.router(),
+            listener,
+            limits,
+            shutdown,
+            Duration::from_secs(5),
+        )
+        .await?;
         Ok(())
     }
 

@@ -113,7 +113,9 @@ impl From<ryre::Error> for ApiProblem {
         match &e {
             ryre::Error::UnknownPeer(p) => ApiProblem::unknown_peer(&p.to_string()),
             ryre::Error::Stopped => ApiProblem::stopping(),
-            ryre::Error::TooLong { .. } => ApiProblem::bad_request(e.to_string()),
+            ryre::Error::TooLong { .. } | ryre::Error::Nul { .. } => {
+                ApiProblem::bad_request(e.to_string())
+            }
             _ => ApiProblem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "node-error",

@@ -605,3 +605,35 @@ fn bad_settings_are_errors_not_panics() {
     });
     node.stop().expect("stop");
 }
+
+/// A group name with a NUL (`%00` in the path) is refused with 400: Zyre would read `a%00b`
+/// as `a`, so the two would disagree on the group.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nul_in_a_group_name_is_400() {
+    let tb = TestBridge::start(free_udp_port(), BridgeConfig::default()).await;
+    let h = &tb.http;
+    let v = assert_problem(
+        h.put(tb.at("/api/v1/groups/a%00b"))
+            .send()
+            .await
+            .expect("PUT"),
+        400,
+        "bad-request",
+    )
+    .await;
+    assert!(
+        v["detail"].as_str().is_some_and(|d| d.contains("NUL")),
+        "{v}"
+    );
+    assert_problem(
+        h.post(tb.at("/api/v1/groups/a%00b/messages"))
+            .body("hi")
+            .send()
+            .await
+            .expect("POST"),
+        400,
+        "bad-request",
+    )
+    .await;
+    assert!(tb.bridge.node().own_groups().is_empty());
+}

@@ -11,7 +11,7 @@ use ryre::{Node, NodeBuilder};
 pub struct NetArgs {
     /// Network interface to beacon on, by name (eth0, lo) or IPv4 address
     /// [default: the first broadcast-capable interface].
-    #[arg(long, value_name = "IF", value_parser = parse_interface)]
+    #[arg(long, value_name = "IF", value_parser = InterfaceParser)]
     pub interface: Option<String>,
     /// UDP beacon port [default: 5670].
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
@@ -58,6 +58,33 @@ pub fn parse_interface(s: &str) -> Result<String, String> {
         .map_err(|e| e.to_string())
 }
 
+/// The clap parser of `--interface`: [`parse_interface`], with an error that names the value
+/// once, shortened (a parser function's error would be prefixed with the whole value again).
+#[derive(Debug, Clone, Copy)]
+pub struct InterfaceParser;
+
+impl clap::builder::TypedValueParser for InterfaceParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        use clap::error::ErrorKind;
+        let fail = |kind, text: String| clap::Error::raw(kind, format!("{text}\n")).with_cmd(cmd);
+        let s = value.to_str().ok_or_else(|| {
+            fail(
+                ErrorKind::InvalidUtf8,
+                "--interface is not valid UTF-8".into(),
+            )
+        })?;
+        parse_interface(s)
+            .map_err(|e| fail(ErrorKind::ValueValidation, format!("--interface: {e}")))
+    }
+}
+
 /// A `KEY=VALUE` header.
 pub fn parse_header(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -86,7 +113,9 @@ pub fn parse_secs(s: &str) -> Result<Duration, String> {
         .parse()
         .map_err(|_| format!("{s:?} is not a number of seconds"))?;
     if !secs.is_finite() || secs <= 0.0 || secs > 1e9 {
-        return Err(format!("{s} seconds: must be above zero"));
+        return Err(format!(
+            "{s} seconds: must be above zero and at most 1e9 (about 31 years)"
+        ));
     }
     Ok(Duration::from_secs_f64(secs))
 }

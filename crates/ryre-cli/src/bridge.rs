@@ -39,6 +39,20 @@ pub struct BridgeArgs {
     #[arg(long, value_name = "N", default_value_t = 4096,
           value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
     pub client_buffer: u64,
+    /// Milliseconds a client has to send a whole request head; then the connection closes.
+    #[arg(long, value_name = "MS", default_value = "10000", value_parser = crate::args::parse_millis)]
+    pub header_timeout: std::time::Duration,
+    /// Milliseconds a client has to send a whole request body after its head; then 408.
+    #[arg(long, value_name = "MS", default_value = "30000", value_parser = crate::args::parse_millis)]
+    pub body_timeout: std::time::Duration,
+    /// Milliseconds a keep-alive connection may sit idle before it is closed.
+    #[arg(long, value_name = "MS", default_value = "60000", value_parser = crate::args::parse_millis)]
+    pub idle_timeout: std::time::Duration,
+    /// Connections served at once. Over it a new connection replaces the oldest idle one (a
+    /// half-sent request, an idle keep-alive); when all are busy it gets 503.
+    #[arg(long, value_name = "N", default_value_t = 512,
+          value_parser = clap::value_parser!(u64).range(1..=1 << 20))]
+    pub max_connections: u64,
     /// Host no log collector (no Logs panel, and /api/v1/logs answers 404).
     #[arg(long)]
     pub no_logs: bool,
@@ -73,6 +87,10 @@ pub fn run(a: BridgeArgs) -> CliResult {
         cors_origins: a.cors.clone(),
         max_body: usize::try_from(a.max_body).unwrap_or(usize::MAX),
         client_buffer: usize::try_from(a.client_buffer).unwrap_or(usize::MAX),
+        header_timeout: a.header_timeout,
+        body_timeout: a.body_timeout,
+        idle_timeout: a.idle_timeout,
+        max_connections: usize::try_from(a.max_connections).unwrap_or(usize::MAX),
         logs: (!a.no_logs).then(|| LogsConfig {
             level: a.logs_level,
             memory: usize::try_from(a.logs_memory).unwrap_or(usize::MAX),

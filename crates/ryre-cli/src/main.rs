@@ -84,9 +84,10 @@ impl CliError {
 impl From<ryre::Error> for CliError {
     fn from(e: ryre::Error) -> Self {
         match e {
-            ryre::Error::TooLong { .. } | ryre::Error::Config(_) | ryre::Error::Interface(_) => {
-                CliError::Usage(e.to_string())
-            }
+            ryre::Error::TooLong { .. }
+            | ryre::Error::Nul { .. }
+            | ryre::Error::Config(_)
+            | ryre::Error::Interface(_) => CliError::Usage(e.to_string()),
             other => CliError::Runtime(other.to_string()),
         }
     }

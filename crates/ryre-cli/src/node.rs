@@ -2,6 +2,8 @@
 //! stdin lines are commands (`shout G TEXT`, `whisper HEX TEXT`, `join G`, `leave G`, `stop`).
 
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use clap::Args;
@@ -14,6 +16,9 @@ use crate::{CliError, CliResult};
 
 /// How long to wait for the node's last events after stopping it.
 const DRAIN: Duration = Duration::from_secs(5);
+
+/// A burst or churn looks at the stop signal and the clock every this many steps.
+const STEPS: u64 = 256;
 
 /// Arguments of `ryre node`.
 #[derive(Debug, Args)]
@@ -109,7 +114,10 @@ pub fn run(a: NodeArgs) -> CliResult {
         b = b.expired_timeout(t);
     }
     let shout = match a.shout.as_deref() {
-        Some([group, text]) => Some((group.clone(), text.clone())),
+        Some([group, text]) => {
+            ryre::check_group(group)?;
+            Some((group.clone(), text.clone()))
+        }
         Some(_) => return Err(CliError::Usage("--shout takes GROUP and TEXT".into())),
         None => None,
     };
@@ -209,6 +217,8 @@ pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
     for g in &b.join {
         node.join(g)?;
     }
+    let start = Instant::now();
+    let deadline = b.duration.map(|d| start + d);
     let mut runner = Runner {
         node: node.clone(),
         printer,
@@ -216,9 +226,9 @@ pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
         b,
         burst_done: false,
         churn_done: false,
+        signalled: session.signalled(),
+        deadline,
     };
-    let start = Instant::now();
-    let deadline = runner.b.duration.map(|d| start + d);
     let mut next_shout = runner.b.shout.as_ref().map(|_| start);
     let mut ended = false;
     loop {
@@ -278,9 +288,19 @@ struct Runner {
     b: Behaviour,
     burst_done: bool,
     churn_done: bool,
+    /// Set by SIGINT/SIGTERM/SIGHUP.
+    signalled: Arc<AtomicBool>,
+    /// The end of `--for`.
+    deadline: Option<Instant>,
 }
 
 impl Runner {
+    /// Whether a long loop must end now: a stop signal came, or `--for` is over. Cheap enough
+    /// to ask every few hundred steps (an atomic load and a clock read).
+    fn must_stop(&self) -> bool {
+        self.signalled.load(Ordering::Acquire) || self.deadline.is_some_and(|d| Instant::now() >= d)
+    }
+
     /// Reports a failed action without stopping, unless the node itself has stopped.
     fn soft(&self, r: Result<(), ryre::Error>) -> Flow {
         match r {
@@ -310,7 +330,10 @@ impl Runner {
                 if let (Some(n), false) = (self.b.churn, self.churn_done) {
                     self.churn_done = true;
                     if let Some(g) = self.first_group().map(str::to_string) {
-                        for _ in 0..n {
+                        for i in 0..n {
+                            if i % STEPS == 0 && self.must_stop() {
+                                return Flow::Stop;
+                            }
                             if let Flow::Stop = self.soft(self.node.leave(&g)) {
                                 return Flow::Stop;
                             }
@@ -326,6 +349,9 @@ impl Runner {
                     if self.first_group() == Some(group.as_str()) {
                         self.burst_done = true;
                         for i in 0..n {
+                            if i % STEPS == 0 && self.must_stop() {
+                                return Flow::Stop;
+                            }
                             if let Flow::Stop =
                                 self.soft(self.node.shout_str(group, &i.to_string()))
                             {

@@ -2,7 +2,9 @@
 //! arrive on one channel, so a command's loop waits on a single `recv_timeout`.
 
 use std::io::BufRead;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ryre::{Event, Node};
@@ -28,13 +30,25 @@ pub enum Input {
 pub struct Session {
     tx: Sender<Input>,
     rx: Receiver<Input>,
+    /// Set by a stop signal, for loops that cannot wait on the channel.
+    signalled: Arc<AtomicBool>,
 }
 
 impl Session {
     /// An empty session.
     pub fn new() -> Self {
         let (tx, rx) = mpsc::channel();
-        Session { tx, rx }
+        Session {
+            tx,
+            rx,
+            signalled: Arc::default(),
+        }
+    }
+
+    /// A flag that turns true when a stop signal arrives: long loops that do not wait on the
+    /// session (a burst of shouts, join/leave churn) look at it as they go.
+    pub fn signalled(&self) -> Arc<AtomicBool> {
+        self.signalled.clone()
     }
 
     /// Forwards every event of `node` to the session, from a thread of its own.
@@ -85,7 +99,9 @@ impl Session {
     /// Turns SIGINT, SIGTERM and SIGHUP into [`Input::Signal`] (once per process).
     pub fn catch_signals(&self) -> Result<(), CliError> {
         let tx = std::sync::Mutex::new(self.tx.clone());
+        let flag = self.signalled.clone();
         ctrlc::set_handler(move || {
+            flag.store(true, Ordering::Release);
             if let Ok(tx) = tx.lock() {
                 let _ = tx.send(Input::Signal);
             }

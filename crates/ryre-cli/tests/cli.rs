@@ -404,3 +404,91 @@ fn discovery_modes_on_the_command_line() {
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("not a discovery mode"), "{stderr}");
 }
+
+/// Sends `sig` to a child `ryre` process.
+fn signal(p: &Proc, sig: libc::c_int) {
+    let pid = libc::pid_t::try_from(p.child.id()).expect("pid fits");
+    // SAFETY: signalling our own child, which has not been reaped yet.
+    assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill");
+}
+
+/// A burst or churn that would run for minutes ends at `--for` and on SIGINT/SIGTERM, promptly,
+/// and the SUMMARY still prints.
+#[test]
+fn huge_bursts_and_churns_stop_on_for_and_on_signals() {
+    let port = free_udp_port();
+    let mut peer = Proc::node("peer", port, &["--join", "g"]);
+    peer.started();
+    for flag in ["--burst", "--churn"] {
+        // --for 1: the loop notices the deadline.
+        let t = std::time::Instant::now();
+        let mut a = Proc::node(
+            "looper",
+            port,
+            &["--join", "g", flag, "100000000", "--for", "1"],
+        );
+        assert!(a.finish().success(), "{flag} --for 1");
+        let took = t.elapsed();
+        println!("{flag} 100000000 --for 1: exited after {took:?}");
+        assert!(
+            took < std::time::Duration::from_millis(1800),
+            "{flag}: {took:?}"
+        );
+        assert!(a.summary()["counts"]["ENTER"].as_u64() >= Some(1));
+        // A signal in the middle of the loop (it starts on the first ENTER/JOIN of the peer).
+        for sig in [libc::SIGINT, libc::SIGTERM] {
+            let mut a = Proc::node("looper", port, &["--join", "g", flag, "100000000"]);
+            // A burst starts on the peer's JOIN, a churn on its ENTER.
+            let start = if flag == "--burst" { "JOIN" } else { "ENTER" };
+            a.expect_json(start, |v| v["event"] == start);
+            let t = std::time::Instant::now();
+            signal(&a, sig);
+            assert!(a.finish().success(), "{flag} and signal {sig}");
+            let took = t.elapsed();
+            println!("{flag} 100000000, signal {sig}: exited {took:?} after it");
+            assert!(
+                took < std::time::Duration::from_millis(800),
+                "{flag}/{sig}: {took:?}"
+            );
+            a.summary();
+        }
+    }
+}
+
+/// Names Zyre cannot carry are refused at start with a clear message (exit 2), a bound is named
+/// as it is, and a huge bad value is quoted once, shortened. (A command-line argument cannot hold
+/// a NUL; stdin commands can, and get the error as a warning.)
+#[test]
+fn bad_names_and_bounds_are_refused_clearly() {
+    let long_group = "g".repeat(300);
+    let (status, _, stderr) = run(&["node", "--interface", "lo", "--shout", &long_group, "hi"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("group name is 300 bytes; ZRE allows at most 255"),
+        "{stderr}"
+    );
+    let (status, _, stderr) = run(&["node", "--for", "1e10"]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("at most 1e9"), "{stderr}");
+    let huge = "x".repeat(5000);
+    let (status, _, stderr) = run(&["node", "--interface", &huge]);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.len() < 400,
+        "{} bytes of error: {stderr}",
+        stderr.len()
+    );
+    assert!(stderr.contains("(5000 bytes)"), "{stderr}");
+    // stdin: a group with a NUL is refused, the node goes on.
+    let port = free_udp_port();
+    let mut a = Proc::node("nul", port, &[]);
+    a.started();
+    a.send("join a\u{0}b");
+    a.send("stop");
+    assert!(a.finish().success());
+    assert!(
+        a.stderr_text().contains("holds a NUL byte"),
+        "{}",
+        a.stderr_text()
+    );
+}

@@ -37,6 +37,11 @@ pub struct Config {
     pub evasive: Duration,
     /// Silence after which a peer is dropped with EXIT (default 30 s).
     pub expired: Duration,
+    /// How long after a peer said it was leaving its beacons still count as stale (default
+    /// 250 ms; the node sets a quarter of its beacon interval, at most 250 ms). A beacon heard
+    /// later means the peer is alive after all (the leaving beacon was forged, or it came back):
+    /// it is taken back at once. HELLOs never bring a departed peer back on their own.
+    pub rejoin_grace: Duration,
 }
 
 impl Config {
@@ -49,6 +54,7 @@ impl Config {
             headers: BTreeMap::new(),
             evasive: Duration::from_secs(5),
             expired: Duration::from_secs(30),
+            rejoin_grace: Duration::from_millis(250),
         }
     }
 
@@ -249,7 +255,7 @@ pub struct NodeState {
     pub(crate) status: u8,
     pub(crate) own_groups: BTreeSet<String>,
     pub(crate) peers: HashMap<PeerId, Peer, FixedState>,
-    /// Ids that sent a leaving beacon, until when they stay gone.
+    /// Ids that said they were leaving, and when they said it.
     pub(crate) departed: HashMap<PeerId, Instant, FixedState>,
     pub(crate) groups: Groups,
     pub(crate) elections: crate::election::Elections,
@@ -382,7 +388,7 @@ impl NodeState {
         match input {
             Input::Beacon { from, data } => self.on_beacon(now, from, &data),
             Input::Discovered { id, endpoint } => {
-                if !self.stopped && id != self.config.id && !self.has_departed(now, &id) {
+                if !self.stopped && id != self.config.id && self.readmits(now, id) {
                     self.require_peer(now, id, endpoint);
                 }
                 Ok(())
@@ -454,6 +460,12 @@ impl NodeState {
             return Ok(());
         }
         let input = if beacon.is_leaving() {
+            // A peer vouched for by the machine's agent or this process leaves through them
+            // (GONE, or the registry): a leaving beacon for it is forged or stale.
+            if self.peers.get(&beacon.id).is_some_and(|p| p.supervised) {
+                self.stats.ignored += 1;
+                return Ok(());
+            }
             Input::Departed { id: beacon.id }
         } else {
             let endpoint = match from {
@@ -471,7 +483,8 @@ impl NodeState {
     /// Acts on the passing of time: pings evasive peers, reports EVASIVE and SILENT, drops
     /// expired peers.
     pub fn handle_timeout(&mut self, now: Instant) {
-        self.departed.retain(|_, until| *until > now);
+        let expired = self.config.expired;
+        self.departed.retain(|_, since| *since + expired > now);
         let reap = self.config.reap_interval();
         let (evasive, expire) = (self.config.evasive, self.config.expired);
         let mut expired = Vec::new();
@@ -526,21 +539,41 @@ impl NodeState {
     }
 
     /// Remembers that `id` said it is leaving. A node's id lives as long as the node (Zyre, Pyre
-    /// and ryre all draw a new one at start), so anything from it afterwards (a HELLO or beacon
-    /// that the leaving beacon overtook) is stale and must not bring it back for a whole expiry
-    /// period. At most `DEPARTED_MAX` ids are kept.
+    /// and ryre all draw a new one at start), so a HELLO from it afterwards (one that the leaving
+    /// beacon overtook) is stale and must not bring it back for a whole expiry period: a peer that
+    /// really stopped would linger as a ghost until it expired. Beacons are different (see
+    /// [`NodeState::readmits`]). At most `DEPARTED_MAX` ids are kept.
     fn note_departed(&mut self, now: Instant, id: PeerId) {
         if self.departed.len() >= DEPARTED_MAX {
-            self.departed.retain(|_, until| *until > now);
+            let expired = self.config.expired;
+            self.departed.retain(|_, since| *since + expired > now);
             if self.departed.len() >= DEPARTED_MAX {
                 self.departed.clear();
             }
         }
-        self.departed.insert(id, now + self.config.expired);
+        self.departed.insert(id, now);
     }
 
     fn has_departed(&self, now: Instant, id: &PeerId) -> bool {
-        self.departed.get(id).is_some_and(|until| *until > now)
+        self.departed
+            .get(id)
+            .is_some_and(|since| *since + self.config.expired > now)
+    }
+
+    /// Whether an announcement of `id` (a beacon, or a discovery that stands for one) may bring
+    /// it back. A node that stopped sends no beacon after its leaving one, so only a beacon that
+    /// UDP reordered around it (within `rejoin_grace`) is stale; one heard later comes from a
+    /// live node, whose leaving beacon was forged: it is taken back at once (Zyre re-admits on
+    /// the next beacon too). Taking it back forgets the departure, so its HELLO is welcome again.
+    fn readmits(&mut self, now: Instant, id: PeerId) -> bool {
+        let Some(since) = self.departed.get(&id).copied() else {
+            return true;
+        };
+        if now < since + self.config.rejoin_grace && now < since + self.config.expired {
+            return false;
+        }
+        self.departed.remove(&id);
+        true
     }
 
     fn recompute_deadline(&mut self) {

@@ -538,6 +538,8 @@ impl World {
         let mut config = Config::new(id, format!("n{slot}"), endpoint.clone());
         config.evasive = self.o.evasive;
         config.expired = self.o.expired;
+        // As the node's builder does: a quarter interval, at most 250 ms.
+        config.rejoin_grace = (self.o.interval / 4).min(Duration::from_millis(250));
         let mut heart = NodeState::new(config);
         if self.o.broken_heart {
             heart.break_sequence_check();

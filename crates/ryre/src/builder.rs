@@ -198,9 +198,10 @@ impl NodeBuilder {
     }
 
     fn validate(&self) -> Result<(), Error> {
-        check_len("name", self.name.as_deref().unwrap_or(""))?;
-        for k in self.headers.keys() {
-            check_len("header name", k)?;
+        check_str("name", self.name.as_deref().unwrap_or(""))?;
+        for (k, v) in &self.headers {
+            check_str("header name", k)?;
+            check_nul("header value", v)?;
         }
         if self.interval.is_zero() {
             return Err(Error::Config(
@@ -241,7 +242,7 @@ impl NodeBuilder {
             },
             None => discovery::beacon::endpoint(iface.addr, port),
         };
-        check_len("endpoint", &endpoint)?;
+        check_str("endpoint", &endpoint)?;
         let beacon = if self.discovery == Discovery::Beacon {
             let b = discovery::beacon::BeaconSocket::open(&iface, self.port).map_err(|source| {
                 Error::Beacon {
@@ -257,6 +258,8 @@ impl NodeBuilder {
         config.headers = self.headers.clone();
         config.evasive = self.evasive;
         config.expired = self.expired;
+        // Beacons heard this long after a leaving one come from a live peer (see the heart).
+        config.rejoin_grace = (self.interval / 4).min(Duration::from_millis(250));
         let (ev_tx, ev_rx) = flume::unbounded();
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
         wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
@@ -352,9 +355,19 @@ impl NodeBuilder {
     }
 }
 
-pub(crate) fn check_len(what: &'static str, s: &str) -> Result<(), Error> {
+/// A string ZRE carries in 255 bytes and Zyre reads as a C string: not too long, no NUL.
+pub(crate) fn check_str(what: &'static str, s: &str) -> Result<(), Error> {
     if s.len() > 255 {
         return Err(Error::TooLong { what, len: s.len() });
     }
-    Ok(())
+    check_nul(what, s)
+}
+
+/// Zyre and CZMQ keep names, groups and headers as C strings: a NUL would cut them short there,
+/// so the two ends would disagree on the value.
+pub(crate) fn check_nul(what: &'static str, s: &str) -> Result<(), Error> {
+    match s.bytes().position(|b| b == 0) {
+        Some(at) => Err(Error::Nul { what, at }),
+        None => Ok(()),
+    }
 }

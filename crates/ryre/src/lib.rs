@@ -53,7 +53,7 @@ pub use port::private_port;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
 pub use transport::TransportError;
 
-use builder::check_len;
+use builder::check_str;
 use events::{Ended, EventQueue};
 use runtime::Shared;
 use ryre_proto::msg::EncodeError;
@@ -84,6 +84,14 @@ pub enum Error {
         /// Its length in bytes.
         len: usize,
     },
+    /// A name, group or header holds a NUL byte, which Zyre (C strings) would read as its end.
+    #[error("{what} holds a NUL byte at byte {at}; ZRE peers written in C would read it cut short there")]
+    Nul {
+        /// Which value.
+        what: &'static str,
+        /// Where the first NUL is.
+        at: usize,
+    },
     /// A setting makes no sense (e.g. a zero interval).
     #[error("invalid setting: {0}")]
     Config(String),
@@ -99,6 +107,19 @@ pub enum Error {
     /// The node's thread could not be started.
     #[error("cannot start the node thread: {0}")]
     Thread(std::io::Error),
+}
+
+/// Checks that `group` is a group name ZRE peers can carry: at most 255 bytes and no NUL (Zyre
+/// reads names as C strings). The node's commands check this themselves; this lets a program
+/// refuse a bad name before it starts a node.
+///
+/// ```
+/// assert!(ryre::check_group("chat").is_ok());
+/// assert!(matches!(ryre::check_group("a\0b"), Err(ryre::Error::Nul { at: 1, .. })));
+/// assert!(matches!(ryre::check_group(&"g".repeat(300)), Err(ryre::Error::TooLong { len: 300, .. })));
+/// ```
+pub fn check_group(group: &str) -> Result<(), Error> {
+    check_str("group name", group)
 }
 
 struct Inner {
@@ -201,13 +222,13 @@ impl Node {
 
     /// Joins a group (nothing happens when already in it).
     pub fn join(&self, group: &str) -> Result<(), Error> {
-        check_len("group name", group)?;
+        check_str("group name", group)?;
         self.post(Command::Join(group.to_string()))
     }
 
     /// Leaves a group (nothing happens when not in it).
     pub fn leave(&self, group: &str) -> Result<(), Error> {
-        check_len("group name", group)?;
+        check_str("group name", group)?;
         self.post(Command::Leave(group.to_string()))
     }
 
@@ -232,7 +253,7 @@ impl Node {
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
-        check_len("group name", group)?;
+        check_str("group name", group)?;
         let content = frames.into_iter().map(Into::into).collect();
         self.post(Command::Shout {
             group: group.to_string(),
@@ -248,7 +269,7 @@ impl Node {
     /// Introduces a peer by id and inbox endpoint, as a beacon would (for networks without
     /// broadcast, or tests). The peer is connected and greeted with HELLO at once.
     pub fn connect_peer(&self, peer: PeerId, endpoint: &str) -> Result<(), Error> {
-        check_len("endpoint", endpoint)?;
+        check_str("endpoint", endpoint)?;
         self.post(Command::Connect {
             peer,
             endpoint: endpoint.to_string(),
@@ -258,7 +279,7 @@ impl Node {
     /// Takes part in leader elections in `group` (Zyre's `zyre_set_contest_in_group`): a LEADER
     /// event reports the winner whenever the group's membership changes.
     pub fn contest_in_group(&self, group: &str) -> Result<(), Error> {
-        check_len("group name", group)?;
+        check_str("group name", group)?;
         self.post(Command::Contest(group.to_string()))
     }
 

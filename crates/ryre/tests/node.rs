@@ -106,3 +106,30 @@ fn whisper_to_unknown_peer_is_an_error() {
     assert!(Node::builder().name("n".repeat(300)).start().is_err());
     assert!(Node::builder().interface("no-such-if0").start().is_err());
 }
+
+/// Zyre reads names, groups and headers as C strings: one with a NUL would mean something else
+/// there, so the API refuses it with `Error::Nul`, before anything is sent.
+#[test]
+fn nul_bytes_in_names_groups_and_headers_are_refused() {
+    let a = builder(free_udp_port(), "a").start().unwrap();
+    let nul = |r: Result<(), ryre::Error>, what: &str| match r {
+        Err(ryre::Error::Nul { what: w, at: 1 }) => assert_eq!(w, what),
+        other => panic!("{what}: {other:?}"),
+    };
+    nul(a.join("a\0b"), "group name");
+    nul(a.leave("a\0b"), "group name");
+    nul(a.shout_str("a\0b", "x"), "group name");
+    nul(a.contest_in_group("a\0b"), "group name");
+    assert!(a.own_groups().is_empty());
+    for b in [
+        Node::builder().name("a\0b"),
+        Node::builder().header("a\0b", "v"),
+        Node::builder().header("k", "v\0w"),
+    ] {
+        let Err(e) = b.interface("lo").start() else {
+            panic!("a NUL was accepted")
+        };
+        assert!(matches!(e, ryre::Error::Nul { .. }), "{e}");
+        assert!(e.to_string().contains("NUL"), "{e}");
+    }
+}

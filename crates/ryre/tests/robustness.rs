@@ -6,7 +6,7 @@ mod common;
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
 use std::process::{Child, Command};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use common::*;
 use ryre::{Discovery, Event, ExitReason, Node, PeerId};
@@ -344,4 +344,109 @@ fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
     );
     let _ = Command::new("kill").args(["-CONT", &pid]).status();
     drop(child);
+}
+
+/// Sends the 22-byte leaving beacon (port 0) that anyone on the LAN can forge for `id`.
+fn forge_leaving_beacon(port: u16, id: PeerId) {
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_broadcast(true).unwrap();
+    let mut d = b"ZRE\x01".to_vec();
+    d.extend_from_slice(id.as_bytes());
+    d.extend_from_slice(&0u16.to_be_bytes());
+    udp.send_to(&d, ("127.255.255.255", port)).unwrap();
+}
+
+/// No EXIT of `id` at `node` for `window` (an absence can only be watched for a while).
+fn no_exit_for(node: &Node, id: PeerId, window: Duration) {
+    let until = Instant::now() + window;
+    while let Some(left) = until.checked_duration_since(Instant::now()) {
+        match node.recv_timeout(left) {
+            Ok(Some(Event::Exit { peer, reason, .. })) if peer == id => {
+                panic!(
+                    "{}: EXIT of {id} ({reason:?}) after a forged beacon",
+                    node.name()
+                )
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => return,
+        }
+    }
+}
+
+/// A forged leaving beacon for a live peer in another process (plain ZRE beacons): the peer is
+/// removed, as Zyre does, and its next beacon brings it back with its groups.
+#[test]
+fn a_forged_leaving_beacon_keeps_a_live_peer_away_only_until_its_next_beacon() {
+    let port = free_udp_port();
+    let a = builder(port, "watcher")
+        .discovery(Discovery::Beacon)
+        .start()
+        .unwrap();
+    let _child = spawn_child_node_with(port, Discovery::Beacon);
+    let victim = match expect(&a, "JOIN victim", |e| matches!(e, Event::Join { .. })) {
+        Event::Join { peer, .. } => peer,
+        _ => unreachable!(),
+    };
+    let forged_at = Instant::now();
+    forge_leaving_beacon(port, victim);
+    expect(
+        &a,
+        "EXIT (leaving)",
+        |e| matches!(e, Event::Exit { peer, reason: ExitReason::Leaving, .. } if *peer == victim),
+    );
+    expect(
+        &a,
+        "ENTER again",
+        |e| matches!(e, Event::Enter { peer, .. } if *peer == victim),
+    );
+    let back = forged_at.elapsed();
+    expect(
+        &a,
+        "JOIN g again",
+        |e| matches!(e, Event::Join { peer, group, .. } if *peer == victim && group == "g"),
+    );
+    println!("re-admitted {back:?} after the forged leaving beacon (beacon interval 100 ms)");
+    // Two beacon intervals at most (one may fall within the grace), plus the HELLO exchange.
+    assert!(back < Duration::from_secs(1), "back only after {back:?}");
+    assert_eq!(a.peers_by_group("g"), vec![victim]);
+}
+
+/// Through the machine's agent (discovery auto), and between nodes of one process: the agent
+/// and the registry vouch for their nodes, so a forged leaving beacon removes nobody.
+#[test]
+fn a_forged_leaving_beacon_cannot_remove_a_vouched_for_peer() {
+    for discovery in [Discovery::Auto, Discovery::Beacon] {
+        let port = free_udp_port();
+        let a = builder(port, "a").discovery(discovery).start().unwrap();
+        let b = builder(port, "b").discovery(discovery).start().unwrap();
+        a.join("g").unwrap();
+        b.join("g").unwrap();
+        meet_in(&a, &b, "g");
+        forge_leaving_beacon(port, b.uuid());
+        forge_leaving_beacon(port, a.uuid());
+        no_exit_for(&a, b.uuid(), Duration::from_millis(500));
+        no_exit_for(&b, a.uuid(), Duration::from_millis(100));
+        b.shout_str("g", "still here").unwrap();
+        expect(&a, "SHOUT", |e| matches!(e, Event::Shout { .. }));
+    }
+}
+
+/// The same across processes: the agent sends the beacons of its machine's nodes and never
+/// passes on one that claims one of them, and each node hears of the others' goodbyes from it.
+#[test]
+fn a_forged_leaving_beacon_cannot_remove_a_node_of_the_same_machine() {
+    let port = free_udp_port();
+    let a = builder(port, "watcher")
+        .discovery(Discovery::Auto)
+        .start()
+        .unwrap();
+    assert!(a.is_agent());
+    let _child = spawn_child_node_with(port, Discovery::Auto);
+    let victim = match expect(&a, "JOIN victim", |e| matches!(e, Event::Join { .. })) {
+        Event::Join { peer, .. } => peer,
+        _ => unreachable!(),
+    };
+    forge_leaving_beacon(port, victim);
+    no_exit_for(&a, victim, Duration::from_millis(500));
+    assert!(a.peers().contains(&victim));
 }

@@ -2144,3 +2144,106 @@ fn when_the_agent_is_lost_peers_fall_back_to_liveness_checks() {
     net.advance(EXPIRED * 3);
     assert_eq!(net.events(0), vec![]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Forged leaving beacons (issue 11)
+// ---------------------------------------------------------------------------------------------
+
+/// Node `i` hears node `j`'s beacon (port 0: its leaving beacon) from 10.0.0.<j+1>.
+fn beacon_of(net: &mut Net, i: usize, j: usize, port: u16) -> Result<(), Problem> {
+    let n = u8::try_from(j + 1).unwrap();
+    net.handle(i, beacon_input([10, 0, 0, n], net.id(j), port, None))
+}
+
+/// Anyone on the LAN can send a live node's UUID with port 0. The peer is removed (as Zyre does),
+/// but its next beacon after the grace brings it back: ENTER, its groups, and the other side
+/// takes our fresh HELLO as a restart, so both ends agree again.
+#[test]
+fn a_forged_leaving_beacon_is_undone_by_the_next_beacon() {
+    let mut net = Net::new(2);
+    // Scaled to the harness's short timeouts (evasive 100 ms): a grace of 20 ms, beacons 30 ms.
+    net.nodes[0].config.rejoin_grace = Duration::from_millis(20);
+    net.command(1, Command::Join("g".into())).unwrap();
+    net.discover_all();
+    net.clear();
+    beacon_of(&mut net, 0, 1, 0).unwrap(); // the forgery
+    assert_eq!(net.events(0), vec![exit(2, ExitReason::Leaving)]);
+    assert_eq!(net.nodes[0].peers_by_group("g").count(), 0);
+    // A beacon within the grace is taken for one the leaving beacon overtook: still gone.
+    net.advance(Duration::from_millis(10));
+    beacon_of(&mut net, 0, 1, 49152).unwrap();
+    assert!(net.events(0).is_empty());
+    assert_eq!(net.nodes[0].peers().count(), 0);
+    // The live peer's next beacon, one interval later, brings it back with its groups.
+    net.advance(Duration::from_millis(30));
+    beacon_of(&mut net, 0, 1, 49152).unwrap();
+    let events = net.events(0);
+    assert!(
+        matches!(&events[..], [Event::Enter { peer, .. }, Event::Join { group, .. }]
+            if *peer == pid(2) && group == "g"),
+        "{events:?}"
+    );
+    assert!(net.nodes[0].peer(&pid(2)).is_some_and(|p| p.ready));
+    assert_eq!(net.nodes[0].peers_by_group("g").count(), 1);
+    // Node 2 saw our second HELLO as a restart: it has us again, and messages flow both ways.
+    let seen = net.events(1);
+    assert_eq!(
+        seen.first(),
+        Some(&exit(1, ExitReason::Rehello)),
+        "{seen:?}"
+    );
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, Event::Enter { peer, .. } if *peer == pid(1))));
+    net.command(
+        0,
+        Command::Whisper {
+            peer: pid(2),
+            content: content("hi"),
+        },
+    )
+    .unwrap();
+    assert!(net
+        .events(1)
+        .iter()
+        .any(|e| matches!(e, Event::Whisper { peer, .. } if *peer == pid(1))));
+    assert!(net.problems(0).is_empty() && net.problems(1).is_empty());
+}
+
+/// The original race stays fixed: a node that really stopped sends no beacon after its leaving
+/// one, so its HELLO that the leaving beacon overtook never brings it back, at any time.
+#[test]
+fn a_stopped_nodes_late_hello_never_brings_it_back() {
+    let mut net = Net::new(2);
+    net.hold.insert((1, 0)); // what node 2 sends us is in flight...
+    net.discover(0, 1);
+    net.discover(1, 0);
+    beacon_of(&mut net, 0, 1, 0).unwrap(); // ...when node 2 stops: its leaving beacon overtakes
+    assert!(net.events(0).is_empty());
+    for wait in [0, 100, 400, 1000] {
+        net.advance(Duration::from_millis(wait));
+        net.release(1, 0); // its HELLO arrives late
+        net.hold.insert((1, 0));
+        assert!(
+            !net.events(0)
+                .iter()
+                .any(|e| matches!(e, Event::Enter { .. })),
+            "a ghost came back after {wait} ms"
+        );
+    }
+}
+
+/// A peer the machine's agent (or this process) vouches for leaves through them: a leaving
+/// beacon for it is forged and changes nothing.
+#[test]
+fn a_leaving_beacon_for_a_supervised_peer_is_ignored() {
+    let mut net = supervised_pair();
+    let ignored = net.nodes[0].stats().ignored;
+    beacon_of(&mut net, 0, 1, 0).unwrap();
+    assert!(net.events(0).is_empty());
+    assert!(net.nodes[0].peer(&pid(2)).is_some_and(|p| p.ready));
+    assert_eq!(net.nodes[0].stats().ignored, ignored + 1);
+    // Its supervisor's word still counts.
+    net.handle(0, Input::Departed { id: pid(2) }).unwrap();
+    assert_eq!(net.events(0), vec![exit(2, ExitReason::Leaving)]);
+}

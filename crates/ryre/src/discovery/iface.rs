@@ -25,8 +25,17 @@ pub enum InterfaceError {
     #[error("cannot list network interfaces: {0}")]
     List(#[from] nix::Error),
     /// Nothing with that name or address is up with an IPv4 address.
-    #[error("no network interface named or addressed {0:?} is up with an IPv4 address")]
+    #[error("no network interface named or addressed {} is up with an IPv4 address", quote_short(.0))]
     NotFound(String),
+}
+
+/// `s` quoted for an error message; a long one cut to its first 40 characters and its length.
+pub(crate) fn quote_short(s: &str) -> String {
+    const KEEP: usize = 40;
+    match s.char_indices().nth(KEEP) {
+        Some((end, _)) => format!("{:?}... ({} bytes)", &s[..end], s.len()),
+        None => format!("{s:?}"),
+    }
 }
 
 impl Interface {
