@@ -222,7 +222,7 @@ impl Options {
 
     /// The command line that replays this run when it is a swarm seed.
     pub fn replay_command(&self) -> String {
-        format!("ryre sim swarm --seed {}", self.seed)
+        format!("ryre sim swarm --seed {} --seeds 1", self.seed)
     }
 }
 
