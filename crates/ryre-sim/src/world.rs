@@ -1070,10 +1070,8 @@ impl World {
                     bad = Some(format!("{me} saw {peer} join {group} twice"));
                 }
             }
-            Event::Leave { group, .. } => {
-                if !w.groups.remove(group) {
-                    bad = Some(format!("{me} saw {peer} leave {group} it was not in"));
-                }
+            Event::Leave { group, .. } if !w.groups.remove(group) => {
+                bad = Some(format!("{me} saw {peer} leave {group} it was not in"));
             }
             Event::Whisper { content, .. } | Event::Shout { content, .. } => {
                 match parse_payload(content) {
