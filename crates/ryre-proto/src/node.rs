@@ -442,7 +442,7 @@ impl NodeState {
             }
             Input::SendFailed { id } => {
                 if self.peers.contains_key(&id) {
-                    self.drop_link_fault(now, id, ExitReason::QueueFull);
+                    self.remove_peer(id, ExitReason::QueueFull);
                 }
                 Ok(())
             }
@@ -631,10 +631,10 @@ impl NodeState {
         true
     }
 
-    /// Drops a peer for a fault of its link (a sequence gap, a full queue). A peer the local
-    /// party vouches for is then taken anew at once (still supervised): nodes of one machine
-    /// hear no beacons of each other, so nothing else would ever introduce it again (found by
-    /// ryre-sim, swarm seed 7).
+    /// Drops a peer whose link lost messages (a sequence gap). A peer the local party vouches
+    /// for is then taken anew at once (still supervised): nodes of one machine hear no beacons of
+    /// each other, so nothing else would ever introduce it again (found by ryre-sim, swarm seed
+    /// 7). A full queue (the peer stopped reading) still just drops it, as Zyre does.
     pub(crate) fn drop_link_fault(&mut self, now: Instant, id: PeerId, reason: ExitReason) {
         self.remove_peer(id, reason);
         if let Some(endpoint) = self.vouched.get(&id).cloned() {
