@@ -250,7 +250,7 @@ fn garbage_on_the_collector_socket_is_counted_never_fatal() {
     raw.send(&good.topic()[..], zmq::SNDMORE).expect("send");
     raw.send(&bad_utf8[..], 0).expect("send");
     // Oversized: ZeroMQ drops the connection; the collector goes on (a new PUB gets through).
-    let huge = vec![b'1'; 2 * ryre_proto::log::MAX_RECORD];
+    let huge = vec![b'1'; 2 * ryre_log::proto::MAX_RECORD];
     raw.send(&huge[..], 0).expect("send");
     wait_for("counts", || {
         let s = col.stats();
