@@ -362,7 +362,10 @@ fn no_exit_for(node: &Node, id: PeerId, window: Duration) {
     while let Some(left) = until.checked_duration_since(Instant::now()) {
         match node.recv_timeout(left) {
             Ok(Some(Event::Exit { peer, reason, .. })) if peer == id => {
-                panic!("{}: EXIT of {id} ({reason:?}) after a forged beacon", node.name())
+                panic!(
+                    "{}: EXIT of {id} ({reason:?}) after a forged beacon",
+                    node.name()
+                )
             }
             Ok(Some(_)) => {}
             Ok(None) | Err(_) => return,
@@ -386,9 +389,11 @@ fn a_forged_leaving_beacon_keeps_a_live_peer_away_only_until_its_next_beacon() {
     };
     let forged_at = Instant::now();
     forge_leaving_beacon(port, victim);
-    expect(&a, "EXIT (leaving)", |e| {
-        matches!(e, Event::Exit { peer, reason: ExitReason::Leaving, .. } if *peer == victim)
-    });
+    expect(
+        &a,
+        "EXIT (leaving)",
+        |e| matches!(e, Event::Exit { peer, reason: ExitReason::Leaving, .. } if *peer == victim),
+    );
     expect(
         &a,
         "ENTER again",

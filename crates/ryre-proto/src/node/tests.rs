@@ -2187,8 +2187,14 @@ fn a_forged_leaving_beacon_is_undone_by_the_next_beacon() {
     assert_eq!(net.nodes[0].peers_by_group("g").count(), 1);
     // Node 2 saw our second HELLO as a restart: it has us again, and messages flow both ways.
     let seen = net.events(1);
-    assert_eq!(seen.first(), Some(&exit(1, ExitReason::Rehello)), "{seen:?}");
-    assert!(seen.iter().any(|e| matches!(e, Event::Enter { peer, .. } if *peer == pid(1))));
+    assert_eq!(
+        seen.first(),
+        Some(&exit(1, ExitReason::Rehello)),
+        "{seen:?}"
+    );
+    assert!(seen
+        .iter()
+        .any(|e| matches!(e, Event::Enter { peer, .. } if *peer == pid(1))));
     net.command(
         0,
         Command::Whisper {
@@ -2219,7 +2225,9 @@ fn a_stopped_nodes_late_hello_never_brings_it_back() {
         net.release(1, 0); // its HELLO arrives late
         net.hold.insert((1, 0));
         assert!(
-            !net.events(0).iter().any(|e| matches!(e, Event::Enter { .. })),
+            !net.events(0)
+                .iter()
+                .any(|e| matches!(e, Event::Enter { .. })),
             "a ghost came back after {wait} ms"
         );
     }
