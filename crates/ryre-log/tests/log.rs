@@ -9,13 +9,10 @@ use ryre_log::{
     layer_with, Collector, CollectorConfig, FileConfig, Level, LogPublisher, LogRecord,
     PublisherConfig,
 };
+use ryre_testkit::free_udp_port;
 use tracing_subscriber::prelude::*;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn free_udp_port() -> u16 {
-    ryre::private_port().expect("a private port for this test")
-}
 
 fn builder(port: u16, name: &str) -> NodeBuilder {
     Node::builder()
