@@ -17,6 +17,7 @@ echo "== cargo test"
 mkdir -p target
 cargo test --workspace -q 2>&1 | tee target/cargo-test.log
 bash scripts/test-ryre-pipeline.sh
+bash scripts/test-perf.sh
 echo "== examples"
 cargo run -q -p ryre --example pair
 cargo run -q -p ryre-timer --example ticks
