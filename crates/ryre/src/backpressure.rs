@@ -80,7 +80,12 @@ impl Shared {
         let mut deadline: Option<Instant> = None;
         loop {
             let mut core = lock(&self.core);
-            let full = full_targets(&mut core, &cmd);
+            // The hot path: no backlog anywhere, one length check.
+            let full = if core.links.has_backlog() {
+                full_targets(&mut core, &cmd)
+            } else {
+                Vec::new()
+            };
             if full.is_empty() {
                 let now = core.now;
                 let r = core.state.handle(now, Input::Command(cmd));
@@ -112,10 +117,8 @@ impl Shared {
 }
 
 /// The peers `cmd` goes to whose backlog is not empty (after trying to send it).
+#[cold]
 fn full_targets(core: &mut crate::runtime::Core, cmd: &Command) -> Vec<PeerId> {
-    if !core.links.has_backlog() {
-        return Vec::new();
-    }
     match cmd {
         Command::Whisper { peer, .. } => {
             if core.links.retry_backlog(peer) {

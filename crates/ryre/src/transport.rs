@@ -303,6 +303,7 @@ impl Links {
         }
     }
 
+    #[inline(always)]
     fn try_send(&self, peer: &PeerId, frames: &Frames) -> Result<(), SendError> {
         if let Some(m) = self.mem.get(peer) {
             return m.send(self.own_routing_id, frames).map_err(|e| match e {
@@ -328,6 +329,7 @@ impl Links {
     }
 
     /// Whether any peer has messages waiting for room.
+    #[inline]
     pub fn has_backlog(&self) -> bool {
         !self.backlogs.is_empty()
     }
