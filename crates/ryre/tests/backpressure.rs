@@ -183,12 +183,27 @@ fn fill(a: &Node, slow: PeerId) -> (u64, Error, Duration) {
     }
 }
 
+/// Whispers, trying again while the queue is full (`SendPolicy::Fail`), for at most WAIT.
+fn whisper_retrying(a: &Node, to: PeerId, frame: Bytes) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match a.whisper(to, [frame.clone()]) {
+            Ok(()) => return,
+            Err(Error::WouldBlock { .. }) => {
+                assert!(Instant::now() < deadline, "the queue never drained");
+                std::thread::yield_now();
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+}
+
 /// Sends `from..to` to `slow` (now reading), then the end marker; the child must report all.
 fn finish(a: &Node, slow: PeerId, from: u64, to: u64, rx: &mpsc::Receiver<String>) {
     for i in from..to {
-        a.whisper(slow, [numbered(i)]).unwrap();
+        whisper_retrying(a, slow, numbered(i));
     }
-    a.whisper(slow, [Bytes::from_static(b"end")]).unwrap();
+    whisper_retrying(a, slow, Bytes::from_static(b"end"));
     let report = rx.recv_timeout(WAIT).expect("the child reports");
     assert_eq!(report, format!("done {to}"));
     assert!(a.peers().contains(&slow));
@@ -262,20 +277,8 @@ fn a_full_queue_fails_at_once_with_the_fail_policy() {
     assert!(took < Duration::from_secs(1), "waited {took:?}");
     assert!(a.peers().contains(&slow));
     signal(&child, "-CONT");
-    // Retry until the queue has room again (bounded by WAIT).
-    let deadline = Instant::now() + WAIT;
-    let mut next = sent;
-    while next < sent + 200 {
-        match a.whisper(slow, [numbered(next)]) {
-            Ok(()) => next += 1,
-            Err(Error::WouldBlock { .. }) => {
-                assert!(Instant::now() < deadline, "the queue never drained");
-                std::thread::yield_now();
-            }
-            Err(e) => panic!("{e}"),
-        }
-    }
-    finish(&a, slow, next, next, &rx);
+    // Each whisper is tried again until the queue has room (bounded by WAIT).
+    finish(&a, slow, sent, sent + 200, &rx);
 }
 
 /// A shout to a group with a stopped member waits for it (the default policy), and is refused
@@ -308,7 +311,12 @@ fn a_shout_waits_for_the_full_member() {
         "{err}"
     );
     signal(&child, "-CONT");
-    a.shout("g", [Bytes::from_static(b"delivered")]).unwrap();
+    // The stopped member needs a moment to drain: try again (bounded) while it is still full.
+    let deadline = Instant::now() + WAIT;
+    while let Err(e) = a.shout("g", [Bytes::from_static(b"delivered")]) {
+        assert!(matches!(e, Error::WouldBlock { .. }), "{e}");
+        assert!(Instant::now() < deadline, "the member never drained");
+    }
     let deadline = Instant::now() + WAIT;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
