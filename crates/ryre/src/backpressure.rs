@@ -104,7 +104,10 @@ impl Shared {
             };
             let now = Instant::now();
             let until = *deadline.get_or_insert(now + wait);
-            if now >= until || self.is_stopped() {
+            if self.is_stopped() {
+                return Err(Refusal::Problem(Problem::Stopped));
+            }
+            if now >= until {
                 return Err(Refusal::Full(full));
             }
             let waiter = core.links.room_waiter(&full[0]);
