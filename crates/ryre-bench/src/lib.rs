@@ -24,6 +24,8 @@
 //!     rounds: 1,
 //!     json: false,
 //!     ryre_only: false,
+//!     unpaced: false,
+//!     policy: "block".into(),
 //! };
 //! ryre_bench::whisper::whisper(&opts)?;
 //! # Ok::<(), ryre_bench::BenchError>(())

@@ -35,6 +35,11 @@ pub struct WhisperOptions {
     pub json: bool,
     /// Measure only the ryre side (for profiling; no ratio is printed).
     pub ryre_only: bool,
+    /// Whisper only: the nodes keep their default queue (`send_hwm` 100,000) and `policy`
+    /// instead of a queue that holds every message; reports messages lost and EXITs.
+    pub unpaced: bool,
+    /// With `unpaced`: `block` (the default send policy) or `drop-peer` (Zyre's).
+    pub policy: String,
 }
 
 /// A ZRE WHISPER header frame (signature, id 2, version 2, sequence) for the raw baseline.
@@ -63,14 +68,21 @@ struct Pair {
 
 impl Pair {
     fn start(send_hwm: i32) -> Result<Pair, BenchError> {
+        Pair::start_with(|b| b.send_hwm(send_hwm))
+    }
+
+    fn start_with(
+        settings: impl Fn(ryre::NodeBuilder) -> ryre::NodeBuilder,
+    ) -> Result<Pair, BenchError> {
         let make = |name: &str| {
-            Node::builder()
-                .name(name)
-                .interface("lo")
-                .endpoint("tcp://127.0.0.1:*")
-                .beacon(false)
-                .send_hwm(send_hwm)
-                .start()
+            settings(
+                Node::builder()
+                    .name(name)
+                    .interface("lo")
+                    .endpoint("tcp://127.0.0.1:*")
+                    .beacon(false),
+            )
+            .start()
         };
         let a = make("bench-a")?;
         let b = make("bench-b")?;
@@ -353,8 +365,130 @@ impl Rates {
     }
 }
 
+/// What one unpaced run saw: time to the last receipt (or the stall), messages received,
+/// EXITs at either node, whispers refused with an error, whispers that took over a
+/// millisecond (they waited for room in a full queue).
+struct Unpaced {
+    took: Duration,
+    received: u32,
+    exits: u32,
+    refused: u32,
+    waited: u32,
+}
+
+/// ryre with the nodes' default queue: `count` whispers as fast as `whisper` returns. The
+/// receiver stops at `count` whispers, an EXIT, or a stall of a second (messages lost).
+fn ryre_unpaced(size: usize, count: u32, policy: ryre::SendPolicy) -> Result<Unpaced, BenchError> {
+    let pair = Pair::start_with(|b| b.send_policy(policy))?;
+    let receiver = pair.b.clone();
+    let rx: JoinHandle<Result<(Instant, u32, u32), BenchError>> = std::thread::spawn(move || {
+        let (mut got, mut exits) = (0u32, 0u32);
+        let mut last = Instant::now();
+        while got < count {
+            match receiver.recv_timeout(Duration::from_secs(1))? {
+                Some(Event::Whisper { .. }) => {
+                    got += 1;
+                    last = Instant::now();
+                }
+                Some(Event::Exit { .. }) => exits += 1,
+                Some(_) => {}
+                None => break,
+            }
+        }
+        Ok((last, got, exits))
+    });
+    let payload = Bytes::from(vec![b'x'; size]);
+    let to = pair.b.uuid();
+    let (mut refused, mut waited) = (0u32, 0u32);
+    let start = Instant::now();
+    let mut before = start;
+    for _ in 0..count {
+        if pair.a.whisper(to, [payload.clone()]).is_err() {
+            refused += 1;
+        }
+        let after = Instant::now();
+        if after - before > Duration::from_millis(1) {
+            waited += 1;
+        }
+        before = after;
+    }
+    let (end, received, rx_exits) = join(rx)?;
+    let mut exits = rx_exits;
+    while let Some(ev) = pair.a.try_recv() {
+        if matches!(ev, Event::Exit { .. }) {
+            exits += 1;
+        }
+    }
+    pair.stop();
+    Ok(Unpaced {
+        took: end.duration_since(start),
+        received,
+        exits,
+        refused,
+        waited,
+    })
+}
+
+/// `ryre bench whisper --unpaced`: loss and EXITs with the default queue, against raw libzmq.
+fn unpaced_bench(c: &WhisperOptions) -> BenchResult {
+    let count = c.count.unwrap_or(200_000);
+    let size = c.size as usize;
+    let policy = match c.policy.as_str() {
+        "drop-peer" => ryre::SendPolicy::DropPeer,
+        _ => ryre::SendPolicy::default(),
+    };
+    let rate = |d: Duration, n: u32| f64::from(n) / d.as_secs_f64().max(1e-9);
+    let mut raw = Rates { runs: Vec::new() };
+    let mut ryre = Rates { runs: Vec::new() };
+    let mut runs = Vec::new();
+    for _ in 0..c.rounds {
+        if !c.ryre_only {
+            raw.runs.push(rate(raw_throughput(size, count)?, count));
+        }
+        let u = ryre_unpaced(size, count, policy)?;
+        ryre.runs.push(rate(u.took, u.received));
+        runs.push(u);
+    }
+    let lost: Vec<u32> = runs.iter().map(|u| count - u.received).collect();
+    let exits: Vec<u32> = runs.iter().map(|u| u.exits).collect();
+    let refused: Vec<u32> = runs.iter().map(|u| u.refused).collect();
+    let waited: Vec<u32> = runs.iter().map(|u| u.waited).collect();
+    if c.json {
+        let v = json!({
+            "bench": "whisper-unpaced",
+            "size": c.size,
+            "count": count,
+            "rounds": c.rounds,
+            "policy": c.policy,
+            "raw": raw.json(c.size),
+            "ryre": ryre.json(c.size),
+            "lost": lost,
+            "exits": exits,
+            "refused": refused,
+            "waited_over_1ms": waited,
+        });
+        print_line(&v.to_string());
+    } else {
+        print_line(&format!(
+            "bench whisper --unpaced: {count} messages of {} bytes, default queue, policy {}, \
+             median of {} rounds",
+            c.size, c.policy, c.rounds
+        ));
+        print_line(&raw.line("raw libzmq", c.size));
+        print_line(&ryre.line("ryre", c.size));
+        print_line(&format!(
+            "  lost per round: {lost:?}   EXITs: {exits:?}   whispers refused: {refused:?}   \
+             whispers that took over 1 ms: {waited:?}"
+        ));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `ryre bench whisper`: whisper throughput against raw libzmq; prints the report.
 pub fn whisper(c: &WhisperOptions) -> BenchResult {
+    if c.unpaced {
+        return unpaced_bench(c);
+    }
     let count = c.count.unwrap_or(200_000);
     let size = c.size as usize;
     let mut raw = Rates { runs: Vec::new() };

@@ -91,6 +91,14 @@ pub struct WhisperArgs {
     /// Measure only the ryre side (for profiling; no ratio is printed).
     #[arg(long)]
     pub ryre_only: bool,
+    /// whisper: the nodes keep their default queue (`send_hwm` 100,000) and the given send
+    /// policy instead of a queue that holds every message; reports messages lost and EXITs.
+    #[arg(long)]
+    pub unpaced: bool,
+    /// With --unpaced: the sender's policy when the queue is full (block: the default; drop-peer:
+    /// Zyre's).
+    #[arg(long, value_name = "P", default_value = "block", value_parser = ["block", "drop-peer"])]
+    pub policy: String,
 }
 /// Arguments of `ryre bench timer`.
 #[derive(Debug, Args)]
@@ -302,6 +310,8 @@ impl From<WhisperArgs> for ryre_bench::whisper::WhisperOptions {
             rounds: a.rounds,
             json: a.json,
             ryre_only: a.ryre_only,
+            unpaced: a.unpaced,
+            policy: a.policy,
         }
     }
 }

@@ -290,12 +290,17 @@ fn killed_local_peer_exits_at_once_through_the_agent() {
     );
 }
 
-/// A peer that stops reading (SIGSTOP) fills our queue to it; at the high-water mark it is
-/// dropped with EXIT reason QueueFull, as Zyre drops it, and sending to it then fails cleanly.
+/// With `SendPolicy::DropPeer` (Zyre's behaviour), a peer that stops reading (SIGSTOP) fills
+/// our queue to it; at the high-water mark it is dropped with EXIT reason QueueFull, and sending
+/// to it then fails cleanly. (The default policy waits instead: tests/backpressure.rs.)
 #[test]
 fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
     let port = free_udp_port();
-    let a = builder(port, "sender").send_hwm(10).start().unwrap();
+    let a = builder(port, "sender")
+        .send_hwm(10)
+        .send_policy(ryre::SendPolicy::DropPeer)
+        .start()
+        .unwrap();
     let child = spawn_child_node(port);
     let victim = match expect(&a, "ENTER victim", |e| matches!(e, Event::Enter { .. })) {
         Event::Enter { peer, .. } => peer,
