@@ -1,0 +1,324 @@
+"""A drop-in for ``pyre.Pyre`` and ``pyre.PyreEvent`` (Pyre 0.3.4's API) on the ryre node.
+
+    try:
+        from ryre.pyre import Pyre, PyreEvent
+    except ImportError:
+        from pyre import Pyre, PyreEvent
+
+Same class names, methods, arguments and return values; ``recv()`` returns Pyre's frames
+(``ENTER``: type, 16-byte uuid, name, JSON headers, endpoint; ``SHOUT``: type, uuid, name,
+group, content...), and ``socket()`` returns a pyzmq socket (the receiving end of a PAIR
+pipe) that a ``zmq.Poller`` polls as with Pyre: a thread of this object takes each event
+from the node (GIL released while it waits) and writes its frames into the pipe.
+
+Differences from Pyre (see the README, section "Python"): the node id and default name
+exist only once ``start()`` has run (the ryre node is created then; ``uuid()``/``name()``
+before it raise ``RuntimeError`` unless a name was given); ``set_interface`` works (Pyre
+ignores it); ``whispers``/``shouts`` apply ``format % args`` (Pyre drops the args);
+``peer_header_value`` returns ``None`` for an unknown header (Pyre's thread crashes);
+ENTER's JSON lists headers sorted by name (Pyre: in wire order); ryre's EVASIVE, SILENT and
+LEADER events are not passed on (Pyre has none); a whisper to an unknown peer is dropped
+silently, as Pyre does. Pyre's bugs are not copied: sequence numbers wrap at 65535,
+group status wraps at 255, strings are UTF-8 byte-counted, messages are never dropped when
+a queue fills.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import uuid as _uuid
+from typing import Any, Dict, Iterator, List, Optional, Union
+
+try:
+    import zmq
+except ImportError as e:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "ryre.pyre needs pyzmq (pip install pyzmq, or install ryre with the [pyre] extra)"
+    ) from e
+
+from . import Event, Node, StoppedError, UnknownPeerError
+
+__all__ = ["Pyre", "PyreEvent"]
+__version_info__ = (0, 3, 4)
+
+# Event types Pyre 0.3.4 produces; ryre's others (EVASIVE, SILENT, LEADER) are not passed on.
+_PYRE_TYPES = frozenset(["ENTER", "EXIT", "JOIN", "LEAVE", "WHISPER", "SHOUT", "STOP"])
+
+_pipe_ids = iter(range(1 << 62))
+_pipe_lock = threading.Lock()
+
+
+def _frames(ev: Event) -> List[bytes]:
+    t = ev.type
+    head = [t.encode(), ev.peer_bytes, ev.name.encode("utf-8")]
+    if t == "ENTER":
+        return head + [json.dumps(ev.headers).encode("utf-8"), (ev.endpoint or "").encode("utf-8")]
+    if t in ("JOIN", "LEAVE"):
+        return head + [(ev.group or "").encode("utf-8")]
+    if t == "WHISPER":
+        return head + list(ev.content or [])
+    if t == "SHOUT":
+        return head + [(ev.group or "").encode("utf-8")] + list(ev.content or [])
+    return head
+
+
+def _ms(value: Any, what: str) -> float:
+    try:
+        ms = float(value)
+    except (TypeError, ValueError):
+        raise ValueError("%s must be a number of milliseconds, not %r" % (what, value)) from None
+    return ms / 1000.0
+
+
+class Pyre(object):
+    """A ZRE node with Pyre's API. Configure, then ``start()``."""
+
+    def __init__(self, name: Optional[str] = None, ctx: Optional["zmq.Context"] = None, *args: Any, **kwargs: Any) -> None:
+        self._ctx = ctx if ctx is not None else zmq.Context.instance()
+        self._name = name
+        self._options: Dict[str, Any] = {}
+        self._headers: Dict[str, str] = {}
+        self._node: Optional[Node] = None
+        self._thread: Optional[threading.Thread] = None
+        self._stopped = False
+        with _pipe_lock:
+            addr = "inproc://ryre-pyre-%d-%d" % (id(self), next(_pipe_ids))
+        self.inbox = self._ctx.socket(zmq.PAIR)
+        self.inbox.setsockopt(zmq.RCVHWM, 0)
+        self.inbox.setsockopt(zmq.LINGER, 0)
+        self.inbox.bind(addr)
+        self._outbox = self._ctx.socket(zmq.PAIR)
+        self._outbox.setsockopt(zmq.SNDHWM, 0)
+        self._outbox.setsockopt(zmq.LINGER, 0)
+        self._outbox.connect(addr)
+        self.verbose = False
+
+    def __bool__(self) -> bool:
+        return True
+
+    def _started(self) -> Node:
+        if self._node is None:
+            raise RuntimeError("the node is not started yet: call start() first")
+        return self._node
+
+    # ---------------------------------------------------------------- settings
+    def uuid(self) -> _uuid.UUID:
+        """This node's id (``uuid.UUID``); exists once ``start()`` has run."""
+        return self._started().uuid
+
+    def name(self) -> str:
+        """This node's name (the name given, else a name made from the id at start)."""
+        if self._node is not None:
+            return self._node.name
+        if self._name:
+            return self._name
+        raise RuntimeError("the node has no name yet: give one to Pyre() or call start() first")
+
+    def set_name(self, name: str) -> None:
+        """Sets the name (before ``start()``)."""
+        self._name = name
+
+    def set_header(self, key: str, value: str) -> None:
+        """Sets a HELLO header (before ``start()``)."""
+        self._headers[key] = value
+
+    def set_verbose(self) -> None:
+        """Logs what the node does."""
+        self.verbose = True
+        self._options["verbose"] = True
+
+    def set_port(self, port_nbr: Union[bytes, str, int]) -> None:
+        """Sets the UDP beacon port; as in Pyre, given as bytes (``b"5670"``); str and int work too."""
+        try:
+            port = int(port_nbr)
+        except (TypeError, ValueError):
+            raise ValueError("the port must be a number, not %r" % (port_nbr,)) from None
+        if not 0 < port < 65536:
+            raise ValueError("the port must be 1..65535, not %d" % port)
+        self._options["port"] = port
+
+    def set_interval(self, interval: Union[bytes, str, int, float]) -> None:
+        """Sets the beacon interval in milliseconds."""
+        self._options["interval"] = _ms(interval, "interval")
+
+    def set_evasive_timeout(self, interval: Union[bytes, str, int, float]) -> None:
+        """Sets the evasive timeout in milliseconds (Zyre's API; Pyre 0.3.4 lacks it)."""
+        self._options["evasive_timeout"] = _ms(interval, "evasive timeout")
+
+    def set_expired_timeout(self, interval: Union[bytes, str, int, float]) -> None:
+        """Sets the expired timeout in milliseconds (Zyre's API; Pyre 0.3.4 lacks it)."""
+        self._options["expired_timeout"] = _ms(interval, "expired timeout")
+
+    def set_interface(self, value: str) -> None:
+        """Sets the network interface (a name such as ``eth0`` or an IPv4 address)."""
+        self._options["interface"] = value
+
+    def set_endpoint(self, format: str, *args: Any) -> None:
+        """Sets the inbox endpoint (``tcp://IP:*`` or ``tcp://IP:PORT``)."""
+        self._options["endpoint"] = format % args if args else format
+
+    # ---------------------------------------------------------------- life
+    def start(self) -> int:
+        """Starts the node: discovery and connections begin. Returns 0."""
+        if self._node is not None:
+            return 0
+        self._node = Node(self._name, headers=dict(self._headers), **self._options)
+        self._thread = threading.Thread(target=self._feed, name="ryre-pyre-events", daemon=True)
+        self._thread.start()
+        return 0
+
+    def _feed(self) -> None:
+        node = self._node
+        assert node is not None
+        while True:
+            try:
+                ev = node.recv(0.5)
+            except StoppedError:
+                return
+            except Exception:  # noqa: BLE001 - never let the feeder die silently mid-run
+                if self._stopped:
+                    return
+                raise
+            if ev is not None and ev.type in _PYRE_TYPES:
+                self._outbox.send_multipart(_frames(ev), copy=False)
+
+    def stop(self) -> None:
+        """Stops the node politely (leaving beacon, links closed); a ``STOP`` event follows."""
+        self._stopped = True
+        if self._node is not None:
+            self._node.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+    # ---------------------------------------------------------------- events
+    def recv(self) -> List[bytes]:
+        """The next event as Pyre's list of frames (blocks)."""
+        return self.inbox.recv_multipart()
+
+    def socket(self) -> "zmq.Socket":
+        """The socket events arrive on (always the same object), for a ``zmq.Poller``."""
+        return self.inbox
+
+    def recent_events(self) -> Iterator["PyreEvent"]:
+        """The events waiting now, as ``PyreEvent``."""
+        while self.socket().get(zmq.EVENTS) & zmq.POLLIN:
+            yield PyreEvent(self)
+
+    def events(self) -> Iterator["PyreEvent"]:
+        """Every event, as ``PyreEvent`` (forever)."""
+        while True:
+            yield PyreEvent(self)
+
+    # ---------------------------------------------------------------- groups, messages
+    def join(self, group: str) -> None:
+        """Joins a group."""
+        self._started().join(group)
+
+    def leave(self, group: str) -> None:
+        """Leaves a group."""
+        self._started().leave(group)
+
+    def whisper(self, peer: _uuid.UUID, msg_p: Union[bytes, List[bytes]]) -> None:
+        """Sends a message (bytes or a list of frames) to a peer; dropped if the peer is
+        unknown, as in Pyre."""
+        try:
+            self._started().whisper(peer, msg_p)
+        except UnknownPeerError:
+            pass
+
+    def shout(self, group: str, msg_p: Union[bytes, List[bytes]]) -> None:
+        """Sends a message (bytes or a list of frames) to a group."""
+        self._started().shout(group, msg_p)
+
+    def whispers(self, peer: _uuid.UUID, format: str, *args: Any) -> None:
+        """Sends a string to a peer."""
+        self.whisper(peer, (format % args if args else format).encode("utf-8"))
+
+    def shouts(self, group: str, format: str, *args: Any) -> None:
+        """Sends a string to a group."""
+        self.shout(group, (format % args if args else format).encode("utf-8"))
+
+    # ---------------------------------------------------------------- queries
+    def peers(self) -> List[_uuid.UUID]:
+        """The known peers."""
+        return self._started().peers()
+
+    def peers_by_group(self, group: str) -> List[_uuid.UUID]:
+        """The known peers in a group."""
+        return self._started().peers_by_group(group)
+
+    def endpoint(self) -> str:
+        """This node's inbox endpoint."""
+        return self._started().endpoint
+
+    def get_peer_name(self, peer: _uuid.UUID) -> str:
+        """A peer's name, ``""`` if unknown (deprecated in Pyre too)."""
+        return self._started().peer_name(peer) or ""
+
+    def peer_address(self, peer: _uuid.UUID) -> str:
+        """A peer's endpoint, ``""`` if unknown."""
+        return self._started().peer_address(peer) or ""
+
+    def peer_header_value(self, peer: _uuid.UUID, name: str) -> Optional[str]:
+        """A peer's header; ``""`` for an unknown peer, ``None`` for an unknown header."""
+        node = self._started()
+        if node.peer_name(peer) is None:
+            return ""
+        return node.peer_header_value(peer, name)
+
+    def peer_headers(self, peer: _uuid.UUID) -> Union[Dict[str, str], str]:
+        """A peer's headers; ``""`` for an unknown peer (as Pyre answers)."""
+        h = self._started().peer_headers(peer)
+        return "" if h is None else h
+
+    def own_groups(self) -> List[str]:
+        """The groups this node is in."""
+        return self._started().own_groups()
+
+    def peer_groups(self) -> List[str]:
+        """The groups known peers are in."""
+        return self._started().peer_groups()
+
+    @staticmethod
+    def version() -> tuple:
+        """The Pyre API version this module follows."""
+        return __version_info__
+
+
+class PyreEvent(object):
+    """One event of a ``Pyre`` node, parsed from its frames (as ``pyre.PyreEvent``)."""
+
+    def __init__(self, node: Pyre) -> None:
+        incoming = node.recv()
+        self.type: str = incoming.pop(0).decode("utf-8")
+        self.peer_uuid_bytes: bytes = incoming.pop(0)
+        self.peer_name: str = incoming.pop(0).decode("utf-8")
+        self.headers: Optional[Dict[str, str]] = None
+        self.peer_addr: Optional[str] = None
+        self.group: Optional[str] = None
+        self.msg: Optional[List[bytes]] = None
+        if self.type == "ENTER":
+            self.headers = json.loads(incoming.pop(0).decode("utf-8"))
+            self.peer_addr = incoming.pop(0).decode("utf-8")
+        elif self.type in ("JOIN", "LEAVE"):
+            self.group = incoming.pop(0).decode("utf-8")
+        elif self.type == "WHISPER":
+            self.msg = incoming
+        elif self.type == "SHOUT":
+            self.group = incoming.pop(0).decode("utf-8")
+            self.msg = incoming
+
+    def header(self, name: str) -> Optional[str]:
+        """One header of an ENTER event, else ``None``."""
+        if self.headers and name in self.headers:
+            return self.headers[name]
+        return None
+
+    @property
+    def peer_uuid(self) -> _uuid.UUID:
+        """The peer as ``uuid.UUID``."""
+        return _uuid.UUID(bytes=self.peer_uuid_bytes)
+
+    def __str__(self) -> str:
+        return "<%s %s from %s>" % (__name__, self.type, self.peer_uuid.hex)
