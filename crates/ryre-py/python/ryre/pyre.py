@@ -37,7 +37,7 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "ryre.pyre needs pyzmq (pip install pyzmq, or install ryre with the [pyre] extra)"
     ) from e
 
-from . import Event, Node, StoppedError, UnknownPeerError
+from . import Event, Node, StoppedError, TooLongError, UnknownPeerError
 
 __all__ = ["Pyre", "PyreEvent"]
 __version_info__ = (0, 3, 4)
@@ -63,6 +63,13 @@ def _frames(ev: Event) -> List[bytes]:
     return head
 
 
+def _check_group(group: Any) -> None:
+    if not isinstance(group, str):
+        raise TypeError("a group name must be a str, not %s" % type(group).__name__)
+    if len(group.encode("utf-8")) > 255:
+        raise TooLongError("group name is %d bytes; ZRE allows at most 255" % len(group.encode("utf-8")))
+
+
 def _ms(value: Any, what: str) -> float:
     try:
         ms = float(value)
@@ -79,6 +86,7 @@ class Pyre(object):
         self._name = name
         self._options: Dict[str, Any] = {}
         self._headers: Dict[str, str] = {}
+        self._groups: List[str] = []
         self._node: Optional[Node] = None
         self._thread: Optional[threading.Thread] = None
         self._stopped = False
@@ -164,6 +172,8 @@ class Pyre(object):
         if self._node is not None:
             return 0
         self._node = Node(self._name, headers=dict(self._headers), **self._options)
+        for g in self._groups:
+            self._node.join(g)
         self._thread = threading.Thread(target=self._feed, name="ryre-pyre-events", daemon=True)
         self._thread.start()
         return 0
@@ -212,24 +222,38 @@ class Pyre(object):
 
     # ---------------------------------------------------------------- groups, messages
     def join(self, group: str) -> None:
-        """Joins a group."""
-        self._started().join(group)
+        """Joins a group (before ``start()`` too: joined when the node starts)."""
+        if self._node is None:
+            _check_group(group)
+            if group not in self._groups:
+                self._groups.append(group)
+        else:
+            self._node.join(group)
 
     def leave(self, group: str) -> None:
         """Leaves a group."""
-        self._started().leave(group)
+        if self._node is None:
+            _check_group(group)
+            if group in self._groups:
+                self._groups.remove(group)
+        else:
+            self._node.leave(group)
 
     def whisper(self, peer: _uuid.UUID, msg_p: Union[bytes, List[bytes]]) -> None:
         """Sends a message (bytes or a list of frames) to a peer; dropped if the peer is
-        unknown, as in Pyre."""
+        unknown (or the node not started), as in Pyre."""
+        if self._node is None:
+            return
         try:
-            self._started().whisper(peer, msg_p)
+            self._node.whisper(peer, msg_p)
         except UnknownPeerError:
             pass
 
     def shout(self, group: str, msg_p: Union[bytes, List[bytes]]) -> None:
-        """Sends a message (bytes or a list of frames) to a group."""
-        self._started().shout(group, msg_p)
+        """Sends a message (bytes or a list of frames) to a group (to nobody before ``start()``)."""
+        if self._node is None:
+            return
+        self._node.shout(group, msg_p)
 
     def whispers(self, peer: _uuid.UUID, format: str, *args: Any) -> None:
         """Sends a string to a peer."""
@@ -242,43 +266,51 @@ class Pyre(object):
     # ---------------------------------------------------------------- queries
     def peers(self) -> List[_uuid.UUID]:
         """The known peers."""
-        return self._started().peers()
+        if self._node is None:
+            return []
+        return self._node.peers()
 
     def peers_by_group(self, group: str) -> List[_uuid.UUID]:
         """The known peers in a group."""
-        return self._started().peers_by_group(group)
+        if self._node is None:
+            return []
+        return self._node.peers_by_group(group)
 
     def endpoint(self) -> str:
         """This node's inbox endpoint."""
-        return self._started().endpoint
+        return "" if self._node is None else self._node.endpoint
 
     def get_peer_name(self, peer: _uuid.UUID) -> str:
         """A peer's name, ``""`` if unknown (deprecated in Pyre too)."""
-        return self._started().peer_name(peer) or ""
+        return "" if self._node is None else self._node.peer_name(peer) or ""
 
     def peer_address(self, peer: _uuid.UUID) -> str:
         """A peer's endpoint, ``""`` if unknown."""
-        return self._started().peer_address(peer) or ""
+        return "" if self._node is None else self._node.peer_address(peer) or ""
 
     def peer_header_value(self, peer: _uuid.UUID, name: str) -> Optional[str]:
         """A peer's header; ``""`` for an unknown peer, ``None`` for an unknown header."""
-        node = self._started()
-        if node.peer_name(peer) is None:
+        node = self._node
+        if node is None or node.peer_name(peer) is None:
             return ""
         return node.peer_header_value(peer, name)
 
     def peer_headers(self, peer: _uuid.UUID) -> Union[Dict[str, str], str]:
         """A peer's headers; ``""`` for an unknown peer (as Pyre answers)."""
-        h = self._started().peer_headers(peer)
+        h = None if self._node is None else self._node.peer_headers(peer)
         return "" if h is None else h
 
     def own_groups(self) -> List[str]:
         """The groups this node is in."""
-        return self._started().own_groups()
+        if self._node is None:
+            return list(self._groups)
+        return self._node.own_groups()
 
     def peer_groups(self) -> List[str]:
         """The groups known peers are in."""
-        return self._started().peer_groups()
+        if self._node is None:
+            return []
+        return self._node.peer_groups()
 
     @staticmethod
     def version() -> tuple:
