@@ -60,3 +60,19 @@ def pair(nodes):
     wait_event(a, lambda e: e.type == "ENTER" and e.peer == b.uuid, what="ENTER of bob")
     wait_event(b, lambda e: e.type == "ENTER" and e.peer == a.uuid, what="ENTER of alice")
     return a, b
+
+
+@pytest.fixture
+def lab(request):
+    """A set of network namespaces (tests/interop/netns.py), deleted after the test; the test is
+    skipped without root or iproute2."""
+    import netns
+
+    ok, reason = netns.netns_supported()
+    if not ok:
+        pytest.skip(reason)
+    lab = netns.Lab(tag=request.node.name)
+    try:
+        yield lab
+    finally:
+        lab.close()
