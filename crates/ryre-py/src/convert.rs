@@ -31,9 +31,9 @@ pub(crate) fn peer_of(obj: &Bound<'_, PyAny>) -> PyResult<PeerId> {
     if let Ok(s) = obj.downcast::<PyString>() {
         let s = s.to_cow()?;
         let hex: String = s.chars().filter(|c| *c != '-').collect();
-        return hex.parse::<PeerId>().map_err(|_| {
-            PyValueError::new_err(format!("{s:?} is not a peer id (32 hex digits)"))
-        });
+        return hex
+            .parse::<PeerId>()
+            .map_err(|_| PyValueError::new_err(format!("{s:?} is not a peer id (32 hex digits)")));
     }
     let class = UUID_CLASS.get_or_try_init(obj.py(), || -> PyResult<PyObject> {
         Ok(obj.py().import("uuid")?.getattr("UUID")?.unbind())
@@ -63,7 +63,11 @@ fn frame_of(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
         return Ok(Bytes::from(b.to_vec()));
     }
     if obj.downcast::<PyMemoryView>().is_ok() {
-        let b = obj.py().import("builtins")?.getattr("bytes")?.call1((obj,))?;
+        let b = obj
+            .py()
+            .import("builtins")?
+            .getattr("bytes")?
+            .call1((obj,))?;
         let b = b.downcast::<PyBytes>()?;
         return Ok(Bytes::copy_from_slice(b.as_bytes()));
     }

@@ -22,12 +22,7 @@ create_exception!(
     Error,
     "A node setting makes no sense (a zero interval, an unknown discovery mode, ...)."
 );
-create_exception!(
-    ryre,
-    UnknownPeerError,
-    Error,
-    "No ready peer has this id."
-);
+create_exception!(ryre, UnknownPeerError, Error, "No ready peer has this id.");
 create_exception!(
     ryre,
     StoppedError,

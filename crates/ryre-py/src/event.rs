@@ -131,7 +131,10 @@ impl PyEvent {
 
     fn __repr__(&self) -> String {
         let (peer, name) = peer_and_name(&self.ev);
-        let mut s = format!("<ryre.Event {} peer={peer} name={name:?}", type_of(&self.ev));
+        let mut s = format!(
+            "<ryre.Event {} peer={peer} name={name:?}",
+            type_of(&self.ev)
+        );
         if let Some(g) = self.group() {
             s.push_str(&format!(" group={g:?}"));
         }

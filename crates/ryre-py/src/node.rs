@@ -72,9 +72,9 @@ impl PyNode {
         }
         if let Some(h) = headers {
             for (k, v) in h.iter() {
-                let k: String = k.extract().map_err(|_| {
-                    PyValueError::new_err("header names and values must be str")
-                })?;
+                let k: String = k
+                    .extract()
+                    .map_err(|_| PyValueError::new_err("header names and values must be str"))?;
                 let v: String = v.extract().map_err(|_| {
                     PyValueError::new_err(format!("the value of header {k:?} must be a str"))
                 })?;
