@@ -36,6 +36,9 @@ cargo clippy --manifest-path crates/ryre-py/Cargo.toml --release --all-targets -
 echo "== ryre-py: pip install ./crates/ryre-py (the README's command)"
 "$venv/bin/python" -m pip install -q --disable-pip-version-check ./crates/ryre-py
 
+echo "== ryre-py: examples/pair.py"
+timeout 60 "$venv/bin/python" crates/ryre-py/examples/pair.py >/dev/null
+
 echo "== ryre-py: pytest"
 xml="$repo/target/python-tests.xml"
 rm -f "$xml"

@@ -11,6 +11,7 @@ mod convert;
 mod errors;
 mod event;
 mod node;
+mod pyre_pipe;
 
 /// The extension module `ryre._native`.
 #[pymodule]

@@ -8,7 +8,7 @@ use pyo3::types::{PyDict, PyList};
 use ryre::{Discovery, Node};
 
 use crate::convert::{content_of, peer_of, uuid_of};
-use crate::errors::{to_py, ConfigError};
+use crate::errors::{to_py, ConfigError, NetworkError};
 use crate::event::PyEvent;
 
 /// How long one wait in `recv` lasts before Python gets to handle signals (Ctrl-C). An event
@@ -301,6 +301,13 @@ impl PyNode {
     /// again does nothing.
     fn stop(&self, py: Python<'_>) -> PyResult<()> {
         py.allow_threads(|| self.node.stop()).map_err(to_py)
+    }
+
+    /// For ``ryre.pyre``: starts a thread that writes every event, as Pyre's frames, to a
+    /// ZeroMQ PAIR socket bound at ``endpoint`` (``ipc://...``), until the node stops. The
+    /// events then go there only; do not also call ``recv``.
+    fn _pyre_pipe(&self, endpoint: &str) -> PyResult<()> {
+        crate::pyre_pipe::start(self.node.clone(), endpoint).map_err(NetworkError::new_err)
     }
 
     fn __repr__(&self) -> String {

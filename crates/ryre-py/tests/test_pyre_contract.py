@@ -160,6 +160,19 @@ def test_join_leave_order_and_pyre_event(pyres):
     assert list(b.recent_events()) == []
 
 
+def test_enter_json_is_what_pyre_sends(pyres):
+    # Pyre writes the headers with pyzmq's send_json, i.e. json.dumps(dict): ", " and ": ",
+    # non-ASCII as \\uXXXX; ryre.pyre writes the same bytes (names sorted).
+    headers = {"b": 'quote " back \\ nl \n tab \t', "a": "é ü 😀 \u0001", "z": ""}
+    a = pyres("alice", headers=headers)
+    b = pyres("bob")
+    a.start()
+    b.start()
+    f = recv_frames(b, lambda f: f[0] == b"ENTER", what="ENTER")
+    assert f[3] == json.dumps(dict(sorted(headers.items()))).encode()
+    assert json.loads(f[3]) == headers
+
+
 def test_enter_event_headers(pyres):
     a = pyres("alice", headers={"k": "v"})
     b = pyres("bob")

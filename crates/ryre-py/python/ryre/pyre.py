@@ -7,9 +7,9 @@
 
 Same class names, methods, arguments and return values; ``recv()`` returns Pyre's frames
 (``ENTER``: type, 16-byte uuid, name, JSON headers, endpoint; ``SHOUT``: type, uuid, name,
-group, content...), and ``socket()`` returns a pyzmq socket (the receiving end of a PAIR
-pipe) that a ``zmq.Poller`` polls as with Pyre: a thread of this object takes each event
-from the node (GIL released while it waits) and writes its frames into the pipe.
+group, content...), and ``socket()`` returns a pyzmq PAIR socket that a ``zmq.Poller`` polls as with
+Pyre: a thread of the extension (in Rust, no GIL) takes each event from the node and writes
+its frames to that socket over an ``ipc://`` pipe in a private temporary directory.
 
 Differences from Pyre (see the README, section "Python"): the node id and default name
 exist only once ``start()`` has run (the ryre node is created then; ``uuid()``/``name()``
@@ -18,15 +18,17 @@ ignores it); ``whispers``/``shouts`` apply ``format % args`` (Pyre drops the arg
 ``peer_header_value`` returns ``None`` for an unknown header (Pyre's thread crashes);
 ENTER's JSON lists headers sorted by name (Pyre: in wire order); ryre's EVASIVE, SILENT and
 LEADER events are not passed on (Pyre has none); a whisper to an unknown peer is dropped
-silently, as Pyre does. Pyre's bugs are not copied: sequence numbers wrap at 65535,
-group status wraps at 255, strings are UTF-8 byte-counted, messages are never dropped when
+silently, as Pyre does. Pyre's bugs are not copied: sequence numbers wrap 65535 -> 0,
+the status byte wraps 255 -> 0, strings are UTF-8 byte-counted, messages are never dropped when
 a queue fills.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import os
+import shutil
+import tempfile
 import uuid as _uuid
 from typing import Any, Dict, Iterator, List, Optional, Union
 
@@ -37,31 +39,10 @@ except ImportError as e:  # pragma: no cover - depends on the environment
         "ryre.pyre needs pyzmq (pip install pyzmq, or install ryre with the [pyre] extra)"
     ) from e
 
-from . import Event, Node, StoppedError, TooLongError, UnknownPeerError
+from . import Node, TooLongError, UnknownPeerError
 
 __all__ = ["Pyre", "PyreEvent"]
 __version_info__ = (0, 3, 4)
-
-# Event types Pyre 0.3.4 produces; ryre's others (EVASIVE, SILENT, LEADER) are not passed on.
-_PYRE_TYPES = frozenset(["ENTER", "EXIT", "JOIN", "LEAVE", "WHISPER", "SHOUT", "STOP"])
-
-_pipe_ids = iter(range(1 << 62))
-_pipe_lock = threading.Lock()
-
-
-def _frames(ev: Event) -> List[bytes]:
-    t = ev.type
-    head = [t.encode(), ev.peer_bytes, ev.name.encode("utf-8")]
-    if t == "ENTER":
-        return head + [json.dumps(ev.headers).encode("utf-8"), (ev.endpoint or "").encode("utf-8")]
-    if t in ("JOIN", "LEAVE"):
-        return head + [(ev.group or "").encode("utf-8")]
-    if t == "WHISPER":
-        return head + list(ev.content or [])
-    if t == "SHOUT":
-        return head + [(ev.group or "").encode("utf-8")] + list(ev.content or [])
-    return head
-
 
 def _check_group(group: Any) -> None:
     if not isinstance(group, str):
@@ -88,18 +69,14 @@ class Pyre(object):
         self._headers: Dict[str, str] = {}
         self._groups: List[str] = []
         self._node: Optional[Node] = None
-        self._thread: Optional[threading.Thread] = None
-        self._stopped = False
-        with _pipe_lock:
-            addr = "inproc://ryre-pyre-%d-%d" % (id(self), next(_pipe_ids))
+        # The node's events arrive on this socket as Pyre's frames, written by a thread of the
+        # extension (no GIL on that path). pyzmq links its own libzmq, so the pipe is an ipc
+        # socket file in a private directory (mode 0700), made here and removed by stop().
+        self._pipe_dir = tempfile.mkdtemp(prefix="ryre-pyre-")
+        self._pipe_ep = "ipc://" + os.path.join(self._pipe_dir, "events")
         self.inbox = self._ctx.socket(zmq.PAIR)
         self.inbox.setsockopt(zmq.RCVHWM, 0)
         self.inbox.setsockopt(zmq.LINGER, 0)
-        self.inbox.bind(addr)
-        self._outbox = self._ctx.socket(zmq.PAIR)
-        self._outbox.setsockopt(zmq.SNDHWM, 0)
-        self._outbox.setsockopt(zmq.LINGER, 0)
-        self._outbox.connect(addr)
         self.verbose = False
 
     def __bool__(self) -> bool:
@@ -174,32 +151,15 @@ class Pyre(object):
         self._node = Node(self._name, headers=dict(self._headers), **self._options)
         for g in self._groups:
             self._node.join(g)
-        self._thread = threading.Thread(target=self._feed, name="ryre-pyre-events", daemon=True)
-        self._thread.start()
+        self._node._pyre_pipe(self._pipe_ep)
+        self.inbox.connect(self._pipe_ep)
         return 0
-
-    def _feed(self) -> None:
-        node = self._node
-        assert node is not None
-        while True:
-            try:
-                ev = node.recv(0.5)
-            except StoppedError:
-                return
-            except Exception:  # noqa: BLE001 - never let the feeder die silently mid-run
-                if self._stopped:
-                    return
-                raise
-            if ev is not None and ev.type in _PYRE_TYPES:
-                self._outbox.send_multipart(_frames(ev), copy=False)
 
     def stop(self) -> None:
         """Stops the node politely (leaving beacon, links closed); a ``STOP`` event follows."""
-        self._stopped = True
         if self._node is not None:
             self._node.stop()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        shutil.rmtree(self._pipe_dir, ignore_errors=True)
 
     # ---------------------------------------------------------------- events
     def recv(self) -> List[bytes]:
