@@ -62,9 +62,11 @@ def exchange(x, y, hx, hy):
         sender.send("whisper %s direct" % receiver.uuid)
         receiver.expect({"event": "WHISPER", "peer": sender.uuid, "content": "direct"}, MSG_T,
                         "WHISPER", others=[sender])
-    # LEAVE seen from the other side
+    # LEAVE, both ways
     x.send("leave " + GROUP)
     y.expect({"event": "LEAVE", "peer": x.uuid, "group": GROUP}, MSG_T, "LEAVE", others=[x])
+    y.send("leave " + GROUP)
+    x.expect({"event": "LEAVE", "peer": y.uuid, "group": GROUP}, MSG_T, "LEAVE", others=[y])
 
 
 @pytest.mark.parametrize("ours", ["ryre", "ryre.pyre"])
