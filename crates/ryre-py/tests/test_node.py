@@ -347,3 +347,35 @@ def test_asyncio_cancel_loses_no_event(pair):
 
     got = asyncio.run(main())
     assert sorted(got) == list(range(20)), got
+
+
+def test_evasive_silent_then_expired_exit(nodes):
+    """A peer killed with SIGKILL (no goodbye, no leaving beacon) goes EVASIVE, then SILENT,
+    then EXIT with reason "expired". Plain beacon discovery, so no agent vouches for it."""
+    port = ryre.private_port()
+    me = nodes("watcher", port=port, discovery="beacon", interval=0.1, evasive_timeout=0.5,
+               expired_timeout=2.0)
+    child = textwrap.dedent(
+        """
+        import sys, ryre
+        n = ryre.Node("doomed", interface="lo", port=%d, discovery="beacon", interval=0.1)
+        print(n.uuid.hex, flush=True)
+        sys.stdin.read()
+        """ % port
+    )
+    p = subprocess.Popen([sys.executable, "-c", child], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        peer = uuid.UUID(hex=p.stdout.readline().strip())
+        wait_event(me, lambda e: e.type == "ENTER" and e.peer == peer, what="ENTER of the child")
+        p.kill()
+        p.wait(WAIT)
+        ev = wait_event(me, lambda e: e.type == "EVASIVE", what="EVASIVE")
+        assert ev.peer == peer and ev.name == "doomed"
+        ev = wait_event(me, lambda e: e.type in ("SILENT", "EXIT"), what="SILENT")
+        assert ev.type == "SILENT" and ev.peer == peer
+        ev = wait_event(me, lambda e: e.type == "EXIT", what="EXIT")
+        assert ev.peer == peer and ev.reason == "expired"
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
