@@ -25,6 +25,7 @@ cargo run -q -p ryre --example pair
 cargo run -q -p ryre-timer --example ticks
 echo "== bridge dashboard in headless chromium"; bash scripts/test-bridge.sh
 echo "== C ABI and the C#, Java, Ruby bindings"; bash scripts/test-bindings.sh
+echo "== python package (crates/ryre-py)"; bash scripts/test-python.sh
 echo "== interop with Pyre (network namespaces)"
 cargo build -q -p ryre-cli
 RYRE_BIN="$PWD/target/debug/ryre" bash tests/interop/run.sh
