@@ -33,8 +33,8 @@ echo "== ryre-py: cargo fmt --check"
 cargo fmt --manifest-path crates/ryre-py/Cargo.toml -- --check
 echo "== ryre-py: cargo clippy -D warnings"
 cargo clippy --manifest-path crates/ryre-py/Cargo.toml --release --all-targets -q -- -D warnings
-echo "== ryre-py: pip install ./crates/ryre-py (the README's command)"
-"$venv/bin/python" -m pip install -q --disable-pip-version-check ./crates/ryre-py
+echo "== ryre-py: bash scripts/install-python.sh (the README's command)"
+bash scripts/install-python.sh "$venv"
 
 echo "== ryre-py: examples/pair.py"
 timeout 60 "$venv/bin/python" crates/ryre-py/examples/pair.py >/dev/null
