@@ -17,6 +17,7 @@ echo "== cargo test"
 mkdir -p target
 cargo test --workspace -q 2>&1 | tee target/cargo-test.log
 bash scripts/test-ryre-pipeline.sh
+bash scripts/test-perf.sh
 echo "== every fuzz target, 20 s each"; bash scripts/test-fuzz.sh
 echo "== valgrind memcheck: ryre demo, two ryre node processes"; bash scripts/test-valgrind.sh
 echo "== examples"
@@ -24,6 +25,7 @@ cargo run -q -p ryre --example pair
 cargo run -q -p ryre-timer --example ticks
 echo "== bridge dashboard in headless chromium"; bash scripts/test-bridge.sh
 echo "== C ABI and the C#, Java, Ruby bindings"; bash scripts/test-bindings.sh
+echo "== python package (crates/ryre-py)"; bash scripts/test-python.sh
 bash scripts/test-sim.sh
 echo "== interop with Pyre (network namespaces)"
 cargo build -q -p ryre-cli

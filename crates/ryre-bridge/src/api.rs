@@ -159,7 +159,7 @@ pub(crate) async fn shout(
 ) -> ApiResult<StatusCode> {
     check_group(&group)?;
     let frames = frames_from_body(content_type(&headers), body(&app, raw)?)?;
-    app.node.shout(&group, frames)?;
+    crate::blocking(|| app.node.shout(&group, frames))?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -172,7 +172,7 @@ pub(crate) async fn whisper(
 ) -> ApiResult<StatusCode> {
     let peer = parse_peer(&id)?;
     let frames = frames_from_body(content_type(&headers), body(&app, raw)?)?;
-    app.node.whisper(peer, frames)?;
+    crate::blocking(|| app.node.whisper(peer, frames))?;
     Ok(StatusCode::NO_CONTENT)
 }
 

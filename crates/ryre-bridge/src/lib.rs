@@ -118,6 +118,17 @@ impl Default for BridgeConfig {
     }
 }
 
+/// Runs a node command that may wait (a send under the node's `SendPolicy::Block` waits for room
+/// in a full peer queue) without stalling the runtime's other tasks: on a multi-threaded runtime
+/// the worker hands its tasks to others meanwhile (`block_in_place`).
+pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
 /// What every handler shares.
 pub(crate) struct Shared {
     pub node: Node,

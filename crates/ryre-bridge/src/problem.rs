@@ -116,6 +116,13 @@ impl From<ryre::Error> for ApiProblem {
             ryre::Error::TooLong { .. } | ryre::Error::Nul { .. } => {
                 ApiProblem::bad_request(e.to_string())
             }
+            // Backpressure: a peer's send queue stayed full; nothing was sent, try again.
+            ryre::Error::WouldBlock { .. } => ApiProblem::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "peer-busy",
+                "A peer's send queue is full",
+            )
+            .detail(e.to_string()),
             _ => ApiProblem::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "node-error",

@@ -193,8 +193,8 @@ fn command(app: &App, text: &str) -> Value {
         return json!({"type": "ERROR", "id": cmd.id, "problem": ApiProblem::stopping()});
     }
     let result = match cmd.action {
-        Action::Shout { group, frames } => app.node.shout(&group, frames),
-        Action::Whisper { peer, frames } => app.node.whisper(peer, frames),
+        Action::Shout { group, frames } => crate::blocking(|| app.node.shout(&group, frames)),
+        Action::Whisper { peer, frames } => crate::blocking(|| app.node.whisper(peer, frames)),
         Action::Join(group) => app.node.join(&group),
         Action::Leave(group) => app.node.leave(&group),
     };

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::proto::{widest_level, Level, LogRecord, SEQ_OFFSET, TOPIC_LEN};
 use bytes::BytesMut;
 use ryre::{Node, PeerId};
-use ryre_proto::log::{widest_level, Level, LogRecord, SEQ_OFFSET, TOPIC_LEN};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;
@@ -206,6 +206,9 @@ impl LogPublisher {
 
     fn shutdown(&mut self) {
         self.stop.store(true, Ordering::Relaxed);
+        // Wake the socket's thread if it sleeps until its next scan (an empty frame is no
+        // record); a full queue wakes it anyway.
+        let _ = self.shared.tx.try_send(([0; TOPIC_LEN], BytesMut::new()));
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -331,15 +334,24 @@ impl Worker {
             self.read_subscriptions();
             let wait = if stopping_since.is_some() {
                 Duration::ZERO
+            } else if self.connected.is_empty() {
+                // No collector connected: no subscription can arrive and nothing is formatted,
+                // so sleep until the next scan (a record or `stop` wakes us earlier).
+                next_scan.saturating_duration_since(Instant::now())
             } else {
                 Duration::from_millis(20)
             };
             let Ok(first) = rx.recv_timeout(wait) else {
                 continue;
             };
+            if first.1.is_empty() {
+                // The wake-up `stop` sends (records are never empty).
+                continue;
+            }
             self.send(first, stop);
             for _ in 0..4096 {
                 match rx.try_recv() {
+                    Ok(m) if m.1.is_empty() => {}
                     Ok(m) => self.send(m, stop),
                     Err(_) => break,
                 }

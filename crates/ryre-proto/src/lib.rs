@@ -19,12 +19,10 @@ mod event;
 mod frames;
 mod group;
 mod id;
-pub mod log;
 pub mod msg;
 mod node;
 mod peer;
 pub mod rendezvous;
-pub mod timer;
 
 pub use event::{Event, ExitReason};
 pub use frames::{Frames, Transmit};

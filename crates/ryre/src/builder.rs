@@ -33,6 +33,7 @@ pub struct NodeBuilder {
     may_host_agent: bool,
     verbose: bool,
     send_hwm: i32,
+    send_policy: crate::SendPolicy,
 }
 
 /// How a node finds its peers.
@@ -96,6 +97,7 @@ impl Default for NodeBuilder {
             may_host_agent: true,
             verbose: false,
             send_hwm: 100_000,
+            send_policy: crate::SendPolicy::default(),
         }
     }
 }
@@ -191,9 +193,18 @@ impl NodeBuilder {
         self
     }
 
-    /// Messages queued to one peer before it is dropped as unreachable (default 100,000).
+    /// Messages queued to one peer before its queue counts as full (default 100,000); what a
+    /// send to a full queue does is the [`crate::SendPolicy`].
     pub fn send_hwm(mut self, hwm: i32) -> Self {
         self.send_hwm = hwm;
+        self
+    }
+
+    /// What `whisper` and `shout` do when a peer's send queue is full (default
+    /// [`crate::SendPolicy::Block`] for 5 s; [`crate::SendPolicy::DropPeer`] is Zyre's
+    /// behaviour).
+    pub fn send_policy(mut self, policy: crate::SendPolicy) -> Self {
+        self.send_policy = policy;
         self
     }
 
@@ -278,6 +289,8 @@ impl NodeBuilder {
             events: Some(ev_tx),
             pending: Vec::new(),
             verbose: self.verbose,
+            policy: self.send_policy,
+            new_backlog: false,
             now: Instant::now(),
         };
         let is_agent = Arc::new(AtomicBool::new(false));

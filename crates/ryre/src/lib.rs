@@ -31,6 +31,7 @@
 //! sockets (libzmq for TCP, a UDP socket for beacons) on one thread per node.
 #![warn(missing_docs)]
 
+mod backpressure;
 mod builder;
 mod discovery;
 mod events;
@@ -44,6 +45,7 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+pub use backpressure::SendPolicy;
 pub use builder::{Discovery, NodeBuilder};
 pub use bytes::Bytes;
 pub use discovery::agent::{agent_view, AgentView, Rendezvous};
@@ -59,8 +61,9 @@ use runtime::Shared;
 use ryre_proto::msg::EncodeError;
 use ryre_proto::Command;
 
-/// Errors of the node API.
+/// Errors of the node API. New kinds may be added: match with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The interface asked for does not exist or cannot be listed.
     #[error(transparent)]
@@ -107,6 +110,25 @@ pub enum Error {
     /// The node's thread could not be started.
     #[error("cannot start the node thread: {0}")]
     Thread(std::io::Error),
+    /// The send queue of these peers stayed full (`send_hwm` messages waiting for the network)
+    /// as long as the node's [`SendPolicy`] allows: nothing was sent (to any member, for a
+    /// shout) and the peers are kept. Try again later.
+    #[error("the send queue of {} peer(s) is full; nothing was sent", peers.len())]
+    WouldBlock {
+        /// The peers whose queue is full.
+        peers: Vec<PeerId>,
+    },
+}
+
+fn problem_error(p: Problem) -> Error {
+    match p {
+        Problem::UnknownPeer(peer) => Error::UnknownPeer(peer),
+        Problem::Stopped => Error::Stopped,
+        Problem::Encode(EncodeError::StringTooLong { field, len }) => {
+            Error::TooLong { what: field, len }
+        }
+        other => Error::Protocol(other),
+    }
 }
 
 /// Checks that `group` is a group name ZRE peers can carry: at most 255 bytes and no NUL (Zyre
@@ -153,7 +175,8 @@ impl Drop for Inner {
 
 /// A running ZRE node. Cheap to clone; every clone is the same node, usable from any thread.
 /// Calls never wait for the network: a command runs on the calling thread, queues what it sends
-/// without blocking, and returns.
+/// without blocking, and returns (a whisper or shout to a peer whose queue is full waits for room
+/// for a bounded time, see [`SendPolicy`]).
 ///
 /// The node stops when [`Node::stop`] is called or the last clone is dropped.
 #[derive(Clone)]
@@ -210,13 +233,14 @@ impl Node {
     }
 
     fn post(&self, cmd: Command) -> Result<(), Error> {
-        self.inner.shared.command(cmd).map_err(|p| match p {
-            Problem::UnknownPeer(peer) => Error::UnknownPeer(peer),
-            Problem::Stopped => Error::Stopped,
-            Problem::Encode(EncodeError::StringTooLong { field, len }) => {
-                Error::TooLong { what: field, len }
-            }
-            other => Error::Protocol(other),
+        self.inner.shared.command(cmd).map_err(problem_error)
+    }
+
+    /// Posts a whisper or shout once its peers have room (see [`SendPolicy`]).
+    fn post_send(&self, cmd: Command) -> Result<(), Error> {
+        self.inner.shared.send_app(cmd).map_err(|r| match r {
+            backpressure::Refusal::Problem(p) => problem_error(p),
+            backpressure::Refusal::Full(peers) => Error::WouldBlock { peers },
         })
     }
 
@@ -232,14 +256,16 @@ impl Node {
         self.post(Command::Leave(group.to_string()))
     }
 
-    /// Sends content frames to one peer.
+    /// Sends content frames to one peer. It never waits for the network; when the peer's send
+    /// queue is full it waits for room or fails with [`Error::WouldBlock`], as the node's
+    /// [`SendPolicy`] says.
     pub fn whisper<I, B>(&self, peer: PeerId, frames: I) -> Result<(), Error>
     where
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
         let content = frames.into_iter().map(Into::into).collect();
-        self.post(Command::Whisper { peer, content })
+        self.post_send(Command::Whisper { peer, content })
     }
 
     /// Sends one text frame to one peer.
@@ -247,7 +273,8 @@ impl Node {
         self.whisper(peer, [Bytes::copy_from_slice(text.as_bytes())])
     }
 
-    /// Sends content frames to every peer in a group (we need not be in it).
+    /// Sends content frames to every peer in a group (we need not be in it). When a member's
+    /// send queue is full, the node's [`SendPolicy`] applies to the whole shout.
     pub fn shout<I, B>(&self, group: &str, frames: I) -> Result<(), Error>
     where
         I: IntoIterator<Item = B>,
@@ -255,7 +282,7 @@ impl Node {
     {
         check_str("group name", group)?;
         let content = frames.into_iter().map(Into::into).collect();
-        self.post(Command::Shout {
+        self.post_send(Command::Shout {
             group: group.to_string(),
             content,
         })

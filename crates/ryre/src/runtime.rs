@@ -31,7 +31,7 @@ use crate::discovery::local::LocalClient;
 use crate::discovery::Interface;
 use crate::events::Batch;
 use crate::memlink::MemInbox;
-use crate::transport::{Inbox, Links, SendError};
+use crate::transport::{Inbox, Links, SendError, Sent};
 
 /// Inbox messages or beacons handled per turn before the other sources get theirs.
 const BATCH: usize = 256;
@@ -47,6 +47,9 @@ const IDLE_CHECK: Duration = Duration::from_millis(250);
 /// Longest time the beacon socket and the wake-up socket go unpolled while inbox traffic flows.
 const POLL_EVERY: Duration = Duration::from_millis(1);
 
+/// How often the poll retries messages waiting for room in a full queue.
+const BACKLOG_RETRY: Duration = Duration::from_millis(1);
+
 /// What commands and the poll share: the heart, the links to peers, the event queue.
 pub(crate) struct Core {
     pub state: NodeState,
@@ -57,6 +60,11 @@ pub(crate) struct Core {
     /// Events of the batch being handled.
     pub pending: Vec<Event>,
     pub verbose: bool,
+    /// What a send that finds a full queue does.
+    pub policy: crate::SendPolicy,
+    /// A message went to a backlog since this was last cleared: the poll must know, so that it
+    /// retries it even if nobody sends again.
+    pub new_backlog: bool,
     /// The time of the last turn of the poll, for commands that need no fresher clock.
     pub now: Instant,
 }
@@ -101,16 +109,19 @@ impl Core {
                         warn!(%peer, %endpoint, error = %e, "cannot connect to peer");
                     }
                 }
-                Transmit::Send { peer, frames } => match self.links.send(&peer, &frames) {
-                    Ok(()) => {}
-                    Err(SendError::Full) => {
-                        warn!(%peer, "send queue full; peer dropped");
-                        let _ = self
-                            .state
-                            .handle(Instant::now(), Input::SendFailed { id: peer });
+                Transmit::Send { peer, frames } => {
+                    match self.links.send(&peer, frames, self.policy.keeps()) {
+                        Ok(Sent::Queued) => {}
+                        Ok(Sent::Backlogged) => self.new_backlog = true,
+                        Err(SendError::Full) => {
+                            warn!(%peer, "send queue full; peer dropped");
+                            let _ = self
+                                .state
+                                .handle(Instant::now(), Input::SendFailed { id: peer });
+                        }
+                        Err(SendError::NoLink) => trace!(%peer, "no link; message dropped"),
                     }
-                    Err(SendError::NoLink) => trace!(%peer, "no link; message dropped"),
-                },
+                }
                 Transmit::Disconnect { peer } => self.links.disconnect(&peer),
             }
         }
@@ -186,7 +197,7 @@ pub(crate) struct Shared {
     bg_waiting: AtomicBool,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A poisoned lock means a thread panicked while holding it; the data is still consistent
     // enough to stop cleanly, which is all that is done after.
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -230,16 +241,16 @@ impl Shared {
             cmd,
             Command::Connect { .. } | Command::Join(_) | Command::Contest(_) | Command::Stop
         );
-        let result = {
+        let (result, backlog) = {
             let mut core = lock(&self.core);
             // Only peer creation reads the clock; whisper and shout skip the system call.
             let now = if wake { Instant::now() } else { core.now };
             let r = core.state.handle(now, Input::Command(cmd));
             core.flush();
             core.publish();
-            r
+            (r, std::mem::take(&mut core.new_backlog))
         };
-        if wake {
+        if wake || backlog {
             // The deadline may have moved earlier, or the node stopped: let the poll know.
             self.wake();
         }
@@ -311,6 +322,11 @@ impl Shared {
             }
         }
         let deadline = core.state.poll_timeout();
+        // Messages that found a full queue and no application thread waiting to push them.
+        let backlog = core.links.has_backlog();
+        if backlog {
+            core.links.retry_backlogs();
+        }
         if self.is_stopped() || self.apps_waiting.load(Ordering::Acquire) > 0 {
             return now;
         }
@@ -341,6 +357,9 @@ impl Shared {
         }
         if let Some(m) = max_wait {
             timeout = Some(timeout.map_or(m, |t| t.min(m)));
+        }
+        if backlog {
+            timeout = Some(timeout.map_or(BACKLOG_RETRY, |t| t.min(BACKLOG_RETRY)));
         }
         let mut fds = [p.wake_rx.as_raw_fd(), -1, -1];
         let mut nfds = 1;
@@ -435,6 +454,7 @@ impl Shared {
             n += 1;
         }
         if n > 0 {
+            p.mem.made_room();
             core.publish();
         }
         n

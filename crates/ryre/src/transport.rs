@@ -5,6 +5,7 @@
 //! belong to the node's core and are used under its lock. libzmq sockets may move between
 //! threads when a full memory barrier separates the uses, which a mutex provides.
 
+use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::time::Duration;
 
@@ -26,10 +27,49 @@ pub enum TransportError {
 /// Why a message could not be queued to a peer.
 #[derive(Debug)]
 pub(crate) enum SendError {
-    /// Its queue is full (high-water mark) or the link is gone.
+    /// Its queue is full (high-water mark) or the link is gone, and the message was not kept.
     Full,
     /// No link to that peer.
     NoLink,
+}
+
+/// What became of a message handed to [`Links::send`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// It is in the link's queue.
+    Queued,
+    /// The link's queue was full: the message waits in the link's backlog, in order, and goes
+    /// out when there is room (see [`Links::retry_backlogs`]).
+    Backlogged,
+}
+
+/// Most messages one peer's backlog holds before the peer counts as unreachable. Application
+/// sends wait for an empty backlog, so what gathers here beyond one message is protocol traffic
+/// (PING-OK, JOIN, LEAVE, elections) to a peer that does not read.
+const BACKLOG_MAX: usize = 10_000;
+
+/// What a caller waits on for room in a peer's queue, without holding the node's lock.
+pub(crate) enum RoomWaiter {
+    /// The DEALER's signalling descriptor (readable when libzmq has news for the socket, such as
+    /// "the queue has room again").
+    Fd(RawFd),
+    /// The memory link's "room" signal.
+    Mem(MemSender),
+}
+
+impl RoomWaiter {
+    /// Waits at most `timeout` for a sign that room may have appeared. A spurious return is
+    /// harmless: the caller looks again under the lock.
+    pub fn wait(&self, timeout: Duration) {
+        match self {
+            RoomWaiter::Fd(fd) => {
+                let mut item = [zmq::PollItem::from_fd(*fd, zmq::POLLIN)];
+                let ms = i64::try_from(timeout.as_millis().max(1)).unwrap_or(i64::MAX);
+                let _ = zmq::poll(&mut item, ms);
+            }
+            RoomWaiter::Mem(m) => m.wait_for_room(timeout),
+        }
+    }
 }
 
 /// How many nodes share one ZeroMQ context (its I/O thread and reaper). libzmq caps a context
@@ -185,6 +225,8 @@ pub(crate) struct Links {
     links: foldhash::HashMap<PeerId, zmq::Socket>,
     /// Peers of this process, reached in memory.
     mem: foldhash::HashMap<PeerId, MemSender>,
+    /// Messages whose link's queue was full, per peer, oldest first (never empty when present).
+    backlogs: foldhash::HashMap<PeerId, VecDeque<Frames>>,
     ctx: zmq::Context,
     own_routing_id: [u8; 17],
     opts: LinkOptions,
@@ -196,6 +238,7 @@ impl Links {
         Links {
             links: foldhash::HashMap::default(),
             mem: foldhash::HashMap::default(),
+            backlogs: foldhash::HashMap::default(),
             ctx,
             own_routing_id: own.routing_id(),
             opts,
@@ -206,6 +249,7 @@ impl Links {
     pub fn connect(&mut self, peer: PeerId, endpoint: &str) -> Result<(), TransportError> {
         self.links.remove(&peer);
         self.mem.remove(&peer);
+        self.backlogs.remove(&peer);
         if let Some(m) = crate::discovery::inproc::mem_sender_for(endpoint) {
             // A node of this process: hand it the frames in memory.
             self.mem.insert(peer, m);
@@ -230,8 +274,37 @@ impl Links {
         Ok(())
     }
 
-    /// Queues a message to a peer without blocking.
-    pub fn send(&self, peer: &PeerId, frames: &Frames) -> Result<(), SendError> {
+    /// Queues a message to a peer without blocking. With `keep`, a message that finds the queue
+    /// full waits in the peer's backlog (so the sequence numbers the heart gave stay in order);
+    /// without, it is refused (Zyre's behaviour: the caller drops the peer).
+    pub fn send(&mut self, peer: &PeerId, frames: Frames, keep: bool) -> Result<Sent, SendError> {
+        if !self.backlogs.is_empty() {
+            if let Some(b) = self.backlogs.get_mut(peer) {
+                // Older messages wait: this one goes after them.
+                if b.len() >= BACKLOG_MAX {
+                    return Err(SendError::Full);
+                }
+                b.push_back(frames);
+                self.retry_backlog(peer);
+                return Ok(if self.backlogs.contains_key(peer) {
+                    Sent::Backlogged
+                } else {
+                    Sent::Queued
+                });
+            }
+        }
+        match self.try_send(peer, &frames) {
+            Ok(()) => Ok(Sent::Queued),
+            Err(SendError::Full) if keep => {
+                self.backlogs.insert(*peer, VecDeque::from([frames]));
+                Ok(Sent::Backlogged)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    #[inline(always)]
+    fn try_send(&self, peer: &PeerId, frames: &Frames) -> Result<(), SendError> {
         if let Some(m) = self.mem.get(peer) {
             return m.send(self.own_routing_id, frames).map_err(|e| match e {
                 MemError::Full => SendError::Full,
@@ -255,14 +328,68 @@ impl Links {
         Ok(())
     }
 
+    /// Whether any peer has messages waiting for room.
+    #[inline]
+    pub fn has_backlog(&self) -> bool {
+        !self.backlogs.is_empty()
+    }
+
+    /// Sends what waits for `peer` while there is room; whether its backlog is now empty.
+    pub fn retry_backlog(&mut self, peer: &PeerId) -> bool {
+        let Some(mut b) = self.backlogs.remove(peer) else {
+            return true;
+        };
+        if let Some(s) = self.links.get(peer) {
+            // Let libzmq take in its I/O thread's news ("the pipe has room again") now: a
+            // send only looks at them every millisecond or so.
+            let _ = s.get_events();
+        }
+        while let Some(f) = b.front() {
+            match self.try_send(peer, f) {
+                Ok(()) => {
+                    b.pop_front();
+                }
+                Err(SendError::Full) => break,
+                // The link is gone: what waited for it goes with it.
+                Err(SendError::NoLink) => return true,
+            }
+        }
+        if b.is_empty() {
+            return true;
+        }
+        self.backlogs.insert(*peer, b);
+        false
+    }
+
+    /// Sends what waits for every peer while there is room.
+    pub fn retry_backlogs(&mut self) {
+        let peers: Vec<PeerId> = self.backlogs.keys().copied().collect();
+        for p in peers {
+            self.retry_backlog(&p);
+        }
+    }
+
+    /// What to wait on for room in `peer`'s queue.
+    pub fn room_waiter(&self, peer: &PeerId) -> Option<RoomWaiter> {
+        if let Some(m) = self.mem.get(peer) {
+            return Some(RoomWaiter::Mem(m.clone()));
+        }
+        let fd = self.links.get(peer)?.get_fd().ok()?;
+        Some(RoomWaiter::Fd(fd))
+    }
+
     /// Closes the link to a peer.
     pub fn disconnect(&mut self, peer: &PeerId) {
+        self.backlogs.remove(peer);
         self.links.remove(peer);
         self.mem.remove(peer);
     }
 
     /// Closes every link, giving queued messages the linger time to leave.
     pub fn close_all(&mut self) {
+        // What still waits for room gets one last chance to join the queue.
+        self.retry_backlogs();
+        self.backlogs.clear();
         self.links.clear();
         self.mem.clear();
     }

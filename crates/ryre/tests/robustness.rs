@@ -5,11 +5,12 @@ mod common;
 
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 use ryre::{Discovery, Event, ExitReason, Node, PeerId};
+use ryre_testkit::Kill;
 
 /// Sends 1,000 datagrams of every shape to the beacon port, then checks the nodes still meet.
 #[test]
@@ -148,15 +149,6 @@ fn sequence_gap_drops_the_peer() {
             ..
         }
     ));
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts this test binary again as a process running only `child_node` on beacon port `port`
@@ -298,12 +290,17 @@ fn killed_local_peer_exits_at_once_through_the_agent() {
     );
 }
 
-/// A peer that stops reading (SIGSTOP) fills our queue to it; at the high-water mark it is
-/// dropped with EXIT reason QueueFull, as Zyre drops it, and sending to it then fails cleanly.
+/// With `SendPolicy::DropPeer` (Zyre's behaviour), a peer that stops reading (SIGSTOP) fills
+/// our queue to it; at the high-water mark it is dropped with EXIT reason QueueFull, and sending
+/// to it then fails cleanly. (The default policy waits instead: tests/backpressure.rs.)
 #[test]
 fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
     let port = free_udp_port();
-    let a = builder(port, "sender").send_hwm(10).start().unwrap();
+    let a = builder(port, "sender")
+        .send_hwm(10)
+        .send_policy(ryre::SendPolicy::DropPeer)
+        .start()
+        .unwrap();
     let child = spawn_child_node(port);
     let victim = match expect(&a, "ENTER victim", |e| matches!(e, Event::Enter { .. })) {
         Event::Enter { peer, .. } => peer,

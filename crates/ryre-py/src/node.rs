@@ -1,0 +1,321 @@
+//! `ryre._native.Node`: a started `ryre::Node`.
+
+use std::time::{Duration, Instant};
+
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+use ryre::{Discovery, Node};
+
+use crate::convert::{content_of, peer_of, uuid_of};
+use crate::errors::{to_py, ConfigError, NetworkError};
+use crate::event::PyEvent;
+
+/// How long one wait in `recv` lasts before Python gets to handle signals (Ctrl-C). An event
+/// ends the wait at once; this only bounds how late a KeyboardInterrupt is raised.
+const SLICE: Duration = Duration::from_millis(50);
+
+fn seconds(what: &str, s: f64) -> PyResult<Duration> {
+    Duration::try_from_secs_f64(s).map_err(|_| {
+        ConfigError::new_err(format!(
+            "{what} must be a finite number of seconds >= 0, not {s}"
+        ))
+    })
+}
+
+fn discovery_of(s: &str) -> PyResult<Discovery> {
+    match s {
+        "auto" => Ok(Discovery::Auto),
+        "local" => Ok(Discovery::Local),
+        "beacon" => Ok(Discovery::Beacon),
+        "off" => Ok(Discovery::Off),
+        other => Err(ConfigError::new_err(format!(
+            "discovery must be \"auto\", \"local\", \"beacon\" or \"off\", not {other:?}"
+        ))),
+    }
+}
+
+/// The native node (use ``ryre.Node``, which adds the context manager, iteration and asyncio).
+#[pyclass(name = "Node", module = "ryre._native", subclass, frozen)]
+pub struct PyNode {
+    node: Node,
+}
+
+#[pymethods]
+impl PyNode {
+    /// Starts a node. Times are in seconds.
+    #[new]
+    #[pyo3(signature = (name=None, *, headers=None, interface=None, port=None, interval=None,
+        evasive_timeout=None, expired_timeout=None, endpoint=None, discovery=None,
+        rendezvous_port=None, rendezvous_path=None, agent=None, verbose=false, send_hwm=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        name: Option<String>,
+        headers: Option<&Bound<'_, PyDict>>,
+        interface: Option<String>,
+        port: Option<u16>,
+        interval: Option<f64>,
+        evasive_timeout: Option<f64>,
+        expired_timeout: Option<f64>,
+        endpoint: Option<String>,
+        discovery: Option<String>,
+        rendezvous_port: Option<u16>,
+        rendezvous_path: Option<std::path::PathBuf>,
+        agent: Option<bool>,
+        verbose: bool,
+        send_hwm: Option<i32>,
+    ) -> PyResult<Self> {
+        let mut b = Node::builder();
+        if let Some(n) = name {
+            b = b.name(n);
+        }
+        if let Some(h) = headers {
+            for (k, v) in h.iter() {
+                let k: String = k
+                    .extract()
+                    .map_err(|_| PyValueError::new_err("header names and values must be str"))?;
+                let v: String = v.extract().map_err(|_| {
+                    PyValueError::new_err(format!("the value of header {k:?} must be a str"))
+                })?;
+                b = b.header(k, v);
+            }
+        }
+        if let Some(i) = interface {
+            b = b.interface(i);
+        }
+        if let Some(p) = port {
+            b = b.port(p);
+        }
+        if let Some(s) = interval {
+            b = b.interval(seconds("interval", s)?);
+        }
+        if let Some(s) = evasive_timeout {
+            b = b.evasive_timeout(seconds("evasive_timeout", s)?);
+        }
+        if let Some(s) = expired_timeout {
+            b = b.expired_timeout(seconds("expired_timeout", s)?);
+        }
+        if let Some(e) = endpoint {
+            b = b.endpoint(e);
+        }
+        if let Some(d) = discovery {
+            b = b.discovery(discovery_of(&d)?);
+        }
+        if let Some(p) = rendezvous_port {
+            b = b.rendezvous_port(p);
+        }
+        if let Some(p) = rendezvous_path {
+            b = b.rendezvous_path(p);
+        }
+        if let Some(a) = agent {
+            b = b.agent(a);
+        }
+        b = b.verbose(verbose);
+        if let Some(h) = send_hwm {
+            b = b.send_hwm(h);
+        }
+        let node = py.allow_threads(|| b.start()).map_err(to_py)?;
+        Ok(PyNode { node })
+    }
+
+    /// This node's id, a ``uuid.UUID``.
+    #[getter]
+    fn uuid(&self, py: Python<'_>) -> PyResult<PyObject> {
+        uuid_of(py, &self.node.uuid())
+    }
+
+    /// This node's name.
+    #[getter]
+    fn name(&self) -> &str {
+        self.node.name()
+    }
+
+    /// The endpoint peers reach this node at (``tcp://IP:PORT``).
+    #[getter]
+    fn endpoint(&self) -> &str {
+        self.node.endpoint()
+    }
+
+    /// The name of the network interface the node uses.
+    #[getter]
+    fn interface(&self) -> &str {
+        &self.node.interface().name
+    }
+
+    /// How the node finds peers: ``"auto"``, ``"local"``, ``"beacon"`` or ``"off"``.
+    #[getter]
+    fn discovery(&self) -> &'static str {
+        self.node.discovery().as_str()
+    }
+
+    /// Whether this node hosts the machine's rendezvous agent.
+    #[getter]
+    fn is_agent(&self) -> bool {
+        self.node.is_agent()
+    }
+
+    /// Joins a group (nothing happens when already in it).
+    fn join(&self, group: &str) -> PyResult<()> {
+        self.node.join(group).map_err(to_py)
+    }
+
+    /// Leaves a group (nothing happens when not in it).
+    fn leave(&self, group: &str) -> PyResult<()> {
+        self.node.leave(group).map_err(to_py)
+    }
+
+    /// Sends a message (one frame, or a list of frames) to one peer. Never waits for the
+    /// network. Raises ``UnknownPeerError`` if no ready peer has this id.
+    fn whisper(&self, peer: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let peer = peer_of(peer)?;
+        let frames = content_of(data)?;
+        self.node.whisper(peer, frames).map_err(to_py)
+    }
+
+    /// Sends a message (one frame, or a list of frames) to every peer in a group.
+    fn shout(&self, group: &str, data: &Bound<'_, PyAny>) -> PyResult<()> {
+        let frames = content_of(data)?;
+        self.node.shout(group, frames).map_err(to_py)
+    }
+
+    /// Introduces a peer by id and endpoint (for ``discovery="off"``).
+    fn connect_peer(&self, peer: &Bound<'_, PyAny>, endpoint: &str) -> PyResult<()> {
+        let peer = peer_of(peer)?;
+        self.node.connect_peer(peer, endpoint).map_err(to_py)
+    }
+
+    /// Takes part in the leader election of a group (a ``LEADER`` event names the winner).
+    fn contest_in_group(&self, group: &str) -> PyResult<()> {
+        self.node.contest_in_group(group).map_err(to_py)
+    }
+
+    /// The ready peers, as a list of ``uuid.UUID``.
+    fn peers<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let ids = self.node.peers();
+        let list = PyList::empty(py);
+        for id in &ids {
+            list.append(uuid_of(py, id)?)?;
+        }
+        Ok(list)
+    }
+
+    /// The ready peers in a group, as a list of ``uuid.UUID``.
+    fn peers_by_group<'py>(&self, py: Python<'py>, group: &str) -> PyResult<Bound<'py, PyList>> {
+        let ids = self.node.peers_by_group(group);
+        let list = PyList::empty(py);
+        for id in &ids {
+            list.append(uuid_of(py, id)?)?;
+        }
+        Ok(list)
+    }
+
+    /// The groups this node is in.
+    fn own_groups(&self) -> Vec<String> {
+        self.node.own_groups()
+    }
+
+    /// The groups known peers are in.
+    fn peer_groups(&self) -> Vec<String> {
+        self.node.peer_groups()
+    }
+
+    /// A peer's endpoint, or ``None`` if the peer is unknown.
+    fn peer_address(&self, peer: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+        Ok(self.node.peer_address(&peer_of(peer)?))
+    }
+
+    /// A peer's name, or ``None`` if the peer is unknown.
+    fn peer_name(&self, peer: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+        Ok(self.node.peer_name(&peer_of(peer)?))
+    }
+
+    /// The value of one HELLO header of a peer, or ``None`` (unknown peer or header).
+    fn peer_header_value(&self, peer: &Bound<'_, PyAny>, key: &str) -> PyResult<Option<String>> {
+        Ok(self.node.peer_header_value(&peer_of(peer)?, key))
+    }
+
+    /// Every HELLO header of a peer as a dict, or ``None`` if the peer is unknown.
+    fn peer_headers<'py>(
+        &self,
+        py: Python<'py>,
+        peer: &Bound<'_, PyAny>,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let Some(info) = self.node.peer_info(&peer_of(peer)?) else {
+            return Ok(None);
+        };
+        let d = PyDict::new(py);
+        for (k, v) in &info.headers {
+            d.set_item(k, v)?;
+        }
+        Ok(Some(d))
+    }
+
+    /// The elected leader of a group, a ``uuid.UUID``, or ``None``.
+    fn leader(&self, py: Python<'_>, group: &str) -> PyResult<Option<PyObject>> {
+        self.node
+            .leader(group)
+            .map(|id| uuid_of(py, &id))
+            .transpose()
+    }
+
+    /// The next event; waits at most ``timeout`` seconds (``None``: as long as it takes) and
+    /// returns ``None`` when none came. The GIL is released while waiting, and Ctrl-C raises
+    /// ``KeyboardInterrupt`` within 50 ms. Raises ``StoppedError`` once the node has stopped
+    /// and every event (the last is ``STOP``) has been taken.
+    #[pyo3(signature = (timeout=None))]
+    fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyEvent>> {
+        if let Some(ev) = self.node.try_recv() {
+            return Ok(Some(PyEvent { ev }));
+        }
+        let deadline = match timeout {
+            None => None,
+            Some(t) => Some(Instant::now() + seconds("timeout", t)?),
+        };
+        loop {
+            let wait = match deadline {
+                None => SLICE,
+                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
+            };
+            let got = py.allow_threads(|| self.node.recv_timeout(wait));
+            match got {
+                Ok(Some(ev)) => return Ok(Some(PyEvent { ev })),
+                Ok(None) => {}
+                Err(e) => return Err(to_py(e)),
+            }
+            py.check_signals()?;
+            if let Some(d) = deadline {
+                if Instant::now() >= d {
+                    return Ok(None);
+                }
+            }
+        }
+    }
+
+    /// The next event if one is waiting, else ``None`` (never waits).
+    fn try_recv(&self) -> Option<PyEvent> {
+        self.node.try_recv().map(|ev| PyEvent { ev })
+    }
+
+    /// Stops the node: leaving beacon, links closed, a ``STOP`` event, thread joined. Calling it
+    /// again does nothing.
+    fn stop(&self, py: Python<'_>) -> PyResult<()> {
+        py.allow_threads(|| self.node.stop()).map_err(to_py)
+    }
+
+    /// For ``ryre.pyre``: starts a thread that writes every event, as Pyre's frames, to a
+    /// ZeroMQ PAIR socket bound at ``endpoint`` (``ipc://...``), until the node stops. The
+    /// events then go there only; do not also call ``recv``.
+    fn _pyre_pipe(&self, endpoint: &str) -> PyResult<()> {
+        crate::pyre_pipe::start(self.node.clone(), endpoint).map_err(NetworkError::new_err)
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<ryre.Node {} name={:?} endpoint={}>",
+            self.node.uuid(),
+            self.node.name(),
+            self.node.endpoint()
+        )
+    }
+}
