@@ -24,11 +24,11 @@ for target in $(cargo fuzz list); do
     echo "=== $crate/$target: ${secs}s"
     cargo fuzz run "$target" "corpus/$target" "seeds/$target" -- \
         -max_total_time="$secs" -print_final_stats=1 "$@" >"$log" 2>&1 || true
-    grep -E '^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|thread .* panicked)' "$log" || true
-    if grep -qE 'panicked|ERROR: libFuzzer|SUMMARY: ' "$log"; then
+    grep -aE '^(Done|stat::number_of_executed_units|==[0-9]+==|SUMMARY|thread .* panicked)' "$log" || true
+    if grep -aqE 'panicked|ERROR: libFuzzer|SUMMARY: ' "$log"; then
         echo "!!! $target FAILED: see $log and $dir/artifacts/$target"
         status=1
-    elif ! grep -qE '^Done [0-9]+ runs' "$log"; then
+    elif ! grep -aqE '^Done [0-9]+ runs' "$log"; then
         # No crash reported, but no finished run either: it did not build or did not start.
         echo "!!! $target did not run to its end: see $log"
         tail -20 "$log"

@@ -9,6 +9,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     echo "fuzz: installing cargo-fuzz"
     cargo install -q --locked cargo-fuzz
 fi
+# One target directory for every fuzz crate: the sanitized build of ryre's crates is shared.
+export CARGO_TARGET_DIR="$PWD/target/fuzz"
 status=0
 for dir in crates/*/fuzz; do
     [ -f "$dir/Cargo.toml" ] || continue

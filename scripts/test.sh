@@ -17,6 +17,8 @@ echo "== cargo test"
 mkdir -p target
 cargo test --workspace -q 2>&1 | tee target/cargo-test.log
 bash scripts/test-ryre-pipeline.sh
+echo "== every fuzz target, 20 s each"; bash scripts/test-fuzz.sh
+echo "== valgrind memcheck: ryre demo, two ryre node processes"; bash scripts/test-valgrind.sh
 echo "== examples"
 cargo run -q -p ryre --example pair
 cargo run -q -p ryre-timer --example ticks

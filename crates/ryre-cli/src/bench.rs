@@ -1,26 +1,17 @@
-//! `ryre bench`: whisper throughput and round-trip latency between two nodes of this process on
-//! loopback, each measured against a raw libzmq baseline of the same shape (a DEALER talking to
-//! a ROUTER over `tcp://127.0.0.1`, sending a 6-byte ZRE header frame and a content frame).
-//!
-//! Measurements alternate (raw, ryre, raw, ryre, ...) and the medians are reported. Every wait is
-//! bounded: a measurement that stalls fails with a count of what arrived.
+//! `ryre bench`: the command-line face of the `ryre-bench` harnesses. This file holds only the
+//! clap definitions; each subcommand turns its arguments into the library's option struct and
+//! calls the harness, which prints the report. Benchmarks that start child processes of this
+//! binary (the hidden `swarm` and `log-cost` modes, `timer serve`, `bridge`, `pipeline worker`)
+//! are given its path (`std::env::current_exe()`).
 
-use std::process::ExitCode;
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use clap::{Args, Subcommand};
-use ryre::{Bytes, Event, Node, PeerId};
-use serde_json::json;
+use clap::{Args, Subcommand, ValueEnum};
+use ryre::Discovery;
 
-use crate::output::print_line;
+use crate::args::{parse_millis, parse_secs};
+use crate::timer::parse_rate;
 use crate::{CliError, CliResult};
-
-/// Longest wait for any single expected message or event before a measurement fails.
-const STALL: Duration = Duration::from_secs(10);
-
-/// Round trips done before latency measurement starts, to warm connections and caches.
-const WARMUP: usize = 100;
 
 /// Arguments of `ryre bench`.
 #[derive(Debug, Args)]
@@ -34,34 +25,54 @@ pub struct BenchArgs {
 #[derive(Debug, Subcommand)]
 pub enum BenchKind {
     /// Messages per second, one node whispering to another as fast as it can.
-    Whisper(Common),
+    Whisper(WhisperArgs),
     /// Round-trip time of a whisper answered by a whisper.
-    Latency(Common),
+    Latency(WhisperArgs),
     /// Tick lateness at a subscriber against a tokio interval, per rate.
-    Timer(crate::timer_bench::JitterArgs),
+    Timer(JitterArgs),
     /// Gap in the ticks after the ticking timer node is killed with kill -9.
-    TimerFailover(crate::timer_bench::FailoverArgs),
+    TimerFailover(TimerFailoverArgs),
     /// Log records per second to a collector on disk; the log layer's cost with no collector.
-    Log(crate::log_bench::LogBenchArgs),
+    Log(LogBenchArgs),
     /// Nodes of one machine finding each other (rendezvous against beacons); idle cost.
-    Discovery(crate::discovery_bench::DiscoveryArgs),
+    Discovery(DiscoveryArgs),
     /// The agent killed with kill -9: takeover time, spurious EXITs, lost whispers.
-    Failover(crate::discovery_bench::FailoverArgs),
+    Failover(FailoverArgs),
     /// (Internal: the nodes of one process of `bench discovery` and `bench failover`.)
     #[command(hide = true)]
-    Swarm(crate::discovery_bench::SwarmArgs),
+    Swarm(SwarmArgs),
     /// (Internal: one layer-cost measurement, run by `ryre bench log`.)
     #[command(hide = true)]
-    LogCost(crate::log_bench::LogCostArgs),
+    LogCost(LogCostArgs),
     /// The HTTP bridge: shouts by HTTP POST against the Rust API, and SSE fan-out.
-    Bridge(crate::bench_bridge::BridgeBenchArgs),
+    Bridge(BridgeBenchArgs),
     /// Tasks per second of the reliable pipeline against libzmq PUSH/PULL; recovery cost.
-    Pipeline(crate::bench_pipeline::PipelineBenchArgs),
+    Pipeline(PipelineBenchArgs),
+}
+
+/// Runs `ryre bench`.
+pub fn run(a: BenchArgs) -> CliResult {
+    let exe = std::env::current_exe().map_err(CliError::runtime)?;
+    ryre_bench::set_ryre_exe(exe);
+    let result = match a.kind {
+        BenchKind::Whisper(c) => ryre_bench::whisper::whisper(&c.into()),
+        BenchKind::Latency(c) => ryre_bench::whisper::latency(&c.into()),
+        BenchKind::Timer(a) => ryre_bench::timer::jitter(a.into()),
+        BenchKind::TimerFailover(a) => ryre_bench::timer::failover(a.into()),
+        BenchKind::Log(a) => ryre_bench::log::run(a.into()),
+        BenchKind::LogCost(a) => ryre_bench::log::run_cost(a.into()),
+        BenchKind::Discovery(a) => ryre_bench::discovery::discovery(a.into()),
+        BenchKind::Failover(a) => ryre_bench::discovery::failover(a.into()),
+        BenchKind::Swarm(a) => ryre_bench::discovery::swarm(a.into()),
+        BenchKind::Bridge(b) => ryre_bench::bridge::run(&b.into()),
+        BenchKind::Pipeline(a) => ryre_bench::pipeline::run(a.into()),
+    };
+    Ok(result?)
 }
 
 /// Settings shared by both benchmarks.
 #[derive(Debug, Args)]
-pub struct Common {
+pub struct WhisperArgs {
     /// Content bytes per message.
     #[arg(long, value_name = "B", default_value_t = 16,
           value_parser = clap::value_parser!(u32).range(0..=64 * 1024 * 1024))]
@@ -81,491 +92,335 @@ pub struct Common {
     #[arg(long)]
     pub ryre_only: bool,
 }
-
-/// Runs `ryre bench`.
-pub fn run(a: BenchArgs) -> CliResult {
-    match a.kind {
-        BenchKind::Whisper(c) => whisper_bench(&c),
-        BenchKind::Latency(c) => latency_bench(&c),
-        BenchKind::Timer(a) => crate::timer_bench::jitter(a),
-        BenchKind::TimerFailover(a) => crate::timer_bench::failover(a),
-        BenchKind::Log(a) => crate::log_bench::run(a),
-        BenchKind::LogCost(a) => crate::log_bench::run_cost(a),
-        BenchKind::Discovery(a) => crate::discovery_bench::discovery(a),
-        BenchKind::Failover(a) => crate::discovery_bench::failover(a),
-        BenchKind::Swarm(a) => crate::discovery_bench::swarm(a),
-        BenchKind::Bridge(b) => crate::bench_bridge::run(&b),
-        BenchKind::Pipeline(a) => crate::bench_pipeline::run(a),
-    }
+/// Arguments of `ryre bench timer`.
+#[derive(Debug, Args)]
+pub struct JitterArgs {
+    /// Rates to measure, in Hz.
+    #[arg(long, value_delimiter = ',', default_value = "10,100,1000", value_parser = parse_rate)]
+    pub rates: Vec<u16>,
+    /// Seconds of ticks per rate.
+    #[arg(long = "secs", value_name = "SECONDS", value_parser = parse_secs, default_value = "5")]
+    pub secs: Duration,
+    /// Print one JSON object per rate.
+    #[arg(long)]
+    pub json: bool,
 }
-
-/// The median of some numbers (the mean of the middle two for an even count); 0 when empty.
-pub fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    match s.len() {
-        0 => 0.0,
-        n if n % 2 == 1 => s[n / 2],
-        n => (s[n / 2 - 1] + s[n / 2]) / 2.0,
-    }
+/// Arguments of `ryre bench timer-failover`.
+#[derive(Debug, Args)]
+pub struct TimerFailoverArgs {
+    /// Kills to measure.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub rounds: u32,
+    /// Evasive timeout of the timer nodes in ms (their expired timeout is 1.5 × this).
+    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "1000")]
+    pub evasive: Duration,
+    /// The rate watched, in Hz.
+    #[arg(long, value_parser = parse_rate, default_value = "100")]
+    pub rate: u16,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+    /// How the timer nodes find each other: `auto` (the machine's agent reports a killed node
+    /// at once) or `beacon` (as on separate hosts: the dead leader expires first).
+    #[arg(long, default_value = "auto")]
+    pub discovery: ryre::Discovery,
 }
-
-/// The nearest-rank percentile `p` (0..=100) of sorted samples; 0 when empty.
-pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    if sorted.is_empty() {
-        return Duration::ZERO;
-    }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
+/// Arguments of `ryre bench log`.
+#[derive(Debug, Args)]
+pub struct LogBenchArgs {
+    /// Records per throughput run.
+    #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: u64,
+    /// Events per layer-cost run.
+    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub events: u64,
+    /// Rounds of each measurement; medians are reported.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub rounds: u32,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
 }
-
-/// A ZRE WHISPER header frame (signature, id 2, version 2, sequence) for the raw baseline.
-fn zre_header(seq: u16) -> [u8; 6] {
-    let s = seq.to_be_bytes();
-    [0xAA, 0xA1, 2, 2, s[0], s[1]]
+/// Which subscriber a layer-cost child runs.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum CostMode {
+    /// `tracing::subscriber::NoSubscriber` as the global default.
+    Noop,
+    /// A registry with the ryre log layer, no collector anywhere.
+    Layer,
 }
-
-fn zmq_err(what: &str) -> impl Fn(zmq::Error) -> CliError + '_ {
-    move |e| CliError::Runtime(format!("raw libzmq {what}: {e}"))
+/// Arguments of the hidden `ryre bench log-cost` (run by `ryre bench log`).
+#[derive(Debug, Args)]
+pub struct LogCostArgs {
+    /// The subscriber.
+    #[arg(long, value_enum)]
+    pub mode: CostMode,
+    /// Events to emit.
+    #[arg(long, default_value_t = 10_000_000)]
+    pub events: u64,
 }
-
-fn join<T>(h: JoinHandle<Result<T, CliError>>) -> Result<T, CliError> {
-    h.join()
-        .unwrap_or_else(|_| Err(CliError::Runtime("a bench thread panicked".into())))
+/// Arguments of `ryre bench discovery`.
+#[derive(Debug, Args)]
+pub struct DiscoveryArgs {
+    /// Nodes in the swarm measurement (0 skips it).
+    #[arg(long, default_value_t = 100)]
+    pub nodes: usize,
+    /// Nodes per child process in the swarm.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub per_process: u64,
+    /// Rounds of the two-process measurement (each kind); medians are reported.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// Seconds over which the idle swarm's CPU is measured (0 skips it).
+    #[arg(long, default_value_t = 10)]
+    pub idle_secs: u64,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
 }
-
-// ---------------------------------------------------------------------------------------------
-// ryre side
-
-/// Two nodes on loopback without beacons, introduced to each other, both having seen ENTER.
-struct Pair {
-    a: Node,
-    b: Node,
+/// Arguments of `ryre bench failover`.
+#[derive(Debug, Args)]
+pub struct FailoverArgs {
+    /// Nodes in all.
+    #[arg(long, default_value_t = 50)]
+    pub nodes: usize,
+    /// Nodes per child process.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub per_process: u64,
+    /// Agent kills (and node kills) to measure.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
 }
-
-impl Pair {
-    fn start(send_hwm: i32) -> Result<Pair, CliError> {
-        let make = |name: &str| {
-            Node::builder()
-                .name(name)
-                .interface("lo")
-                .endpoint("tcp://127.0.0.1:*")
-                .beacon(false)
-                .send_hwm(send_hwm)
-                .start()
-        };
-        let a = make("bench-a")?;
-        let b = make("bench-b")?;
-        a.connect_peer(b.uuid(), b.endpoint())?;
-        b.connect_peer(a.uuid(), a.endpoint())?;
-        wait_enter(&a, b.uuid())?;
-        wait_enter(&b, a.uuid())?;
-        Ok(Pair { a, b })
-    }
-
-    fn stop(&self) {
-        let _ = self.a.stop();
-        let _ = self.b.stop();
-    }
+/// Arguments of the hidden `ryre bench swarm` (the child of both benchmarks).
+#[derive(Debug, Args)]
+pub struct SwarmArgs {
+    /// Nodes in this process.
+    #[arg(long)]
+    pub nodes: usize,
+    /// The private beacon/rendezvous port.
+    #[arg(long)]
+    pub port: u16,
+    /// Nodes in the whole swarm: report `MET` when each node of this process has seen the others.
+    #[arg(long)]
+    pub expect: usize,
+    /// Discovery mode.
+    #[arg(long, default_value = "auto")]
+    pub discovery: Discovery,
+    /// Milliseconds between beacons.
+    #[arg(long, default_value_t = 1000)]
+    pub interval: u64,
+    /// Whisper every whisper back.
+    #[arg(long)]
+    pub echo: bool,
+    /// Never host the machine's agent.
+    #[arg(long)]
+    pub no_agent: bool,
 }
-
-impl Drop for Pair {
-    fn drop(&mut self) {
-        self.stop();
-    }
+/// Arguments of `ryre bench bridge`.
+#[derive(Debug, Args)]
+pub struct BridgeBenchArgs {
+    /// Content bytes per shout.
+    #[arg(long, value_name = "B", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(0..=1024 * 1024))]
+    pub size: u32,
+    /// Shouts per measurement.
+    #[arg(long, value_name = "N", default_value_t = 20_000,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub count: u32,
+    /// Keep-alive HTTP connections sending at once.
+    #[arg(long, value_name = "C", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub connections: u32,
+    /// Measurements of each kind (API and HTTP alternate); medians are reported.
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// SSE clients of the fan-out measurement (0 skips it).
+    #[arg(long, value_name = "N", default_value_t = 200)]
+    pub sse_clients: u32,
+    /// Shouts per second during the fan-out.
+    #[arg(long, value_name = "R", default_value_t = 1000,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub sse_rate: u32,
+    /// Seconds of fan-out.
+    #[arg(long, value_name = "S", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..=600))]
+    pub sse_secs: u32,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
 }
-
-fn wait_enter(node: &Node, peer: PeerId) -> Result<(), CliError> {
-    let deadline = Instant::now() + STALL;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match node.recv_timeout(left)? {
-            Some(Event::Enter { peer: p, .. }) if p == peer => return Ok(()),
-            Some(_) => {}
-            None => {
-                return Err(CliError::Runtime(format!(
-                    "{} did not see its bench peer enter within {STALL:?}",
-                    node.name()
-                )))
-            }
+/// Arguments of `ryre bench pipeline`.
+#[derive(Debug, Args)]
+pub struct PipelineBenchArgs {
+    /// Tasks (messages) per measurement.
+    #[arg(long, value_name = "N", default_value_t = 200_000,
+          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+    pub count: u64,
+    /// Payload bytes per task.
+    #[arg(long, value_name = "B", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
+    pub size: u32,
+    /// Worker counts to measure (comma-separated).
+    #[arg(
+        long,
+        value_name = "W,..",
+        value_delimiter = ',',
+        default_value = "1,2,4"
+    )]
+    pub workers: Vec<u32>,
+    /// Measurements of each kind (alternating); medians are reported.
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub rounds: u32,
+    /// Client: most tasks per TASKS message.
+    #[arg(long, value_name = "N", default_value_t = 256,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub chunk: u32,
+    /// Worker window (most tasks held per client).
+    #[arg(long, value_name = "N", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub window: u32,
+    /// Also measure the price of recovery: 4 worker processes, one killed halfway, vs no kill.
+    #[arg(long)]
+    pub kill: bool,
+    /// Skip the throughput comparison (with --kill: only the recovery measurement).
+    #[arg(long)]
+    pub no_throughput: bool,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+}
+impl From<WhisperArgs> for ryre_bench::whisper::WhisperOptions {
+    fn from(a: WhisperArgs) -> Self {
+        ryre_bench::whisper::WhisperOptions {
+            size: a.size,
+            count: a.count,
+            rounds: a.rounds,
+            json: a.json,
+            ryre_only: a.ryre_only,
         }
     }
 }
 
-/// High-water mark large enough that `count` unsent whispers never overflow a link.
-fn hwm_for(count: u32) -> i32 {
-    i32::try_from(u64::from(count) * 2 + 1000).unwrap_or(i32::MAX)
-}
-
-/// ryre: `count` whispers of `size` bytes from a to b; time from first send to last receive.
-fn ryre_throughput(size: usize, count: u32) -> Result<Duration, CliError> {
-    let pair = Pair::start(hwm_for(count))?;
-    let receiver = pair.b.clone();
-    let rx: JoinHandle<Result<Instant, CliError>> = std::thread::spawn(move || {
-        let mut got = 0u32;
-        while got < count {
-            match receiver.recv_timeout(STALL)? {
-                Some(Event::Whisper { .. }) => got += 1,
-                Some(_) => {}
-                None => {
-                    return Err(CliError::Runtime(format!(
-                        "ryre: only {got} of {count} whispers arrived (none for {STALL:?})"
-                    )))
-                }
-            }
-        }
-        Ok(Instant::now())
-    });
-    let payload = Bytes::from(vec![b'x'; size]);
-    let to = pair.b.uuid();
-    let start = Instant::now();
-    for _ in 0..count {
-        pair.a.whisper(to, [payload.clone()])?;
-    }
-    let end = join(rx)?;
-    pair.stop();
-    Ok(end.duration_since(start))
-}
-
-/// ryre: round trips a → b → a, after a warm-up; the sorted round-trip times.
-fn ryre_latency(size: usize, count: u32) -> Result<Vec<Duration>, CliError> {
-    let pair = Pair::start(hwm_for(count))?;
-    let echo = pair.b.clone();
-    // The echo thread ends when b stops (its event queue ends).
-    let echoer = std::thread::spawn(move || {
-        while let Ok(ev) = echo.recv() {
-            if let Event::Whisper { peer, content, .. } = ev {
-                if echo.whisper(peer, content).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-    let result = ping_pong(&pair, size, count);
-    pair.stop();
-    let _ = echoer.join();
-    result
-}
-
-fn ping_pong(pair: &Pair, size: usize, count: u32) -> Result<Vec<Duration>, CliError> {
-    let payload = Bytes::from(vec![b'x'; size]);
-    let to = pair.b.uuid();
-    let total = WARMUP + count as usize;
-    let mut samples = Vec::with_capacity(count as usize);
-    for i in 0..total {
-        let t0 = Instant::now();
-        pair.a.whisper(to, [payload.clone()])?;
-        let deadline = t0 + STALL;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match pair.a.recv_timeout(left)? {
-                Some(Event::Whisper { .. }) => break,
-                Some(_) => {}
-                None => {
-                    return Err(CliError::Runtime(format!(
-                        "ryre: round trip {} of {total} got no answer within {STALL:?}",
-                        i + 1
-                    )))
-                }
-            }
-        }
-        if i >= WARMUP {
-            samples.push(t0.elapsed());
-        }
-    }
-    samples.sort();
-    Ok(samples)
-}
-
-// ---------------------------------------------------------------------------------------------
-// raw libzmq side
-
-/// A ROUTER bound on loopback and a DEALER connected to it, proven connected by one message.
-struct RawPair {
-    _ctx: zmq::Context,
-    router: zmq::Socket,
-    dealer: zmq::Socket,
-}
-
-impl RawPair {
-    fn start() -> Result<RawPair, CliError> {
-        let ctx = zmq::Context::new();
-        let router = ctx.socket(zmq::ROUTER).map_err(zmq_err("socket"))?;
-        let dealer = ctx.socket(zmq::DEALER).map_err(zmq_err("socket"))?;
-        let stall = i32::try_from(STALL.as_millis()).unwrap_or(i32::MAX);
-        for s in [&router, &dealer] {
-            s.set_sndhwm(0).map_err(zmq_err("SNDHWM"))?;
-            s.set_rcvhwm(0).map_err(zmq_err("RCVHWM"))?;
-            s.set_linger(0).map_err(zmq_err("LINGER"))?;
-            s.set_rcvtimeo(stall).map_err(zmq_err("RCVTIMEO"))?;
-            s.set_sndtimeo(stall).map_err(zmq_err("SNDTIMEO"))?;
-        }
-        dealer
-            .set_identity(&PeerId::from_bytes([7; 16]).routing_id())
-            .map_err(zmq_err("identity"))?;
-        router.bind("tcp://127.0.0.1:*").map_err(zmq_err("bind"))?;
-        let endpoint = router
-            .get_last_endpoint()
-            .map_err(zmq_err("endpoint"))?
-            .map_err(|_| CliError::Runtime("raw libzmq: endpoint is not UTF-8".into()))?;
-        dealer.connect(&endpoint).map_err(zmq_err("connect"))?;
-        dealer.send("hi", 0).map_err(zmq_err("send"))?;
-        router.recv_multipart(0).map_err(zmq_err("first message"))?;
-        Ok(RawPair {
-            _ctx: ctx,
-            router,
-            dealer,
-        })
-    }
-}
-
-/// Receives one multipart message into `msg` (frame by frame); the number of frames.
-fn recv_frames(s: &zmq::Socket, msg: &mut zmq::Message) -> Result<usize, zmq::Error> {
-    let mut frames = 0;
-    loop {
-        s.recv(msg, 0)?;
-        frames += 1;
-        if !msg.get_more() {
-            return Ok(frames);
+impl From<JitterArgs> for ryre_bench::timer::JitterOptions {
+    fn from(a: JitterArgs) -> Self {
+        ryre_bench::timer::JitterOptions {
+            rates: a.rates,
+            secs: a.secs,
+            json: a.json,
         }
     }
 }
 
-/// Raw: `count` messages DEALER → ROUTER; time from first send to last receive.
-fn raw_throughput(size: usize, count: u32) -> Result<Duration, CliError> {
-    let RawPair {
-        _ctx,
-        router,
-        dealer,
-    } = RawPair::start()?;
-    let rx: JoinHandle<Result<Instant, CliError>> = std::thread::spawn(move || {
-        let mut msg = zmq::Message::new();
-        for got in 0..count {
-            recv_frames(&router, &mut msg).map_err(|e| {
-                CliError::Runtime(format!(
-                    "raw libzmq: only {got} of {count} messages arrived: {e}"
-                ))
-            })?;
-        }
-        Ok(Instant::now())
-    });
-    let payload = vec![b'x'; size];
-    let start = Instant::now();
-    for i in 0..count {
-        dealer
-            .send(&zre_header(i as u16)[..], zmq::SNDMORE)
-            .map_err(zmq_err("send"))?;
-        dealer.send(&payload[..], 0).map_err(zmq_err("send"))?;
-    }
-    let end = join(rx)?;
-    Ok(end.duration_since(start))
-}
-
-/// Raw: round trips DEALER → ROUTER → DEALER (the ROUTER replies with the routing id).
-fn raw_latency(size: usize, count: u32) -> Result<Vec<Duration>, CliError> {
-    let RawPair {
-        _ctx,
-        router,
-        dealer,
-    } = RawPair::start()?;
-    let total = WARMUP + count as usize;
-    let echoer: JoinHandle<Result<(), CliError>> = std::thread::spawn(move || {
-        for _ in 0..total {
-            let frames = router.recv_multipart(0).map_err(zmq_err("echo receive"))?;
-            router
-                .send_multipart(frames, 0)
-                .map_err(zmq_err("echo send"))?;
-        }
-        Ok(())
-    });
-    let payload = vec![b'x'; size];
-    let mut msg = zmq::Message::new();
-    let mut samples = Vec::with_capacity(count as usize);
-    for i in 0..total {
-        let t0 = Instant::now();
-        dealer
-            .send(&zre_header(i as u16)[..], zmq::SNDMORE)
-            .map_err(zmq_err("send"))?;
-        dealer.send(&payload[..], 0).map_err(zmq_err("send"))?;
-        recv_frames(&dealer, &mut msg).map_err(|e| {
-            CliError::Runtime(format!(
-                "raw libzmq: round trip {} of {total} got no answer: {e}",
-                i + 1
-            ))
-        })?;
-        if i >= WARMUP {
-            samples.push(t0.elapsed());
+impl From<TimerFailoverArgs> for ryre_bench::timer::TimerFailoverOptions {
+    fn from(a: TimerFailoverArgs) -> Self {
+        ryre_bench::timer::TimerFailoverOptions {
+            rounds: a.rounds,
+            evasive: a.evasive,
+            rate: a.rate,
+            json: a.json,
+            discovery: a.discovery,
         }
     }
-    join(echoer)?;
-    samples.sort();
-    Ok(samples)
 }
 
-// ---------------------------------------------------------------------------------------------
-// reports
-
-/// Rates of one side of the throughput bench.
-struct Rates {
-    runs: Vec<f64>,
-}
-
-impl Rates {
-    fn median(&self) -> f64 {
-        median(&self.runs)
-    }
-
-    fn json(&self, size: u32) -> serde_json::Value {
-        let m = self.median();
-        json!({
-            "msgs_per_sec": m,
-            "mb_per_sec": m * f64::from(size) / 1e6,
-            "runs_msgs_per_sec": self.runs,
-        })
-    }
-
-    fn line(&self, label: &str, size: u32) -> String {
-        let m = self.median();
-        let runs: Vec<String> = self.runs.iter().map(|r| format!("{r:.0}")).collect();
-        format!(
-            "  {label:<11} {m:>12.0} msg/s  {:>9.2} MB/s   (runs: {})",
-            m * f64::from(size) / 1e6,
-            runs.join(", ")
-        )
-    }
-}
-
-fn whisper_bench(c: &Common) -> CliResult {
-    let count = c.count.unwrap_or(200_000);
-    let size = c.size as usize;
-    let mut raw = Rates { runs: Vec::new() };
-    let mut ryre = Rates { runs: Vec::new() };
-    let rate = |d: Duration| f64::from(count) / d.as_secs_f64().max(1e-9);
-    for _ in 0..c.rounds {
-        if !c.ryre_only {
-            raw.runs.push(rate(raw_throughput(size, count)?));
-        }
-        ryre.runs.push(rate(ryre_throughput(size, count)?));
-    }
-    let ratio = ryre.median() / raw.median().max(1e-9);
-    if c.json {
-        let v = json!({
-            "bench": "whisper",
-            "size": c.size,
-            "count": count,
-            "rounds": c.rounds,
-            "raw": raw.json(c.size),
-            "ryre": ryre.json(c.size),
-            "ratio": ratio,
-        });
-        print_line(&v.to_string());
-    } else {
-        print_line(&format!(
-            "bench whisper: {count} messages of {} bytes, median of {} rounds",
-            c.size, c.rounds
-        ));
-        print_line(&raw.line("raw libzmq", c.size));
-        print_line(&ryre.line("ryre", c.size));
-        print_line(&format!("  ratio ryre/raw: {ratio:.3}"));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// Percentiles of one latency run, in microseconds.
-#[derive(Debug, Clone, Copy)]
-struct Lat {
-    p50: f64,
-    p99: f64,
-    max: f64,
-}
-
-impl Lat {
-    fn of(sorted: &[Duration]) -> Lat {
-        let us = |d: Duration| d.as_secs_f64() * 1e6;
-        Lat {
-            p50: us(percentile(sorted, 50.0)),
-            p99: us(percentile(sorted, 99.0)),
-            max: us(sorted.last().copied().unwrap_or_default()),
+impl From<LogBenchArgs> for ryre_bench::log::LogOptions {
+    fn from(a: LogBenchArgs) -> Self {
+        ryre_bench::log::LogOptions {
+            count: a.count,
+            events: a.events,
+            rounds: a.rounds,
+            json: a.json,
         }
     }
+}
 
-    fn median_of(runs: &[Lat]) -> Lat {
-        let pick = |f: fn(&Lat) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
-        Lat {
-            p50: pick(|l| l.p50),
-            p99: pick(|l| l.p99),
-            max: pick(|l| l.max),
+impl From<CostMode> for ryre_bench::log::CostMode {
+    fn from(m: CostMode) -> Self {
+        match m {
+            CostMode::Noop => ryre_bench::log::CostMode::Noop,
+            CostMode::Layer => ryre_bench::log::CostMode::Layer,
         }
     }
+}
 
-    fn json(&self) -> serde_json::Value {
-        json!({"p50_us": self.p50, "p99_us": self.p99, "max_us": self.max})
-    }
-
-    fn line(&self, label: &str) -> String {
-        format!(
-            "  {label:<11} p50 {:>9.1} µs   p99 {:>9.1} µs   max {:>9.1} µs",
-            self.p50, self.p99, self.max
-        )
+impl From<LogCostArgs> for ryre_bench::log::LogCostOptions {
+    fn from(a: LogCostArgs) -> Self {
+        ryre_bench::log::LogCostOptions {
+            mode: a.mode.into(),
+            events: a.events,
+        }
     }
 }
 
-fn latency_bench(c: &Common) -> CliResult {
-    let count = c.count.unwrap_or(20_000);
-    let size = c.size as usize;
-    let mut raw_runs = Vec::new();
-    let mut ryre_runs = Vec::new();
-    for _ in 0..c.rounds {
-        raw_runs.push(Lat::of(&raw_latency(size, count)?));
-        ryre_runs.push(Lat::of(&ryre_latency(size, count)?));
+impl From<DiscoveryArgs> for ryre_bench::discovery::DiscoveryOptions {
+    fn from(a: DiscoveryArgs) -> Self {
+        ryre_bench::discovery::DiscoveryOptions {
+            nodes: a.nodes,
+            per_process: a.per_process,
+            rounds: a.rounds,
+            idle_secs: a.idle_secs,
+            json: a.json,
+        }
     }
-    let raw = Lat::median_of(&raw_runs);
-    let ryre = Lat::median_of(&ryre_runs);
-    let ratio = ryre.p50 / raw.p50.max(1e-9);
-    if c.json {
-        let v = json!({
-            "bench": "latency",
-            "size": c.size,
-            "count": count,
-            "rounds": c.rounds,
-            "raw": raw.json(),
-            "ryre": ryre.json(),
-            "raw_runs": raw_runs.iter().map(Lat::json).collect::<Vec<_>>(),
-            "ryre_runs": ryre_runs.iter().map(Lat::json).collect::<Vec<_>>(),
-            "ratio_p50": ratio,
-        });
-        print_line(&v.to_string());
-    } else {
-        print_line(&format!(
-            "bench latency: {count} round trips of {} bytes, median of {} rounds",
-            c.size, c.rounds
-        ));
-        print_line(&raw.line("raw libzmq"));
-        print_line(&ryre.line("ryre"));
-        print_line(&format!("  ratio p50 ryre/raw: {ratio:.3}"));
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn medians_and_percentiles() {
-        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
-        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
-        assert_eq!(median(&[]), 0.0);
-        let v: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
-        assert_eq!(percentile(&v, 50.0), Duration::from_micros(50));
-        assert_eq!(percentile(&v, 99.0), Duration::from_micros(99));
-        assert_eq!(percentile(&v, 100.0), Duration::from_micros(100));
-        assert_eq!(percentile(&v[..1], 99.0), Duration::from_micros(1));
-        assert_eq!(percentile(&[], 50.0), Duration::ZERO);
+impl From<FailoverArgs> for ryre_bench::discovery::FailoverOptions {
+    fn from(a: FailoverArgs) -> Self {
+        ryre_bench::discovery::FailoverOptions {
+            nodes: a.nodes,
+            per_process: a.per_process,
+            rounds: a.rounds,
+            json: a.json,
+        }
     }
+}
 
-    #[test]
-    fn header_shape() {
-        assert_eq!(zre_header(0x0102), [0xAA, 0xA1, 2, 2, 1, 2]);
+impl From<SwarmArgs> for ryre_bench::discovery::SwarmOptions {
+    fn from(a: SwarmArgs) -> Self {
+        ryre_bench::discovery::SwarmOptions {
+            nodes: a.nodes,
+            port: a.port,
+            expect: a.expect,
+            discovery: a.discovery,
+            interval: a.interval,
+            echo: a.echo,
+            no_agent: a.no_agent,
+        }
+    }
+}
+
+impl From<BridgeBenchArgs> for ryre_bench::bridge::BridgeOptions {
+    fn from(a: BridgeBenchArgs) -> Self {
+        ryre_bench::bridge::BridgeOptions {
+            size: a.size,
+            count: a.count,
+            connections: a.connections,
+            rounds: a.rounds,
+            sse_clients: a.sse_clients,
+            sse_rate: a.sse_rate,
+            sse_secs: a.sse_secs,
+            json: a.json,
+        }
+    }
+}
+
+impl From<PipelineBenchArgs> for ryre_bench::pipeline::PipelineOptions {
+    fn from(a: PipelineBenchArgs) -> Self {
+        ryre_bench::pipeline::PipelineOptions {
+            count: a.count,
+            size: a.size,
+            workers: a.workers,
+            rounds: a.rounds,
+            chunk: a.chunk,
+            window: a.window,
+            kill: a.kill,
+            no_throughput: a.no_throughput,
+            json: a.json,
+        }
     }
 }

@@ -5,14 +5,10 @@
 
 mod args;
 mod bench;
-mod bench_bridge;
-mod bench_pipeline;
 mod bridge;
 mod chat;
 mod demo;
-mod discovery_bench;
 mod log;
-mod log_bench;
 mod log_top;
 mod logging;
 mod node;
@@ -22,7 +18,6 @@ mod ping;
 mod pipeline;
 mod session;
 mod timer;
-mod timer_bench;
 
 use std::process::ExitCode;
 
@@ -75,6 +70,15 @@ impl CliError {
     /// A runtime error from anything printable.
     pub fn runtime(e: impl std::fmt::Display) -> Self {
         CliError::Runtime(e.to_string())
+    }
+}
+
+impl From<ryre_bench::BenchError> for CliError {
+    fn from(e: ryre_bench::BenchError) -> Self {
+        match e {
+            ryre_bench::BenchError::Usage(m) => CliError::Usage(m),
+            ryre_bench::BenchError::Runtime(m) => CliError::Runtime(m),
+        }
     }
 }
 

@@ -2,13 +2,14 @@
 //! that kills workers with `kill -9` mid-batch and checks every result arrives exactly once.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ryre::{Bytes, NodeBuilder};
+use ryre_bench::pipeline::{fast_config, loopback, spawn_echo_worker};
 use ryre_pipeline::{Client, Collector, Config, Worker};
 
 use crate::args::{parse_millis, parse_secs, NetArgs};
@@ -357,69 +358,9 @@ fn run_batch(a: RunArgs) -> CliResult {
     Ok(ExitCode::SUCCESS)
 }
 
-/// A child process killed (SIGKILL) and reaped when dropped.
-pub struct KillOnDrop(pub Child);
-
-impl KillOnDrop {
-    /// Kills it now with SIGKILL (as `kill -9` does).
-    pub fn kill9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
-
-/// Starts a `ryre pipeline worker --echo` process of this binary on loopback.
-pub fn spawn_echo_worker(
-    port: u16,
-    cluster: &str,
-    delay: Option<Duration>,
-) -> Result<KillOnDrop, CliError> {
-    let exe = std::env::current_exe().map_err(CliError::runtime)?;
-    let mut cmd = Command::new(exe);
-    cmd.args(["pipeline", "worker", "--echo", "--interface", "lo"])
-        .args(["--port", &port.to_string(), "--cluster", cluster])
-        .args(["--interval", "100", "--evasive", "500", "--expired", "1500"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    if let Some(d) = delay {
-        cmd.args(["--delay", &d.as_millis().max(1).to_string()]);
-    }
-    cmd.spawn()
-        .map(KillOnDrop)
-        .map_err(|e| CliError::Runtime(format!("cannot start a worker: {e}")))
-}
-
 /// A UDP port free on loopback, chosen by the OS.
 pub fn free_udp_port() -> Result<u16, CliError> {
     ryre::private_port().map_err(CliError::runtime)
-}
-
-/// A loopback node builder with fast presence timings, for demos and benches.
-pub fn loopback(port: u16, name: &str) -> NodeBuilder {
-    ryre::Node::builder()
-        .name(name)
-        .interface("lo")
-        .port(port)
-        .interval(Duration::from_millis(100))
-        .evasive_timeout(Duration::from_millis(500))
-        .expired_timeout(Duration::from_millis(1500))
-}
-
-/// The settings demos and benches use: fast failure detection.
-pub fn fast_config(cluster: &str) -> Config {
-    Config {
-        task_timeout: Duration::from_millis(1500),
-        result_timeout: Duration::from_secs(3),
-        collector_timeout: Duration::from_secs(2),
-        ..Config::cluster(cluster)
-    }
 }
 
 fn demo(a: DemoArgs) -> CliResult {

@@ -8,23 +8,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use ryre_testkit::{free_udp_port, Kill as Guard};
 use serde_json::Value;
 
 const WAIT: Duration = Duration::from_secs(20);
-
-fn free_udp_port() -> u16 {
-    ryre::private_port().expect("a private port for this test")
-}
-
-/// A child killed on drop.
-struct Guard(Child);
-
-impl Drop for Guard {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 /// Starts `ryre bridge --json` with extra arguments; the guard and the URL it listens on.
 fn start_bridge(extra: &[&str]) -> (Guard, String) {

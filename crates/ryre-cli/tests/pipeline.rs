@@ -4,32 +4,14 @@
 //! bounded.
 
 use std::collections::HashSet;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Node, NodeBuilder};
 use ryre_pipeline::proto::{Msg, Task};
 use ryre_pipeline::{Batch, Client, Collector, Config};
-
-fn free_udp_port() -> u16 {
-    ryre::private_port().expect("a private port for this test")
-}
-
-/// A child process, killed with SIGKILL and reaped on drop.
-struct Proc(Child);
-
-impl Proc {
-    fn kill9(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        self.kill9();
-    }
-}
+// Proc: a child process, killed with SIGKILL and reaped on drop.
+use ryre_testkit::{free_udp_port, Kill as Proc};
 
 fn ryre(port: u16, cluster: &str, args: &[&str]) -> Proc {
     ryre_with_stderr(port, cluster, args, Stdio::null())

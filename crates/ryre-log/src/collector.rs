@@ -6,8 +6,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
+use crate::proto::{subscriptions, Level, LogRecord, TOPIC_LEN};
 use ryre::{Node, NodeBuilder, PeerId};
-use ryre_proto::log::{subscriptions, Level, LogRecord, TOPIC_LEN};
 
 use crate::sink::{FileConfig, FileSink};
 use crate::{LogError, LOG_HEADER};
@@ -110,7 +110,7 @@ impl Collector {
         socket.set_linger(0)?;
         // A record is at most MAX_RECORD bytes plus its topic; anything bigger is cut off by
         // ZeroMQ before it costs memory.
-        socket.set_maxmsgsize((ryre_proto::log::MAX_RECORD + 64) as i64)?;
+        socket.set_maxmsgsize((crate::proto::MAX_RECORD + 64) as i64)?;
         for prefix in subscriptions(config.level, config.node) {
             socket.set_subscribe(&prefix)?;
         }

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use ryre_proto::log::LogRecord;
+use crate::proto::LogRecord;
 use serde_json::{json, Map, Value};
 
 /// The line format of a collector's files.
@@ -95,8 +95,8 @@ fn escape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::Level;
     use ryre::PeerId;
-    use ryre_proto::log::Level;
 
     fn rec() -> LogRecord {
         LogRecord {

@@ -24,19 +24,20 @@
 //! # Ok(()) }
 //! ```
 //!
-//! The record format is specified in [`ryre_proto::log`].
+//! The record format is specified in [`proto`].
 
 #![warn(missing_docs)]
 
 mod collector;
 mod format;
+pub mod proto;
 mod publisher;
 mod sink;
 
 pub use collector::{Collector, CollectorConfig, CollectorStats};
 pub use format::{json_line, text_line, Format};
+pub use proto::{Level, LogRecord};
 pub use publisher::{layer, layer_with, LogLayer, LogPublisher, PublisherConfig, PublisherStats};
-pub use ryre_proto::log::{Level, LogRecord};
 pub use sink::{FileConfig, FileSink};
 
 /// The HELLO header a collector carries: where its SUB socket listens (`tcp://ip:port`).

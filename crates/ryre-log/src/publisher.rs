@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+use crate::proto::{widest_level, Level, LogRecord, SEQ_OFFSET, TOPIC_LEN};
 use bytes::BytesMut;
 use ryre::{Node, PeerId};
-use ryre_proto::log::{widest_level, Level, LogRecord, SEQ_OFFSET, TOPIC_LEN};
 use tracing::field::{Field, Visit};
 use tracing_subscriber::layer::Context;
 use tracing_subscriber::registry::LookupSpan;

@@ -12,7 +12,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
-use ryre_proto::log::LogRecord;
+use crate::proto::LogRecord;
 
 use crate::format::Format;
 use crate::LogError;
@@ -254,8 +254,8 @@ fn compress(path: &Path) -> Result<(), LogError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::proto::Level;
     use ryre::PeerId;
-    use ryre_proto::log::Level;
     use std::io::Read;
 
     fn rec(seq: u64) -> LogRecord {

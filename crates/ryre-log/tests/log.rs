@@ -9,13 +9,10 @@ use ryre_log::{
     layer_with, Collector, CollectorConfig, FileConfig, Level, LogPublisher, LogRecord,
     PublisherConfig,
 };
+use ryre_testkit::free_udp_port;
 use tracing_subscriber::prelude::*;
 
 const WAIT: Duration = Duration::from_secs(60);
-
-fn free_udp_port() -> u16 {
-    ryre::private_port().expect("a private port for this test")
-}
 
 fn builder(port: u16, name: &str) -> NodeBuilder {
     Node::builder()
@@ -250,7 +247,7 @@ fn garbage_on_the_collector_socket_is_counted_never_fatal() {
     raw.send(&good.topic()[..], zmq::SNDMORE).expect("send");
     raw.send(&bad_utf8[..], 0).expect("send");
     // Oversized: ZeroMQ drops the connection; the collector goes on (a new PUB gets through).
-    let huge = vec![b'1'; 2 * ryre_proto::log::MAX_RECORD];
+    let huge = vec![b'1'; 2 * ryre_log::proto::MAX_RECORD];
     raw.send(&huge[..], 0).expect("send");
     wait_for("counts", || {
         let s = col.stats();

@@ -9,12 +9,9 @@ use std::time::{Duration, Instant};
 use ryre::{Bytes, Node, NodeBuilder};
 use ryre_pipeline::proto::{Msg, Task, TaskResult};
 use ryre_pipeline::{Batch, Client, Collector, Config, Role, Worker};
+use ryre_testkit::free_udp_port;
 
 const WAIT: Duration = Duration::from_secs(30);
-
-fn free_udp_port() -> u16 {
-    ryre::private_port().expect("a private port for this test")
-}
 
 fn net(port: u16, name: &str) -> NodeBuilder {
     Node::builder()

@@ -20,12 +20,10 @@ mod event;
 mod frames;
 mod group;
 mod id;
-pub mod log;
 pub mod msg;
 mod node;
 mod peer;
 pub mod rendezvous;
-pub mod timer;
 pub mod zgp;
 
 pub use event::{Event, ExitReason};

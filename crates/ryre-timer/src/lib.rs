@@ -39,12 +39,10 @@
 
 mod client;
 pub mod jitter;
+pub mod proto;
 pub mod schedule;
 mod server;
 mod tick;
-
-/// The timer protocol's messages and codec (specified in `ryre-proto`).
-pub use ryre_proto::timer as proto;
 
 pub use client::{ClientCounts, TimerEvent, TimerStream, Timers, Wake};
 pub use jitter::JitterStats;

@@ -6,14 +6,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
 use ryre::{Event, Node, NodeBuilder};
+use ryre_testkit::free_udp_port;
 use ryre_timer::proto::TimerMsg;
 use ryre_timer::{tick_group, Tick, TimerConfig, TimerEvent, TimerServer, Timers};
 
 const WAIT: Duration = Duration::from_secs(15);
-
-fn free_udp_port() -> u16 {
-    ryre::private_port().expect("a private port for this test")
-}
 
 fn builder(port: u16, name: &str) -> NodeBuilder {
     Node::builder()

@@ -59,8 +59,9 @@ use runtime::Shared;
 use ryre_proto::msg::EncodeError;
 use ryre_proto::Command;
 
-/// Errors of the node API.
+/// Errors of the node API. New kinds may be added: match with a `_` arm.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// The interface asked for does not exist or cannot be listed.
     #[error(transparent)]

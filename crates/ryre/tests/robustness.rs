@@ -5,11 +5,12 @@ mod common;
 
 use std::io::Write;
 use std::net::{TcpStream, UdpSocket};
-use std::process::{Child, Command};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
 use ryre::{Discovery, Event, ExitReason, Node, PeerId};
+use ryre_testkit::Kill;
 
 /// Sends 1,000 datagrams of every shape to the beacon port, then checks the nodes still meet.
 #[test]
@@ -148,15 +149,6 @@ fn sequence_gap_drops_the_peer() {
             ..
         }
     ));
-}
-
-struct Kill(Child);
-
-impl Drop for Kill {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Starts this test binary again as a process running only `child_node` on beacon port `port`

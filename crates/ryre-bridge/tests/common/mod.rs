@@ -7,26 +7,14 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
-use ryre::{Event, EventStream, Node, NodeBuilder, PeerId};
+use ryre::{Event, EventStream, Node, PeerId};
 use ryre_bridge::{Bridge, BridgeConfig};
 use serde_json::Value;
 
 /// Every wait in these tests is bounded by this.
 pub const WAIT: Duration = Duration::from_secs(10);
 
-/// A UDP port the OS says is free, for one test's beacons.
-pub fn free_udp_port() -> u16 {
-    ryre::private_port().expect("a private port for this test")
-}
-
-/// A node on loopback with fast beacons and the given beacon port.
-pub fn builder(port: u16, name: &str) -> NodeBuilder {
-    Node::builder()
-        .name(name)
-        .interface("lo")
-        .port(port)
-        .interval(Duration::from_millis(100))
-}
+pub use ryre_testkit::{builder, free_udp_port};
 
 /// A bridge serving on an OS-chosen port of 127.0.0.1.
 pub struct TestBridge {

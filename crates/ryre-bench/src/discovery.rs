@@ -10,78 +10,61 @@ use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use ryre::{Discovery, Event, Node, NodeBuilder, PeerId};
 use serde_json::json;
 
-use crate::output::print_line;
-use crate::{CliError, CliResult};
+use crate::print_line;
+use crate::{BenchError, BenchResult};
 
 /// Arguments of `ryre bench discovery`.
-#[derive(Debug, Args)]
-pub struct DiscoveryArgs {
+#[derive(Debug, Clone)]
+pub struct DiscoveryOptions {
     /// Nodes in the swarm measurement (0 skips it).
-    #[arg(long, default_value_t = 100)]
     pub nodes: usize,
     /// Nodes per child process in the swarm.
-    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub per_process: u64,
     /// Rounds of the two-process measurement (each kind); medians are reported.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
     /// Seconds over which the idle swarm's CPU is measured (0 skips it).
-    #[arg(long, default_value_t = 10)]
     pub idle_secs: u64,
     /// Print one JSON object with every number.
-    #[arg(long)]
     pub json: bool,
 }
 
 /// Arguments of `ryre bench failover`.
-#[derive(Debug, Args)]
-pub struct FailoverArgs {
+#[derive(Debug, Clone)]
+pub struct FailoverOptions {
     /// Nodes in all.
-    #[arg(long, default_value_t = 50)]
     pub nodes: usize,
     /// Nodes per child process.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub per_process: u64,
     /// Agent kills (and node kills) to measure.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
     /// Print one JSON object with every number.
-    #[arg(long)]
     pub json: bool,
 }
 
 /// Arguments of the hidden `ryre bench swarm` (the child of both benchmarks).
-#[derive(Debug, Args)]
-pub struct SwarmArgs {
+#[derive(Debug, Clone)]
+pub struct SwarmOptions {
     /// Nodes in this process.
-    #[arg(long)]
     pub nodes: usize,
     /// The private beacon/rendezvous port.
-    #[arg(long)]
     pub port: u16,
     /// Nodes in the whole swarm: report `MET` when each node of this process has seen the others.
-    #[arg(long)]
     pub expect: usize,
     /// Discovery mode.
-    #[arg(long, default_value = "auto")]
     pub discovery: Discovery,
     /// Milliseconds between beacons.
-    #[arg(long, default_value_t = 1000)]
     pub interval: u64,
     /// Whisper every whisper back.
-    #[arg(long)]
     pub echo: bool,
     /// Never host the machine's agent.
-    #[arg(long)]
     pub no_agent: bool,
 }
 
-fn err(e: impl std::fmt::Display) -> CliError {
-    CliError::Runtime(e.to_string())
+fn err(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Runtime(e.to_string())
 }
 
 fn builder(port: u16, name: String, discovery: Discovery, interval: u64) -> NodeBuilder {
@@ -96,7 +79,7 @@ fn builder(port: u16, name: String, discovery: Discovery, interval: u64) -> Node
 /// Runs the hidden `ryre bench swarm`: starts the nodes, prints `NODE <id>` for each, `MET <ms>`
 /// once every node has seen `expect - 1` peers, then every EXIT as `EXIT <id> <reason>`, and
 /// serves (echoing whispers with `--echo`) until stdin closes or it is killed.
-pub fn swarm(a: SwarmArgs) -> CliResult {
+pub fn swarm(a: SwarmOptions) -> BenchResult {
     let start = Instant::now();
     let mut nodes = Vec::new();
     for i in 0..a.nodes {
@@ -174,8 +157,8 @@ impl SwarmProc {
         port: u16,
         expect: usize,
         extra: &[&str],
-    ) -> Result<SwarmProc, CliError> {
-        let exe = std::env::current_exe().map_err(err)?;
+    ) -> Result<SwarmProc, BenchError> {
+        let exe = crate::ryre_exe().map_err(err)?;
         let mut child = Command::new(exe)
             .args(["bench", "swarm", "--nodes", &nodes.to_string()])
             .args(["--port", &port.to_string(), "--expect", &expect.to_string()])
@@ -184,7 +167,7 @@ impl SwarmProc {
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| CliError::Runtime(format!("cannot start a swarm process: {e}")))?;
+            .map_err(|e| BenchError::Runtime(format!("cannot start a swarm process: {e}")))?;
         let out = child.stdout.take();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -209,14 +192,14 @@ impl SwarmProc {
         within: Duration,
         what: &str,
         mut pred: impl FnMut(&str) -> bool,
-    ) -> Result<String, CliError> {
+    ) -> Result<String, BenchError> {
         let deadline = Instant::now() + within;
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let line = self
                 .lines
                 .recv_timeout(left)
-                .map_err(|_| CliError::Runtime(format!("no {what} within {within:?}")))?;
+                .map_err(|_| BenchError::Runtime(format!("no {what} within {within:?}")))?;
             if let Some(id) = line.strip_prefix("NODE ").and_then(|s| s.parse().ok()) {
                 self.ids.push(id);
             }
@@ -253,7 +236,7 @@ fn ms(d: Duration) -> f64 {
 
 /// One two-process round: a node here, then a child node; time from spawning the child to
 /// ENTER on both sides.
-fn pair_round(discovery: Discovery) -> Result<Duration, CliError> {
+fn pair_round(discovery: Discovery) -> Result<Duration, BenchError> {
     let port = ryre::private_port().map_err(err)?;
     let d = discovery.as_str();
     let here = builder(port, "pair-here".into(), discovery, 1000).start()?;
@@ -287,7 +270,7 @@ fn proc_stat(pid: u32) -> Option<(u64, u64)> {
 }
 
 /// Starts `total` nodes in processes of `per` and waits until every node has met all others.
-fn swarm_up(total: usize, per: usize, port: u16) -> Result<(Vec<SwarmProc>, Duration), CliError> {
+fn swarm_up(total: usize, per: usize, port: u16) -> Result<(Vec<SwarmProc>, Duration), BenchError> {
     let t0 = Instant::now();
     let mut procs = Vec::new();
     let mut left = total;
@@ -313,7 +296,7 @@ fn p_nodes(_p: &SwarmProc, per: usize, total: usize) -> usize {
 }
 
 /// Runs `ryre bench discovery`.
-pub fn discovery(a: DiscoveryArgs) -> CliResult {
+pub fn discovery(a: DiscoveryOptions) -> BenchResult {
     raise_fd_limit();
     let mut local = Vec::new();
     let mut beacon = Vec::new();
@@ -392,7 +375,7 @@ fn probe(port: u16) -> Option<(PeerId, BTreeSet<PeerId>)> {
 }
 
 /// Runs `ryre bench failover`.
-pub fn failover(a: FailoverArgs) -> CliResult {
+pub fn failover(a: FailoverOptions) -> BenchResult {
     raise_fd_limit();
     let per = usize::try_from(a.per_process).unwrap_or(5);
     let port = ryre::private_port().map_err(err)?;

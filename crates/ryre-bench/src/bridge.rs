@@ -18,59 +18,44 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use futures_util::StreamExt;
 use ryre::{Bytes, Event, Node, PeerId};
 use serde_json::{json, Value};
 
-use crate::bench::{median, percentile};
-use crate::output::print_line;
-use crate::{CliError, CliResult};
+use crate::print_line;
+use crate::{median, percentile};
+use crate::{BenchError, BenchResult};
 
 /// Longest wait for any single step.
 const STALL: Duration = Duration::from_secs(30);
 
 /// Arguments of `ryre bench bridge`.
-#[derive(Debug, Args)]
-pub struct BridgeBenchArgs {
+#[derive(Debug, Clone)]
+pub struct BridgeOptions {
     /// Content bytes per shout.
-    #[arg(long, value_name = "B", default_value_t = 16,
-          value_parser = clap::value_parser!(u32).range(0..=1024 * 1024))]
     pub size: u32,
     /// Shouts per measurement.
-    #[arg(long, value_name = "N", default_value_t = 20_000,
-          value_parser = clap::value_parser!(u32).range(1..))]
     pub count: u32,
     /// Keep-alive HTTP connections sending at once.
-    #[arg(long, value_name = "C", default_value_t = 16,
-          value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub connections: u32,
     /// Measurements of each kind (API and HTTP alternate); medians are reported.
-    #[arg(long, value_name = "R", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
     /// SSE clients of the fan-out measurement (0 skips it).
-    #[arg(long, value_name = "N", default_value_t = 200)]
     pub sse_clients: u32,
     /// Shouts per second during the fan-out.
-    #[arg(long, value_name = "R", default_value_t = 1000,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub sse_rate: u32,
     /// Seconds of fan-out.
-    #[arg(long, value_name = "S", default_value_t = 5,
-          value_parser = clap::value_parser!(u32).range(1..=600))]
     pub sse_secs: u32,
     /// Print one JSON object with every number.
-    #[arg(long)]
     pub json: bool,
 }
 
-fn rt_err(e: impl std::fmt::Display) -> CliError {
-    CliError::Runtime(e.to_string())
+fn rt_err(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Runtime(e.to_string())
 }
 
-fn free_udp_port() -> Result<u16, CliError> {
-    ryre::private_port().map_err(CliError::runtime)
+fn free_udp_port() -> Result<u16, BenchError> {
+    ryre::private_port().map_err(BenchError::runtime)
 }
 
 /// A `ryre bridge` child process, killed on drop.
@@ -80,8 +65,8 @@ struct BridgeProc {
 }
 
 impl BridgeProc {
-    fn start(port: u16, join: &[&str]) -> Result<BridgeProc, CliError> {
-        let exe = std::env::current_exe().map_err(rt_err)?;
+    fn start(port: u16, join: &[&str]) -> Result<BridgeProc, BenchError> {
+        let exe = crate::ryre_exe().map_err(rt_err)?;
         let mut cmd = Command::new(exe);
         cmd.args([
             "bridge",
@@ -102,7 +87,7 @@ impl BridgeProc {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| CliError::Runtime(format!("cannot start ryre bridge: {e}")))?;
+            .map_err(|e| BenchError::Runtime(format!("cannot start ryre bridge: {e}")))?;
         let stdout = child.stdout.take();
         let mut proc = BridgeProc {
             child,
@@ -120,25 +105,25 @@ impl BridgeProc {
         });
         let line = rx
             .recv_timeout(STALL)
-            .map_err(|_| CliError::Runtime("ryre bridge did not start listening".into()))?;
+            .map_err(|_| BenchError::Runtime("ryre bridge did not start listening".into()))?;
         let v: Value = serde_json::from_str(&line).map_err(rt_err)?;
         proc.url = v["url"]
             .as_str()
-            .ok_or_else(|| CliError::Runtime(format!("unexpected start line {line}")))?
+            .ok_or_else(|| BenchError::Runtime(format!("unexpected start line {line}")))?
             .trim_end_matches('/')
             .to_string();
         Ok(proc)
     }
 
     /// CPU seconds (user + system) the child has used.
-    fn cpu_secs(&self) -> Result<f64, CliError> {
+    fn cpu_secs(&self) -> Result<f64, BenchError> {
         let stat =
             std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).map_err(rt_err)?;
         // Fields after the command name (which may hold spaces) start after the last ')'.
         let rest = stat
             .rsplit_once(')')
             .map(|(_, r)| r)
-            .ok_or_else(|| CliError::Runtime("cannot parse /proc stat".into()))?;
+            .ok_or_else(|| BenchError::Runtime("cannot parse /proc stat".into()))?;
         let f: Vec<&str> = rest.split_whitespace().collect();
         let ticks = |i: usize| -> f64 { f.get(i).and_then(|s| s.parse().ok()).unwrap_or(0.0) };
         // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
@@ -181,7 +166,7 @@ impl Receiver {
     }
 
     /// Waits until `n` shouts in total have arrived; the instant the last one was seen.
-    fn wait_for(&self, n: u64) -> Result<Instant, CliError> {
+    fn wait_for(&self, n: u64) -> Result<Instant, BenchError> {
         let mut last = self.count.load(Ordering::Relaxed);
         let mut progress = Instant::now();
         loop {
@@ -193,7 +178,7 @@ impl Receiver {
                 last = now;
                 progress = Instant::now();
             } else if progress.elapsed() > STALL {
-                return Err(CliError::Runtime(format!(
+                return Err(BenchError::Runtime(format!(
                     "only {now} of {n} shouts arrived (none for {STALL:?})"
                 )));
             }
@@ -211,7 +196,7 @@ impl Drop for Receiver {
     }
 }
 
-fn loopback_node(name: &str, port: u16) -> Result<Node, CliError> {
+fn loopback_node(name: &str, port: u16) -> Result<Node, BenchError> {
     Ok(Node::builder()
         .name(name)
         .interface("lo")
@@ -222,7 +207,7 @@ fn loopback_node(name: &str, port: u16) -> Result<Node, CliError> {
 }
 
 /// Waits until `node` has seen `peer` join `group`.
-fn wait_join(node: &Node, peer: PeerId, group: &str) -> Result<(), CliError> {
+fn wait_join(node: &Node, peer: PeerId, group: &str) -> Result<(), BenchError> {
     let deadline = Instant::now() + STALL;
     while Instant::now() < deadline {
         if node.peers_by_group(group).contains(&peer) {
@@ -230,14 +215,14 @@ fn wait_join(node: &Node, peer: PeerId, group: &str) -> Result<(), CliError> {
         }
         std::thread::sleep(Duration::from_millis(10));
     }
-    Err(CliError::Runtime(format!(
+    Err(BenchError::Runtime(format!(
         "{} did not see {peer} in {group}",
         node.name()
     )))
 }
 
 /// The API side: `count` shouts from a node of this process; time to the last receipt.
-fn api_round(port: u16, size: usize, count: u32) -> Result<Duration, CliError> {
+fn api_round(port: u16, size: usize, count: u32) -> Result<Duration, BenchError> {
     let rx = Receiver::start(loopback_node("bench-rx", port)?);
     rx.node.join("bench")?;
     let tx = loopback_node("bench-api", port)?;
@@ -264,7 +249,7 @@ struct HttpRound {
 
 /// `count` shout commands on one WebSocket, sent without waiting for their ACKs (which are
 /// counted as they come); the instant every ACK has arrived.
-async fn ws_shouts(ws_url: &str, size: usize, count: u32) -> Result<Instant, CliError> {
+async fn ws_shouts(ws_url: &str, size: usize, count: u32) -> Result<Instant, BenchError> {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let (ws, _) = tokio_tungstenite::connect_async(ws_url)
@@ -281,12 +266,14 @@ async fn ws_shouts(ws_url: &str, size: usize, count: u32) -> Result<Instant, Cli
                     if t.as_str().contains(r#""type":"ACK""#) {
                         acks += 1;
                     } else if t.as_str().contains(r#""type":"ERROR""#) {
-                        return Err(CliError::Runtime(format!("WebSocket command failed: {t}")));
+                        return Err(BenchError::Runtime(format!(
+                            "WebSocket command failed: {t}"
+                        )));
                     }
                 }
                 Ok(Some(Ok(_))) => {}
                 _ => {
-                    return Err(CliError::Runtime(format!(
+                    return Err(BenchError::Runtime(format!(
                         "WebSocket: only {acks} of {count} ACKs"
                     )))
                 }
@@ -310,7 +297,7 @@ fn http_round(
     size: usize,
     count: u32,
     connections: u32,
-) -> Result<HttpRound, CliError> {
+) -> Result<HttpRound, BenchError> {
     let bridge = BridgeProc::start(port, &[])?;
     let rx = Receiver::start(loopback_node("bench-rx", port)?);
     rx.node.join("bench")?;
@@ -347,7 +334,7 @@ fn http_round(
                 break;
             }
             if Instant::now() > deadline {
-                return Err(CliError::Runtime(
+                return Err(BenchError::Runtime(
                     "the bridge did not see the receiver join".into(),
                 ));
             }
@@ -364,7 +351,7 @@ fn http_round(
         for w in warm {
             let status = w.await.map_err(rt_err)?.map_err(rt_err)?;
             if status != 204 {
-                return Err(CliError::Runtime(format!("warm-up POST got {status}")));
+                return Err(BenchError::Runtime(format!("warm-up POST got {status}")));
             }
         }
         let warmed = u64::from(connections);
@@ -386,11 +373,11 @@ fn http_round(
                         .await
                         .map_err(rt_err)?;
                     if r.status() != 204 {
-                        return Err(CliError::Runtime(format!("POST got {}", r.status())));
+                        return Err(BenchError::Runtime(format!("POST got {}", r.status())));
                     }
                     lat.push(t0.elapsed());
                 }
-                Ok::<_, CliError>(lat)
+                Ok::<_, BenchError>(lat)
             }));
         }
         let mut latencies = Vec::with_capacity(count as usize);
@@ -428,7 +415,7 @@ fn sse_fanout(
     clients: u32,
     rate: u32,
     secs: u32,
-) -> Result<FanOut, CliError> {
+) -> Result<FanOut, BenchError> {
     let bridge = BridgeProc::start(port, &["fan"])?;
     let tx = loopback_node("bench-fan", port)?;
     tx.join("fan")?;
@@ -447,7 +434,7 @@ fn sse_fanout(
             v["uuid"]
                 .as_str()
                 .and_then(|s| s.parse().ok())
-                .ok_or_else(|| CliError::Runtime("no uuid from the bridge".into()))?
+                .ok_or_else(|| BenchError::Runtime("no uuid from the bridge".into()))?
         };
         let t = tx.clone();
         tokio::task::spawn_blocking(move || wait_join(&t, bridge_id, "fan"))
@@ -467,7 +454,7 @@ fn sse_fanout(
             readers.push(tokio::spawn(async move {
                 let r = client.get(&url).send().await.map_err(rt_err)?;
                 if r.status() != 200 {
-                    return Err(CliError::Runtime(format!("SSE got {}", r.status())));
+                    return Err(BenchError::Runtime(format!("SSE got {}", r.status())));
                 }
                 let _ = ready.send(()).await;
                 let mut stream = r.bytes_stream();
@@ -484,19 +471,19 @@ fn sse_fanout(
                         break;
                     }
                 }
-                Ok::<_, CliError>(())
+                Ok::<_, BenchError>(())
             }));
         }
         drop(ready_tx);
         for _ in 0..clients {
             tokio::time::timeout(STALL, ready_rx.recv())
                 .await
-                .map_err(|_| CliError::Runtime("SSE clients did not connect".into()))?;
+                .map_err(|_| BenchError::Runtime("SSE clients did not connect".into()))?;
         }
         let cpu0 = bridge.cpu_secs()?;
         let start = Instant::now();
         let sender = tx.clone();
-        let send = tokio::task::spawn_blocking(move || -> Result<(), CliError> {
+        let send = tokio::task::spawn_blocking(move || -> Result<(), BenchError> {
             let payload = Bytes::from_static(b"fan-out shout 16");
             let every = Duration::from_secs(1) / rate;
             let mut next = Instant::now();
@@ -544,7 +531,7 @@ fn sse_fanout(
 }
 
 /// Runs `ryre bench bridge`.
-pub fn run(a: &BridgeBenchArgs) -> CliResult {
+pub fn run(a: &BridgeOptions) -> BenchResult {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -661,7 +648,7 @@ pub fn run(a: &BridgeBenchArgs) -> CliResult {
     }
     match &fan {
         Some(f) if f.delivered < f.shouts * u64::from(f.clients) => {
-            Err(CliError::Runtime(format!(
+            Err(BenchError::Runtime(format!(
                 "SSE fan-out: {} of {} events delivered",
                 f.delivered,
                 f.shouts * u64::from(f.clients)

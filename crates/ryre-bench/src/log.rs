@@ -6,34 +6,29 @@
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
-use clap::{Args, ValueEnum};
 use ryre::Node;
 use ryre_log::{layer_with, Collector, CollectorConfig, FileConfig, Level, PublisherConfig};
 use serde_json::json;
 use tracing_subscriber::prelude::*;
 
-use crate::output::print_line;
-use crate::{CliError, CliResult};
+use crate::print_line;
+use crate::{BenchError, BenchResult};
 
 /// Arguments of `ryre bench log`.
-#[derive(Debug, Args)]
-pub struct LogBenchArgs {
+#[derive(Debug, Clone)]
+pub struct LogOptions {
     /// Records per throughput run.
-    #[arg(long, default_value_t = 500_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub count: u64,
     /// Events per layer-cost run.
-    #[arg(long, default_value_t = 10_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     pub events: u64,
     /// Rounds of each measurement; medians are reported.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub rounds: u32,
     /// Print one JSON object with every number.
-    #[arg(long)]
     pub json: bool,
 }
 
 /// Which subscriber a layer-cost child runs.
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CostMode {
     /// `tracing::subscriber::NoSubscriber` as the global default.
     Noop,
@@ -42,26 +37,24 @@ pub enum CostMode {
 }
 
 /// Arguments of the hidden `ryre bench log-cost` (run by `ryre bench log`).
-#[derive(Debug, Args)]
-pub struct LogCostArgs {
+#[derive(Debug, Clone)]
+pub struct LogCostOptions {
     /// The subscriber.
-    #[arg(long, value_enum)]
     pub mode: CostMode,
     /// Events to emit.
-    #[arg(long, default_value_t = 10_000_000)]
     pub events: u64,
 }
 
-fn err(e: impl std::fmt::Display) -> CliError {
-    CliError::Runtime(e.to_string())
+fn err(e: impl std::fmt::Display) -> BenchError {
+    BenchError::Runtime(e.to_string())
 }
 
-fn free_udp_port() -> Result<u16, CliError> {
-    ryre::private_port().map_err(CliError::runtime)
+fn free_udp_port() -> Result<u16, BenchError> {
+    ryre::private_port().map_err(BenchError::runtime)
 }
 
 /// One throughput run: seconds from the first event to the last record on disk.
-fn throughput(count: u64) -> Result<Duration, CliError> {
+fn throughput(count: u64) -> Result<Duration, BenchError> {
     let port = free_udp_port()?;
     let b = |name: &str| {
         Node::builder()
@@ -129,8 +122,8 @@ fn throughput(count: u64) -> Result<Duration, CliError> {
 }
 
 /// Runs a layer-cost child and reads its ns/event.
-fn cost(mode: &str, events: u64) -> Result<f64, CliError> {
-    let exe = std::env::current_exe().map_err(err)?;
+fn cost(mode: &str, events: u64) -> Result<f64, BenchError> {
+    let exe = crate::ryre_exe().map_err(err)?;
     let out = Command::new(exe)
         .args([
             "bench",
@@ -157,7 +150,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// Runs `ryre bench log`.
-pub fn run(a: LogBenchArgs) -> CliResult {
+pub fn run(a: LogOptions) -> BenchResult {
     let mut rates = Vec::new();
     let (mut noop, mut layer) = (Vec::new(), Vec::new());
     for _ in 0..a.rounds {
@@ -194,7 +187,7 @@ pub fn run(a: LogBenchArgs) -> CliResult {
 }
 
 /// Runs the hidden `ryre bench log-cost`: prints ns per event.
-pub fn run_cost(a: LogCostArgs) -> CliResult {
+pub fn run_cost(a: LogCostOptions) -> BenchResult {
     let mut node = None;
     let _publisher;
     match a.mode {

@@ -8,48 +8,37 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use clap::Args;
 use ryre::{Node, PeerId};
 use ryre_timer::{JitterStats, TimerEvent, Timers};
 use serde_json::json;
 
-use crate::args::{parse_millis, parse_secs};
-use crate::output::print_line;
-use crate::timer::parse_rate;
-use crate::{CliError, CliResult};
+use crate::print_line;
+use crate::{BenchError, BenchResult};
 
 /// Arguments of `ryre bench timer`.
-#[derive(Debug, Args)]
-pub struct JitterArgs {
+#[derive(Debug, Clone)]
+pub struct JitterOptions {
     /// Rates to measure, in Hz.
-    #[arg(long, value_delimiter = ',', default_value = "10,100,1000", value_parser = parse_rate)]
     pub rates: Vec<u16>,
     /// Seconds of ticks per rate.
-    #[arg(long = "secs", value_name = "SECONDS", value_parser = parse_secs, default_value = "5")]
     pub secs: Duration,
     /// Print one JSON object per rate.
-    #[arg(long)]
     pub json: bool,
 }
 
 /// Arguments of `ryre bench timer-failover`.
-#[derive(Debug, Args)]
-pub struct FailoverArgs {
+#[derive(Debug, Clone)]
+pub struct TimerFailoverOptions {
     /// Kills to measure.
-    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=100))]
     pub rounds: u32,
     /// Evasive timeout of the timer nodes in ms (their expired timeout is 1.5 × this).
-    #[arg(long, value_name = "MS", value_parser = parse_millis, default_value = "1000")]
     pub evasive: Duration,
     /// The rate watched, in Hz.
-    #[arg(long, value_parser = parse_rate, default_value = "100")]
     pub rate: u16,
     /// Print one JSON object with every number.
-    #[arg(long)]
     pub json: bool,
     /// How the timer nodes find each other: `auto` (the machine's agent reports a killed node
     /// at once) or `beacon` (as on separate hosts: the dead leader expires first).
-    #[arg(long, default_value = "auto")]
     pub discovery: ryre::Discovery,
 }
 
@@ -65,8 +54,8 @@ impl TimerProc {
         rates: &str,
         evasive: Duration,
         discovery: ryre::Discovery,
-    ) -> Result<TimerProc, CliError> {
-        let exe = std::env::current_exe().map_err(CliError::runtime)?;
+    ) -> Result<TimerProc, BenchError> {
+        let exe = crate::ryre_exe().map_err(BenchError::runtime)?;
         let mut child = Command::new(exe)
             .args([
                 "timer",
@@ -91,7 +80,7 @@ impl TimerProc {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| CliError::Runtime(format!("cannot start a timer node: {e}")))?;
+            .map_err(|e| BenchError::Runtime(format!("cannot start a timer node: {e}")))?;
         let stdout = child.stdout.take();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
@@ -108,12 +97,12 @@ impl TimerProc {
         };
         let line = rx
             .recv_timeout(Duration::from_secs(10))
-            .map_err(|_| CliError::Runtime("the timer node did not start".into()))?;
-        let v: serde_json::Value = serde_json::from_str(&line).map_err(CliError::runtime)?;
+            .map_err(|_| BenchError::Runtime("the timer node did not start".into()))?;
+        let v: serde_json::Value = serde_json::from_str(&line).map_err(BenchError::runtime)?;
         proc.id = v["uuid"]
             .as_str()
             .and_then(|s| s.parse().ok())
-            .ok_or_else(|| CliError::Runtime(format!("no uuid in {line:?}")))?;
+            .ok_or_else(|| BenchError::Runtime(format!("no uuid in {line:?}")))?;
         // Keep draining its output so it never blocks on a full pipe.
         std::thread::spawn(move || while rx.recv().is_ok() {});
         Ok(proc)
@@ -131,34 +120,34 @@ impl Drop for TimerProc {
     }
 }
 
-fn free_udp_port() -> Result<u16, CliError> {
-    ryre::private_port().map_err(CliError::runtime)
+fn free_udp_port() -> Result<u16, BenchError> {
+    ryre::private_port().map_err(BenchError::runtime)
 }
 
-fn subscriber(port: u16, rate: u16, discovery: ryre::Discovery) -> Result<Timers, CliError> {
+fn subscriber(port: u16, rate: u16, discovery: ryre::Discovery) -> Result<Timers, BenchError> {
     let b = Node::builder()
         .name("bench-sub")
         .interface("lo")
         .port(port)
         .discovery(discovery)
         .interval(Duration::from_millis(100));
-    let t = Timers::start(b).map_err(|e| CliError::Runtime(e.to_string()))?;
+    let t = Timers::start(b).map_err(|e| BenchError::Runtime(e.to_string()))?;
     t.subscribe(rate)
-        .map_err(|e| CliError::Runtime(e.to_string()))?;
+        .map_err(|e| BenchError::Runtime(e.to_string()))?;
     Ok(t)
 }
 
-fn timer_err(e: ryre_timer::TimerError) -> CliError {
-    CliError::Runtime(e.to_string())
+fn timer_err(e: ryre_timer::TimerError) -> BenchError {
+    BenchError::Runtime(e.to_string())
 }
 
 /// The next tick, failing after `stall`.
-fn next_tick(t: &Timers, stall: Duration) -> Result<ryre_timer::Tick, CliError> {
+fn next_tick(t: &Timers, stall: Duration) -> Result<ryre_timer::Tick, BenchError> {
     let deadline = Instant::now() + stall;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(CliError::Runtime(format!("no tick within {stall:?}")));
+            return Err(BenchError::Runtime(format!("no tick within {stall:?}")));
         }
         if let Some(TimerEvent::Tick(k)) = t.recv_timeout(left).map_err(timer_err)? {
             return Ok(k);
@@ -204,7 +193,7 @@ fn ms(d: Duration) -> f64 {
 }
 
 /// Runs `ryre bench timer`.
-pub fn jitter(a: JitterArgs) -> CliResult {
+pub fn jitter(a: JitterOptions) -> BenchResult {
     for &rate in &a.rates {
         let port = free_udp_port()?;
         let _server = TimerProc::spawn(
@@ -227,8 +216,8 @@ pub fn jitter(a: JitterArgs) -> CliResult {
         }
         let base = baseline
             .join()
-            .map_err(|_| CliError::Runtime("the tokio baseline panicked".into()))?
-            .map_err(CliError::Runtime)?;
+            .map_err(|_| BenchError::Runtime("the tokio baseline panicked".into()))?
+            .map_err(BenchError::Runtime)?;
         let missed = sub.tick_counts(rate).map_or(0, |c| c.missed);
         let (r50, r99, rmax) = (stats.percentile(0.5), stats.percentile(0.99), stats.max());
         let (b50, b99, bmax) = (base.percentile(0.5), base.percentile(0.99), base.max());
@@ -255,7 +244,7 @@ pub fn jitter(a: JitterArgs) -> CliResult {
 }
 
 /// Runs `ryre bench timer-failover`.
-pub fn failover(a: FailoverArgs) -> CliResult {
+pub fn failover(a: TimerFailoverOptions) -> BenchResult {
     let port = free_udp_port()?;
     let rates = a.rate.to_string();
     let mut procs = vec![
@@ -279,7 +268,9 @@ pub fn failover(a: FailoverArgs) -> CliResult {
             run = if t.from == leader { run + 1 } else { 0 };
         }
         let Some(i) = procs.iter().position(|p| p.id == leader) else {
-            return Err(CliError::Runtime("leader not among the timer nodes".into()));
+            return Err(BenchError::Runtime(
+                "leader not among the timer nodes".into(),
+            ));
         };
         let mut victim = procs.swap_remove(i);
         victim.kill();

@@ -4,7 +4,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ryre_proto::log::LogRecord;
+use ryre_log::LogRecord;
 
 fuzz_target!(|data: &[u8]| {
     if let Ok(rec) = LogRecord::decode(data) {

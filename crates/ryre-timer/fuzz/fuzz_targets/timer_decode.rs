@@ -4,7 +4,7 @@
 
 use bytes::Bytes;
 use libfuzzer_sys::fuzz_target;
-use ryre_proto::timer::TimerMsg;
+use ryre_timer::proto::TimerMsg;
 
 fuzz_target!(|data: &[u8]| {
     let frame = Bytes::copy_from_slice(data);

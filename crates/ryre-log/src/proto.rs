@@ -25,7 +25,7 @@
 
 use bytes::{BufMut, Bytes, BytesMut};
 
-use crate::PeerId;
+use ryre::PeerId;
 
 /// The first three bytes of a record frame.
 pub const SIGNATURE: [u8; 3] = *b"RLG";

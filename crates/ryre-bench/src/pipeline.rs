@@ -4,71 +4,50 @@
 //! each), alternating runs; and the time to finish a batch when one of four worker processes is
 //! killed (kill -9) halfway, against the same batch without a kill.
 
-use std::process::ExitCode;
+use std::process::{Child, Command, ExitCode, Stdio};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use clap::Args;
-use ryre::Bytes;
+use ryre::{Bytes, NodeBuilder};
 use ryre_pipeline::{Client, Collector, Config, Worker};
 use serde_json::json;
 
-use crate::bench::median;
-use crate::output::print_line;
-use crate::pipeline::{fast_config, free_udp_port, loopback, spawn_echo_worker};
-use crate::{CliError, CliResult};
+use crate::median;
+use crate::print_line;
+use crate::{BenchError, BenchResult};
 
 /// Longest a measurement may take before it fails.
 const STALL: Duration = Duration::from_secs(60);
 
 /// Arguments of `ryre bench pipeline`.
-#[derive(Debug, Args)]
-pub struct PipelineBenchArgs {
+#[derive(Debug, Clone)]
+pub struct PipelineOptions {
     /// Tasks (messages) per measurement.
-    #[arg(long, value_name = "N", default_value_t = 200_000,
-          value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
     pub count: u64,
     /// Payload bytes per task.
-    #[arg(long, value_name = "B", default_value_t = 16,
-          value_parser = clap::value_parser!(u32).range(0..=1_000_000))]
     pub size: u32,
     /// Worker counts to measure (comma-separated).
-    #[arg(
-        long,
-        value_name = "W,..",
-        value_delimiter = ',',
-        default_value = "1,2,4"
-    )]
     pub workers: Vec<u32>,
     /// Measurements of each kind (alternating); medians are reported.
-    #[arg(long, value_name = "R", default_value_t = 3,
-          value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rounds: u32,
     /// Client: most tasks per TASKS message.
-    #[arg(long, value_name = "N", default_value_t = 256,
-          value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub chunk: u32,
     /// Worker window (most tasks held per client).
-    #[arg(long, value_name = "N", default_value_t = 1024,
-          value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub window: u32,
     /// Also measure the price of recovery: 4 worker processes, one killed halfway, vs no kill.
-    #[arg(long)]
     pub kill: bool,
     /// Skip the throughput comparison (with --kill: only the recovery measurement).
-    #[arg(long)]
     pub no_throughput: bool,
     /// Print one JSON object with every number.
-    #[arg(long)]
     pub json: bool,
 }
 
-fn zmq_err(what: &str) -> impl Fn(zmq::Error) -> CliError + '_ {
-    move |e| CliError::Runtime(format!("PUSH/PULL {what}: {e}"))
+fn zmq_err(what: &str) -> impl Fn(zmq::Error) -> BenchError + '_ {
+    move |e| BenchError::Runtime(format!("PUSH/PULL {what}: {e}"))
 }
 
 /// Runs `ryre bench pipeline`.
-pub fn run(a: PipelineBenchArgs) -> CliResult {
+pub fn run(a: PipelineOptions) -> BenchResult {
     let mut report = serde_json::Map::new();
     report.insert("count".into(), json!(a.count));
     report.insert("size".into(), json!(a.size));
@@ -78,7 +57,7 @@ pub fn run(a: PipelineBenchArgs) -> CliResult {
         let mut rows = Vec::new();
         for &w in &a.workers {
             if w == 0 {
-                return Err(CliError::Usage("worker counts must be at least 1".into()));
+                return Err(BenchError::Usage("worker counts must be at least 1".into()));
             }
             let (ryre_rates, zmq_rates) = throughput(&a, w)?;
             let (r, z) = (median(&ryre_rates), median(&zmq_rates));
@@ -132,11 +111,11 @@ fn payloads(count: u64, size: u32) -> Vec<Bytes> {
         .collect()
 }
 
-fn wait_ready(client: &Client, workers: usize) -> Result<(), CliError> {
+fn wait_ready(client: &Client, workers: usize) -> Result<(), BenchError> {
     let deadline = Instant::now() + STALL;
     while client.ready_workers() < workers {
         if Instant::now() > deadline {
-            return Err(CliError::Runtime(format!(
+            return Err(BenchError::Runtime(format!(
                 "only {} of {workers} workers ready within {STALL:?}",
                 client.ready_workers()
             )));
@@ -151,19 +130,19 @@ fn run_batch(
     client: &Client,
     tasks: Vec<Bytes>,
     mut at: impl FnMut(u64),
-) -> Result<Duration, CliError> {
+) -> Result<Duration, BenchError> {
     let start = Instant::now();
-    let mut batch = client.submit(tasks).map_err(CliError::runtime)?;
+    let mut batch = client.submit(tasks).map_err(BenchError::runtime)?;
     let total = batch.total();
     let mut got = 0u64;
     while batch.remaining() > 0 {
         match batch.recv_timeout(STALL) {
             Some((_, Ok(_))) => got += 1,
             Some((no, Err(e))) => {
-                return Err(CliError::Runtime(format!("task {no} failed: {e}")));
+                return Err(BenchError::Runtime(format!("task {no} failed: {e}")));
             }
             None => {
-                return Err(CliError::Runtime(format!(
+                return Err(BenchError::Runtime(format!(
                     "only {got} of {total} results within {STALL:?}"
                 )))
             }
@@ -174,7 +153,7 @@ fn run_batch(
 }
 
 /// Alternating ryre and PUSH/PULL runs with `w` workers: their rates.
-fn throughput(a: &PipelineBenchArgs, w: u32) -> Result<(Vec<f64>, Vec<f64>), CliError> {
+fn throughput(a: &PipelineOptions, w: u32) -> Result<(Vec<f64>, Vec<f64>), BenchError> {
     let port = free_udp_port()?;
     let cluster = format!("bench-{}-{w}", std::process::id());
     let config = Config {
@@ -183,7 +162,7 @@ fn throughput(a: &PipelineBenchArgs, w: u32) -> Result<(Vec<f64>, Vec<f64>), Cli
         ..fast_config(&cluster)
     };
     let _collector = Collector::start(loopback(port, "bench-collector"), config.clone())
-        .map_err(CliError::runtime)?;
+        .map_err(BenchError::runtime)?;
     let workers = (0..w)
         .map(|i| {
             Worker::start(
@@ -193,9 +172,9 @@ fn throughput(a: &PipelineBenchArgs, w: u32) -> Result<(Vec<f64>, Vec<f64>), Cli
             )
         })
         .collect::<Result<Vec<_>, _>>()
-        .map_err(CliError::runtime)?;
+        .map_err(BenchError::runtime)?;
     let client =
-        Client::start(loopback(port, "bench-client"), config).map_err(CliError::runtime)?;
+        Client::start(loopback(port, "bench-client"), config).map_err(BenchError::runtime)?;
     wait_ready(&client, w as usize)?;
     // Warm-up (also proves the collector is known).
     run_batch(&client, payloads(1000, a.size), |_| {})?;
@@ -214,7 +193,7 @@ fn throughput(a: &PipelineBenchArgs, w: u32) -> Result<(Vec<f64>, Vec<f64>), Cli
 
 /// Plain libzmq: a ventilator PUSHes `count` messages to `w` worker threads (PULL, echo, PUSH)
 /// and a sink PULLs them; the time from the first send to the last receive.
-fn push_pull(count: u64, size: u32, w: u32) -> Result<Duration, CliError> {
+fn push_pull(count: u64, size: u32, w: u32) -> Result<Duration, BenchError> {
     let ctx = zmq::Context::new();
     let stall = i32::try_from(STALL.as_millis()).unwrap_or(i32::MAX);
     let vent = ctx.socket(zmq::PUSH).map_err(zmq_err("socket"))?;
@@ -224,15 +203,15 @@ fn push_pull(count: u64, size: u32, w: u32) -> Result<Duration, CliError> {
         s.set_rcvtimeo(stall).map_err(zmq_err("rcvtimeo"))?;
         s.set_sndtimeo(stall).map_err(zmq_err("sndtimeo"))?;
     }
-    let endpoint = |s: &zmq::Socket| -> Result<String, CliError> {
+    let endpoint = |s: &zmq::Socket| -> Result<String, BenchError> {
         s.bind("tcp://127.0.0.1:*").map_err(zmq_err("bind"))?;
         s.get_last_endpoint()
             .map_err(zmq_err("endpoint"))?
-            .map_err(|_| CliError::Runtime("endpoint is not UTF-8".into()))
+            .map_err(|_| BenchError::Runtime("endpoint is not UTF-8".into()))
     };
     let vent_ep = endpoint(&vent)?;
     let sink_ep = endpoint(&sink)?;
-    let mut threads: Vec<JoinHandle<Result<(), CliError>>> = Vec::new();
+    let mut threads: Vec<JoinHandle<Result<(), BenchError>>> = Vec::new();
     for _ in 0..w {
         let pull = ctx.socket(zmq::PULL).map_err(zmq_err("socket"))?;
         let push = ctx.socket(zmq::PUSH).map_err(zmq_err("socket"))?;
@@ -265,7 +244,7 @@ fn push_pull(count: u64, size: u32, w: u32) -> Result<Duration, CliError> {
     std::thread::sleep(Duration::from_millis(50));
     let data = payloads(count, size);
     let start = Instant::now();
-    let sender = std::thread::spawn(move || -> Result<zmq::Socket, CliError> {
+    let sender = std::thread::spawn(move || -> Result<zmq::Socket, BenchError> {
         for d in &data {
             vent.send(&d[..], 0).map_err(zmq_err("send"))?;
         }
@@ -273,24 +252,24 @@ fn push_pull(count: u64, size: u32, w: u32) -> Result<Duration, CliError> {
     });
     for got in 0..count {
         sink.recv(&mut msg, 0)
-            .map_err(|e| CliError::Runtime(format!("PUSH/PULL: {got} of {count}: {e}")))?;
+            .map_err(|e| BenchError::Runtime(format!("PUSH/PULL: {got} of {count}: {e}")))?;
     }
     let elapsed = start.elapsed();
     let vent = sender
         .join()
-        .unwrap_or_else(|_| Err(CliError::Runtime("sender panicked".into())))?;
+        .unwrap_or_else(|_| Err(BenchError::Runtime("sender panicked".into())))?;
     for _ in 0..w {
         vent.send(&b""[..], 0).map_err(zmq_err("end"))?;
     }
     for t in threads {
         t.join()
-            .unwrap_or_else(|_| Err(CliError::Runtime("a worker panicked".into())))?;
+            .unwrap_or_else(|_| Err(BenchError::Runtime("a worker panicked".into())))?;
     }
     Ok(elapsed)
 }
 
 /// The same batch with 4 worker processes, without and with one killed halfway.
-fn recovery(a: &PipelineBenchArgs) -> Result<(Vec<f64>, Vec<f64>), CliError> {
+fn recovery(a: &PipelineOptions) -> Result<(Vec<f64>, Vec<f64>), BenchError> {
     let mut plain = Vec::new();
     let mut killed = Vec::new();
     for round in 0..a.rounds {
@@ -305,9 +284,9 @@ fn recovery(a: &PipelineBenchArgs) -> Result<(Vec<f64>, Vec<f64>), CliError> {
                 ..fast_config(&cluster)
             };
             let _collector = Collector::start(loopback(port, "bench-collector"), config.clone())
-                .map_err(CliError::runtime)?;
-            let client =
-                Client::start(loopback(port, "bench-client"), config).map_err(CliError::runtime)?;
+                .map_err(BenchError::runtime)?;
+            let client = Client::start(loopback(port, "bench-client"), config)
+                .map_err(BenchError::runtime)?;
             wait_ready(&client, 4)?;
             run_batch(&client, payloads(1000, a.size), |_| {})?;
             let half = a.count / 2;
@@ -327,4 +306,72 @@ fn recovery(a: &PipelineBenchArgs) -> Result<(Vec<f64>, Vec<f64>), CliError> {
         }
     }
     Ok((plain, killed))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers shared with `ryre pipeline demo`
+
+/// A child process killed (SIGKILL) and reaped when dropped.
+pub struct KillOnDrop(pub Child);
+
+impl KillOnDrop {
+    /// Kills it now with SIGKILL (as `kill -9` does).
+    pub fn kill9(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// Starts a `ryre pipeline worker --echo` process of this binary on loopback.
+pub fn spawn_echo_worker(
+    port: u16,
+    cluster: &str,
+    delay: Option<Duration>,
+) -> Result<KillOnDrop, BenchError> {
+    let exe = crate::ryre_exe().map_err(BenchError::runtime)?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["pipeline", "worker", "--echo", "--interface", "lo"])
+        .args(["--port", &port.to_string(), "--cluster", cluster])
+        .args(["--interval", "100", "--evasive", "500", "--expired", "1500"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if let Some(d) = delay {
+        cmd.args(["--delay", &d.as_millis().max(1).to_string()]);
+    }
+    cmd.spawn()
+        .map(KillOnDrop)
+        .map_err(|e| BenchError::Runtime(format!("cannot start a worker: {e}")))
+}
+
+/// A UDP port free on loopback, chosen by the OS.
+pub fn free_udp_port() -> Result<u16, BenchError> {
+    ryre::private_port().map_err(BenchError::runtime)
+}
+
+/// A loopback node builder with fast presence timings, for demos and benches.
+pub fn loopback(port: u16, name: &str) -> NodeBuilder {
+    ryre::Node::builder()
+        .name(name)
+        .interface("lo")
+        .port(port)
+        .interval(Duration::from_millis(100))
+        .evasive_timeout(Duration::from_millis(500))
+        .expired_timeout(Duration::from_millis(1500))
+}
+
+/// The settings demos and benches use: fast failure detection.
+pub fn fast_config(cluster: &str) -> Config {
+    Config {
+        task_timeout: Duration::from_millis(1500),
+        result_timeout: Duration::from_secs(3),
+        collector_timeout: Duration::from_secs(2),
+        ..Config::cluster(cluster)
+    }
 }

@@ -1,0 +1,491 @@
+//! `ryre bench`: whisper throughput and round-trip latency between two nodes of this process on
+//! loopback, each measured against a raw libzmq baseline of the same shape (a DEALER talking to
+//! a ROUTER over `tcp://127.0.0.1`, sending a 6-byte ZRE header frame and a content frame).
+//!
+//! Measurements alternate (raw, ryre, raw, ryre, ...) and the medians are reported. Every wait is
+//! bounded: a measurement that stalls fails with a count of what arrived.
+
+use std::process::ExitCode;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use ryre::{Bytes, Event, Node, PeerId};
+use serde_json::json;
+
+use crate::{median, percentile, print_line};
+use crate::{BenchError, BenchResult};
+
+/// Longest wait for any single expected message or event before a measurement fails.
+const STALL: Duration = Duration::from_secs(10);
+
+/// Round trips done before latency measurement starts, to warm connections and caches.
+const WARMUP: usize = 100;
+
+/// Settings shared by both benchmarks.
+#[derive(Debug, Clone)]
+pub struct WhisperOptions {
+    /// Content bytes per message.
+    pub size: u32,
+    /// Messages (whisper) or round trips (latency) per measurement
+    /// [default: 200000 for whisper, 20000 for latency].
+    pub count: Option<u32>,
+    /// Measurements of each kind (raw and ryre alternate); medians are reported.
+    pub rounds: u32,
+    /// Print one JSON object with every number.
+    pub json: bool,
+    /// Measure only the ryre side (for profiling; no ratio is printed).
+    pub ryre_only: bool,
+}
+
+/// A ZRE WHISPER header frame (signature, id 2, version 2, sequence) for the raw baseline.
+fn zre_header(seq: u16) -> [u8; 6] {
+    let s = seq.to_be_bytes();
+    [0xAA, 0xA1, 2, 2, s[0], s[1]]
+}
+
+fn zmq_err(what: &str) -> impl Fn(zmq::Error) -> BenchError + '_ {
+    move |e| BenchError::Runtime(format!("raw libzmq {what}: {e}"))
+}
+
+fn join<T>(h: JoinHandle<Result<T, BenchError>>) -> Result<T, BenchError> {
+    h.join()
+        .unwrap_or_else(|_| Err(BenchError::Runtime("a bench thread panicked".into())))
+}
+
+// ---------------------------------------------------------------------------------------------
+// ryre side
+
+/// Two nodes on loopback without beacons, introduced to each other, both having seen ENTER.
+struct Pair {
+    a: Node,
+    b: Node,
+}
+
+impl Pair {
+    fn start(send_hwm: i32) -> Result<Pair, BenchError> {
+        let make = |name: &str| {
+            Node::builder()
+                .name(name)
+                .interface("lo")
+                .endpoint("tcp://127.0.0.1:*")
+                .beacon(false)
+                .send_hwm(send_hwm)
+                .start()
+        };
+        let a = make("bench-a")?;
+        let b = make("bench-b")?;
+        a.connect_peer(b.uuid(), b.endpoint())?;
+        b.connect_peer(a.uuid(), a.endpoint())?;
+        wait_enter(&a, b.uuid())?;
+        wait_enter(&b, a.uuid())?;
+        Ok(Pair { a, b })
+    }
+
+    fn stop(&self) {
+        let _ = self.a.stop();
+        let _ = self.b.stop();
+    }
+}
+
+impl Drop for Pair {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn wait_enter(node: &Node, peer: PeerId) -> Result<(), BenchError> {
+    let deadline = Instant::now() + STALL;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match node.recv_timeout(left)? {
+            Some(Event::Enter { peer: p, .. }) if p == peer => return Ok(()),
+            Some(_) => {}
+            None => {
+                return Err(BenchError::Runtime(format!(
+                    "{} did not see its bench peer enter within {STALL:?}",
+                    node.name()
+                )))
+            }
+        }
+    }
+}
+
+/// High-water mark large enough that `count` unsent whispers never overflow a link.
+fn hwm_for(count: u32) -> i32 {
+    i32::try_from(u64::from(count) * 2 + 1000).unwrap_or(i32::MAX)
+}
+
+/// ryre: `count` whispers of `size` bytes from a to b; time from first send to last receive.
+fn ryre_throughput(size: usize, count: u32) -> Result<Duration, BenchError> {
+    let pair = Pair::start(hwm_for(count))?;
+    let receiver = pair.b.clone();
+    let rx: JoinHandle<Result<Instant, BenchError>> = std::thread::spawn(move || {
+        let mut got = 0u32;
+        while got < count {
+            match receiver.recv_timeout(STALL)? {
+                Some(Event::Whisper { .. }) => got += 1,
+                Some(_) => {}
+                None => {
+                    return Err(BenchError::Runtime(format!(
+                        "ryre: only {got} of {count} whispers arrived (none for {STALL:?})"
+                    )))
+                }
+            }
+        }
+        Ok(Instant::now())
+    });
+    let payload = Bytes::from(vec![b'x'; size]);
+    let to = pair.b.uuid();
+    let start = Instant::now();
+    for _ in 0..count {
+        pair.a.whisper(to, [payload.clone()])?;
+    }
+    let end = join(rx)?;
+    pair.stop();
+    Ok(end.duration_since(start))
+}
+
+/// ryre: round trips a → b → a, after a warm-up; the sorted round-trip times.
+fn ryre_latency(size: usize, count: u32) -> Result<Vec<Duration>, BenchError> {
+    let pair = Pair::start(hwm_for(count))?;
+    let echo = pair.b.clone();
+    // The echo thread ends when b stops (its event queue ends).
+    let echoer = std::thread::spawn(move || {
+        while let Ok(ev) = echo.recv() {
+            if let Event::Whisper { peer, content, .. } = ev {
+                if echo.whisper(peer, content).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    let result = ping_pong(&pair, size, count);
+    pair.stop();
+    let _ = echoer.join();
+    result
+}
+
+fn ping_pong(pair: &Pair, size: usize, count: u32) -> Result<Vec<Duration>, BenchError> {
+    let payload = Bytes::from(vec![b'x'; size]);
+    let to = pair.b.uuid();
+    let total = WARMUP + count as usize;
+    let mut samples = Vec::with_capacity(count as usize);
+    for i in 0..total {
+        let t0 = Instant::now();
+        pair.a.whisper(to, [payload.clone()])?;
+        let deadline = t0 + STALL;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match pair.a.recv_timeout(left)? {
+                Some(Event::Whisper { .. }) => break,
+                Some(_) => {}
+                None => {
+                    return Err(BenchError::Runtime(format!(
+                        "ryre: round trip {} of {total} got no answer within {STALL:?}",
+                        i + 1
+                    )))
+                }
+            }
+        }
+        if i >= WARMUP {
+            samples.push(t0.elapsed());
+        }
+    }
+    samples.sort();
+    Ok(samples)
+}
+
+// ---------------------------------------------------------------------------------------------
+// raw libzmq side
+
+/// A ROUTER bound on loopback and a DEALER connected to it, proven connected by one message.
+struct RawPair {
+    _ctx: zmq::Context,
+    router: zmq::Socket,
+    dealer: zmq::Socket,
+}
+
+impl RawPair {
+    fn start() -> Result<RawPair, BenchError> {
+        let ctx = zmq::Context::new();
+        let router = ctx.socket(zmq::ROUTER).map_err(zmq_err("socket"))?;
+        let dealer = ctx.socket(zmq::DEALER).map_err(zmq_err("socket"))?;
+        let stall = i32::try_from(STALL.as_millis()).unwrap_or(i32::MAX);
+        for s in [&router, &dealer] {
+            s.set_sndhwm(0).map_err(zmq_err("SNDHWM"))?;
+            s.set_rcvhwm(0).map_err(zmq_err("RCVHWM"))?;
+            s.set_linger(0).map_err(zmq_err("LINGER"))?;
+            s.set_rcvtimeo(stall).map_err(zmq_err("RCVTIMEO"))?;
+            s.set_sndtimeo(stall).map_err(zmq_err("SNDTIMEO"))?;
+        }
+        dealer
+            .set_identity(&PeerId::from_bytes([7; 16]).routing_id())
+            .map_err(zmq_err("identity"))?;
+        router.bind("tcp://127.0.0.1:*").map_err(zmq_err("bind"))?;
+        let endpoint = router
+            .get_last_endpoint()
+            .map_err(zmq_err("endpoint"))?
+            .map_err(|_| BenchError::Runtime("raw libzmq: endpoint is not UTF-8".into()))?;
+        dealer.connect(&endpoint).map_err(zmq_err("connect"))?;
+        dealer.send("hi", 0).map_err(zmq_err("send"))?;
+        router.recv_multipart(0).map_err(zmq_err("first message"))?;
+        Ok(RawPair {
+            _ctx: ctx,
+            router,
+            dealer,
+        })
+    }
+}
+
+/// Receives one multipart message into `msg` (frame by frame); the number of frames.
+fn recv_frames(s: &zmq::Socket, msg: &mut zmq::Message) -> Result<usize, zmq::Error> {
+    let mut frames = 0;
+    loop {
+        s.recv(msg, 0)?;
+        frames += 1;
+        if !msg.get_more() {
+            return Ok(frames);
+        }
+    }
+}
+
+/// Raw: `count` messages DEALER → ROUTER; time from first send to last receive.
+fn raw_throughput(size: usize, count: u32) -> Result<Duration, BenchError> {
+    let RawPair {
+        _ctx,
+        router,
+        dealer,
+    } = RawPair::start()?;
+    let rx: JoinHandle<Result<Instant, BenchError>> = std::thread::spawn(move || {
+        let mut msg = zmq::Message::new();
+        for got in 0..count {
+            recv_frames(&router, &mut msg).map_err(|e| {
+                BenchError::Runtime(format!(
+                    "raw libzmq: only {got} of {count} messages arrived: {e}"
+                ))
+            })?;
+        }
+        Ok(Instant::now())
+    });
+    let payload = vec![b'x'; size];
+    let start = Instant::now();
+    for i in 0..count {
+        dealer
+            .send(&zre_header(i as u16)[..], zmq::SNDMORE)
+            .map_err(zmq_err("send"))?;
+        dealer.send(&payload[..], 0).map_err(zmq_err("send"))?;
+    }
+    let end = join(rx)?;
+    Ok(end.duration_since(start))
+}
+
+/// Raw: round trips DEALER → ROUTER → DEALER (the ROUTER replies with the routing id).
+fn raw_latency(size: usize, count: u32) -> Result<Vec<Duration>, BenchError> {
+    let RawPair {
+        _ctx,
+        router,
+        dealer,
+    } = RawPair::start()?;
+    let total = WARMUP + count as usize;
+    let echoer: JoinHandle<Result<(), BenchError>> = std::thread::spawn(move || {
+        for _ in 0..total {
+            let frames = router.recv_multipart(0).map_err(zmq_err("echo receive"))?;
+            router
+                .send_multipart(frames, 0)
+                .map_err(zmq_err("echo send"))?;
+        }
+        Ok(())
+    });
+    let payload = vec![b'x'; size];
+    let mut msg = zmq::Message::new();
+    let mut samples = Vec::with_capacity(count as usize);
+    for i in 0..total {
+        let t0 = Instant::now();
+        dealer
+            .send(&zre_header(i as u16)[..], zmq::SNDMORE)
+            .map_err(zmq_err("send"))?;
+        dealer.send(&payload[..], 0).map_err(zmq_err("send"))?;
+        recv_frames(&dealer, &mut msg).map_err(|e| {
+            BenchError::Runtime(format!(
+                "raw libzmq: round trip {} of {total} got no answer: {e}",
+                i + 1
+            ))
+        })?;
+        if i >= WARMUP {
+            samples.push(t0.elapsed());
+        }
+    }
+    join(echoer)?;
+    samples.sort();
+    Ok(samples)
+}
+
+// ---------------------------------------------------------------------------------------------
+// reports
+
+/// Rates of one side of the throughput bench.
+struct Rates {
+    runs: Vec<f64>,
+}
+
+impl Rates {
+    fn median(&self) -> f64 {
+        median(&self.runs)
+    }
+
+    fn json(&self, size: u32) -> serde_json::Value {
+        let m = self.median();
+        json!({
+            "msgs_per_sec": m,
+            "mb_per_sec": m * f64::from(size) / 1e6,
+            "runs_msgs_per_sec": self.runs,
+        })
+    }
+
+    fn line(&self, label: &str, size: u32) -> String {
+        let m = self.median();
+        let runs: Vec<String> = self.runs.iter().map(|r| format!("{r:.0}")).collect();
+        format!(
+            "  {label:<11} {m:>12.0} msg/s  {:>9.2} MB/s   (runs: {})",
+            m * f64::from(size) / 1e6,
+            runs.join(", ")
+        )
+    }
+}
+
+/// Runs `ryre bench whisper`: whisper throughput against raw libzmq; prints the report.
+pub fn whisper(c: &WhisperOptions) -> BenchResult {
+    let count = c.count.unwrap_or(200_000);
+    let size = c.size as usize;
+    let mut raw = Rates { runs: Vec::new() };
+    let mut ryre = Rates { runs: Vec::new() };
+    let rate = |d: Duration| f64::from(count) / d.as_secs_f64().max(1e-9);
+    for _ in 0..c.rounds {
+        if !c.ryre_only {
+            raw.runs.push(rate(raw_throughput(size, count)?));
+        }
+        ryre.runs.push(rate(ryre_throughput(size, count)?));
+    }
+    let ratio = ryre.median() / raw.median().max(1e-9);
+    if c.json {
+        let v = json!({
+            "bench": "whisper",
+            "size": c.size,
+            "count": count,
+            "rounds": c.rounds,
+            "raw": raw.json(c.size),
+            "ryre": ryre.json(c.size),
+            "ratio": ratio,
+        });
+        print_line(&v.to_string());
+    } else {
+        print_line(&format!(
+            "bench whisper: {count} messages of {} bytes, median of {} rounds",
+            c.size, c.rounds
+        ));
+        print_line(&raw.line("raw libzmq", c.size));
+        print_line(&ryre.line("ryre", c.size));
+        print_line(&format!("  ratio ryre/raw: {ratio:.3}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Percentiles of one latency run, in microseconds.
+#[derive(Debug, Clone, Copy)]
+struct Lat {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+impl Lat {
+    fn of(sorted: &[Duration]) -> Lat {
+        let us = |d: Duration| d.as_secs_f64() * 1e6;
+        Lat {
+            p50: us(percentile(sorted, 50.0)),
+            p99: us(percentile(sorted, 99.0)),
+            max: us(sorted.last().copied().unwrap_or_default()),
+        }
+    }
+
+    fn median_of(runs: &[Lat]) -> Lat {
+        let pick = |f: fn(&Lat) -> f64| median(&runs.iter().map(f).collect::<Vec<_>>());
+        Lat {
+            p50: pick(|l| l.p50),
+            p99: pick(|l| l.p99),
+            max: pick(|l| l.max),
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        json!({"p50_us": self.p50, "p99_us": self.p99, "max_us": self.max})
+    }
+
+    fn line(&self, label: &str) -> String {
+        format!(
+            "  {label:<11} p50 {:>9.1} µs   p99 {:>9.1} µs   max {:>9.1} µs",
+            self.p50, self.p99, self.max
+        )
+    }
+}
+
+/// Runs `ryre bench latency`: round trips against raw libzmq; prints the report.
+pub fn latency(c: &WhisperOptions) -> BenchResult {
+    let count = c.count.unwrap_or(20_000);
+    let size = c.size as usize;
+    let mut raw_runs = Vec::new();
+    let mut ryre_runs = Vec::new();
+    for _ in 0..c.rounds {
+        raw_runs.push(Lat::of(&raw_latency(size, count)?));
+        ryre_runs.push(Lat::of(&ryre_latency(size, count)?));
+    }
+    let raw = Lat::median_of(&raw_runs);
+    let ryre = Lat::median_of(&ryre_runs);
+    let ratio = ryre.p50 / raw.p50.max(1e-9);
+    if c.json {
+        let v = json!({
+            "bench": "latency",
+            "size": c.size,
+            "count": count,
+            "rounds": c.rounds,
+            "raw": raw.json(),
+            "ryre": ryre.json(),
+            "raw_runs": raw_runs.iter().map(Lat::json).collect::<Vec<_>>(),
+            "ryre_runs": ryre_runs.iter().map(Lat::json).collect::<Vec<_>>(),
+            "ratio_p50": ratio,
+        });
+        print_line(&v.to_string());
+    } else {
+        print_line(&format!(
+            "bench latency: {count} round trips of {} bytes, median of {} rounds",
+            c.size, c.rounds
+        ));
+        print_line(&raw.line("raw libzmq"));
+        print_line(&ryre.line("ryre"));
+        print_line(&format!("  ratio p50 ryre/raw: {ratio:.3}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn medians_and_percentiles() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), 2.0);
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), 2.5);
+        assert_eq!(median(&[]), 0.0);
+        let v: Vec<Duration> = (1..=100).map(Duration::from_micros).collect();
+        assert_eq!(percentile(&v, 50.0), Duration::from_micros(50));
+        assert_eq!(percentile(&v, 99.0), Duration::from_micros(99));
+        assert_eq!(percentile(&v, 100.0), Duration::from_micros(100));
+        assert_eq!(percentile(&v[..1], 99.0), Duration::from_micros(1));
+        assert_eq!(percentile(&[], 50.0), Duration::ZERO);
+    }
+
+    #[test]
+    fn header_shape() {
+        assert_eq!(zre_header(0x0102), [0xAA, 0xA1, 2, 2, 1, 2]);
+    }
+}

@@ -1,0 +1,4 @@
+#!/usr/bin/env bash
+# Every fuzz target of ryre-log, N seconds each (default 60): see scripts/fuzz.sh.
+#   crates/ryre-log/fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
+exec "$(dirname "$0")/../../../scripts/fuzz.sh" "$(dirname "$0")" "$@"
