@@ -559,6 +559,12 @@ impl Client {
         self.out.push_back(msg);
     }
 
+    /// Passes on a tuple this node learned elsewhere (a hub that is also a client forwards new
+    /// tuples to the hubs it connects to, as CZMQ does). Sent with ttl 0: it is not refreshed.
+    pub fn forward(&mut self, t: Tuple) {
+        self.out.push_back(Message::Publish(Tuple { ttl: 0, ..t }));
+    }
+
     /// Withdraws every own tuple (a clean stop): each is re-published with ttl 1 ms, which a
     /// ryre server takes as "forget it now" and a CZMQ server drops as a duplicate.
     pub fn withdraw(&mut self) {
