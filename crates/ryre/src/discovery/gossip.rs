@@ -24,6 +24,10 @@ use crate::Error;
 /// Longest wait in the poll, so a stop is seen within it.
 const TICK: Duration = Duration::from_millis(50);
 
+/// The largest gossip frame taken from the network (libzmq drops the connection of a peer that
+/// sends more): a tuple is a UUID and an endpoint, far below this.
+const MAX_FRAME: i64 = 64 * 1024;
+
 /// What a node was asked to gossip.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct GossipSettings {
@@ -70,6 +74,7 @@ impl Gossip {
         if let Some(bind) = &settings.bind {
             let s = ctx.socket(zmq::ROUTER).map_err(TransportError::from)?;
             s.set_linger(0).map_err(TransportError::from)?;
+            s.set_maxmsgsize(MAX_FRAME).map_err(TransportError::from)?;
             s.bind(bind).map_err(TransportError::from)?;
             let ep = s
                 .get_last_endpoint()
@@ -86,6 +91,7 @@ impl Gossip {
             // Queued tuples are worth a short wait at close (the withdrawal on stop).
             s.set_linger(200).map_err(TransportError::from)?;
             s.set_reconnect_ivl(100).map_err(TransportError::from)?;
+            s.set_maxmsgsize(MAX_FRAME).map_err(TransportError::from)?;
             s.set_reconnect_ivl_max(1000)
                 .map_err(TransportError::from)?;
             s.connect(ep).map_err(TransportError::from)?;
