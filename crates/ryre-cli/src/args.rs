@@ -26,6 +26,18 @@ pub struct NetArgs {
     /// TCP port of the device rendezvous on 127.0.0.1 [default: the beacon port].
     #[arg(long, value_name = "P", value_parser = clap::value_parser!(u16).range(1..))]
     pub rendezvous_port: Option<u16>,
+    /// Serve gossip (ZGP, as Zyre's gossip) at this ZeroMQ endpoint, e.g. tcp://10.0.0.1:5670;
+    /// turns beacons off unless --discovery is given too.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub gossip_bind: Option<String>,
+    /// Gossip through the hub at this endpoint (repeatable); turns beacons off unless
+    /// --discovery is given too.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub gossip_connect: Vec<String>,
+    /// Announce this inbox endpoint to peers instead of the bound one (NAT, port forwards),
+    /// e.g. tcp://203.0.113.5:6000.
+    #[arg(long, value_name = "ENDPOINT")]
+    pub advertise: Option<String>,
 }
 
 impl NetArgs {
@@ -46,6 +58,15 @@ impl NetArgs {
         }
         if let Some(p) = self.rendezvous_port {
             b = b.rendezvous_port(p);
+        }
+        if let Some(e) = &self.gossip_bind {
+            b = b.gossip_bind(e.clone());
+        }
+        for e in &self.gossip_connect {
+            b = b.gossip_connect(e.clone());
+        }
+        if let Some(e) = &self.advertise {
+            b = b.advertised_endpoint(e.clone());
         }
         b
     }

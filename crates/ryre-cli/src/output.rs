@@ -211,16 +211,23 @@ impl Printer {
     /// The first line: who we are.
     pub fn started(&self, node: &Node) {
         if self.json {
-            let v = json!({
+            let mut v = json!({
                 "event": "STARTED",
                 "peer": node.uuid().to_string(),
                 "name": node.name(),
                 "endpoint": node.endpoint(),
             });
+            if let Some(g) = node.gossip_endpoint() {
+                v["gossip"] = json!(g);
+            }
             print_line(&v.to_string());
         } else {
+            let gossip = node
+                .gossip_endpoint()
+                .map(|g| format!(" gossip={g}"))
+                .unwrap_or_default();
             print_line(&format!(
-                "STARTED {} id={} {} on {}",
+                "STARTED {} id={} {} on {}{gossip}",
                 node.name(),
                 node.uuid(),
                 node.endpoint(),

@@ -5,6 +5,7 @@
 //!
 //! - [`beacon`]: UDP discovery beacons (22-byte v1, 54-byte v3).
 //! - [`msg`]: ZRE messages 1..10, encode and decode (decoders never panic).
+//! - [`zgp`]: ZGP, CZMQ's gossip protocol (Zyre's gossip discovery): codec and session machines.
 //! - [`NodeState`]: peers, groups, sequence numbers, status, liveness and elections. Feed it what
 //!   happened with [`NodeState::handle`] and [`NodeState::handle_timeout`], then drain what it wants
 //!   done with [`NodeState::poll_transmit`], [`NodeState::poll_event`] and
@@ -23,6 +24,7 @@ pub mod msg;
 mod node;
 mod peer;
 pub mod rendezvous;
+pub mod zgp;
 
 pub use event::{Event, ExitReason};
 pub use frames::{Frames, Transmit};

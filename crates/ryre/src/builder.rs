@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use ryre_proto::{Config, NodeState, PeerId};
 
 use crate::discovery::agent::Rendezvous;
+use crate::discovery::gossip::{Gossip, GossipSettings};
 use crate::discovery::local::LocalClient;
 use crate::discovery::{self, Interface};
 use crate::events::EventQueue;
@@ -34,6 +35,11 @@ pub struct NodeBuilder {
     verbose: bool,
     send_hwm: i32,
     send_policy: crate::SendPolicy,
+    /// Whether `discovery`/`beacon` was set (gossip then keeps it; otherwise gossip turns it off).
+    discovery_set: bool,
+    gossip: GossipSettings,
+    gossip_ttl: Option<Duration>,
+    advertised: Option<String>,
 }
 
 /// How a node finds its peers.
@@ -98,6 +104,10 @@ impl Default for NodeBuilder {
             verbose: false,
             send_hwm: 100_000,
             send_policy: crate::SendPolicy::default(),
+            discovery_set: false,
+            gossip: GossipSettings::default(),
+            gossip_ttl: None,
+            advertised: None,
         }
     }
 }
@@ -158,12 +168,50 @@ impl NodeBuilder {
     /// ([`Discovery::Auto`]).
     pub fn beacon(mut self, on: bool) -> Self {
         self.discovery = if on { Discovery::Auto } else { Discovery::Off };
+        self.discovery_set = true;
         self
     }
 
     /// How the node finds its peers (default [`Discovery::Auto`]).
     pub fn discovery(mut self, d: Discovery) -> Self {
         self.discovery = d;
+        self.discovery_set = true;
+        self
+    }
+
+    /// Serves gossip (ZGP, CZMQ's zgossip, as Zyre's `zyre_gossip_bind`): a hub at this ZeroMQ
+    /// endpoint (e.g. `tcp://10.0.0.1:5670`, or `tcp://10.0.0.1:*` for a port the OS picks; see
+    /// [`Node::gossip_endpoint`]) that keeps every node's tuple and tells every client about
+    /// every other. As in Zyre, gossip turns beacons off unless [`NodeBuilder::discovery`] (or
+    /// [`NodeBuilder::beacon`]) is also set, which keeps both.
+    ///
+    /// [`Node::gossip_endpoint`]: crate::Node::gossip_endpoint
+    pub fn gossip_bind(mut self, endpoint: impl Into<String>) -> Self {
+        self.gossip.bind = Some(endpoint.into());
+        self
+    }
+
+    /// Gossips through the hub at this endpoint (repeatable: one session per hub), as Zyre's
+    /// `zyre_gossip_connect`: publishes this node's UUID and endpoint there and meets every node
+    /// the hub knows. Turns beacons off unless discovery is set too (see
+    /// [`NodeBuilder::gossip_bind`]).
+    pub fn gossip_connect(mut self, endpoint: impl Into<String>) -> Self {
+        self.gossip.connect.push(endpoint.into());
+        self
+    }
+
+    /// How long a ryre gossip hub keeps this node's tuple without a refresh (the node re-publishes
+    /// it every third of this; default: the expired timeout). Zyre hubs keep tuples forever.
+    pub fn gossip_ttl(mut self, ttl: Duration) -> Self {
+        self.gossip_ttl = Some(ttl);
+        self
+    }
+
+    /// The endpoint announced to peers (in HELLO, in gossip and by the device agent) instead of
+    /// the bound one: for a node behind NAT or a port forward, e.g. `tcp://203.0.113.5:6000`
+    /// while the inbox is bound to `tcp://192.168.1.5:6000`.
+    pub fn advertised_endpoint(mut self, endpoint: impl Into<String>) -> Self {
+        self.advertised = Some(endpoint.into());
         self
     }
 
@@ -222,6 +270,23 @@ impl NodeBuilder {
         if self.evasive.is_zero() || self.expired.is_zero() {
             return Err(Error::Config("timeouts must be above zero".into()));
         }
+        for ep in self.gossip.bind.iter().chain(&self.gossip.connect) {
+            check_nul("gossip endpoint", ep)?;
+        }
+        if self
+            .gossip_ttl
+            .is_some_and(|t| t < Duration::from_millis(3))
+        {
+            return Err(Error::Config("the gossip ttl must be at least 3 ms".into()));
+        }
+        if let Some(ep) = &self.advertised {
+            check_str("advertised endpoint", ep)?;
+            if !ep.starts_with("tcp://") {
+                return Err(Error::Config(format!(
+                    "the advertised endpoint {ep:?} is not tcp://host:port"
+                )));
+            }
+        }
         if self.send_hwm <= 0 {
             return Err(Error::Config(
                 "the send high-water mark must be above zero".into(),
@@ -231,8 +296,13 @@ impl NodeBuilder {
     }
 
     /// Starts the node: binds its inbox, opens its beacon socket and starts its thread.
-    pub fn start(self) -> Result<Node, Error> {
+    pub fn start(mut self) -> Result<Node, Error> {
         self.validate()?;
+        if self.gossip.active() && !self.discovery_set {
+            // As Zyre: gossip replaces beacons unless both were asked for.
+            self.discovery = Discovery::Off;
+        }
+        self.gossip.ttl = self.gossip_ttl.unwrap_or(self.expired);
         let id = PeerId::from_bytes(*uuid::Uuid::new_v4().as_bytes());
         let name = self
             .name
@@ -253,6 +323,7 @@ impl NodeBuilder {
             },
             None => discovery::beacon::endpoint(iface.addr, port),
         };
+        let endpoint = self.advertised.clone().unwrap_or(endpoint);
         check_str("endpoint", &endpoint)?;
         let beacon = if self.discovery == Discovery::Beacon {
             let b = discovery::beacon::BeaconSocket::open(&iface, self.port).map_err(|source| {
@@ -275,6 +346,7 @@ impl NodeBuilder {
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
         wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
         wake_rx.set_nonblocking(true).map_err(Error::Thread)?;
+        let gossip_ctx = ctx.clone();
         let links = transport::Links::new(
             ctx,
             id,
@@ -349,6 +421,28 @@ impl NodeBuilder {
             .spawn(move || bg.run())
             .map_err(Error::Thread)?;
         let _ = shared.bg_thread.set(thread.thread().clone());
+        let gossip = if self.gossip.active() {
+            match Gossip::start(
+                &gossip_ctx,
+                &self.gossip,
+                id,
+                endpoint.clone(),
+                Arc::downgrade(&shared),
+            ) {
+                Ok(g) => Some(g),
+                Err(e) => {
+                    shared.stop();
+                    thread.thread().unpark();
+                    let _ = thread.join();
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let gossip_endpoint = gossip
+            .as_ref()
+            .and_then(|g| g.endpoint().map(str::to_owned));
         Ok(Node {
             inner: Arc::new(Inner {
                 id,
@@ -363,6 +457,8 @@ impl NodeBuilder {
                 thread: Mutex::new(Some(thread)),
                 is_agent,
                 discovery: self.discovery,
+                gossip: Mutex::new(gossip),
+                gossip_endpoint,
             }),
         })
     }

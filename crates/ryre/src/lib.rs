@@ -154,10 +154,17 @@ struct Inner {
     thread: Mutex<Option<JoinHandle<()>>>,
     is_agent: Arc<std::sync::atomic::AtomicBool>,
     discovery: Discovery,
+    gossip: discovery::gossip::GossipSlot,
+    gossip_endpoint: Option<String>,
 }
 
 impl Inner {
     fn stop(&self) {
+        // Gossip first: its tuple is withdrawn while the node still runs.
+        let gossip = self.gossip.lock().ok().and_then(|mut g| g.take());
+        if let Some(mut g) = gossip {
+            g.stop();
+        }
         self.shared.stop();
         let handle = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some(h) = handle {
@@ -225,6 +232,12 @@ impl Node {
     /// Own inbox endpoint, as announced to peers.
     pub fn endpoint(&self) -> &str {
         &self.inner.endpoint
+    }
+
+    /// The gossip hub's bound endpoint (with the port the OS chose for `*`), if this node serves
+    /// gossip ([`NodeBuilder::gossip_bind`]).
+    pub fn gossip_endpoint(&self) -> Option<&str> {
+        self.inner.gossip_endpoint.as_deref()
     }
 
     /// The interface this node beacons on.

@@ -3,6 +3,7 @@
 
 pub mod agent;
 pub(crate) mod beacon;
+pub(crate) mod gossip;
 mod iface;
 pub(crate) mod inproc;
 pub(crate) mod local;
