@@ -316,19 +316,7 @@ impl AgentState {
                 }
             }
             RvMsg::List => {
-                self.send(conn, &RvMsg::Welcome { agent: self.host });
-                let all: Vec<RvMsg> = self
-                    .members
-                    .iter()
-                    .map(|(id, m)| RvMsg::Peer {
-                        id: *id,
-                        name: m.reg.name.clone(),
-                        endpoint: m.reg.endpoint.clone(),
-                    })
-                    .collect();
-                for m in &all {
-                    self.send(conn, m);
-                }
+                self.send_table(conn, None);
                 self.close(conn);
             }
             other => {
@@ -389,20 +377,7 @@ impl AgentState {
         if update {
             return;
         }
-        self.send(conn, &RvMsg::Welcome { agent: self.host });
-        let others: Vec<RvMsg> = self
-            .members
-            .iter()
-            .filter(|(other, _)| **other != id)
-            .map(|(other, m)| RvMsg::Peer {
-                id: *other,
-                name: m.reg.name.clone(),
-                endpoint: m.reg.endpoint.clone(),
-            })
-            .collect();
-        for m in &others {
-            self.send(conn, m);
-        }
+        self.send_table(conn, Some(id));
         let announce = RvMsg::Peer { id, name, endpoint };
         if let Ok(frame) = announce.encode() {
             for m in self.members.values().filter(|m| m.conn != conn) {
@@ -461,6 +436,25 @@ impl AgentState {
             }
         }
         self.notes.push_back(AgentNote::Gone(id, reason));
+    }
+
+    /// WELCOME, then a PEER for every registered node but `except`: the table a new node (or a
+    /// LIST) is answered with.
+    fn send_table(&mut self, conn: ConnId, except: Option<PeerId>) {
+        self.send(conn, &RvMsg::Welcome { agent: self.host });
+        let table: Vec<RvMsg> = self
+            .members
+            .iter()
+            .filter(|(id, _)| Some(**id) != except)
+            .map(|(id, m)| RvMsg::Peer {
+                id: *id,
+                name: m.reg.name.clone(),
+                endpoint: m.reg.endpoint.clone(),
+            })
+            .collect();
+        for m in &table {
+            self.send(conn, m);
+        }
     }
 
     fn send(&mut self, conn: ConnId, msg: &RvMsg) {
