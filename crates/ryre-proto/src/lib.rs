@@ -24,6 +24,7 @@ pub mod msg;
 mod node;
 mod peer;
 pub mod rendezvous;
+pub mod security;
 pub mod zgp;
 
 pub use event::{Event, ExitReason};
