@@ -16,6 +16,7 @@ use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
 use crate::peer::Peer;
+use crate::security::{Auth, Keyring, PublicKey, Refusal, Security, SignedBeacon};
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::{Event, ExitReason, Frames, PeerId, Transmit};
 
@@ -42,6 +43,8 @@ pub struct Config {
     /// later means the peer is alive after all (the leaving beacon was forged, or it came back):
     /// it is taken back at once. HELLOs never bring a departed peer back on their own.
     pub rejoin_grace: Duration,
+    /// Secure mode (CURVE on every link, keys bound to UUIDs, signed beacons); `None`: open ZRE.
+    pub security: Option<Security>,
 }
 
 impl Config {
@@ -55,6 +58,7 @@ impl Config {
             evasive: Duration::from_secs(5),
             expired: Duration::from_secs(30),
             rejoin_grace: Duration::from_millis(250),
+            security: None,
         }
     }
 
@@ -86,6 +90,17 @@ pub enum Input {
         id: PeerId,
         /// Its inbox endpoint, e.g. `tcp://10.0.0.5:49152`.
         endpoint: String,
+    },
+    /// Discovery says peer `id` is reachable at `endpoint` with CURVE key `key` (a secure
+    /// discovery source such as gossip's `endpoint|key` tuples). The key is checked and bound
+    /// like a v3 beacon's. In open mode the key is ignored.
+    DiscoveredKey {
+        /// The peer.
+        id: PeerId,
+        /// Its inbox endpoint.
+        endpoint: String,
+        /// Its CURVE public key.
+        key: PublicKey,
     },
     /// Discovery says peer `id` is leaving (a port-0 beacon, or the machine's agent).
     Departed {
@@ -232,6 +247,24 @@ pub enum Problem {
     /// The node has stopped; the command was ignored.
     #[error("node is stopped")]
     Stopped,
+    /// Secure mode refused a beacon.
+    #[error("beacon from {from} for {id} refused: {reason}")]
+    RefusedBeacon {
+        /// Its source.
+        from: IpAddr,
+        /// The UUID it claims.
+        id: PeerId,
+        /// Why.
+        reason: Refusal,
+    },
+    /// Secure mode refused a message, an announcement or a connection.
+    #[error("{id} refused: {reason}")]
+    Refused {
+        /// The UUID it claims.
+        id: PeerId,
+        /// Why.
+        reason: Refusal,
+    },
 }
 
 /// Counters of what the heart has done, for tests, logs and dashboards.
@@ -245,6 +278,8 @@ pub struct Stats {
     pub malformed: u64,
     /// Messages ignored (not ready, unknown peer).
     pub ignored: u64,
+    /// Beacons, messages and announcements refused by secure mode (see [`Problem::Refused`]).
+    pub refused: u64,
 }
 
 /// The protocol state of one ZRE node. See the [crate documentation](crate).
@@ -268,6 +303,8 @@ pub struct NodeState {
     /// Peers the local party (agent, registry) vouches for, and their endpoints: a peer re-created
     /// (after a second HELLO or a link fault) stays supervised.
     pub(crate) vouched: HashMap<PeerId, String, FixedState>,
+    /// Secure mode: which key each UUID is bound to.
+    pub(crate) keyring: Option<Keyring>,
     /// Test-only: the sequence check is off (see [`NodeState::break_sequence_check`]).
     pub(crate) broken_sequence_check: bool,
 }
@@ -279,7 +316,12 @@ impl NodeState {
             let b = config.id.as_bytes();
             u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
         };
+        let keyring = config
+            .security
+            .as_ref()
+            .map(|s| Keyring::new(s.trust.clone()));
         NodeState {
+            keyring,
             name: Arc::from(config.name.as_str()),
             config,
             status: 0,
@@ -316,6 +358,16 @@ impl NodeState {
     /// Sets own inbox endpoint (before any peer is known; HELLO carries it).
     pub fn set_endpoint(&mut self, endpoint: impl Into<String>) {
         self.config.endpoint = endpoint.into();
+    }
+
+    /// The CURVE key bound to `id` (secure mode): the server key to connect to it with.
+    pub fn peer_key(&self, id: &PeerId) -> Option<PublicKey> {
+        self.keyring.as_ref().and_then(|k| k.key(id))
+    }
+
+    /// Whether the node runs in secure mode.
+    pub fn is_secure(&self) -> bool {
+        self.keyring.is_some()
     }
 
     /// Own status byte.
@@ -388,10 +440,26 @@ impl NodeState {
         match input {
             Input::Beacon { from, data } => self.on_beacon(now, from, &data),
             Input::Discovered { id, endpoint } => {
+                if let Some(ring) = &self.keyring {
+                    if ring.key(&id).is_none() && !ring.is_process(&id) && id != self.config.id {
+                        return Err(self.refuse(id, Refusal::NoKey));
+                    }
+                }
                 if !self.stopped && id != self.config.id && self.readmits(now, id) {
                     self.require_peer(now, id, endpoint);
                 }
                 Ok(())
+            }
+            Input::DiscoveredKey { id, endpoint, key } => {
+                if id == self.config.id {
+                    return Ok(());
+                }
+                if let Some(ring) = &mut self.keyring {
+                    if let Err(reason) = ring.admit(id, key) {
+                        return Err(self.refuse(id, reason));
+                    }
+                }
+                self.handle(now, Input::Discovered { id, endpoint })
             }
             Input::Departed { id } => {
                 self.vouched.remove(&id);
@@ -406,6 +474,13 @@ impl NodeState {
             Input::Local { id, endpoint } => {
                 if self.stopped || id == self.config.id || self.has_departed(now, &id) {
                     return Ok(());
+                }
+                if let Some(ring) = &mut self.keyring {
+                    // In secure mode only this process's registry vouches (the device agent is
+                    // not used): its nodes are trusted within the process, never over the wire.
+                    if let Err(reason) = ring.admit_process(id) {
+                        return Err(self.refuse(id, reason));
+                    }
                 }
                 self.vouched.insert(id, endpoint.clone());
                 self.require_peer(now, id, endpoint);
@@ -438,7 +513,7 @@ impl NodeState {
             Input::Inbox { routing_id, frames } => {
                 let mut frames = frames.into_iter();
                 let head = frames.next();
-                self.on_message(now, &routing_id, head.as_deref(), frames.collect())
+                self.on_message(now, Auth::Plain, &routing_id, head.as_deref(), frames.collect())
             }
             Input::SendFailed { id } => {
                 if self.peers.contains_key(&id) {
@@ -450,7 +525,110 @@ impl NodeState {
         }
     }
 
+    /// Counts and describes a refusal.
+    pub(crate) fn refuse(&mut self, id: PeerId, reason: Refusal) -> Problem {
+        self.stats.refused += 1;
+        Problem::Refused { id, reason }
+    }
+
+    fn refuse_beacon(&mut self, from: IpAddr, id: PeerId, reason: Refusal) -> Problem {
+        self.stats.refused += 1;
+        Problem::RefusedBeacon { from, id, reason }
+    }
+
+    fn beacon_endpoint(from: IpAddr, port: u16) -> String {
+        match from {
+            IpAddr::V4(ip) => format!("tcp://{ip}:{port}"),
+            IpAddr::V6(ip) => format!("tcp://[{ip}]:{port}"),
+        }
+    }
+
+    /// A beacon in secure mode: a signed ryre beacon, or Zyre's v3 beacon with its key. Plain v1
+    /// beacons are a downgrade; an unsigned leaving beacon for a peer that signs is refused.
+    fn on_secure_beacon(&mut self, now: Instant, from: IpAddr, data: &[u8]) -> Result<(), Problem> {
+        let Some(ring) = self.keyring.as_mut() else {
+            return Ok(());
+        };
+        if SignedBeacon::is_signed(data) {
+            let beacon = match SignedBeacon::decode(data) {
+                Ok(b) => b,
+                Err(crate::security::SignedBeaconError::Forged) => {
+                    let id = data
+                        .get(4..20)
+                        .and_then(PeerId::from_slice)
+                        .unwrap_or_default();
+                    return Err(self.refuse_beacon(from, id, Refusal::Forged));
+                }
+                Err(_) => {
+                    self.stats.malformed += 1;
+                    return Err(Problem::BadBeacon {
+                        from,
+                        error: BeaconError::BadSignature,
+                    });
+                }
+            };
+            if beacon.id == self.config.id {
+                self.stats.ignored += 1;
+                return Ok(());
+            }
+            if let Err(reason) = ring.admit_signed(&beacon) {
+                return Err(self.refuse_beacon(from, beacon.id, reason));
+            }
+            return self.on_admitted_beacon(now, from, beacon.id, beacon.port);
+        }
+        let beacon = Beacon::decode(data).map_err(|error| {
+            self.stats.malformed += 1;
+            Problem::BadBeacon { from, error }
+        })?;
+        if beacon.id == self.config.id {
+            self.stats.ignored += 1;
+            return Ok(());
+        }
+        let Some(key) = beacon.public_key.map(PublicKey) else {
+            return Err(self.refuse_beacon(from, beacon.id, Refusal::Downgrade));
+        };
+        let Some(ring) = self.keyring.as_mut() else {
+            return Ok(());
+        };
+        if !key.zyre_safe() {
+            return Err(self.refuse_beacon(from, beacon.id, Refusal::BadKey));
+        }
+        if beacon.is_leaving() && ring.signs(&beacon.id) {
+            return Err(self.refuse_beacon(from, beacon.id, Refusal::UnsignedLeaving));
+        }
+        if let Err(reason) = ring.admit(beacon.id, key) {
+            return Err(self.refuse_beacon(from, beacon.id, reason));
+        }
+        self.on_admitted_beacon(now, from, beacon.id, beacon.port)
+    }
+
+    fn on_admitted_beacon(
+        &mut self,
+        now: Instant,
+        from: IpAddr,
+        id: PeerId,
+        port: u16,
+    ) -> Result<(), Problem> {
+        if port == 0 {
+            if self.peers.get(&id).is_some_and(|p| p.supervised) {
+                self.stats.ignored += 1;
+                return Ok(());
+            }
+            return self.handle(now, Input::Departed { id });
+        }
+        let endpoint = Self::beacon_endpoint(from, port);
+        self.handle(now, Input::Discovered { id, endpoint })
+    }
+
     fn on_beacon(&mut self, now: Instant, from: IpAddr, data: &[u8]) -> Result<(), Problem> {
+        if self.keyring.is_some() {
+            return self.on_secure_beacon(now, from, data);
+        }
+        if SignedBeacon::is_signed(data) {
+            // A secure ryre node's signed beacon: not for an open node.
+            self.stats.ignored += 1;
+            return Ok(());
+        }
         let beacon = Beacon::decode(data).map_err(|error| {
             self.stats.malformed += 1;
             Problem::BadBeacon { from, error }
@@ -468,10 +646,7 @@ impl NodeState {
             }
             Input::Departed { id: beacon.id }
         } else {
-            let endpoint = match from {
-                IpAddr::V4(ip) => format!("tcp://{ip}:{}", beacon.port),
-                IpAddr::V6(ip) => format!("tcp://[{ip}]:{}", beacon.port),
-            };
+            let endpoint = Self::beacon_endpoint(from, beacon.port);
             Input::Discovered {
                 id: beacon.id,
                 endpoint,
@@ -485,6 +660,10 @@ impl NodeState {
     pub fn handle_timeout(&mut self, now: Instant) {
         let expired = self.config.expired;
         self.departed.retain(|_, since| *since + expired > now);
+        if let Some(ring) = &mut self.keyring {
+            let (peers, departed) = (&self.peers, &self.departed);
+            ring.prune(|id| peers.contains_key(id) || departed.contains_key(id));
+        }
         let reap = self.config.reap_interval();
         let (evasive, expire) = (self.config.evasive, self.config.expired);
         let mut expired = Vec::new();
@@ -592,12 +771,19 @@ impl NodeState {
     }
 
     fn hello(&self) -> Message {
+        let mut headers = self.config.headers.clone();
+        if let Some(sec) = &self.config.security {
+            headers.insert(
+                crate::security::PUBLIC_KEY_HEADER.to_string(),
+                sec.key.to_z85(),
+            );
+        }
         Message::Hello(Hello {
             endpoint: self.config.endpoint.clone(),
             groups: self.own_groups.iter().cloned().collect(),
             status: self.status,
             name: self.config.name.clone(),
-            headers: self.config.headers.clone(),
+            headers,
         })
     }
 
@@ -712,3 +898,6 @@ mod inbox;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod secure_tests;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::msg::{Content, DecodeError, Hello, Message};
+use crate::security::{Auth, Refusal, PUBLIC_KEY_HEADER};
 use crate::PeerId;
 
 use super::{NodeState, Problem};
@@ -20,13 +21,50 @@ impl NodeState {
         head: &[u8],
         content: Content,
     ) -> Result<(), Problem> {
-        self.on_message(now, routing_id, Some(head), content)
+        self.on_message(now, Auth::Plain, routing_id, Some(head), content)
+    }
+
+    /// [`NodeState::handle_message`] with how the transport authenticated the sender. In secure
+    /// mode a message is accepted only from the key bound to its UUID (or, for a node of this
+    /// process, over a memory link); anything else is dropped, counted and returned as
+    /// [`Problem::Refused`]. In open mode `auth` is ignored.
+    pub fn handle_message_auth(
+        &mut self,
+        now: Instant,
+        auth: Auth,
+        routing_id: &[u8],
+        head: &[u8],
+        content: Content,
+    ) -> Result<(), Problem> {
+        self.on_message(now, auth, routing_id, Some(head), content)
+    }
+
+    /// The secure-mode check of one decoded message from `from`.
+    fn authorise(&mut self, auth: Auth, from: PeerId, message: &Message) -> Result<(), Problem> {
+        let Some(ring) = self.keyring.as_mut() else {
+            return Ok(());
+        };
+        let verdict = match (auth, message) {
+            (Auth::Plain, _) => Err(Refusal::Downgrade),
+            (Auth::Process, _) => ring.admit_process(from),
+            (Auth::Key(key), Message::Hello(hello)) => {
+                match hello.headers.get(PUBLIC_KEY_HEADER) {
+                    Some(h) if h.trim() != key.to_z85() => Err(Refusal::HeaderMismatch {
+                        header: h.chars().take(64).collect(),
+                    }),
+                    _ => ring.admit(from, key),
+                }
+            }
+            (Auth::Key(key), _) => ring.check(&from, &key),
+        };
+        verdict.map_err(|reason| self.refuse(from, reason))
     }
 
     /// `head` is `None` when the message had no frame at all.
     pub(super) fn on_message(
         &mut self,
         now: Instant,
+        auth: Auth,
         routing_id: &[u8],
         head: Option<&[u8]>,
         content: Content,
@@ -50,6 +88,7 @@ impl NodeState {
             self.stats.ignored += 1;
             return Ok(());
         }
+        self.authorise(auth, from, &env.message)?;
         if let Message::Hello(hello) = env.message {
             return self.on_hello(now, from, env.sequence, hello);
         }
