@@ -16,8 +16,8 @@ use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
 use crate::peer::Peer;
-use crate::security::{Auth, Keyring, PublicKey, Refusal, Security, SignedBeacon};
 pub use crate::peer::{PeerInfo, PeerState};
+use crate::security::{Auth, Keyring, PublicKey, Refusal, Security, SignedBeacon};
 use crate::{Event, ExitReason, Frames, PeerId, Transmit};
 
 /// How many leaving ids a node remembers at most.
@@ -93,7 +93,7 @@ pub enum Input {
     },
     /// Discovery says peer `id` is reachable at `endpoint` with CURVE key `key` (a secure
     /// discovery source such as gossip's `endpoint|key` tuples). The key is checked and bound
-    /// like a v3 beacon's. In open mode the key is ignored.
+    /// like a v3 beacon's. An open node ignores it (a CURVE peer would not let it in).
     DiscoveredKey {
         /// The peer.
         id: PeerId,
@@ -454,10 +454,12 @@ impl NodeState {
                 if id == self.config.id {
                     return Ok(());
                 }
-                if let Some(ring) = &mut self.keyring {
-                    if let Err(reason) = ring.admit(id, key) {
-                        return Err(self.refuse(id, reason));
-                    }
+                let Some(ring) = &mut self.keyring else {
+                    self.stats.ignored += 1;
+                    return Ok(());
+                };
+                if let Err(reason) = ring.admit(id, key) {
+                    return Err(self.refuse(id, reason));
                 }
                 self.handle(now, Input::Discovered { id, endpoint })
             }
@@ -513,7 +515,13 @@ impl NodeState {
             Input::Inbox { routing_id, frames } => {
                 let mut frames = frames.into_iter();
                 let head = frames.next();
-                self.on_message(now, Auth::Plain, &routing_id, head.as_deref(), frames.collect())
+                self.on_message(
+                    now,
+                    Auth::Plain,
+                    &routing_id,
+                    head.as_deref(),
+                    frames.collect(),
+                )
             }
             Input::SendFailed { id } => {
                 if self.peers.contains_key(&id) {

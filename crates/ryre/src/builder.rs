@@ -40,6 +40,8 @@ pub struct NodeBuilder {
     gossip: GossipSettings,
     gossip_ttl: Option<Duration>,
     advertised: Option<String>,
+    security: crate::Security,
+    context: Option<crate::security::Context>,
 }
 
 /// How a node finds its peers.
@@ -108,6 +110,8 @@ impl Default for NodeBuilder {
             gossip: GossipSettings::default(),
             gossip_ttl: None,
             advertised: None,
+            security: crate::Security::Open,
+            context: None,
         }
     }
 }
@@ -235,6 +239,25 @@ impl NodeBuilder {
         self
     }
 
+    /// How the node protects its links and discovery (default [`crate::Security::Open`], plain
+    /// ZRE v2). In [`crate::Security::Curve`] mode every ZeroMQ link is CURVE, the node owns the
+    /// ZAP handler of its own ZeroMQ context, beacons are Zyre's v3 (with the key) plus ryre's
+    /// signed beacon, and a message counts only from the key bound to its sender's UUID. The
+    /// device rendezvous carries no keys yet: [`Discovery::Auto`] then beacons on its own, and
+    /// [`Discovery::Local`] is refused.
+    pub fn security(mut self, security: crate::Security) -> Self {
+        self.security = security;
+        self
+    }
+
+    /// The ZeroMQ context of a secure node's sockets (default: one of its own). To share the
+    /// application's context: ryre installs its ZAP handler there, so starting fails with
+    /// [`Error::Zap`] if the context already has one. Open nodes share ryre's own contexts.
+    pub fn zmq_context(mut self, ctx: zmq::Context) -> Self {
+        self.context = Some(crate::security::Context(ctx));
+        self
+    }
+
     /// Logs every connection and event at `info` level through `tracing`.
     pub fn verbose(mut self, on: bool) -> Self {
         self.verbose = on;
@@ -287,6 +310,11 @@ impl NodeBuilder {
                 )));
             }
         }
+        if self.security.is_secure() && self.discovery == Discovery::Local {
+            return Err(Error::Config(
+                "secure mode cannot use discovery local: the device rendezvous carries no keys yet (use beacon or gossip)".into(),
+            ));
+        }
         if self.send_hwm <= 0 {
             return Err(Error::Config(
                 "the send high-water mark must be above zero".into(),
@@ -303,6 +331,14 @@ impl NodeBuilder {
             self.discovery = Discovery::Off;
         }
         self.gossip.ttl = self.gossip_ttl.unwrap_or(self.expired);
+        let curve = match &self.security {
+            crate::Security::Open => None,
+            crate::Security::Curve { keys, trust } => Some((keys.clone(), trust.clone())),
+        };
+        if curve.is_some() && self.discovery == Discovery::Auto {
+            // The agent beacons for its nodes without their keys: a secure node beacons itself.
+            self.discovery = Discovery::Beacon;
+        }
         let id = PeerId::from_bytes(*uuid::Uuid::new_v4().as_bytes());
         let name = self
             .name
@@ -313,8 +349,17 @@ impl NodeBuilder {
             .endpoint
             .clone()
             .unwrap_or_else(|| format!("tcp://{}:*", iface.addr));
-        let ctx = transport::shared_context();
-        let inbox = transport::Inbox::bind(&ctx, &bind, 100_000)?;
+        // A secure node has a context of its own, whose ZAP handler knows its trust settings and
+        // is bound before the CURVE inbox exists: if it cannot be, the node does not start.
+        let (ctx, zap) = match &curve {
+            None => (transport::shared_context(), None),
+            Some((_, trust)) => {
+                let ctx = self.context.clone().map_or_else(zmq::Context::new, |c| c.0);
+                let zap = crate::security::ZapHandler::install(&ctx, trust.clone())?;
+                (ctx, Some(zap))
+            }
+        };
+        let inbox = transport::Inbox::bind(&ctx, &bind, 100_000, curve.as_ref().map(|(k, _)| k))?;
         let port = inbox.port();
         let endpoint = match &self.endpoint {
             Some(ep) => match ep.rsplit_once(':') {
@@ -342,6 +387,12 @@ impl NodeBuilder {
         config.expired = self.expired;
         // Beacons heard this long after a leaving one come from a live peer (see the heart).
         config.rejoin_grace = (self.interval / 4).min(Duration::from_millis(250));
+        config.security = curve
+            .as_ref()
+            .map(|(keys, trust)| ryre_proto::security::Security {
+                key: keys.public(),
+                trust: trust.clone(),
+            });
         let (ev_tx, ev_rx) = flume::unbounded();
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
         wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
@@ -354,6 +405,7 @@ impl NodeBuilder {
                 send_hwm: self.send_hwm,
                 linger_ms: 500,
             },
+            curve.as_ref().map(|(k, _)| k.clone()),
         );
         let core = Core {
             state: NodeState::new(config),
@@ -410,7 +462,18 @@ impl NodeBuilder {
             ready: Vec::with_capacity(2),
             polled_at: Instant::now(),
         };
-        let shared = Arc::new(Shared::new(core, poller, wake_tx, port, self.interval));
+        let signer = curve
+            .as_ref()
+            .map(|(k, _)| crate::security::BeaconSigner::new(k.clone()));
+        let shared = Arc::new(Shared::new(
+            core,
+            poller,
+            wake_tx,
+            port,
+            self.interval,
+            signer,
+            zap,
+        ));
         if self.discovery != Discovery::Off {
             let mem = crate::memlink::sender(mem_tx, &shared, mem_pending);
             discovery::inproc::join((iface.addr, self.port), id, &endpoint, &shared, mem);
@@ -422,11 +485,16 @@ impl NodeBuilder {
             .map_err(Error::Thread)?;
         let _ = shared.bg_thread.set(thread.thread().clone());
         let gossip = if self.gossip.active() {
+            // Zyre's secure gossip value: the endpoint and the Z85 key.
+            let value = match &curve {
+                None => endpoint.clone(),
+                Some((keys, _)) => format!("{endpoint}|{}", keys.public()),
+            };
             match Gossip::start(
                 &gossip_ctx,
                 &self.gossip,
                 id,
-                endpoint.clone(),
+                value,
                 Arc::downgrade(&shared),
             ) {
                 Ok(g) => Some(g),

@@ -38,6 +38,7 @@ mod events;
 mod memlink;
 mod port;
 mod runtime;
+pub mod security;
 mod transport;
 
 use std::collections::BTreeSet;
@@ -53,7 +54,10 @@ pub use discovery::{Interface, InterfaceError};
 pub use events::EventStream;
 pub use port::private_port;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
+pub use security::Security;
 pub use transport::TransportError;
+/// The `zmq` crate ryre is built on (for [`NodeBuilder::zmq_context`]).
+pub use zmq;
 
 use builder::check_str;
 use events::{Ended, EventQueue};
@@ -107,6 +111,10 @@ pub enum Error {
     /// The protocol refused a command (see [`Problem`]).
     #[error(transparent)]
     Protocol(Problem),
+    /// Secure mode: ryre's ZAP handler could not be installed, so the node did not start (it
+    /// never runs a CURVE socket without its own authentication).
+    #[error(transparent)]
+    Zap(#[from] security::ZapError),
     /// The node's thread could not be started.
     #[error("cannot start the node thread: {0}")]
     Thread(std::io::Error),
@@ -245,6 +253,31 @@ impl Node {
         &self.inner.interface
     }
 
+    /// The node's CURVE public key in secure mode (`None` when open).
+    pub fn public_key(&self) -> Option<security::PublicKey> {
+        runtime::lock(&self.inner.shared.core)
+            .state
+            .config()
+            .security
+            .as_ref()
+            .map(|s| s.key)
+    }
+
+    /// What secure mode has refused so far (all zero for an open node).
+    pub fn security_stats(&self) -> security::SecurityStats {
+        let refused = runtime::lock(&self.inner.shared.core).state.stats().refused;
+        let refused_connections = self
+            .inner
+            .shared
+            .zap
+            .as_ref()
+            .map_or(0, security::ZapHandler::refused);
+        security::SecurityStats {
+            refused,
+            refused_connections,
+        }
+    }
+
     fn post(&self, cmd: Command) -> Result<(), Error> {
         self.inner.shared.command(cmd).map_err(problem_error)
     }
@@ -314,6 +347,26 @@ impl Node {
             peer,
             endpoint: endpoint.to_string(),
         })
+    }
+
+    /// [`Node::connect_peer`] for a secure node: the peer's CURVE key is given too (a secure node
+    /// connects only to a known key). The key is checked against the trust settings and bound
+    /// to `peer`'s UUID like a beacon's.
+    pub fn connect_peer_key(
+        &self,
+        peer: PeerId,
+        endpoint: &str,
+        key: security::PublicKey,
+    ) -> Result<(), Error> {
+        check_str("endpoint", endpoint)?;
+        self.inner
+            .shared
+            .input(ryre_proto::Input::DiscoveredKey {
+                id: peer,
+                endpoint: endpoint.to_string(),
+                key,
+            })
+            .map_err(problem_error)
     }
 
     /// Takes part in leader elections in `group` (Zyre's `zyre_set_contest_in_group`): a LEADER

@@ -105,7 +105,8 @@ impl Core {
                     if self.verbose {
                         info!(%peer, %endpoint, "connect");
                     }
-                    if let Err(e) = self.links.connect(peer, &endpoint) {
+                    let key = self.state.peer_key(&peer);
+                    if let Err(e) = self.links.connect(peer, &endpoint, key) {
                         warn!(%peer, %endpoint, error = %e, "cannot connect to peer");
                     }
                 }
@@ -183,6 +184,10 @@ pub(crate) struct Shared {
     pub own: PeerId,
     pub port: u16,
     pub interval: Duration,
+    /// Secure mode: what signs the beacons.
+    pub signer: Option<crate::security::BeaconSigner>,
+    /// Secure mode: the ZAP handler of the node's context (dropped with the node).
+    pub zap: Option<crate::security::ZapHandler>,
     /// Threads waiting for the poll: the holder returns from its turn at once.
     apps_waiting: AtomicUsize,
     /// Until when (ns since `epoch`) the background thread leaves the poll to the application.
@@ -211,8 +216,12 @@ impl Shared {
         wake_tx: UnixStream,
         port: u16,
         interval: Duration,
+        signer: Option<crate::security::BeaconSigner>,
+        zap: Option<crate::security::ZapHandler>,
     ) -> Self {
         Shared {
+            signer,
+            zap,
             own: core.state.config().id,
             core: Mutex::new(core),
             poller: Mutex::new(poller),
@@ -267,6 +276,19 @@ impl Shared {
         self.stopping.load(Ordering::Acquire)
     }
 
+    /// One beacon round at `port` (0: leaving): v1 in open mode; v3 and signed in secure mode.
+    fn send_beacon(&self, b: &BeaconSocket, port: u16) -> std::io::Result<()> {
+        match &self.signer {
+            None => b.send(&Beacon::new(self.own, port)),
+            Some(s) => {
+                for datagram in s.beacons(self.own, port) {
+                    b.send_bytes(&datagram)?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// Stops the node (the heart sends nothing more; STOP is the last event).
     pub fn stop(&self) {
         if self.stopping.swap(true, Ordering::AcqRel) {
@@ -302,7 +324,7 @@ impl Shared {
         }
         if let Some(b) = &p.beacon {
             if now >= p.next_beacon {
-                if let Err(e) = b.send(&Beacon::new(self.own, self.port)) {
+                if let Err(e) = self.send_beacon(b, self.port) {
                     debug!(error = %e, "beacon send failed");
                 }
                 p.next_beacon = now + self.interval;
@@ -414,6 +436,18 @@ impl Shared {
         now
     }
 
+    /// Hands the heart one input on the caller's thread, with its verdict.
+    pub fn input(&self, input: Input) -> Result<(), Problem> {
+        let mut core = lock(&self.core);
+        let now = Instant::now();
+        let r = core.state.handle(now, input);
+        core.flush();
+        core.publish();
+        drop(core);
+        self.wake();
+        r
+    }
+
     /// Hands the heart what discovery found.
     pub fn feed(&self, now: Instant, inputs: Vec<Input>) {
         if inputs.is_empty() {
@@ -447,7 +481,11 @@ impl Shared {
         let mut n = 0;
         while n < BATCH {
             let Some(m) = p.mem.try_recv() else { break };
-            if let Err(problem) = core.state.handle_message(now, &m.from, &m.head, m.content) {
+            let auth = ryre_proto::security::Auth::Process;
+            if let Err(problem) = core
+                .state
+                .handle_message_auth(now, auth, &m.from, &m.head, m.content)
+            {
                 warn!(%problem, "inbox");
             }
             core.flush();
@@ -463,8 +501,11 @@ impl Shared {
     fn drain_inbox_locked(core: &mut Core, p: &mut Poller, now: Instant) -> usize {
         let mut n = 0;
         for _ in 0..BATCH {
-            let got = p.inbox.recv(|routing_id, head, content| {
-                if let Err(problem) = core.state.handle_message(now, routing_id, head, content) {
+            let got = p.inbox.recv(|auth, routing_id, head, content| {
+                if let Err(problem) = core
+                    .state
+                    .handle_message_auth(now, auth, routing_id, head, content)
+                {
                     warn!(%problem, "inbox");
                 }
                 core.flush();
@@ -498,7 +539,15 @@ impl Shared {
             };
             let mut core = lock(&self.core);
             if let Err(problem) = core.state.handle(now, input) {
-                debug!(%problem, "beacon port");
+                match problem {
+                    // Plain beacons from open Zyre/Pyre nodes on the LAN are normal.
+                    Problem::RefusedBeacon {
+                        reason: ryre_proto::security::Refusal::Downgrade,
+                        ..
+                    } => debug!(%problem, "beacon port"),
+                    Problem::RefusedBeacon { .. } => warn!(%problem, "beacon port"),
+                    _ => debug!(%problem, "beacon port"),
+                }
             }
             core.flush();
             core.publish();
@@ -550,7 +599,7 @@ impl Shared {
         }
         if let Some(b) = &p.beacon {
             // The leaving beacon: port 0.
-            if let Err(e) = b.send(&Beacon::new(self.own, 0)) {
+            if let Err(e) = self.send_beacon(b, 0) {
                 debug!(error = %e, "leaving beacon failed");
             }
         }

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use crate::memlink::{MemError, MemSender};
 use bytes::{Bytes, BytesMut};
+use ryre_proto::security::{Auth, KeyPair, PublicKey};
 use ryre_proto::{Content, Frames, PeerId};
 
 /// Transport failures the node reports.
@@ -22,6 +23,9 @@ pub enum TransportError {
     /// The bound endpoint could not be read back.
     #[error("cannot read the inbox endpoint back from zeromq")]
     Endpoint,
+    /// A CURVE link to a peer whose key is not known (the heart never asks for one).
+    #[error("no CURVE key known for {0}")]
+    NoKey(PeerId),
 }
 
 /// Why a message could not be queued to a peer.
@@ -105,6 +109,8 @@ pub(crate) struct Inbox {
     /// Small content frames are copied into shared blocks: one allocation per block instead of
     /// one per frame (a block lives as long as any frame cut from it).
     block: BytesMut,
+    /// A CURVE server: every message carries the key its connection authenticated.
+    curve: bool,
 }
 
 /// Size of the blocks small frames are copied into.
@@ -125,9 +131,22 @@ fn copy_frame(block: &mut BytesMut, data: &[u8]) -> Bytes {
 }
 
 impl Inbox {
-    /// Binds the ROUTER inbox on `bind` (e.g. `tcp://10.0.0.5:*`).
-    pub fn bind(ctx: &zmq::Context, bind: &str, recv_hwm: i32) -> Result<Self, TransportError> {
+    /// Binds the ROUTER inbox on `bind` (e.g. `tcp://10.0.0.5:*`); with `curve`, as a CURVE
+    /// server with that key pair (the context's ZAP handler must be installed first).
+    pub fn bind(
+        ctx: &zmq::Context,
+        bind: &str,
+        recv_hwm: i32,
+        curve: Option<&KeyPair>,
+    ) -> Result<Self, TransportError> {
         let socket = ctx.socket(zmq::ROUTER)?;
+        if let Some(keys) = curve {
+            socket.set_curve_server(true)?;
+            socket.set_curve_secretkey(&keys.curve_secret())?;
+            socket.set_curve_publickey(keys.public().as_bytes())?;
+            // Zyre's domain; ZAP is consulted for every CURVE handshake.
+            socket.set_zap_domain("global")?;
+        }
         socket.set_router_handover(true)?;
         socket.set_rcvhwm(recv_hwm)?;
         socket.set_linger(0)?;
@@ -147,6 +166,7 @@ impl Inbox {
             head: zmq::Message::new(),
             frame: zmq::Message::new(),
             block: BytesMut::new(),
+            curve: curve.is_some(),
         })
     }
 
@@ -184,9 +204,13 @@ impl Inbox {
         Ok(items[0].is_readable())
     }
 
-    /// Receives one inbox message without blocking and hands `f` its routing id, its first frame
-    /// and the frames after it. Returns false when no message was waiting.
-    pub fn recv(&mut self, f: impl FnOnce(&[u8], &[u8], Content)) -> Result<bool, TransportError> {
+    /// Receives one inbox message without blocking and hands `f` how its sender was
+    /// authenticated, its routing id, its first frame and the frames after it. Returns false
+    /// when no message was waiting.
+    pub fn recv(
+        &mut self,
+        f: impl FnOnce(Auth, &[u8], &[u8], Content),
+    ) -> Result<bool, TransportError> {
         match self.socket.recv(&mut self.routing_id, zmq::DONTWAIT) {
             Ok(()) => {}
             Err(zmq::Error::EAGAIN) => return Ok(false),
@@ -206,7 +230,16 @@ impl Inbox {
         } else {
             self.head = zmq::Message::new();
         }
-        f(&self.routing_id, &self.head, content);
+        let auth = if self.curve {
+            // The User-Id our ZAP handler gave the connection: the client's key in Z85.
+            self.head
+                .gets("User-Id")
+                .and_then(|z| PublicKey::from_z85(z).ok())
+                .map_or(Auth::Plain, Auth::Key)
+        } else {
+            Auth::Plain
+        };
+        f(auth, &self.routing_id, &self.head, content);
         Ok(true)
     }
 }
@@ -230,11 +263,13 @@ pub(crate) struct Links {
     ctx: zmq::Context,
     own_routing_id: [u8; 17],
     opts: LinkOptions,
+    /// Own key pair: every DEALER is a CURVE client.
+    curve: Option<KeyPair>,
 }
 
 impl Links {
     /// No links yet; DEALERs will carry `own`'s routing id.
-    pub fn new(ctx: zmq::Context, own: PeerId, opts: LinkOptions) -> Self {
+    pub fn new(ctx: zmq::Context, own: PeerId, opts: LinkOptions, curve: Option<KeyPair>) -> Self {
         Links {
             links: foldhash::HashMap::default(),
             mem: foldhash::HashMap::default(),
@@ -242,11 +277,18 @@ impl Links {
             ctx,
             own_routing_id: own.routing_id(),
             opts,
+            curve,
         }
     }
 
-    /// Opens a DEALER to a peer's inbox (replacing any previous link to it).
-    pub fn connect(&mut self, peer: PeerId, endpoint: &str) -> Result<(), TransportError> {
+    /// Opens a DEALER to a peer's inbox (replacing any previous link to it); in secure mode a
+    /// CURVE client that expects the server to hold `server_key`.
+    pub fn connect(
+        &mut self,
+        peer: PeerId,
+        endpoint: &str,
+        server_key: Option<PublicKey>,
+    ) -> Result<(), TransportError> {
         self.links.remove(&peer);
         self.mem.remove(&peer);
         self.backlogs.remove(&peer);
@@ -265,6 +307,12 @@ impl Links {
             }
             Err(e) => return Err(e.into()),
         };
+        if let Some(keys) = &self.curve {
+            let server = server_key.ok_or(TransportError::NoKey(peer))?;
+            s.set_curve_serverkey(server.as_bytes())?;
+            s.set_curve_publickey(keys.public().as_bytes())?;
+            s.set_curve_secretkey(&keys.curve_secret())?;
+        }
         s.set_identity(&self.own_routing_id)?;
         s.set_sndhwm(self.opts.send_hwm)?;
         s.set_sndtimeo(0)?;

@@ -84,7 +84,11 @@ impl NodeState {
                 Ok(())
             }
             Command::Connect { peer, endpoint } => {
-                if self.keyring.as_ref().is_some_and(|r| r.key(&peer).is_none()) {
+                if self
+                    .keyring
+                    .as_ref()
+                    .is_some_and(|r| r.key(&peer).is_none())
+                {
                     // Secure mode connects only to a known key (see Input::DiscoveredKey).
                     return Err(self.refuse(peer, crate::security::Refusal::NoKey));
                 }

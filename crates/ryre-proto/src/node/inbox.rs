@@ -40,24 +40,55 @@ impl NodeState {
     }
 
     /// The secure-mode check of one decoded message from `from`.
-    fn authorise(&mut self, auth: Auth, from: PeerId, message: &Message) -> Result<(), Problem> {
+    fn authorise(
+        &mut self,
+        now: Instant,
+        auth: Auth,
+        from: PeerId,
+        message: &Message,
+    ) -> Result<(), Problem> {
         let Some(ring) = self.keyring.as_mut() else {
             return Ok(());
         };
         let verdict = match (auth, message) {
             (Auth::Plain, _) => Err(Refusal::Downgrade),
             (Auth::Process, _) => ring.admit_process(from),
-            (Auth::Key(key), Message::Hello(hello)) => {
-                match hello.headers.get(PUBLIC_KEY_HEADER) {
-                    Some(h) if h.trim() != key.to_z85() => Err(Refusal::HeaderMismatch {
-                        header: h.chars().take(64).collect(),
-                    }),
-                    _ => ring.admit(from, key),
-                }
-            }
+            (Auth::Key(key), Message::Hello(hello)) => match hello.headers.get(PUBLIC_KEY_HEADER) {
+                Some(h) if h.trim() != key.to_z85() => Err(Refusal::HeaderMismatch {
+                    header: h.chars().take(64).collect(),
+                }),
+                _ => ring.admit(from, key),
+            },
             (Auth::Key(key), _) => ring.check(&from, &key),
         };
-        verdict.map_err(|reason| self.refuse(from, reason))
+        let Err(reason) = verdict else {
+            return Ok(());
+        };
+        if matches!(reason, Refusal::KeyMismatch { .. }) {
+            // Someone holding another key took over the peer's routing id (libzmq hands a
+            // routing id over to the newest connection): the real peer's link into our inbox
+            // is cut. Greet it anew so that it reconnects and takes the id back.
+            self.regreet(now, from);
+        }
+        Err(self.refuse(from, reason))
+    }
+
+    /// Re-creates a ready peer (EXIT, then a fresh link and HELLO; the peer answers HELLO with
+    /// its own on a new connection). At most once per reap interval per peer.
+    fn regreet(&mut self, now: Instant, from: PeerId) {
+        let Some(peer) = self.peers.get(&from) else {
+            return;
+        };
+        if !peer.info.ready || peer.resync_after.is_some_and(|t| now < t) {
+            return;
+        }
+        let endpoint = peer.info.endpoint.clone();
+        self.remove_peer(from, ExitReason::Rehello);
+        self.require_peer(now, from, endpoint);
+        let after = now + self.config.reap_interval();
+        if let Some(p) = self.peers.get_mut(&from) {
+            p.resync_after = Some(after);
+        }
     }
 
     /// `head` is `None` when the message had no frame at all.
@@ -88,7 +119,7 @@ impl NodeState {
             self.stats.ignored += 1;
             return Ok(());
         }
-        self.authorise(auth, from, &env.message)?;
+        self.authorise(now, auth, from, &env.message)?;
         if let Message::Hello(hello) = env.message {
             return self.on_hello(now, from, env.sequence, hello);
         }

@@ -51,6 +51,12 @@ impl BeaconSocket {
         Ok(())
     }
 
+    /// Broadcasts one datagram (a secure node's v3 or signed beacon).
+    pub fn send_bytes(&self, datagram: &[u8]) -> io::Result<()> {
+        self.socket.send_to(datagram, self.target)?;
+        Ok(())
+    }
+
     /// Reads one datagram, if any is waiting.
     pub fn recv(&mut self) -> io::Result<Option<Heard>> {
         let (n, from) = match self.socket.recv_from(&mut self.buf) {

@@ -369,22 +369,35 @@ fn read_remote(r: &mut Remote, now: Instant) {
 }
 
 /// A tuple that names a ZRE peer: key = a UUID in hex, value = a `tcp://` endpoint a ZRE string
-/// can carry. Secure-mode values (`endpoint|key`) and other tuples are not for this node.
+/// can carry, or (a secure node, as Zyre's secure mode) `endpoint|<Z85 CURVE key>`. Other tuples
+/// are not for this node.
 fn discovered(own: PeerId, t: &Tuple) -> Option<Input> {
     let id: PeerId = t.key.parse().ok()?;
     if id == own {
         return None;
     }
-    let ok = t.value.starts_with("tcp://")
-        && !t.value.contains('|')
-        && crate::builder::check_str("endpoint", &t.value).is_ok();
+    let (endpoint, key) = match t.value.split_once('|') {
+        Some((ep, key)) => (ep, Some(key)),
+        None => (t.value.as_str(), None),
+    };
+    let ok =
+        endpoint.starts_with("tcp://") && crate::builder::check_str("endpoint", endpoint).is_ok();
+    let key = match key.map(ryre_proto::security::PublicKey::from_z85) {
+        None => None,
+        Some(Ok(k)) => Some(k),
+        Some(Err(_)) => {
+            debug!(key = %t.key, value = %t.value, "gossip tuple with a bad key");
+            return None;
+        }
+    };
     if !ok {
-        debug!(key = %t.key, value = %t.value, "gossip tuple is not a plain ZRE endpoint");
+        debug!(key = %t.key, value = %t.value, "gossip tuple is not a ZRE endpoint");
         return None;
     }
-    Some(Input::Discovered {
-        id,
-        endpoint: t.value.clone(),
+    let endpoint = endpoint.to_string();
+    Some(match key {
+        Some(key) => Input::DiscoveredKey { id, endpoint, key },
+        None => Input::Discovered { id, endpoint },
     })
 }
 
@@ -412,6 +425,11 @@ mod tests {
         ));
         assert!(discovered(own, &t(&own.to_string(), "tcp://10.0.0.1:5")).is_none());
         assert!(discovered(own, &t(&key, "tcp://10.0.0.1:5|Z85KEY")).is_none());
+        let z85 = ryre_proto::security::PublicKey([7; 32]).to_z85();
+        assert!(matches!(
+            discovered(own, &t(&key, &format!("tcp://10.0.0.1:5|{z85}"))),
+            Some(Input::DiscoveredKey { id, key, .. }) if id == other && key.0 == [7; 32]
+        ));
         assert!(discovered(own, &t(&key, "ipc:///tmp/x")).is_none());
         assert!(discovered(own, &t("not-a-uuid", "tcp://10.0.0.1:5")).is_none());
         assert!(discovered(own, &t(&key, &format!("tcp://{}", "a".repeat(300)))).is_none());
