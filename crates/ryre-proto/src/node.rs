@@ -117,6 +117,25 @@ pub enum Input {
         /// Its inbox endpoint.
         endpoint: String,
     },
+    /// A secure node's agent says peer `id` (another process of this machine) is at `endpoint`
+    /// with CURVE key `key`, which the registration proved: like [`Input::Local`], with the key
+    /// checked and bound like a beacon's. An open node ignores it.
+    LocalKey {
+        /// The peer.
+        id: PeerId,
+        /// Its inbox endpoint.
+        endpoint: String,
+        /// Its CURVE public key.
+        key: PublicKey,
+    },
+    /// A secure node's agent passes on peer `id`'s proven Leave, made with `key`: like
+    /// [`Input::Departed`] if `key` is the one bound to `id`. An open node ignores it.
+    DepartedKey {
+        /// The peer.
+        id: PeerId,
+        /// The key that signed the Leave.
+        key: PublicKey,
+    },
     /// The vouching party says peer `id` died (its registration dropped without a goodbye):
     /// EXIT at once, with [`ExitReason::Lost`].
     Lost {
@@ -473,24 +492,43 @@ impl NodeState {
                 }
                 Ok(())
             }
+            Input::LocalKey { id, endpoint, key } => {
+                if self.stopped || id == self.config.id || self.has_departed(now, &id) {
+                    return Ok(());
+                }
+                let Some(ring) = &mut self.keyring else {
+                    self.stats.ignored += 1;
+                    return Ok(());
+                };
+                if let Err(reason) = ring.admit(id, key) {
+                    return Err(self.refuse(id, reason));
+                }
+                self.on_local(now, id, endpoint);
+                Ok(())
+            }
+            Input::DepartedKey { id, key } => {
+                let Some(ring) = &self.keyring else {
+                    self.stats.ignored += 1;
+                    return Ok(());
+                };
+                if let Err(reason) = ring.check(&id, &key) {
+                    return Err(self.refuse(id, reason));
+                }
+                self.handle(now, Input::Departed { id })
+            }
             Input::Local { id, endpoint } => {
                 if self.stopped || id == self.config.id || self.has_departed(now, &id) {
                     return Ok(());
                 }
                 if let Some(ring) = &mut self.keyring {
-                    // In secure mode only this process's registry vouches (the device agent is
-                    // not used): its nodes are trusted within the process, never over the wire.
+                    // A secure node's agent announces keys (Input::LocalKey): what vouches
+                    // without a key is this process's registry, whose nodes are trusted within
+                    // the process, never over the wire.
                     if let Err(reason) = ring.admit_process(id) {
                         return Err(self.refuse(id, reason));
                     }
                 }
-                self.vouched.insert(id, endpoint.clone());
-                self.require_peer(now, id, endpoint);
-                if let Some(p) = self.peers.get_mut(&id) {
-                    p.refresh(now);
-                    p.supervised = true;
-                }
-                self.recompute_deadline();
+                self.on_local(now, id, endpoint);
                 Ok(())
             }
             Input::Lost { id } => {
@@ -531,6 +569,17 @@ impl NodeState {
             }
             Input::Command(cmd) => self.on_command(now, cmd),
         }
+    }
+
+    /// A peer the local party vouches for: supervised from now on.
+    fn on_local(&mut self, now: Instant, id: PeerId, endpoint: String) {
+        self.vouched.insert(id, endpoint.clone());
+        self.require_peer(now, id, endpoint);
+        if let Some(p) = self.peers.get_mut(&id) {
+            p.refresh(now);
+            p.supervised = true;
+        }
+        self.recompute_deadline();
     }
 
     /// Counts and describes a refusal.

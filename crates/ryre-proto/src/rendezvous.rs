@@ -8,12 +8,12 @@
 //!
 //! | kind | message  | direction      | body                                                     |
 //! |------|----------|----------------|----------------------------------------------------------|
-//! | 1    | Register | node -> agent  | uuid 16, name str, endpoint str, beacon (see below), headers (u16 count, key str, value longstr), groups (u16 count, str), status u8 |
+//! | 1    | Register | node -> agent  | uuid 16, name str, endpoint str, beacon (see below), headers (u16 count, key str, value longstr), groups (u16 count, str), status u8, [proof] |
 //! | 2    | Welcome  | agent -> node  | the agent's uuid 16                                      |
-//! | 3    | Peer     | agent -> node  | uuid 16, name str, endpoint str                          |
-//! | 4    | Gone     | agent -> node  | uuid 16, reason u8 (1 left, 2 lost its connection)       |
+//! | 3    | Peer     | agent -> node  | uuid 16, name str, endpoint str, [proof]                 |
+//! | 4    | Gone     | agent -> node  | uuid 16, reason u8 (1 left, 2 lost its connection), [proof] |
 //! | 5    | Beacon   | agent -> node  | sender IPv4 4 bytes, datagram (u16 length, at most 512)  |
-//! | 6    | Leave    | node -> agent  | (empty): the node stops                                  |
+//! | 6    | Leave    | node -> agent  | [proof]: the node stops                                  |
 //! | 7    | Error    | agent -> node  | code u8, text str; the agent then closes the connection  |
 //! | 8    | List     | anyone -> agent| (empty): answered with Welcome and one Peer per node, then the agent closes the connection (nothing is registered) |
 //!
@@ -21,6 +21,14 @@
 //! `local`), or 1 followed by the interface's IPv4 address, its broadcast address, the UDP port
 //! and the beacon interval in ms (u32): the agent then sends ZRE beacons for the node on that
 //! interface and forwards the beacons it hears there.
+//!
+//! `[proof]` is optional and present for secure nodes only: 1 followed by a [`KeyProof`] (the
+//! node's Ed25519 public key, 32 bytes, and a 64-byte signature), or nothing at all. A Register's
+//! proof signs `"ryre-rv-register\0"`, the uuid and the endpoint; a Leave's signs
+//! `"ryre-rv-leave\0"` and the uuid. The agent checks both, and passes each on verbatim (in Peer,
+//! and in Gone for a node that left), so every node checks them again itself: a process that took
+//! the rendezvous port cannot announce a key for a UUID that does not hold it. The CURVE key a
+//! proof stands for is the Montgomery form of its Ed25519 key.
 //!
 //! A node registers once per connection (a second Register with the same uuid updates it); the
 //! agent answers Welcome, then a Peer for every other registered node, and goes on with Peer and
@@ -37,6 +45,7 @@ pub mod client;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
+use crate::security::{KeyPair, PublicKey};
 use crate::PeerId;
 
 /// The signature after the length prefix.
@@ -83,6 +92,8 @@ pub enum ErrorCode {
     Unexpected = 4,
     /// The agent is full.
     Full = 5,
+    /// A proof that does not verify.
+    Forged = 6,
 }
 
 impl ErrorCode {
@@ -93,8 +104,88 @@ impl ErrorCode {
             3 => ErrorCode::TooLarge,
             4 => ErrorCode::Unexpected,
             5 => ErrorCode::Full,
+            6 => ErrorCode::Forged,
             _ => return None,
         })
+    }
+}
+
+/// A secure node's proof that it holds the key it speaks with (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyProof {
+    /// The node's Ed25519 public key.
+    pub signer: [u8; 32],
+    /// Its signature.
+    pub signature: [u8; 64],
+}
+
+const REGISTER_CONTEXT: &[u8] = b"ryre-rv-register\0";
+const LEAVE_CONTEXT: &[u8] = b"ryre-rv-leave\0";
+
+impl KeyProof {
+    fn register_message(id: PeerId, endpoint: &str) -> Vec<u8> {
+        let mut m = REGISTER_CONTEXT.to_vec();
+        m.extend_from_slice(id.as_bytes());
+        m.extend_from_slice(endpoint.as_bytes());
+        m
+    }
+
+    fn leave_message(id: PeerId) -> Vec<u8> {
+        let mut m = LEAVE_CONTEXT.to_vec();
+        m.extend_from_slice(id.as_bytes());
+        m
+    }
+
+    /// The proof for registering `id` at `endpoint`.
+    pub fn register(keys: &KeyPair, id: PeerId, endpoint: &str) -> KeyProof {
+        KeyProof {
+            signer: keys.signing_public(),
+            signature: keys.sign(&Self::register_message(id, endpoint)),
+        }
+    }
+
+    /// The proof for `id` leaving.
+    pub fn leave(keys: &KeyPair, id: PeerId) -> KeyProof {
+        KeyProof {
+            signer: keys.signing_public(),
+            signature: keys.sign(&Self::leave_message(id)),
+        }
+    }
+
+    /// The CURVE key this proof stands for, if it is a valid registration of `id` at `endpoint`.
+    pub fn verify_register(&self, id: PeerId, endpoint: &str) -> Option<PublicKey> {
+        crate::security::verify(
+            &self.signer,
+            &Self::register_message(id, endpoint),
+            &self.signature,
+        )
+    }
+
+    /// The CURVE key this proof stands for, if it is a valid leave of `id`.
+    pub fn verify_leave(&self, id: PeerId) -> Option<PublicKey> {
+        crate::security::verify(&self.signer, &Self::leave_message(id), &self.signature)
+    }
+
+    fn put(proof: &Option<KeyProof>, b: &mut BytesMut) {
+        if let Some(p) = proof {
+            b.put_u8(1);
+            b.put_slice(&p.signer);
+            b.put_slice(&p.signature);
+        }
+    }
+
+    fn read(r: &mut Reader<'_>) -> Result<Option<KeyProof>, RvError> {
+        if r.left() == 0 {
+            return Ok(None);
+        }
+        if r.u8()? != 1 {
+            return Err(RvError::BadField("proof flag"));
+        }
+        let mut signer = [0u8; 32];
+        signer.copy_from_slice(r.take(32)?);
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(r.take(64)?);
+        Ok(Some(KeyProof { signer, signature }))
     }
 }
 
@@ -115,6 +206,8 @@ pub struct Registration {
     pub groups: Vec<String>,
     /// Its group status (ZRE's status byte).
     pub status: u8,
+    /// A secure node's proof of its key (`None`: an open node).
+    pub proof: Option<KeyProof>,
 }
 
 /// One rendezvous message.
@@ -135,6 +228,8 @@ pub enum RvMsg {
         name: String,
         /// Its inbox endpoint.
         endpoint: String,
+        /// Its registration's proof, passed on verbatim (a secure node).
+        proof: Option<KeyProof>,
     },
     /// A local node is gone.
     Gone {
@@ -142,6 +237,8 @@ pub enum RvMsg {
         id: PeerId,
         /// Why.
         reason: GoneReason,
+        /// Its Leave's proof, passed on verbatim (a secure node that left).
+        proof: Option<KeyProof>,
     },
     /// A ZRE beacon the agent heard on the LAN.
     Beacon {
@@ -150,8 +247,11 @@ pub enum RvMsg {
         /// The datagram.
         data: Bytes,
     },
-    /// The node stops (clean deregistration).
-    Leave,
+    /// The node stops (clean deregistration); a secure node proves it.
+    Leave {
+        /// A secure node's proof.
+        proof: Option<KeyProof>,
+    },
     /// Asks who is registered, without registering: the agent answers Welcome and one Peer per
     /// node, then closes the connection.
     List,
@@ -254,21 +354,29 @@ impl RvMsg {
                     put_str(&mut b, g, "group")?;
                 }
                 b.put_u8(r.status);
+                KeyProof::put(&r.proof, &mut b);
             }
             RvMsg::Welcome { agent } => {
                 b.put_u8(K_WELCOME);
                 b.put_slice(agent.as_bytes());
             }
-            RvMsg::Peer { id, name, endpoint } => {
+            RvMsg::Peer {
+                id,
+                name,
+                endpoint,
+                proof,
+            } => {
                 b.put_u8(K_PEER);
                 b.put_slice(id.as_bytes());
                 put_str(&mut b, name, "name")?;
                 put_str(&mut b, endpoint, "endpoint")?;
+                KeyProof::put(proof, &mut b);
             }
-            RvMsg::Gone { id, reason } => {
+            RvMsg::Gone { id, reason, proof } => {
                 b.put_u8(K_GONE);
                 b.put_slice(id.as_bytes());
                 b.put_u8(*reason as u8);
+                KeyProof::put(proof, &mut b);
             }
             RvMsg::Beacon { from, data } => {
                 if data.len() > MAX_DATAGRAM {
@@ -279,7 +387,10 @@ impl RvMsg {
                 b.put_u16(data.len() as u16);
                 b.put_slice(data);
             }
-            RvMsg::Leave => b.put_u8(K_LEAVE),
+            RvMsg::Leave { proof } => {
+                b.put_u8(K_LEAVE);
+                KeyProof::put(proof, &mut b);
+            }
             RvMsg::List => b.put_u8(K_LIST),
             RvMsg::Error { code, text } => {
                 b.put_u8(K_ERROR);
@@ -350,6 +461,7 @@ impl RvMsg {
                     groups.push(r.str()?);
                 }
                 let status = r.u8()?;
+                let proof = KeyProof::read(&mut r)?;
                 RvMsg::Register(Registration {
                     id,
                     name,
@@ -358,6 +470,7 @@ impl RvMsg {
                     headers,
                     groups,
                     status,
+                    proof,
                 })
             }
             K_WELCOME => RvMsg::Welcome { agent: r.id()? },
@@ -365,6 +478,7 @@ impl RvMsg {
                 id: r.id()?,
                 name: r.str()?,
                 endpoint: r.str()?,
+                proof: KeyProof::read(&mut r)?,
             },
             K_GONE => {
                 let id = r.id()?;
@@ -373,7 +487,8 @@ impl RvMsg {
                     2 => GoneReason::Lost,
                     _ => return Err(RvError::BadField("gone reason")),
                 };
-                RvMsg::Gone { id, reason }
+                let proof = KeyProof::read(&mut r)?;
+                RvMsg::Gone { id, reason, proof }
             }
             K_BEACON => {
                 let from = r.ipv4()?;
@@ -384,7 +499,9 @@ impl RvMsg {
                 let data = Bytes::copy_from_slice(r.take(n)?);
                 RvMsg::Beacon { from, data }
             }
-            K_LEAVE => RvMsg::Leave,
+            K_LEAVE => RvMsg::Leave {
+                proof: KeyProof::read(&mut r)?,
+            },
             K_LIST => RvMsg::List,
             K_ERROR => {
                 let code = ErrorCode::from_u8(r.u8()?).ok_or(RvError::BadField("error code"))?;
@@ -468,6 +585,20 @@ mod tests {
         any::<[u8; 16]>().prop_map(PeerId::from_bytes)
     }
 
+    fn any_proof() -> impl Strategy<Value = Option<KeyProof>> {
+        proptest::option::of(
+            (any::<[u8; 32]>(), any::<[u8; 32]>(), any::<[u8; 32]>()).prop_map(|(a, b, c)| {
+                let mut signature = [0u8; 64];
+                signature[..32].copy_from_slice(&b);
+                signature[32..].copy_from_slice(&c);
+                KeyProof {
+                    signer: a,
+                    signature,
+                }
+            }),
+        )
+    }
+
     fn any_msg() -> impl Strategy<Value = RvMsg> {
         let spec = (any::<u32>(), any::<u32>(), any::<u16>(), any::<u32>()).prop_map(
             |(a, b, port, interval_ms)| BeaconSpec {
@@ -485,30 +616,41 @@ mod tests {
             proptest::collection::vec(("[A-Z-]{1,10}", "\\PC{0,30}"), 0..4),
             proptest::collection::vec("[a-z/]{1,12}", 0..5),
             any::<u8>(),
+            any_proof(),
         )
-            .prop_map(|(id, name, endpoint, beacon, headers, groups, status)| {
-                RvMsg::Register(Registration {
-                    id,
-                    name,
-                    endpoint,
-                    beacon,
-                    headers,
-                    groups,
-                    status,
-                })
-            });
+            .prop_map(
+                |(id, name, endpoint, beacon, headers, groups, status, proof)| {
+                    RvMsg::Register(Registration {
+                        id,
+                        name,
+                        endpoint,
+                        beacon,
+                        headers,
+                        groups,
+                        status,
+                        proof,
+                    })
+                },
+            );
         prop_oneof![
             reg,
             any_id().prop_map(|agent| RvMsg::Welcome { agent }),
-            (any_id(), "\\PC{0,20}", "tcp://[0-9.:]{3,20}")
-                .prop_map(|(id, name, endpoint)| RvMsg::Peer { id, name, endpoint }),
-            (any_id(), any::<bool>()).prop_map(|(id, l)| RvMsg::Gone {
+            (any_id(), "\\PC{0,20}", "tcp://[0-9.:]{3,20}", any_proof()).prop_map(
+                |(id, name, endpoint, proof)| RvMsg::Peer {
+                    id,
+                    name,
+                    endpoint,
+                    proof
+                }
+            ),
+            (any_id(), any::<bool>(), any_proof()).prop_map(|(id, l, proof)| RvMsg::Gone {
                 id,
                 reason: if l {
                     GoneReason::Left
                 } else {
                     GoneReason::Lost
-                }
+                },
+                proof,
             }),
             (any::<u32>(), proptest::collection::vec(any::<u8>(), 0..60)).prop_map(|(a, d)| {
                 RvMsg::Beacon {
@@ -516,9 +658,9 @@ mod tests {
                     data: Bytes::from(d),
                 }
             }),
-            Just(RvMsg::Leave),
+            any_proof().prop_map(|proof| RvMsg::Leave { proof }),
             Just(RvMsg::List),
-            (1u8..=5, "\\PC{0,40}").prop_map(|(c, text)| RvMsg::Error {
+            (1u8..=6, "\\PC{0,40}").prop_map(|(c, text)| RvMsg::Error {
                 code: ErrorCode::from_u8(c).unwrap_or(ErrorCode::Malformed),
                 text
             }),
@@ -559,6 +701,7 @@ mod tests {
         let wire = RvMsg::Gone {
             id: PeerId::from_bytes([0xAA; 16]),
             reason: GoneReason::Lost,
+            proof: None,
         }
         .encode()
         .expect("encodable");
@@ -567,6 +710,32 @@ mod tests {
         want.extend_from_slice(&[0xAA; 16]);
         want.push(2);
         assert_eq!(&wire[..], &want[..]);
+    }
+
+    #[test]
+    fn proofs_verify_only_what_they_sign() {
+        let keys = (0u8..=255)
+            .find_map(|i| KeyPair::from_seed([i; 32]).ok())
+            .unwrap();
+        let id = PeerId::from_bytes([5; 16]);
+        let p = KeyProof::register(&keys, id, "tcp://127.0.0.1:5000");
+        assert_eq!(
+            p.verify_register(id, "tcp://127.0.0.1:5000"),
+            Some(keys.public())
+        );
+        assert_eq!(p.verify_register(id, "tcp://127.0.0.1:5001"), None);
+        assert_eq!(
+            p.verify_register(PeerId::from_bytes([6; 16]), "tcp://127.0.0.1:5000"),
+            None
+        );
+        assert_eq!(
+            p.verify_leave(id),
+            None,
+            "a register proof is not a leave proof"
+        );
+        let l = KeyProof::leave(&keys, id);
+        assert_eq!(l.verify_leave(id), Some(keys.public()));
+        assert_eq!(l.verify_register(id, ""), None);
     }
 
     #[test]
@@ -594,8 +763,17 @@ mod tests {
         );
         assert_eq!(
             RvMsg::decode_frame(b"RRV\x01\x06!"),
-            Err(RvError::Trailing(1))
+            Err(RvError::BadField("proof flag"))
         );
+        let mut leave = b"RRV\x01\x06\x01".to_vec();
+        leave.extend_from_slice(&[7; 96]);
+        assert!(matches!(
+            RvMsg::decode_frame(&leave),
+            Ok(RvMsg::Leave { proof: Some(_) })
+        ));
+        leave.push(0);
+        assert_eq!(RvMsg::decode_frame(&leave), Err(RvError::Trailing(1)));
+        assert_eq!(RvMsg::decode_frame(&leave[..50]), Err(RvError::Truncated));
         assert_eq!(
             RvMsg::decode_frame(b"RRV\x01\x07\x09\x00"),
             Err(RvError::BadField("error code"))
@@ -604,6 +782,7 @@ mod tests {
             id: PeerId::from_bytes([1; 16]),
             name: "x".repeat(256),
             endpoint: String::new(),
+            proof: None,
         };
         assert_eq!(long.encode(), Err(RvError::TooLong("name")));
     }

@@ -557,6 +557,7 @@ impl World {
             headers: Vec::new(),
             groups: Vec::new(),
             status: 0,
+            proof: None,
         };
         let client = ClientState::new(reg, true);
         let s = &mut self.slots[slot];

@@ -243,8 +243,9 @@ impl NodeBuilder {
     /// ZRE v2). In [`crate::Security::Curve`] mode every ZeroMQ link is CURVE, the node owns the
     /// ZAP handler of its own ZeroMQ context, beacons are Zyre's v3 (with the key) plus ryre's
     /// signed beacon, and a message counts only from the key bound to its sender's UUID. The
-    /// device rendezvous carries no keys yet: [`Discovery::Auto`] then beacons on its own, and
-    /// [`Discovery::Local`] is refused.
+    /// device rendezvous carries each node's key with a signed proof (checked by the agent and
+    /// by every node); in [`Discovery::Auto`] a secure node beacons itself, since the agent
+    /// cannot sign for it.
     pub fn security(mut self, security: crate::Security) -> Self {
         self.security = security;
         self
@@ -310,11 +311,6 @@ impl NodeBuilder {
                 )));
             }
         }
-        if self.security.is_secure() && self.discovery == Discovery::Local {
-            return Err(Error::Config(
-                "secure mode cannot use discovery local: the device rendezvous carries no keys yet (use beacon or gossip)".into(),
-            ));
-        }
         if self.send_hwm <= 0 {
             return Err(Error::Config(
                 "the send high-water mark must be above zero".into(),
@@ -335,10 +331,10 @@ impl NodeBuilder {
             crate::Security::Open => None,
             crate::Security::Curve { keys, trust } => Some((keys.clone(), trust.clone())),
         };
-        if curve.is_some() && self.discovery == Discovery::Auto {
-            // The agent beacons for its nodes without their keys: a secure node beacons itself.
-            self.discovery = Discovery::Beacon;
-        }
+        // The agent cannot sign a secure node's beacons: in auto mode a secure node registers
+        // without UDP and beacons itself.
+        let own_beacons = self.discovery == Discovery::Beacon
+            || (curve.is_some() && self.discovery == Discovery::Auto);
         let id = PeerId::from_bytes(*uuid::Uuid::new_v4().as_bytes());
         let name = self
             .name
@@ -370,7 +366,7 @@ impl NodeBuilder {
         };
         let endpoint = self.advertised.clone().unwrap_or(endpoint);
         check_str("endpoint", &endpoint)?;
-        let beacon = if self.discovery == Discovery::Beacon {
+        let beacon = if own_beacons {
             let b = discovery::beacon::BeaconSocket::open(&iface, self.port).map_err(|source| {
                 Error::Beacon {
                     addr: format!("{}:{}", iface.broadcast, self.port),
@@ -424,12 +420,13 @@ impl NodeBuilder {
             .unwrap_or(Rendezvous::Tcp(self.port));
         let local = match self.discovery {
             Discovery::Auto | Discovery::Local => {
-                let beacon = (self.discovery == Discovery::Auto).then(|| BeaconSpec {
-                    addr: iface.addr,
-                    broadcast: iface.broadcast,
-                    port: self.port,
-                    interval_ms: u32::try_from(self.interval.as_millis()).unwrap_or(u32::MAX),
-                });
+                let beacon =
+                    (self.discovery == Discovery::Auto && curve.is_none()).then(|| BeaconSpec {
+                        addr: iface.addr,
+                        broadcast: iface.broadcast,
+                        port: self.port,
+                        interval_ms: u32::try_from(self.interval.as_millis()).unwrap_or(u32::MAX),
+                    });
                 let reg = Registration {
                     id,
                     name: name.clone(),
@@ -438,18 +435,25 @@ impl NodeBuilder {
                     headers: self.headers.clone().into_iter().collect(),
                     groups: Vec::new(),
                     status: 0,
+                    proof: curve
+                        .as_ref()
+                        .map(|(k, _)| ryre_proto::rendezvous::KeyProof::register(k, id, &endpoint)),
                 };
+                let leave = curve
+                    .as_ref()
+                    .map(|(k, _)| ryre_proto::rendezvous::KeyProof::leave(k, id));
                 Some(LocalClient::start(
                     rendezvous,
                     reg,
                     self.may_host_agent,
                     is_agent.clone(),
+                    leave,
                 ))
             }
             Discovery::Beacon | Discovery::Off => None,
         };
         let fallback_beacon =
-            (self.discovery == Discovery::Auto).then(|| (iface.clone(), self.port));
+            (self.discovery == Discovery::Auto && !own_beacons).then(|| (iface.clone(), self.port));
         let (mem, mem_tx, mem_pending) = MemInbox::new(100_000);
         let poller = Poller {
             inbox,

@@ -321,6 +321,7 @@ fn bad_input_never_takes_the_agent_down() {
         headers: vec![],
         groups: vec![],
         status: 0,
+        proof: None,
     });
     s.write_all(&forged.encode().expect("encode"))
         .expect("write");

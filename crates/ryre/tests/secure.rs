@@ -225,11 +225,93 @@ fn a_node_whose_zap_handler_cannot_be_installed_does_not_start() {
 }
 
 #[test]
-fn secure_mode_refuses_the_device_rendezvous() {
-    let r = Node::builder()
+fn the_agent_refuses_a_forged_register_and_announces_proven_keys() {
+    use ryre_proto::rendezvous::{ErrorCode, KeyProof, Registration, RvMsg};
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    let port = ryre_testkit::free_udp_port();
+    let host = ryre_testkit::builder(port, "host")
         .discovery(Discovery::Local)
         .security(Security::tofu(keys(1)))
-        .start();
-    assert!(matches!(r, Err(Error::Config(_))));
-    let _ = PublicKey([1; 32]);
+        .start()
+        .expect("secure agent host");
+    assert!(host.is_agent());
+    // Read what the agent says until `stop` is satisfied (bounded).
+    let read_until = |s: &mut TcpStream, stop: &dyn Fn(&RvMsg) -> bool| -> Vec<RvMsg> {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let (mut buf, mut got, mut chunk) = (Vec::new(), Vec::new(), [0u8; 4096]);
+        loop {
+            while let Ok(Some((m, used))) = RvMsg::decode(&buf) {
+                buf.drain(..used);
+                let done = stop(&m);
+                got.push(m);
+                if done {
+                    return got;
+                }
+            }
+            match s.read(&mut chunk) {
+                Ok(0) | Err(_) => return got,
+                Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            }
+        }
+    };
+    let reg = |id: PeerId, endpoint: &str, proof| Registration {
+        id,
+        name: "raw".into(),
+        endpoint: endpoint.into(),
+        beacon: None,
+        headers: vec![],
+        groups: vec![],
+        status: 0,
+        proof,
+    };
+    // A forged registration: a proof signed for another endpoint.
+    let mallory = keys(66);
+    let id = PeerId::from_bytes([0x66; 16]);
+    let proof = KeyProof::register(&mallory, id, "tcp://127.0.0.1:1");
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(
+        &RvMsg::Register(reg(id, "tcp://127.0.0.1:2", Some(proof)))
+            .encode()
+            .unwrap(),
+    )
+    .unwrap();
+    let got = read_until(&mut s, &|m| matches!(m, RvMsg::Error { .. }));
+    assert!(
+        matches!(
+            got.last(),
+            Some(RvMsg::Error {
+                code: ErrorCode::Forged,
+                ..
+            })
+        ),
+        "{got:?}"
+    );
+    // A proven registration is welcomed, and told about the host with the host's proof.
+    let kb = keys(2);
+    let id = PeerId::from_bytes([0x22; 16]);
+    let ep = "tcp://127.0.0.1:3";
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.write_all(
+        &RvMsg::Register(reg(id, ep, Some(KeyProof::register(&kb, id, ep))))
+            .encode()
+            .unwrap(),
+    )
+    .unwrap();
+    let host_id = host.uuid();
+    let got = read_until(
+        &mut s,
+        &|m| matches!(m, RvMsg::Peer { id, .. } if *id == host_id),
+    );
+    let proven = got.iter().find_map(|m| match m {
+        RvMsg::Peer {
+            id,
+            endpoint,
+            proof: Some(p),
+            ..
+        } => p.verify_register(*id, endpoint),
+        _ => None,
+    });
+    assert_eq!(proven, Some(keys(1).public()), "{got:?}");
+    assert_eq!(host.security_stats().refused, 0);
 }

@@ -21,6 +21,7 @@
 //!     headers: vec![],
 //!     groups: vec![],
 //!     status: 0,
+//!     proof: None,
 //! };
 //! agent.on_data(now, ConnId(7), &RvMsg::Register(reg).encode().unwrap());
 //! match agent.poll_output() {
@@ -38,7 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{BeaconSpec, ErrorCode, GoneReason, Registration, RvError, RvMsg};
+use super::{BeaconSpec, ErrorCode, GoneReason, KeyProof, Registration, RvError, RvMsg};
 use crate::beacon::Beacon;
 use crate::PeerId;
 
@@ -255,7 +256,7 @@ impl AgentState {
         };
         if let Some(id) = c.id {
             if self.members.get(&id).is_some_and(|m| m.conn == conn) {
-                self.remove_member(id, GoneReason::Lost);
+                self.remove_member(id, GoneReason::Lost, None);
             }
         }
     }
@@ -310,10 +311,26 @@ impl AgentState {
     fn on_message(&mut self, now: Instant, conn: ConnId, msg: RvMsg) {
         match msg {
             RvMsg::Register(reg) => self.register(now, conn, reg),
-            RvMsg::Leave => {
-                if let Some(id) = self.conns.get_mut(&conn).and_then(|c| c.id.take()) {
-                    self.remove_member(id, GoneReason::Left);
+            RvMsg::Leave { proof } => {
+                let Some(id) = self.conns.get(&conn).and_then(|c| c.id) else {
+                    return;
+                };
+                // A node that registered with a key leaves with a proof by the same key.
+                let registered = self.members.get(&id).and_then(|m| {
+                    m.reg
+                        .proof
+                        .and_then(|p| p.verify_register(id, &m.reg.endpoint))
+                });
+                if let Some(key) = registered {
+                    if proof.and_then(|p| p.verify_leave(id)) != Some(key) {
+                        self.refuse(conn, ErrorCode::Forged, "Leave without a valid proof");
+                        return;
+                    }
                 }
+                if let Some(c) = self.conns.get_mut(&conn) {
+                    c.id = None;
+                }
+                self.remove_member(id, GoneReason::Left, proof);
             }
             RvMsg::List => {
                 self.send_table(conn, None);
@@ -341,6 +358,19 @@ impl AgentState {
                 return;
             }
         }
+        if let Some(p) = &reg.proof {
+            if p.verify_register(reg.id, &reg.endpoint).is_none() {
+                let text = format!("the key proof of {} does not verify", reg.id);
+                self.refuse(conn, ErrorCode::Forged, &text);
+                return;
+            }
+        }
+        if let Some(m) = self.members.get(&reg.id) {
+            if m.reg.proof.map(|p| p.signer) != reg.proof.map(|p| p.signer) {
+                self.refuse(conn, ErrorCode::Forged, "a registration keeps its key");
+                return;
+            }
+        }
         let id = reg.id;
         let update = self.members.contains_key(&id);
         let port = inbox_port(&reg.endpoint).unwrap_or(0);
@@ -361,7 +391,7 @@ impl AgentState {
                 datagram: Bytes::copy_from_slice(&Beacon::new(id, port).encode()),
             });
         }
-        let (name, endpoint) = (reg.name.clone(), reg.endpoint.clone());
+        let (name, endpoint, proof) = (reg.name.clone(), reg.endpoint.clone(), reg.proof);
         self.members.insert(
             id,
             Member {
@@ -378,7 +408,12 @@ impl AgentState {
             return;
         }
         self.send_table(conn, Some(id));
-        let announce = RvMsg::Peer { id, name, endpoint };
+        let announce = RvMsg::Peer {
+            id,
+            name,
+            endpoint,
+            proof,
+        };
         if let Ok(frame) = announce.encode() {
             for m in self.members.values().filter(|m| m.conn != conn) {
                 self.out.push_back(AgentOutput::Send {
@@ -413,7 +448,7 @@ impl AgentState {
         self.domains.len() - 1
     }
 
-    fn remove_member(&mut self, id: PeerId, reason: GoneReason) {
+    fn remove_member(&mut self, id: PeerId, reason: GoneReason, proof: Option<KeyProof>) {
         let Some(m) = self.members.remove(&id) else {
             return;
         };
@@ -427,7 +462,7 @@ impl AgentState {
                 datagram: Bytes::copy_from_slice(&Beacon::new(id, 0).encode()),
             });
         }
-        if let Ok(frame) = (RvMsg::Gone { id, reason }).encode() {
+        if let Ok(frame) = (RvMsg::Gone { id, reason, proof }).encode() {
             for m in self.members.values() {
                 self.out.push_back(AgentOutput::Send {
                     conn: m.conn,
@@ -450,6 +485,7 @@ impl AgentState {
                 id: *id,
                 name: m.reg.name.clone(),
                 endpoint: m.reg.endpoint.clone(),
+                proof: m.reg.proof,
             })
             .collect();
         for m in &table {
@@ -491,7 +527,7 @@ fn kind_name(m: &RvMsg) -> &'static str {
         RvMsg::Peer { .. } => "PEER",
         RvMsg::Gone { .. } => "GONE",
         RvMsg::Beacon { .. } => "BEACON",
-        RvMsg::Leave => "LEAVE",
+        RvMsg::Leave { .. } => "LEAVE",
         RvMsg::List => "LIST",
         RvMsg::Error { .. } => "ERROR",
     }
@@ -515,6 +551,7 @@ mod tests {
             headers: vec![],
             groups: vec![],
             status: 0,
+            proof: None,
         }
     }
 
@@ -551,7 +588,8 @@ mod tests {
             RvMsg::Peer {
                 id: reg(2, false).id,
                 name: "n2".into(),
-                endpoint: reg(2, false).endpoint
+                endpoint: reg(2, false).endpoint,
+                proof: None,
             }
         )));
         a.on_closed(ConnId(2));
@@ -561,7 +599,8 @@ mod tests {
                 ConnId(1),
                 RvMsg::Gone {
                     id: reg(2, false).id,
-                    reason: GoneReason::Lost
+                    reason: GoneReason::Lost,
+                    proof: None,
                 }
             )]
         );
@@ -602,5 +641,131 @@ mod tests {
             Some(AgentOutput::Close { conn: ConnId(1) })
         ));
         assert_eq!(a.connections(), 0);
+    }
+
+    fn keys(n: u8) -> crate::security::KeyPair {
+        (0u8..=255)
+            .find_map(|i| crate::security::KeyPair::from_seed([n ^ i; 32]).ok())
+            .unwrap()
+    }
+
+    fn secure_reg(n: u8, k: &crate::security::KeyPair) -> Registration {
+        let mut r = reg(n, false);
+        r.proof = Some(KeyProof::register(k, r.id, &r.endpoint));
+        r
+    }
+
+    #[test]
+    fn a_forged_register_is_refused_and_a_proven_one_passed_on() {
+        let now = Instant::now();
+        let mut a = AgentState::new(PeerId::from_bytes([9; 16]));
+        a.accept(ConnId(1));
+        a.accept(ConnId(2));
+        let k1 = keys(1);
+        a.on_data(
+            now,
+            ConnId(1),
+            &RvMsg::Register(secure_reg(1, &k1)).encode().unwrap(),
+        );
+        drain(&mut a);
+        // Node 2 claims a proof made for another endpoint (or by someone else).
+        let mut forged = secure_reg(2, &keys(2));
+        forged.endpoint = "tcp://127.0.0.1:6666".into();
+        a.on_data(now, ConnId(2), &RvMsg::Register(forged).encode().unwrap());
+        let got = drain(&mut a);
+        assert!(
+            got.iter().any(|(c, m)| *c == ConnId(2)
+                && matches!(
+                    m,
+                    RvMsg::Error {
+                        code: ErrorCode::Forged,
+                        ..
+                    }
+                )),
+            "{got:?}"
+        );
+        assert!(
+            !got.iter().any(|(c, _)| *c == ConnId(1)),
+            "nothing forged reaches node 1: {got:?}"
+        );
+        // A proven registration is announced with its proof.
+        a.accept(ConnId(3));
+        let k3 = keys(3);
+        a.on_data(
+            now,
+            ConnId(3),
+            &RvMsg::Register(secure_reg(3, &k3)).encode().unwrap(),
+        );
+        let got = drain(&mut a);
+        let proof = got.iter().find_map(|(c, m)| match m {
+            RvMsg::Peer {
+                id,
+                endpoint,
+                proof: Some(p),
+                ..
+            } if *c == ConnId(1) => p.verify_register(*id, endpoint),
+            _ => None,
+        });
+        assert_eq!(proof, Some(k3.public()));
+    }
+
+    #[test]
+    fn a_secure_leave_needs_its_proof() {
+        let now = Instant::now();
+        let mut a = AgentState::new(PeerId::from_bytes([9; 16]));
+        a.accept(ConnId(1));
+        a.accept(ConnId(2));
+        let (k1, k2) = (keys(1), keys(2));
+        a.on_data(
+            now,
+            ConnId(1),
+            &RvMsg::Register(secure_reg(1, &k1)).encode().unwrap(),
+        );
+        a.on_data(
+            now,
+            ConnId(2),
+            &RvMsg::Register(secure_reg(2, &k2)).encode().unwrap(),
+        );
+        drain(&mut a);
+        let id2 = reg(2, false).id;
+        // A Leave proven by another key is refused (and the connection closed: node 2 is lost).
+        let bad = RvMsg::Leave {
+            proof: Some(KeyProof::leave(&k1, id2)),
+        };
+        a.on_data(now, ConnId(2), &bad.encode().unwrap());
+        let got = drain(&mut a);
+        assert!(got.iter().any(|(c, m)| *c == ConnId(1)
+            && matches!(
+                m,
+                RvMsg::Gone {
+                    reason: GoneReason::Lost,
+                    proof: None,
+                    ..
+                }
+            )));
+        // Node 1 leaves properly: its proof goes along in Gone.
+        a.accept(ConnId(3));
+        let k3 = keys(3);
+        a.on_data(
+            now,
+            ConnId(3),
+            &RvMsg::Register(secure_reg(3, &k3)).encode().unwrap(),
+        );
+        drain(&mut a);
+        let id1 = reg(1, false).id;
+        let good = RvMsg::Leave {
+            proof: Some(KeyProof::leave(&k1, id1)),
+        };
+        a.on_data(now, ConnId(1), &good.encode().unwrap());
+        let got = drain(&mut a);
+        let gone = got.iter().find_map(|(c, m)| match m {
+            RvMsg::Gone {
+                id,
+                reason: GoneReason::Left,
+                proof: Some(p),
+            } if *c == ConnId(3) => p.verify_leave(*id),
+            _ => None,
+        });
+        assert_eq!(gone, Some(k1.public()));
     }
 }

@@ -23,13 +23,14 @@
 //!     headers: vec![],
 //!     groups: vec![],
 //!     status: 0,
+//!     proof: None,
 //! };
 //! let mut c = ClientState::new(reg, false);
 //! let now = Instant::now();
 //! c.begin_attempt();
 //! c.connected();
 //! let mut inputs = Vec::new();
-//! let gone = RvMsg::Gone { id: PeerId::from_bytes([3; 16]), reason: GoneReason::Lost };
+//! let gone = RvMsg::Gone { id: PeerId::from_bytes([3; 16]), reason: GoneReason::Lost, proof: None };
 //! c.on_data(&gone.encode().unwrap(), &mut inputs).unwrap();
 //! assert!(matches!(inputs[0], Input::Lost { .. }));
 //! ```
@@ -39,7 +40,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::{ErrorCode, GoneReason, Registration, RvError, RvMsg};
+use super::{ErrorCode, GoneReason, KeyProof, Registration, RvError, RvMsg};
 use crate::{Input, PeerId};
 
 /// Longest random wait before racing for the rendezvous after the agent died.
@@ -56,6 +57,9 @@ pub enum ClientNote {
     Welcomed(PeerId),
     /// The agent refused this node (it closes the connection).
     Refused(ErrorCode, String),
+    /// A Peer or Gone(left) about `PeerId` without the proof this node's mode needs (a secure
+    /// node needs a valid one; an open node cannot talk to a node that has one): ignored.
+    Unproven(PeerId),
 }
 
 /// The registration client's state machine.
@@ -73,6 +77,8 @@ pub struct ClientState {
     agent_id: Option<PeerId>,
     rng: u64,
     notes: Vec<ClientNote>,
+    /// A secure node's Leave proof.
+    leave_proof: Option<KeyProof>,
 }
 
 impl ClientState {
@@ -93,6 +99,7 @@ impl ClientState {
             agent_id: None,
             rng: u64::from_le_bytes(seed) | 1,
             notes: Vec::new(),
+            leave_proof: None,
         }
     }
 
@@ -164,7 +171,20 @@ impl ClientState {
 
     /// The Leave frame to write when the node stops.
     pub fn leave_frame(&self) -> Result<Bytes, RvError> {
-        RvMsg::Leave.encode()
+        RvMsg::Leave {
+            proof: self.leave_proof,
+        }
+        .encode()
+    }
+
+    /// A secure node's proof for its Leave (made ahead, so that this machine holds no secret).
+    pub fn set_leave_proof(&mut self, proof: KeyProof) {
+        self.leave_proof = Some(proof);
+    }
+
+    /// Whether this node registers with a key (secure mode).
+    pub fn is_secure(&self) -> bool {
+        self.reg.proof.is_some()
     }
 
     /// Connected, and the Register frame written.
@@ -209,21 +229,42 @@ impl ClientState {
                 self.failures = 0;
                 self.notes.push(ClientNote::Welcomed(agent));
             }
-            RvMsg::Peer { id, endpoint, .. } => out.push(Input::Local { id, endpoint }),
+            RvMsg::Peer {
+                id,
+                endpoint,
+                proof,
+                ..
+            } => match (self.is_secure(), proof) {
+                (false, None) => out.push(Input::Local { id, endpoint }),
+                (true, Some(p)) => match p.verify_register(id, &endpoint) {
+                    Some(key) => out.push(Input::LocalKey { id, endpoint, key }),
+                    None => self.notes.push(ClientNote::Unproven(id)),
+                },
+                _ => self.notes.push(ClientNote::Unproven(id)),
+            },
             RvMsg::Gone {
                 id,
                 reason: GoneReason::Left,
-            } => out.push(Input::Departed { id }),
+                proof,
+            } => match (self.is_secure(), proof) {
+                (false, None) => out.push(Input::Departed { id }),
+                (true, Some(p)) => match p.verify_leave(id) {
+                    Some(key) => out.push(Input::DepartedKey { id, key }),
+                    None => self.notes.push(ClientNote::Unproven(id)),
+                },
+                _ => self.notes.push(ClientNote::Unproven(id)),
+            },
             RvMsg::Gone {
                 id,
                 reason: GoneReason::Lost,
+                ..
             } => out.push(Input::Lost { id }),
             RvMsg::Beacon { from, data } => out.push(Input::Beacon {
                 from: IpAddr::V4(from),
                 data,
             }),
             RvMsg::Error { code, text } => self.notes.push(ClientNote::Refused(code, text)),
-            RvMsg::Register(_) | RvMsg::Leave | RvMsg::List => {}
+            RvMsg::Register(_) | RvMsg::Leave { .. } | RvMsg::List => {}
         }
     }
 
@@ -288,6 +329,7 @@ mod tests {
             headers: vec![],
             groups: vec![],
             status: 0,
+            proof: None,
         }
     }
 

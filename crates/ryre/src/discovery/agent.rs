@@ -160,7 +160,9 @@ pub fn agent_view(at: &Rendezvous, timeout: Duration) -> io::Result<AgentView> {
                 view.agent = agent;
                 welcomed = true;
             }
-            RvMsg::Peer { id, name, endpoint } => view.nodes.push((id, name, endpoint)),
+            RvMsg::Peer {
+                id, name, endpoint, ..
+            } => view.nodes.push((id, name, endpoint)),
             _ => {}
         }
     }

@@ -96,10 +96,15 @@ impl LocalClient {
         reg: Registration,
         may_host: bool,
         is_agent: Arc<AtomicBool>,
+        leave_proof: Option<ryre_proto::rendezvous::KeyProof>,
     ) -> Self {
+        let mut state = ClientState::new(reg, may_host);
+        if let Some(p) = leave_proof {
+            state.set_leave_proof(p);
+        }
         let mut c = LocalClient {
             at,
-            state: ClientState::new(reg, may_host),
+            state,
             conn: None,
             agent: None,
             is_agent,
@@ -209,6 +214,9 @@ impl LocalClient {
                 }
                 ClientNote::Refused(code, text) => {
                     warn!(?code, %text, "the agent refused this node")
+                }
+                ClientNote::Unproven(peer) => {
+                    debug!(%peer, "agent announcement without the proof this mode needs ignored")
                 }
             }
         }
