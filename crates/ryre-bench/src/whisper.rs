@@ -40,6 +40,9 @@ pub struct WhisperOptions {
     pub unpaced: bool,
     /// With `unpaced`: `block` (the default send policy) or `drop-peer` (Zyre's).
     pub policy: String,
+    /// Whisper only: CURVE on both sides (secure ryre nodes against raw libzmq CURVE sockets),
+    /// plus open ryre in the same run for the cost of security.
+    pub curve: bool,
 }
 
 /// A ZRE WHISPER header frame (signature, id 2, version 2, sequence) for the raw baseline.
@@ -69,6 +72,32 @@ struct Pair {
 impl Pair {
     fn start(send_hwm: i32) -> Result<Pair, BenchError> {
         Pair::start_with(|b| b.send_hwm(send_hwm))
+    }
+
+    /// Two secure nodes (CURVE, each trusting the other's key) introduced with their keys.
+    fn start_secure(send_hwm: i32) -> Result<Pair, BenchError> {
+        let (ka, kb) = (bench_keys(1)?, bench_keys(2)?);
+        let trust = ryre::security::Trust::Keys([ka.public(), kb.public()].into());
+        let make = |name: &str, keys: &ryre::security::KeyPair| {
+            Node::builder()
+                .name(name)
+                .interface("lo")
+                .endpoint("tcp://127.0.0.1:*")
+                .beacon(false)
+                .send_hwm(send_hwm)
+                .security(ryre::Security::Curve {
+                    keys: keys.clone(),
+                    trust: trust.clone(),
+                })
+                .start()
+        };
+        let a = make("bench-a", &ka)?;
+        let b = make("bench-b", &kb)?;
+        a.connect_peer_key(b.uuid(), b.endpoint(), kb.public())?;
+        b.connect_peer_key(a.uuid(), a.endpoint(), ka.public())?;
+        wait_enter(&a, b.uuid())?;
+        wait_enter(&b, a.uuid())?;
+        Ok(Pair { a, b })
     }
 
     fn start_with(
@@ -127,9 +156,24 @@ fn hwm_for(count: u32) -> i32 {
     i32::try_from(u64::from(count) * 2 + 1000).unwrap_or(i32::MAX)
 }
 
+/// A fixed key pair for the CURVE bench (the first Zyre-safe seed after `n`).
+fn bench_keys(n: u8) -> Result<ryre::security::KeyPair, BenchError> {
+    (0u8..=255)
+        .find_map(|i| ryre::security::KeyPair::from_seed([n.wrapping_mul(41) ^ i; 32]).ok())
+        .ok_or_else(|| BenchError::Runtime("no Zyre-safe bench key".into()))
+}
+
 /// ryre: `count` whispers of `size` bytes from a to b; time from first send to last receive.
 fn ryre_throughput(size: usize, count: u32) -> Result<Duration, BenchError> {
-    let pair = Pair::start(hwm_for(count))?;
+    ryre_throughput_on(Pair::start(hwm_for(count))?, size, count)
+}
+
+/// The same over CURVE.
+fn ryre_curve_throughput(size: usize, count: u32) -> Result<Duration, BenchError> {
+    ryre_throughput_on(Pair::start_secure(hwm_for(count))?, size, count)
+}
+
+fn ryre_throughput_on(pair: Pair, size: usize, count: u32) -> Result<Duration, BenchError> {
     let receiver = pair.b.clone();
     let rx: JoinHandle<Result<Instant, BenchError>> = std::thread::spawn(move || {
         let mut got = 0u32;
@@ -219,9 +263,31 @@ struct RawPair {
 
 impl RawPair {
     fn start() -> Result<RawPair, BenchError> {
+        RawPair::start_curve(false)
+    }
+
+    /// With `curve`, the ROUTER is a CURVE server and the DEALER its client (no ZAP handler:
+    /// libzmq then admits every client key; it only matters at the handshake).
+    fn start_curve(curve: bool) -> Result<RawPair, BenchError> {
         let ctx = zmq::Context::new();
         let router = ctx.socket(zmq::ROUTER).map_err(zmq_err("socket"))?;
         let dealer = ctx.socket(zmq::DEALER).map_err(zmq_err("socket"))?;
+        if curve {
+            let (server, client) = (bench_keys(1)?, bench_keys(2)?);
+            router.set_curve_server(true).map_err(zmq_err("CURVE_SERVER"))?;
+            router
+                .set_curve_secretkey(&server.curve_secret())
+                .map_err(zmq_err("CURVE_SECRETKEY"))?;
+            dealer
+                .set_curve_serverkey(server.public().as_bytes())
+                .map_err(zmq_err("CURVE_SERVERKEY"))?;
+            dealer
+                .set_curve_publickey(client.public().as_bytes())
+                .map_err(zmq_err("CURVE_PUBLICKEY"))?;
+            dealer
+                .set_curve_secretkey(&client.curve_secret())
+                .map_err(zmq_err("CURVE_SECRETKEY"))?;
+        }
         let stall = i32::try_from(STALL.as_millis()).unwrap_or(i32::MAX);
         for s in [&router, &dealer] {
             s.set_sndhwm(0).map_err(zmq_err("SNDHWM"))?;
@@ -263,11 +329,15 @@ fn recv_frames(s: &zmq::Socket, msg: &mut zmq::Message) -> Result<usize, zmq::Er
 
 /// Raw: `count` messages DEALER → ROUTER; time from first send to last receive.
 fn raw_throughput(size: usize, count: u32) -> Result<Duration, BenchError> {
+    raw_throughput_on(RawPair::start()?, count, size)
+}
+
+fn raw_throughput_on(pair: RawPair, count: u32, size: usize) -> Result<Duration, BenchError> {
     let RawPair {
         _ctx,
         router,
         dealer,
-    } = RawPair::start()?;
+    } = pair;
     let rx: JoinHandle<Result<Instant, BenchError>> = std::thread::spawn(move || {
         let mut msg = zmq::Message::new();
         for got in 0..count {
@@ -489,6 +559,9 @@ pub fn whisper(c: &WhisperOptions) -> BenchResult {
     if c.unpaced {
         return unpaced_bench(c);
     }
+    if c.curve {
+        return curve_bench(c);
+    }
     let count = c.count.unwrap_or(200_000);
     let size = c.size as usize;
     let mut raw = Rates { runs: Vec::new() };
@@ -520,6 +593,51 @@ pub fn whisper(c: &WhisperOptions) -> BenchResult {
         print_line(&raw.line("raw libzmq", c.size));
         print_line(&ryre.line("ryre", c.size));
         print_line(&format!("  ratio ryre/raw: {ratio:.3}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `bench whisper --curve`: raw libzmq CURVE, secure ryre and open ryre, alternating per round.
+fn curve_bench(c: &WhisperOptions) -> BenchResult {
+    let count = c.count.unwrap_or(200_000);
+    let size = c.size as usize;
+    let (mut raw, mut secure, mut open) = (
+        Rates { runs: Vec::new() },
+        Rates { runs: Vec::new() },
+        Rates { runs: Vec::new() },
+    );
+    let rate = |d: Duration| f64::from(count) / d.as_secs_f64().max(1e-9);
+    for _ in 0..c.rounds {
+        raw.runs
+            .push(rate(raw_throughput_on(RawPair::start_curve(true)?, count, size)?));
+        secure.runs.push(rate(ryre_curve_throughput(size, count)?));
+        open.runs.push(rate(ryre_throughput(size, count)?));
+    }
+    let vs_raw = secure.median() / raw.median().max(1e-9);
+    let vs_open = secure.median() / open.median().max(1e-9);
+    if c.json {
+        let v = json!({
+            "bench": "whisper-curve",
+            "size": c.size,
+            "count": count,
+            "rounds": c.rounds,
+            "raw_curve": raw.json(c.size),
+            "ryre_curve": secure.json(c.size),
+            "ryre_open": open.json(c.size),
+            "ratio_vs_raw_curve": vs_raw,
+            "ratio_vs_open": vs_open,
+        });
+        print_line(&v.to_string());
+    } else {
+        print_line(&format!(
+            "bench whisper --curve: {count} messages of {} bytes, median of {} rounds",
+            c.size, c.rounds
+        ));
+        print_line(&raw.line("raw libzmq CURVE", c.size));
+        print_line(&secure.line("ryre CURVE", c.size));
+        print_line(&open.line("ryre open", c.size));
+        print_line(&format!("  ratio ryre CURVE / raw libzmq CURVE: {vs_raw:.3}"));
+        print_line(&format!("  ratio ryre CURVE / ryre open: {vs_open:.3}"));
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -99,6 +99,10 @@ pub struct WhisperArgs {
     /// Zyre's).
     #[arg(long, value_name = "P", default_value = "block", value_parser = ["block", "drop-peer"])]
     pub policy: String,
+    /// whisper: CURVE on both sides: secure ryre nodes against raw libzmq CURVE sockets, and
+    /// open ryre in the same run.
+    #[arg(long, conflicts_with_all = ["unpaced", "ryre_only"])]
+    pub curve: bool,
 }
 /// Arguments of `ryre bench timer`.
 #[derive(Debug, Args)]
@@ -312,6 +316,7 @@ impl From<WhisperArgs> for ryre_bench::whisper::WhisperOptions {
             ryre_only: a.ryre_only,
             unpaced: a.unpaced,
             policy: a.policy,
+            curve: a.curve,
         }
     }
 }
