@@ -166,6 +166,12 @@ pub enum KeyFileError {
         /// The file.
         path: PathBuf,
     },
+    /// Not a regular file (a directory, a FIFO, a device).
+    #[error("{} is not a regular file", .path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
     /// A public key file where a key pair was expected.
     #[error("{} is a public key file, not a key pair (it has no curve/ryre-seed)", .path.display())]
     NotSecret {
@@ -232,6 +238,7 @@ impl KeyFileError {
             | KeyFileError::NotRyre { path }
             | KeyFileError::Secret { path }
             | KeyFileError::NotSecret { path }
+            | KeyFileError::NotAFile { path }
             | KeyFileError::ZeroKey { path }
             | KeyFileError::NoSecret { path }
             | KeyFileError::Exists { path }
@@ -340,8 +347,21 @@ fn read_open(path: &Path, file: File) -> Result<Vec<u8>, KeyFileError> {
     Ok(bytes)
 }
 
-fn open(path: &Path) -> Result<File, KeyFileError> {
-    File::open(path).map_err(io_error(path, "read"))
+/// Opens a key file for reading: a regular file (a FIFO or device would block or never end;
+/// O_NONBLOCK keeps the open itself from waiting for a FIFO's writer).
+fn open(path: &Path) -> Result<(File, fs::Metadata), KeyFileError> {
+    let file = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NONBLOCK)
+        .open(path)
+        .map_err(io_error(path, "read"))?;
+    let meta = file.metadata().map_err(io_error(path, "read"))?;
+    if !meta.is_file() {
+        return Err(KeyFileError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    Ok((file, meta))
 }
 
 /// A ZPL entry's value and line; an error if it is missing or has no value.
@@ -473,7 +493,8 @@ pub fn parse_secret(path: &Path, bytes: &[u8]) -> Result<(KeyPair, String), KeyF
 /// Reads a public key file (ours, or a CZMQ/Zyre public certificate): its key and name.
 pub fn read_public(path: impl AsRef<Path>) -> Result<(PublicKey, String), KeyFileError> {
     let path = path.as_ref();
-    let bytes = read_open(path, open(path)?)?;
+    let (file, _) = open(path)?;
+    let bytes = read_open(path, file)?;
     parse_public(path, &bytes)
 }
 
@@ -481,8 +502,7 @@ pub fn read_public(path: impl AsRef<Path>) -> Result<(PublicKey, String), KeyFil
 /// read or write, checked on the opened file before anything is read from it.
 pub fn read_secret(path: impl AsRef<Path>) -> Result<(KeyPair, String), KeyFileError> {
     let path = path.as_ref();
-    let file = open(path)?;
-    let meta = file.metadata().map_err(io_error(path, "read"))?;
+    let (file, meta) = open(path)?;
     let mode = meta.mode() & 0o7777;
     if mode & 0o077 != 0 {
         return Err(KeyFileError::Exposed {
@@ -742,7 +762,7 @@ impl KeyDir {
                 path: file.to_path_buf(),
             });
         }
-        let bytes = read_open(file, open(file)?)?;
+        let bytes = read_open(file, open(file)?.0)?;
         let (key, name) = parse_public(file, &bytes)?;
         let existing = if key == self.keys.public() {
             Some(self.public_path())

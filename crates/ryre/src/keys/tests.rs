@@ -139,6 +139,14 @@ fn missing_and_wrong_directories() {
     let err = KeyDir::load(&empty).unwrap_err();
     assert!(matches!(err, KeyFileError::NoSecret { .. }), "{err}");
     names(&err, &empty);
+    // A FIFO or a directory where a key file should be: an error at once, no waiting.
+    let fifo = t.path().join("fifo.pub");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let err = read_public(&fifo).unwrap_err();
+    assert!(matches!(err, KeyFileError::NotAFile { .. }), "{err}");
+    names(&err, &fifo);
+    let err = read_secret(&empty).unwrap_err();
+    assert!(matches!(err, KeyFileError::NotAFile { .. }), "{err}");
     let err = read_public(t.path().join("absent.pub")).unwrap_err();
     assert!(matches!(err, KeyFileError::Io { .. }), "{err}");
     names(&err, &t.path().join("absent.pub"));
