@@ -13,7 +13,11 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(doc) = Zpl::parse_bytes(data) {
         for p in &doc.properties {
             if !p.name.contains('/') {
-                assert!(doc.get(&p.name).is_some(), "{:?} parsed but not found", p.name);
+                assert!(
+                    doc.get(&p.name).is_some(),
+                    "{:?} parsed but not found",
+                    p.name
+                );
             }
         }
     }

@@ -643,3 +643,18 @@ fn key_file_keys_make_a_libzmq_curve_handshake() {
         "the CURVE handshake with the key file's keys failed"
     );
 }
+
+/// The fuzz seeds are what they claim: a ryre key pair, its public file, a CZMQ certificate.
+#[test]
+fn the_fuzz_seeds_read() {
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/key_file");
+    let secret = fs::read(seeds.join("node.secret")).unwrap();
+    let (keys, name) = parse_secret(Path::new("node.secret"), &secret).unwrap();
+    assert_eq!(name, "fuzz-seed");
+    let public = fs::read(seeds.join("node.pub")).unwrap();
+    let got = parse_public(Path::new("node.pub"), &public).unwrap();
+    assert_eq!(got, (keys.public(), "fuzz-seed".to_string()));
+    let zcert = fs::read(seeds.join("zcert.pub")).unwrap();
+    let got = parse_public(Path::new("zcert.pub"), &zcert).unwrap();
+    assert_eq!(got, (keys.public(), "zyre".to_string()));
+}
