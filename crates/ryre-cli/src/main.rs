@@ -8,6 +8,7 @@ mod bench;
 mod bridge;
 mod chat;
 mod demo;
+mod keys;
 mod log;
 mod log_top;
 mod logging;
@@ -58,6 +59,8 @@ enum Command {
     Pipeline(pipeline::PipelineArgs),
     /// Simulate many nodes with faults, deterministically, and check them (ryre-sim).
     Sim(sim::SimArgs),
+    /// Key directories for secure mode: make a key pair, show keys, trust peers.
+    Keys(keys::KeysArgs),
 }
 
 /// Why a command failed.
@@ -91,7 +94,8 @@ impl From<ryre::Error> for CliError {
             ryre::Error::TooLong { .. }
             | ryre::Error::Nul { .. }
             | ryre::Error::Config(_)
-            | ryre::Error::Interface(_) => CliError::Usage(e.to_string()),
+            | ryre::Error::Interface(_)
+            | ryre::Error::Keys(_) => CliError::Usage(e.to_string()),
             other => CliError::Runtime(other.to_string()),
         }
     }
@@ -114,6 +118,7 @@ fn main() -> ExitCode {
         Command::Bridge(a) => bridge::run(a),
         Command::Pipeline(a) => pipeline::run(a),
         Command::Sim(a) => sim::run(a),
+        Command::Keys(a) => keys::run(a),
     };
     match result {
         Ok(code) => code,

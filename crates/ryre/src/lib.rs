@@ -35,6 +35,7 @@ mod backpressure;
 mod builder;
 mod discovery;
 mod events;
+pub mod keys;
 mod memlink;
 mod port;
 mod runtime;
@@ -126,6 +127,9 @@ pub enum Error {
         /// The peers whose queue is full.
         peers: Vec<PeerId>,
     },
+    /// A key directory or key file of secure mode cannot be used (see [`keys`]).
+    #[error(transparent)]
+    Keys(#[from] keys::KeyFileError),
 }
 
 fn problem_error(p: Problem) -> Error {
