@@ -274,7 +274,9 @@ impl RawPair {
         let dealer = ctx.socket(zmq::DEALER).map_err(zmq_err("socket"))?;
         if curve {
             let (server, client) = (bench_keys(1)?, bench_keys(2)?);
-            router.set_curve_server(true).map_err(zmq_err("CURVE_SERVER"))?;
+            router
+                .set_curve_server(true)
+                .map_err(zmq_err("CURVE_SERVER"))?;
             router
                 .set_curve_secretkey(&server.curve_secret())
                 .map_err(zmq_err("CURVE_SECRETKEY"))?;
@@ -608,8 +610,11 @@ fn curve_bench(c: &WhisperOptions) -> BenchResult {
     );
     let rate = |d: Duration| f64::from(count) / d.as_secs_f64().max(1e-9);
     for _ in 0..c.rounds {
-        raw.runs
-            .push(rate(raw_throughput_on(RawPair::start_curve(true)?, count, size)?));
+        raw.runs.push(rate(raw_throughput_on(
+            RawPair::start_curve(true)?,
+            count,
+            size,
+        )?));
         secure.runs.push(rate(ryre_curve_throughput(size, count)?));
         open.runs.push(rate(ryre_throughput(size, count)?));
     }
@@ -636,7 +641,9 @@ fn curve_bench(c: &WhisperOptions) -> BenchResult {
         print_line(&raw.line("raw libzmq CURVE", c.size));
         print_line(&secure.line("ryre CURVE", c.size));
         print_line(&open.line("ryre open", c.size));
-        print_line(&format!("  ratio ryre CURVE / raw libzmq CURVE: {vs_raw:.3}"));
+        print_line(&format!(
+            "  ratio ryre CURVE / raw libzmq CURVE: {vs_raw:.3}"
+        ));
         print_line(&format!("  ratio ryre CURVE / ryre open: {vs_open:.3}"));
     }
     Ok(ExitCode::SUCCESS)

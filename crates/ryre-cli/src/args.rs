@@ -38,6 +38,15 @@ pub struct NetArgs {
     /// e.g. tcp://203.0.113.5:6000.
     #[arg(long, value_name = "ENDPOINT")]
     pub advertise: Option<String>,
+    /// Secure mode (CURVE on every link, keys bound to UUIDs, signed beacons) with this key
+    /// directory: its own key pair (node.secret, mode 0600) and the peers it trusts (peers/*);
+    /// make one with `ryre keys new DIR`.
+    #[arg(long, value_name = "DIR")]
+    pub curve_keys: Option<std::path::PathBuf>,
+    /// Secure mode trusting any key on first use, each peer pinned to the first key seen for it
+    /// (own key pair from --curve-keys, or a fresh one).
+    #[arg(long)]
+    pub tofu: bool,
 }
 
 impl NetArgs {
@@ -68,7 +77,10 @@ impl NetArgs {
         if let Some(e) = &self.advertise {
             b = b.advertised_endpoint(e.clone());
         }
-        b
+        if let Some(d) = &self.curve_keys {
+            b = b.curve_key_dir(d.clone());
+        }
+        b.tofu(self.tofu)
     }
 }
 

@@ -42,6 +42,8 @@ pub struct NodeBuilder {
     advertised: Option<String>,
     security: crate::Security,
     context: Option<crate::security::Context>,
+    key_dir: Option<std::path::PathBuf>,
+    tofu: bool,
 }
 
 /// How a node finds its peers.
@@ -112,6 +114,8 @@ impl Default for NodeBuilder {
             advertised: None,
             security: crate::Security::Open,
             context: None,
+            key_dir: None,
+            tofu: false,
         }
     }
 }
@@ -251,6 +255,23 @@ impl NodeBuilder {
         self
     }
 
+    /// CURVE mode with the key directory `dir` (read when the node starts; a missing directory,
+    /// a bad or exposed key file is an [`Error::Keys`] then): its own key pair, trusting the keys
+    /// in `dir/peers/` and its own. With [`NodeBuilder::tofu`] the directory gives the key pair
+    /// only. Overrides [`NodeBuilder::security`].
+    pub fn curve_key_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.key_dir = Some(dir.into());
+        self
+    }
+
+    /// CURVE mode with trust on first use: any key is accepted and each UUID pinned to the first
+    /// key seen for it. The key pair comes from [`NodeBuilder::curve_key_dir`] if set, else a
+    /// fresh one is drawn. Overrides [`NodeBuilder::security`].
+    pub fn tofu(mut self, on: bool) -> Self {
+        self.tofu = on;
+        self
+    }
+
     /// The ZeroMQ context of a secure node's sockets (default: one of its own). To share the
     /// application's context: ryre installs its ZAP handler there, so starting fails with
     /// [`Error::Zap`] if the context already has one. Open nodes share ryre's own contexts.
@@ -327,6 +348,26 @@ impl NodeBuilder {
             self.discovery = Discovery::Off;
         }
         self.gossip.ttl = self.gossip_ttl.unwrap_or(self.expired);
+        match (&self.key_dir, self.tofu) {
+            (None, false) => {}
+            (Some(dir), tofu) => {
+                let dir = crate::keys::KeyDir::load(dir)?;
+                let trust = if tofu {
+                    crate::security::Trust::FirstUse
+                } else {
+                    dir.trust()
+                };
+                self.security = crate::Security::Curve {
+                    keys: dir.keys,
+                    trust,
+                };
+            }
+            (None, true) => {
+                let keys = crate::keys::try_generate()
+                    .map_err(|e| Error::Config(format!("cannot draw a key pair: {e}")))?;
+                self.security = crate::Security::tofu(keys);
+            }
+        }
         let curve = match &self.security {
             crate::Security::Open => None,
             crate::Security::Curve { keys, trust } => Some((keys.clone(), trust.clone())),

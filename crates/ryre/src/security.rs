@@ -32,6 +32,17 @@ pub enum Security {
 }
 
 impl Security {
+    /// CURVE with the keys of a key directory (see [`crate::keys`]): its own key pair, trusting
+    /// the keys in its `peers/` and its own.
+    pub fn key_dir(dir: impl AsRef<std::path::Path>) -> Result<Security, crate::Error> {
+        let dir = crate::keys::KeyDir::load(dir)?;
+        let trust = dir.trust();
+        Ok(Security::Curve {
+            keys: dir.keys,
+            trust,
+        })
+    }
+
     /// CURVE with trust on first use: any key, each UUID pinned to the first key seen for it.
     pub fn tofu(keys: KeyPair) -> Security {
         Security::Curve {
