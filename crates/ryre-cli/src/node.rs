@@ -147,6 +147,8 @@ pub enum StdinCommand {
     Join(String),
     /// `leave GROUP`
     Leave(String),
+    /// `security`: print what secure mode has refused so far
+    Security,
     /// `stop`
     Stop,
 }
@@ -187,9 +189,10 @@ pub fn parse_command(line: &str) -> Result<Option<StdinCommand>, String> {
         "join" => StdinCommand::Join(one("GROUP")?),
         "leave" => StdinCommand::Leave(one("GROUP")?),
         "stop" | "quit" | "exit" if rest.is_empty() => StdinCommand::Stop,
+        "security" if rest.is_empty() => StdinCommand::Security,
         _ => {
             return Err(format!(
-                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | stop"
+                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | security | stop"
             ))
         }
     };
@@ -277,6 +280,9 @@ pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
     }
     crate::logging::finish();
     printer.summary(&runner.counts);
+    if node.public_key().is_some() {
+        printer.security(&node);
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -388,6 +394,10 @@ impl Runner {
             StdinCommand::Whisper(p, t) => self.node.whisper_str(p, &t),
             StdinCommand::Join(g) => self.node.join(&g),
             StdinCommand::Leave(g) => self.node.leave(&g),
+            StdinCommand::Security => {
+                self.printer.security(&self.node);
+                Ok(())
+            }
             StdinCommand::Stop => return Flow::Stop,
         };
         self.soft(r)

@@ -220,6 +220,9 @@ impl Printer {
             if let Some(g) = node.gossip_endpoint() {
                 v["gossip"] = json!(g);
             }
+            if let Some(k) = node.public_key() {
+                v["public_key"] = json!(k.to_z85());
+            }
             print_line(&v.to_string());
         } else {
             let gossip = node
@@ -242,6 +245,28 @@ impl Printer {
             print_line(&event_json(ev).to_string());
         } else {
             print_line(&event_human(ev));
+        }
+    }
+
+    /// What secure mode has refused (a `SECURITY` line).
+    pub fn security(&self, node: &Node) {
+        let s = node.security_stats();
+        let mode = if node.public_key().is_some() {
+            "curve"
+        } else {
+            "open"
+        };
+        if self.json {
+            print_line(
+                &json!({"event": "SECURITY", "mode": mode, "refused": s.refused,
+                        "refused_connections": s.refused_connections})
+                .to_string(),
+            );
+        } else {
+            print_line(&format!(
+                "SECURITY mode={mode} refused={} refused_connections={}",
+                s.refused, s.refused_connections
+            ));
         }
     }
 
