@@ -61,6 +61,8 @@ pub struct SwarmOptions {
     pub echo: bool,
     /// Never host the machine's agent.
     pub no_agent: bool,
+    /// Secure mode with trust on first use (fresh keys).
+    pub tofu: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> BenchError {
@@ -87,6 +89,7 @@ pub fn swarm(a: SwarmOptions) -> BenchResult {
         nodes.push(
             builder(a.port, name, a.discovery, a.interval)
                 .agent(!a.no_agent)
+                .tofu(a.tofu)
                 .start()?,
         );
     }
@@ -236,12 +239,18 @@ fn ms(d: Duration) -> f64 {
 
 /// One two-process round: a node here, then a child node; time from spawning the child to
 /// ENTER on both sides.
-fn pair_round(discovery: Discovery) -> Result<Duration, BenchError> {
+fn pair_round(discovery: Discovery, tofu: bool) -> Result<Duration, BenchError> {
     let port = ryre::private_port().map_err(err)?;
     let d = discovery.as_str();
-    let here = builder(port, "pair-here".into(), discovery, 1000).start()?;
+    let here = builder(port, "pair-here".into(), discovery, 1000)
+        .tofu(tofu)
+        .start()?;
     let t0 = Instant::now();
-    let mut child = SwarmProc::spawn(1, port, 2, &["--discovery", d])?;
+    let mut args = vec!["--discovery", d];
+    if tofu {
+        args.push("--tofu");
+    }
+    let mut child = SwarmProc::spawn(1, port, 2, &args)?;
     let stall = Duration::from_secs(10);
     child.until(stall, "MET from the child", |l| l.starts_with("MET"))?;
     let child_met = t0.elapsed();
@@ -300,18 +309,28 @@ pub fn discovery(a: DiscoveryOptions) -> BenchResult {
     raise_fd_limit();
     let mut local = Vec::new();
     let mut beacon = Vec::new();
+    let mut secure = Vec::new();
     for _ in 0..a.rounds {
-        local.push(ms(pair_round(Discovery::Auto)?));
-        beacon.push(ms(pair_round(Discovery::Beacon)?));
+        local.push(ms(pair_round(Discovery::Auto, false)?));
+        beacon.push(ms(pair_round(Discovery::Beacon, false)?));
+        secure.push(ms(pair_round(Discovery::Auto, true)?));
     }
     let (l, b) = (median(local.clone()), median(beacon.clone()));
+    let s = median(secure.clone());
     let mut out = json!({"bench": "discovery", "pair_auto_ms": local, "pair_beacon_ms": beacon,
-        "pair_auto_median_ms": l, "pair_beacon_median_ms": b, "pair_target_ms": 50});
+        "pair_auto_median_ms": l, "pair_beacon_median_ms": b, "pair_target_ms": 50,
+        "pair_secure_auto_ms": secure, "pair_secure_auto_median_ms": s,
+        "secure_over_open": s / l.max(1e-9)});
     if !a.json {
         print_line(&format!(
             "2 processes, start of the second -> ENTER on both sides: rendezvous (auto) median {l:.1} ms, plain ZRE beacons (1 s interval, as Zyre) median {b:.1} ms over {} rounds (target <= 50 ms: {})",
             a.rounds,
             if l <= 50.0 { "met" } else { "MISSED" }
+        ));
+        print_line(&format!(
+            "  secure (CURVE, trust on first use, auto): median {s:.1} ms = {:.2}x open auto (target <= 2x: {})",
+            s / l.max(1e-9),
+            if s <= 2.0 * l { "met" } else { "MISSED" }
         ));
     }
     if a.nodes > 1 {

@@ -230,6 +230,9 @@ pub struct SwarmArgs {
     /// Never host the machine's agent.
     #[arg(long)]
     pub no_agent: bool,
+    /// Secure mode with trust on first use (fresh keys).
+    #[arg(long)]
+    pub tofu: bool,
 }
 /// Arguments of `ryre bench bridge`.
 #[derive(Debug, Args)]
@@ -405,6 +408,7 @@ impl From<SwarmArgs> for ryre_bench::discovery::SwarmOptions {
             interval: a.interval,
             echo: a.echo,
             no_agent: a.no_agent,
+            tofu: a.tofu,
         }
     }
 }

@@ -8,12 +8,12 @@
 //!
 //! | kind | message  | direction      | body                                                     |
 //! |------|----------|----------------|----------------------------------------------------------|
-//! | 1    | Register | node -> agent  | uuid 16, name str, endpoint str, beacon (see below), headers (u16 count, key str, value longstr), groups (u16 count, str), status u8, [proof] |
+//! | 1    | Register | node -> agent  | uuid 16, name str, endpoint str, beacon (see below), headers (u16 count, key str, value longstr), groups (u16 count, str), status u8, \[proof\] |
 //! | 2    | Welcome  | agent -> node  | the agent's uuid 16                                      |
-//! | 3    | Peer     | agent -> node  | uuid 16, name str, endpoint str, [proof]                 |
-//! | 4    | Gone     | agent -> node  | uuid 16, reason u8 (1 left, 2 lost its connection), [proof] |
+//! | 3    | Peer     | agent -> node  | uuid 16, name str, endpoint str, \[proof\]                 |
+//! | 4    | Gone     | agent -> node  | uuid 16, reason u8 (1 left, 2 lost its connection), \[proof\] |
 //! | 5    | Beacon   | agent -> node  | sender IPv4 4 bytes, datagram (u16 length, at most 512)  |
-//! | 6    | Leave    | node -> agent  | [proof]: the node stops                                  |
+//! | 6    | Leave    | node -> agent  | \[proof\]: the node stops                                  |
 //! | 7    | Error    | agent -> node  | code u8, text str; the agent then closes the connection  |
 //! | 8    | List     | anyone -> agent| (empty): answered with Welcome and one Peer per node, then the agent closes the connection (nothing is registered) |
 //!

@@ -7,6 +7,8 @@
 //! Key files, randomness and the ZAP handler live in `ryre`; nothing here reads a clock.
 
 use std::collections::{BTreeSet, HashMap};
+
+use foldhash::fast::FixedState;
 use std::fmt;
 
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
@@ -14,6 +16,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use crate::PeerId;
 
 pub mod z85;
+pub mod zpl;
 
 /// The HELLO header that carries a node's CURVE public key in Z85 (as C Zyre's secure mode).
 pub const PUBLIC_KEY_HEADER: &str = "X-PUBLICKEY";
@@ -350,7 +353,7 @@ const BINDINGS_MAX: usize = 4096;
 #[derive(Debug, Clone)]
 pub struct Keyring {
     trust: Trust,
-    bound: HashMap<PeerId, Bound>,
+    bound: HashMap<PeerId, Bound, FixedState>,
 }
 
 impl Keyring {
@@ -358,7 +361,7 @@ impl Keyring {
     pub fn new(trust: Trust) -> Keyring {
         Keyring {
             trust,
-            bound: HashMap::new(),
+            bound: HashMap::with_hasher(FixedState::with_seed(0x5eed_6b65_7972_696e)),
         }
     }
 

@@ -55,7 +55,7 @@ use std::path::{Path, PathBuf};
 use ryre_proto::security::{z85, KeyError};
 pub use ryre_proto::security::{KeyPair, PublicKey, Trust};
 
-pub mod zpl;
+pub use ryre_proto::security::zpl;
 
 use zpl::Zpl;
 

@@ -111,6 +111,9 @@ pub(crate) struct Inbox {
     block: BytesMut,
     /// A CURVE server: every message carries the key its connection authenticated.
     curve: bool,
+    /// The last User-Id seen and its key: most messages come from the peer before, so its
+    /// Z85 is decoded once per run of messages, not per message.
+    last_user: (String, Option<PublicKey>),
 }
 
 /// Size of the blocks small frames are copied into.
@@ -167,6 +170,7 @@ impl Inbox {
             frame: zmq::Message::new(),
             block: BytesMut::new(),
             curve: curve.is_some(),
+            last_user: (String::new(), None),
         })
     }
 
@@ -232,10 +236,15 @@ impl Inbox {
         }
         let auth = if self.curve {
             // The User-Id our ZAP handler gave the connection: the client's key in Z85.
-            self.head
-                .gets("User-Id")
-                .and_then(|z| PublicKey::from_z85(z).ok())
-                .map_or(Auth::Plain, Auth::Key)
+            match self.head.gets("User-Id") {
+                Some(z) if z == self.last_user.0 => self.last_user.1.map_or(Auth::Plain, Auth::Key),
+                Some(z) => {
+                    let key = PublicKey::from_z85(z).ok();
+                    self.last_user = (z.to_string(), key);
+                    key.map_or(Auth::Plain, Auth::Key)
+                }
+                None => Auth::Plain,
+            }
         } else {
             Auth::Plain
         };

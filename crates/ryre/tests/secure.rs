@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use ryre::security::{KeyPair, PublicKey, Trust};
+use ryre::security::{KeyPair, Trust};
 use ryre::{Discovery, Error, Event, Node, PeerId, Security};
 use ryre_proto::msg::Message;
 use ryre_testkit::expect;

@@ -647,7 +647,7 @@ fn key_file_keys_make_a_libzmq_curve_handshake() {
 /// The fuzz seeds are what they claim: a ryre key pair, its public file, a CZMQ certificate.
 #[test]
 fn the_fuzz_seeds_read() {
-    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/key_file");
+    let seeds = Path::new(env!("CARGO_MANIFEST_DIR")).join("../ryre-proto/fuzz/seeds/key_file");
     let secret = fs::read(seeds.join("node.secret")).unwrap();
     let (keys, name) = parse_secret(Path::new("node.secret"), &secret).unwrap();
     assert_eq!(name, "fuzz-seed");
