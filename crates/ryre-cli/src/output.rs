@@ -220,6 +220,9 @@ impl Printer {
             if let Some(g) = node.gossip_endpoint() {
                 v["gossip"] = json!(g);
             }
+            if let Some(i6) = node.interface6() {
+                v["ipv6"] = json!(i6.addr.to_string());
+            }
             print_line(&v.to_string());
         } else {
             let gossip = node
