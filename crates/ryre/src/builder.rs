@@ -387,6 +387,11 @@ impl NodeBuilder {
         };
         let mut config = Config::new(id, name.clone(), endpoint.clone());
         config.headers = self.headers.clone();
+        if let (Stack::Dual, Some(i6), None, None) =
+            (stack, &iface6, &self.endpoint, &self.advertised)
+        {
+            config.endpoint_v6 = Some(discovery::beacon::endpoint6(i6.addr, port));
+        }
         config.evasive = self.evasive;
         config.expired = self.expired;
         // Beacons heard this long after a leaving one come from a live peer (see the heart).
