@@ -26,6 +26,7 @@
 //!     ryre_only: false,
 //!     unpaced: false,
 //!     policy: "block".into(),
+//!     ipv6: false,
 //! };
 //! ryre_bench::whisper::whisper(&opts)?;
 //! # Ok::<(), ryre_bench::BenchError>(())

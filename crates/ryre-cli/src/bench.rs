@@ -99,6 +99,10 @@ pub struct WhisperArgs {
     /// Zyre's).
     #[arg(long, value_name = "P", default_value = "block", value_parser = ["block", "drop-peer"])]
     pub policy: String,
+    /// whisper: also measure ryre over IPv6 loopback (tcp://[::1]) in the same rounds, with its
+    /// ratio to ryre over IPv4.
+    #[arg(long)]
+    pub ipv6: bool,
 }
 /// Arguments of `ryre bench timer`.
 #[derive(Debug, Args)]
@@ -312,6 +316,7 @@ impl From<WhisperArgs> for ryre_bench::whisper::WhisperOptions {
             ryre_only: a.ryre_only,
             unpaced: a.unpaced,
             policy: a.policy,
+            ipv6: a.ipv6,
         }
     }
 }
