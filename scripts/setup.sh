@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Installs the system packages ryre builds and tests with (Debian): libzmq with CURVE and
-# pkg-config to find it, iproute2 for the network-namespace interop tests. Idempotent.
+# pkg-config to find it, iproute2 and nftables for the network-namespace interop tests. Idempotent.
 set -euo pipefail
 missing=()
 pkg-config --exists libzmq 2>/dev/null || missing+=(libzmq3-dev pkg-config)
 command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+# nft: the NAT (port forward) in the gossip interop test.
+command -v nft >/dev/null 2>&1 || missing+=(nftables)
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
   echo "setup: installing ${missing[*]}"

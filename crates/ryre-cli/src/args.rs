@@ -38,6 +38,10 @@ pub struct NetArgs {
     /// e.g. tcp://203.0.113.5:6000.
     #[arg(long, value_name = "ENDPOINT")]
     pub advertise: Option<String>,
+    /// Bind the inbox to this ZeroMQ endpoint instead of tcp://<interface address>:* (e.g.
+    /// tcp://192.168.1.5:6000, the target of a port forward).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
     /// IPv6 instead of IPv4: the inbox on the interface's IPv6 address, beacons to the IPv6
     /// multicast group ff02::1 on that interface (as Zyre with ZSYS_IPV6=1).
     #[arg(long)]
@@ -74,6 +78,9 @@ impl NetArgs {
         }
         if let Some(e) = &self.advertise {
             b = b.advertised_endpoint(e.clone());
+        }
+        if let Some(e) = &self.endpoint {
+            b = b.endpoint(e.clone());
         }
         if self.ipv6 {
             b = b.ipv6(true);
