@@ -230,6 +230,12 @@ pub struct SwarmArgs {
     /// Never host the machine's agent.
     #[arg(long)]
     pub no_agent: bool,
+    /// The interface the nodes use [default: lo].
+    #[arg(long)]
+    pub interface: Option<String>,
+    /// A gossip hub every node connects to (repeatable).
+    #[arg(long)]
+    pub gossip_connect: Vec<String>,
 }
 /// Arguments of `ryre bench bridge`.
 #[derive(Debug, Args)]
@@ -405,6 +411,8 @@ impl From<SwarmArgs> for ryre_bench::discovery::SwarmOptions {
             interval: a.interval,
             echo: a.echo,
             no_agent: a.no_agent,
+            interface: a.interface,
+            gossip_connect: a.gossip_connect,
         }
     }
 }
