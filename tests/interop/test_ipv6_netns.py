@@ -10,13 +10,21 @@ on the host's interface), connect over IPv6 TCP, SHOUT, WHISPER and see EXIT:
   no %scope, and its peers add their own interface to reach it;
 * dual stack: a dual-stack node meets an IPv4-only host (IPv6 disabled there) and an
   IPv6-only host, which cannot meet each other;
+* Zyre's beacon code itself (CZMQ's zbeacon with ZSYS_IPV6=1, through ctypes, in
+  czmq_peer.py) hears ryre's IPv6 beacons, and ryre hears its beacon and greets the CZMQ
+  inbox it announces, over link-local addresses;
 * discovery time start -> ENTER both sides, IPv6 beacons against IPv4 beacons in the same run
   (printed for BENCHMARKS.md).
 """
 
+import ctypes
+import os
 import statistics
 import subprocess
+import sys
 import time
+
+import pytest
 
 from netns import _IP, NS_PREFIX, ip
 from test_pyre import ENTER_T, MSG_T, GROUP
@@ -194,3 +202,33 @@ def test_ipv6_discovery_time_against_ipv4(lab, ryre_bin):
     print("IPv4 beacons, same hosts, same run (ms): %s; median %.0f; ipv6/ipv4 %.2f"
           % (", ".join("%.0f" % t for t in times["ipv4"]), m4, m6 / m4))
     assert m6 < ENTER_T * 1000
+
+
+def test_czmq_zbeacon_and_ryre_hear_each_other_over_link_local_ipv6(lab, ryre_bin):
+    try:
+        ctypes.CDLL("libczmq.so.4")
+    except OSError as e:
+        pytest.skip("libczmq.so.4 not installed (scripts/setup.sh installs libczmq4): %s" % e)
+    r6(lab)
+    hosts = [lab.netns(n) for n in ("z", "y")]
+    net = lan(lab, hosts, 5, link_local=True)
+    hz, hy = hosts
+    here = os.path.dirname(os.path.abspath(__file__))
+    z = lab.spawn("czmq", hz, [sys.executable, "-u", os.path.join(here, "czmq_peer.py"),
+                               net[hz]["if"], "5670", str(ENTER_T)])
+    ready = z.expect("READY", 20, "CZMQ ready")
+    assert ready["hostname"].split("%")[0] == net[hz]["v6"], ready
+    y = node(lab, ryre_bin, hy, "y", "--ipv6", "--discovery", "beacon")
+    port = int(y.started["endpoint"].rsplit(":", 1)[1])
+    # zbeacon hears ryre's beacon, from the address ryre announced, with ZRE's bytes.
+    want = "5a524501" + y.uuid.lower() + "%04x" % port
+    ev = z.expect(lambda e: e.get("event") == "BEACON" and e["data"] == want, ENTER_T,
+                  "ryre's IPv6 beacon at zbeacon", others=[y])
+    assert ev["from"].split("%")[0] == net[hy]["v6"], ev
+    # ryre hears zbeacon's beacon and greets the inbox it announces (a link-local address
+    # without a scope in the beacon's source: ryre adds its own interface).
+    ev = z.expect(lambda e: e.get("event") == "MESSAGE" and e["frames"][1].startswith("aaa101"),
+                  ENTER_T, "ryre's HELLO at the CZMQ inbox", others=[y])
+    assert ev["frames"][0] == "01" + y.uuid.lower(), ev
+    hello = bytes.fromhex(ev["frames"][1])
+    assert y.started["endpoint"].encode() in hello and b"%" not in hello, hello
