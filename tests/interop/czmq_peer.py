@@ -1,12 +1,16 @@
-"""The beacon half of a Zyre node over IPv6, from CZMQ itself (libczmq through ctypes): CZMQ's
-zbeacon (the beacon code Zyre uses) with ZSYS_IPV6=1 on one interface, and a CZMQ ROUTER as the
-inbox the beacon announces. Prints JSON lines:
+"""The discovery half of a Zyre node, from CZMQ itself (libczmq through ctypes): the beacon
+and gossip code Zyre uses, and a CZMQ ROUTER as the inbox they announce. Prints JSON lines:
 
-    {"event": "READY", "hostname": <zbeacon's address>, "port": <inbox port>, "uuid": <hex>}
+    {"event": "READY", ...}                       (set up; the inbox endpoint, the uuid used)
     {"event": "BEACON", "from": <source address>, "data": <hex of the beacon bytes>}
+    {"event": "DELIVER", "key": <key>, "value": <value>}   (a gossip tuple from the network)
     {"event": "MESSAGE", "frames": [<hex>, ...]}   (what arrives at the inbox: HELLO first)
 
-Usage: czmq_peer.py INTERFACE PORT SECONDS. Environment is set here, before CZMQ starts.
+Usage (the environment is set here, before CZMQ starts):
+    czmq_peer.py beacon INTERFACE PORT SECONDS       zbeacon with ZSYS_IPV6=1 on INTERFACE
+    czmq_peer.py hub ENDPOINT SECONDS                 a zgossip hub bound at ENDPOINT
+    czmq_peer.py client ENDPOINT HOST SECONDS         a zgossip client of the hub at ENDPOINT,
+                                                      publishing (uuid, its inbox at tcp://HOST:*)
 """
 
 import ctypes
@@ -18,9 +22,12 @@ import uuid
 
 
 def main():
-    iface, port, secs = sys.argv[1], int(sys.argv[2]), float(sys.argv[3])
-    os.environ["ZSYS_IPV6"] = "1"
-    os.environ["ZSYS_INTERFACE"] = iface
+    mode = sys.argv[1]
+    if mode == "beacon":
+        os.environ["ZSYS_IPV6"] = "1"
+        os.environ["ZSYS_INTERFACE"] = sys.argv[2]
+    elif "[" in sys.argv[2]:
+        os.environ["ZSYS_IPV6"] = "1"
     cz = ctypes.CDLL("libczmq.so.4")
     vp = ctypes.c_void_p
     cz.zactor_new.restype = vp
@@ -58,6 +65,9 @@ def main():
         cz.zmsg_destroy(ctypes.byref(m))
         return out
 
+    if mode != "beacon":
+        return gossip(cz, vp, frames, mode, sys.argv[2:])
+    port, secs = int(sys.argv[3]), float(sys.argv[4])
     beacon = cz.zactor_new(ctypes.cast(cz.zbeacon, vp).value, None)
     cz.zsock_send(vp(beacon), b"si", b"CONFIGURE", ctypes.c_int(port))
     hostname = cz.zstr_recv(vp(beacon)).decode()
@@ -93,6 +103,52 @@ def main():
     b, i = vp(beacon), vp(inbox)
     cz.zactor_destroy(ctypes.byref(b))
     cz.zsock_destroy_checked(ctypes.byref(i), b"czmq_peer.py", 0)
+    return 0
+
+
+def gossip(cz, vp, frames, mode, args):
+    cz.zactor_new.argtypes = [vp, ctypes.c_char_p]
+    cz.zstr_sendx.restype = ctypes.c_int
+    actor = cz.zactor_new(ctypes.cast(cz.zgossip, vp).value, b"czmq")
+    endpoint = args[0].encode()
+    inbox = None
+    me = uuid.uuid4().hex.upper()
+    if mode == "hub":
+        secs = float(args[1])
+        cz.zstr_sendx(vp(actor), b"BIND", endpoint, None)
+        print(json.dumps({"event": "READY", "bind": args[0]}), flush=True)
+    else:
+        host, secs = args[1], float(args[2])
+        inbox = cz.zsock_new_router(b"tcp://%s:*" % host.encode())
+        if not inbox:
+            print(json.dumps({"event": "ERROR", "what": "router bind", "host": host}), flush=True)
+            return 1
+        mine = cz.zsock_last_endpoint(vp(inbox))
+        cz.zsock_set_rcvtimeo(vp(inbox), 20)
+        cz.zstr_sendx(vp(actor), b"CONNECT", endpoint, None)
+        cz.zstr_sendx(vp(actor), b"PUBLISH", me.encode(), mine, None)
+        print(json.dumps({"event": "READY", "uuid": me, "endpoint": mine.decode()}), flush=True)
+    cz.zsock_set_rcvtimeo(vp(actor), 30)
+    deadline = time.monotonic() + secs
+    while time.monotonic() < deadline:
+        msg = cz.zmsg_recv(vp(actor))
+        if msg:
+            fs = frames(msg)
+            if len(fs) == 3 and fs[0] == b"DELIVER":
+                print(json.dumps({"event": "DELIVER", "key": fs[1].decode(), "value": fs[2].decode()}),
+                      flush=True)
+        if inbox:
+            msg = cz.zmsg_recv(vp(inbox))
+            if msg:
+                print(json.dumps({"event": "MESSAGE", "frames": [f.hex() for f in frames(msg)]}),
+                      flush=True)
+    cz.zactor_destroy.argtypes = [ctypes.POINTER(vp)]
+    a = vp(actor)
+    cz.zactor_destroy(ctypes.byref(a))
+    if inbox:
+        cz.zsock_destroy_checked.argtypes = [ctypes.POINTER(vp), ctypes.c_char_p, ctypes.c_size_t]
+        i = vp(inbox)
+        cz.zsock_destroy_checked(ctypes.byref(i), b"czmq_peer.py", 0)
     return 0
 
 

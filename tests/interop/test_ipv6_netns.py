@@ -215,7 +215,7 @@ def test_czmq_zbeacon_and_ryre_hear_each_other_over_link_local_ipv6(lab, ryre_bi
     hz, hy = hosts
     here = os.path.dirname(os.path.abspath(__file__))
     z = lab.spawn("czmq", hz, [sys.executable, "-u", os.path.join(here, "czmq_peer.py"),
-                               net[hz]["if"], "5670", str(ENTER_T)])
+                               "beacon", net[hz]["if"], "5670", str(ENTER_T)])
     ready = z.expect("READY", 20, "CZMQ ready")
     assert ready["hostname"].split("%")[0] == net[hz]["v6"], ready
     y = node(lab, ryre_bin, hy, "y", "--ipv6", "--discovery", "beacon")
