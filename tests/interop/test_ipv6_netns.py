@@ -232,3 +232,15 @@ def test_czmq_zbeacon_and_ryre_hear_each_other_over_link_local_ipv6(lab, ryre_bi
     assert ev["frames"][0] == "01" + y.uuid.lower(), ev
     hello = bytes.fromhex(ev["frames"][1])
     assert y.started["endpoint"].encode() in hello and b"%" not in hello, hello
+
+
+def test_ipv6_unavailable_is_a_clear_error(lab, ryre_bin):
+    r6(lab)
+    ns = lab.netns("no6")
+    sysctl(ns, "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1",
+           "net.ipv6.conf.lo.disable_ipv6=1")
+    for flags in (["--ipv6"], ["--dual-stack"], ["--ipv6", "--interface", "lo"]):
+        p = lab.spawn("ryre", ns, [ryre_bin, "node", "--json", "--discovery", "off"] + flags)
+        rc = p.wait_exit(20)
+        err = p.stderr_text()
+        assert rc != 0 and "IPv6" in err and "panicked" not in err, (flags, rc, err)

@@ -30,6 +30,9 @@ pub enum InterfaceError {
     /// Nothing with that name or address is up with an IPv6 address.
     #[error("no network interface named or addressed {} is up with an IPv6 address", quote_short(.0))]
     NotFoundV6(String),
+    /// No interface has an IPv6 address, not even loopback: IPv6 is off on this host.
+    #[error("no network interface has an IPv6 address, not even lo: IPv6 is off on this host")]
+    NoIpv6,
 }
 
 /// `s` quoted for an error message; a long one cut to its first 40 characters and its length.
@@ -175,7 +178,8 @@ impl Interface6 {
 
     /// Finds an interface by name (`eth0`) or IPv6 address (`fd00::5`, `fe80::1%eth0`, with or
     /// without brackets); `None` picks the first up, non-loopback, multicast-capable interface
-    /// with an IPv6 address, or loopback when there is none. Of an interface's addresses, a
+    /// with an IPv6 address, or loopback (`::1`) when there is none (an error when the host has
+    /// no IPv6 at all). Of an interface's addresses, a
     /// global or unique-local one is taken before a link-local one.
     pub fn find(wanted: Option<&str>) -> Result<Interface6, InterfaceError> {
         let not_found = || InterfaceError::NotFoundV6(wanted.unwrap_or_default().to_string());
@@ -192,6 +196,7 @@ impl Interface6 {
             Some((a.parse::<Ipv6Addr>().ok()?, scope))
         });
         let mut best: Option<(bool, Interface6)> = None;
+        let mut loopback6 = None;
         for ifa in getifaddrs()? {
             let Some(sin6) = ifa.address.as_ref().and_then(|a| a.as_sockaddr_in6()) else {
                 continue;
@@ -219,6 +224,9 @@ impl Interface6 {
                 prefix_len,
                 multicast: flags.contains(InterfaceFlags::IFF_MULTICAST) && !loopback,
             };
+            if loopback && addr == Ipv6Addr::LOCALHOST && loopback6.is_none() {
+                loopback6 = Some(candidate.clone());
+            }
             let fits = match (wanted, by_addr) {
                 (_, Some((a, scope))) => {
                     a == addr && scope.is_none_or(|s| s == candidate.name || s == index.to_string())
@@ -242,7 +250,8 @@ impl Interface6 {
         }
         match (best, wanted) {
             (Some((_, b)), _) => Ok(b),
-            (None, None) => Ok(Interface6::loopback()),
+            // No IPv6 at all (not even ::1): IPv6 is off here.
+            (None, None) => loopback6.ok_or(InterfaceError::NoIpv6),
             (None, Some(_)) => Err(not_found()),
         }
     }
