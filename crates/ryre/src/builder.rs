@@ -587,7 +587,15 @@ impl Stack {
     fn interfaces(self, wanted: Option<&str>) -> Result<(Interface, Option<Interface6>), Error> {
         let v6_address = wanted.is_some_and(|w| w.contains(':'));
         match self {
-            Stack::V4 => Ok((Interface::find(wanted)?, None)),
+            Stack::V4 => match Interface::find(wanted) {
+                Ok(i) => Ok((i, None)),
+                Err(_) if v6_address => Err(Error::Config(format!(
+                    "the interface {} is given by an IPv6 address: ask for IPv6 too \
+                     (NodeBuilder::ipv6 or dual_stack; --ipv6 or --dual-stack)",
+                    crate::discovery::quote_short(wanted.unwrap_or_default())
+                ))),
+                Err(e) => Err(e.into()),
+            },
             Stack::V6 => {
                 let i6 = Interface6::find(wanted)?;
                 let i4 = Interface::find(Some(&i6.name)).unwrap_or_else(|_| Interface {
