@@ -12,6 +12,7 @@ EXIT. A second private node q that advertises nothing is published at its privat
 a cannot reach: q never gets a's HELLO (the check fails when the advertised endpoint is ignored).
 """
 
+import os
 import shutil
 import subprocess
 
@@ -20,6 +21,7 @@ import pytest
 from netns import _IP, NS_PREFIX, ip
 from test_pyre import ENTER_T, MSG_T, GROUP
 
+NFT = shutil.which("nft") or "/usr/sbin/nft"
 HUB = "tcp://10.202.1.2:5670"
 FORWARD = "tcp://10.202.1.1:6000"
 
@@ -65,7 +67,7 @@ def nat_lab(lab):
     ip("link", "set", "r6p", "up", ns=p)
     ip("route", "add", "default", "via", "192.168.77.1", ns=p)
     run_in(nat, ["sysctl", "-qw", "net.ipv4.ip_forward=1"])
-    run_in(nat, ["nft", "-f", "-"], stdin=NFT_RULES)
+    run_in(nat, [NFT, "-f", "-"], stdin=NFT_RULES)
     # The public side cannot reach the private addresses (no route), so only the forward works.
     res = ip("route", "get", "192.168.77.2", ns=a, check=False)
     assert res.returncode != 0, "a must have no route to the private subnet:\n" + res.stdout
@@ -82,7 +84,7 @@ def node(lab, ryre_bin, ns, name, *flags):
 
 
 def test_a_node_behind_nat_meets_through_gossip_and_its_advertised_endpoint(lab, ryre_bin):
-    if shutil.which("nft") is None:
+    if not os.access(NFT, os.X_OK):
         pytest.skip("nft (nftables) not installed: run scripts/setup.sh")
     h_ns, a_ns, p_ns = nat_lab(lab)
     hub = node(lab, ryre_bin, h_ns, "hub", "--gossip-bind", HUB)
