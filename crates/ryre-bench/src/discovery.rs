@@ -63,6 +63,10 @@ pub struct SwarmOptions {
     pub no_agent: bool,
     /// Secure mode with trust on first use (fresh keys).
     pub tofu: bool,
+    /// The interface the nodes use (default `lo`).
+    pub interface: Option<String>,
+    /// Gossip hubs every node connects to (none: no gossip).
+    pub gossip_connect: Vec<String>,
 }
 
 fn err(e: impl std::fmt::Display) -> BenchError {
@@ -87,7 +91,13 @@ pub fn swarm(a: SwarmOptions) -> BenchResult {
     for i in 0..a.nodes {
         let name = format!("n{}-{i}", std::process::id());
         nodes.push(
-            builder(a.port, name, a.discovery, a.interval)
+            a.gossip_connect
+                .iter()
+                .fold(
+                    builder(a.port, name, a.discovery, a.interval)
+                        .interface(a.interface.as_deref().unwrap_or("lo")),
+                    |b, hub| b.gossip_connect(hub.clone()),
+                )
                 .agent(!a.no_agent)
                 .tofu(a.tofu)
                 .start()?,

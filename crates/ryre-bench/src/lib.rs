@@ -27,6 +27,7 @@
 //!     unpaced: false,
 //!     policy: "block".into(),
 //!     curve: false,
+//!     ipv6: false,
 //! };
 //! ryre_bench::whisper::whisper(&opts)?;
 //! # Ok::<(), ryre_bench::BenchError>(())

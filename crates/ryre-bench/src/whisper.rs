@@ -43,6 +43,9 @@ pub struct WhisperOptions {
     /// Whisper only: CURVE on both sides (secure ryre nodes against raw libzmq CURVE sockets),
     /// plus open ryre in the same run for the cost of security.
     pub curve: bool,
+    /// Whisper only: also measures ryre over IPv6 loopback (`tcp://[::1]`) in the same rounds,
+    /// and prints its ratio to ryre over IPv4.
+    pub ipv6: bool,
 }
 
 /// A ZRE WHISPER header frame (signature, id 2, version 2, sequence) for the raw baseline.
@@ -163,9 +166,16 @@ fn bench_keys(n: u8) -> Result<ryre::security::KeyPair, BenchError> {
         .ok_or_else(|| BenchError::Runtime("no Zyre-safe bench key".into()))
 }
 
-/// ryre: `count` whispers of `size` bytes from a to b; time from first send to last receive.
-fn ryre_throughput(size: usize, count: u32) -> Result<Duration, BenchError> {
-    ryre_throughput_on(Pair::start(hwm_for(count))?, size, count)
+/// ryre: `count` whispers of `size` bytes from a to b (over IPv6 loopback with `ipv6`); time
+/// from first send to last receive.
+fn ryre_throughput(size: usize, count: u32, ipv6: bool) -> Result<Duration, BenchError> {
+    let hwm = hwm_for(count);
+    let pair = if ipv6 {
+        Pair::start_with(|b| b.send_hwm(hwm).ipv6(true).endpoint("tcp://[::1]:*"))?
+    } else {
+        Pair::start(hwm)?
+    };
+    ryre_throughput_on(pair, size, count)
 }
 
 /// The same over CURVE.
@@ -559,6 +569,11 @@ fn unpaced_bench(c: &WhisperOptions) -> BenchResult {
 /// Runs `ryre bench whisper`: whisper throughput against raw libzmq; prints the report.
 pub fn whisper(c: &WhisperOptions) -> BenchResult {
     if c.unpaced {
+        if c.ipv6 {
+            return Err(BenchError::Usage(
+                "--ipv6 measures the paced whisper only, not --unpaced".into(),
+            ));
+        }
         return unpaced_bench(c);
     }
     if c.curve {
@@ -568,16 +583,21 @@ pub fn whisper(c: &WhisperOptions) -> BenchResult {
     let size = c.size as usize;
     let mut raw = Rates { runs: Vec::new() };
     let mut ryre = Rates { runs: Vec::new() };
+    let mut ryre6 = Rates { runs: Vec::new() };
     let rate = |d: Duration| f64::from(count) / d.as_secs_f64().max(1e-9);
     for _ in 0..c.rounds {
         if !c.ryre_only {
             raw.runs.push(rate(raw_throughput(size, count)?));
         }
-        ryre.runs.push(rate(ryre_throughput(size, count)?));
+        ryre.runs.push(rate(ryre_throughput(size, count, false)?));
+        if c.ipv6 {
+            ryre6.runs.push(rate(ryre_throughput(size, count, true)?));
+        }
     }
     let ratio = ryre.median() / raw.median().max(1e-9);
+    let ratio6 = ryre6.median() / ryre.median().max(1e-9);
     if c.json {
-        let v = json!({
+        let mut v = json!({
             "bench": "whisper",
             "size": c.size,
             "count": count,
@@ -586,6 +606,10 @@ pub fn whisper(c: &WhisperOptions) -> BenchResult {
             "ryre": ryre.json(c.size),
             "ratio": ratio,
         });
+        if c.ipv6 {
+            v["ryre_ipv6"] = ryre6.json(c.size);
+            v["ratio_ipv6_ipv4"] = json!(ratio6);
+        }
         print_line(&v.to_string());
     } else {
         print_line(&format!(
@@ -594,7 +618,13 @@ pub fn whisper(c: &WhisperOptions) -> BenchResult {
         ));
         print_line(&raw.line("raw libzmq", c.size));
         print_line(&ryre.line("ryre", c.size));
+        if c.ipv6 {
+            print_line(&ryre6.line("ryre ipv6", c.size));
+        }
         print_line(&format!("  ratio ryre/raw: {ratio:.3}"));
+        if c.ipv6 {
+            print_line(&format!("  ratio ryre ipv6/ipv4: {ratio6:.3}"));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -616,7 +646,7 @@ fn curve_bench(c: &WhisperOptions) -> BenchResult {
             size,
         )?));
         secure.runs.push(rate(ryre_curve_throughput(size, count)?));
-        open.runs.push(rate(ryre_throughput(size, count)?));
+        open.runs.push(rate(ryre_throughput(size, count, false)?));
     }
     let vs_raw = secure.median() / raw.median().max(1e-9);
     let vs_open = secure.median() / open.median().max(1e-9);
@@ -690,6 +720,11 @@ impl Lat {
 
 /// Runs `ryre bench latency`: round trips against raw libzmq; prints the report.
 pub fn latency(c: &WhisperOptions) -> BenchResult {
+    if c.ipv6 {
+        return Err(BenchError::Usage(
+            "--ipv6 is an option of bench whisper, not of bench latency".into(),
+        ));
+    }
     let count = c.count.unwrap_or(20_000);
     let size = c.size as usize;
     let mut raw_runs = Vec::new();

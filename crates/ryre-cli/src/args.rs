@@ -9,8 +9,8 @@ use ryre::{Node, NodeBuilder};
 /// Where and how a node looks for peers.
 #[derive(Debug, Clone, Args)]
 pub struct NetArgs {
-    /// Network interface to beacon on, by name (eth0, lo) or IPv4 address
-    /// [default: the first broadcast-capable interface].
+    /// Network interface to beacon on, by name (eth0, lo) or address (IPv4, or IPv6 with
+    /// --ipv6/--dual-stack) [default: the first broadcast-capable interface].
     #[arg(long, value_name = "IF", value_parser = InterfaceParser)]
     pub interface: Option<String>,
     /// UDP beacon port [default: 5670].
@@ -47,6 +47,17 @@ pub struct NetArgs {
     /// (own key pair from --curve-keys, or a fresh one).
     #[arg(long)]
     pub tofu: bool,
+    /// Bind the inbox to this ZeroMQ endpoint instead of tcp://<interface address>:* (e.g.
+    /// tcp://192.168.1.5:6000, the target of a port forward).
+    #[arg(long, value_name = "ENDPOINT")]
+    pub endpoint: Option<String>,
+    /// IPv6 instead of IPv4: the inbox on the interface's IPv6 address, beacons to the IPv6
+    /// multicast group ff02::1 on that interface (as Zyre with ZSYS_IPV6=1).
+    #[arg(long)]
+    pub ipv6: bool,
+    /// IPv4 and IPv6 at once: the inbox on both addresses, beacons over both.
+    #[arg(long, conflicts_with = "ipv6")]
+    pub dual_stack: bool,
 }
 
 impl NetArgs {
@@ -77,6 +88,15 @@ impl NetArgs {
         if let Some(e) = &self.advertise {
             b = b.advertised_endpoint(e.clone());
         }
+        if let Some(e) = &self.endpoint {
+            b = b.endpoint(e.clone());
+        }
+        if self.ipv6 {
+            b = b.ipv6(true);
+        }
+        if self.dual_stack {
+            b = b.dual_stack(true);
+        }
         if let Some(d) = &self.curve_keys {
             b = b.curve_key_dir(d.clone());
         }
@@ -84,11 +104,18 @@ impl NetArgs {
     }
 }
 
-/// Accepts an interface that exists and is up with an IPv4 address.
+/// Accepts an interface that exists and is up with an IPv4 or an IPv6 address (whether it has
+/// the one the node needs is checked when the node starts).
 pub fn parse_interface(s: &str) -> Result<String, String> {
-    ryre::Interface::find(Some(s))
-        .map(|_| s.to_string())
-        .map_err(|e| e.to_string())
+    match ryre::Interface::find(Some(s)) {
+        Ok(_) => Ok(s.to_string()),
+        Err(e) => match ryre::Interface6::find(Some(s)) {
+            Ok(_) => Ok(s.to_string()),
+            Err(_) => Err(e
+                .to_string()
+                .replace("an IPv4 address", "an IPv4 or IPv6 address")),
+        },
+    }
 }
 
 /// The clap parser of `--interface`: [`parse_interface`], with an error that names the value
@@ -179,6 +206,10 @@ mod tests {
     #[test]
     fn interfaces() {
         assert!(parse_interface("lo").is_ok());
+        if ryre::Interface6::find(Some("::1")).is_ok() {
+            assert!(parse_interface("::1").is_ok());
+        }
+        assert!(parse_interface("2001:db8::99").is_err());
         assert!(parse_interface("no-such-if0").is_err());
     }
 }

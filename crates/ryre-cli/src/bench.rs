@@ -103,6 +103,10 @@ pub struct WhisperArgs {
     /// open ryre in the same run.
     #[arg(long, conflicts_with_all = ["unpaced", "ryre_only"])]
     pub curve: bool,
+    /// whisper: also measure ryre over IPv6 loopback (tcp://[::1]) in the same rounds, with its
+    /// ratio to ryre over IPv4.
+    #[arg(long)]
+    pub ipv6: bool,
 }
 /// Arguments of `ryre bench timer`.
 #[derive(Debug, Args)]
@@ -233,6 +237,12 @@ pub struct SwarmArgs {
     /// Secure mode with trust on first use (fresh keys).
     #[arg(long)]
     pub tofu: bool,
+    /// The interface the nodes use [default: lo].
+    #[arg(long)]
+    pub interface: Option<String>,
+    /// A gossip hub every node connects to (repeatable).
+    #[arg(long)]
+    pub gossip_connect: Vec<String>,
 }
 /// Arguments of `ryre bench bridge`.
 #[derive(Debug, Args)]
@@ -320,6 +330,7 @@ impl From<WhisperArgs> for ryre_bench::whisper::WhisperOptions {
             unpaced: a.unpaced,
             policy: a.policy,
             curve: a.curve,
+            ipv6: a.ipv6,
         }
     }
 }
@@ -409,6 +420,8 @@ impl From<SwarmArgs> for ryre_bench::discovery::SwarmOptions {
             echo: a.echo,
             no_agent: a.no_agent,
             tofu: a.tofu,
+            interface: a.interface,
+            gossip_connect: a.gossip_connect,
         }
     }
 }

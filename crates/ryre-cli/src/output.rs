@@ -223,6 +223,9 @@ impl Printer {
             if let Some(k) = node.public_key() {
                 v["public_key"] = json!(k.to_z85());
             }
+            if let Some(i6) = node.interface6() {
+                v["ipv6"] = json!(i6.addr.to_string());
+            }
             print_line(&v.to_string());
         } else {
             let gossip = node

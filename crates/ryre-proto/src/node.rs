@@ -45,6 +45,10 @@ pub struct Config {
     pub rejoin_grace: Duration,
     /// Secure mode (CURVE on every link, keys bound to UUIDs, signed beacons); `None`: open ZRE.
     pub security: Option<Security>,
+    /// A dual-stack node's IPv6 endpoint (`tcp://[addr]:port`, at most 255 bytes): HELLO
+    /// announces it instead of `endpoint` to the peers this node reaches over IPv6, so that an
+    /// IPv6-only peer greeted before it heard a beacon can reach this node (default none).
+    pub endpoint_v6: Option<String>,
 }
 
 impl Config {
@@ -59,6 +63,7 @@ impl Config {
             expired: Duration::from_secs(30),
             rejoin_grace: Duration::from_millis(250),
             security: None,
+            endpoint_v6: None,
         }
     }
 
@@ -827,7 +832,13 @@ impl NodeState {
         }
     }
 
-    fn hello(&self) -> Message {
+    /// HELLO to a peer at `to`: announcing the IPv6 endpoint to an IPv6 peer of a dual-stack
+    /// node, the (IPv4 or only) endpoint otherwise; a secure node's carries `X-PUBLICKEY`.
+    fn hello(&self, to: &str) -> Message {
+        let endpoint = match &self.config.endpoint_v6 {
+            Some(v6) if to.starts_with("tcp://[") => v6,
+            _ => &self.config.endpoint,
+        };
         let mut headers = self.config.headers.clone();
         if let Some(sec) = &self.config.security {
             headers.insert(
@@ -836,7 +847,7 @@ impl NodeState {
             );
         }
         Message::Hello(Hello {
-            endpoint: self.config.endpoint.clone(),
+            endpoint: endpoint.clone(),
             groups: self.own_groups.iter().cloned().collect(),
             status: self.status,
             name: self.config.name.clone(),
@@ -863,9 +874,9 @@ impl NodeState {
         peer.supervised = self.vouched.contains_key(&id);
         self.note_deadline(peer.deadline(self.config.evasive, self.config.expired));
         self.peers.insert(id, peer);
+        let hello = self.hello(&endpoint);
         self.transmits
             .push_back(Transmit::Connect { peer: id, endpoint });
-        let hello = self.hello();
         if let Err(e) = self.send(id, &hello) {
             // Own name/endpoint/headers too long: a configuration error the driver must show.
             self.remove_peer(id, ExitReason::Expired);

@@ -10,7 +10,7 @@ use ryre_proto::{Config, NodeState, PeerId};
 use crate::discovery::agent::Rendezvous;
 use crate::discovery::gossip::{Gossip, GossipSettings};
 use crate::discovery::local::LocalClient;
-use crate::discovery::{self, Interface};
+use crate::discovery::{self, Interface, Interface6};
 use crate::events::EventQueue;
 use crate::memlink::MemInbox;
 use crate::runtime::{Core, Poller, Shared};
@@ -44,6 +44,9 @@ pub struct NodeBuilder {
     context: Option<crate::security::Context>,
     key_dir: Option<std::path::PathBuf>,
     tofu: bool,
+    ipv6: bool,
+    dual_stack: bool,
+    ipv6_group: Option<std::net::Ipv6Addr>,
 }
 
 /// How a node finds its peers.
@@ -116,6 +119,9 @@ impl Default for NodeBuilder {
             context: None,
             key_dir: None,
             tofu: false,
+            ipv6: false,
+            dual_stack: false,
+            ipv6_group: None,
         }
     }
 }
@@ -220,6 +226,31 @@ impl NodeBuilder {
     /// while the inbox is bound to `tcp://192.168.1.5:6000`.
     pub fn advertised_endpoint(mut self, endpoint: impl Into<String>) -> Self {
         self.advertised = Some(endpoint.into());
+        self
+    }
+
+    /// IPv6 instead of IPv4 (Zyre's `ZSYS_IPV6=1`): the inbox binds to the interface's IPv6
+    /// address (a global or unique-local one before a link-local one), and beacons (the same
+    /// bytes) go to an IPv6 multicast group, `ff02::1` unless [`NodeBuilder::ipv6_group`] says
+    /// otherwise, joined on that interface. A link-local address is announced without its
+    /// `%interface` (peers add their own). With discovery `auto` the machine's agent still
+    /// introduces the nodes of this host; the node sends its IPv6 beacons itself.
+    pub fn ipv6(mut self, on: bool) -> Self {
+        self.ipv6 = on;
+        self
+    }
+
+    /// IPv4 and IPv6 at once: the inbox on both addresses of the interface (one port), beacons
+    /// over both (IPv4 broadcast and IPv6 multicast), so IPv4-only and IPv6-only peers both
+    /// find the node. HELLO announces the IPv4 endpoint.
+    pub fn dual_stack(mut self, on: bool) -> Self {
+        self.dual_stack = on;
+        self
+    }
+
+    /// The IPv6 multicast group beacons go to (default `ff02::1`, all nodes on the link).
+    pub fn ipv6_group(mut self, group: std::net::Ipv6Addr) -> Self {
+        self.ipv6_group = Some(group);
         self
     }
 
@@ -332,6 +363,12 @@ impl NodeBuilder {
                 )));
             }
         }
+        if self.ipv6_group.is_some_and(|g| !g.is_multicast()) {
+            return Err(Error::Config(format!(
+                "the IPv6 beacon group {} is not a multicast address (ff00::/8)",
+                self.ipv6_group.unwrap_or(std::net::Ipv6Addr::UNSPECIFIED)
+            )));
+        }
         if self.send_hwm <= 0 {
             return Err(Error::Config(
                 "the send high-water mark must be above zero".into(),
@@ -381,11 +418,8 @@ impl NodeBuilder {
             .name
             .clone()
             .unwrap_or_else(|| id.to_string()[..6].to_string());
-        let iface = Interface::find(self.interface.as_deref())?;
-        let bind = self
-            .endpoint
-            .clone()
-            .unwrap_or_else(|| format!("tcp://{}:*", iface.addr));
+        let stack = Stack::of(self.ipv6, self.dual_stack);
+        let (iface, iface6) = stack.interfaces(self.interface.as_deref())?;
         // A secure node has a context of its own, whose ZAP handler knows its trust settings and
         // is bound before the CURVE inbox exists: if it cannot be, the node does not start.
         let (ctx, zap) = match &curve {
@@ -396,18 +430,34 @@ impl NodeBuilder {
                 (ctx, Some(zap))
             }
         };
-        let inbox = transport::Inbox::bind(&ctx, &bind, 100_000, curve.as_ref().map(|(k, _)| k))?;
-        let port = inbox.port();
-        let endpoint = match &self.endpoint {
-            Some(ep) => match ep.rsplit_once(':') {
-                Some((host, "*" | "0")) => format!("{host}:{port}"),
-                _ => ep.clone(),
+        let keys = curve.as_ref().map(|(k, _)| k);
+        let (inbox, port) = self.bind_inbox(&ctx, stack, &iface, iface6.as_ref(), keys)?;
+        let endpoint = match (&self.endpoint, &iface6) {
+            (Some(ep), _) => match ep.rsplit_once(':') {
+                Some((host, "*" | "0")) => strip_scope(&format!("{host}:{port}")),
+                _ => strip_scope(ep),
             },
-            None => discovery::beacon::endpoint(iface.addr, port),
+            (None, Some(i6)) if stack == Stack::V6 => discovery::beacon::endpoint6(i6.addr, port),
+            (None, _) => discovery::beacon::endpoint(iface.addr, port),
         };
         let endpoint = self.advertised.clone().unwrap_or(endpoint);
         check_str("endpoint", &endpoint)?;
-        let beacon = if own_beacons {
+        let beacon6 = match &iface6 {
+            Some(i6) if matches!(self.discovery, Discovery::Beacon | Discovery::Auto) => {
+                let group = self
+                    .ipv6_group
+                    .unwrap_or(discovery::beacon::DEFAULT_IPV6_GROUP);
+                let b = discovery::beacon::BeaconSocket::open_v6(i6, self.port, group).map_err(
+                    |source| Error::Beacon {
+                        addr: format!("[{group}%{}]:{}", i6.name, self.port),
+                        source,
+                    },
+                )?;
+                Some(b)
+            }
+            _ => None,
+        };
+        let beacon = if own_beacons && stack != Stack::V6 {
             let b = discovery::beacon::BeaconSocket::open(&iface, self.port).map_err(|source| {
                 Error::Beacon {
                     addr: format!("{}:{}", iface.broadcast, self.port),
@@ -420,6 +470,11 @@ impl NodeBuilder {
         };
         let mut config = Config::new(id, name.clone(), endpoint.clone());
         config.headers = self.headers.clone();
+        if let (Stack::Dual, Some(i6), None, None) =
+            (stack, &iface6, &self.endpoint, &self.advertised)
+        {
+            config.endpoint_v6 = Some(discovery::beacon::endpoint6(i6.addr, port));
+        }
         config.evasive = self.evasive;
         config.expired = self.expired;
         // Beacons heard this long after a leaving one come from a live peer (see the heart).
@@ -435,7 +490,7 @@ impl NodeBuilder {
         wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
         wake_rx.set_nonblocking(true).map_err(Error::Thread)?;
         let gossip_ctx = ctx.clone();
-        let links = transport::Links::new(
+        let mut links = transport::Links::new(
             ctx,
             id,
             transport::LinkOptions {
@@ -444,6 +499,7 @@ impl NodeBuilder {
             },
             curve.as_ref().map(|(k, _)| k.clone()),
         );
+        links.set_scope(iface6.as_ref().map(|i| i.name.clone()));
         let core = Core {
             state: NodeState::new(config),
             links,
@@ -461,13 +517,15 @@ impl NodeBuilder {
             .unwrap_or(Rendezvous::Tcp(self.port));
         let local = match self.discovery {
             Discovery::Auto | Discovery::Local => {
-                let beacon =
-                    (self.discovery == Discovery::Auto && curve.is_none()).then(|| BeaconSpec {
-                        addr: iface.addr,
-                        broadcast: iface.broadcast,
-                        port: self.port,
-                        interval_ms: u32::try_from(self.interval.as_millis()).unwrap_or(u32::MAX),
-                    });
+                // The agent cannot sign a secure node's beacons: it beacons itself.
+                let v4_beacons =
+                    self.discovery == Discovery::Auto && stack != Stack::V6 && curve.is_none();
+                let beacon = v4_beacons.then(|| BeaconSpec {
+                    addr: iface.addr,
+                    broadcast: iface.broadcast,
+                    port: self.port,
+                    interval_ms: u32::try_from(self.interval.as_millis()).unwrap_or(u32::MAX),
+                });
                 let reg = Registration {
                     id,
                     name: name.clone(),
@@ -494,12 +552,14 @@ impl NodeBuilder {
             Discovery::Beacon | Discovery::Off => None,
         };
         let fallback_beacon =
-            (self.discovery == Discovery::Auto && !own_beacons).then(|| (iface.clone(), self.port));
+            (self.discovery == Discovery::Auto && !own_beacons && stack != Stack::V6)
+                .then(|| (iface.clone(), self.port));
         let (mem, mem_tx, mem_pending) = MemInbox::new(100_000);
         let poller = Poller {
             inbox,
             mem,
             beacon,
+            beacon6,
             local,
             fallback_beacon,
             wake_rx,
@@ -521,7 +581,11 @@ impl NodeBuilder {
         ));
         if self.discovery != Discovery::Off {
             let mem = crate::memlink::sender(mem_tx, &shared, mem_pending);
-            discovery::inproc::join((iface.addr, self.port), id, &endpoint, &shared, mem);
+            let domain = match &iface6 {
+                Some(i6) if stack == Stack::V6 => std::net::IpAddr::V6(i6.addr),
+                _ => std::net::IpAddr::V4(iface.addr),
+            };
+            discovery::inproc::join((domain, self.port), id, &endpoint, &shared, mem);
         }
         let bg = shared.clone();
         let thread = std::thread::Builder::new()
@@ -562,6 +626,7 @@ impl NodeBuilder {
                 name,
                 endpoint,
                 interface: iface,
+                interface6: iface6,
                 shared,
                 events: Arc::new(EventQueue {
                     rx: ev_rx,
@@ -574,6 +639,111 @@ impl NodeBuilder {
                 gossip_endpoint,
             }),
         })
+    }
+}
+
+impl NodeBuilder {
+    /// Binds the inbox: to the asked endpoint, or to the interface's address(es) on a port the
+    /// OS picks (dual stack: the IPv4 one first, then the IPv6 one on the same port, tried
+    /// again on another port if that one is taken there).
+    fn bind_inbox(
+        &self,
+        ctx: &zmq::Context,
+        stack: Stack,
+        iface: &Interface,
+        iface6: Option<&Interface6>,
+        curve: Option<&crate::security::KeyPair>,
+    ) -> Result<(transport::Inbox, u16), Error> {
+        const HWM: i32 = 100_000;
+        let open = |bind: &str| -> Result<(transport::Inbox, u16), Error> {
+            let inbox = transport::Inbox::bind(ctx, bind, HWM, curve)?;
+            let port = inbox.port();
+            Ok((inbox, port))
+        };
+        if let Some(ep) = &self.endpoint {
+            return open(ep);
+        }
+        match (stack, iface6) {
+            (Stack::V6, Some(i6)) => open(&format!("tcp://{}:*", i6.bind_host())),
+            (Stack::Dual, Some(i6)) => {
+                let mut tries = 0;
+                loop {
+                    let (inbox, port) = open(&format!("tcp://{}:*", iface.addr))?;
+                    match inbox.bind_also(&format!("tcp://{}:{port}", i6.bind_host())) {
+                        Ok(()) => return Ok((inbox, port)),
+                        Err(_) if tries < 8 => tries += 1,
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+            }
+            _ => open(&format!("tcp://{}:*", iface.addr)),
+        }
+    }
+}
+
+/// Which IP versions a node speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stack {
+    V4,
+    V6,
+    Dual,
+}
+
+impl Stack {
+    fn of(ipv6: bool, dual: bool) -> Stack {
+        match (ipv6, dual) {
+            (_, true) => Stack::Dual,
+            (true, false) => Stack::V6,
+            (false, false) => Stack::V4,
+        }
+    }
+
+    /// The interface(s) `wanted` (a name or an address) names. IPv6 only: the IPv4 side is
+    /// the interface's IPv4 address if it has one, else unspecified (0.0.0.0). Dual stack: one
+    /// interface with both.
+    fn interfaces(self, wanted: Option<&str>) -> Result<(Interface, Option<Interface6>), Error> {
+        let v6_address = wanted.is_some_and(|w| w.contains(':'));
+        match self {
+            Stack::V4 => match Interface::find(wanted) {
+                Ok(i) => Ok((i, None)),
+                Err(_) if v6_address => Err(Error::Config(format!(
+                    "the interface {} is given by an IPv6 address: ask for IPv6 too \
+                     (NodeBuilder::ipv6 or dual_stack; --ipv6 or --dual-stack)",
+                    crate::discovery::quote_short(wanted.unwrap_or_default())
+                ))),
+                Err(e) => Err(e.into()),
+            },
+            Stack::V6 => {
+                let i6 = Interface6::find(wanted)?;
+                let i4 = Interface::find(Some(&i6.name)).unwrap_or_else(|_| Interface {
+                    name: i6.name.clone(),
+                    addr: std::net::Ipv4Addr::UNSPECIFIED,
+                    broadcast: std::net::Ipv4Addr::UNSPECIFIED,
+                    netmask: std::net::Ipv4Addr::UNSPECIFIED,
+                });
+                Ok((i4, Some(i6)))
+            }
+            Stack::Dual if v6_address => {
+                let i6 = Interface6::find(wanted)?;
+                Ok((Interface::find(Some(&i6.name))?, Some(i6)))
+            }
+            Stack::Dual => {
+                let i4 = Interface::find(wanted)?;
+                let i6 = Interface6::find(Some(&i4.name))?;
+                Ok((i4, Some(i6)))
+            }
+        }
+    }
+}
+
+/// An endpoint without the `%scope` of a link-local IPv6 address (which means nothing to a
+/// peer; Zyre strips it from HELLO too).
+fn strip_scope(endpoint: &str) -> String {
+    match (endpoint.find('%'), endpoint.rfind(']')) {
+        (Some(pct), Some(close)) if pct < close => {
+            format!("{}{}", &endpoint[..pct], &endpoint[close..])
+        }
+        _ => endpoint.to_string(),
     }
 }
 

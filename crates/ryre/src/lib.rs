@@ -51,7 +51,7 @@ pub use backpressure::SendPolicy;
 pub use builder::{Discovery, NodeBuilder};
 pub use bytes::Bytes;
 pub use discovery::agent::{agent_view, AgentView, Rendezvous};
-pub use discovery::{Interface, InterfaceError};
+pub use discovery::{Interface, Interface6, InterfaceError};
 pub use events::EventStream;
 pub use port::private_port;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
@@ -161,6 +161,7 @@ struct Inner {
     name: String,
     endpoint: String,
     interface: Interface,
+    interface6: Option<Interface6>,
     shared: Arc<Shared>,
     events: Arc<EventQueue>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -280,6 +281,14 @@ impl Node {
             refused,
             refused_connections,
         }
+    }
+
+    /// The IPv6 interface this node speaks on ([`NodeBuilder::ipv6`] or
+    /// [`NodeBuilder::dual_stack`]); `None` for an IPv4 node. An IPv6-only node's
+    /// [`Node::interface`] has the same name and, when the interface has no IPv4 address,
+    /// `0.0.0.0` as its address.
+    pub fn interface6(&self) -> Option<&Interface6> {
+        self.inner.interface6.as_ref()
     }
 
     fn post(&self, cmd: Command) -> Result<(), Error> {

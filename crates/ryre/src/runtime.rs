@@ -165,6 +165,8 @@ pub(crate) struct Poller {
     /// What nodes of this process hand over in memory.
     pub mem: MemInbox,
     pub beacon: Option<BeaconSocket>,
+    /// IPv6 beacons (`ipv6` or `dual_stack`): sent and heard alongside `beacon`.
+    pub beacon6: Option<BeaconSocket>,
     /// The link to the machine's agent (discovery `local` or `auto`).
     pub local: Option<LocalClient>,
     /// Where to beacon by ourselves if no agent answers (discovery `auto`).
@@ -174,6 +176,13 @@ pub(crate) struct Poller {
     pub ready: Vec<bool>,
     /// When the poll last ran (the inbox may be read without it in between).
     pub polled_at: Instant,
+}
+
+impl Poller {
+    /// Whether the node sends beacons itself (IPv4, IPv6 or both).
+    fn has_beacons(&self) -> bool {
+        self.beacon.is_some() || self.beacon6.is_some()
+    }
 }
 
 /// Everything of a running node that its handles and its thread share.
@@ -322,13 +331,13 @@ impl Shared {
                 }
             }
         }
-        if let Some(b) = &p.beacon {
-            if now >= p.next_beacon {
+        if p.has_beacons() && now >= p.next_beacon {
+            for b in p.beacon.iter().chain(&p.beacon6) {
                 if let Err(e) = self.send_beacon(b, self.port) {
                     debug!(error = %e, "beacon send failed");
                 }
-                p.next_beacon = now + self.interval;
             }
+            p.next_beacon = now + self.interval;
         }
         let mut core = lock(&self.core);
         core.now = now;
@@ -369,7 +378,7 @@ impl Shared {
         }
         drop(core);
         let mut timeout = deadline.map(|d| d.saturating_duration_since(now));
-        if p.beacon.is_some() {
+        if p.has_beacons() {
             let b = p.next_beacon.saturating_duration_since(now);
             timeout = Some(timeout.map_or(b, |t| t.min(b)));
         }
@@ -383,13 +392,19 @@ impl Shared {
         if backlog {
             timeout = Some(timeout.map_or(BACKLOG_RETRY, |t| t.min(BACKLOG_RETRY)));
         }
-        let mut fds = [p.wake_rx.as_raw_fd(), -1, -1];
+        let mut fds = [p.wake_rx.as_raw_fd(), -1, -1, -1];
         let mut nfds = 1;
         let mut beacon_at = None;
+        let mut beacon6_at = None;
         let mut local_at = None;
         if let Some(b) = &p.beacon {
             fds[nfds] = b.fd();
             beacon_at = Some(nfds);
+            nfds += 1;
+        }
+        if let Some(b) = &p.beacon6 {
+            fds[nfds] = b.fd();
+            beacon6_at = Some(nfds);
             nfds += 1;
         }
         if let Some(fd) = p.local.as_ref().and_then(LocalClient::fd) {
@@ -415,6 +430,7 @@ impl Shared {
         }
         let is_ready = |i: Option<usize>| i.and_then(|i| ready.get(i).copied()).unwrap_or(false);
         let beacon_ready = is_ready(beacon_at);
+        let beacon6_ready = is_ready(beacon6_at);
         let local_ready = is_ready(local_at);
         p.ready = ready;
         if inbox_ready {
@@ -424,7 +440,10 @@ impl Shared {
             Self::drain_mem_locked(&mut lock(&self.core), p, now);
         }
         if beacon_ready {
-            self.drain_beacons(p, now);
+            self.drain_beacons(p.beacon.as_mut(), now);
+        }
+        if beacon6_ready {
+            self.drain_beacons(p.beacon6.as_mut(), now);
         }
         if local_ready {
             let mut inputs = Vec::new();
@@ -523,8 +542,8 @@ impl Shared {
         n
     }
 
-    fn drain_beacons(&self, p: &mut Poller, now: Instant) {
-        let Some(b) = p.beacon.as_mut() else {
+    fn drain_beacons(&self, b: Option<&mut BeaconSocket>, now: Instant) {
+        let Some(b) = b else {
             return;
         };
         for _ in 0..BATCH {
@@ -597,7 +616,7 @@ impl Shared {
         if let Some(l) = p.local.as_mut() {
             l.leave();
         }
-        if let Some(b) = &p.beacon {
+        for b in p.beacon.iter().chain(&p.beacon6) {
             // The leaving beacon: port 0.
             if let Err(e) = self.send_beacon(b, 0) {
                 debug!(error = %e, "leaving beacon failed");

@@ -99,6 +99,34 @@ pub(crate) fn shared_context() -> zmq::Context {
     }
 }
 
+/// Whether `endpoint` is `tcp://[ipv6]:port` (libzmq then needs ZMQ_IPV6 on the socket).
+pub(crate) fn wants_ipv6(endpoint: &str) -> bool {
+    endpoint
+        .strip_prefix("tcp://")
+        .is_some_and(|h| h.starts_with('['))
+}
+
+/// `endpoint` with `%scope` added when it is a link-local IPv6 address without one: peers
+/// announce theirs without the scope (their interface's name means nothing here), so the link
+/// goes out through this node's own IPv6 interface, as Zyre does.
+pub(crate) fn with_scope<'a>(endpoint: &'a str, scope: Option<&str>) -> std::borrow::Cow<'a, str> {
+    let Some(scope) = scope else {
+        return endpoint.into();
+    };
+    let Some(rest) = endpoint.strip_prefix("tcp://[") else {
+        return endpoint.into();
+    };
+    let Some((host, port)) = rest.split_once(']') else {
+        return endpoint.into();
+    };
+    match host.parse::<std::net::Ipv6Addr>() {
+        Ok(ip) if crate::discovery::is_link_local(&ip) => {
+            format!("tcp://[{host}%{scope}]{port}").into()
+        }
+        _ => endpoint.into(),
+    }
+}
+
 /// The ROUTER inbox.
 pub(crate) struct Inbox {
     socket: zmq::Socket,
@@ -153,6 +181,9 @@ impl Inbox {
         socket.set_router_handover(true)?;
         socket.set_rcvhwm(recv_hwm)?;
         socket.set_linger(0)?;
+        if wants_ipv6(bind) {
+            socket.set_ipv6(true)?;
+        }
         socket.bind(bind)?;
         let last = socket
             .get_last_endpoint()?
@@ -179,6 +210,16 @@ impl Inbox {
         self.port
     }
 
+    /// Binds the inbox to a second endpoint too (dual stack: the IPv6 address after the IPv4
+    /// one, on the same port).
+    pub fn bind_also(&self, bind: &str) -> Result<(), TransportError> {
+        if wants_ipv6(bind) {
+            self.socket.set_ipv6(true)?;
+        }
+        self.socket.bind(bind)?;
+        Ok(())
+    }
+
     /// Waits until the inbox or one of `fds` is readable, or `timeout` passes (`None`: forever).
     /// Returns whether the inbox is readable and fills `ready` with each fd's readability.
     pub fn poll(
@@ -192,8 +233,9 @@ impl Inbox {
             zmq::PollItem::from_fd(fds.first().copied().unwrap_or(-1), zmq::POLLIN),
             zmq::PollItem::from_fd(fds.get(1).copied().unwrap_or(-1), zmq::POLLIN),
             zmq::PollItem::from_fd(fds.get(2).copied().unwrap_or(-1), zmq::POLLIN),
+            zmq::PollItem::from_fd(fds.get(3).copied().unwrap_or(-1), zmq::POLLIN),
         ];
-        let n = 1 + fds.len().min(3);
+        let n = 1 + fds.len().min(4);
         let ms = match timeout {
             None => -1,
             // Round up so that we never wake before the deadline and spin.
@@ -274,6 +316,8 @@ pub(crate) struct Links {
     opts: LinkOptions,
     /// Own key pair: every DEALER is a CURVE client.
     curve: Option<KeyPair>,
+    /// The IPv6 interface that links to scope-less link-local addresses go through.
+    scope: Option<String>,
 }
 
 impl Links {
@@ -287,7 +331,13 @@ impl Links {
             own_routing_id: own.routing_id(),
             opts,
             curve,
+            scope: None,
         }
+    }
+
+    /// Links to link-local IPv6 addresses that come without a scope go through this interface.
+    pub fn set_scope(&mut self, interface: Option<String>) {
+        self.scope = interface;
     }
 
     /// Opens a DEALER to a peer's inbox (replacing any previous link to it); in secure mode a
@@ -326,7 +376,10 @@ impl Links {
         s.set_sndhwm(self.opts.send_hwm)?;
         s.set_sndtimeo(0)?;
         s.set_linger(self.opts.linger_ms)?;
-        s.connect(endpoint)?;
+        if wants_ipv6(endpoint) {
+            s.set_ipv6(true)?;
+        }
+        s.connect(&with_scope(endpoint, self.scope.as_deref()))?;
         self.links.insert(peer, s);
         Ok(())
     }
@@ -449,5 +502,36 @@ impl Links {
         self.backlogs.clear();
         self.links.clear();
         self.mem.clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_local_endpoints_get_the_scope() {
+        let s = Some("eth0");
+        assert_eq!(
+            with_scope("tcp://[fe80::1]:5000", s),
+            "tcp://[fe80::1%eth0]:5000"
+        );
+        assert_eq!(
+            with_scope("tcp://[fe80::1%eth1]:5000", s),
+            "tcp://[fe80::1%eth1]:5000"
+        );
+        assert_eq!(
+            with_scope("tcp://[fd00::1]:5000", s),
+            "tcp://[fd00::1]:5000"
+        );
+        assert_eq!(with_scope("tcp://10.0.0.1:5000", s), "tcp://10.0.0.1:5000");
+        assert_eq!(
+            with_scope("tcp://[fe80::1]:5000", None),
+            "tcp://[fe80::1]:5000"
+        );
+        assert_eq!(with_scope("tcp://[fe80::1:5000", s), "tcp://[fe80::1:5000");
+        assert!(wants_ipv6("tcp://[::1]:1"));
+        assert!(!wants_ipv6("tcp://127.0.0.1:1"));
+        assert!(!wants_ipv6("ipc://[x]"));
     }
 }

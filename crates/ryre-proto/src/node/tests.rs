@@ -2298,3 +2298,30 @@ fn a_vouched_peer_dropped_at_a_gap_is_taken_again_and_stays_supervised() {
         );
     }
 }
+
+#[test]
+fn a_dual_stack_node_announces_to_each_peer_the_endpoint_of_its_family() {
+    let mut c = config(1);
+    c.endpoint_v6 = Some("tcp://[fd00::1]:49152".into());
+    let mut solo = Solo {
+        clock: Clock::new(),
+        node: NodeState::new(c),
+        check: LinkCheck::default(),
+    };
+    for (n, endpoint, announced) in [
+        (2, "tcp://[fd00::2]:5000", "tcp://[fd00::1]:49152"),
+        (3, "tcp://10.0.0.3:5000", "tcp://10.0.0.1:49152"),
+    ] {
+        solo.handle(Input::Discovered {
+            id: pid(n),
+            endpoint: endpoint.into(),
+        })
+        .unwrap();
+        let sent = solo.sent();
+        let hello = sent.iter().find_map(|(to, env)| match &env.message {
+            Message::Hello(h) if *to == pid(n) => Some(h.endpoint.clone()),
+            _ => None,
+        });
+        assert_eq!(hello.as_deref(), Some(announced), "to {endpoint}");
+    }
+}

@@ -18,7 +18,7 @@ use ryre_proto::{Input, PeerId};
 use tracing::{debug, trace, warn};
 
 use crate::runtime::Shared;
-use crate::transport::TransportError;
+use crate::transport::{self, TransportError};
 use crate::Error;
 
 /// Longest wait in the poll, so a stop is seen within it.
@@ -75,6 +75,9 @@ impl Gossip {
             let s = ctx.socket(zmq::ROUTER).map_err(TransportError::from)?;
             s.set_linger(0).map_err(TransportError::from)?;
             s.set_maxmsgsize(MAX_FRAME).map_err(TransportError::from)?;
+            if transport::wants_ipv6(bind) {
+                s.set_ipv6(true).map_err(TransportError::from)?;
+            }
             s.bind(bind).map_err(TransportError::from)?;
             let ep = s
                 .get_last_endpoint()
@@ -94,6 +97,9 @@ impl Gossip {
             s.set_maxmsgsize(MAX_FRAME).map_err(TransportError::from)?;
             s.set_reconnect_ivl_max(1000)
                 .map_err(TransportError::from)?;
+            if transport::wants_ipv6(ep) {
+                s.set_ipv6(true).map_err(TransportError::from)?;
+            }
             s.connect(ep).map_err(TransportError::from)?;
             let mut client = Client::new(ClientConfig {
                 ttl: settings.ttl,

@@ -4,7 +4,7 @@
 //! says so here). The registry also hands out in-memory links (see `memlink`) to any node of
 //! the process by endpoint.
 
-use std::net::Ipv4Addr;
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
 
@@ -14,7 +14,7 @@ use crate::memlink::MemSender;
 use crate::runtime::Shared;
 
 struct Entry {
-    key: (Ipv4Addr, u16),
+    key: (IpAddr, u16),
     id: PeerId,
     endpoint: String,
     node: Weak<Shared>,
@@ -31,7 +31,7 @@ fn registry() -> std::sync::MutexGuard<'static, Vec<Entry>> {
 /// taken while the registry's is held: a node that links to a peer asks the registry while it
 /// holds its own.)
 pub(crate) fn join(
-    key: (Ipv4Addr, u16),
+    key: (IpAddr, u16),
     id: PeerId,
     endpoint: &str,
     node: &Arc<Shared>,

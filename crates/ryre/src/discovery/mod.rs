@@ -8,4 +8,5 @@ mod iface;
 pub(crate) mod inproc;
 pub(crate) mod local;
 
-pub use iface::{Interface, InterfaceError};
+pub(crate) use iface::{is_link_local, quote_short};
+pub use iface::{Interface, Interface6, InterfaceError};
