@@ -464,3 +464,8 @@ impl Node {
         Ok(())
     }
 }
+
+/// The crate README's example, compiled by `cargo test --doc` so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;
