@@ -245,6 +245,11 @@ impl Links {
         }
     }
 
+    /// Messages waiting in backlogs, over every peer (for metrics).
+    pub fn backlog_len(&self) -> usize {
+        self.backlogs.values().map(VecDeque::len).sum()
+    }
+
     /// Opens a DEALER to a peer's inbox (replacing any previous link to it).
     pub fn connect(&mut self, peer: PeerId, endpoint: &str) -> Result<(), TransportError> {
         self.links.remove(&peer);

@@ -20,7 +20,10 @@ impl NodeState {
         head: &[u8],
         content: Content,
     ) -> Result<(), Problem> {
-        self.on_message(now, routing_id, Some(head), content)
+        self.count_in(Some(head), &content);
+        let result = self.on_message(now, routing_id, Some(head), content);
+        self.count_problem(&result);
+        result
     }
 
     /// `head` is `None` when the message had no frame at all.
