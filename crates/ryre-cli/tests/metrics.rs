@@ -326,3 +326,90 @@ fn timer_metrics_count_ticks_and_their_lateness() {
     assert!(sample(&served, "ryre_timer_send_lateness_seconds_count") >= Some(30.0));
     check_with_promtool(&served);
 }
+
+/// The address a pipeline role printed on stderr (`... metrics at http://ADDR/metrics`).
+fn stderr_metrics_addr(p: &Proc) -> String {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let text = p.stderr_text();
+        if let Some(rest) = text.split("metrics at http://").nth(1) {
+            return rest
+                .split("/metrics")
+                .next()
+                .unwrap_or_default()
+                .to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no metrics address on stderr: {text}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn pipeline_metrics_count_tasks_per_role() {
+    let port = free_udp_port().to_string();
+    let cluster = format!("metrics-{}", std::process::id());
+    let common = [
+        "--interface",
+        "lo",
+        "--port",
+        &port,
+        "--cluster",
+        &cluster,
+        "--interval",
+        "100",
+        "--evasive",
+        "500",
+        "--expired",
+        "1500",
+        "--metrics",
+        "127.0.0.1:0",
+    ];
+    let role = |label: &str, args: &[&str]| {
+        let mut all = vec!["pipeline"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&common);
+        Proc::spawn(label, &all)
+    };
+    let collector = role("collector", &["collect"]);
+    let worker = role("worker", &["worker", "--echo", "--delay", "2"]);
+    let (c_addr, w_addr) = (
+        stderr_metrics_addr(&collector),
+        stderr_metrics_addr(&worker),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tasks.txt");
+    let tasks: String = (0..300).map(|i| format!("task {i}\n")).collect();
+    std::fs::write(&input, tasks).unwrap();
+    let input = input.to_string_lossy().into_owned();
+    let mut client = role(
+        "client",
+        &["run", "--input", &input, "--timeout", "60", "--no-progress"],
+    );
+    // While the batch runs (300 tasks of 2 ms on one worker), the client deals and delivers.
+    let cl_addr = stderr_metrics_addr(&client);
+    let during = scrape_until(&cl_addr, "the client dealt tasks", |t| {
+        sample(t, r#"ryre_pipeline_tasks_dealt_total{role="client"}"#) >= Some(1.0)
+    });
+    check_with_promtool(&during);
+    assert!(client.finish().success(), "{}", client.stderr_text());
+    assert_eq!(client.seen.len(), 300, "every result printed once");
+    for (addr, r) in [(&w_addr, "worker"), (&c_addr, "collector")] {
+        let text = scrape_until(addr, &format!("the {r} finished 300 tasks"), |t| {
+            sample(
+                t,
+                &format!(r#"ryre_pipeline_tasks_done_total{{role="{r}"}}"#),
+            ) >= Some(300.0)
+        });
+        assert_eq!(
+            sample(
+                &text,
+                &format!(r#"ryre_pipeline_tasks_redealt_total{{role="{r}"}}"#)
+            ),
+            Some(0.0)
+        );
+        check_with_promtool(&text);
+    }
+}
