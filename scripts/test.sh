@@ -18,6 +18,9 @@ mkdir -p target
 cargo test --workspace -q 2>&1 | tee target/cargo-test.log
 bash scripts/test-ryre-pipeline.sh
 bash scripts/test-perf.sh
+echo "== ryre with libzmq built from source (vendored)"; bash scripts/test-vendored.sh
+echo "== publishable crates: metadata, cargo package, docs as docs.rs"; bash scripts/test-package.sh
+bash scripts/test-metrics.sh
 echo "== every fuzz target, 20 s each"; bash scripts/test-fuzz.sh
 echo "== valgrind memcheck: ryre demo, two ryre node processes"; bash scripts/test-valgrind.sh
 echo "== examples"

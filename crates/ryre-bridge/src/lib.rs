@@ -33,6 +33,7 @@ mod dashboard;
 pub mod decode;
 mod events;
 mod logs;
+pub mod metrics;
 mod openapi;
 mod problem;
 mod serve;
@@ -43,7 +44,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderValue, Method};
 use axum::Router;
 use futures_util::StreamExt;
@@ -139,6 +140,8 @@ pub(crate) struct Shared {
     pub seq: AtomicU64,
     /// The hosted log collector, if any.
     pub logs: Option<logs::LogHub>,
+    /// What `GET /metrics` shows: the node, and the hosted log collector's records.
+    pub metrics: metrics::Metrics,
 }
 
 impl Shared {
@@ -223,6 +226,10 @@ impl Bridge {
             )?),
             None => None,
         };
+        let mut registry = metrics::Metrics::new().with_node(node.clone());
+        if let Some(hub) = &logs {
+            registry = registry.with_log_levels(hub.totals());
+        }
         let (tx, _) = broadcast::channel(config.client_buffer);
         let shared = Arc::new(Shared {
             node: node.clone(),
@@ -231,6 +238,7 @@ impl Bridge {
             events: Mutex::new(Some(tx)),
             seq: AtomicU64::new(0),
             logs,
+            metrics: registry,
         });
         // The pump holds the bridge weakly: dropping every `Bridge` drops the node.
         let pump = Arc::downgrade(&shared);
@@ -277,8 +285,20 @@ impl Bridge {
                 auth::guard,
             ))
             .layer(DefaultBodyLimit::max(cfg.max_body));
+        let scrape = Router::new()
+            .route(
+                "/metrics",
+                axum::routing::get(|State(app): State<App>| async move {
+                    metrics::exposition(&app.metrics)
+                }),
+            )
+            .layer(axum::middleware::from_fn_with_state(
+                self.shared.clone(),
+                auth::guard,
+            ));
         let mut router = Router::new()
             .merge(api)
+            .merge(scrape)
             .merge(dashboard::router())
             .fallback(api::no_route)
             .method_not_allowed_fallback(api::method_not_allowed)

@@ -12,7 +12,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::convert::Infallible;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -106,6 +106,8 @@ struct PumpShared {
     /// `(unix second, its JSON)`, oldest first, at most [`RATE_HISTORY_SECS`].
     rates: Mutex<VecDeque<(u64, Value)>>,
     stop: AtomicBool,
+    /// Records taken since the start, per level (in the order of `Level::ALL`): the metrics.
+    totals: [AtomicU64; 5],
 }
 
 /// The collector the bridge hosts, and the ring its records go through.
@@ -118,6 +120,12 @@ pub(crate) struct LogHub {
 }
 
 impl LogHub {
+    /// A function giving the records taken so far per level (for `metrics`).
+    pub fn totals(&self) -> impl Fn() -> [u64; 5] + Send + Sync + 'static {
+        let pump = self.pump.clone();
+        move || std::array::from_fn(|i| pump.totals[i].load(Ordering::Relaxed))
+    }
+
     /// Starts the collector `<name>-logs` on `interface` and its pump thread.
     pub fn start(
         config: LogsConfig,
@@ -152,6 +160,7 @@ impl LogHub {
             tx: Mutex::new(Some(tx)),
             rates: Mutex::new(VecDeque::with_capacity(RATE_HISTORY_SECS)),
             stop: AtomicBool::new(false),
+            totals: Default::default(),
         });
         let rx = collector.listen(LISTEN_CAPACITY);
         let p = pump.clone();
@@ -280,6 +289,10 @@ fn run_pump(p: &PumpShared, rx: &flume::Receiver<LogRecord>) {
         match rx.recv_timeout(to_next) {
             Ok(rec) => {
                 counts.add(&rec);
+                // Level's discriminants are 1..=5, most severe first, as in `Level::ALL`.
+                if let Some(t) = p.totals.get(usize::from(rec.level as u8).wrapping_sub(1)) {
+                    t.fetch_add(1, Ordering::Relaxed);
+                }
                 id += 1;
                 if !watched() {
                     continue; // counted; nobody to encode it for

@@ -7,7 +7,9 @@ mod args;
 mod bench;
 mod bridge;
 mod chat;
+mod config;
 mod demo;
+mod docs;
 mod keys;
 mod log;
 mod log_top;
@@ -23,12 +25,20 @@ mod timer;
 
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Proximity peer-to-peer networking over ZeroMQ (ZRE, compatible with Zyre and Pyre).
 #[derive(Debug, Parser)]
 #[command(name = "ryre", version, about, propagate_version = true)]
 struct Cli {
+    /// Read settings from this TOML file: top-level keys for every command, `[node]`,
+    /// `[timer.serve]`... for one; flags and RYRE_* variables override it.
+    #[arg(long, global = true, value_name = "FILE", env = config::ENV_CONFIG)]
+    #[allow(dead_code)] // read before parsing, by config::parse
+    config: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     command: Command,
@@ -61,6 +71,20 @@ enum Command {
     Sim(sim::SimArgs),
     /// Key directories for secure mode: make a key pair, show keys, trust peers.
     Keys(keys::KeysArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Print the man page ryre(1), or write one page per command with --dir.
+    Man(docs::ManArgs),
+    /// Settings: `ryre config show COMMAND...` prints the effective settings and their sources.
+    Config(config::ConfigArgs),
+}
+
+impl Cli {
+    /// The command tree with the `RYRE_*` variables attached (what `--help`, the man pages and
+    /// the completions show, and what [`config::parse`] parses).
+    pub fn command_for_docs() -> clap::Command {
+        config::with_env(Cli::command())
+    }
 }
 
 /// Why a command failed.
@@ -70,6 +94,8 @@ pub enum CliError {
     Usage(String),
     /// Something went wrong while running: exit code 1.
     Runtime(String),
+    /// clap's own error (bad arguments, or --help/--version): clap prints it and exits.
+    Clap(clap::Error),
 }
 
 impl CliError {
@@ -105,7 +131,13 @@ impl From<ryre::Error> for CliError {
 pub type CliResult = Result<ExitCode, CliError>;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let cli = config::parse(Cli::command_for_docs(), &args)
+        .and_then(|l| Cli::from_arg_matches(&l.matches).map_err(CliError::Clap));
+    let cli = match cli {
+        Ok(cli) => cli,
+        Err(e) => return fail(e),
+    };
     let result = match cli.command {
         Command::Node(a) => node::run(a),
         Command::Ping(a) => ping::run(a),
@@ -119,13 +151,24 @@ fn main() -> ExitCode {
         Command::Pipeline(a) => pipeline::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Keys(a) => keys::run(a),
+        Command::Completions(a) => docs::completions(a),
+        Command::Man(a) => docs::man(a),
+        Command::Config(a) => config::run(a),
     };
     match result {
         Ok(code) => code,
-        Err(CliError::Usage(msg)) => Cli::command()
+        Err(e) => fail(e),
+    }
+}
+
+/// Reports an error the way clap does (usage: exit code 2) or as a runtime failure (1).
+fn fail(e: CliError) -> ExitCode {
+    match e {
+        CliError::Clap(e) => e.exit(),
+        CliError::Usage(msg) => Cli::command()
             .error(clap::error::ErrorKind::ValueValidation, msg)
             .exit(),
-        Err(CliError::Runtime(msg)) => {
+        CliError::Runtime(msg) => {
             eprintln!("ryre: error: {msg}");
             ExitCode::from(1)
         }

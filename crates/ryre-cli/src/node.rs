@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use clap::Args;
 use ryre::{Event, Node, NodeBuilder, PeerId};
+use ryre_bridge::metrics::{Metrics, MetricsServer};
 
 use crate::args::{parse_header, parse_millis, parse_secs, NetArgs};
 use crate::output::{first_frame, Counts, Printer};
@@ -65,6 +66,10 @@ pub struct NodeArgs {
     /// Log the node's connections and protocol events on stderr.
     #[arg(long)]
     pub verbose: bool,
+    /// Serve Prometheus metrics at http://ADDR/metrics (e.g. 127.0.0.1:9100; port 0: one the
+    /// OS picks, printed as METRICS).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// What a running node does besides printing its events; `ryre ping` uses it too.
@@ -90,6 +95,8 @@ pub struct Behaviour {
     pub duration: Option<Duration>,
     /// Read commands from stdin.
     pub commands: bool,
+    /// Serve Prometheus metrics here.
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Runs `ryre node`.
@@ -132,6 +139,7 @@ pub fn run(a: NodeArgs) -> CliResult {
         churn: a.churn,
         duration: a.for_secs,
         commands: true,
+        metrics: a.metrics,
     };
     run_node(b, behaviour)
 }
@@ -211,6 +219,15 @@ pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
     let node = builder.start()?;
     crate::logging::publish(&node);
     printer.started(&node);
+    let _metrics = match b.metrics {
+        Some(addr) => {
+            let registry = std::sync::Arc::new(Metrics::new().with_node(node.clone()));
+            let server = MetricsServer::start(addr, registry).map_err(CliError::runtime)?;
+            printer.metrics(server.local_addr());
+            Some(server)
+        }
+        None => None,
+    };
     let session = Session::new();
     session.forward_events(&node)?;
     session.catch_signals()?;

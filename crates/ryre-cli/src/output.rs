@@ -208,6 +208,17 @@ pub struct Printer {
 }
 
 impl Printer {
+    /// Where the metrics are served.
+    pub fn metrics(&self, addr: std::net::SocketAddr) {
+        if self.json {
+            print_line(
+                &json!({"event": "METRICS", "url": format!("http://{addr}/metrics")}).to_string(),
+            );
+        } else {
+            print_line(&format!("METRICS http://{addr}/metrics"));
+        }
+    }
+
     /// The first line: who we are.
     pub fn started(&self, node: &Node) {
         if self.json {

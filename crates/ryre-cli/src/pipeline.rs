@@ -3,13 +3,14 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::process::{Command, ExitCode, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ryre::{Bytes, NodeBuilder};
 use ryre_bench::pipeline::{fast_config, loopback, spawn_echo_worker};
+use ryre_bridge::metrics::{Metrics, MetricsServer, PipelineCounts};
 use ryre_pipeline::{Client, Collector, Config, Worker};
 
 use crate::args::{parse_millis, parse_secs, NetArgs};
@@ -77,6 +78,10 @@ pub struct WorkerArgs {
     /// Shared settings.
     #[command(flatten)]
     pub common: Common,
+    /// Serve Prometheus metrics (tasks dealt, done, dealt again, dropped; and the node's own) at
+    /// http://ADDR/metrics; port 0: one the OS picks (the address is printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// The shell command run for each task (`sh -c CMD`); a non-zero exit is the task's error.
     #[arg(
         long,
@@ -103,6 +108,10 @@ pub struct CollectArgs {
     /// Shared settings.
     #[command(flatten)]
     pub common: Common,
+    /// Serve Prometheus metrics (tasks dealt, done, dealt again, dropped; and the node's own) at
+    /// http://ADDR/metrics; port 0: one the OS picks (the address is printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
 }
 
 /// Arguments of `ryre pipeline run`.
@@ -111,6 +120,10 @@ pub struct RunArgs {
     /// Shared settings.
     #[command(flatten)]
     pub common: Common,
+    /// Serve Prometheus metrics (tasks dealt, done, dealt again, dropped; and the node's own) at
+    /// http://ADDR/metrics; port 0: one the OS picks (the address is printed on stderr).
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     /// The tasks, one per line (`-` for stdin).
     #[arg(long, value_name = "FILE")]
     pub input: String,
@@ -235,6 +248,7 @@ fn worker(a: WorkerArgs) -> CliResult {
         }
     })
     .map_err(pipeline_err)?;
+    let _metrics = serve_metrics(a.metrics, "worker", w.node(), w.stats_reader())?;
     eprintln!("ryre pipeline worker {} ready", w.node().uuid());
     let _ = sig.recv();
     let stats = w.stats();
@@ -247,12 +261,40 @@ fn collect(a: CollectArgs) -> CliResult {
     let sig = signals()?;
     let name = format!("collector-{}", std::process::id());
     let c = Collector::start(a.common.builder(&name), a.common.config()).map_err(pipeline_err)?;
+    let _metrics = serve_metrics(a.metrics, "collector", c.node(), c.stats_reader())?;
     eprintln!("ryre pipeline collector {} ready", c.node().uuid());
     let _ = sig.recv();
     let stats = c.stats();
     c.stop();
     eprintln!("ryre pipeline collector stopped: {stats:?}");
     Ok(ExitCode::SUCCESS)
+}
+
+/// With `--metrics`: serves the role's and its node's metrics, saying where on stderr.
+fn serve_metrics(
+    addr: Option<std::net::SocketAddr>,
+    role: &'static str,
+    node: &ryre::Node,
+    stats: ryre_pipeline::StatsReader,
+) -> Result<Option<MetricsServer>, CliError> {
+    let Some(addr) = addr else { return Ok(None) };
+    let registry = Metrics::new()
+        .with_node(node.clone())
+        .with_pipeline(role, move || {
+            let s = stats.get();
+            PipelineCounts {
+                dealt: s.dealt,
+                done: s.done,
+                redealt: s.redealt,
+                dropped: s.malformed + s.unexpected + s.stale + s.duplicates,
+            }
+        });
+    let server = MetricsServer::start(addr, Arc::new(registry)).map_err(CliError::runtime)?;
+    eprintln!(
+        "ryre pipeline {role} metrics at http://{}/metrics",
+        server.local_addr()
+    );
+    Ok(Some(server))
 }
 
 fn read_tasks(input: &str) -> Result<Vec<Bytes>, CliError> {
@@ -301,6 +343,7 @@ fn run_batch(a: RunArgs) -> CliResult {
     };
     let name = format!("client-{}", std::process::id());
     let client = Client::start(a.common.builder(&name), config).map_err(pipeline_err)?;
+    let _metrics = serve_metrics(a.metrics, "client", client.node(), client.stats_reader())?;
     let mut batch = client.submit(tasks).map_err(pipeline_err)?;
     let bar = progress_bar(total, a.no_progress);
     let deadline = a.timeout.map(|t| Instant::now() + t);

@@ -1,13 +1,15 @@
 //! `ryre timer`: serve ticks and wake-ups, watch a rate's jitter, or ask for a wake-up.
 
 use std::io::Write;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use clap::{Args, Subcommand};
 use ryre::NodeBuilder;
+use ryre_bridge::metrics::{Metrics, MetricsServer, TickView};
 use ryre_timer::{JitterStats, ServerEvent, TimerConfig, TimerEvent, TimerServer, Timers};
 use serde_json::json;
 
@@ -87,6 +89,10 @@ pub struct ServeArgs {
     /// Do not serve wake-ups.
     #[arg(long)]
     pub no_wakeups: bool,
+    /// Serve Prometheus metrics (ticks sent and skipped, send lateness, wake-ups, and the
+    /// node's own) at http://ADDR/metrics; port 0: one the OS picks, printed as `metrics`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Arguments of `ryre timer watch`.
@@ -101,6 +107,10 @@ pub struct WatchArgs {
     /// Print every tick (with --json: one object per tick) instead of a summary each second.
     #[arg(long)]
     pub each: bool,
+    /// Serve Prometheus metrics (ticks received and missed, the lateness histogram, and the
+    /// node's own) at http://ADDR/metrics; port 0: one the OS picks, printed as `metrics`.
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Arguments of `ryre timer at`.
@@ -122,6 +132,22 @@ pub struct AtArgs {
     /// Node settings.
     #[command(flatten)]
     pub node: TimerNodeArgs,
+}
+
+/// Starts the metrics server and says where it is.
+fn serve_metrics(
+    addr: SocketAddr,
+    registry: Metrics,
+    json: bool,
+) -> Result<MetricsServer, CliError> {
+    let server = MetricsServer::start(addr, Arc::new(registry)).map_err(CliError::runtime)?;
+    let url = format!("http://{}/metrics", server.local_addr());
+    if json {
+        out(json!({"event": "metrics", "url": url}).to_string());
+    } else {
+        out(format!("metrics at {url}"));
+    }
+    Ok(server)
 }
 
 /// A tick rate: 1..=1000 Hz.
@@ -186,9 +212,19 @@ fn serve(a: ServeArgs) -> CliResult {
         wakeups: !a.no_wakeups,
         ..TimerConfig::default()
     };
-    let server = TimerServer::start(a.node.builder(), config).map_err(timer_err)?;
+    let server = Arc::new(TimerServer::start(a.node.builder(), config).map_err(timer_err)?);
     let me = server.node().uuid();
     let json = a.node.json;
+    let metrics = match a.metrics {
+        Some(addr) => {
+            let (s1, s2) = (server.clone(), server.clone());
+            let registry = Metrics::new()
+                .with_node(server.node().clone())
+                .with_timer_server(move || s1.stats(), move || s2.send_lateness());
+            Some(serve_metrics(addr, registry, json)?)
+        }
+        None => None,
+    };
     if json {
         out(
             json!({"event": "ready", "uuid": me.to_string(), "name": server.node().name(),
@@ -264,6 +300,10 @@ fn serve(a: ServeArgs) -> CliResult {
             s.wakes_sent, s.requests_accepted, s.requests_rejected, s.bad_messages
         ));
     }
+    // The metrics server holds the last other references: stop it first.
+    drop(metrics);
+    let server = Arc::try_unwrap(server)
+        .map_err(|_| CliError::Runtime("the timer server is still in use".into()))?;
     server.stop().map_err(timer_err)?;
     Ok(ExitCode::SUCCESS)
 }
@@ -281,9 +321,24 @@ fn ms(d: Duration) -> String {
 
 fn watch(a: WatchArgs) -> CliResult {
     let stop = stop_flag()?;
-    let timers = Timers::start(a.node.builder()).map_err(timer_err)?;
+    let timers = Arc::new(Timers::start(a.node.builder()).map_err(timer_err)?);
     timers.subscribe(a.rate).map_err(timer_err)?;
     let json = a.node.json;
+    let seen = Arc::new(Mutex::new(JitterStats::new()));
+    let _metrics = match a.metrics {
+        Some(addr) => {
+            let (t, seen, rate) = (timers.clone(), seen.clone(), a.rate);
+            let registry = Metrics::new()
+                .with_node(timers.node().clone())
+                .with_ticks(move || TickView {
+                    rate,
+                    counts: t.tick_counts(rate).unwrap_or_default(),
+                    lateness: seen.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+                });
+            Some(serve_metrics(addr, registry, json)?)
+        }
+        None => None,
+    };
     if json {
         out(
             json!({"event": "ready", "uuid": timers.node().uuid().to_string(), "rate": a.rate})
@@ -305,6 +360,11 @@ fn watch(a: WatchArgs) -> CliResult {
             .recv_timeout(Duration::from_millis(50))
             .map_err(timer_err)?;
         if let Some(TimerEvent::Tick(t)) = ev {
+            if a.metrics.is_some() {
+                seen.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .record(t.lateness_ns());
+            }
             total.record(t.lateness_ns());
             second.record(t.lateness_ns());
             missed_total += t.missed;

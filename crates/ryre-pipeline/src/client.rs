@@ -183,6 +183,11 @@ impl Client {
         })
     }
 
+    /// A reader of the counters that outlives borrows of this handle (for metrics).
+    pub fn stats_reader(&self) -> crate::StatsReader {
+        self.run.stats_reader()
+    }
+
     /// The client's ryre node.
     pub fn node(&self) -> &Node {
         &self.run.node
@@ -510,6 +515,7 @@ impl ClientState {
             *s = TaskState::Done;
             b.payloads[i] = Bytes::new();
             b.delivered += 1;
+            Counters::bump(&c.done, 1);
             out.push((r.no, delivery));
         }
         // One hand-off per message, not per task.
@@ -790,6 +796,7 @@ impl ClientState {
             w.last_progress = Instant::now();
         }
         w.held += tasks.len() as u32;
+        Counters::bump(&self.counters.dealt, tasks.len() as u64);
         let msg = Msg::Tasks {
             batch,
             total,

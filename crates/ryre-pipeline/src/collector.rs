@@ -46,6 +46,11 @@ impl Collector {
         Ok(Collector { run })
     }
 
+    /// A reader of the counters that outlives borrows of this handle (for metrics).
+    pub fn stats_reader(&self) -> crate::StatsReader {
+        self.run.stats_reader()
+    }
+
     /// The collector's ryre node.
     pub fn node(&self) -> &Node {
         &self.run.node
@@ -266,6 +271,7 @@ impl CollectorState {
         if fresh.is_empty() {
             return;
         }
+        Counters::bump(&c.done, fresh.len() as u64);
         let msg = Msg::Results {
             client,
             batch,

@@ -252,6 +252,33 @@ struct Counters {
     stale: AtomicU64,
     duplicates: AtomicU64,
     redealt: AtomicU64,
+    dealt: AtomicU64,
+    done: AtomicU64,
+}
+
+/// Reads a role's counters from anywhere (a metrics scrape, another thread), for as long as it
+/// is kept, even after the role stopped. Cheap to clone.
+#[derive(Clone)]
+pub struct StatsReader(Arc<Counters>);
+
+impl StatsReader {
+    /// The counters now.
+    pub fn get(&self) -> Stats {
+        self.0.snapshot()
+    }
+}
+
+impl std::fmt::Debug for StatsReader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StatsReader").field(&self.get()).finish()
+    }
+}
+
+impl Running {
+    /// A reader of this role's counters.
+    pub(crate) fn stats_reader(&self) -> StatsReader {
+        StatsReader(self.counters.clone())
+    }
 }
 
 /// A snapshot of a role's counters.
@@ -271,6 +298,10 @@ pub struct Stats {
     pub duplicates: u64,
     /// Client: tasks dealt again (after a worker or collector loss, an error, a timeout).
     pub redealt: u64,
+    /// Client: tasks dealt to workers, counting deals again.
+    pub dealt: u64,
+    /// Tasks finished: results delivered (client), computed (worker), forwarded (collector).
+    pub done: u64,
 }
 
 impl Counters {
@@ -283,6 +314,8 @@ impl Counters {
             stale: g(&self.stale),
             duplicates: g(&self.duplicates),
             redealt: g(&self.redealt),
+            dealt: g(&self.dealt),
+            done: g(&self.done),
         }
     }
 

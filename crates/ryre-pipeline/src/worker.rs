@@ -66,6 +66,11 @@ impl Worker {
         Ok(Worker { run })
     }
 
+    /// A reader of the counters that outlives borrows of this handle (for metrics).
+    pub fn stats_reader(&self) -> crate::StatsReader {
+        self.run.stats_reader()
+    }
+
     /// The worker's ryre node.
     pub fn node(&self) -> &Node {
         &self.run.node
@@ -258,6 +263,7 @@ impl WorkerState {
             return;
         }
         let n = results.len() as u32;
+        Counters::bump(&self.counters.done, u64::from(n));
         let msg = Msg::Results {
             client: job.client,
             batch: job.batch,

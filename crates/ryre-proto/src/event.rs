@@ -34,6 +34,32 @@ pub enum ExitReason {
 }
 
 impl ExitReason {
+    /// Every reason's tag ([`ExitReason::as_str`]), in the order of [`ExitReason::kind_index`].
+    pub const KINDS: [&'static str; 8] = [
+        "expired",
+        "leaving",
+        "goodbye",
+        "sequence-gap",
+        "rehello",
+        "endpoint-reused",
+        "queue-full",
+        "lost",
+    ];
+
+    /// This reason's index in [`ExitReason::KINDS`].
+    pub fn kind_index(&self) -> usize {
+        match self {
+            ExitReason::Expired => 0,
+            ExitReason::Leaving => 1,
+            ExitReason::Goodbye => 2,
+            ExitReason::SequenceGap { .. } => 3,
+            ExitReason::Rehello => 4,
+            ExitReason::EndpointReused => 5,
+            ExitReason::QueueFull => 6,
+            ExitReason::Lost => 7,
+        }
+    }
+
     /// A short lower-case tag for logs and JSON.
     pub fn as_str(&self) -> &'static str {
         match self {

@@ -291,7 +291,8 @@ pub enum Problem {
     },
 }
 
-/// Counters of what the heart has done, for tests, logs and dashboards.
+/// Counters of what the heart has done, for tests, logs and dashboards (and the Prometheus
+/// metrics of `ryre-bridge`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stats {
     /// ZRE messages accepted from peers.
@@ -304,6 +305,78 @@ pub struct Stats {
     pub ignored: u64,
     /// Beacons, messages and announcements refused by secure mode (see [`Problem::Refused`]).
     pub refused: u64,
+    /// Inbox messages that arrived, by ZRE message id (`msg::id`, 1 HELLO ..= 10 GOODBYE);
+    /// index 0 counts arrivals that are not ZRE messages. Counted before any check.
+    pub messages_in: [u64; 11],
+    /// Messages queued to peers, by ZRE message id.
+    pub messages_out: [u64; 11],
+    /// Bytes of every frame that arrived in the inbox (routing id excluded).
+    pub bytes_in: u64,
+    /// Bytes of every frame queued to peers.
+    pub bytes_out: u64,
+    /// Refused input by kind, indexed as [`Problem::KINDS`].
+    pub problems: [u64; Problem::KINDS.len()],
+    /// Peers dropped, by reason, indexed as [`ExitReason::KINDS`].
+    pub exits: [u64; ExitReason::KINDS.len()],
+    /// LEADER events: elections this node saw decided.
+    pub leaders: u64,
+}
+
+impl Stats {
+    /// The ZRE message name of an index of [`Stats::messages_in`] / [`Stats::messages_out`].
+    pub fn message_kind(index: usize) -> &'static str {
+        const NAMES: [&str; 11] = [
+            "OTHER", "HELLO", "WHISPER", "SHOUT", "JOIN", "LEAVE", "PING", "PING_OK", "ELECT",
+            "LEADER", "GOODBYE",
+        ];
+        NAMES.get(index).copied().unwrap_or("OTHER")
+    }
+
+    /// The counter index of a message whose first frame is `head` (0: not a ZRE message).
+    fn kind_of(head: &[u8]) -> usize {
+        match head {
+            [0xAA, 0xA1, id, ..] if (1..=10).contains(id) => usize::from(*id),
+            _ => 0,
+        }
+    }
+}
+
+impl Problem {
+    /// The kinds of problem, as counted in [`Stats::problems`].
+    pub const KINDS: [&'static str; 13] = [
+        "bad-routing-id",
+        "malformed",
+        "not-ready",
+        "sequence-gap",
+        "status-mismatch",
+        "bad-beacon",
+        "departed",
+        "unknown-peer",
+        "encode",
+        "bad-election",
+        "stopped",
+        "refused-beacon",
+        "refused",
+    ];
+
+    /// This problem's index in [`Problem::KINDS`].
+    pub fn kind_index(&self) -> usize {
+        match self {
+            Problem::BadRoutingId(_) => 0,
+            Problem::Malformed { .. } => 1,
+            Problem::NotReady { .. } => 2,
+            Problem::SequenceGap { .. } => 3,
+            Problem::StatusMismatch { .. } => 4,
+            Problem::BadBeacon { .. } => 5,
+            Problem::Departed(_) => 6,
+            Problem::UnknownPeer(_) => 7,
+            Problem::Encode(_) => 8,
+            Problem::BadElection { .. } => 9,
+            Problem::Stopped => 10,
+            Problem::RefusedBeacon { .. } => 11,
+            Problem::Refused { .. } => 12,
+        }
+    }
 }
 
 /// The protocol state of one ZRE node. See the [crate documentation](crate).
@@ -450,7 +523,11 @@ impl NodeState {
 
     /// The next application event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if matches!(event, Some(Event::Leader { .. })) {
+            self.stats.leaders += 1;
+        }
+        event
     }
 
     /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
@@ -461,6 +538,33 @@ impl NodeState {
     /// Acts on one input. `Err` explains input that was refused or dropped; the state is
     /// consistent either way.
     pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
+        if let Input::Inbox { frames, .. } = &input {
+            let (head, rest) = match frames.split_first() {
+                Some((h, rest)) => (Some(&h[..]), rest),
+                None => (None, &frames[..]),
+            };
+            self.count_in(head, rest);
+        }
+        let result = self.handle_input(now, input);
+        self.count_problem(&result);
+        result
+    }
+
+    /// Counts an inbox arrival: its kind (by frame 1) and its bytes.
+    pub(crate) fn count_in(&mut self, head: Option<&[u8]>, content: &[Bytes]) {
+        self.stats.messages_in[head.map_or(0, Stats::kind_of)] += 1;
+        let bytes = head.map_or(0, <[u8]>::len) + content.iter().map(Bytes::len).sum::<usize>();
+        self.stats.bytes_in += bytes as u64;
+    }
+
+    /// Counts a refused input by kind.
+    pub(crate) fn count_problem(&mut self, result: &Result<(), Problem>) {
+        if let Err(problem) = result {
+            self.stats.problems[problem.kind_index()] += 1;
+        }
+    }
+
+    fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
         match input {
             Input::Beacon { from, data } => self.on_beacon(now, from, &data),
             Input::Discovered { id, endpoint } => {
@@ -906,6 +1010,7 @@ impl NodeState {
             self.groups.leave(g, id);
         }
         self.transmits.push_back(Transmit::Disconnect { peer: id });
+        self.stats.exits[reason.kind_index()] += 1;
         if peer.info.ready {
             self.events.push_back(Event::Exit {
                 peer: id,
@@ -944,6 +1049,9 @@ impl NodeState {
             content.push(Bytes::new());
         }
         self.stats.sent += 1;
+        self.stats.messages_out[Stats::kind_of(&self.scratch)] += 1;
+        self.stats.bytes_out +=
+            (self.scratch.len() + content.iter().map(|f| f.len()).sum::<usize>()) as u64;
         self.transmits.push_back(Transmit::Send {
             peer: id,
             frames: Frames::new(&self.scratch, content),

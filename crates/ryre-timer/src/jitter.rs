@@ -53,6 +53,22 @@ impl JitterStats {
         self.count
     }
 
+    /// How many arrivals were at most `d` late, to 10 µs (those in buckets whose upper edge is
+    /// at most `d`; arrivals later than 100 ms count only once `d` exceeds the maximum).
+    pub fn count_at_most(&self, d: Duration) -> u64 {
+        let ns = d.as_nanos().min(u128::from(u64::MAX)) as u64;
+        if self.count > 0 && ns >= self.max_ns.max(0) as u64 {
+            return self.count;
+        }
+        let full = ((ns / BUCKET_NS) as usize).min(BUCKETS - 1);
+        self.buckets[..full].iter().map(|n| u64::from(*n)).sum()
+    }
+
+    /// The total lateness of all arrivals (early arrivals count negative; never below 0).
+    pub fn sum(&self) -> Duration {
+        Duration::from_nanos(self.sum_ns.clamp(0, i128::from(u64::MAX)) as u64)
+    }
+
     /// The earliest arrival relative to schedule, in ns (0 when empty).
     pub fn min_ns(&self) -> i64 {
         if self.count == 0 {
@@ -113,6 +129,27 @@ impl JitterStats {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn cumulative_counts_and_sum() {
+        let mut j = JitterStats::new();
+        for us in [5i64, 15, 15, 95, 250_000] {
+            j.record(us * 1000);
+        }
+        j.record(-3_000); // early: bucket 0, negative in the sum
+        let at = |us: u64| j.count_at_most(Duration::from_micros(us));
+        assert_eq!(at(0), 0);
+        assert_eq!(at(10), 2); // -3 µs and 5 µs
+        assert_eq!(at(19), 2); // 15 µs is in the bucket 10..20, whose edge is 20
+        assert_eq!(at(20), 4);
+        assert_eq!(at(100_000), 5);
+        assert_eq!(at(249_999), 5); // beyond 100 ms only the maximum is exact
+        assert_eq!(at(250_000), 6);
+        assert_eq!(
+            j.sum(),
+            Duration::from_micros(5 + 15 + 15 + 95 + 250_000 - 3)
+        );
+    }
 
     #[test]
     fn percentiles_to_ten_microseconds() {

@@ -54,7 +54,7 @@ pub use discovery::agent::{agent_view, AgentView, Rendezvous};
 pub use discovery::{Interface, Interface6, InterfaceError};
 pub use events::EventStream;
 pub use port::private_port;
-pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem};
+pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem, Stats};
 pub use security::Security;
 pub use transport::TransportError;
 /// The `zmq` crate ryre is built on (for [`NodeBuilder::zmq_context`]).
@@ -193,6 +193,17 @@ impl Drop for Inner {
     }
 }
 
+/// Counters and queue depths of a node ([`Node::stats`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct NodeStats {
+    /// The heart's counters.
+    pub heart: Stats,
+    /// Messages waiting in the links' backlogs (their peers' queues were full).
+    pub backlog: usize,
+    /// Batches of events the application has not taken yet (one batch per turn of the poll).
+    pub event_batches: usize,
+}
+
 /// A running ZRE node. Cheap to clone; every clone is the same node, usable from any thread.
 /// Calls never wait for the network: a command runs on the calling thread, queues what it sends
 /// without blocking, and returns (a whisper or shout to a peer whose queue is full waits for room
@@ -223,6 +234,22 @@ impl Node {
     /// Own id.
     pub fn uuid(&self) -> PeerId {
         self.inner.id
+    }
+
+    /// The heart's counters (messages and bytes in and out by kind, problems by kind, peers
+    /// dropped by reason, elections decided) and the node's queue depths, read at once: what
+    /// `ryre-bridge`'s Prometheus metrics show.
+    pub fn stats(&self) -> NodeStats {
+        let (heart, backlog) = {
+            let core = runtime::lock(&self.inner.shared.core);
+            (core.state.stats(), core.links.backlog_len())
+        };
+        let events = &self.inner.events;
+        NodeStats {
+            heart,
+            backlog,
+            event_batches: events.rx.len(),
+        }
     }
 
     /// Whether this node is the machine's agent right now (it holds the device rendezvous).
@@ -530,3 +557,8 @@ impl Node {
         Ok(())
     }
 }
+
+/// The crate README's example, compiled by `cargo test --doc` so that it stays true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctest;

@@ -335,6 +335,11 @@ impl Links {
         }
     }
 
+    /// Messages waiting in backlogs, over every peer (for metrics).
+    pub fn backlog_len(&self) -> usize {
+        self.backlogs.values().map(VecDeque::len).sum()
+    }
+
     /// Links to link-local IPv6 addresses that come without a scope go through this interface.
     pub fn set_scope(&mut self, interface: Option<String>) {
         self.scope = interface;

@@ -21,7 +21,7 @@ impl NodeState {
         head: &[u8],
         content: Content,
     ) -> Result<(), Problem> {
-        self.on_message(now, Auth::Plain, routing_id, Some(head), content)
+        self.handle_message_auth(now, Auth::Plain, routing_id, head, content)
     }
 
     /// [`NodeState::handle_message`] with how the transport authenticated the sender. In secure
@@ -36,7 +36,10 @@ impl NodeState {
         head: &[u8],
         content: Content,
     ) -> Result<(), Problem> {
-        self.on_message(now, auth, routing_id, Some(head), content)
+        self.count_in(Some(head), &content);
+        let result = self.on_message(now, auth, routing_id, Some(head), content);
+        self.count_problem(&result);
+        result
     }
 
     /// The secure-mode check of one decoded message from `from`.
