@@ -11,7 +11,10 @@ mod convert;
 mod errors;
 mod event;
 mod node;
+mod options;
+mod pipeline;
 mod pyre_pipe;
+mod wait;
 
 /// The extension module `ryre._native`.
 #[pymodule]
@@ -19,6 +22,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::PyNode>()?;
     m.add_class::<event::PyEvent>()?;
     errors::register(m)?;
+    pipeline::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(private_port, m)?)?;
     m.add_function(wrap_pyfunction!(zmq_has, m)?)?;

@@ -2,43 +2,23 @@
 
 use std::time::{Duration, Instant};
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
-use ryre::{Discovery, Node};
+use ryre::Node;
 
 use crate::convert::{content_of, peer_of, uuid_of};
-use crate::errors::{to_py, ConfigError, NetworkError};
+use crate::errors::{to_py, NetworkError};
 use crate::event::PyEvent;
+use crate::options::{headers_of, seconds, NodeOptions};
 
 /// How long one wait in `recv` lasts before Python gets to handle signals (Ctrl-C). An event
 /// ends the wait at once; this only bounds how late a KeyboardInterrupt is raised.
 const SLICE: Duration = Duration::from_millis(50);
 
-fn seconds(what: &str, s: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| {
-        ConfigError::new_err(format!(
-            "{what} must be a finite number of seconds >= 0, not {s}"
-        ))
-    })
-}
-
-fn discovery_of(s: &str) -> PyResult<Discovery> {
-    match s {
-        "auto" => Ok(Discovery::Auto),
-        "local" => Ok(Discovery::Local),
-        "beacon" => Ok(Discovery::Beacon),
-        "off" => Ok(Discovery::Off),
-        other => Err(ConfigError::new_err(format!(
-            "discovery must be \"auto\", \"local\", \"beacon\" or \"off\", not {other:?}"
-        ))),
-    }
-}
-
 /// The native node (use ``ryre.Node``, which adds the context manager, iteration and asyncio).
 #[pyclass(name = "Node", module = "ryre._native", subclass, frozen)]
 pub struct PyNode {
-    node: Node,
+    pub(crate) node: Node,
 }
 
 #[pymethods]
@@ -66,55 +46,26 @@ impl PyNode {
         verbose: bool,
         send_hwm: Option<i32>,
     ) -> PyResult<Self> {
-        let mut b = Node::builder();
-        if let Some(n) = name {
-            b = b.name(n);
-        }
-        if let Some(h) = headers {
-            for (k, v) in h.iter() {
-                let k: String = k
-                    .extract()
-                    .map_err(|_| PyValueError::new_err("header names and values must be str"))?;
-                let v: String = v.extract().map_err(|_| {
-                    PyValueError::new_err(format!("the value of header {k:?} must be a str"))
-                })?;
-                b = b.header(k, v);
-            }
-        }
-        if let Some(i) = interface {
-            b = b.interface(i);
-        }
-        if let Some(p) = port {
-            b = b.port(p);
-        }
-        if let Some(s) = interval {
-            b = b.interval(seconds("interval", s)?);
-        }
-        if let Some(s) = evasive_timeout {
-            b = b.evasive_timeout(seconds("evasive_timeout", s)?);
-        }
-        if let Some(s) = expired_timeout {
-            b = b.expired_timeout(seconds("expired_timeout", s)?);
-        }
-        if let Some(e) = endpoint {
-            b = b.endpoint(e);
-        }
-        if let Some(d) = discovery {
-            b = b.discovery(discovery_of(&d)?);
-        }
-        if let Some(p) = rendezvous_port {
-            b = b.rendezvous_port(p);
-        }
-        if let Some(p) = rendezvous_path {
-            b = b.rendezvous_path(p);
-        }
-        if let Some(a) = agent {
-            b = b.agent(a);
-        }
-        b = b.verbose(verbose);
-        if let Some(h) = send_hwm {
-            b = b.send_hwm(h);
-        }
+        let options = NodeOptions {
+            name,
+            headers: match headers {
+                Some(h) => headers_of(h)?,
+                None => Vec::new(),
+            },
+            interface,
+            port,
+            interval,
+            evasive_timeout,
+            expired_timeout,
+            endpoint,
+            discovery,
+            rendezvous_port,
+            rendezvous_path,
+            agent,
+            verbose,
+            send_hwm,
+        };
+        let b = options.builder()?;
         let node = py.allow_threads(|| b.start()).map_err(to_py)?;
         Ok(PyNode { node })
     }
