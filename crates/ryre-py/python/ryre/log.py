@@ -24,7 +24,7 @@ four standard ones, e.g. ``CRITICAL``) and every ``extra=`` attribute (as ``str`
 from __future__ import annotations
 
 import logging
-from typing import Any, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 from . import _native
 from ._native import LogRecord
@@ -74,6 +74,7 @@ class Handler(logging.Handler):
         return out
 
     def emit(self, record: logging.LogRecord) -> None:
+        """Publishes ``record`` if some collector wants its level (never blocks)."""
         # Nobody wants this level: nothing is formatted (the filter sits at this publisher).
         if not self._pub.enabled(record.levelno):
             return
@@ -88,7 +89,7 @@ class Handler(logging.Handler):
         seconds without one. (Records logged before a collector is connected are dropped.)"""
         return self._pub.wait_collector(level, timeout)
 
-    def stats(self) -> dict:
+    def stats(self) -> Dict[str, Any]:
         """The publisher's counters (``published``, ``queued``, ``dropped``, ``truncated``,
         ``collectors``, ``bad_endpoints``, ``wanted``)."""
         return self._pub.stats()

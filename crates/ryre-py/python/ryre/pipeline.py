@@ -44,8 +44,9 @@ from typing import Any, Callable, Iterable, Optional, Union
 from . import _native
 from ._native import Batch, TaskError
 
-__all__ = ["Worker", "Client", "Collector", "Batch", "TaskError", "TaskFunction"]
+__all__ = ["Worker", "Client", "Collector", "Batch", "TaskError"]
 
+# The type of a worker's task function.
 TaskFunction = Callable[[bytes], Union[bytes, bytearray, memoryview, str]]
 
 # Roles still running at interpreter exit are stopped before Python finalizes (a worker's
