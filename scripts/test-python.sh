@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # ryre for Python (crates/ryre-py, not in the main cargo workspace): cargo fmt and clippy
 # -D warnings of the crate, the README's install command (pip install ./crates/ryre-py) into a
-# venv under target/, then the pytest suite with per-test timeouts (the interop tests with a
-# real Pyre need root for network namespaces; they are skipped, and counted, without it).
+# venv under target/, the examples, mypy --strict over the package and its stubs, then the
+# pytest suite with per-test timeouts (the interop tests with a real Pyre need root for network namespaces; they are skipped, and counted, without it).
 # Idempotent; the last line is "python: N passed, N failed, N skipped".
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,8 +36,14 @@ cargo clippy --manifest-path crates/ryre-py/Cargo.toml --release --all-targets -
 echo "== ryre-py: bash scripts/install-python.sh (the README's command)"
 bash scripts/install-python.sh "$venv"
 
-echo "== ryre-py: examples/pair.py"
+echo "== ryre-py: examples/pair.py, examples/services.py"
 timeout 60 "$venv/bin/python" crates/ryre-py/examples/pair.py >/dev/null
+timeout 60 "$venv/bin/python" crates/ryre-py/examples/services.py >/dev/null
+
+echo "== ryre-py: mypy --strict (the package with its stubs, and the services example)"
+(cd crates/ryre-py && export MYPYPATH=python &&
+  "$venv/bin/python" -m mypy --strict --ignore-missing-imports --no-incremental -p ryre &&
+  "$venv/bin/python" -m mypy --strict --ignore-missing-imports --no-incremental examples/services.py)
 
 echo "== ryre-py: pytest"
 xml="$repo/target/python-tests.xml"

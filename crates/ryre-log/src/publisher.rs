@@ -277,6 +277,42 @@ where
             .event_scope(event)
             .map(|scope| scope.from_root().map(|s| s.name().to_string()).collect())
             .unwrap_or_default();
+        self.queue(level, meta.target().to_string(), f.message, f.fields, spans);
+    }
+}
+
+impl LogLayer {
+    /// Whether any collector wants records of `level` now (if not, [`LogLayer::publish`]
+    /// drops them unformatted; callers that build records at a cost can ask first).
+    pub fn enabled(&self, level: Level) -> bool {
+        level as u8 <= self.shared.wanted.load(Ordering::Relaxed)
+    }
+
+    /// Publishes a record that does not come from `tracing` (from a binding's logging system:
+    /// Python's `logging`, say): `target` is the logger name. Returns `false` when no collector
+    /// wants `level` (nothing is formatted) or the queue is full (counted as dropped); never
+    /// blocks.
+    pub fn publish(
+        &self,
+        level: Level,
+        target: &str,
+        message: String,
+        fields: Vec<(String, String)>,
+    ) -> bool {
+        if !self.enabled(level) {
+            return false;
+        }
+        self.queue(level, target.to_string(), message, fields, Vec::new())
+    }
+
+    fn queue(
+        &self,
+        level: Level,
+        target: String,
+        message: String,
+        fields: Vec<(String, String)>,
+        spans: Vec<String>,
+    ) -> bool {
         let s = &self.shared;
         let mut rec = LogRecord {
             seq: 0,
@@ -284,20 +320,24 @@ where
             level,
             node: s.node,
             name: s.name.clone(),
-            target: meta.target().to_string(),
-            message: f.message,
-            fields: f.fields,
+            target,
+            message,
+            fields,
             spans,
         };
         if rec.truncate_to_fit() {
             s.truncated.fetch_add(1, Ordering::Relaxed);
         }
         // `seq` is set by the socket's thread as it sends: contiguous in the order published.
-        let Ok(frame) = rec.encode_mut() else { return };
+        let Ok(frame) = rec.encode_mut() else {
+            return false;
+        };
         s.queued.fetch_add(1, Ordering::Relaxed);
         if s.tx.try_send((rec.topic(), frame)).is_err() {
             s.dropped.fetch_add(1, Ordering::Relaxed);
+            return false;
         }
+        true
     }
 }
 

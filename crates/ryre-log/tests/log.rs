@@ -266,3 +266,44 @@ fn garbage_on_the_collector_socket_is_counted_never_fatal() {
     });
     assert!(col.recent(100).iter().any(|r| r.message == "\u{FFFD}b"));
 }
+
+#[test]
+fn records_published_without_tracing_reach_a_collector_with_their_target() {
+    let port = free_udp_port();
+    let node = builder(port, "bound").start().expect("publisher node");
+    let config = PublisherConfig {
+        scan_every: Duration::from_millis(20),
+        ..PublisherConfig::default()
+    };
+    let (layer, publisher) = layer_with(&node, config).expect("layer");
+    // No collector yet: nothing is wanted, nothing is queued.
+    assert!(!layer.enabled(Level::Error));
+    assert!(!layer.publish(Level::Error, "app", "lost".into(), Vec::new()));
+    let c = collector(
+        port,
+        "info",
+        CollectorConfig {
+            level: Level::Info,
+            memory: 100,
+            ..CollectorConfig::default()
+        },
+    );
+    wait_for("the subscription", || {
+        publisher.stats().wanted == Some(Level::Info)
+    });
+    assert!(layer.enabled(Level::Info) && !layer.enabled(Level::Debug));
+    assert!(!layer.publish(Level::Debug, "app", "unwanted".into(), Vec::new()));
+    let fields = vec![("lineno".to_string(), "7".to_string())];
+    assert!(layer.publish(Level::Warn, "app.db", "slow query".into(), fields.clone()));
+    wait_for("the record", || c.stats().received >= 1);
+    let r = &c.recent(10)[..];
+    assert_eq!(r.len(), 1, "{r:?}");
+    assert_eq!(r[0].level, Level::Warn);
+    assert_eq!(
+        (r[0].target.as_str(), r[0].message.as_str()),
+        ("app.db", "slow query")
+    );
+    assert_eq!((r[0].name.as_str(), r[0].node), ("bound", node.uuid()));
+    assert_eq!(r[0].fields, fields);
+    assert_eq!(publisher.stats().queued, 1);
+}

@@ -52,7 +52,7 @@ pub(crate) fn peer_of(obj: &Bound<'_, PyAny>) -> PyResult<PeerId> {
 }
 
 /// One frame: bytes, bytearray, memoryview or str (sent as UTF-8).
-fn frame_of(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
+pub(crate) fn frame_of(obj: &Bound<'_, PyAny>) -> PyResult<Bytes> {
     if let Ok(b) = obj.downcast::<PyBytes>() {
         return Ok(Bytes::copy_from_slice(b.as_bytes()));
     }

@@ -1,7 +1,8 @@
 //! `ryre.Event`: one event of a node, converted to Python values when a field is read.
 
+use pyo3::intern;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString};
 use ryre::Event;
 
 use crate::convert::uuid_of;
@@ -48,8 +49,20 @@ pub(crate) fn type_of(ev: &Event) -> &'static str {
 impl PyEvent {
     /// The event type, an upper-case string (``"ENTER"``, ``"WHISPER"``, ...).
     #[getter(r#type)]
-    fn get_type(&self) -> &'static str {
-        type_of(&self.ev)
+    fn get_type<'py>(&self, py: Python<'py>) -> &Bound<'py, PyString> {
+        // Interned once: reading the type of every event allocates no string.
+        match &self.ev {
+            Event::Enter { .. } => intern!(py, "ENTER"),
+            Event::Exit { .. } => intern!(py, "EXIT"),
+            Event::Join { .. } => intern!(py, "JOIN"),
+            Event::Leave { .. } => intern!(py, "LEAVE"),
+            Event::Whisper { .. } => intern!(py, "WHISPER"),
+            Event::Shout { .. } => intern!(py, "SHOUT"),
+            Event::Evasive { .. } => intern!(py, "EVASIVE"),
+            Event::Silent { .. } => intern!(py, "SILENT"),
+            Event::Leader { .. } => intern!(py, "LEADER"),
+            Event::Stop { .. } => intern!(py, "STOP"),
+        }
     }
 
     /// The peer the event is about, a ``uuid.UUID`` (our own id for ``STOP``).

@@ -10,8 +10,13 @@ use pyo3::prelude::*;
 mod convert;
 mod errors;
 mod event;
+mod log;
 mod node;
+mod options;
+mod pipeline;
 mod pyre_pipe;
+mod timer;
+mod wait;
 
 /// The extension module `ryre._native`.
 #[pymodule]
@@ -19,6 +24,9 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<node::PyNode>()?;
     m.add_class::<event::PyEvent>()?;
     errors::register(m)?;
+    pipeline::register(m)?;
+    log::register(m)?;
+    timer::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     m.add_function(wrap_pyfunction!(private_port, m)?)?;
     m.add_function(wrap_pyfunction!(zmq_has, m)?)?;

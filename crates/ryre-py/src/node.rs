@@ -1,44 +1,45 @@
 //! `ryre._native.Node`: a started `ryre::Node`.
 
-use std::time::{Duration, Instant};
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyList};
-use ryre::{Discovery, Node};
+use pyo3::types::{PyBytes, PyDict, PyList};
+use ryre::Node;
 
 use crate::convert::{content_of, peer_of, uuid_of};
-use crate::errors::{to_py, ConfigError, NetworkError};
+use crate::errors::{to_py, NetworkError};
 use crate::event::PyEvent;
-
-/// How long one wait in `recv` lasts before Python gets to handle signals (Ctrl-C). An event
-/// ends the wait at once; this only bounds how late a KeyboardInterrupt is raised.
-const SLICE: Duration = Duration::from_millis(50);
-
-fn seconds(what: &str, s: f64) -> PyResult<Duration> {
-    Duration::try_from_secs_f64(s).map_err(|_| {
-        ConfigError::new_err(format!(
-            "{what} must be a finite number of seconds >= 0, not {s}"
-        ))
-    })
-}
-
-fn discovery_of(s: &str) -> PyResult<Discovery> {
-    match s {
-        "auto" => Ok(Discovery::Auto),
-        "local" => Ok(Discovery::Local),
-        "beacon" => Ok(Discovery::Beacon),
-        "off" => Ok(Discovery::Off),
-        other => Err(ConfigError::new_err(format!(
-            "discovery must be \"auto\", \"local\", \"beacon\" or \"off\", not {other:?}"
-        ))),
-    }
-}
+use crate::options::{headers_of, NodeOptions};
+use crate::wait::{deadline_of, wait_sliced};
 
 /// The native node (use ``ryre.Node``, which adds the context manager, iteration and asyncio).
 #[pyclass(name = "Node", module = "ryre._native", subclass, frozen)]
 pub struct PyNode {
-    node: Node,
+    pub(crate) node: Node,
+    /// Events taken by a wait whose caller went away (a cancelled ``arecv``): handed out
+    /// before any newer event. `has_pending` lets the hot path skip the lock.
+    pending: Mutex<VecDeque<Py<PyEvent>>>,
+    has_pending: AtomicBool,
+}
+
+fn event_object(py: Python<'_>, ev: ryre::Event) -> PyResult<PyObject> {
+    Ok(Py::new(py, PyEvent { ev })?.into_any())
+}
+
+impl PyNode {
+    fn take_pending(&self) -> Option<PyObject> {
+        if !self.has_pending.load(Ordering::Acquire) {
+            return None;
+        }
+        let mut q = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        let ev = q.pop_front();
+        if q.is_empty() {
+            self.has_pending.store(false, Ordering::Release);
+        }
+        ev.map(Py::into_any)
+    }
 }
 
 #[pymethods]
@@ -66,57 +67,32 @@ impl PyNode {
         verbose: bool,
         send_hwm: Option<i32>,
     ) -> PyResult<Self> {
-        let mut b = Node::builder();
-        if let Some(n) = name {
-            b = b.name(n);
-        }
-        if let Some(h) = headers {
-            for (k, v) in h.iter() {
-                let k: String = k
-                    .extract()
-                    .map_err(|_| PyValueError::new_err("header names and values must be str"))?;
-                let v: String = v.extract().map_err(|_| {
-                    PyValueError::new_err(format!("the value of header {k:?} must be a str"))
-                })?;
-                b = b.header(k, v);
-            }
-        }
-        if let Some(i) = interface {
-            b = b.interface(i);
-        }
-        if let Some(p) = port {
-            b = b.port(p);
-        }
-        if let Some(s) = interval {
-            b = b.interval(seconds("interval", s)?);
-        }
-        if let Some(s) = evasive_timeout {
-            b = b.evasive_timeout(seconds("evasive_timeout", s)?);
-        }
-        if let Some(s) = expired_timeout {
-            b = b.expired_timeout(seconds("expired_timeout", s)?);
-        }
-        if let Some(e) = endpoint {
-            b = b.endpoint(e);
-        }
-        if let Some(d) = discovery {
-            b = b.discovery(discovery_of(&d)?);
-        }
-        if let Some(p) = rendezvous_port {
-            b = b.rendezvous_port(p);
-        }
-        if let Some(p) = rendezvous_path {
-            b = b.rendezvous_path(p);
-        }
-        if let Some(a) = agent {
-            b = b.agent(a);
-        }
-        b = b.verbose(verbose);
-        if let Some(h) = send_hwm {
-            b = b.send_hwm(h);
-        }
+        let options = NodeOptions {
+            name,
+            headers: match headers {
+                Some(h) => headers_of(h)?,
+                None => Vec::new(),
+            },
+            interface,
+            port,
+            interval,
+            evasive_timeout,
+            expired_timeout,
+            endpoint,
+            discovery,
+            rendezvous_port,
+            rendezvous_path,
+            agent,
+            verbose,
+            send_hwm,
+        };
+        let b = options.builder()?;
         let node = py.allow_threads(|| b.start()).map_err(to_py)?;
-        Ok(PyNode { node })
+        Ok(PyNode {
+            node,
+            pending: Mutex::new(VecDeque::new()),
+            has_pending: AtomicBool::new(false),
+        })
     }
 
     /// This node's id, a ``uuid.UUID``.
@@ -169,6 +145,11 @@ impl PyNode {
     /// network. Raises ``UnknownPeerError`` if no ready peer has this id.
     fn whisper(&self, peer: &Bound<'_, PyAny>, data: &Bound<'_, PyAny>) -> PyResult<()> {
         let peer = peer_of(peer)?;
+        // The common case, one bytes frame: no list of frames to build.
+        if let Ok(b) = data.downcast::<PyBytes>() {
+            let frame = ryre::Bytes::copy_from_slice(b.as_bytes());
+            return self.node.whisper(peer, [frame]).map_err(to_py);
+        }
         let frames = content_of(data)?;
         self.node.whisper(peer, frames).map_err(to_py)
     }
@@ -264,37 +245,44 @@ impl PyNode {
     /// ``KeyboardInterrupt`` within 50 ms. Raises ``StoppedError`` once the node has stopped
     /// and every event (the last is ``STOP``) has been taken.
     #[pyo3(signature = (timeout=None))]
-    fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyEvent>> {
-        if let Some(ev) = self.node.try_recv() {
-            return Ok(Some(PyEvent { ev }));
+    fn recv(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<PyObject>> {
+        if let Some(ev) = self.take_pending() {
+            return Ok(Some(ev));
         }
-        let deadline = match timeout {
-            None => None,
-            Some(t) => Some(Instant::now() + seconds("timeout", t)?),
-        };
-        loop {
-            let wait = match deadline {
-                None => SLICE,
-                Some(d) => d.saturating_duration_since(Instant::now()).min(SLICE),
-            };
-            let got = py.allow_threads(|| self.node.recv_timeout(wait));
-            match got {
-                Ok(Some(ev)) => return Ok(Some(PyEvent { ev })),
-                Ok(None) => {}
-                Err(e) => return Err(to_py(e)),
-            }
-            py.check_signals()?;
-            if let Some(d) = deadline {
-                if Instant::now() >= d {
-                    return Ok(None);
-                }
-            }
+        if let Some(ev) = self.node.try_recv() {
+            return Ok(Some(event_object(py, ev)?));
+        }
+        let deadline = deadline_of(timeout)?;
+        let node = &self.node;
+        let got = wait_sliced(py, deadline, |wait| match node.recv_timeout(wait) {
+            Ok(Some(ev)) => Some(Ok(ev)),
+            Ok(None) => None,
+            Err(e) => Some(Err(e)),
+        })?;
+        match got {
+            None => Ok(None),
+            Some(Ok(ev)) => Ok(Some(event_object(py, ev)?)),
+            Some(Err(e)) => Err(to_py(e)),
         }
     }
 
     /// The next event if one is waiting, else ``None`` (never waits).
-    fn try_recv(&self) -> Option<PyEvent> {
-        self.node.try_recv().map(|ev| PyEvent { ev })
+    fn try_recv(&self, py: Python<'_>) -> PyResult<Option<PyObject>> {
+        if let Some(ev) = self.take_pending() {
+            return Ok(Some(ev));
+        }
+        self.node
+            .try_recv()
+            .map(|ev| event_object(py, ev))
+            .transpose()
+    }
+
+    /// Puts back an event taken by a wait whose caller went away (``arecv`` cancelled): the
+    /// next ``recv``/``try_recv`` returns it, before any newer event.
+    fn _keep_event(&self, ev: Py<PyEvent>) {
+        let mut q = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        q.push_back(ev);
+        self.has_pending.store(true, Ordering::Release);
     }
 
     /// Stops the node: leaving beacon, links closed, a ``STOP`` event, thread joined. Calling it

@@ -17,10 +17,9 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import concurrent.futures
 import threading
-from typing import AsyncIterator, Deque, Iterator, Optional
+from typing import AsyncIterator, Iterator, Optional
 
 from . import _native
 from ._native import (
@@ -77,24 +76,9 @@ class Node(_native.Node):
 
     def __init__(self, name: Optional[str] = None, **options: object) -> None:
         # The native constructor has started the node; this only sets up the Python side.
-        self._pending: Deque[Event] = collections.deque()
+        # (recv/try_recv are the native ones: no Python frame per event.)
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
         self._executor_lock = threading.Lock()
-
-    def recv(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """The next event; waits at most ``timeout`` seconds (``None``: as long as it takes)
-        and returns ``None`` when none came. Releases the GIL while waiting; Ctrl-C raises
-        ``KeyboardInterrupt``. Raises ``StoppedError`` once the node has stopped and every
-        event (the last is ``STOP``) has been taken."""
-        if self._pending:
-            return self._pending.popleft()
-        return super().recv(timeout)
-
-    def try_recv(self) -> Optional[Event]:
-        """The next event if one is waiting, else ``None``."""
-        if self._pending:
-            return self._pending.popleft()
-        return super().try_recv()
 
     def __iter__(self) -> Iterator[Event]:
         while True:
@@ -132,7 +116,7 @@ class Node(_native.Node):
         if not fut.cancelled() and fut.exception() is None:
             ev = fut.result()
             if ev is not None:
-                self._pending.append(ev)
+                self._keep_event(ev)
 
     async def arecv(self, timeout: Optional[float] = None) -> Optional[Event]:
         """Awaits the next event (asyncio); ``None`` after ``timeout`` seconds without one.

@@ -30,7 +30,7 @@ import os
 import shutil
 import tempfile
 import uuid as _uuid
-from typing import Any, Dict, Iterator, List, Optional, Union
+from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
 
 try:
     import zmq
@@ -62,7 +62,7 @@ def _ms(value: Any, what: str) -> float:
 class Pyre(object):
     """A ZRE node with Pyre's API. Configure, then ``start()``."""
 
-    def __init__(self, name: Optional[str] = None, ctx: Optional["zmq.Context"] = None, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, name: Optional[str] = None, ctx: Optional["zmq.Context[Any]"] = None, *args: Any, **kwargs: Any) -> None:
         self._ctx = ctx if ctx is not None else zmq.Context.instance()
         self._name = name
         self._options: Dict[str, Any] = {}
@@ -164,15 +164,17 @@ class Pyre(object):
     # ---------------------------------------------------------------- events
     def recv(self) -> List[bytes]:
         """The next event as Pyre's list of frames (blocks)."""
-        return self.inbox.recv_multipart()
+        frames: List[bytes] = self.inbox.recv_multipart()
+        return frames
 
-    def socket(self) -> "zmq.Socket":
+    def socket(self) -> "zmq.Socket[Any]":
         """The socket events arrive on (always the same object), for a ``zmq.Poller``."""
-        return self.inbox
+        sock: "zmq.Socket[Any]" = self.inbox
+        return sock
 
     def recent_events(self) -> Iterator["PyreEvent"]:
         """The events waiting now, as ``PyreEvent``."""
-        while self.socket().get(zmq.EVENTS) & zmq.POLLIN:
+        while int(self.socket().get(zmq.EVENTS)) & zmq.POLLIN:
             yield PyreEvent(self)
 
     def events(self) -> Iterator["PyreEvent"]:
@@ -273,7 +275,7 @@ class Pyre(object):
         return self._node.peer_groups()
 
     @staticmethod
-    def version() -> tuple:
+    def version() -> Tuple[int, int, int]:
         """The Pyre API version this module follows."""
         return __version_info__
 
