@@ -1,7 +1,7 @@
 //! The simulated world: the event queue, hosts, processes, links and beacons, and the oracle.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,38 @@ use ryre_proto::{
 };
 
 use crate::{Options, Rng, TraceHash};
+
+/// Hash maps with a fixed-seed fast hasher: deterministic, and far cheaper than SipHash on the
+/// simulator's hot paths (links, connections, the oracle's windows).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// One scheduled event: ordered by time, then by the order it was scheduled in (so the run is
+/// deterministic), earliest first out of the max-heap.
+struct Queued {
+    at: Time,
+    n: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.n) == (other.at, other.n)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        Reverse((self.at, self.n)).cmp(&Reverse((other.at, other.n)))
+    }
+}
 
 /// Something the oracle found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +212,9 @@ struct Window {
     link: Option<(u64, u64)>,
     /// Last workload sequence delivered (shouts and whispers share it).
     last_seq: Option<u64>,
-    groups: BTreeSet<String>,
+    /// The groups the observer saw the peer join, as bits of [`World::group_bit`] (a set of
+    /// strings per window cost hundreds of bytes per pair: a gigabyte at 1,000 nodes).
+    groups: u64,
 }
 
 struct World {
@@ -188,8 +222,7 @@ struct World {
     base: Instant,
     now: Time,
     rng: Rng,
-    queue: BinaryHeap<Reverse<(Time, u64)>>,
-    payloads: HashMap<u64, Ev>,
+    queue: BinaryHeap<Queued>,
     next_ev: u64,
     slots: Vec<Slot>,
     hosts: Vec<Host>,
@@ -216,6 +249,8 @@ struct World {
     healed: bool,
     /// Links holding messages for a slot whose process is down, by slot.
     held: HashMap<usize, Vec<u64>>,
+    /// Group names the oracle has seen, in order: their index is their bit in a window.
+    group_names: Vec<String>,
     /// `RYRE_SIM_DEBUG=<hex prefix>`: print every event whose observer or peer starts so.
     debug: Option<String>,
 }
@@ -275,26 +310,26 @@ impl World {
             base: Instant::now(),
             now: Duration::ZERO,
             queue: BinaryHeap::new(),
-            payloads: HashMap::new(),
             next_ev: 0,
             slots: Vec::new(),
             hosts,
-            by_endpoint: HashMap::new(),
-            links: HashMap::new(),
+            by_endpoint: HashMap::default(),
+            links: HashMap::default(),
             next_link: 1,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             next_conn: 1,
             partitions: BTreeSet::new(),
             hash: TraceHash::default(),
-            windows: HashMap::new(),
-            sent_seq: HashMap::new(),
-            joined_ever: HashMap::new(),
-            ended: HashMap::new(),
+            windows: HashMap::default(),
+            sent_seq: HashMap::default(),
+            joined_ever: HashMap::default(),
+            ended: HashMap::default(),
             known: 0,
             initial: BTreeSet::new(),
             initial_broken: false,
             healed: false,
-            held: HashMap::new(),
+            held: HashMap::default(),
+            group_names: Vec::new(),
             debug: std::env::var("RYRE_SIM_DEBUG").ok(),
             rng: rng.fork(),
             o,
@@ -410,8 +445,7 @@ impl World {
     fn push(&mut self, at: Time, ev: Ev) {
         let n = self.next_ev;
         self.next_ev += 1;
-        self.payloads.insert(n, ev);
-        self.queue.push(Reverse((at, n)));
+        self.queue.push(Queued { at, n, ev });
     }
 
     fn at(&self) -> Instant {
@@ -434,10 +468,7 @@ impl World {
     }
 
     fn run(&mut self) {
-        while let Some(Reverse((at, n))) = self.queue.pop() {
-            let Some(ev) = self.payloads.remove(&n) else {
-                continue;
-            };
+        while let Some(Queued { at, ev, .. }) = self.queue.pop() {
             self.now = at;
             self.report.events += 1;
             if let Ev::End = ev {
@@ -921,6 +952,13 @@ impl World {
                 return;
             }
         }
+        // An idle link gives its buffer back: a million links each keeping the few slots of
+        // their last burst were a third of the memory of a 1,000-node run.
+        if let Some(link) = self.links.get_mut(&id) {
+            if link.queue.is_empty() && link.queue.capacity() > 0 {
+                link.queue = VecDeque::new();
+            }
+        }
         self.schedule_link(id);
     }
 
@@ -1024,6 +1062,10 @@ impl World {
         if kind == 9 || kind == 10 {
             return;
         }
+        let bit = match &e {
+            Event::Join { group, .. } | Event::Leave { group, .. } => self.group_bit(group),
+            _ => 0,
+        };
         let ended = self.ended.get(&peer).copied();
         let joined = self.joined_ever.get(&peer);
         let sent = self.sent_seq.get(&peer).copied().unwrap_or(0);
@@ -1036,7 +1078,7 @@ impl World {
                 } else {
                     w.inside = true;
                     w.last_seq = None;
-                    w.groups.clear();
+                    w.groups = 0;
                     self.known += 1;
                     self.report.enters += 1;
                 }
@@ -1066,11 +1108,13 @@ impl World {
                     bad = Some(format!(
                         "{me} saw {peer} join {group}, which it never joined"
                     ));
-                } else if !w.groups.insert(group.clone()) {
+                } else if w.groups & bit != 0 {
                     bad = Some(format!("{me} saw {peer} join {group} twice"));
+                } else {
+                    w.groups |= bit;
                 }
             }
-            Event::Leave { group, .. } if !w.groups.remove(group) => {
+            Event::Leave { group, .. } if w.groups & bit == 0 => {
                 bad = Some(format!("{me} saw {peer} leave {group} it was not in"));
             }
             Event::Whisper { content, .. } | Event::Shout { content, .. } => {
@@ -1087,11 +1131,25 @@ impl World {
                     _ => bad = Some(format!("{me} got content from {peer} that it never sent")),
                 }
             }
+            Event::Leave { .. } => w.groups &= !bit,
             _ => {}
         }
         if let Some(b) = bad {
             self.violation(b);
         }
+    }
+
+    /// The oracle's bit for a group name. The workload uses a handful of groups (the oracle
+    /// would merge groups past the 64th, so it must stay below that).
+    fn group_bit(&mut self, group: &str) -> u64 {
+        let i = match self.group_names.iter().position(|g| g == group) {
+            Some(i) => i,
+            None => {
+                self.group_names.push(group.to_string());
+                self.group_names.len() - 1
+            }
+        };
+        1 << i.min(63)
     }
 
     // ---- the rendezvous ----
