@@ -32,10 +32,12 @@
 #![warn(missing_docs)]
 
 mod rng;
+mod shrink;
 mod svg;
 mod world;
 
 pub use rng::{Rng, TraceHash};
+pub use shrink::{shrink, violation_kind, Shrunk};
 pub use svg::plot_svg;
 pub use world::{run, Report, Violation};
 
@@ -134,6 +136,10 @@ pub struct Options {
     pub hwm: usize,
     /// Test-only: every heart runs with its sequence check off (the oracle must notice).
     pub broken_heart: bool,
+    /// Only these of the planned faults happen (indices into the plan, in the order it is drawn;
+    /// see [`Report::planned_faults`]); `None`: all. The shrinker uses it to drop faults one by
+    /// one without changing the others.
+    pub fault_keep: Option<Vec<u32>>,
 }
 
 impl Options {
@@ -162,6 +168,7 @@ impl Options {
             expired: Duration::from_secs(30),
             hwm: 1000,
             broken_heart: false,
+            fault_keep: None,
         }
     }
 

@@ -86,6 +86,9 @@ pub struct Report {
     pub live: usize,
     /// Faults injected (crash, stop, restart, pause, partition, reset, agent kill).
     pub faults: u64,
+    /// Faults the seed planned (before [`Options::fault_keep`](crate::Options::fault_keep)
+    /// picks some; a partition and its end count as two).
+    pub planned_faults: u64,
     /// When the faults healed.
     pub healed_at: Duration,
     /// The convergence curve: (simulated time, share of live ordered pairs that know each
@@ -303,6 +306,7 @@ impl World {
                 pairs_total: 0,
                 live: 0,
                 faults: 0,
+                planned_faults: 0,
                 healed_at: dur(o.seconds),
                 curve: Vec::new(),
                 violations: Vec::new(),
@@ -423,7 +427,13 @@ impl World {
                 }
             }
         }
-        for (at, fault) in all {
+        self.report.planned_faults = all.len() as u64;
+        let keep: Option<BTreeSet<u32>> = self
+            .o
+            .fault_keep
+            .as_ref()
+            .map(|k| k.iter().copied().collect());
+        for (i, (at, fault)) in all.into_iter().enumerate() {
             let restart = matches!(
                 fault,
                 Fault::Crash(_) | Fault::Stop(_) | Fault::AgentKill(_)
@@ -432,12 +442,14 @@ impl World {
                 Fault::Crash(s) | Fault::Stop(s) => Some(s),
                 _ => None,
             };
+            let later = restart.then(|| at + Duration::from_millis(rng.range(10, 10_000)));
+            // A fault left out (shrinking) still draws its numbers, so the others stay the same.
+            if keep.as_ref().is_some_and(|k| !k.contains(&(i as u32))) {
+                continue;
+            }
             self.push(at, Ev::Fault(fault));
-            if restart {
-                let later = at + Duration::from_millis(rng.range(10, 10_000));
-                if let Some(s) = slot_hint {
-                    self.push(later.min(dur(end)), Ev::Fault(Fault::Restart(s)));
-                }
+            if let (Some(later), Some(s)) = (later, slot_hint) {
+                self.push(later.min(dur(end)), Ev::Fault(Fault::Restart(s)));
             }
         }
     }

@@ -95,3 +95,53 @@ fn unbridged_subnets_do_not_meet_and_the_oracle_says_so() {
         .iter()
         .any(|v| v.what.contains("does not know live")));
 }
+
+#[test]
+fn a_failing_run_shrinks_to_a_smaller_one_that_still_fails() {
+    // The broken heart (no sequence check) under many link resets: find a failing seed, shrink
+    // it, and check the result is smaller, still fails the same way when replayed, and passes
+    // with the real heart (the failure is the broken check's, not the shrinker's).
+    let (o, _) = (1..=8)
+        .map(|seed| {
+            let mut o = Options::from_seed(seed);
+            o.faults.reset = 5.0;
+            o.broken_heart = true;
+            let r = run(&o);
+            (o, r)
+        })
+        .find(|(_, r)| r.violations.iter().any(|v| v.what.contains("after a gap")))
+        .expect("the broken heart fails some seed");
+    let s = ryre_sim::shrink(&o, 150, Duration::from_secs(240)).expect("it fails");
+    assert!(s.kind.contains("after a gap"), "kept kind {:?}", s.kind);
+    let (a, b) = (&s.original, &s.options);
+    assert!(b.nodes <= a.nodes && b.hosts <= a.hosts && b.seconds <= a.seconds);
+    assert!(
+        b.nodes < a.nodes || b.seconds < a.seconds || s.report.faults < s.original_faults,
+        "nothing shrank: {b:?}"
+    );
+    let again = run(&s.options);
+    assert_eq!(
+        again.trace_hash, s.report.trace_hash,
+        "the shrunk run replays"
+    );
+    assert!(again
+        .violations
+        .iter()
+        .any(|v| ryre_sim::violation_kind(&v.what) == s.kind));
+    let mut fixed = s.options.clone();
+    fixed.broken_heart = false;
+    let good = run(&fixed);
+    assert!(good.violations.is_empty(), "{:?}", good.violations);
+    // The regression test text names the seed and every changed option.
+    let text = s.regression_test();
+    assert!(
+        text.contains(&format!("fn shrunk_seed_{}()", b.seed)),
+        "{text}"
+    );
+    assert!(text.contains("o.broken_heart = true;"), "{text}");
+    assert!(text.contains(&format!("o.nodes = {};", b.nodes)) || b.nodes == a.nodes);
+    eprintln!(
+        "shrunk in {} runs: {} -> {} nodes, {} -> {} s, {} -> {} faults\n{text}",
+        s.runs, a.nodes, b.nodes, a.seconds, b.seconds, s.original_faults, s.report.faults
+    );
+}
