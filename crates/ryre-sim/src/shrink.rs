@@ -114,6 +114,22 @@ impl Shrunk {
         set("evasive", o.evasive != base.evasive, d(o.evasive));
         set("expired", o.expired != base.expired, d(o.expired));
         set("hwm", o.hwm != base.hwm, o.hwm.to_string());
+        set("skew", o.skew != base.skew, format!("{:?}", o.skew));
+        set(
+            "faults.clock_jump",
+            o.faults.clock_jump != base.faults.clock_jump,
+            format!("{:?}", o.faults.clock_jump),
+        );
+        set(
+            "faults.clock_jump_max",
+            o.faults.clock_jump_max != base.faults.clock_jump_max,
+            d(o.faults.clock_jump_max),
+        );
+        set(
+            "elections",
+            o.elections != base.elections,
+            o.elections.to_string(),
+        );
         set(
             "broken_heart",
             o.broken_heart != base.broken_heart,
@@ -291,6 +307,9 @@ fn variants(o: &Options) -> Vec<Options> {
     push(&|c| c.group_churn = 0.0);
     push(&|c| c.whisper_rate = 0.0);
     push(&|c| c.shout_rate = 0.0);
+    push(&|c| c.faults.clock_jump = 0.0);
+    push(&|c| c.skew = 0.0);
+    push(&|c| c.elections = false);
     push(&|c| c.loss = 0.0);
     push(&|c| c.dup = 0.0);
     out

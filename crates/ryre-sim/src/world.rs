@@ -131,6 +131,8 @@ enum Fault {
     Unpartition(usize, usize, PartKind),
     Reset(usize),
     AgentKill(usize),
+    /// A host's clock jumps forward.
+    ClockJump(usize, Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -176,6 +178,9 @@ struct Host {
     /// The slot whose process holds the rendezvous (and hosts the agent).
     holder: Option<usize>,
     slots: Vec<usize>,
+    /// Its clock: `base + offset + now * rate` (clock skew and jumps).
+    rate: f64,
+    offset: Duration,
 }
 
 struct Link {
@@ -260,6 +265,8 @@ struct World {
 
 const GROUP: &str = "all";
 const CHURN: &str = "churn";
+/// The contested group of [`Options::elections`](crate::Options::elections).
+const LEAD: &str = "lead";
 const SAMPLE: Duration = Duration::from_millis(100);
 const RV_LATENCY: Duration = Duration::from_micros(20);
 /// The workload's last action is at least this long before the liveness check.
@@ -270,6 +277,15 @@ pub fn run(o: &Options) -> Report {
     let mut w = World::new(o.clone());
     w.run();
     w.finish()
+}
+
+/// `d * rate`, exact for rate 1.
+fn scale(d: Duration, rate: f64) -> Duration {
+    if rate == 1.0 {
+        d
+    } else {
+        Duration::from_nanos((d.as_nanos() as f64 * rate) as u64)
+    }
 }
 
 fn dur(secs: f64) -> Duration {
@@ -288,6 +304,8 @@ impl World {
                     subnet,
                     holder: None,
                     slots: Vec::new(),
+                    rate: 1.0,
+                    offset: Duration::ZERO,
                 }
             })
             .collect();
@@ -355,6 +373,14 @@ impl World {
             });
             let at = Duration::from_nanos(rng.below(w.o.stagger.as_nanos() as u64 + 1));
             w.push(at, Ev::Start(i));
+        }
+        if w.o.skew > 0.0 {
+            // A separate stream: runs without skew draw exactly what they drew before.
+            let mut r = Rng::new(w.o.seed ^ 0x736b_6577);
+            let skew = w.o.skew.clamp(0.0, 0.9);
+            for h in &mut w.hosts {
+                h.rate = 1.0 - skew + 2.0 * skew * r.below(1_000_001) as f64 / 1e6;
+            }
         }
         w.plan_faults(&mut rng);
         let heal = dur(w.o.seconds);
@@ -452,6 +478,24 @@ impl World {
                 self.push(later.min(dur(end)), Ev::Fault(Fault::Restart(s)));
             }
         }
+        // Planned after the others, so runs without them draw what they drew before.
+        let jump_max = f.clock_jump_max.as_nanos().max(1) as u64;
+        let jumps = plan(rng, f.clock_jump, h, &mut |r| {
+            Fault::ClockJump(
+                r.below(hosts) as usize,
+                Duration::from_nanos(r.range(1, jump_max)),
+            )
+        });
+        let first = self.report.planned_faults as u32;
+        self.report.planned_faults += jumps.len() as u64;
+        for (i, (at, fault)) in jumps.into_iter().enumerate() {
+            if keep
+                .as_ref()
+                .is_none_or(|k| k.contains(&(first + i as u32)))
+            {
+                self.push(at, Ev::Fault(fault));
+            }
+        }
     }
 
     fn push(&mut self, at: Time, ev: Ev) {
@@ -460,8 +504,26 @@ impl World {
         self.queue.push(Queued { at, n, ev });
     }
 
-    fn at(&self) -> Instant {
-        self.base + self.now
+    /// What the clock of `slot`'s host reads now.
+    fn at(&self, slot: usize) -> Instant {
+        let h = &self.hosts[self.slots[slot].host];
+        self.base + h.offset + scale(self.now, h.rate)
+    }
+
+    /// The simulated time at which `slot`'s host clock reads `t` (now, if that has passed).
+    fn when(&self, slot: usize, t: Instant) -> Time {
+        let h = &self.hosts[self.slots[slot].host];
+        let local = t.saturating_duration_since(self.base + h.offset);
+        let mut g = if h.rate == 1.0 {
+            local
+        } else {
+            Duration::from_nanos((local.as_nanos() as f64 / h.rate).ceil() as u64)
+        };
+        // Rounding must never wake a node before its deadline has come on its own clock.
+        while self.base + h.offset + scale(g, h.rate) < t {
+            g += Duration::from_nanos(1);
+        }
+        g.max(self.now)
     }
 
     fn violation(&mut self, what: String) {
@@ -627,6 +689,12 @@ impl World {
             eprintln!("{:?} slot {slot} host {host} starts as {id}", self.now);
         }
         self.command(slot, Command::Join(GROUP.into()));
+        if self.o.elections {
+            if slot % 2 == 0 {
+                self.command(slot, Command::Contest(LEAD.into()));
+            }
+            self.command(slot, Command::Join(LEAD.into()));
+        }
         self.attempt(slot);
         let first = self.next_act();
         self.push(self.now + first, Ev::Act(slot, inc));
@@ -700,7 +768,7 @@ impl World {
     }
 
     fn command(&mut self, slot: usize, cmd: Command) {
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -720,7 +788,7 @@ impl World {
     }
 
     fn input(&mut self, slot: usize, input: Input) {
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -730,7 +798,7 @@ impl World {
     }
 
     fn timeouts(&mut self, slot: usize) {
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -761,10 +829,9 @@ impl World {
     }
 
     fn reschedule(&mut self, slot: usize) {
-        let base = self.base;
         let now = self.now;
         let inc = self.slots[slot].incarnation;
-        let Some(p) = self.slots[slot].proc.as_mut() else {
+        let Some(p) = self.slots[slot].proc.as_ref() else {
             return;
         };
         let next = [
@@ -775,7 +842,10 @@ impl World {
         .into_iter()
         .flatten()
         .min()
-        .map(|t| t.saturating_duration_since(base).max(now));
+        .map(|t| self.when(slot, t).max(now));
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
         if let Some(t) = next {
             if p.scheduled.is_none_or(|s| t < s || s < now) {
                 p.scheduled = Some(t);
@@ -975,7 +1045,7 @@ impl World {
     }
 
     fn inbox(&mut self, to: usize, sender: PeerId, link: u64, idx: u64, frames: Frames) {
-        let now = self.at();
+        let now = self.at(to);
         let Some(p) = self.slots[to].proc.as_mut() else {
             return;
         };
@@ -1171,7 +1241,7 @@ impl World {
         let host = self.slots[slot].host;
         let inc = self.slots[slot].incarnation;
         let holder = self.hosts[host].holder;
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -1253,7 +1323,7 @@ impl World {
         if !self.runnable(slot, &Ev::RvDeliver(cid, to_agent)) {
             return;
         }
-        let now = self.at();
+        let now = self.at(slot);
         let Some(c) = self.conns.get_mut(&cid) else {
             return;
         };
@@ -1281,6 +1351,10 @@ impl World {
                 self.side_done(cid, true);
             }
             self.agent_outputs(slot);
+            // A registration gives the agent its first beacon deadline (found by shrinking swarm
+            // seed 81: two nodes on two hosts whose first beacons were lost never beaconed
+            // again, as nothing else woke the agent).
+            self.reschedule(slot);
         } else {
             let mut inputs = Vec::new();
             let mut garbled = false;
@@ -1325,7 +1399,7 @@ impl World {
 
     /// The client's connection to the agent ended.
     fn client_lost(&mut self, slot: usize) {
-        let now = self.at();
+        let now = self.at(slot);
         let host = self.slots[slot].host;
         let mut inputs = Vec::new();
         let Some(p) = self.slots[slot].proc.as_mut() else {
@@ -1475,6 +1549,16 @@ impl World {
                 }
             }
             Fault::Resume(slot, inc) => self.resume(slot, inc),
+            Fault::ClockJump(host, by) => {
+                // Every process on the host finds its deadlines passed at once.
+                self.hosts[host].offset += by;
+                for slot in self.hosts[host].slots.clone() {
+                    if let Some(p) = self.slots[slot].proc.as_mut() {
+                        p.scheduled = None;
+                    }
+                    self.reschedule(slot);
+                }
+            }
             Fault::Partition(a, b, k) => {
                 self.partitions.insert((a, b, k));
             }
@@ -1710,6 +1794,9 @@ impl World {
                 }
             }
         }
+        if self.o.elections {
+            self.check_leaders(&live, &ids, &mut problems);
+        }
         for p in problems.into_iter().take(50) {
             self.violation(p);
         }
@@ -1720,6 +1807,80 @@ impl World {
         self.hash.add_u64(self.report.events);
         self.report.trace_hash = self.hash.value();
         self.report
+    }
+}
+
+impl World {
+    /// Leaders after healing. Safety: no two nodes that both lead the contested group and see
+    /// each other in it. Liveness: every live member names the same leader, a live member that
+    /// contests (or none when no live member contests).
+    fn check_leaders(
+        &self,
+        live: &[usize],
+        ids: &BTreeMap<PeerId, usize>,
+        problems: &mut Vec<String>,
+    ) {
+        let member = |s: usize| {
+            self.slots[s]
+                .proc
+                .as_ref()
+                .is_some_and(|p| p.groups.contains(LEAD))
+        };
+        let members: Vec<usize> = live.iter().copied().filter(|&s| member(s)).collect();
+        let leading: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&s| {
+                self.slots[s]
+                    .proc
+                    .as_ref()
+                    .is_some_and(|p| p.heart.leader(LEAD) == Some(p.id))
+            })
+            .collect();
+        for (i, &a) in leading.iter().enumerate() {
+            for &b in &leading[i + 1..] {
+                let (Some(pa), Some(pb)) =
+                    (self.slots[a].proc.as_ref(), self.slots[b].proc.as_ref())
+                else {
+                    continue;
+                };
+                let sees =
+                    |p: &Proc, q: PeerId| p.heart.peer(&q).is_some_and(|i| i.groups.contains(LEAD));
+                if sees(pa, pb.id) && sees(pb, pa.id) {
+                    problems.push(format!(
+                        "two leaders of {LEAD} that see each other: {} and {}",
+                        pa.id, pb.id
+                    ));
+                }
+            }
+        }
+        let contesting = members.iter().any(|&s| s % 2 == 0);
+        let mut named: BTreeSet<Option<PeerId>> = BTreeSet::new();
+        for &s in &members {
+            let Some(p) = self.slots[s].proc.as_ref() else {
+                continue;
+            };
+            let l = p.heart.leader(LEAD);
+            named.insert(l);
+            match l {
+                None if contesting => {
+                    problems.push(format!("liveness: {} has no leader of {LEAD}", p.id));
+                }
+                Some(l) if !ids.get(&l).is_some_and(|&ls| ls % 2 == 0 && member(ls)) => {
+                    problems.push(format!(
+                        "liveness: {} names {l} leader of {LEAD}, not a live contester",
+                        p.id
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if named.len() > 1 {
+            problems.push(format!(
+                "liveness: the members of {LEAD} name {} different leaders",
+                named.len()
+            ));
+        }
     }
 }
 
