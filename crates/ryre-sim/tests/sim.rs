@@ -212,3 +212,18 @@ fn elections_converge_when_members_join_one_by_one() {
     let r = run(&o);
     assert!(r.violations.is_empty(), "{:?}", r.violations);
 }
+
+/// Found with swarm seed 13 with elections on (an ELECT storm filled a link between two nodes of
+/// one host): a vouched peer dropped at a full queue was never taken again, as nodes of one
+/// machine hear no beacons of each other. Here a one-message high-water mark and a shout storm
+/// fill same-host links; every pair must still know each other at the end.
+#[test]
+fn same_host_peers_dropped_at_a_full_queue_meet_again() {
+    let mut o = Options::quiet(6, 2, 1);
+    o.seconds = 4.0;
+    o.hwm = 1;
+    o.shout_rate = 200.0;
+    let r = run(&o);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert_eq!(r.pairs_known, r.pairs_total);
+}

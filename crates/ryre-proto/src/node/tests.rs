@@ -2391,3 +2391,40 @@ fn a_vouched_peer_dropped_at_a_gap_is_taken_again_and_stays_supervised() {
         );
     }
 }
+
+/// Found by ryre-sim (swarm seed 13 with elections): a peer the agent vouches for whose queue
+/// filled up (Zyre drops it: EXIT queue-full) must be taken again at once, as after a gap;
+/// nothing else would introduce it again (no beacons between nodes of one machine).
+#[test]
+fn a_vouched_peer_dropped_at_a_full_queue_is_taken_again() {
+    let mut net = supervised_pair();
+    let two = net.id(1);
+    net.handle(0, Input::SendFailed { id: two }).unwrap();
+    let seen = net.events(0);
+    let exit = seen.iter().position(|e| {
+        matches!(
+            e,
+            Event::Exit {
+                reason: ExitReason::QueueFull,
+                ..
+            }
+        )
+    });
+    net.pump();
+    let seen_after: Vec<Event> = seen.into_iter().chain(net.events(0)).collect();
+    let enter = seen_after
+        .iter()
+        .rposition(|e| matches!(e, Event::Enter { .. }));
+    assert!(
+        matches!((exit, enter), (Some(x), Some(e)) if x < e),
+        "dropped at the full queue, then taken again: {seen_after:?}"
+    );
+    assert!(net.nodes[0].peer(&two).is_some());
+    // Still supervised: no keep-alive, never evasive.
+    net.clear();
+    net.advance(Duration::from_secs(120));
+    assert!(!net
+        .events(0)
+        .iter()
+        .any(|e| matches!(e, Event::Evasive { .. } | Event::Exit { .. })));
+}
