@@ -456,7 +456,7 @@ impl NodeState {
             }
             Input::SendFailed { id } => {
                 if self.peers.contains_key(&id) {
-                    self.drop_link_fault(now, id, ExitReason::QueueFull);
+                    self.remove_peer(id, ExitReason::QueueFull);
                 }
                 Ok(())
             }
@@ -722,13 +722,10 @@ impl NodeState {
         true
     }
 
-    /// Drops a peer whose link failed: it lost messages (a sequence gap) or its queue is full
-    /// (the peer stopped reading; Zyre drops it too). A peer the local party vouches for is then
-    /// taken anew at once (still supervised): nodes of one machine hear no beacons of each
-    /// other, so nothing else would ever introduce it again (found by ryre-sim: swarm seed 7 for
-    /// the gap; for the full queue, seed 13 with elections, whose ELECT storm filled a link
-    /// between two nodes of one host). A peer that is not vouched for comes back with its next
-    /// beacon.
+    /// Drops a peer whose link lost messages (a sequence gap). A peer the local party vouches
+    /// for is then taken anew at once (still supervised): nodes of one machine hear no beacons of
+    /// each other, so nothing else would ever introduce it again (found by ryre-sim, swarm seed
+    /// 7). A full queue (the peer stopped reading) still just drops it, as Zyre does.
     pub(crate) fn drop_link_fault(&mut self, now: Instant, id: PeerId, reason: ExitReason) {
         self.remove_peer(id, reason);
         if let Some(endpoint) = self.vouched.get(&id).cloned() {
