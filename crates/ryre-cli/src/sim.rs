@@ -99,6 +99,10 @@ pub struct SwarmArgs {
     /// JSON lines (one per seed) instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Do not shrink failing seeds (by default each is shrunk to a small run and printed as a
+    /// regression test to paste into crates/ryre-sim/tests/sim.rs).
+    #[arg(long)]
+    pub no_shrink: bool,
 }
 
 fn check_prob(name: &str, p: f64) -> Result<(), CliError> {
@@ -233,6 +237,18 @@ fn report_json(r: &Report, wall: Duration) -> serde_json::Value {
     })
 }
 
+/// Shrinks a failing run (at most 300 runs or 5 minutes) and prints the regression test.
+fn shrink_and_print(o: &Options) {
+    let Some(s) = ryre_sim::shrink(o, 300, Duration::from_secs(300)) else {
+        return;
+    };
+    print_line(&format!(
+        "shrunk in {} runs to {} nodes, {} hosts, {} s, {} faults; regression test:",
+        s.runs, s.options.nodes, s.options.hosts, s.options.seconds, s.report.faults
+    ));
+    print_line(&s.regression_test());
+}
+
 fn swarm(a: SwarmArgs) -> CliResult {
     if !(a.budget.is_finite() && a.budget >= 0.0) {
         return Err(CliError::Usage(
@@ -267,6 +283,9 @@ fn swarm(a: SwarmArgs) -> CliResult {
                 r.violations[0].what,
                 o.replay_command()
             ));
+            if !a.no_shrink {
+                shrink_and_print(&o);
+            }
         } else {
             print_line(&format!(
                 "seed {seed} ok: {} nodes, {} hosts, {} faults, {:.0} s simulated, trace {:016x}",

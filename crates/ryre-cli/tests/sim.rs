@@ -73,4 +73,11 @@ fn a_swarm_with_a_broken_heart_fails_and_names_the_replay() {
         text.contains("FAILED") && text.contains("replay: ryre sim swarm --seed"),
         "{text}"
     );
+    // The failing seed is shrunk and printed as a regression test to paste in.
+    assert!(
+        text.contains("regression test:")
+            && text.contains("fn shrunk_seed_1()")
+            && text.contains("o.broken_heart = true;"),
+        "{text}"
+    );
 }

@@ -4,7 +4,8 @@
 //! wants done ([`NodeState::poll_transmit`], [`NodeState::poll_event`],
 //! [`NodeState::poll_timeout`]). It never touches a socket or reads a clock: `now` is always given.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use foldhash::fast::FixedState;
 use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
-use crate::peer::Peer;
+use crate::peer::{endpoint_key, Peer};
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::security::{Auth, Keyring, PublicKey, Refusal, Security, SignedBeacon};
 use crate::{Event, ExitReason, Frames, PeerId, Transmit};
@@ -393,7 +394,15 @@ pub struct NodeState {
     pub(crate) elections: crate::election::Elections,
     pub(crate) transmits: VecDeque<Transmit>,
     pub(crate) events: VecDeque<Event>,
-    pub(crate) deadline: Option<Instant>,
+    /// The deadline index: (when, peer) for every peer that has a deadline, with lazy
+    /// invalidation. Each peer's live entry is the one at its `timer_at`, and is never later
+    /// than its deadline; other entries are stale and skipped. The top is kept exact (see
+    /// [`NodeState::settle_timers`]), so the next deadline costs nothing and a wake-up visits
+    /// only the peers that are due, not every peer.
+    pub(crate) timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
+    /// The endpoint index: (key of the endpoint, peer) for every peer, so a new peer finds any
+    /// other peer at its endpoint without a scan.
+    pub(crate) endpoints: BTreeSet<(u64, PeerId)>,
     pub(crate) stats: Stats,
     pub(crate) stopped: bool,
     pub(crate) scratch: Vec<u8>,
@@ -431,7 +440,8 @@ impl NodeState {
             elections: Default::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            deadline: None,
+            timers: BinaryHeap::new(),
+            endpoints: BTreeSet::new(),
             stats: Stats::default(),
             stopped: false,
             scratch: Vec::with_capacity(64),
@@ -532,7 +542,7 @@ impl NodeState {
 
     /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.deadline
+        self.timers.peek().map(|Reverse((at, _))| *at)
     }
 
     /// Acts on one input. `Err` explains input that was refused or dropped; the state is
@@ -652,11 +662,15 @@ impl NodeState {
             }
             Input::Unsupervise => {
                 self.vouched.clear();
+                let mut ids = Vec::new();
                 for p in self.peers.values_mut().filter(|p| p.supervised) {
                     p.supervised = false;
                     p.refresh(now);
+                    ids.push(p.info.id);
                 }
-                self.recompute_deadline();
+                for id in ids {
+                    self.reindex(id);
+                }
                 Ok(())
             }
             Input::Inbox { routing_id, frames } => {
@@ -688,7 +702,7 @@ impl NodeState {
             p.refresh(now);
             p.supervised = true;
         }
-        self.recompute_deadline();
+        self.reindex(id);
     }
 
     /// Counts and describes a refusal.
@@ -824,8 +838,10 @@ impl NodeState {
     /// Acts on the passing of time: pings evasive peers, reports EVASIVE and SILENT, drops
     /// expired peers.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let expired = self.config.expired;
-        self.departed.retain(|_, since| *since + expired > now);
+        if !self.departed.is_empty() {
+            let expired = self.config.expired;
+            self.departed.retain(|_, since| *since + expired > now);
+        }
         if let Some(ring) = &mut self.keyring {
             let (peers, departed) = (&self.peers, &self.departed);
             ring.prune(|id| peers.contains_key(id) || departed.contains_key(id));
@@ -834,7 +850,20 @@ impl NodeState {
         let (evasive, expire) = (self.config.evasive, self.config.expired);
         let mut expired = Vec::new();
         let mut ping = Vec::new();
-        for peer in self.peers.values_mut() {
+        let mut rearm = Vec::new();
+        // Only the peers that are due: their entries are at the top of the index.
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            if at > now {
+                break;
+            }
+            self.timers.pop();
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            if peer.timer_at != Some(at) {
+                continue;
+            }
+            peer.timer_at = None;
             if peer.supervised {
                 continue;
             }
@@ -873,6 +902,12 @@ impl NodeState {
                 }
                 _ => {}
             }
+            rearm.push(id);
+        }
+        // Re-armed after the loop: a deadline that is still not later than `now` (it cannot
+        // be, but the loop must end whatever the timeouts) waits for the next call.
+        for id in rearm {
+            self.reindex(id);
         }
         for id in expired {
             self.remove_peer(id, ExitReason::Expired);
@@ -880,7 +915,7 @@ impl NodeState {
         for id in ping {
             let _ = self.send(id, &Message::Ping);
         }
-        self.recompute_deadline();
+        self.settle_timers();
     }
 
     /// Remembers that `id` said it is leaving. A node's id lives as long as the node (Zyre, Pyre
@@ -921,19 +956,69 @@ impl NodeState {
         true
     }
 
-    fn recompute_deadline(&mut self) {
+    /// The peer's deadline or endpoint may have changed: brings both indexes up to date. A
+    /// deadline that moved later keeps its earlier entry (found stale when it comes up); one
+    /// that moved earlier, or a peer with no entry, gets a new one.
+    pub(crate) fn reindex(&mut self, id: PeerId) {
         let (evasive, expired) = (self.config.evasive, self.config.expired);
-        self.deadline = self
-            .peers
-            .values()
-            .filter_map(|p| p.deadline(evasive, expired))
-            .min();
+        if let Some(p) = self.peers.get_mut(&id) {
+            let key = endpoint_key(&p.info.endpoint);
+            if key != p.endpoint_key {
+                self.endpoints.remove(&(p.endpoint_key, id));
+                self.endpoints.insert((key, id));
+                p.endpoint_key = key;
+            }
+            if let Some(at) = p.deadline(evasive, expired) {
+                if p.timer_at.is_none_or(|t| at < t) {
+                    p.timer_at = Some(at);
+                    self.timers.push(Reverse((at, id)));
+                }
+            }
+        }
+        self.settle_timers();
     }
 
-    pub(crate) fn note_deadline(&mut self, at: Option<Instant>) {
-        if let Some(at) = at {
-            self.deadline = Some(self.deadline.map_or(at, |d| d.min(at)));
+    /// Makes the top of the deadline index exact: drops stale entries (gone peers, superseded
+    /// entries, supervised peers) and moves a live entry whose deadline went later to its new
+    /// place, until the top is a peer's true deadline. Each entry is moved at most once per
+    /// change of its peer, so this costs O(log n) amortised. Rebuilds the index when stale
+    /// entries outnumber the peers.
+    pub(crate) fn settle_timers(&mut self) {
+        let (evasive, expired) = (self.config.evasive, self.config.expired);
+        while let Some(&Reverse((at, id))) = self.timers.peek() {
+            let Some(p) = self.peers.get_mut(&id).filter(|p| p.timer_at == Some(at)) else {
+                self.timers.pop();
+                continue;
+            };
+            match p.deadline(evasive, expired) {
+                Some(d) if d == at => break,
+                Some(d) => {
+                    self.timers.pop();
+                    p.timer_at = Some(d);
+                    self.timers.push(Reverse((d, id)));
+                }
+                None => {
+                    self.timers.pop();
+                    p.timer_at = None;
+                }
+            }
         }
+        if self.timers.len() > 64 + 2 * self.peers.len() {
+            let mut timers = Vec::with_capacity(self.peers.len());
+            for p in self.peers.values_mut() {
+                p.timer_at = p.deadline(evasive, expired);
+                if let Some(at) = p.timer_at {
+                    timers.push(Reverse((at, p.info.id)));
+                }
+            }
+            self.timers = BinaryHeap::from(timers);
+        }
+    }
+
+    /// Empties both indexes (the node stopped and dropped every peer).
+    pub(crate) fn clear_index(&mut self) {
+        self.timers.clear();
+        self.endpoints.clear();
     }
 
     /// HELLO to a peer at `to`: announcing the IPv6 endpoint to an IPv6 peer of a dual-stack
@@ -965,19 +1050,25 @@ impl NodeState {
         if self.peers.contains_key(&id) {
             return false;
         }
+        let key = endpoint_key(&endpoint);
         let stale: Vec<PeerId> = self
-            .peers
-            .values()
-            .filter(|p| p.info.endpoint == endpoint)
-            .map(|p| p.info.id)
+            .endpoints
+            .range((key, PeerId::from_bytes([0; 16]))..=(key, PeerId::from_bytes([0xff; 16])))
+            .map(|&(_, other)| other)
+            .filter(|other| {
+                self.peers
+                    .get(other)
+                    .is_some_and(|p| p.info.endpoint == endpoint)
+            })
             .collect();
         for old in stale {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
         let mut peer = Peer::new(id, endpoint.clone(), now, self.config.evasive);
         peer.supervised = self.vouched.contains_key(&id);
-        self.note_deadline(peer.deadline(self.config.evasive, self.config.expired));
+        self.endpoints.insert((peer.endpoint_key, id));
         self.peers.insert(id, peer);
+        self.reindex(id);
         let hello = self.hello(&endpoint);
         self.transmits
             .push_back(Transmit::Connect { peer: id, endpoint });
@@ -997,7 +1088,6 @@ impl NodeState {
         self.remove_peer(id, reason);
         if let Some(endpoint) = self.vouched.get(&id).cloned() {
             self.require_peer(now, id, endpoint);
-            self.recompute_deadline();
         }
     }
 
@@ -1006,6 +1096,8 @@ impl NodeState {
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
+        self.endpoints.remove(&(peer.endpoint_key, id));
+        self.settle_timers();
         for g in &peer.info.groups {
             self.groups.leave(g, id);
         }

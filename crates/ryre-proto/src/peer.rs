@@ -69,10 +69,16 @@ pub(crate) struct Peer {
     /// lives in this process): no keep-alive, never evasive or expired; its departure is
     /// reported by that party.
     pub supervised: bool,
+    /// The time of this peer's live entry in the node's deadline index (none: not indexed).
+    /// Other entries for it there are stale and skipped.
+    pub timer_at: Option<Instant>,
+    /// The key its endpoint is indexed under in the node's endpoint index.
+    pub endpoint_key: u64,
 }
 
 impl Peer {
     pub fn new(id: PeerId, endpoint: String, now: Instant, evasive: Duration) -> Self {
+        let endpoint_key = endpoint_key(&endpoint);
         Peer {
             info: PeerInfo {
                 id,
@@ -91,6 +97,8 @@ impl Peer {
             pinged: false,
             resync_after: None,
             supervised: false,
+            timer_at: None,
+            endpoint_key,
         }
     }
 
@@ -113,4 +121,11 @@ impl Peer {
             _ => self.next_ping_at.min(self.heard_at + expired),
         })
     }
+}
+
+/// The key an endpoint is indexed under: a fixed-seed hash (the same on every run, so the heart
+/// stays deterministic). Collisions are harmless: lookups compare the endpoints themselves.
+pub(crate) fn endpoint_key(endpoint: &str) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x7279_7265).hash_one(endpoint)
 }

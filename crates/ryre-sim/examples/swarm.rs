@@ -21,6 +21,19 @@ fn main() -> ExitCode {
                     "seed {} FAILED {:016x}: {} (replay: ryre sim swarm --seed {} --seeds 1)",
                     r.seed, r.report.trace_hash, v.what, r.seed
                 );
+                // Shrunk to a small run, printed as a regression test (on stderr, so stdout
+                // stays one line per seed for the determinism check).
+                if let Some(s) = ryre_sim::shrink(&r.report.options, 200, Duration::from_secs(50)) {
+                    eprintln!(
+                        "seed {} shrunk in {} runs to {} nodes, {} s, {} faults:\n{}",
+                        r.seed,
+                        s.runs,
+                        s.options.nodes,
+                        s.options.seconds,
+                        s.report.faults,
+                        s.regression_test()
+                    );
+                }
             }
         }
     }

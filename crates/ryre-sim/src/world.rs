@@ -1,7 +1,7 @@
 //! The simulated world: the event queue, hosts, processes, links and beacons, and the oracle.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, VecDeque};
 use std::net::Ipv4Addr;
 use std::time::{Duration, Instant};
 
@@ -14,6 +14,38 @@ use ryre_proto::{
 };
 
 use crate::{Options, Rng, TraceHash};
+
+/// Hash maps with a fixed-seed fast hasher: deterministic, and far cheaper than SipHash on the
+/// simulator's hot paths (links, connections, the oracle's windows).
+type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
+
+/// One scheduled event: ordered by time, then by the order it was scheduled in (so the run is
+/// deterministic), earliest first out of the max-heap.
+struct Queued {
+    at: Time,
+    n: u64,
+    ev: Ev,
+}
+
+impl PartialEq for Queued {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.n) == (other.at, other.n)
+    }
+}
+
+impl Eq for Queued {}
+
+impl PartialOrd for Queued {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Queued {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        Reverse((self.at, self.n)).cmp(&Reverse((other.at, other.n)))
+    }
+}
 
 /// Something the oracle found wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -54,6 +86,9 @@ pub struct Report {
     pub live: usize,
     /// Faults injected (crash, stop, restart, pause, partition, reset, agent kill).
     pub faults: u64,
+    /// Faults the seed planned (before [`Options::fault_keep`](crate::Options::fault_keep)
+    /// picks some; a partition and its end count as two).
+    pub planned_faults: u64,
     /// When the faults healed.
     pub healed_at: Duration,
     /// The convergence curve: (simulated time, share of live ordered pairs that know each
@@ -96,6 +131,8 @@ enum Fault {
     Unpartition(usize, usize, PartKind),
     Reset(usize),
     AgentKill(usize),
+    /// A host's clock jumps forward.
+    ClockJump(usize, Duration),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -141,6 +178,9 @@ struct Host {
     /// The slot whose process holds the rendezvous (and hosts the agent).
     holder: Option<usize>,
     slots: Vec<usize>,
+    /// Its clock: `base + offset + now * rate` (clock skew and jumps).
+    rate: f64,
+    offset: Duration,
 }
 
 struct Link {
@@ -180,7 +220,9 @@ struct Window {
     link: Option<(u64, u64)>,
     /// Last workload sequence delivered (shouts and whispers share it).
     last_seq: Option<u64>,
-    groups: BTreeSet<String>,
+    /// The groups the observer saw the peer join, as bits of [`World::group_bit`] (a set of
+    /// strings per window cost hundreds of bytes per pair: a gigabyte at 1,000 nodes).
+    groups: u64,
 }
 
 struct World {
@@ -188,8 +230,7 @@ struct World {
     base: Instant,
     now: Time,
     rng: Rng,
-    queue: BinaryHeap<Reverse<(Time, u64)>>,
-    payloads: HashMap<u64, Ev>,
+    queue: BinaryHeap<Queued>,
     next_ev: u64,
     slots: Vec<Slot>,
     hosts: Vec<Host>,
@@ -216,12 +257,16 @@ struct World {
     healed: bool,
     /// Links holding messages for a slot whose process is down, by slot.
     held: HashMap<usize, Vec<u64>>,
+    /// Group names the oracle has seen, in order: their index is their bit in a window.
+    group_names: Vec<String>,
     /// `RYRE_SIM_DEBUG=<hex prefix>`: print every event whose observer or peer starts so.
     debug: Option<String>,
 }
 
 const GROUP: &str = "all";
 const CHURN: &str = "churn";
+/// The contested group of [`Options::elections`](crate::Options::elections).
+const LEAD: &str = "lead";
 const SAMPLE: Duration = Duration::from_millis(100);
 const RV_LATENCY: Duration = Duration::from_micros(20);
 /// The workload's last action is at least this long before the liveness check.
@@ -232,6 +277,15 @@ pub fn run(o: &Options) -> Report {
     let mut w = World::new(o.clone());
     w.run();
     w.finish()
+}
+
+/// `d * rate`, exact for rate 1.
+fn scale(d: Duration, rate: f64) -> Duration {
+    if rate == 1.0 {
+        d
+    } else {
+        Duration::from_nanos((d.as_nanos() as f64 * rate) as u64)
+    }
 }
 
 fn dur(secs: f64) -> Duration {
@@ -250,6 +304,8 @@ impl World {
                     subnet,
                     holder: None,
                     slots: Vec::new(),
+                    rate: 1.0,
+                    offset: Duration::ZERO,
                 }
             })
             .collect();
@@ -268,6 +324,7 @@ impl World {
                 pairs_total: 0,
                 live: 0,
                 faults: 0,
+                planned_faults: 0,
                 healed_at: dur(o.seconds),
                 curve: Vec::new(),
                 violations: Vec::new(),
@@ -275,26 +332,26 @@ impl World {
             base: Instant::now(),
             now: Duration::ZERO,
             queue: BinaryHeap::new(),
-            payloads: HashMap::new(),
             next_ev: 0,
             slots: Vec::new(),
             hosts,
-            by_endpoint: HashMap::new(),
-            links: HashMap::new(),
+            by_endpoint: HashMap::default(),
+            links: HashMap::default(),
             next_link: 1,
-            conns: HashMap::new(),
+            conns: HashMap::default(),
             next_conn: 1,
             partitions: BTreeSet::new(),
             hash: TraceHash::default(),
-            windows: HashMap::new(),
-            sent_seq: HashMap::new(),
-            joined_ever: HashMap::new(),
-            ended: HashMap::new(),
+            windows: HashMap::default(),
+            sent_seq: HashMap::default(),
+            joined_ever: HashMap::default(),
+            ended: HashMap::default(),
             known: 0,
             initial: BTreeSet::new(),
             initial_broken: false,
             healed: false,
-            held: HashMap::new(),
+            held: HashMap::default(),
+            group_names: Vec::new(),
             debug: std::env::var("RYRE_SIM_DEBUG").ok(),
             rng: rng.fork(),
             o,
@@ -316,6 +373,14 @@ impl World {
             });
             let at = Duration::from_nanos(rng.below(w.o.stagger.as_nanos() as u64 + 1));
             w.push(at, Ev::Start(i));
+        }
+        if w.o.skew > 0.0 {
+            // A separate stream: runs without skew draw exactly what they drew before.
+            let mut r = Rng::new(w.o.seed ^ 0x736b_6577);
+            let skew = w.o.skew.clamp(0.0, 0.9);
+            for h in &mut w.hosts {
+                h.rate = 1.0 - skew + 2.0 * skew * r.below(1_000_001) as f64 / 1e6;
+            }
         }
         w.plan_faults(&mut rng);
         let heal = dur(w.o.seconds);
@@ -388,7 +453,13 @@ impl World {
                 }
             }
         }
-        for (at, fault) in all {
+        self.report.planned_faults = all.len() as u64;
+        let keep: Option<BTreeSet<u32>> = self
+            .o
+            .fault_keep
+            .as_ref()
+            .map(|k| k.iter().copied().collect());
+        for (i, (at, fault)) in all.into_iter().enumerate() {
             let restart = matches!(
                 fault,
                 Fault::Crash(_) | Fault::Stop(_) | Fault::AgentKill(_)
@@ -397,12 +468,32 @@ impl World {
                 Fault::Crash(s) | Fault::Stop(s) => Some(s),
                 _ => None,
             };
+            let later = restart.then(|| at + Duration::from_millis(rng.range(10, 10_000)));
+            // A fault left out (shrinking) still draws its numbers, so the others stay the same.
+            if keep.as_ref().is_some_and(|k| !k.contains(&(i as u32))) {
+                continue;
+            }
             self.push(at, Ev::Fault(fault));
-            if restart {
-                let later = at + Duration::from_millis(rng.range(10, 10_000));
-                if let Some(s) = slot_hint {
-                    self.push(later.min(dur(end)), Ev::Fault(Fault::Restart(s)));
-                }
+            if let (Some(later), Some(s)) = (later, slot_hint) {
+                self.push(later.min(dur(end)), Ev::Fault(Fault::Restart(s)));
+            }
+        }
+        // Planned after the others, so runs without them draw what they drew before.
+        let jump_max = f.clock_jump_max.as_nanos().max(1) as u64;
+        let jumps = plan(rng, f.clock_jump, h, &mut |r| {
+            Fault::ClockJump(
+                r.below(hosts) as usize,
+                Duration::from_nanos(r.range(1, jump_max)),
+            )
+        });
+        let first = self.report.planned_faults as u32;
+        self.report.planned_faults += jumps.len() as u64;
+        for (i, (at, fault)) in jumps.into_iter().enumerate() {
+            if keep
+                .as_ref()
+                .is_none_or(|k| k.contains(&(first + i as u32)))
+            {
+                self.push(at, Ev::Fault(fault));
             }
         }
     }
@@ -410,12 +501,29 @@ impl World {
     fn push(&mut self, at: Time, ev: Ev) {
         let n = self.next_ev;
         self.next_ev += 1;
-        self.payloads.insert(n, ev);
-        self.queue.push(Reverse((at, n)));
+        self.queue.push(Queued { at, n, ev });
     }
 
-    fn at(&self) -> Instant {
-        self.base + self.now
+    /// What the clock of `slot`'s host reads now.
+    fn at(&self, slot: usize) -> Instant {
+        let h = &self.hosts[self.slots[slot].host];
+        self.base + h.offset + scale(self.now, h.rate)
+    }
+
+    /// The simulated time at which `slot`'s host clock reads `t` (now, if that has passed).
+    fn when(&self, slot: usize, t: Instant) -> Time {
+        let h = &self.hosts[self.slots[slot].host];
+        let local = t.saturating_duration_since(self.base + h.offset);
+        let mut g = if h.rate == 1.0 {
+            local
+        } else {
+            Duration::from_nanos((local.as_nanos() as f64 / h.rate).ceil() as u64)
+        };
+        // Rounding must never wake a node before its deadline has come on its own clock.
+        while self.base + h.offset + scale(g, h.rate) < t {
+            g += Duration::from_nanos(1);
+        }
+        g.max(self.now)
     }
 
     fn violation(&mut self, what: String) {
@@ -434,10 +542,7 @@ impl World {
     }
 
     fn run(&mut self) {
-        while let Some(Reverse((at, n))) = self.queue.pop() {
-            let Some(ev) = self.payloads.remove(&n) else {
-                continue;
-            };
+        while let Some(Queued { at, ev, .. }) = self.queue.pop() {
             self.now = at;
             self.report.events += 1;
             if let Ev::End = ev {
@@ -585,6 +690,12 @@ impl World {
             eprintln!("{:?} slot {slot} host {host} starts as {id}", self.now);
         }
         self.command(slot, Command::Join(GROUP.into()));
+        if self.o.elections {
+            if slot % 2 == 0 {
+                self.command(slot, Command::Contest(LEAD.into()));
+            }
+            self.command(slot, Command::Join(LEAD.into()));
+        }
         self.attempt(slot);
         let first = self.next_act();
         self.push(self.now + first, Ev::Act(slot, inc));
@@ -658,7 +769,7 @@ impl World {
     }
 
     fn command(&mut self, slot: usize, cmd: Command) {
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -678,7 +789,7 @@ impl World {
     }
 
     fn input(&mut self, slot: usize, input: Input) {
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -688,7 +799,7 @@ impl World {
     }
 
     fn timeouts(&mut self, slot: usize) {
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -719,10 +830,9 @@ impl World {
     }
 
     fn reschedule(&mut self, slot: usize) {
-        let base = self.base;
         let now = self.now;
         let inc = self.slots[slot].incarnation;
-        let Some(p) = self.slots[slot].proc.as_mut() else {
+        let Some(p) = self.slots[slot].proc.as_ref() else {
             return;
         };
         let next = [
@@ -733,7 +843,10 @@ impl World {
         .into_iter()
         .flatten()
         .min()
-        .map(|t| t.saturating_duration_since(base).max(now));
+        .map(|t| self.when(slot, t).max(now));
+        let Some(p) = self.slots[slot].proc.as_mut() else {
+            return;
+        };
         if let Some(t) = next {
             if p.scheduled.is_none_or(|s| t < s || s < now) {
                 p.scheduled = Some(t);
@@ -922,11 +1035,18 @@ impl World {
                 return;
             }
         }
+        // An idle link gives its buffer back: a million links each keeping the few slots of
+        // their last burst were a third of the memory of a 1,000-node run.
+        if let Some(link) = self.links.get_mut(&id) {
+            if link.queue.is_empty() && link.queue.capacity() > 0 {
+                link.queue = VecDeque::new();
+            }
+        }
         self.schedule_link(id);
     }
 
     fn inbox(&mut self, to: usize, sender: PeerId, link: u64, idx: u64, frames: Frames) {
-        let now = self.at();
+        let now = self.at(to);
         let Some(p) = self.slots[to].proc.as_mut() else {
             return;
         };
@@ -1025,6 +1145,10 @@ impl World {
         if kind == 9 || kind == 10 {
             return;
         }
+        let bit = match &e {
+            Event::Join { group, .. } | Event::Leave { group, .. } => self.group_bit(group),
+            _ => 0,
+        };
         let ended = self.ended.get(&peer).copied();
         let joined = self.joined_ever.get(&peer);
         let sent = self.sent_seq.get(&peer).copied().unwrap_or(0);
@@ -1037,7 +1161,7 @@ impl World {
                 } else {
                     w.inside = true;
                     w.last_seq = None;
-                    w.groups.clear();
+                    w.groups = 0;
                     self.known += 1;
                     self.report.enters += 1;
                 }
@@ -1067,11 +1191,13 @@ impl World {
                     bad = Some(format!(
                         "{me} saw {peer} join {group}, which it never joined"
                     ));
-                } else if !w.groups.insert(group.clone()) {
+                } else if w.groups & bit != 0 {
                     bad = Some(format!("{me} saw {peer} join {group} twice"));
+                } else {
+                    w.groups |= bit;
                 }
             }
-            Event::Leave { group, .. } if !w.groups.remove(group) => {
+            Event::Leave { group, .. } if w.groups & bit == 0 => {
                 bad = Some(format!("{me} saw {peer} leave {group} it was not in"));
             }
             Event::Whisper { content, .. } | Event::Shout { content, .. } => {
@@ -1088,11 +1214,25 @@ impl World {
                     _ => bad = Some(format!("{me} got content from {peer} that it never sent")),
                 }
             }
+            Event::Leave { .. } => w.groups &= !bit,
             _ => {}
         }
         if let Some(b) = bad {
             self.violation(b);
         }
+    }
+
+    /// The oracle's bit for a group name. The workload uses a handful of groups (the oracle
+    /// would merge groups past the 64th, so it must stay below that).
+    fn group_bit(&mut self, group: &str) -> u64 {
+        let i = match self.group_names.iter().position(|g| g == group) {
+            Some(i) => i,
+            None => {
+                self.group_names.push(group.to_string());
+                self.group_names.len() - 1
+            }
+        };
+        1 << i.min(63)
     }
 
     // ---- the rendezvous ----
@@ -1102,7 +1242,7 @@ impl World {
         let host = self.slots[slot].host;
         let inc = self.slots[slot].incarnation;
         let holder = self.hosts[host].holder;
-        let now = self.at();
+        let now = self.at(slot);
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
@@ -1184,7 +1324,7 @@ impl World {
         if !self.runnable(slot, &Ev::RvDeliver(cid, to_agent)) {
             return;
         }
-        let now = self.at();
+        let now = self.at(slot);
         let Some(c) = self.conns.get_mut(&cid) else {
             return;
         };
@@ -1212,6 +1352,10 @@ impl World {
                 self.side_done(cid, true);
             }
             self.agent_outputs(slot);
+            // A registration gives the agent its first beacon deadline (found by shrinking swarm
+            // seed 81: two nodes on two hosts whose first beacons were lost never beaconed
+            // again, as nothing else woke the agent).
+            self.reschedule(slot);
         } else {
             let mut inputs = Vec::new();
             let mut garbled = false;
@@ -1256,7 +1400,7 @@ impl World {
 
     /// The client's connection to the agent ended.
     fn client_lost(&mut self, slot: usize) {
-        let now = self.at();
+        let now = self.at(slot);
         let host = self.slots[slot].host;
         let mut inputs = Vec::new();
         let Some(p) = self.slots[slot].proc.as_mut() else {
@@ -1406,6 +1550,16 @@ impl World {
                 }
             }
             Fault::Resume(slot, inc) => self.resume(slot, inc),
+            Fault::ClockJump(host, by) => {
+                // Every process on the host finds its deadlines passed at once.
+                self.hosts[host].offset += by;
+                for slot in self.hosts[host].slots.clone() {
+                    if let Some(p) = self.slots[slot].proc.as_mut() {
+                        p.scheduled = None;
+                    }
+                    self.reschedule(slot);
+                }
+            }
             Fault::Partition(a, b, k) => {
                 self.partitions.insert((a, b, k));
             }
@@ -1641,6 +1795,9 @@ impl World {
                 }
             }
         }
+        if self.o.elections {
+            self.check_leaders(&live, &ids, &mut problems);
+        }
         for p in problems.into_iter().take(50) {
             self.violation(p);
         }
@@ -1651,6 +1808,80 @@ impl World {
         self.hash.add_u64(self.report.events);
         self.report.trace_hash = self.hash.value();
         self.report
+    }
+}
+
+impl World {
+    /// Leaders after healing. Safety: no two nodes that both lead the contested group and see
+    /// each other in it. Liveness: every live member names the same leader, a live member that
+    /// contests (or none when no live member contests).
+    fn check_leaders(
+        &self,
+        live: &[usize],
+        ids: &BTreeMap<PeerId, usize>,
+        problems: &mut Vec<String>,
+    ) {
+        let member = |s: usize| {
+            self.slots[s]
+                .proc
+                .as_ref()
+                .is_some_and(|p| p.groups.contains(LEAD))
+        };
+        let members: Vec<usize> = live.iter().copied().filter(|&s| member(s)).collect();
+        let leading: Vec<usize> = members
+            .iter()
+            .copied()
+            .filter(|&s| {
+                self.slots[s]
+                    .proc
+                    .as_ref()
+                    .is_some_and(|p| p.heart.leader(LEAD) == Some(p.id))
+            })
+            .collect();
+        for (i, &a) in leading.iter().enumerate() {
+            for &b in &leading[i + 1..] {
+                let (Some(pa), Some(pb)) =
+                    (self.slots[a].proc.as_ref(), self.slots[b].proc.as_ref())
+                else {
+                    continue;
+                };
+                let sees =
+                    |p: &Proc, q: PeerId| p.heart.peer(&q).is_some_and(|i| i.groups.contains(LEAD));
+                if sees(pa, pb.id) && sees(pb, pa.id) {
+                    problems.push(format!(
+                        "two leaders of {LEAD} that see each other: {} and {}",
+                        pa.id, pb.id
+                    ));
+                }
+            }
+        }
+        let contesting = members.iter().any(|&s| s % 2 == 0);
+        let mut named: BTreeSet<Option<PeerId>> = BTreeSet::new();
+        for &s in &members {
+            let Some(p) = self.slots[s].proc.as_ref() else {
+                continue;
+            };
+            let l = p.heart.leader(LEAD);
+            named.insert(l);
+            match l {
+                None if contesting => {
+                    problems.push(format!("liveness: {} has no leader of {LEAD}", p.id));
+                }
+                Some(l) if !ids.get(&l).is_some_and(|&ls| ls % 2 == 0 && member(ls)) => {
+                    problems.push(format!(
+                        "liveness: {} names {l} leader of {LEAD}, not a live contester",
+                        p.id
+                    ));
+                }
+                _ => {}
+            }
+        }
+        if named.len() > 1 {
+            problems.push(format!(
+                "liveness: the members of {LEAD} name {} different leaders",
+                named.len()
+            ));
+        }
     }
 }
 

@@ -95,3 +95,140 @@ fn unbridged_subnets_do_not_meet_and_the_oracle_says_so() {
         .iter()
         .any(|v| v.what.contains("does not know live")));
 }
+
+#[test]
+fn a_failing_run_shrinks_to_a_smaller_one_that_still_fails() {
+    // The broken heart (no sequence check) under many link resets: find a failing seed, shrink
+    // it, and check the result is smaller, still fails the same way when replayed, and passes
+    // with the real heart (the failure is the broken check's, not the shrinker's).
+    let (o, _) = (1..=8)
+        .map(|seed| {
+            let mut o = Options::from_seed(seed);
+            o.faults.reset = 5.0;
+            o.broken_heart = true;
+            let r = run(&o);
+            (o, r)
+        })
+        .find(|(_, r)| r.violations.iter().any(|v| v.what.contains("after a gap")))
+        .expect("the broken heart fails some seed");
+    let s = ryre_sim::shrink(&o, 150, Duration::from_secs(240)).expect("it fails");
+    assert!(s.kind.contains("after a gap"), "kept kind {:?}", s.kind);
+    let (a, b) = (&s.original, &s.options);
+    assert!(b.nodes <= a.nodes && b.hosts <= a.hosts && b.seconds <= a.seconds);
+    assert!(
+        b.nodes < a.nodes || b.seconds < a.seconds || s.report.faults < s.original_faults,
+        "nothing shrank: {b:?}"
+    );
+    let again = run(&s.options);
+    assert_eq!(
+        again.trace_hash, s.report.trace_hash,
+        "the shrunk run replays"
+    );
+    assert!(again
+        .violations
+        .iter()
+        .any(|v| ryre_sim::violation_kind(&v.what) == s.kind));
+    let mut fixed = s.options.clone();
+    fixed.broken_heart = false;
+    let good = run(&fixed);
+    assert!(good.violations.is_empty(), "{:?}", good.violations);
+    // The regression test text names the seed and every changed option.
+    let text = s.regression_test();
+    assert!(
+        text.contains(&format!("fn shrunk_seed_{}()", b.seed)),
+        "{text}"
+    );
+    assert!(text.contains("o.broken_heart = true;"), "{text}");
+    assert!(text.contains(&format!("o.nodes = {};", b.nodes)) || b.nodes == a.nodes);
+    eprintln!(
+        "shrunk in {} runs: {} -> {} nodes, {} -> {} s, {} -> {} faults\n{text}",
+        s.runs, a.nodes, b.nodes, a.seconds, b.seconds, s.original_faults, s.report.faults
+    );
+}
+
+/// Shrunk from swarm seed 81 (18 nodes, 80 s, 89 faults) to 2 nodes on 2 hosts, 4 s, no faults;
+/// it failed with "liveness: ... does not know live ...": the simulator never woke an agent for
+/// the first beacon deadline its first registration gave it, so when both first beacons were
+/// lost (30 % loss, 10 % duplication) the agents never beaconed again. A simulator bug (the real
+/// node's agent loop re-reads the deadline after every input), fixed in `rv_deliver`.
+#[test]
+fn shrunk_seed_81() {
+    let mut o = ryre_sim::Options::from_seed(81);
+    o.nodes = 2;
+    o.hosts = 2;
+    o.subnets = 1;
+    o.seconds = 4.0;
+    o.faults.crash = 0.0;
+    o.faults.reset = 0.0;
+    o.faults.agent_kill = 0.0;
+    o.shout_rate = 0.0;
+    o.group_churn = 0.0;
+    o.faults.clock_jump = 0.0;
+    let r = ryre_sim::run(&o);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert!(r.beacons > 0);
+}
+
+#[test]
+fn skewed_clocks_and_clock_jumps_are_survived() {
+    // Host clocks 20 % fast or slow, and jumping forward up to 20 s: peers expire and come back,
+    // but nothing unsafe happens and everyone meets again after healing.
+    let mut o = Options::quiet(6, 6, 1);
+    o.seconds = 60.0;
+    o.skew = 0.2;
+    o.faults.clock_jump = 2.0;
+    o.faults.clock_jump_max = Duration::from_secs(20);
+    let r = run(&o);
+    assert!(r.faults > 0, "no clock jumped");
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert_eq!(r.pairs_known, r.pairs_total);
+    // The skew is real: the same run with true clocks is another trace.
+    let mut plain = o.clone();
+    plain.skew = 0.0;
+    plain.faults.clock_jump = 0.0;
+    assert_ne!(run(&plain).trace_hash, r.trace_hash);
+}
+
+#[test]
+fn a_small_contested_group_agrees_on_one_leader() {
+    let mut o = Options::quiet(3, 3, 1);
+    o.seconds = 4.0;
+    o.elections = true;
+    let r = run(&o);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+}
+
+/// Found by the simulator, not fixed here (the heart's elections are outside the simulator's
+/// work): six nodes that meet one by one through beacons while contesting "lead" do not all
+/// end with a leader — waves restarted by each new member leave some nodes without LEADER for
+/// good. Every swarm seed with elections failed this way, so the swarm leaves them off
+/// (`Options::from_seed`) until the election code is fixed; then drop the `ignore`.
+#[test]
+#[ignore = "the heart's elections do not converge when members join one by one"]
+fn elections_converge_when_members_join_one_by_one() {
+    let mut o = Options::quiet(6, 6, 1);
+    o.seconds = 4.0;
+    o.elections = true;
+    let r = run(&o);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+}
+
+/// Found with swarm seed 13 with elections on (an ELECT storm filled a 1,000-message link between
+/// two nodes of one host within 76 ms): a peer the agent vouches for that is dropped at a full
+/// queue (EXIT queue-full, Zyre's rule) is never taken again, as nodes of one machine hear no
+/// beacons of each other; a remote peer comes back with its next beacon. Here a one-message
+/// high-water mark and a shout storm fill same-host links. Not fixed: re-taking the peer at once
+/// (as after a sequence gap) breaks `SendPolicy::DropPeer` for a stopped peer
+/// (crates/ryre/tests/robustness.rs: the queue never fills, the peer is re-created each time);
+/// re-taking it after a delay is a design decision left to the heart's owners.
+#[test]
+#[ignore = "a vouched peer dropped at a full queue is never taken again"]
+fn same_host_peers_dropped_at_a_full_queue_meet_again() {
+    let mut o = Options::quiet(6, 2, 1);
+    o.seconds = 4.0;
+    o.hwm = 1;
+    o.shout_rate = 200.0;
+    let r = run(&o);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert_eq!(r.pairs_known, r.pairs_total);
+}

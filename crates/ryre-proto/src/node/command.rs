@@ -115,7 +115,7 @@ impl NodeState {
                     self.transmits.push_back(Transmit::Disconnect { peer: id });
                 }
                 self.stopped = true;
-                self.deadline = None;
+                self.clear_index();
                 self.events.push_back(Event::Stop {
                     peer: self.config.id,
                     name: self.name.clone(),

@@ -155,12 +155,11 @@ impl NodeState {
         }
         peer.want_sequence = env.sequence;
         peer.refresh(now);
-        let next = peer.deadline(self.config.evasive, self.config.expired);
         let name = peer.info.name.clone();
         self.stats.received += 1;
         // Hearing from a peer can bring its deadline forward (an evasive peer that answers is
         // due for its keep-alive PING sooner than for its next reap).
-        self.note_deadline(next);
+        self.reindex(from);
         match env.message {
             // HELLO was handled above.
             Message::Hello(_) => {}
@@ -299,7 +298,6 @@ impl NodeState {
         peer.info.headers = hello.headers;
         peer.info.ready = true;
         peer.refresh(now);
-        let next = peer.deadline(self.config.evasive, self.config.expired);
         self.stats.received += 1;
         let name = peer.info.name.clone();
         self.events.push_back(Event::Enter {
@@ -318,7 +316,7 @@ impl NodeState {
                 });
             }
         }
-        self.note_deadline(next);
+        self.reindex(from);
         let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
         for g in groups {
             self.elections_on_peer_join(&g);

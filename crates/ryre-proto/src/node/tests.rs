@@ -1431,6 +1431,100 @@ fn earliest_peer_deadline(node: &NodeState) -> Option<Instant> {
     node.peers.values().filter_map(|p| p.deadline(e, x)).min()
 }
 
+/// The endpoint index holds exactly (key of its endpoint, id) for every peer, and every peer's
+/// live deadline entry is in the deadline index, never later than its deadline.
+fn check_indexes(node: &NodeState) {
+    let (e, x) = (node.config().evasive, node.config().expired);
+    let want: BTreeSet<(u64, PeerId)> = node
+        .peers
+        .values()
+        .map(|p| (crate::peer::endpoint_key(&p.info.endpoint), p.info.id))
+        .collect();
+    assert_eq!(node.endpoints, want, "endpoint index out of date");
+    let entries: BTreeSet<(Instant, PeerId)> =
+        node.timers.iter().map(|std::cmp::Reverse(e)| *e).collect();
+    for p in node.peers.values() {
+        if let Some(d) = p.deadline(e, x) {
+            let at = p.timer_at.expect("a peer with a deadline is indexed");
+            assert!(at <= d, "index entry later than the deadline");
+            assert!(entries.contains(&(at, p.info.id)), "live entry missing");
+        }
+    }
+    assert!(node.timers.len() <= 64 + 2 * node.peers.len() + 1);
+}
+
+/// Many peers heard at different moments: every wake-up finds exactly the due peers, and the
+/// next deadline is always the brute-force minimum (the index replaced a scan of every peer).
+#[test]
+fn the_deadline_index_matches_a_scan_with_many_peers() {
+    let mut solo = Solo::new();
+    let mut fakes = Vec::new();
+    for n in 2..60u8 {
+        fakes.push(solo.fake(n, &[]));
+        solo.clock
+            .advance(Duration::from_millis(u64::from(n % 7) + 1));
+        assert_eq!(solo.node.poll_timeout(), earliest_peer_deadline(&solo.node));
+    }
+    for round in 0..400u32 {
+        // A third of the peers talk now and then; the rest go evasive, silent, expired.
+        let n = (round * 7) as usize % fakes.len();
+        if n % 3 == 0 && round < 200 {
+            let input = fakes[n].send(&Message::PingOk);
+            let _ = solo.handle(input);
+        }
+        let next = solo.node.poll_timeout();
+        assert_eq!(next, earliest_peer_deadline(&solo.node));
+        match next {
+            Some(t) if t > solo.clock.now() => solo.clock.set(t),
+            Some(_) => {}
+            None => break,
+        }
+        solo.node.handle_timeout(solo.clock.now());
+        while solo.node.poll_transmit().is_some() {}
+        while solo.node.poll_event().is_some() {}
+        assert_eq!(solo.node.poll_timeout(), earliest_peer_deadline(&solo.node));
+        assert!(after_now(solo.node.poll_timeout(), solo.clock.now()));
+        check_indexes(&solo.node);
+    }
+    // Everyone expired in the end.
+    assert_eq!(solo.node.peers.len(), 0);
+    assert_eq!(solo.node.poll_timeout(), None);
+}
+
+/// A peer whose HELLO named another endpoint than its beacon is indexed under the new one: a
+/// new peer at that endpoint replaces it.
+#[test]
+fn the_endpoint_index_follows_the_hello_endpoint() {
+    let mut solo = Solo::new();
+    solo.node
+        .handle(
+            solo.clock.now(),
+            Input::Discovered {
+                id: pid(2),
+                endpoint: "tcp://10.9.9.9:1".into(),
+            },
+        )
+        .unwrap();
+    let _two = solo.fake(2, &[]);
+    check_indexes(&solo.node);
+    let ep = solo.node.peer(&pid(2)).expect("entered").endpoint.clone();
+    assert_ne!(ep, "tcp://10.9.9.9:1");
+    solo.node
+        .handle(
+            solo.clock.now(),
+            Input::Discovered {
+                id: pid(3),
+                endpoint: ep,
+            },
+        )
+        .unwrap();
+    assert!(
+        solo.node.peer(&pid(2)).is_none(),
+        "replaced at its endpoint"
+    );
+    check_indexes(&solo.node);
+}
+
 #[test]
 fn poll_timeout_is_the_earliest_peer_deadline() {
     let mut solo = Solo::new();
@@ -1443,7 +1537,7 @@ fn poll_timeout_is_the_earliest_peer_deadline() {
     // Peer 3 talks at 60: the earliest stays peer 2's.
     solo.clock.set(solo.clock.at(Duration::from_millis(60)));
     solo.handle(b.send(&Message::PingOk)).unwrap();
-    assert!(solo.node.poll_timeout() <= earliest_peer_deadline(&solo.node));
+    assert_eq!(solo.node.poll_timeout(), earliest_peer_deadline(&solo.node));
     solo.timeout_at(EVASIVE);
     // Peer 2 is evasive (next at 200), peer 3's keep-alive is due at 110.
     assert_eq!(
@@ -1612,11 +1706,10 @@ impl Observer {
         let table: BTreeSet<PeerId> = node.peers.keys().copied().collect();
         let open: BTreeSet<PeerId> = self.links.links.keys().copied().collect();
         assert_eq!(table, open);
-        // The deadline is never later than the earliest peer deadline.
-        match earliest_peer_deadline(node) {
-            Some(d) => assert!(node.poll_timeout().is_some_and(|t| t <= d)),
-            None => assert!(table.is_empty()),
-        }
+        // The deadline index: the next deadline is exactly the earliest peer deadline (the
+        // brute-force minimum), and the endpoint index holds every peer under its endpoint.
+        assert_eq!(node.poll_timeout(), earliest_peer_deadline(node));
+        check_indexes(node);
     }
 }
 
