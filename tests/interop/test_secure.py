@@ -224,3 +224,80 @@ def test_a_forged_register_to_the_agent_is_refused(lab, ryre_bin, tmp_path):
     talk(a, b, "agent-still-fine")
     for p in (a, b):
         assert p.stop() == 0
+
+
+def test_a_peer_in_zyre_secure_mode_meets_a_ryre_secure_node(lab, ryre_bin, tmp_path):
+    """C Zyre is not packaged for Debian (and CI builds no other project's source), so the foreign
+    peer is secure_tools.py's `zyre-peer`: C Zyre's secure mode as zyre_node.c behaves, over
+    pyzmq's libzmq: 54-byte v3 beacons with its key, a CURVE ROUTER inbox (ZAP domain "global"),
+    a CURVE DEALER to the key from our beacon, HELLO with X-PUBLICKEY, ZRE v2 frames."""
+    net, a_ns, b_ns, m_ns = lan(lab)
+    a = start_ryre(lab, ryre_bin, a_ns, net["leaves"][a_ns]["if"], "a", "--join", GROUP, "--echo",
+                   "--tofu")
+    ka = a.snapshot()[0]["public_key"]
+    bcast = "10.200.%d.255" % net["k"]
+    z = tool(lab, m_ns, "zyre-peer", net["leaves"][m_ns]["addr"], bcast, GROUP, 8, label="zyre")
+    zs = z.expect("STARTED", 10)
+    z.uuid = zs["peer"]
+    # ryre sees the Zyre-style peer: ENTER with its key, its group, its whisper and shout.
+    enter = a.expect({"event": "ENTER", "peer": z.uuid}, ENTER_T, "ENTER of the zyre peer", others=[z])
+    assert enter["headers"]["X-PUBLICKEY"] == zs["public_key"], enter
+    a.expect({"event": "JOIN", "peer": z.uuid, "group": GROUP}, MSG_T, "JOIN", others=[z])
+    a.expect({"event": "WHISPER", "peer": z.uuid, "content": "whisper-from-zyre"}, MSG_T, "WHISPER", others=[z])
+    a.expect({"event": "SHOUT", "peer": z.uuid, "content": "shout-from-zyre"}, MSG_T, "SHOUT", others=[z])
+    # The Zyre-style peer heard our v3 beacon with our key, and got our HELLO (v2 frame, sequence 1,
+    # X-PUBLICKEY = that key) and the echoes, over CURVE.
+    beacon = z.expect({"event": "BEACON", "peer": a.uuid}, MSG_T, "A's v3 beacon", others=[a])
+    assert beacon["key"] == ka, beacon
+    hello = z.expect("HELLO", MSG_T, "A's HELLO", others=[a])
+    assert hello["signature"] == "aaa1" and hello["version"] == 2 and hello["sequence"] == 1, hello
+    assert hello["headers"]["X-PUBLICKEY"] == ka, hello
+    assert GROUP in hello["groups"], hello
+    z.expect({"event": "WHISPER", "content": "ECHO whisper-from-zyre"}, MSG_T, "echoed whisper", others=[a])
+    z.expect({"event": "WHISPER", "content": "ECHO shout-from-zyre"}, MSG_T, "echoed shout", others=[a])
+    z.expect("DONE", 20)
+    assert a.stop() == 0
+
+
+def test_key_files_are_czmq_certificates(ryre_bin, tmp_path):
+    """CZMQ itself (libczmq4 from Debian, through ctypes) loads ryre's key pair file with
+    zcert_load and finds the same keys; a certificate CZMQ saves is a peer file ryre trusts."""
+    import ctypes
+    try:
+        cz = ctypes.CDLL("libczmq.so.4")
+    except OSError as e:
+        pytest.skip("libczmq4 not installed (scripts/setup.sh installs it): %s" % e)
+    cz.zcert_load.restype = ctypes.c_void_p
+    cz.zcert_load.argtypes = [ctypes.c_char_p]
+    cz.zcert_public_txt.restype = ctypes.c_char_p
+    cz.zcert_public_txt.argtypes = [ctypes.c_void_p]
+    cz.zcert_secret_txt.restype = ctypes.c_char_p
+    cz.zcert_secret_txt.argtypes = [ctypes.c_void_p]
+    cz.zcert_new.restype = ctypes.c_void_p
+    cz.zcert_set_meta.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_char_p]
+    cz.zcert_save_public.argtypes = [ctypes.c_void_p, ctypes.c_char_p]
+    cz.zcert_save_public.restype = ctypes.c_int
+    cz.zcert_destroy.argtypes = [ctypes.POINTER(ctypes.c_void_p)]
+    d = tmp_path / "node"
+    public = keys_new(ryre_bin, d, "laptop")
+    cert = cz.zcert_load(str(d / "node.secret").encode())
+    assert cert, "zcert_load refused ryre's node.secret"
+    assert cz.zcert_public_txt(cert).decode() == public
+    import zmq
+    secret = cz.zcert_secret_txt(cert).decode()
+    assert zmq.curve_public(secret.encode()).decode() == public, "secret-key is not the key pair's"
+    p = ctypes.c_void_p(cert)
+    cz.zcert_destroy(ctypes.byref(p))
+    # A certificate made by CZMQ, saved as a public file, dropped into peers/ by `ryre keys allow`.
+    theirs = cz.zcert_new()
+    cz.zcert_set_meta(theirs, b"name", b"zyre-robot")
+    their_file = tmp_path / "robot.pub"
+    assert cz.zcert_save_public(theirs, str(their_file).encode()) == 0
+    their_public = cz.zcert_public_txt(theirs).decode()
+    p = ctypes.c_void_p(theirs)
+    cz.zcert_destroy(ctypes.byref(p))
+    subprocess.run([ryre_bin, "keys", "allow", str(d), str(their_file)], check=True,
+                   stdout=subprocess.DEVNULL, timeout=30)
+    shown = json.loads(subprocess.run([ryre_bin, "keys", "show", str(d), "--json"], check=True,
+                                      capture_output=True, timeout=30).stdout)
+    assert [(p["name"], p["public_key"]) for p in shown["peers"]] == [("zyre-robot", their_public)], shown
