@@ -47,7 +47,7 @@ pub struct NetArgs {
     /// (own key pair from --curve-keys, or a fresh one).
     #[arg(long)]
     pub tofu: bool,
-    /// Bind the inbox to this ZeroMQ endpoint instead of tcp://<interface address>:* (e.g.
+    /// Bind the inbox to this ZeroMQ endpoint instead of the interface address on a port the OS picks (e.g.
     /// tcp://192.168.1.5:6000, the target of a port forward).
     #[arg(long, value_name = "ENDPOINT")]
     pub endpoint: Option<String>,

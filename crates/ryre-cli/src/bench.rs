@@ -103,7 +103,7 @@ pub struct WhisperArgs {
     /// open ryre in the same run.
     #[arg(long, conflicts_with_all = ["unpaced", "ryre_only"])]
     pub curve: bool,
-    /// whisper: also measure ryre over IPv6 loopback (tcp://[::1]) in the same rounds, with its
+    /// whisper: also measure ryre over IPv6 loopback (::1) in the same rounds, with its
     /// ratio to ryre over IPv4.
     #[arg(long)]
     pub ipv6: bool,
