@@ -201,6 +201,40 @@ async function step(name, fn) {
       }
     });
 
+    await step("the Timer panel shows a real timer node: its rates, who ticks, the lateness histogram", async () => {
+      await page.waitForSelector('#timer-status[data-state="live"]');
+      const timer = new Proc("timer", ["timer", "serve", "--interface", "lo", "--port", String(port),
+        "--interval", "100", "--name", "browser-timer", "--rates", "10,50", "--no-wakeups"]);
+      try {
+        // The timer node, from its HELLO header, with both rates.
+        await page.waitForSelector('#timer-nodes li[data-name="browser-timer"] >> text=10 Hz, 50 Hz');
+        // 50 Hz is ticked by it, and its ticks keep coming (counted by the bridge's watcher).
+        await page.waitForSelector('#timer-rates tr[data-rate="50"][data-ticker="browser-timer"]');
+        await page.waitForFunction(() => {
+          const r = document.querySelector('#timer-rates tr[data-rate="50"]');
+          return r && Number(r.dataset.received) >= 50;
+        });
+        await page.waitForSelector('#timer-rates tr[data-rate="10"] td.ticker >> text=browser-timer');
+        // The lateness histogram of 50 Hz has bars, and its counts add up to the ticks counted.
+        await page.waitForSelector('#timer-hists .hist[data-rate="50"] .bucket:not([data-count="0"]) rect.bar');
+        const sums = await page.evaluate(() => {
+          const buckets = [...document.querySelectorAll('#timer-hists .hist[data-rate="50"] .bucket')];
+          const counts = buckets.map((b) => Number(b.dataset.count));
+          const bars = buckets.filter((b) => Number(b.querySelector("rect").getAttribute("height")) > 0);
+          return { total: counts.reduce((a, b) => a + b, 0), bars: bars.length, buckets: buckets.length };
+        });
+        if (sums.buckets !== 13) throw new Error(`${sums.buckets} buckets, expected 12 and overflow`);
+        if (sums.bars < 1 || sums.total < 50) throw new Error(`histogram: ${JSON.stringify(sums)}`);
+        await page.locator("#timer-hists").scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(SHOTS, "dashboard-timer.png"), fullPage: true });
+      } finally {
+        await timer.stop().catch(() => timer.child.kill("SIGKILL"));
+      }
+      // Gone from the mesh: nobody ticks its rates any more.
+      await page.waitForSelector('#timer-rates tr[data-rate="50"][data-ticker=""] td.none');
+      await page.waitForFunction(() => !document.querySelector('#timer-nodes li[data-name="browser-timer"]'));
+    });
+
     await step("the peer turns gone when it stops", async () => {
       peer.send("stop");
       await peer.exited;
@@ -218,14 +252,15 @@ async function step(name, fn) {
       await page.waitForSelector('#status[data-state="live"]');
       const after = await page.textContent("#self");
       if (after === before) throw new Error("the page still shows the old node");
-      // The Logs panel reconnects too.
+      // The Logs and Timer panels reconnect too.
       await page.waitForSelector('#logs-status[data-state="live"]');
+      await page.waitForSelector('#timer-status[data-state="live"]');
     });
 
-    await step("a bridge started with --no-logs shows the Logs panel as off", async () => {
+    await step("a bridge started with --no-logs --no-services shows the Logs and Timer panels as off", async () => {
       const plain = new Proc("bridge-no-logs", ["bridge", "--json", "--listen", "127.0.0.1:0",
         "--interface", "lo", "--port", String(await freeUdpPort()), "--interval", "100",
-        "--name", "plain", "--no-logs"]);
+        "--name", "plain", "--no-logs", "--no-services"]);
       try {
         const l = await plain.expectJson("LISTENING", (v) => v.event === "LISTENING");
         const other = await browser.newPage();
@@ -234,6 +269,7 @@ async function step(name, fn) {
         await other.goto(l.url);
         await other.waitForSelector('#status[data-state="live"]');
         await other.waitForSelector('#logs-status[data-state="off"]');
+        await other.waitForSelector('#timer-status[data-state="off"]');
         await other.close();
       } finally {
         await plain.stop().catch(() => plain.child.kill("SIGKILL"));
@@ -246,7 +282,7 @@ async function step(name, fn) {
     await bridge.stop().catch(() => {});
   }
   clearTimeout(watchdog);
-  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-logs.png, dashboard-gone.png`);
+  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-logs.png, dashboard-timer.png, dashboard-gone.png`);
   console.log(`${passed} passed, 0 failed`);
   process.exit(0);
 })().catch((e) => {

@@ -2,7 +2,7 @@
 # Runs the dashboard's browser test: headless Debian chromium driven by playwright-core.
 # Expects chromium at /usr/bin/chromium and playwright-core under $PLAYWRIGHT_DIR (default
 # target/browser-node); scripts/test-bridge.sh installs both. Saves target/dashboard.png,
-# target/dashboard-logs.png and target/dashboard-gone.png.
+# target/dashboard-logs.png, target/dashboard-timer.png and target/dashboard-gone.png.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export RYRE_BIN="${RYRE_BIN:-$PWD/target/debug/ryre}"

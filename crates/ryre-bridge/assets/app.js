@@ -566,3 +566,103 @@ function reconnectLogsLater() {
 }
 
 connectLogs();
+
+// ---------------------------------------------------------------------------------------------
+// Timer: the timer service as the bridge's services watcher sees it on the mesh (the timer
+// nodes' HELLO headers, the ticks shouted to tick/<rate>hz). Only the stream
+// /api/v1/services/events: a `timer` snapshot twice a second, each the whole view.
+
+const svcs = { source: null, retryMs: 500 };
+
+function setTimerStatus(s, text) {
+  const st = $("timer-status");
+  st.dataset.state = s;
+  st.textContent = text || s;
+}
+
+function us(v) {
+  if (v >= 1000) return `${(v / 1000).toFixed(v >= 10000 ? 0 : 1)} ms`;
+  return `${Math.round(v)} µs`;
+}
+
+function bucketLabel(le) {
+  if (le === null) return "more";
+  return le >= 1000 ? `${le / 1000}ms` : `${le}µs`;
+}
+
+function histogram(r) {
+  const buckets = r.lateness.histogram;
+  const max = Math.max(1, ...buckets.map((b) => b.count));
+  const w = 600 / buckets.length;
+  const bars = buckets.map((b, i) => {
+    const h = Math.round((b.count / max) * 62);
+    const x = i * w;
+    const g = svg("g", { class: "bucket", "data-le": b.le_us === null ? "inf" : String(b.le_us),
+                         "data-count": String(b.count) },
+      svg("rect", { class: "bar", x: x + 3, y: 74 - h, width: w - 6, height: Math.max(h, b.count ? 1 : 0) }),
+      svg("text", { class: "axis", x: x + w / 2, y: 86 }, bucketLabel(b.le_us)));
+    if (b.count) g.append(svg("text", { class: "count", x: x + w / 2, y: 72 - h }, String(b.count)));
+    return g;
+  });
+  return el("div", { class: "hist", data: { rate: String(r.rate) } },
+    el("h3", {}, `${r.rate} Hz `, el("span", { class: "muted" },
+      `${r.lateness.count} ticks, mean ${us(r.lateness.mean_us)}`)),
+    svg("svg", { viewBox: "0 0 600 90", preserveAspectRatio: "none", role: "img",
+                 "aria-label": `lateness histogram of ${r.rate} Hz` }, ...bars));
+}
+
+function renderTimer(v) {
+  $("timer-info").textContent = `watcher ${v.watcher.name} · ${v.nodes.length} timer node(s)`;
+  $("timer-nodes").replaceChildren(...v.nodes.map((n) =>
+    el("li", { class: "timer-node", data: { name: n.name, uuid: n.uuid } },
+      el("span", { class: "name" }, n.name),
+      el("span", { class: "rates" }, n.rates.map((r) => `${r} Hz`).join(", ")))));
+  $("timer-rates").querySelector("tbody").replaceChildren(...v.rates.map((r) => {
+    const who = r.ticker
+      ? el("td", { class: "ticker", data: { name: r.ticker.name } }, r.ticker.name)
+      : el("td", { class: "none" }, "nobody");
+    const l = r.lateness;
+    return el("tr", { class: "rate", data: { rate: String(r.rate), received: String(r.ticks.received),
+                                             ticker: r.ticker ? r.ticker.name : "" } },
+      el("td", {}, `${r.rate} Hz`), who,
+      el("td", {}, `${r.measured_hz}/s`),
+      el("td", { class: "received" }, String(r.ticks.received)),
+      el("td", { class: "missed", data: { missed: String(r.ticks.missed) } },
+        `${r.ticks.missed}${r.ticks.gaps ? ` in ${r.ticks.gaps} gap(s)` : ""}`),
+      el("td", {}, l.count ? `${us(l.p50_us)} / ${us(l.p99_us)} / ${us(l.max_us)}` : "–"));
+  }));
+  $("timer-hists").replaceChildren(...v.rates.filter((r) => r.lateness.count).map(histogram));
+}
+
+function connectServices() {
+  if (svcs.source) svcs.source.close();
+  const q = token ? `?access_token=${encodeURIComponent(token)}` : "";
+  const source = new EventSource(`${API}/services/events${q}`);
+  svcs.source = source;
+  source.addEventListener("ready", () => { svcs.retryMs = 500; setTimerStatus("live"); });
+  source.addEventListener("timer", (m) => renderTimer(JSON.parse(m.data)));
+  source.addEventListener("close", () => reconnectServicesLater());
+  source.onerror = async () => {
+    if (source.readyState !== EventSource.CLOSED) { setTimerStatus("reconnecting"); return; }
+    try {
+      await api("GET", "/services/timer");
+      reconnectServicesLater();
+    } catch (e) {
+      if (e.message.startsWith("404")) {
+        setTimerStatus("off", "off");
+        $("timer-info").textContent = "this bridge hosts no services watcher (started with --no-services)";
+      } else {
+        reconnectServicesLater();
+      }
+    }
+  };
+}
+
+function reconnectServicesLater() {
+  if (svcs.source) svcs.source.close();
+  setTimerStatus("reconnecting");
+  setTimeout(connectServices, svcs.retryMs);
+  svcs.retryMs = Math.min(svcs.retryMs * 2, 5000);
+}
+
+connectServices();

@@ -6,6 +6,9 @@
 //! document (`/api/v1/openapi.json`) and a live dashboard at `/`. With [`BridgeConfig::logs`]
 //! it also hosts a log collector (`ryre_log`) and serves the mesh's logs: the newest records
 //! and per-second rates (`/api/v1/logs`) and a live stream of them (`/api/v1/logs/events`).
+//! With [`BridgeConfig::services`] it also hosts a services watcher (its own node,
+//! `<bridge>-services`) that follows the timer service from what the mesh carries (HELLO
+//! headers, ticks) and serves it as `/api/v1/services/timer` and `/api/v1/services/events`.
 //! Errors are RFC 9457 `application/problem+json`.
 //!
 //! ```no_run
@@ -37,6 +40,7 @@ pub mod metrics;
 mod openapi;
 mod problem;
 mod serve;
+mod services;
 mod stream;
 
 use std::future::Future;
@@ -56,6 +60,7 @@ pub use events::EventKind;
 pub use logs::{LogsConfig, MAX_N as MAX_LOG_RECORDS, RATE_HISTORY_SECS};
 pub use openapi::{openapi_document, routes, Route};
 pub use problem::{ApiProblem, PROBLEM_JSON};
+pub use services::SNAPSHOT_INTERVAL;
 
 /// Errors of setting up a bridge.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +74,9 @@ pub enum Error {
     /// The log collector could not start.
     #[error("starting the log collector: {0}")]
     Logs(String),
+    /// The services watcher could not start.
+    #[error("starting the services watcher: {0}")]
+    Services(String),
     /// Serving failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
@@ -90,6 +98,11 @@ pub struct BridgeConfig {
     /// The log collector the bridge hosts (`/api/v1/logs`, the dashboard's Logs panel); `None`
     /// (the default): no collector, and the log routes answer 404.
     pub logs: Option<LogsConfig>,
+    /// The node of the services watcher the bridge hosts (`/api/v1/services/*`, the dashboard's
+    /// Timer panel): give it the same beacon settings (port, interval) as the bridge's node;
+    /// the bridge names it `<bridge node name>-services` and starts it on the bridge node's
+    /// interface. `None` (the default): no watcher, and the service routes answer 404.
+    pub services: Option<ryre::NodeBuilder>,
     /// A request head must arrive whole within this (default 10 s), or the connection closes.
     pub header_timeout: Duration,
     /// A request body must arrive whole within this after its head (default 30 s), or the
@@ -111,6 +124,7 @@ impl Default for BridgeConfig {
             max_body: 1024 * 1024,
             client_buffer: 4096,
             logs: None,
+            services: None,
             header_timeout: Duration::from_secs(10),
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
@@ -140,6 +154,8 @@ pub(crate) struct Shared {
     pub seq: AtomicU64,
     /// The hosted log collector, if any.
     pub logs: Option<logs::LogHub>,
+    /// The hosted services watcher, if any.
+    pub services: Option<services::ServiceHub>,
     /// What `GET /metrics` shows: the node, and the hosted log collector's records.
     pub metrics: metrics::Metrics,
 }
@@ -226,6 +242,14 @@ impl Bridge {
             )?),
             None => None,
         };
+        let services = match config.services.clone() {
+            Some(b) => Some(services::ServiceHub::start(
+                b,
+                node.name(),
+                &node.interface().name,
+            )?),
+            None => None,
+        };
         let mut registry = metrics::Metrics::new().with_node(node.clone());
         if let Some(hub) = &logs {
             registry = registry.with_log_levels(hub.totals());
@@ -238,6 +262,7 @@ impl Bridge {
             events: Mutex::new(Some(tx)),
             seq: AtomicU64::new(0),
             logs,
+            services,
             metrics: registry,
         });
         // The pump holds the bridge weakly: dropping every `Bridge` drops the node.
@@ -368,6 +393,9 @@ impl Bridge {
             if let Some(l) = &shared.logs {
                 l.stop();
             }
+            if let Some(s) = &shared.services {
+                s.stop();
+            }
         })
         .await;
         self.shared.close_events();
@@ -376,5 +404,13 @@ impl Bridge {
     /// The uuid of the hosted log collector's node, if the bridge hosts one.
     pub fn log_collector(&self) -> Option<ryre::PeerId> {
         self.shared.logs.as_ref().map(logs::LogHub::uuid)
+    }
+
+    /// The uuid of the hosted services watcher's node, if the bridge hosts one.
+    pub fn services_watcher(&self) -> Option<ryre::PeerId> {
+        self.shared
+            .services
+            .as_ref()
+            .map(services::ServiceHub::uuid)
     }
 }

@@ -6,7 +6,7 @@ use axum::routing::{self, MethodRouter};
 use axum::{Json, Router};
 use serde_json::{json, Map, Value};
 
-use crate::{api, logs, stream, App};
+use crate::{api, logs, services, stream, App};
 
 /// One API route: a method and a path (axum's `{param}` syntax, as in OpenAPI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -35,6 +35,8 @@ const EVENTS: &str = "/api/v1/events";
 const WS: &str = "/api/v1/ws";
 const LOGS: &str = "/api/v1/logs";
 const LOG_EVENTS: &str = "/api/v1/logs/events";
+const SERVICE_TIMER: &str = "/api/v1/services/timer";
+const SERVICE_EVENTS: &str = "/api/v1/services/events";
 const OPENAPI: &str = "/api/v1/openapi.json";
 
 fn def(
@@ -74,6 +76,18 @@ fn table() -> Vec<RouteDef> {
         def("GET", WS, || routing::get(stream::ws), op_ws),
         def("GET", LOGS, || routing::get(logs::list), op_logs),
         def("GET", LOG_EVENTS, || routing::get(logs::sse), op_log_events),
+        def(
+            "GET",
+            SERVICE_TIMER,
+            || routing::get(services::timer),
+            op_service_timer,
+        ),
+        def(
+            "GET",
+            SERVICE_EVENTS,
+            || routing::get(services::sse),
+            op_service_events,
+        ),
         def(
             "GET",
             OPENAPI,
@@ -352,6 +366,54 @@ fn op_log_events() -> Value {
     ])})
 }
 
+fn services_disabled() -> (&'static str, Value) {
+    (
+        "404",
+        problem("The bridge hosts no services watcher (services are off)."),
+    )
+}
+
+fn service_params() -> Vec<Value> {
+    vec![
+        json!({"name": "rate", "in": "query", "required": false,
+         "description": "Only this tick rate, in Hz.",
+         "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}),
+        json!({"name": "access_token", "in": "query", "required": false,
+        "description": "The bearer token, for clients that cannot set headers.",
+        "schema": {"type": "string"}}),
+    ]
+}
+
+fn op_service_timer() -> Value {
+    json!({"operationId": "serviceTimer",
+    "summary": "The timer service as the mesh shows it: timer nodes, rates, who ticks each.",
+    "description": "From the bridge's services watcher (a node named `<bridge>-services`): the \
+        timer nodes (their X-RYRE-TIMER HELLO header), and per rate the node whose ticks it \
+        accepts (the rate's elected ticker), ticks received, missed (gaps in the numbering), \
+        refused, the rate measured over the last second and the lateness histogram (received \
+        minus scheduled; `le_us` null is the overflow bucket).",
+    "parameters": service_params(),
+    "responses": responses(&[
+        ("200", ok_json("The timer service.", "TimerView")),
+        ("400", problem("A bad rate.")),
+        services_disabled(),
+    ])})
+}
+
+fn op_service_events() -> Value {
+    json!({"operationId": "serviceEvents",
+    "summary": "The services live, as Server-Sent Events.",
+    "description": "First a `ready` event (the watcher), then a `timer` event (`data:` a \
+        TimerView) twice a second, and a final `close` event (`stopped`) when the bridge stops.",
+    "parameters": service_params(),
+    "responses": responses(&[
+        ("200", json!({"description": "The stream.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}}})),
+        ("400", problem("A bad rate.")),
+        services_disabled(),
+    ])})
+}
+
 fn op_openapi() -> Value {
     json!({"operationId": "openapi", "summary": "This document.",
            "responses": responses(&[("200", json!({"description": "OpenAPI 3.1.",
@@ -359,7 +421,7 @@ fn op_openapi() -> Value {
 }
 
 fn components() -> Value {
-    json!({
+    let mut c = json!({
         "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         "schemas": {
             "Problem": {"type": "object", "required": ["type", "title", "status"],
@@ -445,5 +507,38 @@ fn components() -> Value {
                         "contentEncoding": "base64"}},
                     "id": {"description": "Echoed in the reply."}}}
         }
-    })
+    });
+    if let Some(Value::Object(m)) = c.get_mut("schemas") {
+        m.insert("TimerView".into(), timer_view_schema());
+    }
+    c
+}
+
+fn timer_view_schema() -> Value {
+    json!({"type": "object", "required": ["watcher", "nodes", "rates"],
+                "properties": {
+                    "watcher": {"type": "object", "properties": {
+                        "uuid": {"type": "string"}, "name": {"type": "string"}}},
+                    "nodes": {"type": "array", "items": {"type": "object",
+                        "properties": {"uuid": {"type": "string"}, "name": {"type": "string"},
+                            "endpoint": {"type": "string"},
+                            "rates": {"type": "array", "items": {"type": "integer"}}}}},
+                    "rates": {"type": "array", "items": {"type": "object",
+                        "required": ["rate", "group", "ticker", "ticks", "lateness"],
+                        "properties": {"rate": {"type": "integer"},
+                            "group": {"type": "string"},
+                            "ticker": {"type": ["object", "null"],
+                                "description": "The node whose ticks were accepted last."},
+                            "tickers": {"type": "array", "items": {"type": "object"}},
+                            "measured_hz": {"type": "integer"},
+                            "ticks": {"type": "object",
+                                "additionalProperties": {"type": "integer"}},
+                            "last": {"type": ["object", "null"]},
+                            "lateness": {"type": "object", "properties": {
+                                "count": {"type": "integer"},
+                                "mean_us": {"type": "number"}, "p50_us": {"type": "number"},
+                                "p99_us": {"type": "number"}, "max_us": {"type": "number"},
+                                "histogram": {"type": "array", "items": {"type": "object",
+                                    "properties": {"le_us": {"type": ["number", "null"]},
+                                        "count": {"type": "integer"}}}}}}}}}}})
 }

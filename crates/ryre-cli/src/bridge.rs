@@ -56,6 +56,9 @@ pub struct BridgeArgs {
     /// Host no log collector (no Logs panel, and /api/v1/logs answers 404).
     #[arg(long)]
     pub no_logs: bool,
+    /// Host no services watcher (no Timer panel, and /api/v1/services/* answers 404).
+    #[arg(long)]
+    pub no_services: bool,
     /// The least severe level the bridge's log collector gathers: error, warn, info, debug or
     /// trace (filtered at the publishers).
     #[arg(long, value_name = "LEVEL", value_parser = crate::log::parse_level, default_value = "info")]
@@ -96,6 +99,7 @@ pub fn run(a: BridgeArgs) -> CliResult {
             memory: usize::try_from(a.logs_memory).unwrap_or(usize::MAX),
             ..LogsConfig::new(a.net.builder())
         }),
+        services: (!a.no_services).then(|| a.net.builder()),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -133,6 +137,7 @@ pub fn run(a: BridgeArgs) -> CliResult {
                     "name": node.name(),
                     "endpoint": node.endpoint(),
                     "logs": bridge.log_collector().map(|id| id.to_string()),
+                    "services": bridge.services_watcher().map(|id| id.to_string()),
                 })
                 .to_string(),
             );
