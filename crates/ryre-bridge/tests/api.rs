@@ -478,9 +478,10 @@ async fn cors_only_when_configured() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn openapi_lists_exactly_the_served_routes() {
     let port = free_udp_port();
-    // With the log collector on, so that the log routes answer too.
+    // With the log collector and the services watcher on, so that their routes answer too.
     let config = BridgeConfig {
         logs: Some(ryre_bridge::LogsConfig::new(builder(port, "logs"))),
+        services: Some(builder(port, "services")),
         ..BridgeConfig::default()
     };
     let tb = TestBridge::start(port, config).await;
@@ -505,7 +506,7 @@ async fn openapi_lists_exactly_the_served_routes() {
         documented, served,
         "the document and the route table differ"
     );
-    assert_eq!(served.len(), 13);
+    assert_eq!(served.len(), 15);
 
     // Each documented route is served (the router does not answer no-route or
     // method-not-allowed), and every other method on its path is 405.

@@ -179,6 +179,30 @@ fn bridge_hosts_a_log_collector_unless_no_logs() {
 }
 
 #[test]
+fn bridge_hosts_a_services_watcher_unless_no_services() {
+    let (_guard, v) = start_bridge_line(&["--name", "web"]);
+    let url = v["url"].as_str().expect("url");
+    let (status, body) = http(url, "GET", "/api/v1/services/timer", &[]);
+    assert_eq!(status, 200, "{body}");
+    let t: Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(t["watcher"]["name"], "web-services");
+    assert_eq!(t["watcher"]["uuid"], v["services"]);
+    assert!(t["rates"].is_array());
+    let (status, body) = http(url, "GET", "/api/v1/services/timer?rate=0", &[]);
+    assert_eq!(status, 400, "{body}");
+
+    let (_guard, v) = start_bridge_line(&["--no-services"]);
+    assert!(v["services"].is_null());
+    let url = v["url"].as_str().expect("url");
+    let (status, body) = http(url, "GET", "/api/v1/services/timer", &[]);
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("urn:ryre:problem:services-disabled"),
+        "{body}"
+    );
+}
+
+#[test]
 fn bench_bridge_reports_ratio_and_fan_out() {
     let out = Command::new(env!("CARGO_BIN_EXE_ryre"))
         .args(["bench", "bridge", "--count", "300", "--rounds", "1"])
