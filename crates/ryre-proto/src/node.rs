@@ -592,12 +592,8 @@ impl NodeState {
                 if id == self.config.id {
                     return Ok(());
                 }
-                let Some(ring) = &mut self.keyring else {
-                    self.stats.ignored += 1;
+                if !self.admit_key(id, key)? {
                     return Ok(());
-                };
-                if let Err(reason) = ring.admit(id, key) {
-                    return Err(self.refuse(id, reason));
                 }
                 self.handle(now, Input::Discovered { id, endpoint })
             }
@@ -615,12 +611,8 @@ impl NodeState {
                 if self.stopped || id == self.config.id || self.has_departed(now, &id) {
                     return Ok(());
                 }
-                let Some(ring) = &mut self.keyring else {
-                    self.stats.ignored += 1;
+                if !self.admit_key(id, key)? {
                     return Ok(());
-                };
-                if let Err(reason) = ring.admit(id, key) {
-                    return Err(self.refuse(id, reason));
                 }
                 self.on_local(now, id, endpoint);
                 Ok(())
@@ -691,6 +683,19 @@ impl NodeState {
                 Ok(())
             }
             Input::Command(cmd) => self.on_command(now, cmd),
+        }
+    }
+
+    /// Binds `id` to `key` in secure mode (refused: a counted problem); an open node ignores
+    /// keyed announcements (`Ok(false)`: a CURVE peer would not let it in).
+    fn admit_key(&mut self, id: PeerId, key: PublicKey) -> Result<bool, Problem> {
+        let Some(ring) = &mut self.keyring else {
+            self.stats.ignored += 1;
+            return Ok(false);
+        };
+        match ring.admit(id, key) {
+            Ok(()) => Ok(true),
+            Err(reason) => Err(self.refuse(id, reason)),
         }
     }
 
