@@ -385,25 +385,17 @@ impl NodeBuilder {
             self.discovery = Discovery::Off;
         }
         self.gossip.ttl = self.gossip_ttl.unwrap_or(self.expired);
-        match (&self.key_dir, self.tofu) {
-            (None, false) => {}
-            (Some(dir), tofu) => {
-                let dir = crate::keys::KeyDir::load(dir)?;
-                let trust = if tofu {
-                    crate::security::Trust::FirstUse
-                } else {
-                    dir.trust()
-                };
-                self.security = crate::Security::Curve {
-                    keys: dir.keys,
-                    trust,
-                };
-            }
-            (None, true) => {
-                let keys = crate::keys::try_generate()
-                    .map_err(|e| Error::Config(format!("cannot draw a key pair: {e}")))?;
-                self.security = crate::Security::tofu(keys);
-            }
+        // The key directory and trust on first use, resolved into `security` (one shared path:
+        // Security::key_dir reads the directory, Security::tofu keeps its keys).
+        if let Some(dir) = &self.key_dir {
+            self.security = crate::Security::key_dir(dir)?;
+        } else if self.tofu {
+            let keys = crate::keys::try_generate()
+                .map_err(|e| Error::Config(format!("cannot draw a key pair: {e}")))?;
+            self.security = crate::Security::tofu(keys);
+        }
+        if let (true, crate::Security::Curve { keys, .. }) = (self.tofu, &self.security) {
+            self.security = crate::Security::tofu(keys.clone());
         }
         let curve = match &self.security {
             crate::Security::Open => None,
