@@ -5,6 +5,8 @@
 # (those need root; they are skipped, loudly, without it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# One build per run: incremental state would only take disk.
+export CARGO_INCREMENTAL=0
 bash scripts/setup.sh
 
 echo "== cargo fmt --check"
@@ -33,3 +35,4 @@ bash scripts/test-sim.sh
 echo "== interop with Pyre (network namespaces)"
 cargo build -q -p ryre-cli
 RYRE_BIN="$PWD/target/debug/ryre" bash tests/interop/run.sh
+echo "== disk: target/ $(du -sh target 2>/dev/null | cut -f1), free $(df -h . | awk 'NR==2 {print $4}')"
