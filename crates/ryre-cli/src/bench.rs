@@ -315,6 +315,10 @@ pub struct PipelineBenchArgs {
     /// Skip the throughput comparison (with --kill: only the recovery measurement).
     #[arg(long)]
     pub no_throughput: bool,
+    /// Also run each ryre batch again while a watcher node is in the cluster's status group
+    /// (the roles then report their status there): what watching costs.
+    #[arg(long)]
+    pub watched: bool,
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
@@ -452,6 +456,7 @@ impl From<PipelineBenchArgs> for ryre_bench::pipeline::PipelineOptions {
             window: a.window,
             kill: a.kill,
             no_throughput: a.no_throughput,
+            watched: a.watched,
             json: a.json,
         }
     }

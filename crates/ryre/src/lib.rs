@@ -322,9 +322,10 @@ impl Node {
         self.inner.shared.command(cmd).map_err(problem_error)
     }
 
-    /// Posts a whisper or shout once its peers have room (see [`SendPolicy`]).
-    fn post_send(&self, cmd: Command) -> Result<(), Error> {
-        self.inner.shared.send_app(cmd).map_err(|r| match r {
+    /// Posts a whisper or shout once its peers have room (see [`SendPolicy`]); with `wait`
+    /// false, only if they have room now.
+    fn post_send(&self, cmd: Command, wait: bool) -> Result<(), Error> {
+        self.inner.shared.send_app(cmd, wait).map_err(|r| match r {
             backpressure::Refusal::Problem(p) => problem_error(p),
             backpressure::Refusal::Full(peers) => Error::WouldBlock { peers },
         })
@@ -351,7 +352,7 @@ impl Node {
         B: Into<Bytes>,
     {
         let content = frames.into_iter().map(Into::into).collect();
-        self.post_send(Command::Whisper { peer, content })
+        self.post_send(Command::Whisper { peer, content }, true)
     }
 
     /// Sends one text frame to one peer.
@@ -368,10 +369,33 @@ impl Node {
     {
         check_str("group name", group)?;
         let content = frames.into_iter().map(Into::into).collect();
-        self.post_send(Command::Shout {
-            group: group.to_string(),
-            content,
-        })
+        self.post_send(
+            Command::Shout {
+                group: group.to_string(),
+                content,
+            },
+            true,
+        )
+    }
+
+    /// [`Node::shout`] that never waits, whatever the node's [`SendPolicy`]: when a member's
+    /// send queue is full it fails at once with [`Error::WouldBlock`] (nothing sent). For
+    /// messages that may be lost but must never hold up their sender, such as a status report
+    /// that the next one replaces. (With [`SendPolicy::DropPeer`] it behaves as `shout`.)
+    pub fn try_shout<I, B>(&self, group: &str, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        check_str("group name", group)?;
+        let content = frames.into_iter().map(Into::into).collect();
+        self.post_send(
+            Command::Shout {
+                group: group.to_string(),
+                content,
+            },
+            false,
+        )
     }
 
     /// Sends one text frame to every peer in a group.

@@ -305,10 +305,29 @@ fn a_shout_waits_for_the_full_member() {
     }
     signal(&child, "-STOP");
     let (sent, _, _) = fill(&a, slow);
+    let t = Instant::now();
     let err = a.shout("g", [Bytes::from_static(b"refused")]).unwrap_err();
     assert!(
         matches!(&err, Error::WouldBlock { peers } if peers == &vec![slow]),
         "{err}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "shout did not wait"
+    );
+    // try_shout never waits, whatever the policy: refused at once, nothing sent.
+    let t = Instant::now();
+    let err = a
+        .try_shout("g", [Bytes::from_static(b"refused")])
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::WouldBlock { peers } if peers == &vec![slow]),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(150),
+        "try_shout waited {:?}",
+        t.elapsed()
     );
     signal(&child, "-CONT");
     // The stopped member needs a moment to drain: try again (bounded) while it is still full.

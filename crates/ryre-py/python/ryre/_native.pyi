@@ -117,6 +117,7 @@ class PipelineWorker:
         collector_timeout: Optional[float] = None,
         max_attempts: Optional[int] = None,
         progress_interval: Optional[float] = None,
+        status_interval: Optional[float] = None,
         **node_settings: Any,
     ) -> "PipelineWorker": ...
     @property
@@ -128,6 +129,7 @@ class PipelineWorker:
 
 class PipelineCollector:
     def __new__(cls, *, cluster: str = ..., progress_interval: Optional[float] = None,
+                status_interval: Optional[float] = None,
                 **settings: Any) -> "PipelineCollector": ...
     def stats(self) -> Dict[str, int]: ...
     def stop(self) -> None: ...
@@ -154,6 +156,7 @@ class PipelineClient:
         result_timeout: Optional[float] = None,
         collector_timeout: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        status_interval: Optional[float] = None,
         **node_settings: Any,
     ) -> "PipelineClient": ...
     @property
