@@ -287,16 +287,27 @@ fn throughput(a: &PipelineOptions, w: u32) -> Result<(Vec<f64>, Vec<f64>, Watche
     let mut ryre_rates = Vec::new();
     let mut zmq_rates = Vec::new();
     let mut watched_rates = Vec::new();
-    for _ in 0..a.rounds {
+    for round in 0..a.rounds {
         let t = push_pull(a.count, a.size, w)?;
         zmq_rates.push(a.count as f64 / t.as_secs_f64());
-        let t = run_batch(&client, payloads(a.count, a.size), |_| {})?;
-        ryre_rates.push(a.count as f64 / t.as_secs_f64());
-        if let Some(watcher) = &watcher {
-            watcher.watch(true, &roles)?;
+        // Watched and unwatched take turns at going first (neither always follows PUSH/PULL).
+        let order: &[bool] = match (&watcher, round % 2) {
+            (None, _) => &[false],
+            (Some(_), 0) => &[false, true],
+            (Some(_), _) => &[true, false],
+        };
+        for &watched in order {
+            if let (true, Some(watcher)) = (watched, &watcher) {
+                watcher.watch(true, &roles)?;
+            }
             let t = run_batch(&client, payloads(a.count, a.size), |_| {})?;
-            watched_rates.push(a.count as f64 / t.as_secs_f64());
-            watcher.watch(false, &roles)?;
+            let rate = a.count as f64 / t.as_secs_f64();
+            if let (true, Some(watcher)) = (watched, &watcher) {
+                watched_rates.push(rate);
+                watcher.watch(false, &roles)?;
+            } else {
+                ryre_rates.push(rate);
+            }
         }
     }
     let watched = watcher.map(|w| (watched_rates, w.reports.load(Ordering::Relaxed)));
