@@ -664,8 +664,11 @@ mod tests {
     fn rates_from_headers_ticks_gaps_and_garbage() {
         let mut v = View::default();
         let t0 = 1_000_000_000_000;
-        assert_eq!(v.take(enter(1, "10, 1,x,0,5000,10"), t0), vec![1, 10]);
-        assert_eq!(v.take(enter(2, "10,100"), t0), vec![100]);
+        assert_eq!(
+            v.take(enter(1, "10, 1,x,0,5000,10"), t0),
+            ["tick/1hz", "tick/10hz"]
+        );
+        assert_eq!(v.take(enter(2, "10,100"), t0), ["tick/100hz"]);
         for n in [1, 2, 5] {
             v.take(tick(1, 10, n, t0), t0 + n * 100_000_000 + 2_000_000);
         }
@@ -724,11 +727,66 @@ mod tests {
     }
 
     #[test]
+    fn pipeline_nodes_join_their_status_group_and_reports_reach_the_view() {
+        use ryre_pipeline::proto::{Msg, Status};
+        let mut v = View::default();
+        let mut headers = Map::new();
+        headers.insert(ryre_pipeline::ROLE_HEADER.to_string(), "worker".to_string());
+        headers.insert(ryre_pipeline::CLUSTER_HEADER.to_string(), "c".to_string());
+        let enter = |id: u8| Event::Enter {
+            peer: PeerId::from_bytes([id; 16]),
+            name: format!("w{id}").into(),
+            headers: headers.clone(),
+            endpoint: "tcp://127.0.0.1:1".into(),
+        };
+        assert_eq!(v.take(enter(1), 0), ["pipeline/c/status"]);
+        assert!(v.take(enter(2), 0).is_empty(), "the group is joined once");
+        let report = Msg::Status(Status {
+            role: Role::Worker,
+            done: 42,
+            held: 3,
+            redealt: 0,
+            duplicates: 0,
+            batches: vec![],
+        })
+        .encode();
+        v.take(
+            Event::Shout {
+                peer: PeerId::from_bytes([1; 16]),
+                name: "w1".into(),
+                group: "pipeline/c/status".into(),
+                content: vec![report].into(),
+            },
+            1,
+        );
+        let j = v.pipeline_json(None, 2);
+        let w = &j["clusters"][0]["workers"];
+        assert_eq!(w[0]["name"], "w1");
+        assert_eq!(
+            (w[0]["done"].as_u64(), w[0]["held"].as_u64()),
+            (Some(42), Some(3))
+        );
+        assert_eq!(w[1]["reported"], false);
+        assert_eq!(j["reports"]["taken"], 1);
+        assert!(v.pipeline_json(Some("other"), 2)["clusters"]
+            .as_array()
+            .is_some_and(Vec::is_empty));
+    }
+
+    #[test]
     fn rate_queries() {
         assert_eq!(parse_rate(None), Ok(None));
         assert_eq!(parse_rate(Some("10")), Ok(Some(10)));
         for bad in ["0", "1001", "-1", "ten", ""] {
             assert_eq!(parse_rate(Some(bad)).expect_err(bad).status, 400);
         }
+        assert_eq!(parse_cluster(Some("web")), Ok(Some("web")));
+        assert_eq!(parse_cluster(Some("")).expect_err("empty").status, 400);
+        assert_eq!(
+            parse_cluster(Some(&"x".repeat(201)))
+                .expect_err("long")
+                .status,
+            400
+        );
     }
 }

@@ -506,7 +506,7 @@ fn cluster_view(name: &str, c: &Cluster, now: u64) -> ClusterView {
             }
         })
         .collect();
-    batches.sort_by(|a, b| (a.0, a.1).cmp(&(b.0, b.1)));
+    batches.sort_by_key(|a| (a.0, a.1));
     // Counts of forged reports may be anything: no overflow.
     let redealt = nodes
         .iter()
