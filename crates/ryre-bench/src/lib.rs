@@ -104,6 +104,31 @@ pub fn ryre_exe() -> std::io::Result<PathBuf> {
     }
 }
 
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine, so a parent and
+/// its children can compare readings (the start-up timeline of `ryre bench discovery`).
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the valid timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+static MAIN_AT: OnceLock<u64> = OnceLock::new();
+
+/// Notes the moment `main` was entered ([`mono_ns`]); the CLI calls it first thing, so a
+/// benchmark child can tell binary loading apart from what follows. Only the first call counts.
+pub fn mark_main() {
+    let _ = MAIN_AT.set(mono_ns());
+}
+
+/// When `main` was entered, if [`mark_main`] was called.
+pub fn main_at() -> Option<u64> {
+    MAIN_AT.get().copied()
+}
+
 /// Prints one line on stdout and flushes (a closed stdout is ignored).
 pub fn print_line(line: &str) {
     let mut out = std::io::stdout().lock();

@@ -213,6 +213,17 @@ enum Flow {
     Stop,
 }
 
+/// Hands the heap pages freed during start-up (the argument tree, the set-up's temporaries) back
+/// to the system: a long-running node keeps only what it uses (issue 18: an idle `ryre node`
+/// within 2.4 MiB PSS). One call, once; glibc only.
+fn release_startup_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only returns free memory of the allocator's arenas to the system.
+    unsafe {
+        libc::malloc_trim(0);
+    }
+}
+
 /// Runs a node with a behaviour until `stop`, the duration, a signal or the node's own end.
 pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
     let printer = Printer { json: b.json };
@@ -231,6 +242,7 @@ pub fn run_node(builder: NodeBuilder, b: Behaviour) -> CliResult {
     let session = Session::new();
     session.forward_events(&node)?;
     session.catch_signals()?;
+    release_startup_memory();
     if b.commands {
         session.read_stdin()?;
     }

@@ -117,7 +117,8 @@ pub fn layer_with(
         bad_endpoints: AtomicU64::new(0),
         tx,
     });
-    let ctx = zmq::Context::new();
+    // The node's context pool: no I/O thread and reaper of the publisher's own.
+    let ctx = ryre::shared_zmq_context();
     let socket = ctx.socket(zmq::XPUB)?;
     socket.set_sndhwm(config.hwm)?;
     socket.set_linger(0)?;

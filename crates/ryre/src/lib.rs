@@ -57,6 +57,20 @@ pub use port::private_port;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem, Stats};
 pub use security::Security;
 pub use transport::TransportError;
+
+/// A ZeroMQ context from the pool that the open nodes of this process share (a few nodes per
+/// context, one I/O thread each): for a service's own sockets, so that a process that runs a
+/// node and, say, its log publisher starts one I/O thread and one reaper, not a pair for each.
+///
+/// ```
+/// let ctx = ryre::shared_zmq_context();
+/// let s = ctx.socket(ryre::zmq::PUB)?;
+/// # drop(s);
+/// # Ok::<(), ryre::zmq::Error>(())
+/// ```
+pub fn shared_zmq_context() -> zmq::Context {
+    transport::shared_context()
+}
 /// The `zmq` crate ryre is built on (for [`NodeBuilder::zmq_context`]).
 pub use zmq;
 
