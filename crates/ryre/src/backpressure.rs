@@ -77,6 +77,12 @@ impl Shared {
     /// Runs a whisper or shout on the caller's thread once every peer it goes to has room, as
     /// the node's policy says.
     pub(crate) fn send_app(&self, cmd: Command) -> Result<(), Refusal> {
+        self.send_app_waiting(cmd, true)
+    }
+
+    /// [`Shared::send_app`]; without `may_wait`, a [`SendPolicy::Block`] node does not wait for
+    /// room either (it refuses at once, as [`SendPolicy::Fail`] does).
+    pub(crate) fn send_app_waiting(&self, cmd: Command, may_wait: bool) -> Result<(), Refusal> {
         let mut deadline: Option<Instant> = None;
         loop {
             let mut core = lock(&self.core);
@@ -99,7 +105,8 @@ impl Shared {
                 return r.map_err(Refusal::Problem);
             }
             let wait = match core.policy {
-                SendPolicy::Block(d) => d,
+                SendPolicy::Block(d) if may_wait => d,
+                SendPolicy::Block(_) => Duration::ZERO,
                 SendPolicy::Fail | SendPolicy::DropPeer => Duration::ZERO,
             };
             let now = Instant::now();

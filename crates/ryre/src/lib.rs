@@ -330,6 +330,17 @@ impl Node {
         })
     }
 
+    /// [`Node::post_send`] that never waits for room, whatever the [`SendPolicy`].
+    fn post_send_now(&self, cmd: Command) -> Result<(), Error> {
+        self.inner
+            .shared
+            .send_app_waiting(cmd, false)
+            .map_err(|r| match r {
+                backpressure::Refusal::Problem(p) => problem_error(p),
+                backpressure::Refusal::Full(peers) => Error::WouldBlock { peers },
+            })
+    }
+
     /// Joins a group (nothing happens when already in it).
     pub fn join(&self, group: &str) -> Result<(), Error> {
         check_str("group name", group)?;
@@ -354,6 +365,35 @@ impl Node {
         self.post_send(Command::Whisper { peer, content })
     }
 
+    /// [`Node::whisper`] that never waits: when the peer's send queue is full it fails at once
+    /// with [`Error::WouldBlock`] (nothing sent), even on a node whose policy is
+    /// [`SendPolicy::Block`] (a [`SendPolicy::DropPeer`] node drops the peer as usual). For
+    /// callers that must not block their thread, such as an async task: try this first, and
+    /// wait for room elsewhere (or call [`Node::whisper`] where blocking is allowed) only on
+    /// `WouldBlock`.
+    ///
+    /// ```
+    /// let node = ryre::Node::builder()
+    ///     .discovery(ryre::Discovery::Off)
+    ///     .endpoint("tcp://127.0.0.1:*")
+    ///     .start()?;
+    /// let stranger = ryre::PeerId::from_bytes([9; 16]);
+    /// assert!(matches!(
+    ///     node.try_whisper(stranger, ["hi"]),
+    ///     Err(ryre::Error::UnknownPeer(_))
+    /// ));
+    /// node.stop()?;
+    /// # Ok::<(), ryre::Error>(())
+    /// ```
+    pub fn try_whisper<I, B>(&self, peer: PeerId, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        let content = frames.into_iter().map(Into::into).collect();
+        self.post_send_now(Command::Whisper { peer, content })
+    }
+
     /// Sends one text frame to one peer.
     pub fn whisper_str(&self, peer: PeerId, text: &str) -> Result<(), Error> {
         self.whisper(peer, [Bytes::copy_from_slice(text.as_bytes())])
@@ -369,6 +409,22 @@ impl Node {
         check_str("group name", group)?;
         let content = frames.into_iter().map(Into::into).collect();
         self.post_send(Command::Shout {
+            group: group.to_string(),
+            content,
+        })
+    }
+
+    /// [`Node::shout`] that never waits: when a member's send queue is full it fails at once
+    /// with [`Error::WouldBlock`] (nothing sent to any member), even on a node whose policy is
+    /// [`SendPolicy::Block`]. See [`Node::try_whisper`].
+    pub fn try_shout<I, B>(&self, group: &str, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        check_str("group name", group)?;
+        let content = frames.into_iter().map(Into::into).collect();
+        self.post_send_now(Command::Shout {
             group: group.to_string(),
             content,
         })
