@@ -10,11 +10,11 @@
 //! | [`timer`] | `timer`, `timer-failover` | tick lateness against a tokio interval; failover gap |
 //! | [`log`] | `log` (and the hidden `log-cost` child) | records/s to disk; the layer's cost per event |
 //! | [`discovery`] | `discovery`, `failover` (and the hidden `swarm` child) | rendezvous against beacons; the agent killed |
-//! | [`bridge`] | `bridge` | HTTP shouts against the Rust API; SSE fan-out |
+//! | [`bridge`] | `bridge` (and the hidden `bare-http` child) | HTTP shouts against a bare axum server and the Rust API; SSE fan-out |
 //! | [`pipeline`] | `pipeline` | tasks/s against libzmq PUSH/PULL; recovery after kill -9 |
 //!
 //! Some benchmarks run child processes of the `ryre` binary (`ryre bench swarm`, `ryre bench
-//! log-cost`, `ryre timer serve`, `ryre bridge`, `ryre pipeline worker`): they start
+//! log-cost`, `ryre bench bare-http`, `ryre timer serve`, `ryre bridge`, `ryre pipeline worker`): they start
 //! [`ryre_exe`], which the CLI sets with [`set_ryre_exe`] (by default, the running executable).
 //!
 //! ```no_run

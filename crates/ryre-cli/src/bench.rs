@@ -44,8 +44,12 @@ pub enum BenchKind {
     /// (Internal: one layer-cost measurement, run by `ryre bench log`.)
     #[command(hide = true)]
     LogCost(LogCostArgs),
-    /// The HTTP bridge: shouts by HTTP POST against the Rust API, and SSE fan-out.
+    /// The HTTP bridge: shouts by HTTP POST against a bare axum server and the Rust API; SSE
+    /// fan-out.
     Bridge(BridgeBenchArgs),
+    /// (Internal: the bare axum server `bench bridge` measures the bridge against.)
+    #[command(hide = true)]
+    BareHttp,
     /// Tasks per second of the reliable pipeline against libzmq PUSH/PULL; recovery cost.
     Pipeline(PipelineBenchArgs),
 }
@@ -65,6 +69,7 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::Failover(a) => ryre_bench::discovery::failover(a.into()),
         BenchKind::Swarm(a) => ryre_bench::discovery::swarm(a.into()),
         BenchKind::Bridge(b) => ryre_bench::bridge::run(&b.into()),
+        BenchKind::BareHttp => ryre_bench::bridge::bare_http(),
         BenchKind::Pipeline(a) => ryre_bench::pipeline::run(a.into()),
     };
     Ok(result?)

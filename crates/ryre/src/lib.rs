@@ -369,6 +369,35 @@ impl Node {
         self.post_send(Command::Whisper { peer, content }, true)
     }
 
+    /// [`Node::whisper`] that never waits: when the peer's send queue is full it fails at once
+    /// with [`Error::WouldBlock`] (nothing sent), even on a node whose policy is
+    /// [`SendPolicy::Block`] (a [`SendPolicy::DropPeer`] node drops the peer as usual). For
+    /// callers that must not block their thread, such as an async task: try this first, and
+    /// wait for room elsewhere (or call [`Node::whisper`] where blocking is allowed) only on
+    /// `WouldBlock`.
+    ///
+    /// ```
+    /// let node = ryre::Node::builder()
+    ///     .discovery(ryre::Discovery::Off)
+    ///     .endpoint("tcp://127.0.0.1:*")
+    ///     .start()?;
+    /// let stranger = ryre::PeerId::from_bytes([9; 16]);
+    /// assert!(matches!(
+    ///     node.try_whisper(stranger, ["hi"]),
+    ///     Err(ryre::Error::UnknownPeer(_))
+    /// ));
+    /// node.stop()?;
+    /// # Ok::<(), ryre::Error>(())
+    /// ```
+    pub fn try_whisper<I, B>(&self, peer: PeerId, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        let content = frames.into_iter().map(Into::into).collect();
+        self.post_send(Command::Whisper { peer, content }, false)
+    }
+
     /// Sends one text frame to one peer.
     pub fn whisper_str(&self, peer: PeerId, text: &str) -> Result<(), Error> {
         self.whisper(peer, [Bytes::copy_from_slice(text.as_bytes())])

@@ -232,6 +232,19 @@ fn a_full_queue_blocks_the_sender_not_the_node() {
     assert!(a.peers().contains(&slow), "the slow peer was dropped");
     assert_no_exit(&a);
 
+    // `try_whisper` never waits, even with the Block policy; nothing is sent.
+    let t0 = Instant::now();
+    let e = a.try_whisper(slow, [numbered(sent)]).unwrap_err();
+    assert!(
+        matches!(&e, Error::WouldBlock { peers } if peers == &vec![slow]),
+        "{e}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(250),
+        "try_whisper waited {:?}",
+        t0.elapsed()
+    );
+
     // One thread waits for room to the stopped peer (up to 300 ms, in a loop of 5 tries);
     // meanwhile a whisper to the other peer goes through at once.
     let waiting = Arc::new(AtomicBool::new(true));
@@ -306,6 +319,18 @@ fn a_shout_waits_for_the_full_member() {
     signal(&child, "-STOP");
     let (sent, _, _) = fill(&a, slow);
     let t = Instant::now();
+    let t0 = Instant::now();
+    let err = a
+        .try_shout("g", [Bytes::from_static(b"refused")])
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::WouldBlock { peers } if peers == &vec![slow]),
+        "{err}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(150),
+        "try_shout waited"
+    );
     let err = a.shout("g", [Bytes::from_static(b"refused")]).unwrap_err();
     assert!(
         matches!(&err, Error::WouldBlock { peers } if peers == &vec![slow]),

@@ -1,6 +1,7 @@
 //! What peers send a node: every ZRE message, checked (routing id, sequence, status) and turned
 //! into events and replies.
 
+use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -9,7 +10,7 @@ use crate::security::{Auth, Refusal, PUBLIC_KEY_HEADER};
 use crate::PeerId;
 
 use super::{NodeState, Problem};
-use crate::{Event, ExitReason};
+use crate::{Event, ExitReason, PeerState};
 
 impl NodeState {
     /// Acts on one inbox message given as its routing id, frame 1 and the frames after it: the
@@ -153,13 +154,45 @@ impl NodeState {
                 got: env.sequence,
             });
         }
+        // The usual case: an alive, unpinged peer whose live deadline entry (half the evasive
+        // time after it was last heard) is the top of the index. Hearing from it moves that
+        // deadline later, so the entry is moved down in place: what `reindex` would do (pop it,
+        // push the new one), without looking the peer up again or hashing its endpoint (which a
+        // message other than HELLO cannot change).
+        let half = self.config.evasive / 2;
+        let heard_at = peer.heard_at + half;
+        let alive = peer.info.state == PeerState::Alive
+            && !peer.pinged
+            && !peer.supervised
+            && peer.timer_at == Some(heard_at);
+        let on_top = alive
+            && self
+                .timers
+                .peek()
+                .is_some_and(|Reverse((at, id))| *at == heard_at && *id == from);
         peer.want_sequence = env.sequence;
         peer.refresh(now);
         let name = peer.info.name.clone();
         self.stats.received += 1;
-        // Hearing from a peer can bring its deadline forward (an evasive peer that answers is
-        // due for its keep-alive PING sooner than for its next reap).
-        self.reindex(from);
+        if on_top {
+            let at = now + half;
+            peer.timer_at = Some(at);
+            if let Some(mut top) = self.timers.peek_mut() {
+                top.0 = (at, from);
+            }
+            // Another entry came up (another peer's, or a stale one): make it exact, as
+            // `reindex` does.
+            if self.timers.peek() != Some(&Reverse((at, from))) {
+                self.settle_timers();
+            }
+        } else if alive {
+            // Its entry is deeper and now early: found stale when it comes up, as in `reindex`.
+            self.settle_timers();
+        } else {
+            // Hearing from a peer can bring its deadline forward (an evasive peer that answers
+            // is due for its keep-alive PING sooner than for its next reap).
+            self.reindex(from);
+        }
         match env.message {
             // HELLO was handled above.
             Message::Hello(_) => {}
