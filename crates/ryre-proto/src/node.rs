@@ -158,7 +158,9 @@ pub enum Input {
         /// The ZRE frames.
         frames: Vec<Bytes>,
     },
-    /// The transport could not queue a message to `id` (its high-water mark is reached).
+    /// The transport could not queue a message to `id` (its high-water mark is reached): the
+    /// peer is dropped (EXIT, [`ExitReason::QueueFull`]). A peer the local party vouches for
+    /// is taken again, on a fresh link, one reap interval later.
     SendFailed {
         /// The peer.
         id: PeerId,
@@ -413,6 +415,11 @@ pub struct NodeState {
     pub(crate) keyring: Option<Keyring>,
     /// Test-only: the sequence check is off (see [`NodeState::break_sequence_check`]).
     pub(crate) broken_sequence_check: bool,
+    /// The time of the input being handled (elections schedule their retries from it).
+    pub(crate) now: Option<Instant>,
+    /// Vouched peers dropped at a full queue, and when to take them again (see
+    /// [`Input::SendFailed`]).
+    pub(crate) retake: Vec<(Instant, PeerId)>,
 }
 
 impl NodeState {
@@ -446,6 +453,8 @@ impl NodeState {
             stopped: false,
             scratch: Vec::with_capacity(64),
             broken_sequence_check: false,
+            now: None,
+            retake: Vec::new(),
             vouched: HashMap::with_hasher(FixedState::with_seed(seed)),
         }
     }
@@ -542,12 +551,18 @@ impl NodeState {
 
     /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        let peers = self.timers.peek().map(|Reverse((at, _))| *at);
+        let retake = self.retake.iter().map(|&(at, _)| at).min();
+        [peers, self.elections.next_retry(), retake]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Acts on one input. `Err` explains input that was refused or dropped; the state is
     /// consistent either way.
     pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
+        self.now = Some(now);
         if let Input::Inbox { frames, .. } = &input {
             let (head, rest) = match frames.split_first() {
                 Some((h, rest)) => (Some(&h[..]), rest),
@@ -679,6 +694,15 @@ impl NodeState {
             Input::SendFailed { id } => {
                 if self.peers.contains_key(&id) {
                     self.remove_peer(id, ExitReason::QueueFull);
+                    if self.vouched.contains_key(&id) {
+                        // Nodes of one machine hear no beacons of each other: nothing else would
+                        // introduce it again. Not at once (a peer that stopped reading would be
+                        // re-created at every send, and its queue would never fill): one reap
+                        // interval later, on a fresh link (found by ryre-sim, swarm seed 13).
+                        let at = now + self.config.reap_interval();
+                        self.retake.retain(|&(_, other)| other != id);
+                        self.retake.push((at, id));
+                    }
                 }
                 Ok(())
             }
@@ -843,6 +867,7 @@ impl NodeState {
     /// Acts on the passing of time: pings evasive peers, reports EVASIVE and SILENT, drops
     /// expired peers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
         if !self.departed.is_empty() {
             let expired = self.config.expired;
             self.departed.retain(|_, since| *since + expired > now);
@@ -919,6 +944,25 @@ impl NodeState {
         }
         for id in ping {
             let _ = self.send(id, &Message::Ping);
+        }
+        if !self.retake.is_empty() {
+            let mut due = Vec::new();
+            self.retake.retain(|&(at, id)| {
+                if at <= now {
+                    due.push(id);
+                }
+                at > now
+            });
+            for id in due {
+                if let Some(endpoint) = self.vouched.get(&id).cloned() {
+                    if !self.stopped && !self.has_departed(now, &id) {
+                        self.require_peer(now, id, endpoint);
+                    }
+                }
+            }
+        }
+        if !self.stopped {
+            self.elections_timeout(now);
         }
         self.settle_timers();
     }

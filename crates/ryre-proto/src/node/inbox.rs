@@ -36,6 +36,7 @@ impl NodeState {
         head: &[u8],
         content: Content,
     ) -> Result<(), Problem> {
+        self.now = Some(now);
         self.count_in(Some(head), &content);
         let result = self.on_message(now, auth, routing_id, Some(head), content);
         self.count_problem(&result);
@@ -190,7 +191,7 @@ impl NodeState {
                         group: group.clone(),
                     });
                 }
-                self.elections_on_peer_join(&group);
+                self.elections_on_peer_join(from, &group);
                 return mismatch;
             }
             Message::Leave { group, status } => {
@@ -319,7 +320,7 @@ impl NodeState {
         self.reindex(from);
         let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
         for g in groups {
-            self.elections_on_peer_join(&g);
+            self.elections_on_peer_join(from, &g);
         }
         Ok(())
     }
