@@ -307,7 +307,11 @@ impl NodeState {
             self.elections.leaders.remove(group);
         }
         let msg = Self::elect_msg(group, challenger);
-        let relay: Vec<PeerId> = self.groups.members(group).filter(|id| *id != from).collect();
+        let relay: Vec<PeerId> = self
+            .groups
+            .members(group)
+            .filter(|id| *id != from)
+            .collect();
         for id in relay {
             let _ = self.send(id, &msg);
         }
@@ -365,12 +369,8 @@ impl NodeState {
             }
             Some(c) => {
                 // A challenger higher than ours: the sender has not heard of ours yet.
-                let decided_own = c == own
-                    && self
-                        .elections
-                        .waves
-                        .get(&group)
-                        .is_some_and(|w| w.decided);
+                let decided_own =
+                    c == own && self.elections.waves.get(&group).is_some_and(|w| w.decided);
                 if decided_own {
                     self.start_wave(&group);
                 } else {

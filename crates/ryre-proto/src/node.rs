@@ -1164,6 +1164,30 @@ impl NodeState {
         }
     }
 
+    /// A ready peer whose link to us started again, while ours to it stays: EXIT as for
+    /// [`NodeState::remove_peer`] (groups left, elections told), but the peer stays known, not
+    /// ready, with our link, its sequence and its deadlines; its HELLO makes it ready again.
+    pub(crate) fn unready(&mut self, id: PeerId, reason: ExitReason) {
+        let Some(p) = self.peers.get_mut(&id).filter(|p| p.info.ready) else {
+            return;
+        };
+        p.info.ready = false;
+        let groups = std::mem::take(&mut p.info.groups);
+        let name = p.info.name.clone();
+        for g in &groups {
+            self.groups.leave(g, id);
+        }
+        self.stats.exits[reason.kind_index()] += 1;
+        self.events.push_back(Event::Exit {
+            peer: id,
+            name,
+            reason,
+        });
+        for g in &groups {
+            self.elections_on_peer_gone(id, g);
+        }
+    }
+
     /// Encodes `msg` with the peer's next sequence and queues it.
     pub(crate) fn send(&mut self, id: PeerId, msg: &Message) -> Result<(), Problem> {
         let content = msg.content_frames().iter().cloned().collect();

@@ -1060,6 +1060,18 @@ impl World {
             // A new link starts with HELLO (index 0); the window moves to it at that HELLO.
             w.link = Some((link, idx));
         }
+        if let Some(d) = &self.debug {
+            let (a, b) = (me.to_string(), sender.to_string());
+            if a.starts_with(d.as_str()) || b.starts_with(d.as_str()) {
+                let h = frames.head();
+                let kind = h.get(2).copied().unwrap_or(0);
+                let seq = h.get(4..6).map_or(0, |s| u16::from_be_bytes([s[0], s[1]]));
+                eprintln!(
+                    "{:?} {a} <- {b}: msg {kind} seq {seq} link {link} idx {idx}",
+                    self.now
+                );
+            }
+        }
         self.report.heart_events += 1;
         let rid = sender.routing_id();
         let _ = p.heart.handle_message(
@@ -1727,6 +1739,26 @@ impl World {
             .collect();
         let mut known = 0;
         let mut problems = Vec::new();
+        if std::env::var("RYRE_SIM_STATS").is_ok() {
+            let mut out = [0u64; 11];
+            let mut exits = [0u64; 8];
+            let mut problems = [0u64; 13];
+            for &s in &live {
+                if let Some(p) = self.slots[s].proc.as_ref() {
+                    let st = p.heart.stats();
+                    for (i, v) in st.messages_out.iter().enumerate() {
+                        out[i] += v;
+                    }
+                    for (i, v) in st.exits.iter().enumerate() {
+                        exits[i] += v;
+                    }
+                    for (i, v) in st.problems.iter().enumerate() {
+                        problems[i] += v;
+                    }
+                }
+            }
+            eprintln!("live nodes: messages_out {out:?} exits {exits:?} problems {problems:?}");
+        }
         for &s in &live {
             let Some(p) = self.slots[s].proc.as_ref() else {
                 continue;

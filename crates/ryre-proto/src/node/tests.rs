@@ -815,6 +815,60 @@ fn duplicate_hello_recreates_the_peer() {
     solo.handle(f.send(&whisper("after"))).unwrap();
 }
 
+/// Found by ryre-sim (swarm seed 512: 507,000 ENTERs in 160 s): we took a peer anew (its message
+/// came before its HELLO) and greeted it, then its older HELLO made it ready; its answer to our
+/// greeting is a second HELLO. Re-greeting that one lands on a ready peer too, and a HELLO
+/// bounced between the two for ever. An answer to our own recent greeting is EXIT and ENTER,
+/// with no new greeting.
+#[test]
+fn a_hello_answering_our_own_greeting_is_not_greeted_again() {
+    let mut solo = Solo::new();
+    solo.handle(Input::Discovered {
+        id: pid(2),
+        endpoint: endpoint_of(2),
+    })
+    .unwrap();
+    solo.transmits();
+    let mut f = Fake::new(2);
+    // A message from its old link, before its HELLO: we take it anew and greet it again.
+    assert!(matches!(
+        solo.handle(f.send_seq(7, &Message::Ping)),
+        Err(Problem::NotReady { .. })
+    ));
+    let ts = solo.transmits();
+    assert!(
+        ts.iter().any(|t| matches!(t, Transmit::Connect { .. })),
+        "{ts:?}"
+    );
+    // Its HELLO (sent before ours arrived) makes it ready.
+    solo.handle(f.hello(&["g"], 0)).unwrap();
+    assert!(matches!(
+        &solo.events()[..],
+        [Event::Enter { .. }, Event::Join { .. }]
+    ));
+    // Its answer to our greeting: EXIT and ENTER, but we do not greet it once more.
+    solo.handle(f.hello(&["g"], 0)).unwrap();
+    let events = solo.events();
+    assert_eq!(events[0], exit(2, ExitReason::Rehello));
+    assert!(matches!(&events[1], Event::Enter { peer, .. } if *peer == pid(2)));
+    assert_eq!(events[2], join_event(2, "g"));
+    assert_eq!(solo.transmits(), vec![], "no new link, no HELLO");
+    assert_eq!(solo.node.peers_by_group("g").count(), 1);
+    // Its link goes on from 1, ours from where it was.
+    solo.handle(f.send(&Message::Ping)).unwrap();
+    assert_eq!(solo.sent().len(), 1);
+    // Much later a second HELLO is a restart again: taken anew and greeted.
+    solo.timeout_at(Duration::from_millis(150));
+    solo.handle(f.send(&Message::Ping)).unwrap();
+    solo.transmits();
+    solo.handle(f.hello(&["g"], 0)).unwrap();
+    let ts = solo.transmits();
+    assert!(
+        ts.iter().any(|t| matches!(t, Transmit::Connect { .. })),
+        "{ts:?}"
+    );
+}
+
 #[test]
 fn restarted_node_is_exited_and_entered_again_over_a_real_link() {
     let mut net = Net::new(2);
@@ -1948,7 +2002,8 @@ fn a_member_joining_mid_wave_still_gets_a_leader() {
 fn a_challenger_restarting_its_wave_gets_fresh_echoes() {
     let mut solo = Solo::new();
     let mut f2 = solo.fake(2, &["g"]);
-    solo.handle(Input::Command(Command::Join("g".into()))).unwrap();
+    solo.handle(Input::Command(Command::Join("g".into())))
+        .unwrap();
     let elect = |c: u8| Message::Elect {
         group: "g".into(),
         challenger: pid(c).to_string(),
@@ -1972,13 +2027,16 @@ fn a_challenger_restarting_its_wave_gets_fresh_echoes() {
 fn an_incomplete_wave_is_started_again() {
     let mut solo = Solo::new();
     let mut f2 = solo.fake(2, &["g"]);
-    solo.handle(Input::Command(Command::Contest("g".into()))).unwrap();
-    solo.handle(Input::Command(Command::Join("g".into()))).unwrap();
+    solo.handle(Input::Command(Command::Contest("g".into())))
+        .unwrap();
+    solo.handle(Input::Command(Command::Join("g".into())))
+        .unwrap();
     let own = Message::Elect {
         group: "g".into(),
         challenger: pid(1).to_string(),
     };
-    let elects = |sent: Vec<(PeerId, Envelope)>| sent.iter().filter(|(_, e)| e.message == own).count();
+    let elects =
+        |sent: Vec<(PeerId, Envelope)>| sent.iter().filter(|(_, e)| e.message == own).count();
     assert_eq!(elects(solo.sent()), 1);
     // Peer 2 does not answer ELECT (it stays alive): the wave starts again after a reap
     // interval, then after two more.
@@ -1988,7 +2046,11 @@ fn an_incomplete_wave_is_started_again() {
         elects(solo.sent())
     };
     assert_eq!(at(&mut solo, &mut f2, REAP + REAP / 10), 1);
-    assert_eq!(at(&mut solo, &mut f2, REAP * 2 + REAP / 5), 0, "backing off");
+    assert_eq!(
+        at(&mut solo, &mut f2, REAP * 2 + REAP / 5),
+        0,
+        "backing off"
+    );
     assert_eq!(at(&mut solo, &mut f2, REAP * 3 + REAP / 5), 1);
     // Its echo completes the wave: LEADER, and no more retries.
     solo.handle(f2.send(&own)).unwrap();
