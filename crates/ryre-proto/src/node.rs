@@ -846,6 +846,14 @@ impl NodeState {
             self.stats.ignored += 1;
             return Ok(());
         }
+        if !beacon.is_leaving()
+            && self.peers.contains_key(&beacon.id)
+            && !self.departed.contains_key(&beacon.id)
+        {
+            // A known peer's periodic beacon (nearly every beacon heard): nothing to do, as
+            // `Input::Discovered` would find, without formatting its endpoint.
+            return Ok(());
+        }
         let input = if beacon.is_leaving() {
             // A peer vouched for by the machine's agent or this process leaves through them
             // (GONE, or the registry): a leaving beacon for it is forged or stale.
