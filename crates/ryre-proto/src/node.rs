@@ -16,7 +16,7 @@ use foldhash::fast::FixedState;
 use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
-use crate::peer::{endpoint_key, Peer};
+use crate::peer::{endpoint_key, Peer, PeerTable};
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::security::{Auth, Keyring, PublicKey, Refusal, Security, SignedBeacon};
 use crate::{Event, ExitReason, Frames, PeerId, Transmit};
@@ -389,7 +389,7 @@ pub struct NodeState {
     pub(crate) name: Arc<str>,
     pub(crate) status: u8,
     pub(crate) own_groups: BTreeSet<String>,
-    pub(crate) peers: HashMap<PeerId, Peer, FixedState>,
+    pub(crate) peers: PeerTable,
     /// Ids that said they were leaving, and when they said it.
     pub(crate) departed: HashMap<PeerId, Instant, FixedState>,
     pub(crate) groups: Groups,
@@ -441,7 +441,7 @@ impl NodeState {
             own_groups: BTreeSet::new(),
             // foldhash, seeded from our own id: fast, and the same run after run for the same
             // node (the heart stays deterministic), yet different from node to node.
-            peers: HashMap::with_hasher(FixedState::with_seed(seed)),
+            peers: PeerTable::with_hasher(FixedState::with_seed(seed)),
             departed: HashMap::with_hasher(FixedState::with_seed(seed)),
             groups: Groups::default(),
             elections: Default::default(),

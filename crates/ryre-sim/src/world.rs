@@ -214,6 +214,56 @@ struct Link {
     drop_next: bool,
 }
 
+/// The links by id: the links themselves in a slab, an id -> slot index beside them. A hash map
+/// of whole links doubled its 96-byte slots when a million links passed a power of two.
+#[derive(Default)]
+struct LinkTable {
+    index: HashMap<u64, u32>,
+    slots: Vec<Option<Link>>,
+    free: Vec<u32>,
+}
+
+impl LinkTable {
+    fn insert(&mut self, id: u64, link: Link) {
+        if let Some(&i) = self.index.get(&id) {
+            self.slots[i as usize] = Some(link);
+            return;
+        }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(link);
+                i
+            }
+            None => {
+                self.slots.push(Some(link));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(id, i);
+    }
+
+    fn get_mut(&mut self, id: &u64) -> Option<&mut Link> {
+        let i = *self.index.get(id)?;
+        self.slots[i as usize].as_mut()
+    }
+
+    fn contains_key(&self, id: &u64) -> bool {
+        self.index.contains_key(id)
+    }
+
+    fn remove(&mut self, id: &u64) -> Option<Link> {
+        let i = self.index.remove(id)?;
+        self.free.push(i);
+        self.slots[i as usize].take()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (&u64, &Link)> {
+        self.index
+            .iter()
+            .filter_map(|(id, &i)| self.slots[i as usize].as_ref().map(|l| (id, l)))
+    }
+}
+
 struct RvConn {
     client: usize,
     client_inc: u32,
@@ -254,7 +304,7 @@ struct World {
     slots: Vec<Slot>,
     hosts: Vec<Host>,
     by_endpoint: HashMap<String, usize>,
-    links: HashMap<u64, Link>,
+    links: LinkTable,
     next_link: u64,
     conns: HashMap<u64, RvConn>,
     next_conn: u64,
@@ -357,7 +407,7 @@ impl World {
             slots: Vec::new(),
             hosts,
             by_endpoint: HashMap::default(),
-            links: HashMap::default(),
+            links: LinkTable::default(),
             next_link: 1,
             conns: HashMap::default(),
             next_conn: 1,
