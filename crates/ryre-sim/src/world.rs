@@ -45,7 +45,7 @@ impl EventQueue {
                 (self.slots.len() - 1) as u32
             }
         };
-        let at = at.as_nanos() as u128;
+        let at = at.as_nanos();
         debug_assert!(at < 1 << 48 && u128::from(n) < 1 << Self::N_BITS);
         let key =
             (at << (Self::N_BITS + Self::LOW)) | (u128::from(n) << Self::LOW) | u128::from(idx);

@@ -2040,7 +2040,7 @@ fn an_incomplete_wave_is_started_again() {
     assert_eq!(elects(solo.sent()), 1);
     // Peer 2 does not answer ELECT (it stays alive): the wave starts again after a reap
     // interval, then after two more.
-    let mut at = |solo: &mut Solo, f2: &mut Fake, t: Duration| {
+    let at = |solo: &mut Solo, f2: &mut Fake, t: Duration| {
         solo.timeout_at(t);
         solo.handle(f2.send(&Message::Ping)).unwrap();
         elects(solo.sent())
