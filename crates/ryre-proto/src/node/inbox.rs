@@ -37,6 +37,7 @@ impl NodeState {
         head: &[u8],
         content: Content,
     ) -> Result<(), Problem> {
+        self.now = Some(now);
         self.count_in(Some(head), &content);
         let result = self.on_message(now, auth, routing_id, Some(head), content);
         self.count_problem(&result);
@@ -223,7 +224,7 @@ impl NodeState {
                         group: group.clone(),
                     });
                 }
-                self.elections_on_peer_join(&group);
+                self.elections_on_peer_join(from, &group);
                 return mismatch;
             }
             Message::Leave { group, status } => {
@@ -302,11 +303,29 @@ impl NodeState {
             self.stats.ignored += 1;
             return Err(Problem::Departed(from));
         }
-        if self.peers.get(&from).is_some_and(|p| p.info.ready) {
-            // A second HELLO: the peer restarted. Drop it and take it anew.
-            self.remove_peer(from, ExitReason::Rehello);
+        let mut greeted = false;
+        if let Some(p) = self.peers.get(&from).filter(|p| p.info.ready) {
+            // A second HELLO: the peer's link to us started again (it took us anew).
+            if p.resync_after.is_some_and(|t| now < t) {
+                // We greeted it ourselves less than a reap interval ago: this HELLO answers
+                // ours (an older HELLO of it made it ready meanwhile). EXIT and ENTER, but no
+                // new greeting on a new link: that one would land on a ready peer too, and a
+                // HELLO would bounce between the two for ever (found by ryre-sim, swarm seed
+                // 512). Our link to it, which it has just been greeted on, stays.
+                self.unready(from, ExitReason::Rehello);
+            } else {
+                // Drop it and take it anew.
+                self.remove_peer(from, ExitReason::Rehello);
+                greeted = true;
+            }
         }
         self.require_peer(now, from, hello.endpoint.clone());
+        if greeted {
+            let after = now + self.config.reap_interval();
+            if let Some(p) = self.peers.get_mut(&from) {
+                p.resync_after = Some(after);
+            }
+        }
         if sequence != 1 {
             self.remove_peer(
                 from,
@@ -352,7 +371,7 @@ impl NodeState {
         self.reindex(from);
         let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
         for g in groups {
-            self.elections_on_peer_join(&g);
+            self.elections_on_peer_join(from, &g);
         }
         Ok(())
     }

@@ -274,15 +274,18 @@ impl AgentState {
         let Some(d) = self.domains.get(domain) else {
             return;
         };
-        let conns: Vec<ConnId> = d
-            .members
-            .iter()
-            .filter_map(|id| self.members.get(id).map(|m| m.conn))
-            .collect();
+        if d.members.is_empty() {
+            return;
+        }
         let msg = RvMsg::Beacon { from, data };
         let Ok(frame) = msg.encode() else { return };
-        for conn in conns {
-            self.out.push_back(AgentOutput::Send {
+        let (members, out) = (&self.members, &mut self.out);
+        for conn in d
+            .members
+            .iter()
+            .filter_map(|id| members.get(id).map(|m| m.conn))
+        {
+            out.push_back(AgentOutput::Send {
                 conn,
                 frame: frame.clone(),
             });
