@@ -353,3 +353,101 @@ fn gossip_with_beacons_asked_for_keeps_both() {
     assert_eq!(adv.endpoint(), "tcp://203.0.113.5:6000");
     adv.stop().unwrap();
 }
+
+#[test]
+fn the_machines_agent_gossips_for_all_its_nodes_through_one_session() {
+    // Two "hosts" in one process: each its own beacon port, so its own device rendezvous (and
+    // agent) and its own in-process group; they meet only through the hub.
+    let hub = gossip_node("hub")
+        .gossip_bind("tcp://127.0.0.1:*")
+        .start()
+        .expect("hub");
+    let ep = hub.gossip_endpoint().unwrap().to_string();
+    let host = |port: u16, name: &str| {
+        builder(port, name)
+            .endpoint("tcp://127.0.0.1:*")
+            .evasive_timeout(Duration::from_millis(500))
+            .expired_timeout(Duration::from_secs(2))
+            .gossip_connect(&ep)
+            .gossip_via_agent(true)
+            .start()
+            .expect(name)
+    };
+    let (pa, pb) = (free_udp_port(), free_udp_port());
+    let a: Vec<Node> = (0..3).map(|i| host(pa, &format!("a{i}"))).collect();
+    let b: Vec<Node> = (0..2).map(|i| host(pb, &format!("b{i}"))).collect();
+    assert_eq!(a[0].discovery(), ryre::Discovery::Local, "no UDP");
+    let all: Vec<&Node> = a.iter().chain(&b).collect();
+    for x in &all {
+        let mut left: Vec<_> = all
+            .iter()
+            .map(|n| n.uuid())
+            .chain([hub.uuid()])
+            .filter(|id| *id != x.uuid())
+            .collect();
+        expect(x, "ENTER of every other node and the hub", |e| {
+            if let Event::Enter { peer, .. } = e {
+                left.retain(|id| id != peer);
+            }
+            left.is_empty()
+        });
+    }
+    // One session per host at the hub, one tuple per node.
+    let view = hub.gossip_hub().expect("a hub");
+    assert_eq!(view.sessions, 2, "{view:?}");
+    assert_eq!(view.tuples.len(), 6, "{view:?}");
+    let agent_a = a.iter().find(|n| n.is_agent()).expect("host a's agent");
+    assert_eq!(agent_a.agent_gossip(), vec![(ep.clone(), 3)]);
+    // Messages cross.
+    b[1].whisper_str(a[2].uuid(), "via-agent").unwrap();
+    expect(
+        &a[2],
+        "WHISPER",
+        |e| matches!(e, Event::Whisper { content, .. } if &content[0][..] == b"via-agent"),
+    );
+    // b1 leaves: its tuple is withdrawn at the hub at once, the session stays for b0.
+    let gone = b[1].uuid().to_string();
+    b[1].stop().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let view = hub.gossip_hub().unwrap();
+        if !view.tuples.iter().any(|(k, _)| *k == gone) {
+            assert_eq!(view.tuples.len(), 5, "{view:?}");
+            assert_eq!(view.sessions, 2, "{view:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "b1's tuple stayed: {view:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for x in &a {
+        expect(
+            x,
+            "EXIT of b1",
+            |e| matches!(e, Event::Exit { peer, .. } if peer.to_string() == gone),
+        );
+    }
+    // A newcomer on host b is told what the session learned: it meets host a's nodes.
+    let c = host(pb, "b2");
+    let mut left: Vec<_> = a.iter().map(|n| n.uuid()).collect();
+    expect(&c, "ENTER of host a's nodes", |e| {
+        if let Event::Enter { peer, .. } = e {
+            left.retain(|id| id != peer);
+        }
+        left.is_empty()
+    });
+    assert_eq!(hub.gossip_hub().unwrap().sessions, 2);
+    for n in a.iter().chain([&b[0], &c]) {
+        n.stop().unwrap();
+    }
+    hub.stop().unwrap();
+}
+
+#[test]
+fn gossip_through_the_agent_needs_an_agent() {
+    let bad = gossip_node("bad")
+        .discovery(ryre::Discovery::Beacon)
+        .gossip_connect("tcp://127.0.0.1:9")
+        .gossip_via_agent(true)
+        .start();
+    assert!(matches!(bad, Err(ryre::Error::Config(_))), "{bad:?}");
+}
