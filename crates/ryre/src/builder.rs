@@ -444,7 +444,15 @@ impl NodeBuilder {
             .name
             .clone()
             .unwrap_or_else(|| id.to_string()[..6].to_string());
-        let stack = Stack::of(self.ipv6, self.dual_stack);
+        let mut stack = Stack::of(self.ipv6, self.dual_stack);
+        if stack == Stack::V4
+            && !discovery::has_ipv4()
+            && Interface6::find(self.interface.as_deref()).is_ok()
+        {
+            // An IPv6-only host: an IPv4 node could not even bind its inbox.
+            tracing::info!("no IPv4 address on this host: the node speaks IPv6");
+            stack = Stack::V6;
+        }
         let (iface, iface6) = stack.interfaces(self.interface.as_deref())?;
         // A secure node has a context of its own, whose ZAP handler knows its trust settings and
         // is bound before the CURVE inbox exists: if it cannot be, the node does not start.

@@ -43,10 +43,8 @@ fn parse_publish(m: &[u8]) -> Option<(String, String, u32)> {
 }
 
 fn gossip_node(name: &str) -> NodeBuilder {
-    Node::builder()
-        .name(name)
-        .interface("lo")
-        .endpoint("tcp://127.0.0.1:*")
+    node(name)
+        .endpoint(local_endpoint())
         .evasive_timeout(Duration::from_millis(500))
         .expired_timeout(Duration::from_secs(2))
 }
@@ -84,8 +82,7 @@ fn recv_until(s: &zmq::Socket, what: &str, mut pred: impl FnMut(&[u8]) -> bool) 
 }
 
 fn dealer(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
-    let s = ctx.socket(zmq::DEALER).expect("dealer");
-    s.set_linger(0).expect("linger");
+    let s = zmq_socket(ctx, zmq::DEALER);
     s.connect(endpoint).expect("connect");
     s
 }
@@ -93,12 +90,12 @@ fn dealer(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
 #[test]
 fn a_ryre_hub_speaks_zgp_byte_by_byte() {
     let hub = gossip_node("hub")
-        .gossip_bind("tcp://127.0.0.1:*")
+        .gossip_bind(local_endpoint())
         .start()
         .expect("hub");
     let ep = hub.gossip_endpoint().expect("bound").to_string();
     assert!(
-        ep.starts_with("tcp://127.0.0.1:") && !ep.ends_with(":*"),
+        ep.starts_with(&local_prefix()) && !ep.ends_with(":*"),
         "{ep}"
     );
     let ctx = zmq::Context::new();
@@ -172,9 +169,8 @@ fn a_ryre_hub_speaks_zgp_byte_by_byte() {
 #[test]
 fn a_ryre_client_speaks_zgp_byte_by_byte_and_meets_who_the_hub_names() {
     let ctx = zmq::Context::new();
-    let router = ctx.socket(zmq::ROUTER).unwrap();
-    router.set_linger(0).unwrap();
-    router.bind("tcp://127.0.0.1:*").unwrap();
+    let router = zmq_socket(&ctx, zmq::ROUTER);
+    router.bind(&local_endpoint()).unwrap();
     let ep = router.get_last_endpoint().unwrap().unwrap();
     // A long ttl: re-published every 20 s, so only the re-send on INVALID can bring the tuple.
     let a = gossip_node("a")
@@ -250,7 +246,7 @@ fn nodes_meet_through_a_hub_that_dies_and_comes_back() {
     // re-publish on INVALID can bring a and b back to the new hub.
     let gossip_node = |name: &str| gossip_node(name).gossip_ttl(Duration::from_secs(60));
     let hub = gossip_node("hub")
-        .gossip_bind("tcp://127.0.0.1:*")
+        .gossip_bind(local_endpoint())
         .start()
         .expect("hub");
     let ep = hub.gossip_endpoint().unwrap().to_string();
@@ -336,7 +332,7 @@ fn gossip_with_beacons_asked_for_keeps_both() {
     let port = free_udp_port();
     let n = builder(port, "both")
         .discovery(ryre::Discovery::Beacon)
-        .gossip_bind("tcp://127.0.0.1:*")
+        .gossip_bind(local_endpoint())
         .start()
         .unwrap();
     assert_eq!(n.discovery(), ryre::Discovery::Beacon);
@@ -359,13 +355,13 @@ fn the_machines_agent_gossips_for_all_its_nodes_through_one_session() {
     // Two "hosts" in one process: each its own beacon port, so its own device rendezvous (and
     // agent) and its own in-process group; they meet only through the hub.
     let hub = gossip_node("hub")
-        .gossip_bind("tcp://127.0.0.1:*")
+        .gossip_bind(local_endpoint())
         .start()
         .expect("hub");
     let ep = hub.gossip_endpoint().unwrap().to_string();
     let host = |port: u16, name: &str| {
         builder(port, name)
-            .endpoint("tcp://127.0.0.1:*")
+            .endpoint(local_endpoint())
             .evasive_timeout(Duration::from_millis(500))
             .expired_timeout(Duration::from_secs(2))
             .gossip_connect(&ep)

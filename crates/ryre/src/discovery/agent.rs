@@ -49,7 +49,8 @@ pub(crate) type GossipView = Arc<Mutex<Vec<(String, usize)>>>;
 /// Where the rendezvous listens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Rendezvous {
-    /// TCP on 127.0.0.1 at this port.
+    /// TCP on 127.0.0.1 at this port (on `[::1]` on a host whose loopback has no IPv4 address,
+    /// an IPv6-only one).
     Tcp(u16),
     /// A Unix socket at this path.
     Ipc(PathBuf),
@@ -75,16 +76,28 @@ pub(crate) fn grab(at: &Rendezvous) -> io::Result<Option<Listener>> {
     match at {
         Rendezvous::Tcp(port) => {
             use socket2::{Domain, Socket, Type};
-            let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-            // Reuse a port in TIME_WAIT; never SO_REUSEPORT (that would let two agents bind).
-            s.set_reuse_address(true)?;
-            s.set_cloexec(true)?;
-            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port);
-            match s.bind(&addr.into()) {
-                Ok(()) => {}
+            let bind = |addr: SocketAddr| -> io::Result<Socket> {
+                let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+                // Reuse a port in TIME_WAIT; never SO_REUSEPORT (two agents could bind).
+                s.set_reuse_address(true)?;
+                s.set_cloexec(true)?;
+                if addr.is_ipv6() {
+                    s.set_only_v6(true)?;
+                }
+                s.bind(&addr.into())?;
+                Ok(s)
+            };
+            let [v4, v6] = loopback_addrs(*port);
+            // 127.0.0.1, or [::1] where loopback has no IPv4 address (an IPv6-only host).
+            let s = match bind(v4) {
+                Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => bind(v6),
+                other => other,
+            };
+            let s = match s {
+                Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Ok(None),
                 Err(e) => return Err(e),
-            }
+            };
             s.listen(1024)?;
             s.set_nonblocking(true)?;
             Ok(Some(Listener::Tcp(s.into())))
@@ -133,8 +146,7 @@ pub fn agent_view(at: &Rendezvous, timeout: Duration) -> io::Result<AgentView> {
     let deadline = Instant::now() + timeout;
     let mut stream: Box<dyn ReadWrite> = match at {
         Rendezvous::Tcp(port) => {
-            let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port));
-            let s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+            let s = connect_loopback(*port, timeout)?;
             s.set_read_timeout(Some(timeout))?;
             Box::new(s)
         }
@@ -184,6 +196,26 @@ pub fn agent_view(at: &Rendezvous, timeout: Duration) -> io::Result<AgentView> {
             io::ErrorKind::InvalidData,
             "no ryre agent answered on the rendezvous",
         ))
+    }
+}
+
+/// Where a TCP rendezvous may listen: 127.0.0.1, then `[::1]` (see [`Rendezvous::Tcp`]).
+fn loopback_addrs(port: u16) -> [SocketAddr; 2] {
+    [
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)),
+        SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), port),
+    ]
+}
+
+/// Connects to a TCP rendezvous: at 127.0.0.1, or at `[::1]` when 127.0.0.1 cannot be reached
+/// at all (no such address: an IPv6-only host).
+pub(crate) fn connect_loopback(port: u16, timeout: Duration) -> io::Result<std::net::TcpStream> {
+    let [v4, v6] = loopback_addrs(port);
+    match std::net::TcpStream::connect_timeout(&v4, timeout) {
+        Err(e) if e.kind() != io::ErrorKind::ConnectionRefused => {
+            std::net::TcpStream::connect_timeout(&v6, timeout).map_err(|_| e)
+        }
+        other => other,
     }
 }
 

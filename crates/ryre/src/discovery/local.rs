@@ -3,7 +3,6 @@
 //! when the agent dies, wait a random moment and race for the rendezvous again.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,8 +63,7 @@ impl Conn {
 fn connect(at: &Rendezvous) -> io::Result<Conn> {
     let conn = match at {
         Rendezvous::Tcp(port) => {
-            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port);
-            let s = std::net::TcpStream::connect_timeout(&addr.into(), Duration::from_millis(200))?;
+            let s = agent::connect_loopback(*port, Duration::from_millis(200))?;
             s.set_nodelay(true)?;
             s.set_nonblocking(true)?;
             Conn::Tcp(s)
