@@ -52,6 +52,7 @@ pub use builder::{Discovery, NodeBuilder};
 pub use bytes::Bytes;
 pub use discovery::agent::{agent_view, AgentView, Rendezvous};
 pub use discovery::gossip::GossipHub;
+pub use discovery::has_ipv4;
 pub use discovery::{Interface, Interface6, InterfaceError};
 pub use events::EventStream;
 pub use port::private_port;
