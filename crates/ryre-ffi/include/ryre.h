@@ -223,7 +223,7 @@ int ryre_node_set_verbose(struct ryre_node_t *node, bool on);
 int ryre_node_set_send_hwm(struct ryre_node_t *node, int hwm);
 
 // IPv6 instead of IPv4 (default false; Zyre's ZSYS_IPV6=1): the inbox on the interface's IPv6
-// address ("tcp://[::1]:PORT" on "lo"), beacons to the IPv6 multicast group ff02::1 on that
+// address (`tcp://[::1]:PORT` on "lo"), beacons to the IPv6 multicast group ff02::1 on that
 // interface. Before start only.
 int ryre_node_set_ipv6(struct ryre_node_t *node, bool on);
 
@@ -231,8 +231,8 @@ int ryre_node_set_ipv6(struct ryre_node_t *node, bool on);
 // over both; HELLO announces the IPv4 endpoint. Before start only.
 int ryre_node_set_dual_stack(struct ryre_node_t *node, bool on);
 
-// Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint ("tcp://[::1]:*" or
-// "tcp://10.0.0.1:5670"); turns beacons off unless discovery is set too. Before start only.
+// Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint (`tcp://[::1]:*` or
+// `tcp://10.0.0.1:5670`); turns beacons off unless discovery is set too. Before start only.
 int ryre_node_gossip_bind(struct ryre_node_t *node, const char *endpoint);
 
 // Gossips through the hub at this endpoint (repeatable; as Zyre's zyre_gossip_connect); turns

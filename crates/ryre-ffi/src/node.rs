@@ -244,7 +244,7 @@ pub extern "C" fn ryre_node_set_send_hwm(node: *mut ryre_node_t, hwm: c_int) -> 
 }
 
 /// IPv6 instead of IPv4 (default false; Zyre's ZSYS_IPV6=1): the inbox on the interface's IPv6
-/// address ("tcp://[::1]:PORT" on "lo"), beacons to the IPv6 multicast group ff02::1 on that
+/// address (`tcp://[::1]:PORT` on "lo"), beacons to the IPv6 multicast group ff02::1 on that
 /// interface. Before start only.
 #[no_mangle]
 pub extern "C" fn ryre_node_set_ipv6(node: *mut ryre_node_t, on: bool) -> c_int {
@@ -258,8 +258,8 @@ pub extern "C" fn ryre_node_set_dual_stack(node: *mut ryre_node_t, on: bool) -> 
     configure(node, |b| Ok(b.dual_stack(on)))
 }
 
-/// Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint ("tcp://[::1]:*" or
-/// "tcp://10.0.0.1:5670"); turns beacons off unless discovery is set too. Before start only.
+/// Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint (`tcp://[::1]:*` or
+/// `tcp://10.0.0.1:5670`); turns beacons off unless discovery is set too. Before start only.
 #[no_mangle]
 pub extern "C" fn ryre_node_gossip_bind(node: *mut ryre_node_t, endpoint: *const c_char) -> c_int {
     configure(node, |b| Ok(b.gossip_bind(str_arg(endpoint, "endpoint")?)))
