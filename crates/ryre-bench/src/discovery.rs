@@ -67,6 +67,8 @@ pub struct SwarmOptions {
     pub interface: Option<String>,
     /// Gossip hubs every node connects to (none: no gossip).
     pub gossip_connect: Vec<String>,
+    /// Gossip through the machine's agent (one session per hub for the host).
+    pub gossip_agent: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> BenchError {
@@ -99,6 +101,7 @@ pub fn swarm(a: SwarmOptions) -> BenchResult {
                         .interface(a.interface.as_deref().unwrap_or("lo")),
                     |b, hub| b.gossip_connect(hub.clone()),
                 )
+                .gossip_via_agent(a.gossip_agent)
                 .agent(!a.no_agent)
                 .tofu(a.tofu)
                 .start()?,

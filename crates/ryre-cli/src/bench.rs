@@ -248,6 +248,9 @@ pub struct SwarmArgs {
     /// A gossip hub every node connects to (repeatable).
     #[arg(long)]
     pub gossip_connect: Vec<String>,
+    /// Gossip through the machine's agent (one session per hub for the host).
+    #[arg(long)]
+    pub gossip_agent: bool,
 }
 /// Arguments of `ryre bench bridge`.
 #[derive(Debug, Args)]
@@ -431,6 +434,7 @@ impl From<SwarmArgs> for ryre_bench::discovery::SwarmOptions {
             tofu: a.tofu,
             interface: a.interface,
             gossip_connect: a.gossip_connect,
+            gossip_agent: a.gossip_agent,
         }
     }
 }

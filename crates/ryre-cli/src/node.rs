@@ -1,5 +1,6 @@
 //! `ryre node`: start a node, print every event, and optionally shout, echo, burst or churn;
-//! stdin lines are commands (`shout G TEXT`, `whisper HEX TEXT`, `join G`, `leave G`, `stop`).
+//! stdin lines are commands (`shout G TEXT`, `whisper HEX TEXT`, `join G`, `leave G`,
+//! `security`, `gossip`, `stop`).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -157,6 +158,8 @@ pub enum StdinCommand {
     Leave(String),
     /// `security`: print what secure mode has refused so far
     Security,
+    /// `gossip`: print what the node's gossip hub holds and the agent's gossip sessions
+    Gossip,
     /// `stop`
     Stop,
 }
@@ -198,9 +201,10 @@ pub fn parse_command(line: &str) -> Result<Option<StdinCommand>, String> {
         "leave" => StdinCommand::Leave(one("GROUP")?),
         "stop" | "quit" | "exit" if rest.is_empty() => StdinCommand::Stop,
         "security" if rest.is_empty() => StdinCommand::Security,
+        "gossip" if rest.is_empty() => StdinCommand::Gossip,
         _ => {
             return Err(format!(
-                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | security | stop"
+                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | security | gossip | stop"
             ))
         }
     };
@@ -425,6 +429,10 @@ impl Runner {
             StdinCommand::Leave(g) => self.node.leave(&g),
             StdinCommand::Security => {
                 self.printer.security(&self.node);
+                Ok(())
+            }
+            StdinCommand::Gossip => {
+                self.printer.gossip(&self.node);
                 Ok(())
             }
             StdinCommand::Stop => return Flow::Stop,

@@ -122,6 +122,8 @@ pub fn layer_with(
     let socket = ctx.socket(zmq::XPUB)?;
     socket.set_sndhwm(config.hwm)?;
     socket.set_linger(0)?;
+    // Collectors may listen on IPv4 or IPv6 (`tcp://[..]:port`): ZMQ_IPV6 connects to both.
+    socket.set_ipv6(true)?;
     // Queue only for collectors that are connected: one that died holds nothing back.
     socket.set_immediate(true)?;
     set_nodrop(&socket)?;

@@ -1558,6 +1558,10 @@ impl World {
                 }
                 AgentOutput::Close { conn } => self.close_conn(conn.0),
                 AgentOutput::Beacon { datagram, .. } => self.broadcast(host, datagram),
+                // The simulated nodes never ask their agent to gossip.
+                AgentOutput::GossipOpen { .. }
+                | AgentOutput::GossipSend { .. }
+                | AgentOutput::GossipClose { .. } => {}
             }
         }
     }

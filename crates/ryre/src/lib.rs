@@ -51,6 +51,8 @@ pub use backpressure::SendPolicy;
 pub use builder::{Discovery, NodeBuilder};
 pub use bytes::Bytes;
 pub use discovery::agent::{agent_view, AgentView, Rendezvous};
+pub use discovery::gossip::GossipHub;
+pub use discovery::has_ipv4;
 pub use discovery::{Interface, Interface6, InterfaceError};
 pub use events::EventStream;
 pub use port::private_port;
@@ -180,6 +182,7 @@ struct Inner {
     events: Arc<EventQueue>,
     thread: Mutex<Option<JoinHandle<()>>>,
     is_agent: Arc<std::sync::atomic::AtomicBool>,
+    agent_gossip: discovery::agent::GossipView,
     discovery: Discovery,
     gossip: discovery::gossip::GossipSlot,
     gossip_endpoint: Option<String>,
@@ -292,6 +295,24 @@ impl Node {
     /// gossip ([`NodeBuilder::gossip_bind`]).
     pub fn gossip_endpoint(&self) -> Option<&str> {
         self.inner.gossip_endpoint.as_deref()
+    }
+
+    /// What this node's gossip hub holds ([`NodeBuilder::gossip_bind`]): its sessions and
+    /// tuples. `None` when the node is no hub.
+    pub fn gossip_hub(&self) -> Option<GossipHub> {
+        let g = self.inner.gossip.lock().ok()?;
+        g.as_ref()?.hub()
+    }
+
+    /// The gossip sessions the machine's agent holds for the nodes of this host (see
+    /// [`NodeBuilder::gossip_via_agent`]): each hub's endpoint and how many nodes gossip through
+    /// it. Empty unless this node hosts the agent ([`Node::is_agent`]).
+    pub fn agent_gossip(&self) -> Vec<(String, usize)> {
+        self.inner
+            .agent_gossip
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
     }
 
     /// The interface this node beacons on.

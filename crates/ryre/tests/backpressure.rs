@@ -9,6 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Discovery, Error, Event, Node, PeerId, SendPolicy};
+use ryre_testkit::local_endpoint;
 
 /// Every wait is bounded by this.
 const WAIT: Duration = Duration::from_secs(20);
@@ -36,7 +37,7 @@ fn node(name: &str, policy: SendPolicy) -> Node {
     Node::builder()
         .name(name)
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(local_endpoint())
         .send_hwm(10)
         .send_policy(policy)
         .start()
@@ -134,7 +135,7 @@ fn slow_child() {
     let node = Node::builder()
         .name("slow")
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(local_endpoint())
         .start()
         .unwrap();
     node.connect_peer(id.parse().unwrap(), endpoint).unwrap();
