@@ -431,15 +431,7 @@ impl Node {
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
-        check_str("group name", group)?;
-        let content = frames.into_iter().map(Into::into).collect();
-        self.post_send(
-            Command::Shout {
-                group: group.to_string(),
-                content,
-            },
-            true,
-        )
+        self.shout_with(group, frames, true)
     }
 
     /// [`Node::shout`] that never waits, whatever the node's [`SendPolicy`]: when a member's
@@ -451,6 +443,15 @@ impl Node {
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
+        self.shout_with(group, frames, false)
+    }
+
+    /// [`Node::shout`] (`wait`) or [`Node::try_shout`] (not `wait`).
+    fn shout_with<I, B>(&self, group: &str, frames: I, wait: bool) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
         check_str("group name", group)?;
         let content = frames.into_iter().map(Into::into).collect();
         self.post_send(
@@ -458,7 +459,7 @@ impl Node {
                 group: group.to_string(),
                 content,
             },
-            false,
+            wait,
         )
     }
 
