@@ -677,6 +677,24 @@ pub struct ZrePeer {
     pub key: Option<crate::security::PublicKey>,
 }
 
+impl ZrePeer {
+    /// What the heart is told of it: [`crate::Input::DiscoveredKey`] with a key, else
+    /// [`crate::Input::Discovered`].
+    pub fn into_input(self) -> crate::Input {
+        match self.key {
+            Some(key) => crate::Input::DiscoveredKey {
+                id: self.id,
+                endpoint: self.endpoint,
+                key,
+            },
+            None => crate::Input::Discovered {
+                id: self.id,
+                endpoint: self.endpoint,
+            },
+        }
+    }
+}
+
 /// Reads a tuple as Zyre publishes them: key = a UUID in hex, value = a `tcp://` endpoint that a
 /// ZRE string can carry (at most 255 bytes, no NUL), or `endpoint|<Z85 CURVE public key>`.
 ///

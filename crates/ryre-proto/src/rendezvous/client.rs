@@ -292,17 +292,7 @@ impl ClientState {
                 let t = crate::zgp::Tuple { key, value, ttl: 0 };
                 match crate::zgp::zre_peer(&t) {
                     Ok(p) if p.id == self.reg.id => {}
-                    Ok(p) => out.push(match p.key {
-                        Some(key) => Input::DiscoveredKey {
-                            id: p.id,
-                            endpoint: p.endpoint,
-                            key,
-                        },
-                        None => Input::Discovered {
-                            id: p.id,
-                            endpoint: p.endpoint,
-                        },
-                    }),
+                    Ok(p) => out.push(p.into_input()),
                     Err(_) => self.notes.push(ClientNote::NotZre(t.key)),
                 }
             }

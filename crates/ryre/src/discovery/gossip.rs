@@ -418,17 +418,7 @@ pub(crate) fn discovered(own: PeerId, t: &Tuple) -> Option<Input> {
     if p.id == own {
         return None;
     }
-    Some(match p.key {
-        Some(key) => Input::DiscoveredKey {
-            id: p.id,
-            endpoint: p.endpoint,
-            key,
-        },
-        None => Input::Discovered {
-            id: p.id,
-            endpoint: p.endpoint,
-        },
-    })
+    Some(p.into_input())
 }
 
 /// A shared handle for the node (stopped with it).
