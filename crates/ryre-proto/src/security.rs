@@ -15,6 +15,8 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::PeerId;
 
+pub mod cert;
+pub mod revocation;
 pub mod z85;
 pub mod zpl;
 
@@ -474,5 +476,7 @@ impl Keyring {
     }
 }
 
+#[cfg(test)]
+mod cert_tests;
 #[cfg(test)]
 mod tests;
