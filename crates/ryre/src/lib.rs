@@ -33,6 +33,7 @@
 
 mod backpressure;
 mod builder;
+pub mod certs;
 mod discovery;
 mod events;
 pub mod keys;
