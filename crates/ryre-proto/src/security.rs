@@ -16,6 +16,7 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use crate::PeerId;
 
 pub mod cert;
+pub mod certified;
 pub mod revocation;
 pub mod z85;
 pub mod zpl;

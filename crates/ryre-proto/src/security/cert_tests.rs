@@ -532,3 +532,200 @@ proptest! {
         prop_assert!(Certificate::decode(&c.as_bytes()[..cut]).is_err());
     }
 }
+
+mod certified {
+    use super::super::certified::*;
+    use super::*;
+    use crate::PeerId;
+    use base64::Engine as _;
+
+    fn header(chain: &[Certificate]) -> String {
+        base64::engine::general_purpose::STANDARD.encode(encode_chain(chain))
+    }
+
+    struct Mesh {
+        ca: KeyPair,
+        root: Certificate,
+    }
+
+    impl Mesh {
+        fn new() -> Mesh {
+            let ca = pair(1);
+            let root = root(&ca);
+            Mesh { ca, root }
+        }
+
+        fn node(&self, k: &KeyPair, g: &[&str], serial: u64) -> Certificate {
+            issue(
+                &self.ca,
+                k,
+                Role::Node,
+                &format!("n{serial}"),
+                g,
+                (T0, T0 + 10 * DAY),
+                serial,
+            )
+        }
+
+        fn state(&self, k: &KeyPair, g: &[&str], wall: u64) -> Certified {
+            Certified::new(
+                CertifiedConfig {
+                    chain: vec![self.node(k, g, 100)],
+                    roots: vec![self.root.clone()],
+                    skew: 60,
+                },
+                RevocationSet::new(),
+                wall,
+                0,
+            )
+            .unwrap()
+        }
+    }
+
+    #[test]
+    fn peers_are_admitted_by_a_chain_for_their_link_key() {
+        let m = Mesh::new();
+        let me = pair(2);
+        let peer = pair(3);
+        let mut s = m.state(&me, &["chat=join,shout,whisper"], T0 + 5);
+        let id = PeerId::from_bytes([9; 16]);
+        let h = header(&[m.node(&peer, &["chat=join"], 7)]);
+        assert_eq!(
+            s.admit(id, None, Some(&h), T0).unwrap_err(),
+            CertRefusal::Unauthenticated
+        );
+        assert_eq!(
+            s.admit(id, Some(peer.public()), None, T0).unwrap_err(),
+            CertRefusal::Missing
+        );
+        assert!(matches!(
+            s.admit(id, Some(pair(4).public()), Some(&h), T0),
+            Err(CertRefusal::WrongKey { .. })
+        ));
+        assert!(matches!(
+            s.admit(id, Some(peer.public()), Some("!!"), T0),
+            Err(CertRefusal::Malformed(_))
+        ));
+        let p = s.admit(id, Some(peer.public()), Some(&h), T0 + 5).unwrap();
+        assert!(!p.whisper_in, "the peer has no whisper right");
+        assert!(p.whisper_out, "we may whisper to a peer that may join chat");
+        assert!(s.peer_may(&id, "chat", Rights::JOIN));
+        assert!(!s.peer_may(&id, "chat", Rights::SHOUT));
+        assert!(s.own_may("chat", Rights::SHOUT));
+        s.forget(&id);
+        assert!(!s.peer_may(&id, "chat", Rights::JOIN));
+    }
+
+    #[test]
+    fn whisper_needs_a_group_both_cover() {
+        let g = |l: &[&str]| grants(l);
+        assert!(may_whisper(&g(&["a=whisper"]), &g(&["a=join"])));
+        assert!(!may_whisper(&g(&["a=whisper"]), &g(&["b=join"])));
+        assert!(!may_whisper(&g(&["a=join,shout"]), &g(&["a=join"])));
+        assert!(may_whisper(&g(&["x/*=whisper"]), &g(&["x/y=join"])));
+        assert!(may_whisper(&g(&["x/y=whisper"]), &g(&["x/*=join"])));
+        assert!(may_whisper(&g(&["x/*=whisper"]), &g(&["x/y/*=join"])));
+        assert!(!may_whisper(&g(&["x/*=whisper"]), &g(&["y/*=join"])));
+        assert!(!may_whisper(&g(&["a=whisper"]), &g(&["a=shout"])));
+    }
+
+    #[test]
+    fn a_device_without_a_clock_uses_the_highest_proven_time() {
+        let m = Mesh::new();
+        // Wall clock at 0 (a device that booted without a real-time clock): the own
+        // certificate proves T0 has passed.
+        let mut s = m.state(&pair(2), &["chat=join"], T0 + 5);
+        let mut s0 = Certified::new(
+            CertifiedConfig {
+                chain: vec![m.node(&pair(2), &["chat=join"], 100)],
+                roots: vec![m.root.clone()],
+                skew: 60,
+            },
+            RevocationSet::new(),
+            0,
+            T0,
+        )
+        .unwrap();
+        assert_eq!(s0.now(0), T0);
+        let peer = pair(3);
+        let id = PeerId::from_bytes([9; 16]);
+        let h = header(&[m.node(&peer, &["chat=join"], 7)]);
+        s0.admit(id, Some(peer.public()), Some(&h), 0).unwrap();
+        // Expiry: 10 days on, the peer's certificate has run out.
+        s.admit(id, Some(peer.public()), Some(&h), T0 + 5).unwrap();
+        assert!(s.expired(T0 + 5).is_empty());
+        let gone = s.expired(T0 + 11 * DAY);
+        assert_eq!(gone.len(), 1);
+        assert!(matches!(gone[0].1, CertError::Expired { .. }));
+        // A certificate that is not valid yet is refused with its reason.
+        let later = issue(
+            &m.ca,
+            &peer,
+            Role::Node,
+            "later",
+            &["chat=join"],
+            (T0 + DAY, T0 + 2 * DAY),
+            8,
+        );
+        assert!(matches!(
+            s.admit(id, Some(peer.public()), Some(&header(&[later])), T0 + 5),
+            Err(CertRefusal::Invalid(CertError::NotYetValid { .. }))
+        ));
+    }
+
+    #[test]
+    fn revocations_drop_the_peers_they_name_and_digests_track_sets() {
+        let m = Mesh::new();
+        let mut a = m.state(&pair(2), &["chat=join"], T0 + 5);
+        let mut b = m.state(&pair(5), &["chat=join"], T0 + 5);
+        assert!(!a.revocations_differ(Some(&b.revocations_header())));
+        let peer = pair(3);
+        let other = pair(6);
+        let (id, id2) = (PeerId::from_bytes([9; 16]), PeerId::from_bytes([8; 16]));
+        a.admit(
+            id,
+            Some(peer.public()),
+            Some(&header(&[m.node(&peer, &["chat=join"], 7)])),
+            T0,
+        )
+        .unwrap();
+        a.admit(
+            id2,
+            Some(other.public()),
+            Some(&header(&[m.node(&other, &["chat=join"], 11)])),
+            T0,
+        )
+        .unwrap();
+        let ca_key = m.ca.signing_public();
+        let r = Revocation::sign(ca_key, 7, T0 + 100, ca_key, |x| m.ca.sign(x));
+        let stranger = pair(4);
+        let fake = Revocation::sign(ca_key, 11, T0 + 100, stranger.signing_public(), |x| {
+            stranger.sign(x)
+        });
+        let (new, dropped) = a.add_revocations([r, fake], T0 + 5);
+        assert_eq!(new.len(), 2);
+        assert_eq!(dropped, vec![id], "only the CA's revocation counts");
+        assert!(a.revocations_differ(Some(&b.revocations_header())));
+        let frames = a.revocation_messages();
+        assert_eq!(frames.len(), 1);
+        let list = Certified::decode_revocations(&frames[0]).unwrap();
+        let (new, _) = b.add_revocations(list, T0 + 5);
+        assert_eq!(new.len(), 2);
+        assert!(!a.revocations_differ(Some(&b.revocations_header())));
+        let (again, _) = b.add_revocations([r], T0 + 5);
+        assert!(
+            again.is_empty(),
+            "known revocations are not passed on again"
+        );
+        // A revoked peer cannot come back.
+        assert!(matches!(
+            a.admit(
+                id,
+                Some(peer.public()),
+                Some(&header(&[m.node(&peer, &["chat=join"], 7)])),
+                T0
+            ),
+            Err(CertRefusal::Invalid(CertError::Revoked(_)))
+        ));
+    }
+}
