@@ -22,7 +22,8 @@ use base64::Engine as _;
 use foldhash::fast::FixedState;
 
 use super::cert::{
-    decode_chain, encode_chain, verify_chain, CertError, Certificate, Grant, Rights, Verified,
+    check_root, decode_chain, encode_chain, verify_chain, verify_chain_checked_roots, CertError,
+    Certificate, Grant, Rights, Verified,
 };
 use super::revocation::{Inserted, Revocation, RevocationSet, REVOCATION_LEN};
 use super::PublicKey;
@@ -144,6 +145,9 @@ impl Certified {
             }
         }
         let now = wall.max(floor);
+        for root in &config.roots {
+            check_root(root)?;
+        }
         let own = verify_chain(&config.chain, &config.roots, now, config.skew, &revocations)?;
         let floor = floor.max(own.not_before.min(now.saturating_add(config.skew)));
         let cert_header =
@@ -225,7 +229,8 @@ impl Certified {
             .map_err(|e| CertRefusal::Malformed(e.to_string()))?;
         let chain = decode_chain(&raw)?;
         let now = self.now(wall);
-        let verified = verify_chain(&chain, &self.roots, now, self.skew, &self.revocations)?;
+        let verified =
+            verify_chain_checked_roots(&chain, &self.roots, now, self.skew, &self.revocations)?;
         if verified.key != auth {
             return Err(CertRefusal::WrongKey {
                 named: verified.key,
