@@ -332,6 +332,9 @@ pub enum Refusal {
     /// Too many UUIDs are bound already.
     #[error("too many bound peers")]
     Full,
+    /// Certified mode: the certificate in HELLO was refused.
+    #[error(transparent)]
+    Certificate(#[from] certified::CertRefusal),
     /// HELLO's `X-PUBLICKEY` header is not the authenticated key.
     #[error("X-PUBLICKEY {header:?} is not the authenticated key")]
     HeaderMismatch {

@@ -62,9 +62,6 @@ pub enum CertRefusal {
         /// The key libzmq authenticated.
         authenticated: PublicKey,
     },
-    /// An unauthenticated link (certified mode needs CURVE).
-    #[error("an unauthenticated link in certified mode")]
-    Unauthenticated,
 }
 
 /// What an admitted peer may do, as decided when it was admitted.
@@ -89,6 +86,26 @@ pub struct CertifiedConfig {
     pub skew: u64,
 }
 
+/// Certified mode as the heart holds it: the state, and the wall time at one instant (the
+/// heart's wall time is that plus the instants since: it reads no clock).
+#[derive(Debug, Clone)]
+pub struct CertifiedMode {
+    /// The state.
+    pub state: Certified,
+    /// An instant ...
+    pub epoch: std::time::Instant,
+    /// ... and the wall time (unix seconds) the driver believed at it.
+    pub epoch_unix: u64,
+}
+
+impl CertifiedMode {
+    /// The wall time at `now`.
+    pub fn wall(&self, now: std::time::Instant) -> u64 {
+        self.epoch_unix
+            .saturating_add(now.saturating_duration_since(self.epoch).as_secs())
+    }
+}
+
 /// The certified node's state (see the module's rules).
 #[derive(Debug, Clone)]
 pub struct Certified {
@@ -100,8 +117,9 @@ pub struct Certified {
     revocations: RevocationSet,
     floor: u64,
     peers: HashMap<PeerId, PeerCert, FixedState>,
-    /// Counts of decisions, for stats.
-    pub denied: u64,
+    rev_header: String,
+    /// The revocation set changed since the driver last took it (to write it to disk).
+    changed: bool,
 }
 
 /// Whether some group is covered by both patterns.
@@ -152,7 +170,7 @@ impl Certified {
         let floor = floor.max(own.not_before.min(now.saturating_add(config.skew)));
         let cert_header =
             base64::engine::general_purpose::STANDARD.encode(encode_chain(&config.chain));
-        Ok(Certified {
+        let mut state = Certified {
             own,
             own_chain: config.chain,
             cert_header,
@@ -161,8 +179,23 @@ impl Certified {
             revocations,
             floor,
             peers: HashMap::default(),
-            denied: 0,
-        })
+            rev_header: String::new(),
+            changed: false,
+        };
+        state.refresh_header();
+        Ok(state)
+    }
+
+    fn refresh_header(&mut self) {
+        let digest = self.revocations.digest();
+        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+        self.rev_header = format!("{}:{hex}", self.revocations.len());
+    }
+
+    /// The encoded revocation set if it changed since the last call (for the driver to keep on
+    /// disk).
+    pub fn take_changed(&mut self) -> Option<Vec<u8>> {
+        std::mem::take(&mut self.changed).then(|| self.revocations.encode())
     }
 
     /// The time used for windows: the wall time, or the highest proven time if later.
@@ -196,16 +229,14 @@ impl Certified {
     }
 
     /// The value of [`REVOCATIONS_HEADER`].
-    pub fn revocations_header(&mut self) -> String {
-        let digest = self.revocations.digest();
-        let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-        format!("{}:{hex}", self.revocations.len())
+    pub fn revocations_header(&self) -> &str {
+        &self.rev_header
     }
 
     /// Whether a peer's [`REVOCATIONS_HEADER`] differs from ours (so the sets should be
     /// exchanged). A missing or malformed header differs.
-    pub fn revocations_differ(&mut self, header: Option<&str>) -> bool {
-        header != Some(self.revocations_header().as_str())
+    pub fn revocations_differ(&self, header: Option<&str>) -> bool {
+        header != Some(self.rev_header.as_str())
     }
 
     /// The revocations known.
@@ -215,6 +246,8 @@ impl Certified {
 
     /// Verifies `header` (a peer's [`CERT_HEADER`]) for the link key `auth` at `wall`, and
     /// admits the peer: its rights are what [`Certified::peer`] returns until it is forgotten.
+    /// `auth` is `None` for a node of this process (a memory link: the process is trusted, the
+    /// chain must still verify).
     pub fn admit(
         &mut self,
         id: PeerId,
@@ -222,7 +255,6 @@ impl Certified {
         header: Option<&str>,
         wall: u64,
     ) -> Result<&PeerCert, CertRefusal> {
-        let auth = auth.ok_or(CertRefusal::Unauthenticated)?;
         let header = header.ok_or(CertRefusal::Missing)?;
         let raw = base64::engine::general_purpose::STANDARD
             .decode(header)
@@ -231,7 +263,7 @@ impl Certified {
         let now = self.now(wall);
         let verified =
             verify_chain_checked_roots(&chain, &self.roots, now, self.skew, &self.revocations)?;
-        if verified.key != auth {
+        if let Some(auth) = auth.filter(|a| *a != verified.key) {
             return Err(CertRefusal::WrongKey {
                 named: verified.key,
                 authenticated: auth,
@@ -285,6 +317,8 @@ impl Certified {
         if new.is_empty() {
             return (new, Vec::new());
         }
+        self.refresh_header();
+        self.changed = true;
         let now = self.now(wall);
         let latest = self.revocations.latest_time();
         self.floor = self.floor.max(latest.min(now.saturating_add(self.skew)));
