@@ -124,7 +124,8 @@ impl From<ryre::Error> for CliError {
             | ryre::Error::Nul { .. }
             | ryre::Error::Config(_)
             | ryre::Error::Interface(_)
-            | ryre::Error::Keys(_) => CliError::Usage(e.to_string()),
+            | ryre::Error::Keys(_)
+            | ryre::Error::Cert(_) => CliError::Usage(e.to_string()),
             other => CliError::Runtime(other.to_string()),
         }
     }

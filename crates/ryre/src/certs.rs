@@ -546,14 +546,26 @@ pub fn read_revocations(path: impl AsRef<Path>) -> Result<Vec<Revocation>, CertF
 
 /// Writes `set` to the revocation file `path` (replacing it atomically).
 pub fn write_revocations(path: &Path, set: &RevocationSet) -> Result<(), CertFileError> {
+    write_revocations_raw(path, &set.encode())
+}
+
+/// The wall clock in unix seconds (0 before 1970: a device without a real-time clock).
+pub fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+/// Writes revocations, encoded one after the other, to the revocation file `path` (replacing it
+/// atomically).
+pub fn write_revocations_raw(path: &Path, raw: &[u8]) -> Result<(), CertFileError> {
+    let count = raw.len() / ryre_proto::security::revocation::REVOCATION_LEN;
     let comments = vec![
-        format!(
-            "ryre revocation list: {} revocations, not secret",
-            set.len()
-        ),
+        format!("ryre revocation list: {count} revocations, not secret"),
         "hand it to nodes with --revocations FILE; nodes also pass revocations on to peers".into(),
     ];
-    let text = armor(REVOCATION_LABEL, &comments, &set.encode());
+    let text = armor(REVOCATION_LABEL, &comments, raw);
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
