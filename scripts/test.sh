@@ -18,6 +18,7 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps -q
 echo "== cargo test"
 mkdir -p target
 cargo test --workspace -q 2>&1 | tee target/cargo-test.log
+echo "== the node tests again over IPv6 only (a namespace without IPv4)"; bash scripts/test-ipv6.sh
 bash scripts/test-ryre-pipeline.sh
 bash scripts/test-perf.sh
 echo "== ryre with libzmq built from source (vendored)"; bash scripts/test-vendored.sh

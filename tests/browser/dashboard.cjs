@@ -1,6 +1,8 @@
 // Browser test of the ryre dashboard: Debian's chromium, headless, driven by playwright-core.
-// Real processes on loopback only: `ryre bridge`, a second `ryre node` and `ryre log emit`, with an OS-chosen UDP
-// beacon port and an OS-chosen HTTP port. Every wait is bounded; every child is killed on exit.
+// Real processes on loopback only: `ryre bridge`, a second `ryre node`, `ryre log emit`,
+// `ryre timer serve` and a pipeline (`ryre pipeline collect`, three `ryre pipeline worker`,
+// `ryre pipeline run`), with an OS-chosen UDP beacon port and an OS-chosen HTTP port. Every wait
+// is bounded; every child is killed on exit.
 //
 // Environment: RYRE_BIN (the ryre binary), PLAYWRIGHT_DIR (where playwright-core is installed),
 // CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (default target).
@@ -8,6 +10,8 @@
 
 const { spawn } = require("node:child_process");
 const dgram = require("node:dgram");
+const fs = require("node:fs");
+const os = require("node:os");
 const path = require("node:path");
 const readline = require("node:readline");
 
@@ -28,7 +32,7 @@ function killAll() {
 process.on("exit", killAll);
 for (const sig of ["SIGINT", "SIGTERM"]) process.on(sig, () => { killAll(); process.exit(1); });
 // The whole test is bounded too.
-const watchdog = setTimeout(() => { console.error("browser test: timed out after 180 s"); killAll(); process.exit(1); }, 180_000);
+const watchdog = setTimeout(() => { console.error("browser test: timed out after 200 s"); killAll(); process.exit(1); }, 200_000);
 
 /** A child process whose stdout lines are collected and can be waited for. */
 class Proc {
@@ -235,6 +239,86 @@ async function step(name, fn) {
       await page.waitForFunction(() => !document.querySelector('#timer-nodes li[data-name="browser-timer"]'));
     });
 
+    await step("the Pipeline panel shows a real pipeline: a batch progressing to done, workers with their throughput, re-deals", async () => {
+      await page.waitForSelector('#pipeline-status[data-state="live"]');
+      const net = ["--interface", "lo", "--port", String(port), "--interval", "100", "--cluster", "browser"];
+      const cluster = '#pipeline-clusters .pl-cluster[data-cluster="browser"]';
+      const procs = [];
+      try {
+        procs.push(new Proc("collector", ["pipeline", "collect", ...net]));
+        // Three workers of 100 tasks/s each (10 ms a task), holding at most 8 tasks at a time.
+        const workers = [1, 2, 3].map((i) => new Proc(`worker${i}`,
+          ["pipeline", "worker", ...net, "--echo", "--delay", "10", "--window", "8"]));
+        procs.push(...workers);
+        // The workers, from their HELLO headers, reporting since the watcher joined the
+        // cluster's status group.
+        await page.waitForFunction((sel) =>
+          document.querySelectorAll(`${sel} tr.worker[data-gone="false"]`).length === 3, cluster);
+        const tasks = 900;
+        const input = path.join(os.tmpdir(), `ryre-browser-tasks-${process.pid}.txt`);
+        fs.writeFileSync(input, Array.from({ length: tasks }, (_, i) => `task-${i}`).join("\n") + "\n");
+        const run = new Proc("run", ["pipeline", "run", ...net, "--input", input, "--no-progress",
+          "--timeout", "90", "--task-timeout", "1000"]);
+        procs.push(run);
+        // The batch in flight: a progress bar part way, its numbers moving.
+        const batch = `${cluster} li.batch`;
+        await page.waitForFunction((sel) => {
+          const b = document.querySelector(`${sel}[data-state="running"]`);
+          return b && Number(b.dataset.done) > 0 && Number(b.dataset.done) < Number(b.dataset.total) / 2;
+        }, batch);
+        const first = Number(await page.getAttribute(`${batch}[data-state="running"]`, "data-done"));
+        const width = await page.evaluate((sel) => {
+          const b = document.querySelector(`${sel}[data-state="running"]`);
+          const bar = b.querySelector(".pbar").getBoundingClientRect().width;
+          return b.querySelector(".pbar .seg.done").getBoundingClientRect().width / bar;
+        }, batch);
+        if (!(width > 0 && width < 0.5)) throw new Error(`the done part of the bar is ${width} of it`);
+        await page.waitForFunction(([sel, n]) => {
+          const b = document.querySelector(`${sel}[data-state="running"]`);
+          return b && Number(b.dataset.done) > n;
+        }, [batch, first]);
+        // Workers busy: a throughput above 0 for each, shown as text and a sparkline.
+        await page.waitForFunction((sel) => {
+          const rows = [...document.querySelectorAll(`${sel} tr.worker[data-gone="false"]`)];
+          return rows.length === 3 && rows.every((r) => Number(r.dataset.rate) > 0);
+        }, cluster);
+        await page.locator(cluster).scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(SHOTS, "dashboard-pipeline-running.png"), fullPage: true });
+        // kill -9 one worker mid-batch: the client deals its tasks again; the panel counts the
+        // re-deals.
+        workers[2].child.kill("SIGKILL");
+        await page.waitForFunction((sel) => {
+          const r = document.querySelector(`${sel} .redeals`);
+          return r && Number(r.dataset.count) > 0;
+        }, cluster);
+        // The batch runs to done: every task, the bar full.
+        await page.waitForSelector(`${batch}[data-state="done"][data-done="${tasks}"][data-total="${tasks}"]`, { timeout: 60_000 });
+        const full = await page.evaluate((sel) => {
+          const b = document.querySelector(`${sel}[data-state="done"]`);
+          return b.querySelector(".pbar .seg.done").getBoundingClientRect().width
+            / b.querySelector(".pbar").getBoundingClientRect().width;
+        }, batch);
+        if (Math.abs(full - 1) > 0.01) throw new Error(`a done batch's bar is ${full} full`);
+        const out = await run.exited;
+        if (out.code !== 0) throw new Error(`ryre pipeline run exited ${out.code}: ${run.stderr}`);
+        if (run.lines.length !== tasks || run.lines[tasks - 1] !== `task-${tasks - 1}`) {
+          throw new Error(`ryre pipeline run printed ${run.lines.length} results`);
+        }
+        // The two workers left did the work and show it: tasks done, a throughput.
+        const rows = await page.evaluate((sel) =>
+          [...document.querySelectorAll(`${sel} tr.worker`)].map((r) => ({ ...r.dataset })), cluster);
+        const busy = rows.filter((r) => Number(r.done) > 100 && Number(r.rate) > 0);
+        if (busy.length < 2) throw new Error(`workers: ${JSON.stringify(rows)}`);
+        const redeals = Number(await page.getAttribute(`${cluster} .redeals`, "data-count"));
+        console.log(`   pipeline: ${tasks} tasks done, ${redeals} re-dealt, workers ${rows.map((r) => `${r.name} ${r.done} at ${Number(r.rate).toFixed(0)}/s`).join(", ")}`);
+        await page.locator(cluster).scrollIntoViewIfNeeded();
+        await page.screenshot({ path: path.join(SHOTS, "dashboard-pipeline.png"), fullPage: true });
+        fs.rmSync(input, { force: true });
+      } finally {
+        for (const p of procs) await p.stop().catch(() => p.child.kill("SIGKILL"));
+      }
+    });
+
     await step("the peer turns gone when it stops", async () => {
       peer.send("stop");
       await peer.exited;
@@ -252,12 +336,13 @@ async function step(name, fn) {
       await page.waitForSelector('#status[data-state="live"]');
       const after = await page.textContent("#self");
       if (after === before) throw new Error("the page still shows the old node");
-      // The Logs and Timer panels reconnect too.
+      // The Logs, Timer and Pipeline panels reconnect too.
       await page.waitForSelector('#logs-status[data-state="live"]');
       await page.waitForSelector('#timer-status[data-state="live"]');
+      await page.waitForSelector('#pipeline-status[data-state="live"]');
     });
 
-    await step("a bridge started with --no-logs --no-services shows the Logs and Timer panels as off", async () => {
+    await step("a bridge started with --no-logs --no-services shows the Logs, Timer and Pipeline panels as off", async () => {
       const plain = new Proc("bridge-no-logs", ["bridge", "--json", "--listen", "127.0.0.1:0",
         "--interface", "lo", "--port", String(await freeUdpPort()), "--interval", "100",
         "--name", "plain", "--no-logs", "--no-services"]);
@@ -270,6 +355,7 @@ async function step(name, fn) {
         await other.waitForSelector('#status[data-state="live"]');
         await other.waitForSelector('#logs-status[data-state="off"]');
         await other.waitForSelector('#timer-status[data-state="off"]');
+        await other.waitForSelector('#pipeline-status[data-state="off"]');
         await other.close();
       } finally {
         await plain.stop().catch(() => plain.child.kill("SIGKILL"));
@@ -282,7 +368,7 @@ async function step(name, fn) {
     await bridge.stop().catch(() => {});
   }
   clearTimeout(watchdog);
-  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-logs.png, dashboard-timer.png, dashboard-gone.png`);
+  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-logs.png, dashboard-timer.png, dashboard-pipeline-running.png, dashboard-pipeline.png, dashboard-gone.png`);
   console.log(`${passed} passed, 0 failed`);
   process.exit(0);
 })().catch((e) => {

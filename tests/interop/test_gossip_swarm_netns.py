@@ -28,10 +28,11 @@ def r6(lab):
     return lab
 
 
-def swarm(lab, ryre_bin, ns, label, expect, iface, *flags):
+def swarm(lab, ryre_bin, ns, label, expect, iface, *flags, agent=False):
     return lab.spawn(label, ns, [ryre_bin, "bench", "swarm", "--nodes", str(PER_PROCESS),
-                                 "--port", "5670", "--expect", str(expect), "--no-agent",
-                                 "--interface", iface] + list(flags))
+                                 "--port", "5670", "--expect", str(expect)]
+                     + ([] if agent else ["--no-agent"])
+                     + ["--interface", iface] + list(flags))
 
 
 def met_lines(p):
@@ -65,6 +66,48 @@ def wait_met(procs, t0):
                              and e["line"].startswith("NODE ")][-1]["_t"] for p in procs)
     print("  all %d nodes started after %.0f ms" % (len(procs) * PER_PROCESS, (up - t0) * 1000.0))
     return (last - t0) * 1000.0
+
+
+def four_subnets(lab, ryre_bin):
+    """The router, four subnets with one namespace each, the hub on the first: (leaves, nets,
+    hub process, gossip endpoint)."""
+    r = lab.netns("r")
+    leaves = [lab.netns("s%d" % i) for i in range(SUBNETS)]
+    nets = [lab.star(r, [leaf], isolated=False) for leaf in leaves]
+    subprocess.run([_IP, "netns", "exec", r, "sysctl", "-qw", "net.ipv4.ip_forward=1"],
+                   check=True, timeout=10)
+    for net, leaf in zip(nets, leaves):
+        ip("route", "add", "default", "via", net["hub_addr"], ns=leaf)
+    hub_addr = nets[0]["leaves"][leaves[0]]["addr"]
+    gossip = "tcp://%s:%d" % (hub_addr, HUB_PORT)
+    hub = lab.spawn("hub", leaves[0], [ryre_bin, "node", "--json", "--name", "hub",
+                                       "--gossip-bind", gossip])
+    hub.expect("STARTED", 20, "the hub's STARTED line")
+    return leaves, nets, hub, gossip
+
+
+def test_100_nodes_on_4_subnets_through_their_agents(lab, ryre_bin):
+    """The same swarm with `--discovery local --gossip-agent`: each subnet's process is a host
+    whose agent holds the one gossip session (4 at the hub instead of 100), and the 25 nodes
+    of a process meet in memory (the in-process registry), so only the 75 nodes of other
+    hosts need TCP links. Measured the same way, printed for BENCHMARKS.md."""
+    r6(lab)
+    leaves, nets, hub, gossip = four_subnets(lab, ryre_bin)
+    total = SUBNETS * PER_PROCESS
+    t0 = time.monotonic()
+    procs = [swarm(lab, ryre_bin, leaf, "agents-%d" % i, total + 1, net["leaves"][leaf]["if"],
+                   "--discovery", "local", "--gossip-connect", gossip, "--gossip-agent",
+                   agent=True)
+             for i, (leaf, net) in enumerate(zip(leaves, nets))]
+    agents_ms = wait_met(procs, t0)
+    hub.wait_count("ENTER", total, 30, "the hub meets every node")
+    since = len(hub.snapshot())
+    hub.send("gossip")
+    ev = hub.expect("GOSSIP", 10, "the hub's GOSSIP line", since=since)
+    assert ev["hub"]["sessions"] == SUBNETS, ev["hub"]["sessions"]
+    assert len(ev["hub"]["tuples"]) == total + 1
+    print("100 nodes on 4 subnets, gossip through each host's agent (%d sessions at the hub): "
+          "spawn -> every node met all: %.0f ms" % (ev["hub"]["sessions"], agents_ms))
 
 
 def test_100_nodes_on_4_subnets_meet_through_one_hub(lab, ryre_bin):

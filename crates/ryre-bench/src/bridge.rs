@@ -2,9 +2,12 @@
 //!
 //! - Shout throughput: N shouts through `POST /api/v1/groups/bench/messages` over keep-alive
 //!   connections to a `ryre bridge` child process, counted when a receiving node (in this
-//!   process) has them all; against N shouts through `Node::shout` from a node of this process
-//!   to the same kind of receiver. Rounds alternate (API, HTTP, ...); medians are reported, with
-//!   the HTTP requests' p50/p99 latency.
+//!   process) has them all; against two baselines of the same round: N POSTs from the same
+//!   client, over as many connections, to a bare axum server (the hidden `ryre bench
+//!   bare-http` child: one route that answers 204 at once, on the same runtime as the bridge),
+//!   and N shouts through `Node::shout` from a node of this process to the same kind of
+//!   receiver. Rounds alternate (API, bare HTTP, bridge, ...); medians are reported, with the
+//!   HTTP requests' p50/p99 latency.
 //! - SSE fan-out: C clients on `GET /api/v1/events?type=SHOUT` while a node shouts R per second
 //!   for S seconds to a group the bridge is in; every client must get every shout. The bridge's
 //!   CPU time (from /proc) over that time is reported.
@@ -58,15 +61,20 @@ fn free_udp_port() -> Result<u16, BenchError> {
     ryre::private_port().map_err(BenchError::runtime)
 }
 
-/// A `ryre bridge` child process, killed on drop.
+/// A `ryre bridge` (or `ryre bench bare-http`) child process, killed on drop.
 struct BridgeProc {
     child: Child,
     url: String,
 }
 
 impl BridgeProc {
+    /// `ryre bridge` of this binary, or of the `ryre` binary named by `RYRE_BENCH_BRIDGE` (to
+    /// measure another build's bridge against the same client and baseline).
     fn start(port: u16, join: &[&str]) -> Result<BridgeProc, BenchError> {
-        let exe = crate::ryre_exe().map_err(rt_err)?;
+        let exe = match std::env::var_os("RYRE_BENCH_BRIDGE") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => crate::ryre_exe().map_err(rt_err)?,
+        };
         let mut cmd = Command::new(exe);
         cmd.args([
             "bridge",
@@ -82,12 +90,24 @@ impl BridgeProc {
         for g in join {
             cmd.args(["--join", g]);
         }
+        BridgeProc::spawn(cmd.stdin(Stdio::null()))
+    }
+
+    /// The bare axum baseline: `ryre bench bare-http`, which ends when its stdin closes.
+    fn start_bare() -> Result<BridgeProc, BenchError> {
+        let exe = crate::ryre_exe().map_err(rt_err)?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["bench", "bare-http"]);
+        BridgeProc::spawn(cmd.stdin(Stdio::piped()))
+    }
+
+    /// Starts `cmd` and reads its start line (`{"url": ...}`).
+    fn spawn(cmd: &mut Command) -> Result<BridgeProc, BenchError> {
         let mut child = cmd
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .map_err(|e| BenchError::Runtime(format!("cannot start ryre bridge: {e}")))?;
+            .map_err(|e| BenchError::Runtime(format!("cannot start {cmd:?}: {e}")))?;
         let stdout = child.stdout.take();
         let mut proc = BridgeProc {
             child,
@@ -105,7 +125,7 @@ impl BridgeProc {
         });
         let line = rx
             .recv_timeout(STALL)
-            .map_err(|_| BenchError::Runtime("ryre bridge did not start listening".into()))?;
+            .map_err(|_| BenchError::Runtime(format!("{cmd:?} did not start listening")))?;
         let v: Value = serde_json::from_str(&line).map_err(rt_err)?;
         proc.url = v["url"]
             .as_str()
@@ -138,6 +158,17 @@ impl Drop for BridgeProc {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// CPU seconds (user + system) this process has used, all threads (microsecond resolution).
+fn self_cpu_secs() -> f64 {
+    // SAFETY: getrusage fills the struct it is given.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) } != 0 {
+        return 0.0;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 * 1e-6;
+    secs(ru.ru_utime) + secs(ru.ru_stime)
 }
 
 /// A receiving node on loopback that counts SHOUTs on its own thread.
@@ -222,19 +253,21 @@ fn wait_join(node: &Node, peer: PeerId, group: &str) -> Result<(), BenchError> {
 }
 
 /// The API side: `count` shouts from a node of this process; time to the last receipt.
-fn api_round(port: u16, size: usize, count: u32) -> Result<Duration, BenchError> {
+fn api_round(port: u16, size: usize, count: u32) -> Result<(Duration, f64), BenchError> {
     let rx = Receiver::start(loopback_node("bench-rx", port)?);
     rx.node.join("bench")?;
     let tx = loopback_node("bench-api", port)?;
     wait_join(&tx, rx.node.uuid(), "bench")?;
     let payload = Bytes::from(vec![b'x'; size]);
+    let cpu0 = self_cpu_secs();
     let start = Instant::now();
     for _ in 0..count {
         tx.shout("bench", [payload.clone()])?;
     }
     let end = rx.wait_for(u64::from(count))?;
+    let cpu = self_cpu_secs() - cpu0;
     let _ = tx.stop();
-    Ok(end - start)
+    Ok((end - start, cpu))
 }
 
 /// Results of one HTTP round: time to the last receipt, and every request's latency; then the
@@ -245,17 +278,36 @@ struct HttpRound {
     ws_elapsed: Duration,
     /// The bridge process's CPU seconds during the POSTs.
     http_cpu: f64,
+    /// Both processes' CPU seconds during the POSTs (the bridge, and this one: client and
+    /// receiver).
+    http_cpu_all: f64,
+    /// Both processes' CPU seconds during the WebSocket commands.
+    ws_cpu_all: f64,
 }
 
 /// `count` shout commands on one WebSocket, sent without waiting for their ACKs (which are
-/// counted as they come); the instant every ACK has arrived.
-async fn ws_shouts(ws_url: &str, size: usize, count: u32) -> Result<Instant, BenchError> {
+/// counted as they come); the instant the first command went (after the connection is open and
+/// its READY has come) and the instant every ACK had arrived.
+async fn ws_shouts(
+    ws_url: &str,
+    size: usize,
+    count: u32,
+) -> Result<(Instant, Instant), BenchError> {
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
     let (ws, _) = tokio_tungstenite::connect_async(ws_url)
         .await
         .map_err(rt_err)?;
     let (mut tx, mut rx) = ws.split();
+    // The bridge greets with READY first.
+    match tokio::time::timeout(STALL, rx.next()).await {
+        Ok(Some(Ok(Message::Text(t)))) if t.as_str().contains(r#""type":"READY""#) => {}
+        other => {
+            return Err(BenchError::Runtime(format!(
+                "WebSocket: no READY first ({other:?})"
+            )))
+        }
+    }
     let text = "x".repeat(size);
     let cmd = json!({"op": "shout", "group": "bench", "text": text}).to_string();
     let reader = tokio::spawn(async move {
@@ -281,13 +333,122 @@ async fn ws_shouts(ws_url: &str, size: usize, count: u32) -> Result<Instant, Ben
         }
         Ok(Instant::now())
     });
+    let start = Instant::now();
     for _ in 0..count {
         tx.feed(Message::text(cmd.clone())).await.map_err(rt_err)?;
     }
     tx.flush().await.map_err(rt_err)?;
     let done = reader.await.map_err(rt_err)??;
     let _ = tx.close().await;
-    Ok(done)
+    Ok((start, done))
+}
+
+/// An HTTP client of `connections` keep-alive connections (the same for the bridge and the
+/// bare baseline).
+fn http_client(connections: u32) -> Result<reqwest::Client, BenchError> {
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(connections as usize)
+        .timeout(STALL)
+        .build()
+        .map_err(rt_err)
+}
+
+/// One warm-up POST per connection (each must get 204).
+async fn warm_up(client: &reqwest::Client, url: &str, connections: u32) -> Result<(), BenchError> {
+    let mut warm = Vec::new();
+    for _ in 0..connections {
+        let (c, u) = (client.clone(), url.to_string());
+        warm.push(tokio::spawn(async move {
+            c.post(&u).body("warm").send().await.map(|r| r.status())
+        }));
+    }
+    for w in warm {
+        let status = w.await.map_err(rt_err)?.map_err(rt_err)?;
+        if status != 204 {
+            return Err(BenchError::Runtime(format!("warm-up POST got {status}")));
+        }
+    }
+    Ok(())
+}
+
+/// `count` POSTs of `body` to `url` from `connections` tasks, each waiting for its answer
+/// (204) before the next; every request's latency, in the order they finished per task.
+async fn post_burst(
+    client: &reqwest::Client,
+    url: &str,
+    body: &Bytes,
+    count: u32,
+    connections: u32,
+) -> Result<Vec<Duration>, BenchError> {
+    let mut tasks = Vec::new();
+    for i in 0..connections {
+        let share = count / connections + u32::from(i < count % connections);
+        let (c, u, b) = (client.clone(), url.to_string(), body.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(share as usize);
+            for _ in 0..share {
+                let t0 = Instant::now();
+                let r = c
+                    .post(&u)
+                    .header("content-type", "application/octet-stream")
+                    .body(b.clone())
+                    .send()
+                    .await
+                    .map_err(rt_err)?;
+                if r.status() != 204 {
+                    return Err(BenchError::Runtime(format!("POST got {}", r.status())));
+                }
+                lat.push(t0.elapsed());
+            }
+            Ok::<_, BenchError>(lat)
+        }));
+    }
+    let mut latencies = Vec::with_capacity(count as usize);
+    for t in tasks {
+        latencies.extend(t.await.map_err(rt_err)??);
+    }
+    latencies.sort();
+    Ok(latencies)
+}
+
+/// Results of one baseline round: time from the first request to the last answer, every
+/// request's latency, and the server's CPU seconds during the POSTs.
+struct BareRound {
+    elapsed: Duration,
+    latencies: Vec<Duration>,
+    cpu: f64,
+    /// Both processes' CPU seconds (the bare server and this one: the client).
+    cpu_all: f64,
+}
+
+/// The bare baseline: the same `count` POSTs, from the same kind of client over as many
+/// connections, to a bare axum child whose route answers 204 at once.
+fn bare_round(
+    rt: &tokio::runtime::Runtime,
+    size: usize,
+    count: u32,
+    connections: u32,
+) -> Result<BareRound, BenchError> {
+    let bare = BridgeProc::start_bare()?;
+    let url = format!("{}/api/v1/groups/bench/messages", bare.url);
+    let body = Bytes::from(vec![b'x'; size]);
+    rt.block_on(async move {
+        let client = http_client(connections)?;
+        warm_up(&client, &url, connections).await?;
+        let (cpu0, own0) = (bare.cpu_secs()?, self_cpu_secs());
+        let start = Instant::now();
+        let latencies = post_burst(&client, &url, &body, count, connections).await?;
+        let elapsed = start.elapsed();
+        let cpu = bare.cpu_secs()? - cpu0;
+        let cpu_all = cpu + self_cpu_secs() - own0;
+        drop(bare);
+        Ok(BareRound {
+            elapsed,
+            latencies,
+            cpu,
+            cpu_all,
+        })
+    })
 }
 
 /// The HTTP side: `count` POSTs over `connections` keep-alive connections to a bridge child.
@@ -309,11 +470,7 @@ fn http_round(
     );
     let body = Bytes::from(vec![b'x'; size]);
     rt.block_on(async move {
-        let client = reqwest::Client::builder()
-            .pool_max_idle_per_host(connections as usize)
-            .timeout(STALL)
-            .build()
-            .map_err(rt_err)?;
+        let client = http_client(connections)?;
         // Wait until the bridge's node has the receiver in the group.
         let deadline = Instant::now() + STALL;
         loop {
@@ -340,62 +497,28 @@ fn http_round(
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        // Warm the connections up.
-        let mut warm = Vec::new();
-        for _ in 0..connections {
-            let (c, u) = (client.clone(), url.clone());
-            warm.push(tokio::spawn(async move {
-                c.post(&u).body("warm").send().await.map(|r| r.status())
-            }));
-        }
-        for w in warm {
-            let status = w.await.map_err(rt_err)?.map_err(rt_err)?;
-            if status != 204 {
-                return Err(BenchError::Runtime(format!("warm-up POST got {status}")));
-            }
-        }
+        warm_up(&client, &url, connections).await?;
         let warmed = u64::from(connections);
-        let cpu0 = bridge.cpu_secs()?;
+        let (cpu0, own0) = (bridge.cpu_secs()?, self_cpu_secs());
         let start = Instant::now();
-        let mut tasks = Vec::new();
-        for i in 0..connections {
-            let share = count / connections + u32::from(i < count % connections);
-            let (c, u, b) = (client.clone(), url.clone(), body.clone());
-            tasks.push(tokio::spawn(async move {
-                let mut lat = Vec::with_capacity(share as usize);
-                for _ in 0..share {
-                    let t0 = Instant::now();
-                    let r = c
-                        .post(&u)
-                        .header("content-type", "application/octet-stream")
-                        .body(b.clone())
-                        .send()
-                        .await
-                        .map_err(rt_err)?;
-                    if r.status() != 204 {
-                        return Err(BenchError::Runtime(format!("POST got {}", r.status())));
-                    }
-                    lat.push(t0.elapsed());
-                }
-                Ok::<_, BenchError>(lat)
-            }));
-        }
-        let mut latencies = Vec::with_capacity(count as usize);
-        for t in tasks {
-            latencies.extend(t.await.map_err(rt_err)??);
-        }
+        let latencies = post_burst(&client, &url, &body, count, connections).await?;
         let end = tokio::task::block_in_place(|| rx.wait_for(warmed + u64::from(count)))?;
         let http_cpu = bridge.cpu_secs()? - cpu0;
-        latencies.sort();
-        let ws_start = Instant::now();
-        ws_shouts(&ws_url, size, count).await?;
-        let ws_end = tokio::task::block_in_place(|| rx.wait_for(warmed + 2 * u64::from(count)))?;
+        let http_cpu_all = http_cpu + self_cpu_secs() - own0;
+        let (cpu0, own0) = (bridge.cpu_secs()?, self_cpu_secs());
+        let (ws_start, ws_end) = ws_shouts(&ws_url, size, count).await?;
+        let ws_end = ws_end.max(tokio::task::block_in_place(|| {
+            rx.wait_for(warmed + 2 * u64::from(count))
+        })?);
+        let ws_cpu_all = bridge.cpu_secs()? - cpu0 + self_cpu_secs() - own0;
         drop(bridge);
         Ok(HttpRound {
             elapsed: end - start,
             latencies,
             ws_elapsed: ws_end - ws_start,
             http_cpu,
+            http_cpu_all,
+            ws_cpu_all,
         })
     })
 }
@@ -530,6 +653,47 @@ fn sse_fanout(
     })
 }
 
+/// `ryre bench bare-http` (internal): the baseline server of `ryre bench bridge`. A bare axum
+/// router whose one route (`POST /api/v1/groups/{group}/messages`, the bridge's shout path)
+/// answers 204 at once, served with `axum::serve` (TCP_NODELAY, as the bridge sets) on the same
+/// kind of runtime as `ryre bridge` (multi-threaded, 2 workers), on 127.0.0.1 with an OS-chosen
+/// port. Prints `{"event":"LISTENING","url":...}` and serves until its stdin closes.
+pub fn bare_http() -> BenchResult {
+    use axum::serve::ListenerExt;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(rt_err)?;
+    rt.block_on(async {
+        let app = axum::Router::new().route(
+            "/api/v1/groups/{group}/messages",
+            axum::routing::post(|| async { axum::http::StatusCode::NO_CONTENT }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .map_err(rt_err)?;
+        let addr = listener.local_addr().map_err(rt_err)?;
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        print_line(&json!({"event": "LISTENING", "url": format!("http://{addr}/")}).to_string());
+        // The parent holds our stdin: its end (the parent exits or kills us) ends the server.
+        let stdin_closed = async {
+            let _ = tokio::task::spawn_blocking(|| {
+                let mut sink = Vec::new();
+                let _ = std::io::Read::read_to_end(&mut std::io::stdin(), &mut sink);
+            })
+            .await;
+        };
+        axum::serve(listener, app)
+            .with_graceful_shutdown(stdin_closed)
+            .await
+            .map_err(rt_err)
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Runs `ryre bench bridge`.
 pub fn run(a: &BridgeOptions) -> BenchResult {
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -539,38 +703,69 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         .map_err(rt_err)?;
     let size = a.size as usize;
     let mut api_rates = Vec::new();
+    let mut bare_rates = Vec::new();
     let mut http_rates = Vec::new();
     let mut p50s = Vec::new();
     let mut p99s = Vec::new();
+    let mut bare_p50s = Vec::new();
     let mut ws_rates = Vec::new();
     let mut cpu_per_req = Vec::new();
+    let mut bare_cpu_per_req = Vec::new();
+    let mut bare_ratios = Vec::new();
+    let mut ws_ratios = Vec::new();
+    // CPU (all processes) per message, microseconds.
+    let (mut api_cpu, mut bare_cpu, mut http_cpu, mut ws_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let per = |secs: f64| secs / f64::from(a.count) * 1e6;
     for round in 0..a.rounds {
-        let d = api_round(free_udp_port()?, size, a.count)?;
+        let (d, cpu) = api_round(free_udp_port()?, size, a.count)?;
         api_rates.push(f64::from(a.count) / d.as_secs_f64());
+        api_cpu.push(per(cpu));
+        let b = bare_round(&rt, size, a.count, a.connections)?;
+        bare_rates.push(f64::from(a.count) / b.elapsed.as_secs_f64());
+        bare_p50s.push(percentile(&b.latencies, 50.0).as_secs_f64() * 1e6);
+        bare_cpu_per_req.push(b.cpu / f64::from(a.count) * 1e6);
+        bare_cpu.push(per(b.cpu_all));
         let h = http_round(&rt, free_udp_port()?, size, a.count, a.connections)?;
         http_rates.push(f64::from(a.count) / h.elapsed.as_secs_f64());
         p50s.push(percentile(&h.latencies, 50.0).as_secs_f64() * 1e6);
         p99s.push(percentile(&h.latencies, 99.0).as_secs_f64() * 1e6);
         ws_rates.push(f64::from(a.count) / h.ws_elapsed.as_secs_f64());
         cpu_per_req.push(h.http_cpu / f64::from(a.count) * 1e6);
+        http_cpu.push(per(h.http_cpu_all));
+        ws_cpu.push(per(h.ws_cpu_all));
+        let r = round as usize;
+        bare_ratios.push(http_rates[r] / bare_rates[r]);
+        ws_ratios.push(ws_rates[r] / api_rates[r]);
         if !a.json {
-            let r = round as usize;
             eprintln!(
-                "round {}: api {:.0} shouts/s, http {:.0} req/s (p50 {:.0} us, p99 {:.0} us), \
-                 websocket {:.0} shouts/s",
+                "round {}: api {:.0} shouts/s, bare axum {:.0} req/s (p50 {:.0} us), bridge {:.0} \
+                 req/s (p50 {:.0} us, p99 {:.0} us) = {:.3} of bare, websocket {:.0} shouts/s = \
+                 {:.3} of api",
                 round + 1,
                 api_rates[r],
+                bare_rates[r],
+                bare_p50s[r],
                 http_rates[r],
                 p50s[r],
                 p99s[r],
-                ws_rates[r]
+                bare_ratios[r],
+                ws_rates[r],
+                ws_ratios[r]
             );
         }
     }
-    let (api, http) = (median(&api_rates), median(&http_rates));
+    let (api, bare, http) = (median(&api_rates), median(&bare_rates), median(&http_rates));
     let ratio = if api > 0.0 { http / api } else { 0.0 };
+    let bare_ratio = median(&bare_ratios);
     let ws = median(&ws_rates);
-    let ws_ratio = if api > 0.0 { ws / api } else { 0.0 };
+    let ws_ratio = median(&ws_ratios);
+    let (api_c, bare_c, http_c, ws_c) = (
+        median(&api_cpu),
+        median(&bare_cpu),
+        median(&http_cpu),
+        median(&ws_cpu),
+    );
     let fan = if a.sse_clients > 0 {
         Some(sse_fanout(
             &rt,
@@ -590,13 +785,23 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
             "connections": a.connections,
             "rounds": a.rounds,
             "api_shouts_per_sec": api,
+            "bare_requests_per_sec": bare,
+            "bare_p50_us": median(&bare_p50s),
+            "bare_cpu_us_per_request": median(&bare_cpu_per_req),
             "http_requests_per_sec": http,
+            "ratio_to_bare": bare_ratio,
             "ratio": ratio,
             "http_p50_us": median(&p50s),
             "http_p99_us": median(&p99s),
             "http_bridge_cpu_us_per_request": median(&cpu_per_req),
             "ws_shouts_per_sec": ws,
             "ws_ratio": ws_ratio,
+            "cpu_us_per_message": {
+                "api": api_c,
+                "bare": bare_c,
+                "http": http_c,
+                "ws": ws_c,
+            },
         });
         if let Some(f) = &fan {
             v["sse"] = json!({
@@ -612,20 +817,30 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         print_line(&v.to_string());
     } else {
         print_line(&format!(
-            "shout {} B: api {api:.0} shouts/s, http {http:.0} req/s over {} keep-alive \
-             connections: ratio {ratio:.3}; http p50 {:.0} us, p99 {:.0} us; bridge CPU {:.1} \
-             us per request (medians of {})",
+            "shout {} B by POST over {} keep-alive connections: bridge {http:.0} req/s, bare axum \
+             {bare:.0} req/s: ratio {bare_ratio:.3} of bare (median of per-round ratios); bridge \
+             p50 {:.0} us, p99 {:.0} us (bare p50 {:.0} us); server CPU {:.1} us per request \
+             (bare {:.1}); {ratio:.3} of the api's {api:.0} shouts/s (medians of {})",
             a.size,
             a.connections,
             median(&p50s),
             median(&p99s),
+            median(&bare_p50s),
             median(&cpu_per_req),
+            median(&bare_cpu_per_req),
             a.rounds
         ));
         print_line(&format!(
             "shout {} B by WebSocket commands (one connection, pipelined): {ws:.0} shouts/s: \
-             ratio {ws_ratio:.3} of the api",
+             ratio {ws_ratio:.3} of the api (median of per-round ratios)",
             a.size
+        ));
+        print_line(&format!(
+            "CPU per message, all processes (medians): api {api_c:.2} us, bare POST {bare_c:.2} \
+             us, bridge POST {http_c:.2} us (bare/bridge {:.3}), WebSocket command {ws_c:.2} us \
+             (api/ws {:.3})",
+            if http_c > 0.0 { bare_c / http_c } else { 0.0 },
+            if ws_c > 0.0 { api_c / ws_c } else { 0.0 },
         ));
         if let Some(f) = &fan {
             let expected = f.shouts * u64::from(f.clients);

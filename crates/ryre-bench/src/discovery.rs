@@ -67,6 +67,8 @@ pub struct SwarmOptions {
     pub interface: Option<String>,
     /// Gossip hubs every node connects to (none: no gossip).
     pub gossip_connect: Vec<String>,
+    /// Gossip through the machine's agent (one session per hub for the host).
+    pub gossip_agent: bool,
 }
 
 fn err(e: impl std::fmt::Display) -> BenchError {
@@ -87,6 +89,7 @@ fn builder(port: u16, name: String, discovery: Discovery, interval: u64) -> Node
 /// serves (echoing whispers with `--echo`) until stdin closes or it is killed.
 pub fn swarm(a: SwarmOptions) -> BenchResult {
     let start = Instant::now();
+    let parsed_ns = crate::mono_ns();
     let mut nodes = Vec::new();
     for i in 0..a.nodes {
         let name = format!("n{}-{i}", std::process::id());
@@ -98,14 +101,21 @@ pub fn swarm(a: SwarmOptions) -> BenchResult {
                         .interface(a.interface.as_deref().unwrap_or("lo")),
                     |b, hub| b.gossip_connect(hub.clone()),
                 )
+                .gossip_via_agent(a.gossip_agent)
                 .agent(!a.no_agent)
                 .tofu(a.tofu)
                 .start()?,
         );
     }
+    let started_ns = crate::mono_ns();
     for n in &nodes {
         print_line(&format!("NODE {}", n.uuid()));
     }
+    // The start-up timeline (CLOCK_MONOTONIC, comparable with the parent's readings).
+    print_line(&format!(
+        "T {} {parsed_ns} {started_ns}",
+        crate::main_at().unwrap_or(parsed_ns)
+    ));
     let (tx, rx) = mpsc::channel::<String>();
     for n in &nodes {
         let (n, tx, expect, echo) = (n.clone(), tx.clone(), a.expect, a.echo);
@@ -118,7 +128,11 @@ pub fn swarm(a: SwarmOptions) -> BenchResult {
                         seen.insert(peer);
                         if !met && seen.len() + 1 >= expect {
                             met = true;
-                            let _ = tx.send(format!("MET {}", start.elapsed().as_millis()));
+                            let _ = tx.send(format!(
+                                "MET {} {}",
+                                start.elapsed().as_millis(),
+                                crate::mono_ns()
+                            ));
                         }
                     }
                     Event::Exit { peer, reason, .. } => {
@@ -247,35 +261,99 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
+/// Where one two-process round's time went, in ms from spawning the child (CLOCK_MONOTONIC
+/// readings of both processes).
+#[derive(Debug, Clone, Copy, Default)]
+struct PairTimes {
+    /// `main` entered in the child: fork, exec, dynamic linking, the runtime's start.
+    main: f64,
+    /// The child's arguments parsed (the CLI's command tree).
+    parsed: f64,
+    /// The child's node started (`NodeBuilder::start` returned).
+    started: f64,
+    /// The child saw ENTER.
+    child_enter: f64,
+    /// The node here saw ENTER.
+    here_enter: f64,
+    /// Both sides saw ENTER: the measurement.
+    both: f64,
+}
+
 /// One two-process round: a node here, then a child node; time from spawning the child to
-/// ENTER on both sides.
-fn pair_round(discovery: Discovery, tofu: bool) -> Result<Duration, BenchError> {
+/// ENTER on both sides, with the child's start-up timeline.
+fn pair_round(discovery: Discovery, tofu: bool) -> Result<PairTimes, BenchError> {
     let port = ryre::private_port().map_err(err)?;
     let d = discovery.as_str();
     let here = builder(port, "pair-here".into(), discovery, 1000)
         .tofu(tofu)
         .start()?;
-    let t0 = Instant::now();
     let mut args = vec!["--discovery", d];
     if tofu {
         args.push("--tofu");
     }
+    let t0 = Instant::now();
+    let t0_ns = crate::mono_ns();
     let mut child = SwarmProc::spawn(1, port, 2, &args)?;
     let stall = Duration::from_secs(10);
-    child.until(stall, "MET from the child", |l| l.starts_with("MET"))?;
-    let child_met = t0.elapsed();
-    let deadline = t0 + stall;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match here.recv_timeout(left)? {
-            Some(Event::Enter { .. }) => break,
-            Some(_) => {}
-            None => return Err(err("the child never entered")),
+    let since = |ns: u64| ns.saturating_sub(t0_ns) as f64 / 1e6;
+    let mut times = PairTimes::default();
+    // The node here is served by a thread of its own, so that neither side's ENTER waits for
+    // the other's to be looked at.
+    let watcher = {
+        let here = here.clone();
+        std::thread::spawn(move || -> Option<u64> {
+            let deadline = Instant::now() + stall;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match here.recv_timeout(left) {
+                    Ok(Some(Event::Enter { .. })) => return Some(crate::mono_ns()),
+                    Ok(Some(_)) => {}
+                    Ok(None) | Err(_) => return None,
+                }
+            }
+        })
+    };
+    let mut child_met = None;
+    while child_met.is_none() {
+        let line = child.until(stall, "MET from the child", |l| {
+            l.starts_with("MET") || l.starts_with("T ")
+        })?;
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let n = |v: &str| v.parse::<u64>().map(since).unwrap_or(0.0);
+        match f.as_slice() {
+            ["T", m, p, s] => (times.main, times.parsed, times.started) = (n(m), n(p), n(s)),
+            ["MET", _, at] => child_met = Some(n(at)),
+            _ => child_met = Some(ms(t0.elapsed())),
         }
     }
-    let here_met = t0.elapsed();
+    let here_met = watcher
+        .join()
+        .ok()
+        .flatten()
+        .ok_or_else(|| err("the child never entered"))?;
+    times.here_enter = since(here_met);
+    times.child_enter = child_met.unwrap_or(0.0);
+    times.both = times.here_enter.max(times.child_enter);
     here.stop()?;
-    Ok(child_met.max(here_met))
+    drop(child);
+    Ok(times)
+}
+
+/// Time to spawn `exe args` and reap it (the cost of starting a process of that binary that
+/// does nothing), in ms.
+fn spawn_exit(exe: &std::path::Path, args: &[&str]) -> Result<f64, BenchError> {
+    let t0 = Instant::now();
+    let status = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .map_err(|e| BenchError::Runtime(format!("cannot start {}: {e}", exe.display())))?;
+    if !status.success() {
+        return Err(err(format!("{} {args:?} failed: {status}", exe.display())));
+    }
+    Ok(ms(t0.elapsed()))
 }
 
 fn proc_stat(pid: u32) -> Option<(u64, u64)> {
@@ -317,28 +395,52 @@ fn p_nodes(_p: &SwarmProc, per: usize, total: usize) -> usize {
 /// Runs `ryre bench discovery`.
 pub fn discovery(a: DiscoveryOptions) -> BenchResult {
     raise_fd_limit();
-    let mut local = Vec::new();
+    let exe = crate::ryre_exe().map_err(err)?;
+    let mut local: Vec<PairTimes> = Vec::new();
     let mut beacon = Vec::new();
     let mut secure = Vec::new();
+    // Baselines in the same rounds: spawning a process that exits at once (/bin/true), and the
+    // same binary doing nothing but loading and parsing its arguments (`ryre --version`).
+    let mut spawn_true = Vec::new();
+    let mut spawn_ryre = Vec::new();
     for _ in 0..a.rounds {
-        local.push(ms(pair_round(Discovery::Auto, false)?));
-        beacon.push(ms(pair_round(Discovery::Beacon, false)?));
-        secure.push(ms(pair_round(Discovery::Auto, true)?));
+        spawn_true.push(spawn_exit(std::path::Path::new("/bin/true"), &[])?);
+        spawn_ryre.push(spawn_exit(&exe, &["--version"])?);
+        local.push(pair_round(Discovery::Auto, false)?);
+        beacon.push(pair_round(Discovery::Beacon, false)?.both);
+        secure.push(pair_round(Discovery::Auto, true)?.both);
     }
-    let (l, b) = (median(local.clone()), median(beacon.clone()));
+    let phase = |f: fn(&PairTimes) -> f64| median(local.iter().map(f).collect());
+    let (l, b) = (phase(|t| t.both), median(beacon.clone()));
     let s = median(secure.clone());
-    let mut out = json!({"bench": "discovery", "pair_auto_ms": local, "pair_beacon_ms": beacon,
+    let (st, sr) = (median(spawn_true.clone()), median(spawn_ryre.clone()));
+    let timeline = json!({"main_ms": phase(|t| t.main), "parsed_ms": phase(|t| t.parsed),
+        "started_ms": phase(|t| t.started), "child_enter_ms": phase(|t| t.child_enter),
+        "here_enter_ms": phase(|t| t.here_enter)});
+    let local_both: Vec<f64> = local.iter().map(|t| t.both).collect();
+    let mut out = json!({"bench": "discovery", "pair_auto_ms": local_both, "pair_beacon_ms": beacon,
         "pair_auto_median_ms": l, "pair_beacon_median_ms": b, "pair_target_ms": 50,
         "pair_secure_auto_ms": secure, "pair_secure_auto_median_ms": s,
-        "secure_over_open": s / l.max(1e-9)});
+        "secure_over_open": s / l.max(1e-9), "pair_auto_timeline": timeline,
+        "spawn_true_median_ms": st, "spawn_ryre_version_median_ms": sr,
+        "pair_auto_over_spawn_ryre": l / sr.max(1e-9)});
     if !a.json {
         print_line(&format!(
-            "2 processes, start of the second -> ENTER on both sides: rendezvous (auto) median {l:.1} ms, plain ZRE beacons (1 s interval, as Zyre) median {b:.1} ms over {} rounds (target <= 50 ms: {})",
+            "2 processes, start of the second -> ENTER on both sides: rendezvous (auto) median {l:.2} ms, plain ZRE beacons (1 s interval, as Zyre) median {b:.2} ms over {} rounds (target <= 50 ms: {})",
             a.rounds,
             if l <= 50.0 { "met" } else { "MISSED" }
         ));
         print_line(&format!(
-            "  secure (CURVE, trust on first use, auto): median {s:.1} ms = {:.2}x open auto (target <= 2x: {})",
+            "  auto, medians from the spawn: child in main {:.2} ms, arguments parsed {:.2} ms, node started {:.2} ms, ENTER in the child {:.2} ms, ENTER here {:.2} ms",
+            phase(|t| t.main), phase(|t| t.parsed), phase(|t| t.started),
+            phase(|t| t.child_enter), phase(|t| t.here_enter)
+        ));
+        print_line(&format!(
+            "  baselines, spawn until reaped: /bin/true {st:.2} ms, `ryre --version` {sr:.2} ms (auto pair = {:.2}x `ryre --version`)",
+            l / sr.max(1e-9)
+        ));
+        print_line(&format!(
+            "  secure (CURVE, trust on first use, auto): median {s:.2} ms = {:.2}x open auto (target <= 2x: {})",
             s / l.max(1e-9),
             if s <= 2.0 * l { "met" } else { "MISSED" }
         ));

@@ -10,11 +10,11 @@
 //! | [`timer`] | `timer`, `timer-failover` | tick lateness against a tokio interval; failover gap |
 //! | [`log`] | `log` (and the hidden `log-cost` child) | records/s to disk; the layer's cost per event |
 //! | [`discovery`] | `discovery`, `failover` (and the hidden `swarm` child) | rendezvous against beacons; the agent killed |
-//! | [`bridge`] | `bridge` | HTTP shouts against the Rust API; SSE fan-out |
+//! | [`bridge`] | `bridge` (and the hidden `bare-http` child) | HTTP shouts against a bare axum server and the Rust API; SSE fan-out |
 //! | [`pipeline`] | `pipeline` | tasks/s against libzmq PUSH/PULL; recovery after kill -9 |
 //!
 //! Some benchmarks run child processes of the `ryre` binary (`ryre bench swarm`, `ryre bench
-//! log-cost`, `ryre timer serve`, `ryre bridge`, `ryre pipeline worker`): they start
+//! log-cost`, `ryre bench bare-http`, `ryre timer serve`, `ryre bridge`, `ryre pipeline worker`): they start
 //! [`ryre_exe`], which the CLI sets with [`set_ryre_exe`] (by default, the running executable).
 //!
 //! ```no_run
@@ -102,6 +102,31 @@ pub fn ryre_exe() -> std::io::Result<PathBuf> {
         Some(p) => Ok(p.clone()),
         None => std::env::current_exe(),
     }
+}
+
+/// CLOCK_MONOTONIC in nanoseconds: one clock for every process of the machine, so a parent and
+/// its children can compare readings (the start-up timeline of `ryre bench discovery`).
+pub fn mono_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the valid timespec it is given.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    u64::try_from(ts.tv_sec).unwrap_or(0) * 1_000_000_000 + u64::try_from(ts.tv_nsec).unwrap_or(0)
+}
+
+static MAIN_AT: OnceLock<u64> = OnceLock::new();
+
+/// Notes the moment `main` was entered ([`mono_ns`]); the CLI calls it first thing, so a
+/// benchmark child can tell binary loading apart from what follows. Only the first call counts.
+pub fn mark_main() {
+    let _ = MAIN_AT.set(mono_ns());
+}
+
+/// When `main` was entered, if [`mark_main`] was called.
+pub fn main_at() -> Option<u64> {
+    MAIN_AT.get().copied()
 }
 
 /// Prints one line on stdout and flushes (a closed stdout is ignored).

@@ -1,15 +1,19 @@
 //! `ryre bench pipeline`: tasks per second of the reliable pipeline (client → workers →
 //! collector → client, in this process, on loopback) against plain libzmq PUSH/PULL moving the
 //! same number of messages through the same topology (ventilator → workers → sink, one thread
-//! each), alternating runs; and the time to finish a batch when one of four worker processes is
-//! killed (kill -9) halfway, against the same batch without a kill.
+//! each), alternating runs; with `--watched`, also the same batch while a watcher node is in the
+//! cluster's status group (every role then reports its status there, at most every 500 ms), to
+//! show what the reports cost; and the time to finish a batch when one of four worker processes
+//! is killed (kill -9) halfway, against the same batch without a kill.
 
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use ryre::{Bytes, NodeBuilder};
-use ryre_pipeline::{Client, Collector, Config, Worker};
+use ryre::{Bytes, Node, NodeBuilder};
+use ryre_pipeline::{status_group, Client, Collector, Config, Worker};
 use serde_json::json;
 
 use crate::median;
@@ -38,6 +42,9 @@ pub struct PipelineOptions {
     pub kill: bool,
     /// Skip the throughput comparison (with --kill: only the recovery measurement).
     pub no_throughput: bool,
+    /// Also measure the ryre pipeline while a watcher is in its status group (alternating
+    /// with the unwatched runs).
+    pub watched: bool,
     /// Print one JSON object with every number.
     pub json: bool,
 }
@@ -59,8 +66,16 @@ pub fn run(a: PipelineOptions) -> BenchResult {
             if w == 0 {
                 return Err(BenchError::Usage("worker counts must be at least 1".into()));
             }
-            let (ryre_rates, zmq_rates) = throughput(&a, w)?;
+            let (ryre_rates, zmq_rates, watched) = throughput(&a, w)?;
             let (r, z) = (median(&ryre_rates), median(&zmq_rates));
+            if let (Some((rates, reports)), false) = (&watched, a.json) {
+                let m = median(rates);
+                print_line(&format!(
+                    "{w} worker(s): watched ryre pipeline {m:>10.0} tasks/s   unwatched {r:>10.0}   ratio {:.2}   ({reports} status reports; runs: {:?})",
+                    m / r,
+                    rates.iter().map(|x| x.round()).collect::<Vec<_>>(),
+                ));
+            }
             if !a.json {
                 print_line(&format!(
                     "{w} worker(s): ryre pipeline {:>10.0} tasks/s   PUSH/PULL {:>10.0} msgs/s   ratio {:.2}   (runs: ryre {:?}, zmq {:?})",
@@ -71,10 +86,16 @@ pub fn run(a: PipelineOptions) -> BenchResult {
                     zmq_rates.iter().map(|x| x.round()).collect::<Vec<_>>(),
                 ));
             }
-            rows.push(
-                json!({"workers": w, "ryre_tasks_per_s": r, "pushpull_msgs_per_s": z,
-                             "ratio": r / z, "ryre_runs": ryre_rates, "pushpull_runs": zmq_rates}),
-            );
+            let mut row = json!({"workers": w, "ryre_tasks_per_s": r, "pushpull_msgs_per_s": z,
+                         "ratio": r / z, "ryre_runs": ryre_rates, "pushpull_runs": zmq_rates});
+            if let (Some((rates, reports)), Some(m)) = (&watched, row.as_object_mut()) {
+                let wm = median(rates);
+                m.insert("watched_tasks_per_s".into(), json!(wm));
+                m.insert("watched_ratio".into(), json!(wm / r));
+                m.insert("watched_runs".into(), json!(rates));
+                m.insert("status_reports".into(), json!(reports));
+            }
+            rows.push(row);
         }
         report.insert("throughput".into(), json!(rows));
     }
@@ -152,8 +173,85 @@ fn run_batch(
     Ok(start.elapsed())
 }
 
-/// Alternating ryre and PUSH/PULL runs with `w` workers: their rates.
-fn throughput(a: &PipelineOptions, w: u32) -> Result<(Vec<f64>, Vec<f64>), BenchError> {
+/// A node that joins and leaves a cluster's status group on demand and counts the status
+/// reports shouted there.
+struct Watcher {
+    node: Node,
+    group: String,
+    reports: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Watcher {
+    fn start(port: u16, cluster: &str) -> Result<Watcher, BenchError> {
+        let node = loopback(port, "bench-watcher")
+            .start()
+            .map_err(BenchError::runtime)?;
+        let reports = Arc::new(AtomicU64::new(0));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (n, r, s) = (node.clone(), reports.clone(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            while !s.load(Ordering::Relaxed) {
+                match n.recv_timeout(Duration::from_millis(50)) {
+                    Ok(Some(ryre::Event::Shout { .. })) => {
+                        r.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Ok(_) => {}
+                    Err(_) => return,
+                }
+            }
+        });
+        Ok(Watcher {
+            node,
+            group: status_group(cluster),
+            reports,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Joins (or leaves) the status group and waits until every one of `roles` knows it.
+    fn watch(&self, on: bool, roles: &[&Node]) -> Result<(), BenchError> {
+        if on {
+            self.node.join(&self.group)
+        } else {
+            self.node.leave(&self.group)
+        }
+        .map_err(BenchError::runtime)?;
+        let me = self.node.uuid();
+        let deadline = Instant::now() + STALL;
+        while roles
+            .iter()
+            .any(|r| r.peers_by_group(&self.group).contains(&me) != on)
+        {
+            if Instant::now() > deadline {
+                return Err(BenchError::Runtime(format!(
+                    "the roles did not see the watcher {} within {STALL:?}",
+                    if on { "join" } else { "leave" }
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Watcher {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+        let _ = self.node.stop();
+    }
+}
+
+/// Rates of the watched runs and the status reports the watcher received.
+type Watched = Option<(Vec<f64>, u64)>;
+
+/// Alternating ryre and PUSH/PULL runs (and watched ryre runs) with `w` workers: their rates.
+fn throughput(a: &PipelineOptions, w: u32) -> Result<(Vec<f64>, Vec<f64>, Watched), BenchError> {
     let port = free_udp_port()?;
     let cluster = format!("bench-{}-{w}", std::process::id());
     let config = Config {
@@ -161,7 +259,7 @@ fn throughput(a: &PipelineOptions, w: u32) -> Result<(Vec<f64>, Vec<f64>), Bench
         chunk: a.chunk,
         ..fast_config(&cluster)
     };
-    let _collector = Collector::start(loopback(port, "bench-collector"), config.clone())
+    let collector = Collector::start(loopback(port, "bench-collector"), config.clone())
         .map_err(BenchError::runtime)?;
     let workers = (0..w)
         .map(|i| {
@@ -178,17 +276,44 @@ fn throughput(a: &PipelineOptions, w: u32) -> Result<(Vec<f64>, Vec<f64>), Bench
     wait_ready(&client, w as usize)?;
     // Warm-up (also proves the collector is known).
     run_batch(&client, payloads(1000, a.size), |_| {})?;
+    let watcher = if a.watched {
+        Some(Watcher::start(port, &cluster)?)
+    } else {
+        None
+    };
+    let mut roles: Vec<&Node> = workers.iter().map(Worker::node).collect();
+    roles.push(client.node());
+    roles.push(collector.node());
     let mut ryre_rates = Vec::new();
     let mut zmq_rates = Vec::new();
-    for _ in 0..a.rounds {
+    let mut watched_rates = Vec::new();
+    for round in 0..a.rounds {
         let t = push_pull(a.count, a.size, w)?;
         zmq_rates.push(a.count as f64 / t.as_secs_f64());
-        let t = run_batch(&client, payloads(a.count, a.size), |_| {})?;
-        ryre_rates.push(a.count as f64 / t.as_secs_f64());
+        // Watched and unwatched take turns at going first (neither always follows PUSH/PULL).
+        let order: &[bool] = match (&watcher, round % 2) {
+            (None, _) => &[false],
+            (Some(_), 0) => &[false, true],
+            (Some(_), _) => &[true, false],
+        };
+        for &watched in order {
+            if let (true, Some(watcher)) = (watched, &watcher) {
+                watcher.watch(true, &roles)?;
+            }
+            let t = run_batch(&client, payloads(a.count, a.size), |_| {})?;
+            let rate = a.count as f64 / t.as_secs_f64();
+            if let (true, Some(watcher)) = (watched, &watcher) {
+                watched_rates.push(rate);
+                watcher.watch(false, &roles)?;
+            } else {
+                ryre_rates.push(rate);
+            }
+        }
     }
+    let watched = watcher.map(|w| (watched_rates, w.reports.load(Ordering::Relaxed)));
     client.stop();
     drop(workers);
-    Ok((ryre_rates, zmq_rates))
+    Ok((ryre_rates, zmq_rates, watched))
 }
 
 /// Plain libzmq: a ventilator PUSHes `count` messages to `w` worker threads (PULL, echo, PUSH)

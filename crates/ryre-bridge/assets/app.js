@@ -570,7 +570,8 @@ connectLogs();
 // ---------------------------------------------------------------------------------------------
 // Timer: the timer service as the bridge's services watcher sees it on the mesh (the timer
 // nodes' HELLO headers, the ticks shouted to tick/<rate>hz). Only the stream
-// /api/v1/services/events: a `timer` snapshot twice a second, each the whole view.
+// /api/v1/services/events: a `timer` snapshot twice a second, each the whole view. The
+// Pipeline panel (below) reads the `pipeline` snapshots of the same stream.
 
 const svcs = { source: null, retryMs: 500 };
 
@@ -639,18 +640,30 @@ function connectServices() {
   const q = token ? `?access_token=${encodeURIComponent(token)}` : "";
   const source = new EventSource(`${API}/services/events${q}`);
   svcs.source = source;
-  source.addEventListener("ready", () => { svcs.retryMs = 500; setTimerStatus("live"); });
+  source.addEventListener("ready", () => {
+    svcs.retryMs = 500;
+    setTimerStatus("live");
+    setPipelineStatus("live");
+  });
   source.addEventListener("timer", (m) => renderTimer(JSON.parse(m.data)));
+  source.addEventListener("pipeline", (m) => renderPipeline(JSON.parse(m.data)));
   source.addEventListener("close", () => reconnectServicesLater());
   source.onerror = async () => {
-    if (source.readyState !== EventSource.CLOSED) { setTimerStatus("reconnecting"); return; }
+    if (source.readyState !== EventSource.CLOSED) {
+      setTimerStatus("reconnecting");
+      setPipelineStatus("reconnecting");
+      return;
+    }
     try {
       await api("GET", "/services/timer");
       reconnectServicesLater();
     } catch (e) {
       if (e.message.startsWith("404")) {
+        const off = "this bridge hosts no services watcher (started with --no-services)";
         setTimerStatus("off", "off");
-        $("timer-info").textContent = "this bridge hosts no services watcher (started with --no-services)";
+        $("timer-info").textContent = off;
+        setPipelineStatus("off", "off");
+        $("pipeline-info").textContent = off;
       } else {
         reconnectServicesLater();
       }
@@ -661,8 +674,127 @@ function connectServices() {
 function reconnectServicesLater() {
   if (svcs.source) svcs.source.close();
   setTimerStatus("reconnecting");
+  setPipelineStatus("reconnecting");
   setTimeout(connectServices, svcs.retryMs);
   svcs.retryMs = Math.min(svcs.retryMs * 2, 5000);
 }
 
 connectServices();
+
+// ---------------------------------------------------------------------------------------------
+// Pipeline: the reliable pipeline as the services watcher sees it: its roles from their HELLO
+// headers, what they report to pipeline/<cluster>/status (the watcher joins it; roles report
+// only while someone watches, at most twice a second). Per cluster: the batches with progress
+// bars (done, at the collector, at workers, pending), the workers with their throughput
+// (tasks/s over 5 s, and a sparkline of the last minute of snapshots), the re-deals.
+
+const PL_SPARK = 120;                 // snapshots kept per worker: a minute at 2 a second
+const plHistory = new Map();          // worker uuid -> [tasks/s, ...]
+
+function setPipelineStatus(s, text) {
+  const st = $("pipeline-status");
+  st.dataset.state = s;
+  st.textContent = text || s;
+}
+
+function rate(r) {
+  return r >= 100 ? `${Math.round(r)}/s` : `${r.toFixed(1)}/s`;
+}
+
+function pct(n, total) {
+  return total > 0 ? `${(100 * n) / total}%` : "0%";
+}
+
+function progressBar(b) {
+  const seg = (cls, n, what) => el("span", { class: `seg ${cls}`, style: `width: ${pct(n, b.total)}`,
+                                             title: `${n} ${what}` });
+  return el("div", { class: "pbar", role: "progressbar", "aria-valuemin": "0",
+                     "aria-valuemax": String(b.total), "aria-valuenow": String(b.done) },
+    seg("done", b.done, "done"), seg("collector", b.at_collector, "at the collector"),
+    seg("workers", b.at_workers, "at workers"));
+}
+
+function batchItem(b) {
+  const secs = b.elapsed_s >= 10 ? b.elapsed_s.toFixed(0) : b.elapsed_s.toFixed(1);
+  return el("li", { class: "batch", data: { id: b.id, state: b.state, done: String(b.done),
+                                            total: String(b.total), redealt: String(b.redealt) } },
+    el("div", { class: "batch-head" },
+      el("span", { class: "bid", title: b.id }, b.id.slice(0, 8)),
+      el("span", { class: `bstate ${b.state}` }, b.state),
+      el("span", { class: "client" }, `from ${b.client.name}`),
+      el("span", { class: "when" }, `${secs} s`),
+      b.state === "running" ? el("span", { class: "rate" }, rate(b.tasks_per_s)) : "",
+      el("span", { class: "redealt", data: { count: String(b.redealt) } }, `re-dealt ${b.redealt}`),
+      el("span", { class: "nums" }, `${b.done} / ${b.total}`)),
+    progressBar(b));
+}
+
+function spark(values) {
+  const max = Math.max(1, ...values);
+  const n = values.length;
+  const points = values.map((v, i) => `${n > 1 ? (i / (n - 1)) * 200 : 200},${20 - (v / max) * 18}`).join(" ");
+  return svg("svg", { viewBox: "0 0 200 22", preserveAspectRatio: "none" }, svg("polyline", { points }));
+}
+
+function workerRow(w) {
+  let h = plHistory.get(w.uuid);
+  if (!h) { h = []; plHistory.set(w.uuid, h); }
+  h.push(w.tasks_per_s);
+  if (h.length > PL_SPARK) h.shift();
+  const state = w.gone ? "gone" : w.reported ? `holds ${w.held}` : "not reporting";
+  return el("tr", { class: "worker", data: { name: w.name, uuid: w.uuid, done: String(w.done),
+                                             rate: String(w.tasks_per_s), gone: String(w.gone) } },
+    el("td", { class: "name", title: w.uuid }, w.name),
+    el("td", { class: "num done" }, String(w.done)),
+    el("td", { class: "num rate" }, rate(w.tasks_per_s)),
+    el("td", { class: "state" }, state),
+    el("td", { class: "spark" }, spark(h)));
+}
+
+function otherItem(role, n) {
+  const what = role === "client"
+    ? `${n.done} delivered, ${n.in_flight} at workers, ${n.redealt} re-dealt`
+    : `${n.done} forwarded, ${n.duplicates} duplicates dropped, ${n.open_batches} open batch(es)`;
+  return el("li", { class: role, data: { name: n.name, uuid: n.uuid, gone: String(n.gone) } },
+    el("span", { class: "role" }, role),
+    el("span", { class: "name" }, n.name), " ",
+    el("span", { class: "muted" }, n.gone ? "gone" : n.reported ? what : "not reporting"));
+}
+
+function clusterPanel(c) {
+  const live = c.workers.filter((w) => !w.gone).length;
+  const running = c.batches.filter((b) => b.state === "running").length;
+  return el("div", { class: "pl-cluster", data: { cluster: c.cluster } },
+    el("h3", {}, `cluster ${c.cluster} `,
+      el("span", { class: "muted" },
+        `${live} worker(s) · ${rate(c.tasks_per_s)} · ${running} batch(es) in flight · `),
+      el("span", { class: "redeals", data: { count: String(c.redealt) } }, `${c.redealt} re-deal(s)`)),
+    el("div", { class: "pipeline-grid" },
+      el("div", {},
+        el("h3", {}, "Batches ", el("span", { class: "muted" }, "in flight first, then the newest that ended")),
+        c.batches.length
+          ? el("ul", { class: "pl-batches" }, ...c.batches.map(batchItem))
+          : el("p", { class: "muted" }, "no batch yet"),
+        el("p", { class: "pl-legend" }, el("i", { class: "done" }), "done",
+          el("i", { class: "collector" }), "at the collector", el("i", { class: "workers" }), "at workers",
+          el("i", { class: "pending" }), "pending")),
+      el("div", {},
+        el("h3", {}, "Workers ", el("span", { class: "muted" }, "tasks done, tasks/s over 5 s, the last minute")),
+        el("table", { class: "pl-workers" },
+          el("thead", {}, el("tr", {}, el("th", {}, "worker"), el("th", {}, "done"), el("th", {}, "tasks/s"),
+            el("th", {}, ""), el("th", {}, "throughput"))),
+          el("tbody", {}, ...c.workers.map(workerRow))),
+        el("h3", {}, "Clients and collectors"),
+        el("ul", { class: "pl-others" }, ...c.clients.map((n) => otherItem("client", n)),
+          ...c.collectors.map((n) => otherItem("collector", n))))));
+}
+
+function renderPipeline(v) {
+  const workers = v.clusters.reduce((n, c) => n + c.workers.filter((w) => !w.gone).length, 0);
+  $("pipeline-info").textContent = `watcher ${v.watcher.name} · ${v.clusters.length} cluster(s) · ${workers} worker(s)`;
+  const seen = new Set(v.clusters.flatMap((c) => c.workers.map((w) => w.uuid)));
+  for (const id of plHistory.keys()) if (!seen.has(id)) plHistory.delete(id);
+  $("pipeline-clusters").replaceChildren(...(v.clusters.length
+    ? v.clusters.map(clusterPanel)
+    : [el("p", { class: "muted", id: "pipeline-empty" }, "no pipeline on the mesh")]));
+}

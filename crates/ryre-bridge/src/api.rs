@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use ryre::{PeerId, PeerInfo};
@@ -144,22 +144,39 @@ fn body(app: &App, body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     })
 }
 
-fn content_type(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+/// The request's `Content-Type`, if it has a readable one (only that header is copied, not the
+/// whole header map).
+pub(crate) struct ContentType(Option<axum::http::HeaderValue>);
+
+impl ContentType {
+    fn as_str(&self) -> Option<&str> {
+        self.0.as_ref().and_then(|v| v.to_str().ok())
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for ContentType {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(ContentType(
+            parts.headers.get(header::CONTENT_TYPE).cloned(),
+        ))
+    }
 }
 
 /// `POST /api/v1/groups/{group}/messages`: shout.
 pub(crate) async fn shout(
     State(app): State<App>,
     Seg(group): Seg,
-    headers: HeaderMap,
+    ct: ContentType,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<StatusCode> {
     check_group(&group)?;
-    let frames = frames_from_body(content_type(&headers), body(&app, raw)?)?;
-    crate::blocking(|| app.node.shout(&group, frames))?;
+    let frames = frames_from_body(ct.as_str(), body(&app, raw)?)?;
+    crate::shout(&app.node, &group, frames)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -167,12 +184,12 @@ pub(crate) async fn shout(
 pub(crate) async fn whisper(
     State(app): State<App>,
     Seg(id): Seg,
-    headers: HeaderMap,
+    ct: ContentType,
     raw: Result<Bytes, BytesRejection>,
 ) -> ApiResult<StatusCode> {
     let peer = parse_peer(&id)?;
-    let frames = frames_from_body(content_type(&headers), body(&app, raw)?)?;
-    crate::blocking(|| app.node.whisper(peer, frames))?;
+    let frames = frames_from_body(ct.as_str(), body(&app, raw)?)?;
+    crate::whisper(&app.node, peer, frames)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -155,7 +155,76 @@ fn content(text: Option<String>, frames: Option<Vec<String>>) -> Result<Vec<Byte
 /// assert_eq!(ws_command(r#"{"op":"dance"}"#).unwrap_err().problem.status, 400);
 /// ```
 pub fn ws_command(text: &str) -> Result<WsCommand, Box<CommandError>> {
-    let raw: Raw = serde_json::from_str(text).map_err(|e| {
+    // The usual, well-formed command is read in one pass into a flat struct; anything else
+    // (an unknown op, a field the op does not take, bad JSON) goes the way of the tagged enum,
+    // which has the precise error messages. Both accept exactly the same commands.
+    let raw = match fast_command(text) {
+        Some(raw) => raw,
+        None => tagged_command(text)?,
+    };
+    check_command(raw)
+}
+
+/// The operations, for the flat reading.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Op {
+    Shout,
+    Whisper,
+    Join,
+    Leave,
+}
+
+/// Every field any command has: one pass, no buffering of the object (the tagged enum buffers
+/// it to find `op` first).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Flat {
+    op: Op,
+    #[serde(default)]
+    group: Option<String>,
+    #[serde(default)]
+    peer: Option<String>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    frames: Option<Vec<String>>,
+    #[serde(default)]
+    id: Option<Value>,
+}
+
+/// The command read flat, when it is well-formed JSON with only the fields its op takes and
+/// the ones it needs; `None` sends it to [`tagged_command`].
+fn fast_command(text: &str) -> Option<Raw> {
+    let f: Flat = serde_json::from_str(text).ok()?;
+    Some(match f.op {
+        Op::Shout if f.peer.is_none() => Raw::Shout {
+            group: f.group?,
+            text: f.text,
+            frames: f.frames,
+            id: f.id,
+        },
+        Op::Whisper if f.group.is_none() => Raw::Whisper {
+            peer: f.peer?,
+            text: f.text,
+            frames: f.frames,
+            id: f.id,
+        },
+        Op::Join if f.peer.is_none() && f.text.is_none() && f.frames.is_none() => Raw::Join {
+            group: f.group?,
+            id: f.id,
+        },
+        Op::Leave if f.peer.is_none() && f.text.is_none() && f.frames.is_none() => Raw::Leave {
+            group: f.group?,
+            id: f.id,
+        },
+        _ => return None,
+    })
+}
+
+/// The command read as the tagged enum (with its error messages).
+fn tagged_command(text: &str) -> Result<Raw, Box<CommandError>> {
+    serde_json::from_str(text).map_err(|e| {
         Box::new(CommandError {
             id: serde_json::from_str::<Value>(text)
                 .ok()
@@ -164,7 +233,11 @@ pub fn ws_command(text: &str) -> Result<WsCommand, Box<CommandError>> {
                 "a command is {{\"op\":\"shout\"|\"whisper\"|\"join\"|\"leave\", ...}}: {e}"
             )),
         })
-    })?;
+    })
+}
+
+/// Checks a read command (group names, peer ids, frames).
+fn check_command(raw: Raw) -> Result<WsCommand, Box<CommandError>> {
     let (id, action) = match raw {
         Raw::Shout {
             group,
@@ -204,6 +277,34 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        #[test]
+        fn fast_and_tagged_readings_agree(
+            op in 0usize..5,
+            group in proptest::option::of("[a-z]{0,4}"),
+            peer in proptest::option::of("[0-9a-f]{32}"),
+            text in proptest::option::of(".{0,8}"),
+            frames in proptest::option::of(prop::collection::vec("[A-Za-z0-9+/=]{0,8}", 0..3)),
+            id in proptest::option::of(any::<i64>()),
+            extra in any::<bool>(),
+        ) {
+            let mut m = serde_json::Map::new();
+            m.insert("op".into(), ["shout", "whisper", "join", "leave", "dance"][op].into());
+            if let Some(g) = group { m.insert("group".into(), g.into()); }
+            if let Some(p) = peer { m.insert("peer".into(), p.into()); }
+            if let Some(t) = text { m.insert("text".into(), t.into()); }
+            if let Some(f) = frames { m.insert("frames".into(), f.into()); }
+            if let Some(i) = id { m.insert("id".into(), i.into()); }
+            if extra { m.insert("extra".into(), 1.into()); }
+            let text = Value::Object(m).to_string();
+            if let Some(fast) = fast_command(&text) {
+                let tagged = tagged_command(&text);
+                prop_assert!(tagged.is_ok(), "the tagged reading refuses {}", text);
+                prop_assert_eq!(format!("{fast:?}"), format!("{:?}", tagged.unwrap()));
+            }
+            let slow = tagged_command(&text).and_then(check_command);
+            prop_assert_eq!(format!("{:?}", ws_command(&text)), format!("{slow:?}"));
+        }
+
         #[test]
         fn frames_round_trip(frames in prop::collection::vec(prop::collection::vec(any::<u8>(), 0..64), 1..6)) {
             let b64 = base64::engine::general_purpose::STANDARD;

@@ -144,6 +144,32 @@ pub(crate) fn blocking<T>(f: impl FnOnce() -> T) -> T {
     }
 }
 
+/// A shout from a handler: at once when every member's queue has room (the usual case, on the
+/// task's own thread, without the cost of [`blocking`]); only when a queue is full does it wait
+/// for room as the node's `SendPolicy` says, in [`blocking`].
+pub(crate) fn shout(
+    node: &Node,
+    group: &str,
+    frames: Vec<bytes::Bytes>,
+) -> Result<(), ryre::Error> {
+    match node.try_shout(group, frames.iter().cloned()) {
+        Err(ryre::Error::WouldBlock { .. }) => blocking(|| node.shout(group, frames)),
+        r => r,
+    }
+}
+
+/// A whisper from a handler, as [`shout`].
+pub(crate) fn whisper(
+    node: &Node,
+    peer: ryre::PeerId,
+    frames: Vec<bytes::Bytes>,
+) -> Result<(), ryre::Error> {
+    match node.try_whisper(peer, frames.iter().cloned()) {
+        Err(ryre::Error::WouldBlock { .. }) => blocking(|| node.whisper(peer, frames)),
+        r => r,
+    }
+}
+
 /// What every handler shares.
 pub(crate) struct Shared {
     pub node: Node,

@@ -36,6 +36,7 @@ const WS: &str = "/api/v1/ws";
 const LOGS: &str = "/api/v1/logs";
 const LOG_EVENTS: &str = "/api/v1/logs/events";
 const SERVICE_TIMER: &str = "/api/v1/services/timer";
+const SERVICE_PIPELINE: &str = "/api/v1/services/pipeline";
 const SERVICE_EVENTS: &str = "/api/v1/services/events";
 const OPENAPI: &str = "/api/v1/openapi.json";
 
@@ -81,6 +82,12 @@ fn table() -> Vec<RouteDef> {
             SERVICE_TIMER,
             || routing::get(services::timer),
             op_service_timer,
+        ),
+        def(
+            "GET",
+            SERVICE_PIPELINE,
+            || routing::get(services::pipeline),
+            op_service_pipeline,
         ),
         def(
             "GET",
@@ -373,15 +380,22 @@ fn services_disabled() -> (&'static str, Value) {
     )
 }
 
-fn service_params() -> Vec<Value> {
-    vec![
-        json!({"name": "rate", "in": "query", "required": false,
-         "description": "Only this tick rate, in Hz.",
-         "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}),
-        json!({"name": "access_token", "in": "query", "required": false,
-        "description": "The bearer token, for clients that cannot set headers.",
-        "schema": {"type": "string"}}),
-    ]
+fn rate_param() -> Value {
+    json!({"name": "rate", "in": "query", "required": false,
+     "description": "Only this tick rate, in Hz.",
+     "schema": {"type": "integer", "minimum": 1, "maximum": 1000}})
+}
+
+fn cluster_param() -> Value {
+    json!({"name": "cluster", "in": "query", "required": false,
+     "description": "Only this pipeline cluster.",
+     "schema": {"type": "string", "minLength": 1, "maxLength": 200}})
+}
+
+fn token_param() -> Value {
+    json!({"name": "access_token", "in": "query", "required": false,
+    "description": "The bearer token, for clients that cannot set headers.",
+    "schema": {"type": "string"}})
 }
 
 fn op_service_timer() -> Value {
@@ -392,7 +406,7 @@ fn op_service_timer() -> Value {
         accepts (the rate's elected ticker), ticks received, missed (gaps in the numbering), \
         refused, the rate measured over the last second and the lateness histogram (received \
         minus scheduled; `le_us` null is the overflow bucket).",
-    "parameters": service_params(),
+    "parameters": [rate_param(), token_param()],
     "responses": responses(&[
         ("200", ok_json("The timer service.", "TimerView")),
         ("400", problem("A bad rate.")),
@@ -400,16 +414,38 @@ fn op_service_timer() -> Value {
     ])})
 }
 
+fn op_service_pipeline() -> Value {
+    json!({"operationId": "servicePipeline",
+    "summary": "The reliable pipeline as the mesh shows it: batches, workers, re-deals.",
+    "description": "From the bridge's services watcher (a node named `<bridge>-services`), per \
+        cluster: its clients, workers and collectors (their X-RYRE-PIPELINE and \
+        X-RYRE-PIPELINE-CLUSTER HELLO headers), what each reports to the cluster's status \
+        group `pipeline/<cluster>/status` (which the watcher joins; roles report there at most \
+        twice a second, only while someone watches and something changed): tasks done and \
+        held, tasks per second over the last 5 s; the batches (running first, then the 32 \
+        newest that ended) with their progress: done, at workers, at the collector, pending, \
+        dealt again; and the re-deals of all its clients. Nodes that left stay a minute, \
+        `gone`. Batch ids are 16 hex digits.",
+    "parameters": [cluster_param(), token_param()],
+    "responses": responses(&[
+        ("200", ok_json("The pipeline service.", "PipelineView")),
+        ("400", problem("A bad cluster.")),
+        services_disabled(),
+    ])})
+}
+
 fn op_service_events() -> Value {
     json!({"operationId": "serviceEvents",
     "summary": "The services live, as Server-Sent Events.",
-    "description": "First a `ready` event (the watcher), then a `timer` event (`data:` a \
-        TimerView) twice a second, and a final `close` event (`stopped`) when the bridge stops.",
-    "parameters": service_params(),
+    "description": "First a `ready` event (the watcher), then twice a second a `timer` event \
+        (`data:` a TimerView, filtered by `rate`) and a `pipeline` event (`data:` a \
+        PipelineView, filtered by `cluster`), and a final `close` event (`stopped`) when the \
+        bridge stops.",
+    "parameters": [rate_param(), cluster_param(), token_param()],
     "responses": responses(&[
         ("200", json!({"description": "The stream.",
             "content": {"text/event-stream": {"schema": {"type": "string"}}}})),
-        ("400", problem("A bad rate.")),
+        ("400", problem("A bad rate or cluster.")),
         services_disabled(),
     ])})
 }
@@ -510,6 +546,7 @@ fn components() -> Value {
     });
     if let Some(Value::Object(m)) = c.get_mut("schemas") {
         m.insert("TimerView".into(), timer_view_schema());
+        m.insert("PipelineView".into(), pipeline_view_schema());
     }
     c
 }
@@ -541,4 +578,58 @@ fn timer_view_schema() -> Value {
                                 "histogram": {"type": "array", "items": {"type": "object",
                                     "properties": {"le_us": {"type": ["number", "null"]},
                                         "count": {"type": "integer"}}}}}}}}}}})
+}
+
+fn pipeline_view_schema() -> Value {
+    let node = |extra: Value| {
+        let mut props = json!({"uuid": {"type": "string"}, "name": {"type": "string"},
+            "reported": {"type": "boolean",
+                "description": "A status report has come from it (else its counts are 0)."},
+            "gone": {"type": "boolean", "description": "It left the mesh."},
+            "done": {"type": "integer"}, "duplicates": {"type": "integer"}});
+        if let (Value::Object(p), Value::Object(e)) = (&mut props, extra) {
+            p.extend(e);
+        }
+        json!({"type": "object", "required": ["uuid", "name", "reported", "gone", "done"],
+               "properties": props})
+    };
+    json!({"type": "object", "required": ["watcher", "clusters", "reports"],
+        "properties": {
+            "watcher": {"type": "object", "properties": {
+                "uuid": {"type": "string"}, "name": {"type": "string"}}},
+            "reports": {"type": "object", "additionalProperties": {"type": "integer"},
+                "description": "Status reports taken, malformed, unexpected (from a node not \
+                    of that role and cluster), and clusters refused (past 64)."},
+            "clusters": {"type": "array", "items": {"type": "object",
+                "required": ["cluster", "group", "tasks_per_s", "redealt", "clients",
+                             "workers", "collectors", "batches"],
+                "properties": {
+                    "cluster": {"type": "string"}, "group": {"type": "string"},
+                    "tasks_per_s": {"type": "number",
+                        "description": "Its workers' throughput together."},
+                    "redealt": {"type": "integer",
+                        "description": "Tasks dealt again by its clients so far."},
+                    "clients": {"type": "array", "items": node(json!({
+                        "in_flight": {"type": "integer"}, "redealt": {"type": "integer"}}))},
+                    "workers": {"type": "array", "items": node(json!({
+                        "held": {"type": "integer"}, "tasks_per_s": {"type": "number"}}))},
+                    "collectors": {"type": "array", "items": node(json!({
+                        "open_batches": {"type": "integer"},
+                        "tasks_per_s": {"type": "number"}}))},
+                    "batches": {"type": "array", "items": {"type": "object",
+                        "required": ["id", "client", "state", "total", "done", "at_workers",
+                                     "at_collector", "in_flight", "pending", "redealt",
+                                     "tasks_per_s", "elapsed_s"],
+                        "properties": {
+                            "id": {"type": "string", "pattern": "^[0-9a-f]{16}$"},
+                            "client": {"type": "object", "properties": {
+                                "uuid": {"type": "string"}, "name": {"type": "string"}}},
+                            "state": {"enum": ["running", "done", "abandoned", "lost"]},
+                            "total": {"type": "integer"}, "done": {"type": "integer"},
+                            "at_workers": {"type": "integer"},
+                            "at_collector": {"type": "integer"},
+                            "in_flight": {"type": "integer"}, "pending": {"type": "integer"},
+                            "redealt": {"type": "integer"},
+                            "tasks_per_s": {"type": "number"},
+                            "elapsed_s": {"type": "number"}}}}}}}}})
 }

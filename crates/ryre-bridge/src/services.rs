@@ -1,7 +1,9 @@
 //! The mesh's services through the bridge: a watcher node (`<bridge>-services`, its own ryre
-//! node beside the bridge's, as the log collector is) that learns about the timer service from
-//! what the mesh already carries, and serves it as `GET /api/v1/services/timer` and
-//! `GET /api/v1/services/events` (Server-Sent Events: a `timer` snapshot twice a second).
+//! node beside the bridge's, as the log collector is) that learns about the timer service and
+//! the reliable pipeline from what the mesh carries, and serves them as
+//! `GET /api/v1/services/timer`, `GET /api/v1/services/pipeline` and
+//! `GET /api/v1/services/events` (Server-Sent Events: a `timer` and a `pipeline` snapshot twice
+//! a second).
 //!
 //! What the watcher reads, and nothing else (it sends nothing but its own JOINs):
 //!
@@ -11,7 +13,13 @@
 //! - the ticks shouted there, each checked by a [`TickTracker`] (numbering, gaps, duplicates,
 //!   forgeries): the node that sent the accepted ticks is the one that ticks that rate (the
 //!   leader of `timer/<rate>hz`), their gaps are missed ticks, and received minus scheduled is
-//!   their lateness, kept in a [`JitterStats`] histogram.
+//!   their lateness, kept in a [`JitterStats`] histogram;
+//! - the HELLO headers [`ryre_pipeline::ROLE_HEADER`] and [`ryre_pipeline::CLUSTER_HEADER`]:
+//!   the pipeline's clients, workers and collectors; for each cluster seen it joins the status
+//!   group (`pipeline/<cluster>/status`), and only then do that cluster's roles report there
+//!   (at most twice a second each, when something changed);
+//! - those reports, taken by a [`ryre_pipeline::watch::Watch`]: batches with their progress,
+//!   workers with their throughput, re-deals.
 //!
 //! A separate node keeps the bridge's own event stream free of the ticks (up to 1000 a second
 //! per rate), and its thread reads its own events.
@@ -31,6 +39,8 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures_util::StreamExt;
 use ryre::{Event, Node, NodeBuilder, PeerId};
+use ryre_pipeline::watch::{ClusterView, NodeView, Watch};
+use ryre_pipeline::Role;
 use ryre_timer::proto::TimerMsg;
 use ryre_timer::{JitterStats, TickTracker, RATES_HEADER};
 use serde::Deserialize;
@@ -149,6 +159,7 @@ impl RateView {
 struct View {
     timers: BTreeMap<PeerId, TimerNode>,
     rates: BTreeMap<u16, RateView>,
+    pipeline: Watch,
 }
 
 /// The rates of a [`RATES_HEADER`] value (`1,10,100`); what does not parse as a rate is left
@@ -165,8 +176,8 @@ fn parse_rates(header: &str) -> Vec<u16> {
 }
 
 impl View {
-    /// Takes one event of the watcher's node; returns the rates it should now subscribe to.
-    fn take(&mut self, ev: Event, now: u64) -> Vec<u16> {
+    /// Takes one event of the watcher's node; returns the groups it should now join.
+    fn take(&mut self, ev: Event, now: u64) -> Vec<String> {
         match ev {
             Event::Enter {
                 peer,
@@ -174,8 +185,13 @@ impl View {
                 headers,
                 endpoint,
             } => {
+                let mut join: Vec<String> = self
+                    .pipeline
+                    .enter(now, peer, &name, &headers)
+                    .into_iter()
+                    .collect();
                 let Some(h) = headers.get(RATES_HEADER) else {
-                    return Vec::new();
+                    return join;
                 };
                 let rates = parse_rates(h);
                 let new: Vec<u16> = rates
@@ -194,9 +210,11 @@ impl View {
                         rates,
                     },
                 );
-                new
+                join.extend(new.into_iter().map(ryre_timer::tick_group));
+                join
             }
             Event::Exit { peer, .. } => {
+                self.pipeline.exit(now, peer);
                 self.timers.remove(&peer);
                 for r in self.rates.values_mut() {
                     if r.ticker.as_ref().is_some_and(|(id, _)| *id == peer) {
@@ -211,6 +229,10 @@ impl View {
                 group,
                 content,
             } => {
+                if group.starts_with("pipeline/") {
+                    self.pipeline.shout(now, peer, &group, &content);
+                    return Vec::new();
+                }
                 let rate = group
                     .strip_prefix("tick/")
                     .and_then(|r| r.strip_suffix("hz"))
@@ -270,6 +292,103 @@ impl View {
             .collect();
         json!({"nodes": nodes, "rates": rates})
     }
+
+    fn pipeline_json(&self, only: Option<&str>, now: u64) -> Value {
+        let clusters: Vec<Value> = match only {
+            Some(c) => self
+                .pipeline
+                .cluster(now, c)
+                .iter()
+                .map(cluster_json)
+                .collect(),
+            None => self.pipeline.view(now).iter().map(cluster_json).collect(),
+        };
+        let c = self.pipeline.counts();
+        json!({
+            "clusters": clusters,
+            "reports": {
+                "taken": c.statuses,
+                "malformed": c.malformed,
+                "unexpected": c.unexpected,
+                "refused_clusters": c.refused_clusters,
+            },
+        })
+    }
+}
+
+/// A rate rounded to 0.1 (the JSON need not carry float noise).
+fn round1(x: f64) -> f64 {
+    (x * 10.0).round() / 10.0
+}
+
+fn node_json(n: &NodeView) -> Value {
+    let mut v = json!({
+        "uuid": n.peer.to_string(),
+        "name": n.name,
+        "reported": n.reported,
+        "gone": n.gone,
+        "done": n.done,
+        "duplicates": n.duplicates,
+    });
+    if let Value::Object(m) = &mut v {
+        match n.role {
+            Role::Client => {
+                m.insert("in_flight".into(), json!(n.held));
+                m.insert("redealt".into(), json!(n.redealt));
+            }
+            Role::Worker => {
+                m.insert("held".into(), json!(n.held));
+                m.insert("tasks_per_s".into(), json!(round1(n.tasks_per_s)));
+            }
+            Role::Collector => {
+                m.insert("open_batches".into(), json!(n.held));
+                m.insert("tasks_per_s".into(), json!(round1(n.tasks_per_s)));
+            }
+        }
+    }
+    v
+}
+
+fn cluster_json(c: &ClusterView) -> Value {
+    let nodes = |role: Role| -> Vec<Value> {
+        c.nodes
+            .iter()
+            .filter(|n| n.role == role)
+            .map(node_json)
+            .collect()
+    };
+    let batches: Vec<Value> = c
+        .batches
+        .iter()
+        .map(|b| {
+            let s = &b.status;
+            json!({
+                // A string: a u64 does not fit a JavaScript number.
+                "id": format!("{:016x}", s.batch),
+                "client": {"uuid": b.client.to_string(), "name": b.client_name},
+                "state": b.state.as_str(),
+                "total": s.total,
+                "done": s.done,
+                "at_workers": s.at_workers,
+                "at_collector": s.at_collector,
+                "in_flight": s.at_workers + s.at_collector,
+                "pending": s.pending(),
+                "redealt": s.redealt,
+                "tasks_per_s": round1(b.tasks_per_s),
+                "elapsed_s": (b.elapsed.as_secs_f64() * 1000.0).round() / 1000.0,
+            })
+        })
+        .collect();
+    json!({
+        "cluster": c.cluster,
+        "group": c.group,
+        "tasks_per_s": round1(c.tasks_per_s),
+        "redealt": c.redealt,
+        "clients": nodes(Role::Client),
+        "workers": nodes(Role::Worker),
+        "collectors": nodes(Role::Collector),
+        "batches": batches,
+    })
 }
 
 /// The services watcher the bridge hosts.
@@ -328,6 +447,15 @@ impl ServiceHub {
         v
     }
 
+    /// The pipeline view as JSON (only cluster `only`, if given).
+    fn pipeline(&self, only: Option<&str>) -> Value {
+        let mut v = self.view().pipeline_json(only, ryre_timer::unix_now());
+        if let Value::Object(m) = &mut v {
+            m.insert("watcher".into(), self.info.clone());
+        }
+        v
+    }
+
     /// Stops the thread and the watcher node (blocking: call it off the runtime's workers).
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
@@ -358,9 +486,10 @@ fn run(node: &Node, view: &Mutex<View>, stop: &AtomicBool) {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take(ev, ryre_timer::unix_now());
-        for rate in join {
-            // A failed join leaves the rate known and empty; the panel shows no ticks for it.
-            let _ = node.join(&ryre_timer::tick_group(rate));
+        for group in join {
+            // A failed join leaves the rate (or cluster) known and empty; the panel shows no
+            // ticks (or reports) for it.
+            let _ = node.join(&group);
         }
     }
 }
@@ -369,6 +498,7 @@ fn run(node: &Node, view: &Mutex<View>, stop: &AtomicBool) {
 #[derive(Debug, Deserialize)]
 pub(crate) struct ServiceQuery {
     rate: Option<String>,
+    cluster: Option<String>,
     #[allow(dead_code)] // read by the auth guard
     access_token: Option<String>,
 }
@@ -386,6 +516,18 @@ fn parse_rate(rate: Option<&str>) -> Result<Option<u16>, ApiProblem> {
         _ => Err(ApiProblem::bad_request(format!(
             "?rate= is a tick rate in Hz from 1 to {}; got {s:?}",
             ryre_timer::proto::MAX_RATE
+        ))),
+    }
+}
+
+/// `?cluster=`: a pipeline cluster name, 1 to 200 bytes.
+fn parse_cluster(cluster: Option<&str>) -> Result<Option<&str>, ApiProblem> {
+    match cluster {
+        None => Ok(None),
+        Some(c) if !c.is_empty() && c.len() <= 200 => Ok(Some(c)),
+        Some(c) => Err(ApiProblem::bad_request(format!(
+            "?cluster= is a pipeline cluster name of 1 to 200 bytes; got {} bytes",
+            c.len()
         ))),
     }
 }
@@ -419,8 +561,24 @@ pub(crate) async fn timer(
     Ok(Json(hub.timer(only)))
 }
 
-/// `GET /api/v1/services/events`: a `ready` event (the watcher), then a `timer` event (the
-/// same JSON as `GET /api/v1/services/timer`) every [`SNAPSHOT_INTERVAL`], and a final `close`
+/// `GET /api/v1/services/pipeline`: per pipeline cluster, its clients, workers (tasks done,
+/// held, tasks per second) and collectors, its batches (progress, re-deals) and its re-deals.
+pub(crate) async fn pipeline(
+    State(app): State<App>,
+    q: Result<Query<ServiceQuery>, QueryRejection>,
+) -> Result<Json<Value>, ApiProblem> {
+    let hub = hub(&app)?;
+    let q = query(q)?;
+    let only = parse_cluster(q.cluster.as_deref())?;
+    if app.is_stopping() {
+        return Err(ApiProblem::stopping());
+    }
+    Ok(Json(hub.pipeline(only)))
+}
+
+/// `GET /api/v1/services/events`: a `ready` event (the watcher), then every
+/// [`SNAPSHOT_INTERVAL`] a `timer` and a `pipeline` event (the same JSON as
+/// `GET /api/v1/services/timer` and `GET /api/v1/services/pipeline`), and a final `close`
 /// event when the bridge stops.
 pub(crate) async fn sse(
     State(app): State<App>,
@@ -429,6 +587,7 @@ pub(crate) async fn sse(
     let hub = hub(&app)?;
     let q = query(q)?;
     let only = parse_rate(q.rate.as_deref())?;
+    let cluster = parse_cluster(q.cluster.as_deref())?.map(str::to_string);
     let mut ready = hub.info.clone();
     if let Value::Object(m) = &mut ready {
         m.insert("type".into(), json!("READY"));
@@ -439,15 +598,22 @@ pub(crate) async fn sse(
     ));
     let mut interval = tokio::time::interval(SNAPSHOT_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let events = futures_util::stream::unfold(Some((app, interval)), move |state| async move {
-        let (app, mut interval) = state?;
+    let start = Some((app, interval, cluster));
+    let events = futures_util::stream::unfold(start, move |state| async move {
+        let (app, mut interval, cluster) = state?;
         interval.tick().await;
         let Some(hub) = app.services.as_ref().filter(|_| !app.is_stopping()) else {
             let close = sse_frame("close", None, &CloseReason::Stopped.json());
             return Some((Ok::<_, Infallible>(close), None));
         };
-        let frame = sse_frame("timer", None, &hub.timer(only).to_string());
-        Some((Ok(frame), Some((app, interval))))
+        let timer = sse_frame("timer", None, &hub.timer(only).to_string());
+        let pipeline = sse_frame(
+            "pipeline",
+            None,
+            &hub.pipeline(cluster.as_deref()).to_string(),
+        );
+        let frame = Bytes::from([timer, pipeline].concat());
+        Some((Ok(frame), Some((app, interval, cluster))))
     });
     let stream = futures_util::stream::once(async move { Ok(ready) }).chain(events);
     Ok((
@@ -498,8 +664,11 @@ mod tests {
     fn rates_from_headers_ticks_gaps_and_garbage() {
         let mut v = View::default();
         let t0 = 1_000_000_000_000;
-        assert_eq!(v.take(enter(1, "10, 1,x,0,5000,10"), t0), vec![1, 10]);
-        assert_eq!(v.take(enter(2, "10,100"), t0), vec![100]);
+        assert_eq!(
+            v.take(enter(1, "10, 1,x,0,5000,10"), t0),
+            ["tick/1hz", "tick/10hz"]
+        );
+        assert_eq!(v.take(enter(2, "10,100"), t0), ["tick/100hz"]);
         for n in [1, 2, 5] {
             v.take(tick(1, 10, n, t0), t0 + n * 100_000_000 + 2_000_000);
         }
@@ -558,11 +727,66 @@ mod tests {
     }
 
     #[test]
+    fn pipeline_nodes_join_their_status_group_and_reports_reach_the_view() {
+        use ryre_pipeline::proto::{Msg, Status};
+        let mut v = View::default();
+        let mut headers = Map::new();
+        headers.insert(ryre_pipeline::ROLE_HEADER.to_string(), "worker".to_string());
+        headers.insert(ryre_pipeline::CLUSTER_HEADER.to_string(), "c".to_string());
+        let enter = |id: u8| Event::Enter {
+            peer: PeerId::from_bytes([id; 16]),
+            name: format!("w{id}").into(),
+            headers: headers.clone(),
+            endpoint: "tcp://127.0.0.1:1".into(),
+        };
+        assert_eq!(v.take(enter(1), 0), ["pipeline/c/status"]);
+        assert!(v.take(enter(2), 0).is_empty(), "the group is joined once");
+        let report = Msg::Status(Status {
+            role: Role::Worker,
+            done: 42,
+            held: 3,
+            redealt: 0,
+            duplicates: 0,
+            batches: vec![],
+        })
+        .encode();
+        v.take(
+            Event::Shout {
+                peer: PeerId::from_bytes([1; 16]),
+                name: "w1".into(),
+                group: "pipeline/c/status".into(),
+                content: vec![report].into(),
+            },
+            1,
+        );
+        let j = v.pipeline_json(None, 2);
+        let w = &j["clusters"][0]["workers"];
+        assert_eq!(w[0]["name"], "w1");
+        assert_eq!(
+            (w[0]["done"].as_u64(), w[0]["held"].as_u64()),
+            (Some(42), Some(3))
+        );
+        assert_eq!(w[1]["reported"], false);
+        assert_eq!(j["reports"]["taken"], 1);
+        assert!(v.pipeline_json(Some("other"), 2)["clusters"]
+            .as_array()
+            .is_some_and(Vec::is_empty));
+    }
+
+    #[test]
     fn rate_queries() {
         assert_eq!(parse_rate(None), Ok(None));
         assert_eq!(parse_rate(Some("10")), Ok(Some(10)));
         for bad in ["0", "1001", "-1", "ten", ""] {
             assert_eq!(parse_rate(Some(bad)).expect_err(bad).status, 400);
         }
+        assert_eq!(parse_cluster(Some("web")), Ok(Some("web")));
+        assert_eq!(parse_cluster(Some("")).expect_err("empty").status, 400);
+        assert_eq!(
+            parse_cluster(Some(&"x".repeat(201)))
+                .expect_err("long")
+                .status,
+            400
+        );
     }
 }

@@ -7,16 +7,15 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::decode::{ws_command, Action};
+use crate::decode::{ws_command, Action, CommandError, WsCommand};
 use crate::events::{sse_frame, CloseReason, Filter, Subscription};
 use crate::problem::ApiProblem;
 use crate::App;
@@ -135,48 +134,119 @@ fn close_frame(reason: &CloseReason) -> Message {
 
 /// Sends one message; false when the client is gone or has not taken it within
 /// [`SEND_TIMEOUT`].
-async fn send(tx: &mut SplitSink<WebSocket, Message>, msg: Message) -> bool {
+async fn send(socket: &mut WebSocket, msg: Message) -> bool {
     matches!(
-        tokio::time::timeout(SEND_TIMEOUT, tx.send(msg)).await,
+        tokio::time::timeout(SEND_TIMEOUT, socket.send(msg)).await,
         Ok(Ok(()))
     )
 }
 
-async fn run_ws(app: App, mut sub: Subscription, socket: WebSocket) {
-    let (mut tx, mut rx) = socket.split();
-    if !send(&mut tx, Message::Text(ready_json(&app).into())).await {
+/// Queues one message without flushing (the socket writes once its buffer is full); false as
+/// for [`send`]. When the socket takes it at once (the usual case), no timer is set.
+async fn feed(socket: &mut WebSocket, msg: Message) -> bool {
+    match futures_util::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).now_or_never() {
+        Some(Ok(())) => socket.start_send_unpin(msg).is_ok(),
+        Some(Err(_)) => false,
+        None => matches!(
+            tokio::time::timeout(SEND_TIMEOUT, socket.feed(msg)).await,
+            Ok(Ok(()))
+        ),
+    }
+}
+
+/// Writes out what [`feed`] queued; false as for [`send`].
+async fn flush(socket: &mut WebSocket) -> bool {
+    match futures_util::future::poll_fn(|cx| socket.poll_flush_unpin(cx)).now_or_never() {
+        Some(r) => r.is_ok(),
+        None => matches!(
+            tokio::time::timeout(SEND_TIMEOUT, socket.flush()).await,
+            Ok(Ok(()))
+        ),
+    }
+}
+
+/// Commands taken in one batch before the replies are flushed and the event ring is looked at
+/// again.
+const COMMAND_BATCH: usize = 256;
+
+/// One message from the client, read.
+enum Input {
+    /// A text message: a command (or why it is not one).
+    Command(Result<WsCommand, Box<CommandError>>),
+    /// A binary message (refused).
+    Binary,
+}
+
+/// Reads one message from the client; `None` when it ends the session (close, error, gone),
+/// `Some(None)` for what needs no answer (ping, pong: the library answers).
+fn read_input(msg: Option<Result<Message, axum::Error>>) -> Option<Option<Input>> {
+    match msg {
+        Some(Ok(Message::Text(t))) => Some(Some(Input::Command(ws_command(t.as_str())))),
+        Some(Ok(Message::Binary(_))) => Some(Some(Input::Binary)),
+        Some(Ok(Message::Close(_))) | None | Some(Err(_)) => None,
+        Some(Ok(_)) => Some(None),
+    }
+}
+
+/// The reply to one input.
+fn answer(app: &App, input: Input) -> Utf8Bytes {
+    match input {
+        Input::Command(c) => command(app, c),
+        Input::Binary => {
+            let p = ApiProblem::bad_request("commands are JSON text messages");
+            json!({"type": "ERROR", "problem": p}).to_string().into()
+        }
+    }
+}
+
+async fn run_ws(app: App, mut sub: Subscription, mut socket: WebSocket) {
+    if !send(&mut socket, Message::Text(ready_json(&app).into())).await {
         return;
     }
+    let mut inputs: Vec<Input> = Vec::new();
     loop {
         tokio::select! {
             ev = sub.next() => match ev {
                 Ok(ev) => {
-                    if !send(&mut tx, Message::Text(ev.json.clone())).await {
+                    if !send(&mut socket, Message::Text(ev.json.clone())).await {
                         return;
                     }
                 }
                 Err(reason) => {
-                    let _ = send(&mut tx, Message::Text(reason.json().into())).await;
-                    let _ = send(&mut tx, close_frame(&reason)).await;
+                    let _ = send(&mut socket, Message::Text(reason.json().into())).await;
+                    let _ = send(&mut socket, close_frame(&reason)).await;
                     return;
                 }
             },
-            msg = rx.next() => match msg {
-                Some(Ok(Message::Text(t))) => {
-                    let reply = command(&app, t.as_str()).to_string();
-                    if !send(&mut tx, Message::Text(reply.into())).await {
+            msg = socket.recv() => {
+                // This message and those already waiting behind it (a pipelining client's),
+                // up to a batch: read them all, then run the commands one after the other, in
+                // order (the node's sends go out back to back), then write the replies in one
+                // go.
+                let mut open = true;
+                let mut msg = Some(msg);
+                while let Some(m) = msg.take() {
+                    match read_input(m) {
+                        Some(Some(input)) => inputs.push(input),
+                        Some(None) => {}
+                        None => {
+                            open = false;
+                            break;
+                        }
+                    }
+                    if inputs.len() < COMMAND_BATCH {
+                        msg = socket.recv().now_or_never();
+                    }
+                }
+                for input in inputs.drain(..) {
+                    let reply = answer(&app, input);
+                    if !feed(&mut socket, Message::Text(reply)).await {
                         return;
                     }
                 }
-                Some(Ok(Message::Binary(_))) => {
-                    let p = ApiProblem::bad_request("commands are JSON text messages");
-                    let reply = json!({"type": "ERROR", "problem": p}).to_string();
-                    if !send(&mut tx, Message::Text(reply.into())).await {
-                        return;
-                    }
+                if !flush(&mut socket).await || !open {
+                    return;
                 }
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
-                Some(Ok(_)) => {} // ping and pong are answered by the library
             },
         }
     }
@@ -184,22 +254,36 @@ async fn run_ws(app: App, mut sub: Subscription, socket: WebSocket) {
 
 /// Runs one command; the reply is `{"type":"ACK","id":..}` or `{"type":"ERROR","id":..,
 /// "problem":{..}}`.
-fn command(app: &App, text: &str) -> Value {
-    let cmd = match ws_command(text) {
+fn command(app: &App, cmd: Result<WsCommand, Box<CommandError>>) -> Utf8Bytes {
+    let cmd = match cmd {
         Ok(c) => c,
-        Err(e) => return json!({"type": "ERROR", "id": e.id, "problem": e.problem}),
+        Err(e) => return error_reply(e.id, &e.problem),
     };
     if app.is_stopping() {
-        return json!({"type": "ERROR", "id": cmd.id, "problem": ApiProblem::stopping()});
+        return error_reply(cmd.id, &ApiProblem::stopping());
     }
     let result = match cmd.action {
-        Action::Shout { group, frames } => crate::blocking(|| app.node.shout(&group, frames)),
-        Action::Whisper { peer, frames } => crate::blocking(|| app.node.whisper(peer, frames)),
+        Action::Shout { group, frames } => crate::shout(&app.node, &group, frames),
+        Action::Whisper { peer, frames } => crate::whisper(&app.node, peer, frames),
         Action::Join(group) => app.node.join(&group),
         Action::Leave(group) => app.node.leave(&group),
     };
     match result {
-        Ok(()) => json!({"type": "ACK", "id": cmd.id}),
-        Err(e) => json!({"type": "ERROR", "id": cmd.id, "problem": ApiProblem::from(e)}),
+        Ok(()) => ack(cmd.id.as_ref()),
+        Err(e) => error_reply(cmd.id, &ApiProblem::from(e)),
     }
+}
+
+/// `{"type":"ACK","id":..}`, written directly (no JSON tree; no allocation without an id).
+fn ack(id: Option<&Value>) -> Utf8Bytes {
+    match id {
+        None => Utf8Bytes::from_static(r#"{"type":"ACK","id":null}"#),
+        Some(id) => format!(r#"{{"type":"ACK","id":{id}}}"#).into(),
+    }
+}
+
+fn error_reply(id: Option<Value>, problem: &ApiProblem) -> Utf8Bytes {
+    json!({"type": "ERROR", "id": id, "problem": problem})
+        .to_string()
+        .into()
 }

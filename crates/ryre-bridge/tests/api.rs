@@ -506,7 +506,7 @@ async fn openapi_lists_exactly_the_served_routes() {
         documented, served,
         "the document and the route table differ"
     );
-    assert_eq!(served.len(), 15);
+    assert_eq!(served.len(), 16);
 
     // Each documented route is served (the router does not answer no-route or
     // method-not-allowed), and every other method on its path is 405.

@@ -34,6 +34,10 @@ pub struct NetArgs {
     /// --discovery is given too.
     #[arg(long, value_name = "ENDPOINT")]
     pub gossip_connect: Vec<String>,
+    /// Gossip through the machine's agent: one session per hub for every node of this host
+    /// that asks (the node then runs --discovery local unless --discovery is given).
+    #[arg(long, requires = "gossip_connect")]
+    pub gossip_agent: bool,
     /// Announce this inbox endpoint to peers instead of the bound one (NAT, port forwards),
     /// e.g. tcp://203.0.113.5:6000.
     #[arg(long, value_name = "ENDPOINT")]
@@ -96,6 +100,9 @@ impl NetArgs {
         }
         for e in &self.gossip_connect {
             b = b.gossip_connect(e.clone());
+        }
+        if self.gossip_agent {
+            b = b.gossip_via_agent(true);
         }
         if let Some(e) = &self.advertise {
             b = b.advertised_endpoint(e.clone());

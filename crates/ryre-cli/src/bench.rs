@@ -44,8 +44,12 @@ pub enum BenchKind {
     /// (Internal: one layer-cost measurement, run by `ryre bench log`.)
     #[command(hide = true)]
     LogCost(LogCostArgs),
-    /// The HTTP bridge: shouts by HTTP POST against the Rust API, and SSE fan-out.
+    /// The HTTP bridge: shouts by HTTP POST against a bare axum server and the Rust API; SSE
+    /// fan-out.
     Bridge(BridgeBenchArgs),
+    /// (Internal: the bare axum server `bench bridge` measures the bridge against.)
+    #[command(hide = true)]
+    BareHttp,
     /// Tasks per second of the reliable pipeline against libzmq PUSH/PULL; recovery cost.
     Pipeline(PipelineBenchArgs),
 }
@@ -65,6 +69,7 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::Failover(a) => ryre_bench::discovery::failover(a.into()),
         BenchKind::Swarm(a) => ryre_bench::discovery::swarm(a.into()),
         BenchKind::Bridge(b) => ryre_bench::bridge::run(&b.into()),
+        BenchKind::BareHttp => ryre_bench::bridge::bare_http(),
         BenchKind::Pipeline(a) => ryre_bench::pipeline::run(a.into()),
     };
     Ok(result?)
@@ -243,6 +248,9 @@ pub struct SwarmArgs {
     /// A gossip hub every node connects to (repeatable).
     #[arg(long)]
     pub gossip_connect: Vec<String>,
+    /// Gossip through the machine's agent (one session per hub for the host).
+    #[arg(long)]
+    pub gossip_agent: bool,
 }
 /// Arguments of `ryre bench bridge`.
 #[derive(Debug, Args)]
@@ -315,6 +323,10 @@ pub struct PipelineBenchArgs {
     /// Skip the throughput comparison (with --kill: only the recovery measurement).
     #[arg(long)]
     pub no_throughput: bool,
+    /// Also run each ryre batch again while a watcher node is in the cluster's status group
+    /// (the roles then report their status there): what watching costs.
+    #[arg(long)]
+    pub watched: bool,
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
@@ -422,6 +434,7 @@ impl From<SwarmArgs> for ryre_bench::discovery::SwarmOptions {
             tofu: a.tofu,
             interface: a.interface,
             gossip_connect: a.gossip_connect,
+            gossip_agent: a.gossip_agent,
         }
     }
 }
@@ -452,6 +465,7 @@ impl From<PipelineBenchArgs> for ryre_bench::pipeline::PipelineOptions {
             window: a.window,
             kill: a.kill,
             no_throughput: a.no_throughput,
+            watched: a.watched,
             json: a.json,
         }
     }

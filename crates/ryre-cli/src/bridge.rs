@@ -56,7 +56,7 @@ pub struct BridgeArgs {
     /// Host no log collector (no Logs panel, and /api/v1/logs answers 404).
     #[arg(long)]
     pub no_logs: bool,
-    /// Host no services watcher (no Timer panel, and /api/v1/services/* answers 404).
+    /// Host no services watcher (no Timer or Pipeline panel, and /api/v1/services/* answers 404).
     #[arg(long)]
     pub no_services: bool,
     /// The least severe level the bridge's log collector gathers: error, warn, info, debug or

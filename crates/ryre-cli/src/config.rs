@@ -327,10 +327,27 @@ fn check_value(cmd: &Command, arg: &clap::Arg, value: &str) -> Result<(), String
         })
 }
 
+/// Whether `args` have nothing to layer: no config file and no `RYRE_*` variable set, so the
+/// command line and the defaults are all there is (see [`parse_plain`]).
+pub fn nothing_to_layer(args: &[OsString]) -> bool {
+    config_path(args).is_none()
+        && !std::env::vars_os()
+            .any(|(k, _)| k.as_encoded_bytes().starts_with(ENV_PREFIX.as_bytes()))
+}
+
+/// Parses `args` against the plain tree (no variables attached) when [`nothing_to_layer`]:
+/// one walk of the tree instead of three. `None` when the arguments do not parse (or ask for
+/// help or the version): [`parse`] then reports it, with the variables in the help.
+pub fn parse_plain(mut root: Command, args: &[OsString]) -> Option<ArgMatches> {
+    root.try_get_matches_from_mut(args).ok()
+}
+
 /// Parses `args` with every layer: the command line over `RYRE_*` over the config file over the
-/// flags' defaults.
+/// flags' defaults. `root` is the tree with its variables attached ([`with_env`], as
+/// `Cli::command_for_docs` gives it).
 pub fn parse(root: Command, args: &[OsString]) -> Result<Layered, CliError> {
-    let root = with_env(root);
+    let mut root = root;
+    let file = config_path(args);
     // Which command is it? (Only to know which file values and variables to check.)
     let first = root
         .clone()
@@ -338,9 +355,7 @@ pub fn parse(root: Command, args: &[OsString]) -> Result<Layered, CliError> {
         .try_get_matches_from(args)
         .ok();
     let chosen = first.as_ref().map(chosen_path).unwrap_or_default();
-    let mut root = root;
     let mut from_file = HashMap::new();
-    let file = config_path(args);
     if let Some(path) = &file {
         let text = std::fs::read_to_string(path)
             .map_err(|e| CliError::Usage(format!("config file {}: {e}", path.display())))?;

@@ -73,6 +73,7 @@ impl FilterArgs {
             node: self.node,
             target: self.target.clone(),
             interface: self.net.interface.clone(),
+            ipv6: self.net.ipv6,
             ..CollectorConfig::default()
         }
     }

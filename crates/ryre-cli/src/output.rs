@@ -284,6 +284,32 @@ impl Printer {
         }
     }
 
+    /// What the node's gossip hub holds (sessions, tuple keys) and the gossip sessions of the
+    /// machine's agent when this node hosts it (`gossip` on stdin).
+    pub fn gossip(&self, node: &Node) {
+        let hub = node.gossip_hub();
+        let agent = node.agent_gossip();
+        if self.json {
+            let hub = hub.map(|h| {
+                json!({"sessions": h.sessions,
+                       "tuples": h.tuples.iter().map(|(k, v)| json!({"key": k, "value": v}))
+                           .collect::<Vec<_>>()})
+            });
+            let agent: Vec<_> = agent
+                .iter()
+                .map(|(h, n)| json!({"hub": h, "nodes": n}))
+                .collect();
+            print_line(&json!({"event": "GOSSIP", "hub": hub, "agent": agent}).to_string());
+        } else {
+            let hub = hub.map_or_else(
+                || "no".to_string(),
+                |h| format!("sessions={} tuples={}", h.sessions, h.tuples.len()),
+            );
+            let agent: Vec<String> = agent.iter().map(|(h, n)| format!("{h}:{n}")).collect();
+            print_line(&format!("GOSSIP hub={hub} agent=[{}]", agent.join(",")));
+        }
+    }
+
     /// The closing line with the event counts.
     pub fn summary(&self, counts: &Counts) {
         if self.json {

@@ -223,6 +223,8 @@ fn bench_bridge_reports_ratio_and_fan_out() {
     assert!(v["api_shouts_per_sec"].as_f64().expect("api") > 0.0);
     assert!(v["http_requests_per_sec"].as_f64().expect("http") > 0.0);
     assert!(v["ratio"].as_f64().expect("ratio") > 0.0);
+    assert!(v["bare_requests_per_sec"].as_f64().expect("bare") > 0.0);
+    assert!(v["ratio_to_bare"].as_f64().expect("ratio to bare") > 0.0);
     assert!(v["ws_shouts_per_sec"].as_f64().expect("ws") > 0.0);
     assert!(v["http_p99_us"].as_f64().expect("p99") >= v["http_p50_us"].as_f64().expect("p50"));
     assert_eq!(v["sse"]["expected"], 1000);

@@ -48,6 +48,7 @@ fn config(cluster: &str) -> Config {
         result_timeout: Duration::from_millis(2000),
         collector_timeout: Duration::from_millis(1500),
         progress_interval: Duration::from_millis(100),
+        status_interval: Duration::from_millis(100),
         ..Config::cluster(cluster)
     }
 }

@@ -179,7 +179,8 @@ struct ryre_node_t *ryre_node_new(const char *name);
 // Adds a HELLO header (e.g. "X-SERVICE"). Before start only.
 int ryre_node_set_header(struct ryre_node_t *node, const char *key, const char *value);
 
-// The interface to beacon on, by name ("eth0", "lo") or IPv4 address. Before start only.
+// The interface to beacon on, by name ("eth0", "lo"), IPv4 address, or IPv6 address (with
+// ryre_node_set_ipv6 or ryre_node_set_dual_stack). Before start only.
 int ryre_node_set_interface(struct ryre_node_t *node, const char *interface);
 
 // The UDP beacon port, 1..65535 (default 5670). Before start only.
@@ -220,6 +221,27 @@ int ryre_node_set_verbose(struct ryre_node_t *node, bool on);
 // Messages queued to one peer before it is dropped as unreachable (default 100000; above zero).
 // Before start only.
 int ryre_node_set_send_hwm(struct ryre_node_t *node, int hwm);
+
+// IPv6 instead of IPv4 (default false; Zyre's ZSYS_IPV6=1): the inbox on the interface's IPv6
+// address (`tcp://[::1]:PORT` on "lo"), beacons to the IPv6 multicast group ff02::1 on that
+// interface. Before start only.
+int ryre_node_set_ipv6(struct ryre_node_t *node, bool on);
+
+// IPv4 and IPv6 at once (default false): the inbox on both addresses of the interface, beacons
+// over both; HELLO announces the IPv4 endpoint. Before start only.
+int ryre_node_set_dual_stack(struct ryre_node_t *node, bool on);
+
+// Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint (`tcp://[::1]:*` or
+// `tcp://10.0.0.1:5670`); turns beacons off unless discovery is set too. Before start only.
+int ryre_node_gossip_bind(struct ryre_node_t *node, const char *endpoint);
+
+// Gossips through the hub at this endpoint (repeatable; as Zyre's zyre_gossip_connect); turns
+// beacons off unless discovery is set too. Before start only.
+int ryre_node_gossip_connect(struct ryre_node_t *node, const char *endpoint);
+
+// The gossip hub's bound endpoint (the port the OS chose for "*"), if this node serves gossip;
+// NULL when it is no hub, and before start (RYRE_ERR_STATE). Valid while the node lives.
+const char *ryre_node_gossip_endpoint(const struct ryre_node_t *node);
 
 // Starts the node: checks the settings, binds its inbox, starts discovery. On failure the
 // settings are kept, so the node can be fixed and started again; RYRE_ERR_STATE when it has

@@ -25,6 +25,7 @@ struct Running {
     uuid: CString,
     name: CString,
     endpoint: CString,
+    gossip_endpoint: Option<CString>,
 }
 
 /// The event pump behind ryre_node_fd: a thread moves events from the node to a channel and
@@ -135,7 +136,8 @@ pub extern "C" fn ryre_node_set_header(
     })
 }
 
-/// The interface to beacon on, by name ("eth0", "lo") or IPv4 address. Before start only.
+/// The interface to beacon on, by name ("eth0", "lo"), IPv4 address, or IPv6 address (with
+/// ryre_node_set_ipv6 or ryre_node_set_dual_stack). Before start only.
 #[no_mangle]
 pub extern "C" fn ryre_node_set_interface(
     node: *mut ryre_node_t,
@@ -241,6 +243,52 @@ pub extern "C" fn ryre_node_set_send_hwm(node: *mut ryre_node_t, hwm: c_int) -> 
     configure(node, |b| Ok(b.send_hwm(hwm)))
 }
 
+/// IPv6 instead of IPv4 (default false; Zyre's ZSYS_IPV6=1): the inbox on the interface's IPv6
+/// address (`tcp://[::1]:PORT` on "lo"), beacons to the IPv6 multicast group ff02::1 on that
+/// interface. Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_set_ipv6(node: *mut ryre_node_t, on: bool) -> c_int {
+    configure(node, |b| Ok(b.ipv6(on)))
+}
+
+/// IPv4 and IPv6 at once (default false): the inbox on both addresses of the interface, beacons
+/// over both; HELLO announces the IPv4 endpoint. Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_set_dual_stack(node: *mut ryre_node_t, on: bool) -> c_int {
+    configure(node, |b| Ok(b.dual_stack(on)))
+}
+
+/// Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint (`tcp://[::1]:*` or
+/// `tcp://10.0.0.1:5670`); turns beacons off unless discovery is set too. Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_gossip_bind(node: *mut ryre_node_t, endpoint: *const c_char) -> c_int {
+    configure(node, |b| Ok(b.gossip_bind(str_arg(endpoint, "endpoint")?)))
+}
+
+/// Gossips through the hub at this endpoint (repeatable; as Zyre's zyre_gossip_connect); turns
+/// beacons off unless discovery is set too. Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_gossip_connect(
+    node: *mut ryre_node_t,
+    endpoint: *const c_char,
+) -> c_int {
+    configure(node, |b| {
+        Ok(b.gossip_connect(str_arg(endpoint, "endpoint")?))
+    })
+}
+
+/// The gossip hub's bound endpoint (the port the OS chose for "*"), if this node serves gossip;
+/// NULL when it is no hub, and before start (RYRE_ERR_STATE). Valid while the node lives.
+#[no_mangle]
+pub extern "C" fn ryre_node_gossip_endpoint(node: *const ryre_node_t) -> *const c_char {
+    guard(std::ptr::null(), || {
+        let r = running(node)?;
+        Ok(r.gossip_endpoint
+            .as_ref()
+            .map_or(std::ptr::null(), |c| c.as_ptr()))
+    })
+}
+
 /// Starts the node: checks the settings, binds its inbox, starts discovery. On failure the
 /// settings are kept, so the node can be fixed and started again; RYRE_ERR_STATE when it has
 /// started already.
@@ -257,6 +305,7 @@ pub extern "C" fn ryre_node_start(node: *mut ryre_node_t) -> c_int {
             uuid: cstring(&started.uuid().to_string()),
             name: cstring(started.name()),
             endpoint: cstring(started.endpoint()),
+            gossip_endpoint: started.gossip_endpoint().map(cstring),
             node: started,
         };
         if n.running.set(r).is_err() {

@@ -25,9 +25,13 @@ pub struct CollectorConfig {
     pub files: Option<FileConfig>,
     /// Keep the newest this many records in memory (0: none).
     pub memory: usize,
-    /// The interface whose address the SUB socket binds and advertises (by name or IPv4
-    /// address; default as the node's default). The node is started on the same interface.
+    /// The interface whose address the SUB socket binds and advertises (by name, or IPv4 or
+    /// IPv6 address; default as the node's default). The node is started on the same interface.
     pub interface: Option<String>,
+    /// IPv6: the SUB socket on the interface's IPv6 address (a global or unique-local one
+    /// before a link-local one; `[::1]` on `lo`) and the node started with
+    /// [`ryre::NodeBuilder::ipv6`]. On a host without any IPv4 address this is the default.
+    pub ipv6: bool,
     /// Records ZeroMQ buffers for this collector before publishers wait. Default 100,000.
     pub hwm: i32,
 }
@@ -41,6 +45,7 @@ impl Default for CollectorConfig {
             files: None,
             memory: 0,
             interface: None,
+            ipv6: false,
             hwm: 100_000,
         }
     }
@@ -103,18 +108,34 @@ impl Collector {
         if config.hwm <= 0 {
             return Err(LogError::Config("hwm must be positive".into()));
         }
-        let iface = ryre::Interface::find(config.interface.as_deref())?;
+        // An IPv6-only host: the node falls back to IPv6 by itself, and so does the socket.
+        let v6 = config.ipv6 || !ryre::has_ipv4();
+        let bind = if v6 {
+            let i6 = ryre::Interface6::find(config.interface.as_deref())?;
+            if i6.is_link_local() {
+                return Err(LogError::Config(format!(
+                    "{} has only a link-local IPv6 address; a collector needs a global, \
+                     unique-local or loopback one",
+                    i6.name
+                )));
+            }
+            format!("tcp://{}:*", i6.bind_host())
+        } else {
+            let iface = ryre::Interface::find(config.interface.as_deref())?;
+            format!("tcp://{}:*", iface.addr)
+        };
         let ctx = zmq::Context::new();
         let socket = ctx.socket(zmq::SUB)?;
         socket.set_rcvhwm(config.hwm)?;
         socket.set_linger(0)?;
+        socket.set_ipv6(v6)?;
         // A record is at most MAX_RECORD bytes plus its topic; anything bigger is cut off by
         // ZeroMQ before it costs memory.
         socket.set_maxmsgsize((crate::proto::MAX_RECORD + 64) as i64)?;
         for prefix in subscriptions(config.level, config.node) {
             socket.set_subscribe(&prefix)?;
         }
-        socket.bind(&format!("tcp://{}:*", iface.addr))?;
+        socket.bind(&bind)?;
         let endpoint = socket
             .get_last_endpoint()?
             .map_err(|_| LogError::Config("the SUB endpoint is not UTF-8".into()))?;
@@ -125,6 +146,11 @@ impl Collector {
         let builder = match &config.interface {
             Some(i) => builder.interface(i.clone()),
             None => builder,
+        };
+        let builder = if config.ipv6 {
+            builder.ipv6(true)
+        } else {
+            builder
         };
         let node = builder.header(LOG_HEADER, endpoint.clone()).start()?;
         let shared = Arc::new(Shared {

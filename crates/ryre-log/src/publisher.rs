@@ -117,10 +117,13 @@ pub fn layer_with(
         bad_endpoints: AtomicU64::new(0),
         tx,
     });
-    let ctx = zmq::Context::new();
+    // The node's context pool: no I/O thread and reaper of the publisher's own.
+    let ctx = ryre::shared_zmq_context();
     let socket = ctx.socket(zmq::XPUB)?;
     socket.set_sndhwm(config.hwm)?;
     socket.set_linger(0)?;
+    // Collectors may listen on IPv4 or IPv6 (`tcp://[..]:port`): ZMQ_IPV6 connects to both.
+    socket.set_ipv6(true)?;
     // Queue only for collectors that are connected: one that died holds nothing back.
     socket.set_immediate(true)?;
     set_nodrop(&socket)?;

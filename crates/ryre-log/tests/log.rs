@@ -307,3 +307,53 @@ fn records_published_without_tracing_reach_a_collector_with_their_target() {
     assert_eq!(r[0].fields, fields);
     assert_eq!(publisher.stats().queued, 1);
 }
+
+#[test]
+fn a_collector_and_publishers_over_ipv6_loopback() {
+    if ryre::Interface6::find(Some("lo")).is_err() {
+        eprintln!("SKIP: no ::1 here");
+        return;
+    }
+    let port = free_udp_port();
+    // Loopback takes no IPv6 multicast: the nodes meet through the device rendezvous only.
+    let v6 = |name: &str| {
+        builder(port, name)
+            .ipv6(true)
+            .discovery(ryre::Discovery::Local)
+    };
+    let col = Collector::start(
+        v6("col6"),
+        CollectorConfig {
+            interface: Some("lo".into()),
+            ipv6: true,
+            memory: 1000,
+            ..CollectorConfig::default()
+        },
+    )
+    .expect("an IPv6 collector");
+    assert!(
+        col.endpoint().starts_with("tcp://[::1]:"),
+        "{}",
+        col.endpoint()
+    );
+    assert!(col.node().endpoint().starts_with("tcp://[::1]:"));
+    let node = v6("pub6").start().expect("an IPv6 publisher node");
+    let config = PublisherConfig {
+        scan_every: Duration::from_millis(20),
+        ..PublisherConfig::default()
+    };
+    let (layer, publisher) = layer_with(&node, config).expect("layer");
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layer));
+    wait_for("the IPv6 collector's subscription", || {
+        let s = publisher.stats();
+        s.collectors == 1 && s.wanted == Some(Level::Info)
+    });
+    tracing::dispatcher::with_default(&dispatch, || {
+        for i in 0..50 {
+            tracing::info!(i, "over v6");
+        }
+    });
+    wait_for("50 records over IPv6", || col.stats().received >= 50);
+    let recs = col.recent(100);
+    assert!(recs.iter().all(|r| r.message == "over v6"), "{recs:?}");
+}

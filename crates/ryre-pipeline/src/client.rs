@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
 
-use crate::proto::{Msg, Task, TaskResult, MAX_TASKS};
-use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Running, Stats};
+use crate::proto::{BatchStatus, Msg, Status, Task, TaskResult, MAX_STATUS_BATCHES, MAX_TASKS};
+use crate::{
+    one_frame, start_node, Config, Counters, Error, Reporter, Role, Roster, Running, Stats,
+};
 
 /// Time between the client's timeout checks.
 const TICK: Duration = Duration::from_millis(50);
@@ -131,6 +133,9 @@ impl Client {
             worker_group: Role::Worker.group(&config.cluster),
             collector_group: Role::Collector.group(&config.cluster),
             counters: counters.clone(),
+            reporter: Reporter::new(&config),
+            ended: Vec::new(),
+            next_seq: 0,
             config,
             batches: HashMap::new(),
             pending: VecDeque::new(),
@@ -216,7 +221,34 @@ enum TaskState {
     Done,
 }
 
+/// How many of a batch's tasks are at workers and at the collector, and how many were dealt
+/// again: kept up to date as tasks change state, so a status report costs nothing per task.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
+    at_workers: u64,
+    at_collector: u64,
+    redealt: u64,
+}
+
+impl Tally {
+    /// A task goes from `from` to `to`.
+    fn moved(&mut self, from: TaskState, to: TaskState) {
+        match from {
+            TaskState::AtWorker(_) => self.at_workers = self.at_workers.saturating_sub(1),
+            TaskState::AtCollector(_) => self.at_collector = self.at_collector.saturating_sub(1),
+            TaskState::Pending | TaskState::Done => {}
+        }
+        match to {
+            TaskState::AtWorker(_) => self.at_workers += 1,
+            TaskState::AtCollector(_) => self.at_collector += 1,
+            TaskState::Pending | TaskState::Done => {}
+        }
+    }
+}
+
 struct BatchState {
+    /// Submission order (statuses list batches oldest first).
+    seq: u64,
     total: u64,
     payloads: Vec<Bytes>,
     state: Vec<TaskState>,
@@ -224,7 +256,35 @@ struct BatchState {
     /// Times each task was dealt: tells a worker's credit for an old copy from the current one.
     dealt: Vec<u32>,
     delivered: u64,
+    tally: Tally,
     tx: flume::Sender<Vec<Delivery>>,
+}
+
+impl BatchState {
+    fn status(&self, batch: u64, ended: bool) -> BatchStatus {
+        BatchStatus {
+            batch,
+            total: self.total,
+            done: self.delivered,
+            at_workers: self.tally.at_workers,
+            at_collector: self.tally.at_collector,
+            redealt: self.tally.redealt,
+            ended,
+        }
+    }
+
+    /// The tally counted from scratch (tests check the kept one against it).
+    #[cfg(debug_assertions)]
+    fn recount(&self) -> Tally {
+        let mut t = Tally {
+            redealt: self.tally.redealt,
+            ..Tally::default()
+        };
+        for s in &self.state {
+            t.moved(TaskState::Pending, *s);
+        }
+        t
+    }
 }
 
 struct WorkerInfo {
@@ -256,6 +316,10 @@ struct ClientState {
     worker_group: String,
     collector_group: String,
     counters: Arc<Counters>,
+    reporter: Reporter,
+    /// Batches that ended since the last status report (it lists them once more, as ended).
+    ended: Vec<BatchStatus>,
+    next_seq: u64,
     config: Config,
     batches: HashMap<u64, BatchState>,
     pending: VecDeque<(u64, u64)>,
@@ -302,6 +366,51 @@ impl ClientState {
                 self.tick(now);
             }
             self.deal();
+            if self.reporter.due(now) {
+                self.report(now);
+            }
+        }
+        // Stopping: a last report, so a watcher learns how the last batches ended (the node's
+        // links linger for it).
+        self.report(Instant::now());
+    }
+
+    /// A status report: counts, and the open batches (oldest first) after those that ended.
+    fn report(&mut self, now: Instant) {
+        let c = &self.counters;
+        let mut open: Vec<(&u64, &BatchState)> = self.batches.iter().collect();
+        open.sort_unstable_by_key(|(_, b)| b.seq);
+        let room = MAX_STATUS_BATCHES.saturating_sub(self.ended.len());
+        let mut batches = self.ended.clone();
+        batches.extend(open.iter().take(room).map(|(id, b)| {
+            #[cfg(debug_assertions)]
+            debug_assert_eq!(b.tally, b.recount(), "the tally of batch {id:x}");
+            b.status(**id, false)
+        }));
+        let status = Status {
+            role: Role::Client,
+            done: c.done.load(Ordering::Relaxed),
+            held: self.workers.values().map(|w| u64::from(w.held)).sum(),
+            redealt: c.redealt.load(Ordering::Relaxed),
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            batches,
+        };
+        if self.reporter.report(&self.node, now, status) {
+            self.ended.clear();
+        }
+    }
+
+    /// A batch is over: it leaves, and the next status report says so.
+    fn end_batch(&mut self, batch: u64) {
+        let Some(b) = self.batches.remove(&batch) else {
+            return;
+        };
+        if self.ended.len() >= MAX_STATUS_BATCHES {
+            self.ended.remove(0);
+        }
+        self.ended.push(b.status(batch, true));
+        if let Some(col) = self.collector {
+            let _ = self.node.whisper(col, [Msg::End { batch }.encode()]);
         }
     }
 
@@ -311,15 +420,18 @@ impl ClientState {
             return;
         }
         self.pending.extend((0..total).map(|t| (id, t)));
+        self.next_seq += 1;
         self.batches.insert(
             id,
             BatchState {
+                seq: self.next_seq,
                 total,
                 state: vec![TaskState::Pending; payloads.len()],
                 errors: vec![0; payloads.len()],
                 dealt: vec![0; payloads.len()],
                 payloads,
                 delivered: 0,
+                tally: Tally::default(),
                 tx,
             },
         );
@@ -331,6 +443,7 @@ impl ClientState {
     }
 
     fn on_event(&mut self, ev: Event) {
+        self.reporter.on_event(&ev);
         if let Some((peer, role)) = self.roster.track(&ev) {
             match role {
                 Role::Worker => self.worker_lost(peer),
@@ -431,6 +544,8 @@ impl ClientState {
                     };
                     if let TaskState::AtCollector(since) = *s {
                         if now.duration_since(since) > grace {
+                            b.tally.moved(*s, TaskState::Pending);
+                            b.tally.redealt += 1;
                             *s = TaskState::Pending;
                             self.pending.push_back((batch, no));
                             Counters::bump(&c.redealt, 1);
@@ -472,6 +587,7 @@ impl ClientState {
             };
             let i = no as usize;
             if b.state.get(i) == Some(&TaskState::AtWorker(w.wid)) && b.dealt[i] == copy {
+                b.tally.moved(b.state[i], TaskState::AtCollector(now));
                 b.state[i] = TaskState::AtCollector(now);
             }
         }
@@ -500,6 +616,8 @@ impl ClientState {
                     b.errors[i] += 1;
                     if b.errors[i] < self.config.max_attempts {
                         if *s != TaskState::Pending {
+                            b.tally.moved(*s, TaskState::Pending);
+                            b.tally.redealt += 1;
                             *s = TaskState::Pending;
                             self.pending.push_back((batch, r.no));
                             Counters::bump(&c.redealt, 1);
@@ -512,6 +630,7 @@ impl ClientState {
                     })
                 }
             };
+            b.tally.moved(*s, TaskState::Done);
             *s = TaskState::Done;
             b.payloads[i] = Bytes::new();
             b.delivered += 1;
@@ -521,10 +640,7 @@ impl ClientState {
         // One hand-off per message, not per task.
         let gone = !out.is_empty() && b.tx.send(out).is_err();
         if gone || b.delivered == b.total {
-            self.batches.remove(&batch);
-            if let Some(col) = self.collector {
-                let _ = self.node.whisper(col, [Msg::End { batch }.encode()]);
-            }
+            self.end_batch(batch);
         }
     }
 
@@ -580,12 +696,13 @@ impl ClientState {
 
     /// Puts a task back in the pending queue if its state passes `cond`.
     fn repend(&mut self, batch: u64, no: u64, cond: impl Fn(TaskState) -> bool) {
-        if let Some(s) = self
-            .batches
-            .get_mut(&batch)
-            .and_then(|b| b.state.get_mut(no as usize))
-        {
+        let Some(b) = self.batches.get_mut(&batch) else {
+            return;
+        };
+        if let Some(s) = b.state.get_mut(no as usize) {
             if cond(*s) {
+                b.tally.moved(*s, TaskState::Pending);
+                b.tally.redealt += 1;
                 *s = TaskState::Pending;
                 self.pending.push_back((batch, no));
                 Counters::bump(&self.counters.redealt, 1);
@@ -705,11 +822,12 @@ impl ClientState {
             }
             // Dealt like pending tasks (the deal loop takes them from the front).
             for &(batch, no) in taken.iter().rev() {
-                if let Some(s) = self
-                    .batches
-                    .get_mut(&batch)
-                    .and_then(|b| b.state.get_mut(no as usize))
-                {
+                let Some(b) = self.batches.get_mut(&batch) else {
+                    continue;
+                };
+                if let Some(s) = b.state.get_mut(no as usize) {
+                    b.tally.moved(*s, TaskState::Pending);
+                    b.tally.redealt += 1;
                     *s = TaskState::Pending;
                     self.pending.push_front((batch, no));
                 }
@@ -779,6 +897,7 @@ impl ClientState {
                 }
                 Some(_) => {}
             }
+            b.tally.moved(*s, TaskState::AtWorker(w.wid));
             *s = TaskState::AtWorker(w.wid);
             let copy = &mut b.dealt[no as usize];
             *copy = copy.wrapping_add(1);

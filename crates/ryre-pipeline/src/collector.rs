@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
 
-use crate::proto::{Msg, TaskResult, MAX_MISSING};
-use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Running, Stats};
+use crate::proto::{Msg, Status, TaskResult, MAX_MISSING};
+use crate::{
+    one_frame, start_node, Config, Counters, Error, Reporter, Role, Roster, Running, Stats,
+};
 
 /// A batch that no START has confirmed and no result has touched for this long is forgotten.
 const IDLE_BATCH: Duration = Duration::from_secs(60);
@@ -41,6 +43,7 @@ impl Collector {
             ended: HashSet::new(),
             counters: counters.clone(),
             interval: config.progress_interval,
+            reporter: Reporter::new(&config),
         };
         let run = Running::spawn(node, counters, "collector", move |s| state.run(s))?;
         Ok(Collector { run })
@@ -140,6 +143,7 @@ struct CollectorState {
     ended: HashSet<(PeerId, u64)>,
     counters: Arc<Counters>,
     interval: Duration,
+    reporter: Reporter,
 }
 
 impl CollectorState {
@@ -165,7 +169,25 @@ impl CollectorState {
                 next_report = now + self.interval;
                 self.report(now);
             }
+            if self.reporter.due(now) {
+                self.status(now);
+            }
         }
+        // Stopping: a last report of the final counts.
+        self.status(Instant::now());
+    }
+
+    fn status(&mut self, now: Instant) {
+        let c = &self.counters;
+        let status = Status {
+            role: Role::Collector,
+            done: c.done.load(Ordering::Relaxed),
+            held: self.batches.len() as u64,
+            redealt: 0,
+            duplicates: c.duplicates.load(Ordering::Relaxed),
+            batches: Vec::new(),
+        };
+        self.reporter.report(&self.node, now, status);
     }
 
     fn report(&mut self, now: Instant) {
@@ -177,6 +199,7 @@ impl CollectorState {
     }
 
     fn on_event(&mut self, ev: Event) {
+        self.reporter.on_event(&ev);
         if let Some((peer, _)) = self.roster.track(&ev) {
             self.batches.retain(|(c, _), _| *c != peer);
             self.ended.retain(|(c, _)| *c != peer);

@@ -16,6 +16,13 @@
 //!   task number), forwards each result once to the client, and reports progress and missing
 //!   task numbers.
 //!
+//! While someone watches (a node in the cluster's status group [`status_group`], such as the
+//! bridge's services watcher, which joins it for every cluster it sees in HELLO headers), every
+//! role also shouts a small [`proto::Status`] there at most every [`Config::status_interval`]
+//! (500 ms), and only when it changed; nobody watching, nothing is sent. [`watch::Watch`] turns
+//! those reports into a view of the cluster: batches with their progress, workers with their
+//! throughput, re-deals.
+//!
 //! The client re-deals a worker's tasks when the worker leaves (EXIT) or makes no progress for
 //! [`Config::task_timeout`]; it re-deals tasks the collector never reported; it moves to another
 //! collector (or waits for one) when its collector leaves or falls silent, and resends everything
@@ -43,13 +50,14 @@
 mod client;
 mod collector;
 pub mod proto;
+pub mod watch;
 mod worker;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, PeerId};
 
@@ -107,6 +115,11 @@ pub struct Config {
     pub max_attempts: u32,
     /// Collector: time between progress reports (default 200 ms).
     pub progress_interval: Duration,
+    /// Every role: least time between two status reports to the cluster's status group
+    /// ([`status_group`]; default 500 ms). A report goes out only while a node is in that group
+    /// and only when something changed since the last one, and it never waits for a full queue
+    /// ([`ryre::Node::try_shout`]): an unwatched pipeline sends nothing.
+    pub status_interval: Duration,
 }
 
 impl Default for Config {
@@ -120,6 +133,7 @@ impl Default for Config {
             collector_timeout: Duration::from_secs(3),
             max_attempts: 3,
             progress_interval: Duration::from_millis(200),
+            status_interval: Duration::from_millis(500),
         }
     }
 }
@@ -148,6 +162,7 @@ impl Config {
             || self.result_timeout.is_zero()
             || self.collector_timeout.is_zero()
             || self.progress_interval.is_zero()
+            || self.status_interval.is_zero()
         {
             return Err(Error::Config("timeouts must be above zero".into()));
         }
@@ -155,8 +170,14 @@ impl Config {
     }
 }
 
+/// The group a cluster's roles shout their [`proto::Status`] to: `pipeline/<cluster>/status`.
+/// A watcher joins it; the roles do not (they need not be in a group to shout to it).
+pub fn status_group(cluster: &str) -> String {
+    format!("pipeline/{cluster}/status")
+}
+
 /// A pipeline role.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     /// Submits batches.
     Client,
@@ -176,7 +197,8 @@ impl Role {
         }
     }
 
-    fn parse(s: &str) -> Option<Role> {
+    /// The role of a [`ROLE_HEADER`] value.
+    pub fn parse(s: &str) -> Option<Role> {
         match s {
             "client" => Some(Role::Client),
             "worker" => Some(Role::Worker),
@@ -392,4 +414,68 @@ fn one_frame(content: &[Bytes], counters: &Counters) -> Option<Bytes> {
         return None;
     }
     Some(content[0].clone())
+}
+
+/// A role's status reports to the cluster's status group: due every `interval`, sent only
+/// while a watcher is in the group and only when the status changed (or a watcher just joined).
+pub(crate) struct Reporter {
+    group: String,
+    interval: Duration,
+    next: Instant,
+    last: Option<proto::Status>,
+    /// A watcher joined since the last report: send even if nothing changed.
+    force: bool,
+}
+
+impl Reporter {
+    pub fn new(config: &Config) -> Reporter {
+        Reporter {
+            group: status_group(&config.cluster),
+            interval: config.status_interval,
+            next: Instant::now(),
+            last: None,
+            force: false,
+        }
+    }
+
+    /// Notes a watcher's JOIN: it gets a report at once.
+    pub fn on_event(&mut self, ev: &Event) {
+        if let Event::Join { group, .. } = ev {
+            if *group == self.group {
+                self.force = true;
+                self.next = Instant::now();
+            }
+        }
+    }
+
+    /// Whether a report is due (one comparison: cheap enough for every turn of a loop).
+    pub fn due(&self, now: Instant) -> bool {
+        now >= self.next
+    }
+
+    /// Shouts `status` if someone watches and it is news. Returns false only when it should
+    /// have gone out and could not (a watcher's queue was full): the caller keeps what it
+    /// wanted to report once (ended batches) for the next time.
+    pub fn report(&mut self, node: &Node, now: Instant, status: proto::Status) -> bool {
+        self.next = now + self.interval;
+        if node.peers_by_group(&self.group).is_empty() {
+            self.last = None;
+            return true;
+        }
+        if !self.force && self.last.as_ref() == Some(&status) {
+            return true;
+        }
+        let frame = proto::Msg::Status(status.clone()).encode();
+        match node.try_shout(&self.group, [frame]) {
+            Ok(()) => {
+                self.force = false;
+                self.last = Some(status);
+                true
+            }
+            Err(e) => {
+                tracing::debug!("pipeline status to {} not sent: {e}", self.group);
+                false
+            }
+        }
+    }
 }

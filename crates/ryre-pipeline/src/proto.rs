@@ -5,9 +5,15 @@
 //! count and the items. [`Msg::decode`] never panics on any input: it checks every length
 //! against what is left before reading or allocating, and refuses trailing bytes, so a message
 //! that decodes has exactly one encoding.
+//!
+//! [`Msg::Status`] is the one message that is shouted rather than whispered: each role reports
+//! what it is doing to the cluster's status group ([`crate::status_group`]) for whoever watches
+//! (the bridge's dashboard), and only while someone does.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use ryre::PeerId;
+
+use crate::Role;
 
 /// First two bytes of every pipeline message.
 pub const SIGNATURE: [u8; 2] = [0xAA, 0xB6];
@@ -57,6 +63,61 @@ pub struct TaskResult {
     /// The worker's answer: `Ok(result)` or `Err(error text)`.
     pub outcome: Result<Bytes, Bytes>,
 }
+
+/// What a role reports of itself in a [`Msg::Status`]. Counts marked "so far" only grow for
+/// as long as the role runs (a restarted role is a new node, with a new id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Status {
+    /// Who reports.
+    pub role: Role,
+    /// Tasks finished so far: results delivered (client), computed (worker), forwarded
+    /// (collector).
+    pub done: u64,
+    /// Right now: tasks held at workers (client), tasks held (worker), open batches
+    /// (collector).
+    pub held: u64,
+    /// Tasks dealt again so far (client; 0 for the others).
+    pub redealt: u64,
+    /// Duplicate results dropped so far.
+    pub duplicates: u64,
+    /// A client's open batches and those that ended since its last status (at most
+    /// [`MAX_STATUS_BATCHES`]); empty for the other roles.
+    pub batches: Vec<BatchStatus>,
+}
+
+/// One batch of a client's [`Status`]. Every task is in exactly one state: done, at a worker,
+/// at the collector (done by a worker, its result not yet through), or pending (the rest), so
+/// `done + at_workers + at_collector <= total`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BatchStatus {
+    /// The batch id.
+    pub batch: u64,
+    /// Tasks in the batch (at most [`MAX_TASKS`]).
+    pub total: u64,
+    /// Results delivered.
+    pub done: u64,
+    /// Tasks dealt to workers that have not reported them done.
+    pub at_workers: u64,
+    /// Tasks workers reported done whose result has not come from the collector.
+    pub at_collector: u64,
+    /// Tasks of this batch dealt again so far.
+    pub redealt: u64,
+    /// The batch is over: complete (`done == total`) or given up by its application.
+    pub ended: bool,
+}
+
+impl BatchStatus {
+    /// Tasks waiting to be dealt.
+    pub fn pending(&self) -> u64 {
+        self.total
+            .saturating_sub(self.done)
+            .saturating_sub(self.at_workers)
+            .saturating_sub(self.at_collector)
+    }
+}
+
+/// Most batches a [`Status`] lists.
+pub const MAX_STATUS_BATCHES: usize = 64;
 
 /// The messages of the pipeline protocol.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,6 +178,8 @@ pub enum Msg {
         /// The batch.
         batch: u64,
     },
+    /// Any role to the cluster's status group (shouted): what it is doing.
+    Status(Status),
 }
 
 /// Most task numbers a [`Msg::Progress`] lists as missing.
@@ -129,6 +192,18 @@ const RESULTS: u8 = 4;
 const START: u8 = 5;
 const PROGRESS: u8 = 6;
 const END: u8 = 7;
+const STATUS: u8 = 8;
+
+/// Bytes of one [`BatchStatus`] on the wire.
+const BATCH_STATUS_LEN: usize = 6 * 8 + 1;
+
+fn role_code(role: Role) -> u8 {
+    match role {
+        Role::Client => 1,
+        Role::Worker => 2,
+        Role::Collector => 3,
+    }
+}
 
 impl Msg {
     /// A short name for logs and counters.
@@ -141,6 +216,7 @@ impl Msg {
             Msg::Start { .. } => "START",
             Msg::Progress { .. } => "PROGRESS",
             Msg::End { .. } => "END",
+            Msg::Status(_) => "STATUS",
         }
     }
 
@@ -223,6 +299,24 @@ impl Msg {
                 b.put_u8(END);
                 b.put_u64(*batch);
             }
+            Msg::Status(st) => {
+                b.put_u8(STATUS);
+                b.put_u8(role_code(st.role));
+                b.put_u64(st.done);
+                b.put_u64(st.held);
+                b.put_u64(st.redealt);
+                b.put_u64(st.duplicates);
+                b.put_u32(st.batches.len() as u32);
+                for s in &st.batches {
+                    b.put_u64(s.batch);
+                    b.put_u64(s.total);
+                    b.put_u64(s.done);
+                    b.put_u64(s.at_workers);
+                    b.put_u64(s.at_collector);
+                    b.put_u64(s.redealt);
+                    b.put_u8(u8::from(s.ended));
+                }
+            }
         }
         b.freeze()
     }
@@ -239,6 +333,7 @@ impl Msg {
                     .sum::<usize>()
             }
             Msg::Progress { missing, .. } => 28 + 8 * missing.len(),
+            Msg::Status(st) => 37 + BATCH_STATUS_LEN * st.batches.len(),
             _ => 16,
         }
     }
@@ -327,6 +422,7 @@ impl Msg {
             END => Msg::End {
                 batch: r.u64("batch")?,
             },
+            STATUS => Msg::Status(r.status()?),
             other => return Err(DecodeError::UnknownId(other)),
         };
         let left = frame.len() - r.pos;
@@ -409,6 +505,65 @@ impl Reader<'_> {
         Ok(n)
     }
 
+    fn status(&mut self) -> Result<Status, DecodeError> {
+        let role = match self.u8("role")? {
+            1 => Role::Client,
+            2 => Role::Worker,
+            3 => Role::Collector,
+            _ => return Err(DecodeError::Invalid("role")),
+        };
+        let done = self.u64("done")?;
+        let held = self.u64("held")?;
+        let redealt = self.u64("redealt")?;
+        let duplicates = self.u64("duplicates")?;
+        let n = self.count("batch count", BATCH_STATUS_LEN)?;
+        if n > MAX_STATUS_BATCHES {
+            return Err(DecodeError::Invalid("batch count"));
+        }
+        if n > 0 && role != Role::Client {
+            return Err(DecodeError::Invalid("batches in a status not of a client"));
+        }
+        let mut batches = Vec::with_capacity(n);
+        for _ in 0..n {
+            let batch = self.u64("batch")?;
+            let total = self.total()?;
+            let done = self.u64("done")?;
+            let at_workers = self.u64("at workers")?;
+            let at_collector = self.u64("at collector")?;
+            let redealt = self.u64("redealt")?;
+            // Each is at most MAX_TASKS, so the sum cannot overflow.
+            if done > total
+                || at_workers > total
+                || at_collector > total
+                || done + at_workers + at_collector > total
+            {
+                return Err(DecodeError::Invalid("batch counts above its total"));
+            }
+            let ended = match self.u8("ended")? {
+                0 => false,
+                1 => true,
+                _ => return Err(DecodeError::Invalid("ended flag")),
+            };
+            batches.push(BatchStatus {
+                batch,
+                total,
+                done,
+                at_workers,
+                at_collector,
+                redealt,
+                ended,
+            });
+        }
+        Ok(Status {
+            role,
+            done,
+            held,
+            redealt,
+            duplicates,
+            batches,
+        })
+    }
+
     fn bytes(&mut self, what: &'static str) -> Result<Bytes, DecodeError> {
         let n = self.u32(what)? as usize;
         let start = self.pos;
@@ -418,7 +573,7 @@ impl Reader<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -430,9 +585,61 @@ mod tests {
         proptest::collection::vec(any::<u8>(), 0..40).prop_map(Bytes::from)
     }
 
+    fn batch_status() -> impl Strategy<Value = BatchStatus> {
+        (
+            any::<u64>(),
+            0..=MAX_TASKS,
+            any::<[u64; 3]>(),
+            any::<u64>(),
+            any::<bool>(),
+        )
+            .prop_map(|(batch, total, [a, b, c], redealt, ended)| {
+                // Three shares of the total, in any proportion, that add up to at most it.
+                let done = a % (total + 1);
+                let at_workers = b % (total - done + 1);
+                let at_collector = c % (total - done - at_workers + 1);
+                BatchStatus {
+                    batch,
+                    total,
+                    done,
+                    at_workers,
+                    at_collector,
+                    redealt,
+                    ended,
+                }
+            })
+    }
+
+    pub(crate) fn status() -> impl Strategy<Value = Status> {
+        (
+            prop_oneof![
+                Just(Role::Client),
+                Just(Role::Worker),
+                Just(Role::Collector)
+            ],
+            any::<[u64; 4]>(),
+            proptest::collection::vec(batch_status(), 0..=MAX_STATUS_BATCHES),
+        )
+            .prop_map(
+                |(role, [done, held, redealt, duplicates], batches)| Status {
+                    role,
+                    done,
+                    held,
+                    redealt,
+                    duplicates,
+                    batches: if role == Role::Client {
+                        batches
+                    } else {
+                        Vec::new()
+                    },
+                },
+            )
+    }
+
     fn msg() -> impl Strategy<Value = Msg> {
         let total = 1..MAX_TASKS;
         prop_oneof![
+            status().prop_map(Msg::Status),
             any::<u32>().prop_map(|window| Msg::Ready { window }),
             any::<u32>().prop_map(|n| Msg::Credit { n }),
             (any::<u64>(), 0..=MAX_TASKS).prop_map(|(batch, total)| Msg::Start { batch, total }),
@@ -506,7 +713,7 @@ mod tests {
 
         #[test]
         fn valid_head_then_garbage_never_panics(
-            id in 0u8..10,
+            id in 0u8..12,
             v in proptest::collection::vec(any::<u8>(), 0..200),
         ) {
             let mut f = vec![0xAA, 0xB6, VERSION, id];
@@ -529,7 +736,7 @@ mod tests {
     fn fuzz_seeds_are_valid_messages() {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/seeds/proto_decode");
         for name in [
-            "ready", "tasks", "credit", "results", "start", "progress", "end",
+            "ready", "tasks", "credit", "results", "start", "progress", "end", "status",
         ] {
             let bytes = std::fs::read(format!("{dir}/{name}")).expect("seed file");
             let frame = Bytes::from(bytes);
@@ -569,5 +776,84 @@ mod tests {
         let l = f.len();
         f[l - 4..].copy_from_slice(&u32::MAX.to_be_bytes());
         assert!(Msg::decode(&Bytes::from(f)).is_err());
+    }
+
+    fn client_status(b: BatchStatus) -> Msg {
+        Msg::Status(Status {
+            role: Role::Client,
+            done: 1,
+            held: 2,
+            redealt: 3,
+            duplicates: 4,
+            batches: vec![b],
+        })
+    }
+
+    #[test]
+    fn status_layout_and_refusals() {
+        let b = BatchStatus {
+            batch: 0x0102_0304_0506_0708,
+            total: 10,
+            done: 4,
+            at_workers: 3,
+            at_collector: 2,
+            redealt: 5,
+            ended: false,
+        };
+        assert_eq!(b.pending(), 1);
+        let frame = client_status(b.clone()).encode();
+        // Header, role, four counts, the list count, one batch.
+        assert_eq!(frame.len(), 4 + 1 + 32 + 4 + BATCH_STATUS_LEN);
+        assert_eq!(&frame[..5], &[0xAA, 0xB6, 1, STATUS, 1]);
+        let worker = Msg::Status(Status {
+            role: Role::Worker,
+            done: 7,
+            held: 1,
+            redealt: 0,
+            duplicates: 0,
+            batches: vec![],
+        })
+        .encode();
+        // A worker's status: 41 bytes, twice a second at most.
+        assert_eq!(worker.len(), 41);
+        let bad = |f: Vec<u8>| Msg::decode(&Bytes::from(f));
+        // Counts that add up to more than the total.
+        let mut f = frame.to_vec();
+        let at = 4 + 1 + 32 + 4 + 8 + 8; // the batch's `done`
+        f[at..at + 8].copy_from_slice(&6u64.to_be_bytes());
+        assert_eq!(
+            bad(f),
+            Err(DecodeError::Invalid("batch counts above its total"))
+        );
+        // A total above MAX_TASKS.
+        let mut f = frame.to_vec();
+        f[at - 8..at].copy_from_slice(&(MAX_TASKS + 1).to_be_bytes());
+        assert_eq!(bad(f), Err(DecodeError::Invalid("batch size")));
+        // An ended flag that is not 0 or 1; an unknown role.
+        let mut f = frame.to_vec();
+        let l = f.len();
+        f[l - 1] = 2;
+        assert_eq!(bad(f), Err(DecodeError::Invalid("ended flag")));
+        let mut f = frame.to_vec();
+        f[4] = 9;
+        assert_eq!(bad(f), Err(DecodeError::Invalid("role")));
+        // Batches in a worker's status.
+        let mut f = frame.to_vec();
+        f[4] = 2;
+        assert_eq!(
+            bad(f),
+            Err(DecodeError::Invalid("batches in a status not of a client"))
+        );
+        // More batches than a status may list, with the bytes for them.
+        let many = Msg::Status(Status {
+            role: Role::Client,
+            done: 0,
+            held: 0,
+            redealt: 0,
+            duplicates: 0,
+            batches: vec![b; MAX_STATUS_BATCHES + 1],
+        })
+        .encode();
+        assert_eq!(Msg::decode(&many), Err(DecodeError::Invalid("batch count")));
     }
 }

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Event, Node, NodeBuilder, PeerId};
 
-use crate::proto::{Msg, Task, TaskResult};
-use crate::{one_frame, start_node, Config, Counters, Error, Role, Roster, Running, Stats};
+use crate::proto::{Msg, Status, Task, TaskResult};
+use crate::{
+    one_frame, start_node, Config, Counters, Error, Reporter, Role, Roster, Running, Stats,
+};
 
 /// A running worker: a ryre node in the cluster's workers group, and a thread that runs the
 /// task function. Stops when [`Worker::stop`] is called or it is dropped.
@@ -61,6 +63,7 @@ impl Worker {
             gone: HashSet::new(),
             counters: counters.clone(),
             task: Box::new(task),
+            reporter: Reporter::new(&config),
         };
         let run = Running::spawn(node, counters, "worker", move |s| state.run(s))?;
         Ok(Worker { run })
@@ -101,6 +104,7 @@ struct WorkerState {
     gone: HashSet<PeerId>,
     counters: Arc<Counters>,
     task: TaskFn,
+    reporter: Reporter,
 }
 
 impl WorkerState {
@@ -126,6 +130,7 @@ impl WorkerState {
                 }
             }
             blocked = false;
+            self.report();
             if let Some(job) = self.queue.pop_front() {
                 if self.gone.contains(&job.collector) {
                     // Its collector left: the results would be lost, and the client deals these
@@ -143,9 +148,32 @@ impl WorkerState {
                 }
             }
         }
+        // Stopping: a last report of the final counts.
+        self.report_now(Instant::now());
+    }
+
+    /// A status report, when one is due.
+    fn report(&mut self) {
+        let now = Instant::now();
+        if self.reporter.due(now) {
+            self.report_now(now);
+        }
+    }
+
+    fn report_now(&mut self, now: Instant) {
+        let status = Status {
+            role: Role::Worker,
+            done: self.counters.done.load(Ordering::Relaxed),
+            held: self.held.values().map(|&n| u64::from(n)).sum(),
+            redealt: 0,
+            duplicates: 0,
+            batches: Vec::new(),
+        };
+        self.reporter.report(&self.node, now, status);
     }
 
     fn on_event(&mut self, ev: Event) {
+        self.reporter.on_event(&ev);
         if let Event::Enter { peer, .. } = &ev {
             // Back (a restarted link says HELLO again under the same id).
             self.gone.remove(peer);
@@ -278,5 +306,7 @@ impl WorkerState {
             *held = held.saturating_sub(n);
             let _ = self.node.whisper(job.client, [Msg::Credit { n }.encode()]);
         }
+        // A long job: reports go on while it runs (flushes come at least every 50 ms).
+        self.report();
     }
 }

@@ -33,6 +33,7 @@ fn config() -> Config {
         collector_timeout: Duration::from_millis(1500),
         max_attempts: 3,
         progress_interval: Duration::from_millis(100),
+        status_interval: Duration::from_millis(100),
     }
 }
 
@@ -387,4 +388,160 @@ fn a_slow_worker_does_not_hold_up_the_end_of_a_batch() {
         client.stats()
     );
     drop(slow);
+}
+
+/// SHOUTs a node has sent.
+fn shouts(node: &Node) -> u64 {
+    node.stats().heart.messages_out[3]
+}
+
+/// Feeds a watcher node's events into `watch` until `done` says so (bounded by WAIT).
+fn watch_until(
+    watcher: &Node,
+    watch: &mut ryre_pipeline::watch::Watch,
+    t0: Instant,
+    what: &str,
+    mut done: impl FnMut(&ryre_pipeline::watch::Watch, u64) -> bool,
+) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let now = t0.elapsed().as_nanos() as u64;
+        if done(watch, now) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        match watcher.recv_timeout(Duration::from_millis(20)).unwrap() {
+            Some(ryre::Event::Enter {
+                peer,
+                name,
+                headers,
+                ..
+            }) => {
+                if let Some(group) = watch.enter(now, peer, &name, &headers) {
+                    watcher.join(&group).unwrap();
+                }
+            }
+            Some(ryre::Event::Exit { peer, .. }) => watch.exit(now, peer),
+            Some(ryre::Event::Shout {
+                peer,
+                group,
+                content,
+                ..
+            }) => {
+                watch.shout(now, peer, &group, &content);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Status reports: nothing at all while nobody watches; with a watcher in the status group
+/// every role reports, at most once per status interval, and the watch sees the batch run to
+/// done and the workers' throughput; when the watcher leaves, the reports stop.
+#[test]
+fn status_reports_only_while_watched() {
+    use ryre_pipeline::watch::{BatchState, Watch};
+    let port = free_udp_port();
+    let col = Collector::start(net(port, "col"), config()).unwrap();
+    let slow = |p: &[u8]| {
+        std::thread::sleep(Duration::from_millis(1));
+        Ok(p.to_vec())
+    };
+    let w1 = Worker::start(net(port, "w1"), config(), slow).unwrap();
+    let w2 = Worker::start(net(port, "w2"), config(), slow).unwrap();
+    let client = Client::start(net(port, "client"), config()).unwrap();
+    collect_all(client.submit(payloads(500, "u")).unwrap(), echo_check("u"));
+    let nodes = [col.node(), w1.node(), w2.node(), client.node()];
+    for n in nodes {
+        assert_eq!(shouts(n), 0, "{} shouted with nobody watching", n.name());
+    }
+
+    // A watcher: a plain node that joins the status group of every cluster it sees.
+    let watcher = net(port, "watcher").start().unwrap();
+    let t0 = Instant::now();
+    let mut watch = Watch::new();
+    watch_until(
+        &watcher,
+        &mut watch,
+        t0,
+        "four reporting roles",
+        |w, now| {
+            w.cluster(now, "test")
+                .is_some_and(|c| c.nodes.len() == 4 && c.nodes.iter().all(|n| n.reported))
+        },
+    );
+    // Already there: what the first batch did.
+    let c = watch
+        .cluster(t0.elapsed().as_nanos() as u64, "test")
+        .unwrap();
+    let done: u64 = c
+        .nodes
+        .iter()
+        .filter(|n| n.role == Role::Worker)
+        .map(|n| n.done)
+        .sum();
+    assert!(done >= 500, "{c:?}");
+
+    // 2000 tasks of 1 ms on two workers: about a second, so reports come mid-batch.
+    let batch = client.submit(payloads(2000, "v")).unwrap();
+    let id = batch.id();
+    let mut mid = None;
+    let mut busy = 0.0f64;
+    let handle = std::thread::spawn(move || collect_all(batch, echo_check("v")).len());
+    watch_until(
+        &watcher,
+        &mut watch,
+        t0,
+        "the batch to be done",
+        |w, now| {
+            let Some(c) = w.cluster(now, "test") else {
+                return false;
+            };
+            let Some(b) = c.batches.iter().find(|b| b.status.batch == id) else {
+                return false;
+            };
+            if b.state == BatchState::Running && b.status.done > 0 && b.status.done < 2000 {
+                mid.get_or_insert(b.status.clone());
+                busy = busy.max(c.tasks_per_s);
+            }
+            b.state == BatchState::Done
+        },
+    );
+    assert_eq!(handle.join().unwrap(), 2000);
+    let now = t0.elapsed().as_nanos() as u64;
+    let c = watch.cluster(now, "test").unwrap();
+    let b = c.batches.iter().find(|b| b.status.batch == id).unwrap();
+    assert_eq!((b.status.total, b.status.done), (2000, 2000), "{b:?}");
+    assert_eq!(b.status.at_workers + b.status.at_collector, 0, "{b:?}");
+    let mid = mid.expect("a report while the batch ran");
+    assert!(mid.at_workers > 0 || mid.at_collector > 0, "{mid:?}");
+    assert!(busy > 50.0, "workers' throughput {busy} tasks/s while busy");
+    for n in c.nodes.iter().filter(|n| n.role == Role::Worker) {
+        assert!(n.done > 0 && n.tasks_per_s >= 0.0, "{n:?}");
+    }
+    assert_eq!(watch.counts().malformed + watch.counts().unexpected, 0);
+    // At most one report per interval (100 ms) and role, plus the one a JOIN asks for.
+    let secs = t0.elapsed().as_secs_f64();
+    for n in nodes {
+        let s = shouts(n);
+        assert!(s >= 1, "{} never reported", n.name());
+        assert!(
+            s as f64 <= secs * 10.0 + 3.0,
+            "{} reported {s} times in {secs:.1} s",
+            n.name()
+        );
+    }
+
+    // The watcher leaves the status group: the roles fall silent again.
+    watcher.leave(&c.group).unwrap();
+    let deadline = Instant::now() + WAIT;
+    while !w1.node().peers_by_group(&c.group).is_empty() {
+        assert!(Instant::now() < deadline, "w1 still sees the watcher");
+        std::thread::sleep(Duration::from_millis(10)); // polling with a deadline
+    }
+    std::thread::sleep(Duration::from_millis(300)); // a report in flight lands
+    let before: Vec<u64> = nodes.iter().map(|n| shouts(n)).collect();
+    collect_all(client.submit(payloads(300, "w")).unwrap(), echo_check("w"));
+    let after: Vec<u64> = nodes.iter().map(|n| shouts(n)).collect();
+    assert_eq!(before, after, "reports with nobody watching");
 }

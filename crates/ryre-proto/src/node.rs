@@ -16,7 +16,7 @@ use foldhash::fast::FixedState;
 use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
-use crate::peer::{endpoint_key, Peer};
+use crate::peer::{endpoint_key, Peer, PeerTable};
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::security::certified::CertifiedMode;
 use crate::security::revocation::Revocation;
@@ -164,7 +164,9 @@ pub enum Input {
         /// The ZRE frames.
         frames: Vec<Bytes>,
     },
-    /// The transport could not queue a message to `id` (its high-water mark is reached).
+    /// The transport could not queue a message to `id` (its high-water mark is reached): the
+    /// peer is dropped (EXIT, [`ExitReason::QueueFull`]). A peer the local party vouches for
+    /// is taken again, on a fresh link, one reap interval later.
     SendFailed {
         /// The peer.
         id: PeerId,
@@ -410,7 +412,7 @@ pub struct NodeState {
     pub(crate) name: Arc<str>,
     pub(crate) status: u8,
     pub(crate) own_groups: BTreeSet<String>,
-    pub(crate) peers: HashMap<PeerId, Peer, FixedState>,
+    pub(crate) peers: PeerTable,
     /// Ids that said they were leaving, and when they said it.
     pub(crate) departed: HashMap<PeerId, Instant, FixedState>,
     pub(crate) groups: Groups,
@@ -440,6 +442,11 @@ pub struct NodeState {
     pub(crate) cert_check_at: Option<Instant>,
     /// Test-only: the sequence check is off (see [`NodeState::break_sequence_check`]).
     pub(crate) broken_sequence_check: bool,
+    /// The time of the input being handled (elections schedule their retries from it).
+    pub(crate) now: Option<Instant>,
+    /// Vouched peers dropped at a full queue, and when to take them again (see
+    /// [`Input::SendFailed`]).
+    pub(crate) retake: Vec<(Instant, PeerId)>,
 }
 
 impl NodeState {
@@ -464,7 +471,7 @@ impl NodeState {
             own_groups: BTreeSet::new(),
             // foldhash, seeded from our own id: fast, and the same run after run for the same
             // node (the heart stays deterministic), yet different from node to node.
-            peers: HashMap::with_hasher(FixedState::with_seed(seed)),
+            peers: PeerTable::with_hasher(FixedState::with_seed(seed)),
             departed: HashMap::with_hasher(FixedState::with_seed(seed)),
             groups: Groups::default(),
             elections: Default::default(),
@@ -476,6 +483,8 @@ impl NodeState {
             stopped: false,
             scratch: Vec::with_capacity(64),
             broken_sequence_check: false,
+            now: None,
+            retake: Vec::new(),
             vouched: HashMap::with_hasher(FixedState::with_seed(seed)),
         }
     }
@@ -572,12 +581,18 @@ impl NodeState {
 
     /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.timers.peek().map(|Reverse((at, _))| *at)
+        let peers = self.timers.peek().map(|Reverse((at, _))| *at);
+        let retake = self.retake.iter().map(|&(at, _)| at).min();
+        [peers, self.elections.next_retry(), retake]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Acts on one input. `Err` explains input that was refused or dropped; the state is
     /// consistent either way.
     pub fn handle(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
+        self.now = Some(now);
         if let Input::Inbox { frames, .. } = &input {
             let (head, rest) = match frames.split_first() {
                 Some((h, rest)) => (Some(&h[..]), rest),
@@ -713,6 +728,15 @@ impl NodeState {
             Input::SendFailed { id } => {
                 if self.peers.contains_key(&id) {
                     self.remove_peer(id, ExitReason::QueueFull);
+                    if self.vouched.contains_key(&id) {
+                        // Nodes of one machine hear no beacons of each other: nothing else would
+                        // introduce it again. Not at once (a peer that stopped reading would be
+                        // re-created at every send, and its queue would never fill): one reap
+                        // interval later, on a fresh link (found by ryre-sim, swarm seed 13).
+                        let at = now + self.config.reap_interval();
+                        self.retake.retain(|&(_, other)| other != id);
+                        self.retake.push((at, id));
+                    }
                 }
                 Ok(())
             }
@@ -856,6 +880,14 @@ impl NodeState {
             self.stats.ignored += 1;
             return Ok(());
         }
+        if !beacon.is_leaving()
+            && self.peers.contains_key(&beacon.id)
+            && !self.departed.contains_key(&beacon.id)
+        {
+            // A known peer's periodic beacon (nearly every beacon heard): nothing to do, as
+            // `Input::Discovered` would find, without formatting its endpoint.
+            return Ok(());
+        }
         let input = if beacon.is_leaving() {
             // A peer vouched for by the machine's agent or this process leaves through them
             // (GONE, or the registry): a leaving beacon for it is forged or stale.
@@ -877,6 +909,7 @@ impl NodeState {
     /// Acts on the passing of time: pings evasive peers, reports EVASIVE and SILENT, drops
     /// expired peers.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = Some(now);
         if !self.departed.is_empty() {
             let expired = self.config.expired;
             self.departed.retain(|_, since| *since + expired > now);
@@ -954,6 +987,25 @@ impl NodeState {
         self.check_certificates(now);
         for id in ping {
             let _ = self.send(id, &Message::Ping);
+        }
+        if !self.retake.is_empty() {
+            let mut due = Vec::new();
+            self.retake.retain(|&(at, id)| {
+                if at <= now {
+                    due.push(id);
+                }
+                at > now
+            });
+            for id in due {
+                if let Some(endpoint) = self.vouched.get(&id).cloned() {
+                    if !self.stopped && !self.has_departed(now, &id) {
+                        self.require_peer(now, id, endpoint);
+                    }
+                }
+            }
+        }
+        if !self.stopped {
+            self.elections_timeout(now);
         }
         self.settle_timers();
     }
@@ -1246,6 +1298,30 @@ impl NodeState {
             });
         }
         for g in &peer.info.groups {
+            self.elections_on_peer_gone(id, g);
+        }
+    }
+
+    /// A ready peer whose link to us started again, while ours to it stays: EXIT as for
+    /// [`NodeState::remove_peer`] (groups left, elections told), but the peer stays known, not
+    /// ready, with our link, its sequence and its deadlines; its HELLO makes it ready again.
+    pub(crate) fn unready(&mut self, id: PeerId, reason: ExitReason) {
+        let Some(p) = self.peers.get_mut(&id).filter(|p| p.info.ready) else {
+            return;
+        };
+        p.info.ready = false;
+        let groups = std::mem::take(&mut p.info.groups);
+        let name = p.info.name.clone();
+        for g in &groups {
+            self.groups.leave(g, id);
+        }
+        self.stats.exits[reason.kind_index()] += 1;
+        self.events.push_back(Event::Exit {
+            peer: id,
+            name,
+            reason,
+        });
+        for g in &groups {
             self.elections_on_peer_gone(id, g);
         }
     }

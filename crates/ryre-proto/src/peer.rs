@@ -4,6 +4,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::collections::HashMap;
+
+use foldhash::fast::FixedState;
+
 use crate::PeerId;
 
 /// How alive a peer looks.
@@ -128,4 +132,97 @@ impl Peer {
 pub(crate) fn endpoint_key(endpoint: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::with_seed(0x7279_7265).hash_one(endpoint)
+}
+
+/// The node's peers: the [`Peer`]s in a slab, an id -> slot index beside them. A hash map of
+/// whole peers (192 bytes each) kept up to twice as many slots as peers (999 peers need 2,048
+/// buckets): about 200 bytes per peer wasted, 190 MiB at 1,000 nodes. Iteration goes by the index,
+/// so its order is the one the hash map of peers had.
+#[derive(Debug)]
+pub(crate) struct PeerTable {
+    index: HashMap<PeerId, u32, FixedState>,
+    slots: Vec<Option<Peer>>,
+    free: Vec<u32>,
+}
+
+impl PeerTable {
+    pub fn with_hasher(hasher: FixedState) -> Self {
+        PeerTable {
+            index: HashMap::with_hasher(hasher),
+            slots: Vec::new(),
+            free: Vec::new(),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    pub fn contains_key(&self, id: &PeerId) -> bool {
+        self.index.contains_key(id)
+    }
+
+    pub fn get(&self, id: &PeerId) -> Option<&Peer> {
+        let i = *self.index.get(id)?;
+        self.slots[i as usize].as_ref()
+    }
+
+    pub fn get_mut(&mut self, id: &PeerId) -> Option<&mut Peer> {
+        let i = *self.index.get(id)?;
+        self.slots[i as usize].as_mut()
+    }
+
+    /// Adds or replaces `id`'s peer; returns the one it replaced.
+    pub fn insert(&mut self, id: PeerId, peer: Peer) -> Option<Peer> {
+        if let Some(&i) = self.index.get(&id) {
+            return self.slots[i as usize].replace(peer);
+        }
+        let i = match self.free.pop() {
+            Some(i) => {
+                self.slots[i as usize] = Some(peer);
+                i
+            }
+            None => {
+                self.slots.push(Some(peer));
+                (self.slots.len() - 1) as u32
+            }
+        };
+        self.index.insert(id, i);
+        None
+    }
+
+    pub fn remove(&mut self, id: &PeerId) -> Option<Peer> {
+        let i = self.index.remove(id)?;
+        let peer = self.slots[i as usize].take();
+        if self.index.is_empty() {
+            self.slots = Vec::new();
+            self.free = Vec::new();
+        } else {
+            self.free.push(i);
+        }
+        peer
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &PeerId> {
+        self.index.keys()
+    }
+
+    pub fn values(&self) -> impl Iterator<Item = &Peer> {
+        self.index
+            .values()
+            .filter_map(|&i| self.slots[i as usize].as_ref())
+    }
+
+    /// Every peer, in slot order (not the index's).
+    pub fn values_mut(&mut self) -> impl Iterator<Item = &mut Peer> {
+        self.slots.iter_mut().flatten()
+    }
+}
+
+impl std::ops::Index<&PeerId> for PeerTable {
+    type Output = Peer;
+
+    fn index(&self, id: &PeerId) -> &Peer {
+        self.get(id).expect("a known peer")
+    }
 }

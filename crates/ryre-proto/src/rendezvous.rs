@@ -16,6 +16,8 @@
 //! | 6    | Leave    | node -> agent  | \[proof\]: the node stops                                  |
 //! | 7    | Error    | agent -> node  | code u8, text str; the agent then closes the connection  |
 //! | 8    | List     | anyone -> agent| (empty): answered with Welcome and one Peer per node, then the agent closes the connection (nothing is registered) |
+//! | 9    | Gossip   | node -> agent  | hubs (u8 count ≤ 16, str each), value longstr, ttl u32 (ms): gossip for this node (after Register; again to change it; no hubs: stop) |
+//! | 10   | Tuple    | agent -> node  | key str, value longstr: a tuple the agent's gossip session learned from a hub |
 //!
 //! The beacon field of Register is a flag byte: 0 when the node wants no UDP at all (discovery
 //! `local`), or 1 followed by the interface's IPv4 address, its broadcast address, the UDP port
@@ -34,6 +36,12 @@
 //! agent answers Welcome, then a Peer for every other registered node, and goes on with Peer and
 //! Gone as nodes come and go.
 //!
+//! Gossip through the agent: a node that sends Gossip has the agent hold one ZGP client session
+//! per hub for the whole machine (see [`crate::zgp`]): the agent publishes the node's tuple
+//! (key: its uuid in hex, value: what the node gave, e.g. its endpoint) there, withdraws it when
+//! the node leaves or dies, and passes every tuple the hub sends (but the machine's own) to the
+//! nodes that gossip through that hub, in Tuple messages.
+//!
 //! The two ends' state machines live here too, sans-IO, so the real node and the simulator run
 //! the same code: [`agent::AgentState`] (the machine's agent) and [`client::ClientState`] (a
 //! node's registration).
@@ -42,6 +50,9 @@ use std::net::Ipv4Addr;
 
 pub mod agent;
 pub mod client;
+mod gossip;
+
+pub use gossip::{MAX_LEARNED as MAX_GOSSIP_LEARNED, MAX_SESSIONS as MAX_GOSSIP_SESSIONS};
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -56,6 +67,8 @@ pub const VERSION: u8 = 1;
 pub const MAX_FRAME: usize = 64 * 1024;
 /// The largest beacon datagram a Beacon message carries.
 pub const MAX_DATAGRAM: usize = 512;
+/// The most hubs one Gossip message names.
+pub const MAX_GOSSIP_HUBS: usize = 16;
 
 /// What a node asks of the agent's UDP beacon.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -255,6 +268,22 @@ pub enum RvMsg {
     /// Asks who is registered, without registering: the agent answers Welcome and one Peer per
     /// node, then closes the connection.
     List,
+    /// The node asks the agent to gossip for it through these hubs (none: stop).
+    Gossip {
+        /// The hubs' ZeroMQ endpoints (at most [`MAX_GOSSIP_HUBS`]).
+        hubs: Vec<String>,
+        /// The node's tuple value (Zyre's: the inbox endpoint, or `endpoint|<Z85 key>`).
+        value: String,
+        /// The tuple's ttl in ms (a ryre hub forgets it this long after the last refresh).
+        ttl_ms: u32,
+    },
+    /// A tuple the agent's gossip session learned from a hub.
+    Tuple {
+        /// Its key (Zyre: a uuid in hex).
+        key: String,
+        /// Its value.
+        value: String,
+    },
     /// The agent refuses something and closes the connection.
     Error {
         /// What kind of problem.
@@ -304,6 +333,8 @@ const K_BEACON: u8 = 5;
 const K_LEAVE: u8 = 6;
 const K_ERROR: u8 = 7;
 const K_LIST: u8 = 8;
+const K_GOSSIP: u8 = 9;
+const K_TUPLE: u8 = 10;
 
 fn put_str(b: &mut BytesMut, s: &str, what: &'static str) -> Result<(), RvError> {
     let len = u8::try_from(s.len()).map_err(|_| RvError::TooLong(what))?;
@@ -392,6 +423,27 @@ impl RvMsg {
                 KeyProof::put(proof, &mut b);
             }
             RvMsg::List => b.put_u8(K_LIST),
+            RvMsg::Gossip {
+                hubs,
+                value,
+                ttl_ms,
+            } => {
+                if hubs.len() > MAX_GOSSIP_HUBS {
+                    return Err(RvError::TooLong("gossip hubs"));
+                }
+                b.put_u8(K_GOSSIP);
+                b.put_u8(hubs.len() as u8);
+                for h in hubs {
+                    put_str(&mut b, h, "gossip hub")?;
+                }
+                put_longstr(&mut b, value, "gossip value")?;
+                b.put_u32(*ttl_ms);
+            }
+            RvMsg::Tuple { key, value } => {
+                b.put_u8(K_TUPLE);
+                put_str(&mut b, key, "tuple key")?;
+                put_longstr(&mut b, value, "tuple value")?;
+            }
             RvMsg::Error { code, text } => {
                 b.put_u8(K_ERROR);
                 b.put_u8(*code as u8);
@@ -503,6 +555,25 @@ impl RvMsg {
                 proof: KeyProof::read(&mut r)?,
             },
             K_LIST => RvMsg::List,
+            K_GOSSIP => {
+                let n = usize::from(r.u8()?);
+                if n > MAX_GOSSIP_HUBS {
+                    return Err(RvError::BadField("gossip hub count"));
+                }
+                let mut hubs = Vec::with_capacity(n);
+                for _ in 0..n {
+                    hubs.push(r.str()?);
+                }
+                RvMsg::Gossip {
+                    hubs,
+                    value: r.longstr()?,
+                    ttl_ms: r.u32()?,
+                }
+            }
+            K_TUPLE => RvMsg::Tuple {
+                key: r.str()?,
+                value: r.longstr()?,
+            },
             K_ERROR => {
                 let code = ErrorCode::from_u8(r.u8()?).ok_or(RvError::BadField("error code"))?;
                 RvMsg::Error {
@@ -660,6 +731,17 @@ mod tests {
             }),
             any_proof().prop_map(|proof| RvMsg::Leave { proof }),
             Just(RvMsg::List),
+            (
+                proptest::collection::vec("tcp://[0-9.]{7,15}:[0-9]{1,5}", 0..4),
+                "\\PC{0,40}",
+                any::<u32>()
+            )
+                .prop_map(|(hubs, value, ttl_ms)| RvMsg::Gossip {
+                    hubs,
+                    value,
+                    ttl_ms
+                }),
+            ("[0-9A-F]{0,32}", "\\PC{0,40}").prop_map(|(key, value)| RvMsg::Tuple { key, value }),
             (1u8..=6, "\\PC{0,40}").prop_map(|(c, text)| RvMsg::Error {
                 code: ErrorCode::from_u8(c).unwrap_or(ErrorCode::Malformed),
                 text
@@ -694,6 +776,37 @@ mod tests {
             v[i] = byte;
             let _ = RvMsg::decode(&v);
         }
+    }
+
+    #[test]
+    fn exact_layout_of_gossip_and_tuple() {
+        let wire = RvMsg::Gossip {
+            hubs: vec!["tcp://h:1".into()],
+            value: "v".into(),
+            ttl_ms: 2,
+        }
+        .encode()
+        .expect("encodable");
+        let mut want = vec![0, 0, 0, 23];
+        want.extend_from_slice(b"RRV\x01\x09\x01\x09tcp://h:1\x00\x01v\x00\x00\x00\x02");
+        assert_eq!(&wire[..], &want[..]);
+        let wire = RvMsg::Tuple {
+            key: "k".into(),
+            value: "v".into(),
+        }
+        .encode()
+        .expect("encodable");
+        assert_eq!(&wire[..], b"\x00\x00\x00\x0aRRV\x01\x0a\x01k\x00\x01v");
+        let too_many = RvMsg::Gossip {
+            hubs: vec![String::new(); MAX_GOSSIP_HUBS + 1],
+            value: String::new(),
+            ttl_ms: 0,
+        };
+        assert_eq!(too_many.encode(), Err(RvError::TooLong("gossip hubs")));
+        assert_eq!(
+            RvMsg::decode_frame(b"RRV\x01\x09\x11"),
+            Err(RvError::BadField("gossip hub count"))
+        );
     }
 
     #[test]

@@ -574,6 +574,20 @@ impl Client {
         self.next_refresh = None;
     }
 
+    /// Withdraws one own tuple (its node left): re-published with ttl 1 ms and forgotten, so
+    /// it is neither refreshed nor sent again after an INVALID. Nothing for a key not held.
+    pub fn withdraw_key(&mut self, key: &str) {
+        if let Some(v) = self.own.remove(key) {
+            let msg = self.tuple(key, &v, 1);
+            self.out.push_back(msg);
+        }
+    }
+
+    /// How many own tuples the client publishes.
+    pub fn own_tuples(&self) -> usize {
+        self.own.len()
+    }
+
     /// A frame arrived from the server. Returns the decode error of a frame that is not ZGP.
     pub fn handle_frame(&mut self, now: Instant, frame: &[u8]) -> Result<(), DecodeError> {
         let msg = Message::decode(frame)?;
@@ -636,6 +650,62 @@ impl Client {
     pub fn invalids(&self) -> u64 {
         self.invalids
     }
+}
+
+/// Why a tuple names no ZRE peer (see [`zre_peer`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum NotZre {
+    /// The key is not a UUID in hex.
+    #[error("the key is not a UUID")]
+    Key,
+    /// The value is not a `tcp://` endpoint of at most 255 bytes without NUL.
+    #[error("the value is not a ZRE endpoint")]
+    Endpoint,
+    /// The value's `|<key>` part is not a Z85 CURVE public key.
+    #[error("the value's public key is not Z85")]
+    PublicKey,
+}
+
+/// A ZRE peer a tuple introduces: its id, endpoint and (secure mode) CURVE key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ZrePeer {
+    /// The peer's UUID (the tuple's key).
+    pub id: crate::PeerId,
+    /// Its inbox endpoint.
+    pub endpoint: String,
+    /// Its CURVE public key (a value `endpoint|<Z85 key>`, Zyre's secure gossip).
+    pub key: Option<crate::security::PublicKey>,
+}
+
+/// Reads a tuple as Zyre publishes them: key = a UUID in hex, value = a `tcp://` endpoint that a
+/// ZRE string can carry (at most 255 bytes, no NUL), or `endpoint|<Z85 CURVE public key>`.
+///
+/// ```
+/// use ryre_proto::zgp::{zre_peer, NotZre, Tuple};
+/// let t = |k: &str, v: &str| Tuple { key: k.into(), value: v.into(), ttl: 0 };
+/// let p = zre_peer(&t("ABABABABABABABABABABABABABABABAB", "tcp://10.0.0.1:5")).unwrap();
+/// assert_eq!(p.endpoint, "tcp://10.0.0.1:5");
+/// assert_eq!(zre_peer(&t("x", "tcp://10.0.0.1:5")), Err(NotZre::Key));
+/// assert_eq!(zre_peer(&t("ABABABABABABABABABABABABABABABAB", "ipc://x")), Err(NotZre::Endpoint));
+/// ```
+pub fn zre_peer(t: &Tuple) -> Result<ZrePeer, NotZre> {
+    let id: crate::PeerId = t.key.parse().map_err(|_| NotZre::Key)?;
+    let (endpoint, key) = match t.value.split_once('|') {
+        Some((ep, key)) => (ep, Some(key)),
+        None => (t.value.as_str(), None),
+    };
+    if !endpoint.starts_with("tcp://") || endpoint.len() > 255 || endpoint.contains('\0') {
+        return Err(NotZre::Endpoint);
+    }
+    let key = match key {
+        None => None,
+        Some(k) => Some(crate::security::PublicKey::from_z85(k).map_err(|_| NotZre::PublicKey)?),
+    };
+    Ok(ZrePeer {
+        id,
+        endpoint: endpoint.to_string(),
+        key,
+    })
 }
 
 #[cfg(test)]

@@ -384,6 +384,7 @@ impl PyLogCollector {
             files: directory.map(FileConfig::new),
             memory,
             interface: options.interface.clone(),
+            ipv6: options.ipv6,
             ..CollectorConfig::default()
         };
         let builder = options.builder()?;

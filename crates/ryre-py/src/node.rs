@@ -48,7 +48,8 @@ impl PyNode {
     #[new]
     #[pyo3(signature = (name=None, *, headers=None, interface=None, port=None, interval=None,
         evasive_timeout=None, expired_timeout=None, endpoint=None, discovery=None,
-        rendezvous_port=None, rendezvous_path=None, agent=None, verbose=false, send_hwm=None))]
+        rendezvous_port=None, rendezvous_path=None, agent=None, verbose=false, send_hwm=None,
+        ipv6=false, dual_stack=false))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -66,6 +67,8 @@ impl PyNode {
         agent: Option<bool>,
         verbose: bool,
         send_hwm: Option<i32>,
+        ipv6: bool,
+        dual_stack: bool,
     ) -> PyResult<Self> {
         let options = NodeOptions {
             name,
@@ -85,6 +88,8 @@ impl PyNode {
             agent,
             verbose,
             send_hwm,
+            ipv6,
+            dual_stack,
         };
         let b = options.builder()?;
         let node = py.allow_threads(|| b.start()).map_err(to_py)?;
@@ -117,6 +122,13 @@ impl PyNode {
     #[getter]
     fn interface(&self) -> &str {
         &self.node.interface().name
+    }
+
+    /// The IPv6 address the node uses (``ipv6=True`` or ``dual_stack=True``, or an IPv6-only
+    /// host), else ``None``.
+    #[getter]
+    fn ipv6_address(&self) -> Option<String> {
+        self.node.interface6().map(|i| i.addr.to_string())
     }
 
     /// How the node finds peers: ``"auto"``, ``"local"``, ``"beacon"`` or ``"off"``.

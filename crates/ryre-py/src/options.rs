@@ -48,6 +48,8 @@ pub(crate) struct NodeOptions {
     pub agent: Option<bool>,
     pub verbose: bool,
     pub send_hwm: Option<i32>,
+    pub ipv6: bool,
+    pub dual_stack: bool,
 }
 
 /// The keyword names [`NodeOptions::from_kwargs`] takes.
@@ -66,6 +68,8 @@ pub(crate) const NODE_KEYS: &[&str] = &[
     "agent",
     "verbose",
     "send_hwm",
+    "ipv6",
+    "dual_stack",
 ];
 
 /// A dict of str to str as header pairs, with a clear error for anything else.
@@ -135,6 +139,8 @@ impl NodeOptions {
             agent: get(what, kw, "agent")?,
             verbose: get(what, kw, "verbose")?.unwrap_or(false),
             send_hwm: get(what, kw, "send_hwm")?,
+            ipv6: get(what, kw, "ipv6")?.unwrap_or(false),
+            dual_stack: get(what, kw, "dual_stack")?.unwrap_or(false),
         })
     }
 
@@ -181,6 +187,12 @@ impl NodeOptions {
         if let Some(h) = self.send_hwm {
             b = b.send_hwm(h);
         }
+        if self.ipv6 && self.dual_stack {
+            return Err(ConfigError::new_err(
+                "ipv6 and dual_stack exclude each other (dual_stack speaks both)",
+            ));
+        }
+        b = b.ipv6(self.ipv6).dual_stack(self.dual_stack);
         Ok(b)
     }
 }

@@ -34,6 +34,7 @@ const CONFIG_KEYS: &[&str] = &[
     "collector_timeout",
     "max_attempts",
     "progress_interval",
+    "status_interval",
 ];
 
 fn pipeline_error(e: ryre_pipeline::Error) -> PyErr {
@@ -77,6 +78,7 @@ fn split(what: &str, kwargs: Option<&Bound<'_, PyDict>>) -> PyResult<(Config, No
             "result_timeout" => config.result_timeout = secs(&v)?,
             "collector_timeout" => config.collector_timeout = secs(&v)?,
             "progress_interval" => config.progress_interval = secs(&v)?,
+            "status_interval" => config.status_interval = secs(&v)?,
             _ => unreachable!("every CONFIG_KEYS entry is matched"),
         }
     }

@@ -9,6 +9,9 @@ fn main() {
     if let Some(seed) = a.get(4).and_then(|s| s.parse().ok()) {
         o = ryre_sim::Options::from_seed(seed);
     }
+    if let Ok(e) = std::env::var("ELECTIONS") {
+        o.elections = e == "1";
+    }
     if std::env::var("BROKEN").is_ok() {
         o.broken_heart = true;
     }

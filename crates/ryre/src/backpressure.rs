@@ -75,8 +75,9 @@ pub(crate) enum Refusal {
 
 impl Shared {
     /// Runs a whisper or shout on the caller's thread once every peer it goes to has room, as
-    /// the node's policy says.
-    pub(crate) fn send_app(&self, cmd: Command) -> Result<(), Refusal> {
+    /// the node's policy says; with `wait` false it never waits (a full queue is refused at
+    /// once, whatever the policy).
+    pub(crate) fn send_app(&self, cmd: Command, wait: bool) -> Result<(), Refusal> {
         let mut deadline: Option<Instant> = None;
         loop {
             let mut core = lock(&self.core);
@@ -99,8 +100,8 @@ impl Shared {
                 return r.map_err(Refusal::Problem);
             }
             let wait = match core.policy {
-                SendPolicy::Block(d) => d,
-                SendPolicy::Fail | SendPolicy::DropPeer => Duration::ZERO,
+                SendPolicy::Block(d) if wait => d,
+                _ => Duration::ZERO,
             };
             let now = Instant::now();
             let until = *deadline.get_or_insert(now + wait);

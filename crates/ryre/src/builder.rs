@@ -9,7 +9,7 @@ use ryre_proto::{Config, NodeState, PeerId};
 
 use crate::discovery::agent::Rendezvous;
 use crate::discovery::gossip::{Gossip, GossipSettings};
-use crate::discovery::local::LocalClient;
+use crate::discovery::local::{AgentGossipRequest, LocalClient};
 use crate::discovery::{self, Interface, Interface6};
 use crate::events::EventQueue;
 use crate::memlink::MemInbox;
@@ -39,6 +39,7 @@ pub struct NodeBuilder {
     discovery_set: bool,
     gossip: GossipSettings,
     gossip_ttl: Option<Duration>,
+    gossip_via_agent: bool,
     advertised: Option<String>,
     security: crate::Security,
     context: Option<crate::security::Context>,
@@ -117,6 +118,7 @@ impl Default for NodeBuilder {
             discovery_set: false,
             gossip: GossipSettings::default(),
             gossip_ttl: None,
+            gossip_via_agent: false,
             advertised: None,
             security: crate::Security::Open,
             context: None,
@@ -224,6 +226,21 @@ impl NodeBuilder {
     /// it every third of this; default: the expired timeout). Zyre hubs keep tuples forever.
     pub fn gossip_ttl(mut self, ttl: Duration) -> Self {
         self.gossip_ttl = Some(ttl);
+        self
+    }
+
+    /// Gossips through the machine's agent instead of a session of its own: the agent (the
+    /// device rendezvous, see [`Discovery::Auto`]) holds one ZGP session per hub for all the
+    /// nodes of the host that ask, publishes one tuple per node (withdrawn the moment the node
+    /// leaves or dies) and passes the hub's tuples on to them. A hub then sees one session per
+    /// host instead of one per node, and nodes of one host meet through the agent. Applies to
+    /// the hubs of [`NodeBuilder::gossip_connect`]; without [`NodeBuilder::discovery`] the node
+    /// runs [`Discovery::Local`] (no UDP, as gossip turns beacons off), with it `Auto` or
+    /// `Local` (`Beacon` and `Off` have no agent: starting fails with [`Error::Config`]).
+    ///
+    /// [`Error::Config`]: crate::Error::Config
+    pub fn gossip_via_agent(mut self, on: bool) -> Self {
+        self.gossip_via_agent = on;
         self
     }
 
@@ -461,11 +478,28 @@ impl NodeBuilder {
     /// Starts the node: binds its inbox, opens its beacon socket and starts its thread.
     pub fn start(mut self) -> Result<Node, Error> {
         self.validate()?;
+        let via_agent = self.gossip_via_agent && !self.gossip.connect.is_empty();
         if self.gossip.active() && !self.discovery_set {
             // As Zyre: gossip replaces beacons unless both were asked for.
-            self.discovery = Discovery::Off;
+            self.discovery = if via_agent {
+                Discovery::Local
+            } else {
+                Discovery::Off
+            };
+        }
+        if via_agent && !matches!(self.discovery, Discovery::Auto | Discovery::Local) {
+            return Err(Error::Config(format!(
+                "gossip through the machine's agent needs discovery auto or local, not {}",
+                self.discovery.as_str()
+            )));
         }
         self.gossip.ttl = self.gossip_ttl.unwrap_or(self.expired);
+        // The hubs the agent gossips with for this node are not the node's own sessions.
+        let agent_hubs = if via_agent {
+            std::mem::take(&mut self.gossip.connect)
+        } else {
+            Vec::new()
+        };
         // The key directory and trust on first use, resolved into `security` (one shared path:
         // Security::key_dir reads the directory, Security::tofu keeps its keys).
         let certified = self.load_certified()?;
@@ -494,7 +528,15 @@ impl NodeBuilder {
             .name
             .clone()
             .unwrap_or_else(|| id.to_string()[..6].to_string());
-        let stack = Stack::of(self.ipv6, self.dual_stack);
+        let mut stack = Stack::of(self.ipv6, self.dual_stack);
+        if stack == Stack::V4
+            && !discovery::has_ipv4()
+            && Interface6::find(self.interface.as_deref()).is_ok()
+        {
+            // An IPv6-only host: an IPv4 node could not even bind its inbox.
+            tracing::info!("no IPv4 address on this host: the node speaks IPv6");
+            stack = Stack::V6;
+        }
         let (iface, iface6) = stack.interfaces(self.interface.as_deref())?;
         // A secure node has a context of its own, whose ZAP handler knows its trust settings and
         // is bound before the CURVE inbox exists: if it cannot be, the node does not start.
@@ -595,6 +637,12 @@ impl NodeBuilder {
             revocations_file: self.revocations.clone(),
         };
         let is_agent = Arc::new(AtomicBool::new(false));
+        let agent_gossip: crate::discovery::agent::GossipView = Arc::default();
+        // Zyre's gossip value (secure mode: the endpoint and the Z85 key).
+        let gossip_value = match &curve {
+            None => endpoint.clone(),
+            Some((keys, _)) => format!("{endpoint}|{}", keys.public()),
+        };
         let rendezvous = self
             .rendezvous
             .clone()
@@ -625,12 +673,19 @@ impl NodeBuilder {
                 let leave = curve
                     .as_ref()
                     .map(|(k, _)| ryre_proto::rendezvous::KeyProof::leave(k, id));
+                let gossip = (!agent_hubs.is_empty()).then(|| AgentGossipRequest {
+                    hubs: agent_hubs.clone(),
+                    value: gossip_value.clone(),
+                    ttl_ms: u32::try_from(self.gossip.ttl.as_millis()).unwrap_or(u32::MAX),
+                });
                 Some(LocalClient::start(
                     rendezvous,
                     reg,
                     self.may_host_agent,
                     is_agent.clone(),
                     leave,
+                    gossip,
+                    agent_gossip.clone(),
                 ))
             }
             Discovery::Beacon | Discovery::Off => None,
@@ -678,16 +733,11 @@ impl NodeBuilder {
             .map_err(Error::Thread)?;
         let _ = shared.bg_thread.set(thread.thread().clone());
         let gossip = if self.gossip.active() {
-            // Zyre's secure gossip value: the endpoint and the Z85 key.
-            let value = match &curve {
-                None => endpoint.clone(),
-                Some((keys, _)) => format!("{endpoint}|{}", keys.public()),
-            };
             match Gossip::start(
                 &gossip_ctx,
                 &self.gossip,
                 id,
-                value,
+                gossip_value,
                 Arc::downgrade(&shared),
             ) {
                 Ok(g) => Some(g),
@@ -718,6 +768,7 @@ impl NodeBuilder {
                 }),
                 thread: Mutex::new(Some(thread)),
                 is_agent,
+                agent_gossip,
                 discovery: self.discovery,
                 gossip: Mutex::new(gossip),
                 gossip_endpoint,

@@ -52,12 +52,28 @@ pub use backpressure::SendPolicy;
 pub use builder::{Discovery, NodeBuilder};
 pub use bytes::Bytes;
 pub use discovery::agent::{agent_view, AgentView, Rendezvous};
+pub use discovery::gossip::GossipHub;
+pub use discovery::has_ipv4;
 pub use discovery::{Interface, Interface6, InterfaceError};
 pub use events::EventStream;
 pub use port::private_port;
 pub use ryre_proto::{Content, Event, ExitReason, PeerId, PeerInfo, PeerState, Problem, Stats};
 pub use security::Security;
 pub use transport::TransportError;
+
+/// A ZeroMQ context from the pool that the open nodes of this process share (a few nodes per
+/// context, one I/O thread each): for a service's own sockets, so that a process that runs a
+/// node and, say, its log publisher starts one I/O thread and one reaper, not a pair for each.
+///
+/// ```
+/// let ctx = ryre::shared_zmq_context();
+/// let s = ctx.socket(ryre::zmq::PUB)?;
+/// # drop(s);
+/// # Ok::<(), ryre::zmq::Error>(())
+/// ```
+pub fn shared_zmq_context() -> zmq::Context {
+    transport::shared_context()
+}
 /// The `zmq` crate ryre is built on (for [`NodeBuilder::zmq_context`]).
 pub use zmq;
 
@@ -170,6 +186,7 @@ struct Inner {
     events: Arc<EventQueue>,
     thread: Mutex<Option<JoinHandle<()>>>,
     is_agent: Arc<std::sync::atomic::AtomicBool>,
+    agent_gossip: discovery::agent::GossipView,
     discovery: Discovery,
     gossip: discovery::gossip::GossipSlot,
     gossip_endpoint: Option<String>,
@@ -284,6 +301,24 @@ impl Node {
         self.inner.gossip_endpoint.as_deref()
     }
 
+    /// What this node's gossip hub holds ([`NodeBuilder::gossip_bind`]): its sessions and
+    /// tuples. `None` when the node is no hub.
+    pub fn gossip_hub(&self) -> Option<GossipHub> {
+        let g = self.inner.gossip.lock().ok()?;
+        g.as_ref()?.hub()
+    }
+
+    /// The gossip sessions the machine's agent holds for the nodes of this host (see
+    /// [`NodeBuilder::gossip_via_agent`]): each hub's endpoint and how many nodes gossip through
+    /// it. Empty unless this node hosts the agent ([`Node::is_agent`]).
+    pub fn agent_gossip(&self) -> Vec<(String, usize)> {
+        self.inner
+            .agent_gossip
+            .lock()
+            .map(|v| v.clone())
+            .unwrap_or_default()
+    }
+
     /// The interface this node beacons on.
     pub fn interface(&self) -> &Interface {
         &self.inner.interface
@@ -326,9 +361,10 @@ impl Node {
         self.inner.shared.command(cmd).map_err(problem_error)
     }
 
-    /// Posts a whisper or shout once its peers have room (see [`SendPolicy`]).
-    fn post_send(&self, cmd: Command) -> Result<(), Error> {
-        self.inner.shared.send_app(cmd).map_err(|r| match r {
+    /// Posts a whisper or shout once its peers have room (see [`SendPolicy`]); with `wait`
+    /// false, only if they have room now.
+    fn post_send(&self, cmd: Command, wait: bool) -> Result<(), Error> {
+        self.inner.shared.send_app(cmd, wait).map_err(|r| match r {
             backpressure::Refusal::Problem(p) => problem_error(p),
             backpressure::Refusal::Full(peers) => Error::WouldBlock { peers },
         })
@@ -355,7 +391,36 @@ impl Node {
         B: Into<Bytes>,
     {
         let content = frames.into_iter().map(Into::into).collect();
-        self.post_send(Command::Whisper { peer, content })
+        self.post_send(Command::Whisper { peer, content }, true)
+    }
+
+    /// [`Node::whisper`] that never waits: when the peer's send queue is full it fails at once
+    /// with [`Error::WouldBlock`] (nothing sent), even on a node whose policy is
+    /// [`SendPolicy::Block`] (a [`SendPolicy::DropPeer`] node drops the peer as usual). For
+    /// callers that must not block their thread, such as an async task: try this first, and
+    /// wait for room elsewhere (or call [`Node::whisper`] where blocking is allowed) only on
+    /// `WouldBlock`.
+    ///
+    /// ```
+    /// let node = ryre::Node::builder()
+    ///     .discovery(ryre::Discovery::Off)
+    ///     .endpoint("tcp://127.0.0.1:*")
+    ///     .start()?;
+    /// let stranger = ryre::PeerId::from_bytes([9; 16]);
+    /// assert!(matches!(
+    ///     node.try_whisper(stranger, ["hi"]),
+    ///     Err(ryre::Error::UnknownPeer(_))
+    /// ));
+    /// node.stop()?;
+    /// # Ok::<(), ryre::Error>(())
+    /// ```
+    pub fn try_whisper<I, B>(&self, peer: PeerId, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        let content = frames.into_iter().map(Into::into).collect();
+        self.post_send(Command::Whisper { peer, content }, false)
     }
 
     /// Sends one text frame to one peer.
@@ -370,12 +435,36 @@ impl Node {
         I: IntoIterator<Item = B>,
         B: Into<Bytes>,
     {
+        self.shout_with(group, frames, true)
+    }
+
+    /// [`Node::shout`] that never waits, whatever the node's [`SendPolicy`]: when a member's
+    /// send queue is full it fails at once with [`Error::WouldBlock`] (nothing sent). For
+    /// messages that may be lost but must never hold up their sender, such as a status report
+    /// that the next one replaces. (With [`SendPolicy::DropPeer`] it behaves as `shout`.)
+    pub fn try_shout<I, B>(&self, group: &str, frames: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
+        self.shout_with(group, frames, false)
+    }
+
+    /// [`Node::shout`] (`wait`) or [`Node::try_shout`] (not `wait`).
+    fn shout_with<I, B>(&self, group: &str, frames: I, wait: bool) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = B>,
+        B: Into<Bytes>,
+    {
         check_str("group name", group)?;
         let content = frames.into_iter().map(Into::into).collect();
-        self.post_send(Command::Shout {
-            group: group.to_string(),
-            content,
-        })
+        self.post_send(
+            Command::Shout {
+                group: group.to_string(),
+                content,
+            },
+            wait,
+        )
     }
 
     /// Sends one text frame to every peer in a group.

@@ -1,7 +1,7 @@
 //! Choosing a port for a private group of nodes on this machine.
 
 use std::io;
-use std::net::{Ipv4Addr, SocketAddrV4, TcpListener, UdpSocket};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, UdpSocket};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 /// The kernel's range of ephemeral ports (`/proc/sys/net/ipv4/ip_local_port_range`).
@@ -15,7 +15,7 @@ fn ephemeral_range() -> (u16, u16) {
         .unwrap_or((32768, 60999))
 }
 
-/// A port that is free on 127.0.0.1 for both UDP and TCP and outside the kernel's ephemeral
+/// A port that is free on 127.0.0.1 (`::1` on a host without it) for both UDP and TCP and outside the kernel's ephemeral
 /// range, for a group of nodes of its own on this machine: give it to [`crate::NodeBuilder::port`]
 /// (beacons and the device rendezvous then use it) on `lo`, and only nodes given the same port
 /// meet. Tests, demos and benchmarks use it so that they never meet strangers.
@@ -37,12 +37,20 @@ pub fn private_port() -> io::Result<u16> {
         .unwrap_or(0)
         ^ std::process::id().wrapping_mul(2_654_435_761);
     let mut x = seed | 1;
+    // Loopback's IPv4 address, or its IPv6 one on a host without IPv4 (the device rendezvous
+    // binds there too).
+    let lo4 = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).is_ok();
+    let ip = if lo4 {
+        IpAddr::V4(Ipv4Addr::LOCALHOST)
+    } else {
+        IpAddr::V6(Ipv6Addr::LOCALHOST)
+    };
     for _ in 0..2000 {
         x ^= x << 13;
         x ^= x >> 17;
         x ^= x << 5;
         let port = first + (x % span) as u16;
-        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port);
+        let addr = SocketAddr::new(ip, port);
         if UdpSocket::bind(addr).is_ok() && TcpListener::bind(addr).is_ok() {
             return Ok(port);
         }

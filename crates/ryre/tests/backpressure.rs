@@ -9,6 +9,7 @@ use std::sync::{mpsc, Arc};
 use std::time::{Duration, Instant};
 
 use ryre::{Bytes, Discovery, Error, Event, Node, PeerId, SendPolicy};
+use ryre_testkit::local_endpoint;
 
 /// Every wait is bounded by this.
 const WAIT: Duration = Duration::from_secs(20);
@@ -36,7 +37,7 @@ fn node(name: &str, policy: SendPolicy) -> Node {
     Node::builder()
         .name(name)
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(local_endpoint())
         .send_hwm(10)
         .send_policy(policy)
         .start()
@@ -134,7 +135,7 @@ fn slow_child() {
     let node = Node::builder()
         .name("slow")
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(local_endpoint())
         .start()
         .unwrap();
     node.connect_peer(id.parse().unwrap(), endpoint).unwrap();
@@ -232,6 +233,19 @@ fn a_full_queue_blocks_the_sender_not_the_node() {
     assert!(a.peers().contains(&slow), "the slow peer was dropped");
     assert_no_exit(&a);
 
+    // `try_whisper` never waits, even with the Block policy; nothing is sent.
+    let t0 = Instant::now();
+    let e = a.try_whisper(slow, [numbered(sent)]).unwrap_err();
+    assert!(
+        matches!(&e, Error::WouldBlock { peers } if peers == &vec![slow]),
+        "{e}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(250),
+        "try_whisper waited {:?}",
+        t0.elapsed()
+    );
+
     // One thread waits for room to the stopped peer (up to 300 ms, in a loop of 5 tries);
     // meanwhile a whisper to the other peer goes through at once.
     let waiting = Arc::new(AtomicBool::new(true));
@@ -305,10 +319,41 @@ fn a_shout_waits_for_the_full_member() {
     }
     signal(&child, "-STOP");
     let (sent, _, _) = fill(&a, slow);
+    let t = Instant::now();
+    let t0 = Instant::now();
+    let err = a
+        .try_shout("g", [Bytes::from_static(b"refused")])
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::WouldBlock { peers } if peers == &vec![slow]),
+        "{err}"
+    );
+    assert!(
+        t0.elapsed() < Duration::from_millis(150),
+        "try_shout waited"
+    );
     let err = a.shout("g", [Bytes::from_static(b"refused")]).unwrap_err();
     assert!(
         matches!(&err, Error::WouldBlock { peers } if peers == &vec![slow]),
         "{err}"
+    );
+    assert!(
+        t.elapsed() >= Duration::from_millis(200),
+        "shout did not wait"
+    );
+    // try_shout never waits, whatever the policy: refused at once, nothing sent.
+    let t = Instant::now();
+    let err = a
+        .try_shout("g", [Bytes::from_static(b"refused")])
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::WouldBlock { peers } if peers == &vec![slow]),
+        "{err}"
+    );
+    assert!(
+        t.elapsed() < Duration::from_millis(150),
+        "try_shout waited {:?}",
+        t.elapsed()
     );
     signal(&child, "-CONT");
     // The stopped member needs a moment to drain: try again (bounded) while it is still full.

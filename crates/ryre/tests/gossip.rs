@@ -43,10 +43,8 @@ fn parse_publish(m: &[u8]) -> Option<(String, String, u32)> {
 }
 
 fn gossip_node(name: &str) -> NodeBuilder {
-    Node::builder()
-        .name(name)
-        .interface("lo")
-        .endpoint("tcp://127.0.0.1:*")
+    node(name)
+        .endpoint(local_endpoint())
         .evasive_timeout(Duration::from_millis(500))
         .expired_timeout(Duration::from_secs(2))
 }
@@ -84,8 +82,7 @@ fn recv_until(s: &zmq::Socket, what: &str, mut pred: impl FnMut(&[u8]) -> bool) 
 }
 
 fn dealer(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
-    let s = ctx.socket(zmq::DEALER).expect("dealer");
-    s.set_linger(0).expect("linger");
+    let s = zmq_socket(ctx, zmq::DEALER);
     s.connect(endpoint).expect("connect");
     s
 }
@@ -93,12 +90,12 @@ fn dealer(ctx: &zmq::Context, endpoint: &str) -> zmq::Socket {
 #[test]
 fn a_ryre_hub_speaks_zgp_byte_by_byte() {
     let hub = gossip_node("hub")
-        .gossip_bind("tcp://127.0.0.1:*")
+        .gossip_bind(local_endpoint())
         .start()
         .expect("hub");
     let ep = hub.gossip_endpoint().expect("bound").to_string();
     assert!(
-        ep.starts_with("tcp://127.0.0.1:") && !ep.ends_with(":*"),
+        ep.starts_with(&local_prefix()) && !ep.ends_with(":*"),
         "{ep}"
     );
     let ctx = zmq::Context::new();
@@ -172,9 +169,8 @@ fn a_ryre_hub_speaks_zgp_byte_by_byte() {
 #[test]
 fn a_ryre_client_speaks_zgp_byte_by_byte_and_meets_who_the_hub_names() {
     let ctx = zmq::Context::new();
-    let router = ctx.socket(zmq::ROUTER).unwrap();
-    router.set_linger(0).unwrap();
-    router.bind("tcp://127.0.0.1:*").unwrap();
+    let router = zmq_socket(&ctx, zmq::ROUTER);
+    router.bind(&local_endpoint()).unwrap();
     let ep = router.get_last_endpoint().unwrap().unwrap();
     // A long ttl: re-published every 20 s, so only the re-send on INVALID can bring the tuple.
     let a = gossip_node("a")
@@ -250,7 +246,7 @@ fn nodes_meet_through_a_hub_that_dies_and_comes_back() {
     // re-publish on INVALID can bring a and b back to the new hub.
     let gossip_node = |name: &str| gossip_node(name).gossip_ttl(Duration::from_secs(60));
     let hub = gossip_node("hub")
-        .gossip_bind("tcp://127.0.0.1:*")
+        .gossip_bind(local_endpoint())
         .start()
         .expect("hub");
     let ep = hub.gossip_endpoint().unwrap().to_string();
@@ -336,7 +332,7 @@ fn gossip_with_beacons_asked_for_keeps_both() {
     let port = free_udp_port();
     let n = builder(port, "both")
         .discovery(ryre::Discovery::Beacon)
-        .gossip_bind("tcp://127.0.0.1:*")
+        .gossip_bind(local_endpoint())
         .start()
         .unwrap();
     assert_eq!(n.discovery(), ryre::Discovery::Beacon);
@@ -352,4 +348,102 @@ fn gossip_with_beacons_asked_for_keeps_both() {
         .unwrap();
     assert_eq!(adv.endpoint(), "tcp://203.0.113.5:6000");
     adv.stop().unwrap();
+}
+
+#[test]
+fn the_machines_agent_gossips_for_all_its_nodes_through_one_session() {
+    // Two "hosts" in one process: each its own beacon port, so its own device rendezvous (and
+    // agent) and its own in-process group; they meet only through the hub.
+    let hub = gossip_node("hub")
+        .gossip_bind(local_endpoint())
+        .start()
+        .expect("hub");
+    let ep = hub.gossip_endpoint().unwrap().to_string();
+    let host = |port: u16, name: &str| {
+        builder(port, name)
+            .endpoint(local_endpoint())
+            .evasive_timeout(Duration::from_millis(500))
+            .expired_timeout(Duration::from_secs(2))
+            .gossip_connect(&ep)
+            .gossip_via_agent(true)
+            .start()
+            .expect(name)
+    };
+    let (pa, pb) = (free_udp_port(), free_udp_port());
+    let a: Vec<Node> = (0..3).map(|i| host(pa, &format!("a{i}"))).collect();
+    let b: Vec<Node> = (0..2).map(|i| host(pb, &format!("b{i}"))).collect();
+    assert_eq!(a[0].discovery(), ryre::Discovery::Local, "no UDP");
+    let all: Vec<&Node> = a.iter().chain(&b).collect();
+    for x in &all {
+        let mut left: Vec<_> = all
+            .iter()
+            .map(|n| n.uuid())
+            .chain([hub.uuid()])
+            .filter(|id| *id != x.uuid())
+            .collect();
+        expect(x, "ENTER of every other node and the hub", |e| {
+            if let Event::Enter { peer, .. } = e {
+                left.retain(|id| id != peer);
+            }
+            left.is_empty()
+        });
+    }
+    // One session per host at the hub, one tuple per node.
+    let view = hub.gossip_hub().expect("a hub");
+    assert_eq!(view.sessions, 2, "{view:?}");
+    assert_eq!(view.tuples.len(), 6, "{view:?}");
+    let agent_a = a.iter().find(|n| n.is_agent()).expect("host a's agent");
+    assert_eq!(agent_a.agent_gossip(), vec![(ep.clone(), 3)]);
+    // Messages cross.
+    b[1].whisper_str(a[2].uuid(), "via-agent").unwrap();
+    expect(
+        &a[2],
+        "WHISPER",
+        |e| matches!(e, Event::Whisper { content, .. } if &content[0][..] == b"via-agent"),
+    );
+    // b1 leaves: its tuple is withdrawn at the hub at once, the session stays for b0.
+    let gone = b[1].uuid().to_string();
+    b[1].stop().unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let view = hub.gossip_hub().unwrap();
+        if !view.tuples.iter().any(|(k, _)| *k == gone) {
+            assert_eq!(view.tuples.len(), 5, "{view:?}");
+            assert_eq!(view.sessions, 2, "{view:?}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "b1's tuple stayed: {view:?}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    for x in &a {
+        expect(
+            x,
+            "EXIT of b1",
+            |e| matches!(e, Event::Exit { peer, .. } if peer.to_string() == gone),
+        );
+    }
+    // A newcomer on host b is told what the session learned: it meets host a's nodes.
+    let c = host(pb, "b2");
+    let mut left: Vec<_> = a.iter().map(|n| n.uuid()).collect();
+    expect(&c, "ENTER of host a's nodes", |e| {
+        if let Event::Enter { peer, .. } = e {
+            left.retain(|id| id != peer);
+        }
+        left.is_empty()
+    });
+    assert_eq!(hub.gossip_hub().unwrap().sessions, 2);
+    for n in a.iter().chain([&b[0], &c]) {
+        n.stop().unwrap();
+    }
+    hub.stop().unwrap();
+}
+
+#[test]
+fn gossip_through_the_agent_needs_an_agent() {
+    let bad = gossip_node("bad")
+        .discovery(ryre::Discovery::Beacon)
+        .gossip_connect("tcp://127.0.0.1:9")
+        .gossip_via_agent(true)
+        .start();
+    assert!(matches!(bad, Err(ryre::Error::Config(_))), "{bad:?}");
 }

@@ -303,16 +303,16 @@ fn bad_input_never_takes_the_agent_down() {
         }
     };
     // Garbage: an Error, then the connection closes.
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut s = TcpStream::connect((loopback(), port)).expect("connect");
     s.write_all(b"\x00\x00\x00\x08GET / HTTP/1.1\r\n")
         .expect("write");
     assert_eq!(read_error(&mut s), Some(ErrorCode::Malformed));
     // A length prefix over the limit: refused before the bytes arrive.
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut s = TcpStream::connect((loopback(), port)).expect("connect");
     s.write_all(&[0xFF, 0xFF, 0xFF, 0xFF]).expect("write");
     assert_eq!(read_error(&mut s), Some(ErrorCode::TooLarge));
     // A registration claiming the host's id.
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut s = TcpStream::connect((loopback(), port)).expect("connect");
     let forged = RvMsg::Register(Registration {
         id: host.uuid(),
         name: "impostor".into(),
@@ -327,19 +327,19 @@ fn bad_input_never_takes_the_agent_down() {
         .expect("write");
     assert_eq!(read_error(&mut s), Some(ErrorCode::DuplicateId));
     // Something only an agent sends.
-    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut s = TcpStream::connect((loopback(), port)).expect("connect");
     let w = RvMsg::Welcome { agent: host.uuid() }
         .encode()
         .expect("encode");
     s.write_all(&w).expect("write");
     assert_eq!(read_error(&mut s), Some(ErrorCode::Unexpected));
     // Half a message, then gone; and 1,000 connections that say nothing.
-    let mut half = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    let mut half = TcpStream::connect((loopback(), port)).expect("connect");
     let frame = forged.encode().expect("encode");
     half.write_all(&frame[..frame.len() / 2]).expect("write");
     drop(half);
     let idle: Vec<TcpStream> = (0..1000)
-        .map(|_| TcpStream::connect(("127.0.0.1", port)).expect("idle connection"))
+        .map(|_| TcpStream::connect((loopback(), port)).expect("idle connection"))
         .collect();
     // The agent still serves: a new node registers and the host sees it.
     let late = builder(port, "late")

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Write;
-use std::net::{TcpStream, UdpSocket};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -17,9 +17,6 @@ use ryre_testkit::Kill;
 fn garbage_beacons_are_ignored() {
     let port = free_udp_port();
     let a = builder(port, "a").start().unwrap();
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_broadcast(true).unwrap();
-    let target = ("127.255.255.255", port);
     let mut seed = 0x2545_f491_u32;
     for i in 0..1000u32 {
         seed ^= seed << 13;
@@ -38,7 +35,7 @@ fn garbage_beacons_are_ignored() {
             d.extend_from_slice(&[i as u8; 16]);
             d.extend_from_slice(&1u16.to_be_bytes());
         }
-        udp.send_to(&d, target).unwrap();
+        send_beacon(port, &d);
     }
     let b = builder(port, "b").start().unwrap();
     a.join("g").unwrap();
@@ -69,7 +66,7 @@ fn garbage_frames_at_the_inbox_are_ignored() {
 
     let ctx = zmq::Context::new();
     let send = |identity: &[u8], frames: &[&[u8]]| {
-        let s = ctx.socket(zmq::DEALER).unwrap();
+        let s = zmq_socket(&ctx, zmq::DEALER);
         s.set_identity(identity).unwrap();
         s.set_linger(1000).unwrap();
         s.connect(a.endpoint()).unwrap();
@@ -107,14 +104,9 @@ fn garbage_frames_at_the_inbox_are_ignored() {
 /// A peer that says HELLO with a good sequence and then skips one is dropped (EXIT).
 #[test]
 fn sequence_gap_drops_the_peer() {
-    let a = Node::builder()
-        .name("a")
-        .interface("lo")
-        .beacon(false)
-        .start()
-        .unwrap();
+    let a = node("a").beacon(false).start().unwrap();
     let ctx = zmq::Context::new();
-    let s = ctx.socket(zmq::DEALER).unwrap();
+    let s = zmq_socket(&ctx, zmq::DEALER);
     let fake = PeerId::from_bytes([0x51; 16]);
     s.set_identity(&fake.routing_id()).unwrap();
     s.set_linger(0).unwrap();
@@ -345,12 +337,10 @@ fn a_peer_that_stops_reading_is_dropped_when_its_queue_is_full() {
 
 /// Sends the 22-byte leaving beacon (port 0) that anyone on the LAN can forge for `id`.
 fn forge_leaving_beacon(port: u16, id: PeerId) {
-    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
-    udp.set_broadcast(true).unwrap();
     let mut d = b"ZRE\x01".to_vec();
     d.extend_from_slice(id.as_bytes());
     d.extend_from_slice(&0u16.to_be_bytes());
-    udp.send_to(&d, ("127.255.255.255", port)).unwrap();
+    send_beacon(port, &d);
 }
 
 /// No EXIT of `id` at `node` for `window` (an absence can only be watched for a while).

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use ryre::security::{KeyPair, Trust};
 use ryre::{Discovery, Error, Event, Node, PeerId, Security};
 use ryre_proto::msg::Message;
-use ryre_testkit::expect;
+use ryre_testkit::{expect, local_endpoint, loopback, zmq_socket};
 
 /// A Zyre-safe key pair from a test seed.
 fn keys(n: u8) -> KeyPair {
@@ -20,7 +20,7 @@ fn secure(name: &str, keys: KeyPair, trust: Trust) -> Node {
     Node::builder()
         .name(name)
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(local_endpoint())
         .security(Security::Curve { keys, trust })
         .start()
         .expect("secure node starts")
@@ -123,7 +123,7 @@ fn a_plain_node_gets_nothing_from_a_secure_one() {
     let plain = Node::builder()
         .name("plain")
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(local_endpoint())
         .start()
         .unwrap();
     plain.connect_peer(a.uuid(), a.endpoint()).unwrap();
@@ -149,7 +149,7 @@ fn a_peer_claiming_another_uuid_with_its_own_key_is_refused() {
     // sending A a whisper as B with B's next sequence numbers.
     let mallory = keys(66);
     let ctx = zmq::Context::new();
-    let s = ctx.socket(zmq::DEALER).unwrap();
+    let s = zmq_socket(&ctx, zmq::DEALER);
     s.set_curve_serverkey(ka.public().as_bytes()).unwrap();
     s.set_curve_publickey(mallory.public().as_bytes()).unwrap();
     s.set_curve_secretkey(&mallory.curve_secret()).unwrap();
@@ -212,7 +212,7 @@ fn a_node_whose_zap_handler_cannot_be_installed_does_not_start() {
     other.bind("inproc://zeromq.zap.01").unwrap();
     let r = Node::builder()
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(local_endpoint())
         .zmq_context(ctx.clone())
         .security(Security::tofu(keys(1)))
         .start();
@@ -269,7 +269,7 @@ fn the_agent_refuses_a_forged_register_and_announces_proven_keys() {
     let mallory = keys(66);
     let id = PeerId::from_bytes([0x66; 16]);
     let proof = KeyProof::register(&mallory, id, "tcp://127.0.0.1:1");
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = TcpStream::connect((loopback(), port)).unwrap();
     s.write_all(
         &RvMsg::Register(reg(id, "tcp://127.0.0.1:2", Some(proof)))
             .encode()
@@ -291,7 +291,7 @@ fn the_agent_refuses_a_forged_register_and_announces_proven_keys() {
     let kb = keys(2);
     let id = PeerId::from_bytes([0x22; 16]);
     let ep = "tcp://127.0.0.1:3";
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let mut s = TcpStream::connect((loopback(), port)).unwrap();
     s.write_all(
         &RvMsg::Register(reg(id, ep, Some(KeyProof::register(&kb, id, ep))))
             .encode()

@@ -62,7 +62,7 @@ fn counters_follow_real_traffic() {
     // Garbage into b's inbox from a raw DEALER with a ZRE-looking routing id: a malformed
     // problem, counted by kind.
     let ctx = zmq::Context::new();
-    let raw = ctx.socket(zmq::DEALER).unwrap();
+    let raw = zmq_socket(&ctx, zmq::DEALER);
     let mut id = vec![1u8];
     id.extend_from_slice(&[7u8; 16]);
     raw.set_identity(&id).unwrap();

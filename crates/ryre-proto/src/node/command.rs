@@ -140,6 +140,8 @@ impl NodeState {
                 }
                 self.stopped = true;
                 self.clear_index();
+                self.elections.stop();
+                self.retake.clear();
                 self.events.push_back(Event::Stop {
                     peer: self.config.id,
                     name: self.name.clone(),

@@ -1,6 +1,7 @@
 //! What peers send a node: every ZRE message, checked (routing id, sequence, status) and turned
 //! into events and replies.
 
+use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use crate::security::{Auth, Refusal, PUBLIC_KEY_HEADER};
 use crate::PeerId;
 
 use super::{NodeState, Problem};
-use crate::{Event, ExitReason};
+use crate::{Event, ExitReason, PeerState};
 
 impl NodeState {
     /// Acts on one inbox message given as its routing id, frame 1 and the frames after it: the
@@ -37,6 +38,7 @@ impl NodeState {
         head: &[u8],
         content: Content,
     ) -> Result<(), Problem> {
+        self.now = Some(now);
         self.count_in(Some(head), &content);
         let result = self.on_message(now, auth, routing_id, Some(head), content);
         self.count_problem(&result);
@@ -171,13 +173,45 @@ impl NodeState {
                 got: env.sequence,
             });
         }
+        // The usual case: an alive, unpinged peer whose live deadline entry (half the evasive
+        // time after it was last heard) is the top of the index. Hearing from it moves that
+        // deadline later, so the entry is moved down in place: what `reindex` would do (pop it,
+        // push the new one), without looking the peer up again or hashing its endpoint (which a
+        // message other than HELLO cannot change).
+        let half = self.config.evasive / 2;
+        let heard_at = peer.heard_at + half;
+        let alive = peer.info.state == PeerState::Alive
+            && !peer.pinged
+            && !peer.supervised
+            && peer.timer_at == Some(heard_at);
+        let on_top = alive
+            && self
+                .timers
+                .peek()
+                .is_some_and(|Reverse((at, id))| *at == heard_at && *id == from);
         peer.want_sequence = env.sequence;
         peer.refresh(now);
         let name = peer.info.name.clone();
         self.stats.received += 1;
-        // Hearing from a peer can bring its deadline forward (an evasive peer that answers is
-        // due for its keep-alive PING sooner than for its next reap).
-        self.reindex(from);
+        if on_top {
+            let at = now + half;
+            peer.timer_at = Some(at);
+            if let Some(mut top) = self.timers.peek_mut() {
+                top.0 = (at, from);
+            }
+            // Another entry came up (another peer's, or a stale one): make it exact, as
+            // `reindex` does.
+            if self.timers.peek() != Some(&Reverse((at, from))) {
+                self.settle_timers();
+            }
+        } else if alive {
+            // Its entry is deeper and now early: found stale when it comes up, as in `reindex`.
+            self.settle_timers();
+        } else {
+            // Hearing from a peer can bring its deadline forward (an evasive peer that answers
+            // is due for its keep-alive PING sooner than for its next reap).
+            self.reindex(from);
+        }
         match env.message {
             // HELLO was handled above.
             Message::Hello(_) => {}
@@ -257,7 +291,7 @@ impl NodeState {
                         group: group.clone(),
                     });
                 }
-                self.elections_on_peer_join(&group);
+                self.elections_on_peer_join(from, &group);
                 return mismatch;
             }
             Message::Leave { group, status } => {
@@ -336,11 +370,29 @@ impl NodeState {
             self.stats.ignored += 1;
             return Err(Problem::Departed(from));
         }
-        if self.peers.get(&from).is_some_and(|p| p.info.ready) {
-            // A second HELLO: the peer restarted. Drop it and take it anew.
-            self.remove_peer(from, ExitReason::Rehello);
+        let mut greeted = false;
+        if let Some(p) = self.peers.get(&from).filter(|p| p.info.ready) {
+            // A second HELLO: the peer's link to us started again (it took us anew).
+            if p.resync_after.is_some_and(|t| now < t) {
+                // We greeted it ourselves less than a reap interval ago: this HELLO answers
+                // ours (an older HELLO of it made it ready meanwhile). EXIT and ENTER, but no
+                // new greeting on a new link: that one would land on a ready peer too, and a
+                // HELLO would bounce between the two for ever (found by ryre-sim, swarm seed
+                // 512). Our link to it, which it has just been greeted on, stays.
+                self.unready(from, ExitReason::Rehello);
+            } else {
+                // Drop it and take it anew.
+                self.remove_peer(from, ExitReason::Rehello);
+                greeted = true;
+            }
         }
         self.require_peer(now, from, hello.endpoint.clone());
+        if greeted {
+            let after = now + self.config.reap_interval();
+            if let Some(p) = self.peers.get_mut(&from) {
+                p.resync_after = Some(after);
+            }
+        }
         if sequence != 1 {
             self.remove_peer(
                 from,
@@ -393,7 +445,7 @@ impl NodeState {
         self.reindex(from);
         let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
         for g in groups {
-            self.elections_on_peer_join(&g);
+            self.elections_on_peer_join(from, &g);
         }
         // Certified mode: when the peer's revocations differ from ours, send ours (it sends
         // its own the same way; each side keeps what is new and passes it on).

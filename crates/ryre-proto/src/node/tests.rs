@@ -815,6 +815,60 @@ fn duplicate_hello_recreates_the_peer() {
     solo.handle(f.send(&whisper("after"))).unwrap();
 }
 
+/// Found by ryre-sim (swarm seed 512: 507,000 ENTERs in 160 s): we took a peer anew (its message
+/// came before its HELLO) and greeted it, then its older HELLO made it ready; its answer to our
+/// greeting is a second HELLO. Re-greeting that one lands on a ready peer too, and a HELLO
+/// bounced between the two for ever. An answer to our own recent greeting is EXIT and ENTER,
+/// with no new greeting.
+#[test]
+fn a_hello_answering_our_own_greeting_is_not_greeted_again() {
+    let mut solo = Solo::new();
+    solo.handle(Input::Discovered {
+        id: pid(2),
+        endpoint: endpoint_of(2),
+    })
+    .unwrap();
+    solo.transmits();
+    let mut f = Fake::new(2);
+    // A message from its old link, before its HELLO: we take it anew and greet it again.
+    assert!(matches!(
+        solo.handle(f.send_seq(7, &Message::Ping)),
+        Err(Problem::NotReady { .. })
+    ));
+    let ts = solo.transmits();
+    assert!(
+        ts.iter().any(|t| matches!(t, Transmit::Connect { .. })),
+        "{ts:?}"
+    );
+    // Its HELLO (sent before ours arrived) makes it ready.
+    solo.handle(f.hello(&["g"], 0)).unwrap();
+    assert!(matches!(
+        &solo.events()[..],
+        [Event::Enter { .. }, Event::Join { .. }]
+    ));
+    // Its answer to our greeting: EXIT and ENTER, but we do not greet it once more.
+    solo.handle(f.hello(&["g"], 0)).unwrap();
+    let events = solo.events();
+    assert_eq!(events[0], exit(2, ExitReason::Rehello));
+    assert!(matches!(&events[1], Event::Enter { peer, .. } if *peer == pid(2)));
+    assert_eq!(events[2], join_event(2, "g"));
+    assert_eq!(solo.transmits(), vec![], "no new link, no HELLO");
+    assert_eq!(solo.node.peers_by_group("g").count(), 1);
+    // Its link goes on from 1, ours from where it was.
+    solo.handle(f.send(&Message::Ping)).unwrap();
+    assert_eq!(solo.sent().len(), 1);
+    // Much later a second HELLO is a restart again: taken anew and greeted.
+    solo.timeout_at(Duration::from_millis(150));
+    solo.handle(f.send(&Message::Ping)).unwrap();
+    solo.transmits();
+    solo.handle(f.hello(&["g"], 0)).unwrap();
+    let ts = solo.transmits();
+    assert!(
+        ts.iter().any(|t| matches!(t, Transmit::Connect { .. })),
+        "{ts:?}"
+    );
+}
+
 #[test]
 fn restarted_node_is_exited_and_entered_again_over_a_real_link() {
     let mut net = Net::new(2);
@@ -1920,6 +1974,98 @@ fn the_leader_leaving_starts_a_new_election() {
     assert_eq!(leaders[1..], [Some(pid(2)), Some(pid(2))]);
 }
 
+/// Found by ryre-sim: a member that joins while a wave runs, after the other members echoed,
+/// used to wait for ever for their ELECT (they had relayed before it joined), and so did the
+/// challenger, whose restarted wave looked like the old one to the members.
+#[test]
+fn a_member_joining_mid_wave_still_gets_a_leader() {
+    let mut net = Net::new(3);
+    net.discover_all();
+    net.clear();
+    // Node 2's echo to node 1 is held back: node 1's wave is still running when node 3 joins.
+    net.hold.insert((1, 0));
+    net.command(1, Command::Join("g".into())).unwrap();
+    net.command(0, Command::Contest("g".into())).unwrap();
+    net.command(0, Command::Join("g".into())).unwrap();
+    net.command(2, Command::Join("g".into())).unwrap();
+    net.release(1, 0);
+    net.advance(Duration::from_secs(1));
+    for i in 0..3 {
+        assert_eq!(net.nodes[i].leader("g"), Some(pid(1)), "node {}", i + 1);
+    }
+    assert_eq!(last_leaders(&mut net, "g"), vec![Some(pid(1)); 3]);
+}
+
+/// The same challenger starting its wave again (Zyre does at every JOIN) is a restart, not
+/// more of the old wave: every member that already echoed echoes again.
+#[test]
+fn a_challenger_restarting_its_wave_gets_fresh_echoes() {
+    let mut solo = Solo::new();
+    let mut f2 = solo.fake(2, &["g"]);
+    solo.handle(Input::Command(Command::Join("g".into())))
+        .unwrap();
+    let elect = |c: u8| Message::Elect {
+        group: "g".into(),
+        challenger: pid(c).to_string(),
+    };
+    // Peer 2 is alone with us in g: its ELECT completes the wave at once and we echo.
+    solo.handle(f2.send(&elect(2))).unwrap();
+    let echoes = |sent: Vec<(PeerId, Envelope)>| {
+        sent.iter()
+            .filter(|(to, env)| *to == pid(2) && env.message == elect(2))
+            .count()
+    };
+    assert_eq!(echoes(solo.sent()), 1);
+    // It starts again (same id): we echo again rather than count it as more of the old wave.
+    solo.handle(f2.send(&elect(2))).unwrap();
+    assert_eq!(echoes(solo.sent()), 1);
+}
+
+/// A challenger whose wave does not complete (a member has not answered) starts it again, backing
+/// off, until it decides.
+#[test]
+fn an_incomplete_wave_is_started_again() {
+    let mut solo = Solo::new();
+    let mut f2 = solo.fake(2, &["g"]);
+    solo.handle(Input::Command(Command::Contest("g".into())))
+        .unwrap();
+    solo.handle(Input::Command(Command::Join("g".into())))
+        .unwrap();
+    let own = Message::Elect {
+        group: "g".into(),
+        challenger: pid(1).to_string(),
+    };
+    let elects =
+        |sent: Vec<(PeerId, Envelope)>| sent.iter().filter(|(_, e)| e.message == own).count();
+    assert_eq!(elects(solo.sent()), 1);
+    // Peer 2 does not answer ELECT (it stays alive): the wave starts again after a reap
+    // interval, then after two more.
+    let at = |solo: &mut Solo, f2: &mut Fake, t: Duration| {
+        solo.timeout_at(t);
+        solo.handle(f2.send(&Message::Ping)).unwrap();
+        elects(solo.sent())
+    };
+    assert_eq!(at(&mut solo, &mut f2, REAP + REAP / 10), 1);
+    assert_eq!(
+        at(&mut solo, &mut f2, REAP * 2 + REAP / 5),
+        0,
+        "backing off"
+    );
+    assert_eq!(at(&mut solo, &mut f2, REAP * 3 + REAP / 5), 1);
+    // Its echo completes the wave: LEADER, and no more retries.
+    solo.handle(f2.send(&own)).unwrap();
+    assert_eq!(solo.node.leader("g"), Some(pid(1)));
+    assert!(solo.sent().iter().any(|(to, e)| *to == pid(2)
+        && e.message
+            == Message::Leader {
+                group: "g".into(),
+                leader: pid(1).to_string()
+            }));
+    for k in 4..60 {
+        assert_eq!(at(&mut solo, &mut f2, REAP * k), 0);
+    }
+}
+
 #[test]
 fn contesting_alone_makes_us_the_leader() {
     let mut solo = Solo::new();
@@ -2184,6 +2330,43 @@ fn supervised_peers_are_never_pinged_evasive_or_expired() {
     assert!(net.sent(0).is_empty(), "no keep-alive to a supervised peer");
     assert_eq!(net.nodes[0].poll_timeout(), None, "nothing to wake up for");
     assert_eq!(net.nodes[0].peers().count(), 1);
+}
+
+/// Found by ryre-sim (swarm seed 13): nodes of one machine hear no beacons of each other, so a
+/// vouched peer dropped at a full queue must be taken again by the heart itself, later.
+#[test]
+fn a_vouched_peer_dropped_at_a_full_queue_is_taken_again_later() {
+    let mut net = supervised_pair();
+    net.handle(0, Input::SendFailed { id: pid(2) }).unwrap();
+    assert_eq!(net.events(0), vec![exit(2, ExitReason::QueueFull)]);
+    // Not at once: sending to it now fails cleanly (SendPolicy::DropPeer relies on that).
+    assert!(net.nodes[0].peer(&pid(2)).is_none());
+    let whisper = Command::Whisper {
+        peer: pid(2),
+        content: Content::new(),
+    };
+    assert!(matches!(
+        net.command(0, whisper),
+        Err(Problem::UnknownPeer(p)) if p == pid(2)
+    ));
+    net.advance(Duration::from_secs(2));
+    assert!(net.nodes[0].peer(&pid(2)).is_some(), "taken again");
+    assert!(net
+        .events(0)
+        .iter()
+        .any(|e| matches!(e, Event::Enter { peer, .. } if *peer == pid(2))));
+    // Still supervised: no keep-alive, never expired.
+    net.clear();
+    net.advance(EXPIRED * 3);
+    assert!(net.nodes[0].peer(&pid(2)).is_some());
+    // A peer nobody vouches for is not taken again (its beacons bring it back).
+    let mut net = Net::new(2);
+    net.discover_all();
+    net.handle(0, Input::SendFailed { id: pid(2) }).unwrap();
+    net.clear();
+    net.hold.insert((1, 0));
+    net.advance(Duration::from_secs(3));
+    assert!(net.nodes[0].peer(&pid(2)).is_none());
 }
 
 #[test]

@@ -39,6 +39,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
+use super::gossip::{AgentGossip, Effect};
 use super::{BeaconSpec, ErrorCode, GoneReason, KeyProof, Registration, RvError, RvMsg};
 use crate::beacon::Beacon;
 use crate::PeerId;
@@ -83,6 +84,24 @@ pub enum AgentOutput {
         domain: usize,
         /// The encoded beacon.
         datagram: Bytes,
+    },
+    /// Open a ZGP client session (a DEALER) to this gossip hub; what it receives goes to
+    /// [`AgentState::on_gossip_frame`].
+    GossipOpen {
+        /// The hub's ZeroMQ endpoint.
+        hub: String,
+    },
+    /// Send this ZGP frame to the hub.
+    GossipSend {
+        /// The hub's endpoint.
+        hub: String,
+        /// One ZGP message.
+        frame: Bytes,
+    },
+    /// Close the hub's session once what was sent is out (nobody here gossips through it).
+    GossipClose {
+        /// The hub's endpoint.
+        hub: String,
     },
 }
 
@@ -129,6 +148,7 @@ pub struct AgentState {
     domains: Vec<DomainState>,
     out: VecDeque<AgentOutput>,
     notes: VecDeque<AgentNote>,
+    gossip: AgentGossip,
 }
 
 /// The TCP port of a `tcp://host:port` endpoint.
@@ -151,6 +171,7 @@ impl AgentState {
             domains: Vec::new(),
             out: VecDeque::new(),
             notes: VecDeque::new(),
+            gossip: AgentGossip::default(),
         }
     }
 
@@ -184,13 +205,58 @@ impl AgentState {
         self.notes.pop_front()
     }
 
-    /// When [`AgentState::handle_timeout`] has beacons to send.
+    /// When [`AgentState::handle_timeout`] has beacons (or gossip PINGs and refreshes) to send.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.domains
+        let beacons = self
+            .domains
             .iter()
             .filter(|d| !d.members.is_empty())
             .filter_map(|d| d.next)
-            .min()
+            .min();
+        match (beacons, self.gossip.poll_timeout()) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// The gossip hubs the agent is in session with, and how many of its nodes gossip through
+    /// each.
+    pub fn gossip_sessions(&self) -> impl Iterator<Item = (&str, usize)> {
+        self.gossip.sessions()
+    }
+
+    /// A ZGP frame arrived from the hub `hub` (a session opened by [`AgentOutput::GossipOpen`]).
+    pub fn on_gossip_frame(&mut self, now: Instant, hub: &str, frame: &[u8]) {
+        let members = &self.members;
+        self.gossip.on_frame(now, hub, frame, |key| {
+            key.parse::<PeerId>()
+                .is_ok_and(|id| members.contains_key(&id))
+        });
+        self.apply_gossip();
+    }
+
+    fn apply_gossip(&mut self) {
+        for e in self.gossip.take_effects() {
+            match e {
+                Effect::Open(hub) => self.out.push_back(AgentOutput::GossipOpen { hub }),
+                Effect::Send(hub, frame) => {
+                    self.out.push_back(AgentOutput::GossipSend { hub, frame })
+                }
+                Effect::Close(hub) => self.out.push_back(AgentOutput::GossipClose { hub }),
+                Effect::Deliver(to, t) => {
+                    let Some(conn) = self.members.get(&to).map(|m| m.conn) else {
+                        continue;
+                    };
+                    let msg = RvMsg::Tuple {
+                        key: t.key,
+                        value: t.value,
+                    };
+                    if let Ok(frame) = msg.encode() {
+                        self.out.push_back(AgentOutput::Send { conn, frame });
+                    }
+                }
+            }
+        }
     }
 
     /// A connection was accepted. False (and an Error then Close queued) when the agent is full.
@@ -274,23 +340,28 @@ impl AgentState {
         let Some(d) = self.domains.get(domain) else {
             return;
         };
-        let conns: Vec<ConnId> = d
-            .members
-            .iter()
-            .filter_map(|id| self.members.get(id).map(|m| m.conn))
-            .collect();
+        if d.members.is_empty() {
+            return;
+        }
         let msg = RvMsg::Beacon { from, data };
         let Ok(frame) = msg.encode() else { return };
-        for conn in conns {
-            self.out.push_back(AgentOutput::Send {
+        let (members, out) = (&self.members, &mut self.out);
+        for conn in d
+            .members
+            .iter()
+            .filter_map(|id| members.get(id).map(|m| m.conn))
+        {
+            out.push_back(AgentOutput::Send {
                 conn,
                 frame: frame.clone(),
             });
         }
     }
 
-    /// Time passed: the periodic beacons that are due.
+    /// Time passed: the periodic beacons (and gossip PINGs and refreshes) that are due.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.gossip.handle_timeout(now);
+        self.apply_gossip();
         for (i, d) in self.domains.iter_mut().enumerate() {
             if d.members.is_empty() || d.next.is_some_and(|t| now < t) {
                 continue;
@@ -335,6 +406,19 @@ impl AgentState {
             RvMsg::List => {
                 self.send_table(conn, None);
                 self.close(conn);
+            }
+            RvMsg::Gossip {
+                hubs,
+                value,
+                ttl_ms,
+            } => {
+                let Some(id) = self.conns.get(&conn).and_then(|c| c.id) else {
+                    self.refuse(conn, ErrorCode::Unexpected, "Gossip before Register");
+                    return;
+                };
+                let ttl = Duration::from_millis(u64::from(ttl_ms));
+                self.gossip.request(now, id, hubs, value, ttl);
+                self.apply_gossip();
             }
             other => {
                 let text = format!("a node does not send {}", kind_name(&other));
@@ -462,6 +546,8 @@ impl AgentState {
                 datagram: Bytes::copy_from_slice(&Beacon::new(id, 0).encode()),
             });
         }
+        self.gossip.remove(id);
+        self.apply_gossip();
         if let Ok(frame) = (RvMsg::Gone { id, reason, proof }).encode() {
             for m in self.members.values() {
                 self.out.push_back(AgentOutput::Send {
@@ -529,6 +615,8 @@ fn kind_name(m: &RvMsg) -> &'static str {
         RvMsg::Beacon { .. } => "BEACON",
         RvMsg::Leave { .. } => "LEAVE",
         RvMsg::List => "LIST",
+        RvMsg::Gossip { .. } => "GOSSIP",
+        RvMsg::Tuple { .. } => "TUPLE",
         RvMsg::Error { .. } => "ERROR",
     }
 }

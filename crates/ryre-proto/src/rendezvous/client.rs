@@ -60,6 +60,8 @@ pub enum ClientNote {
     /// A Peer or Gone(left) about `PeerId` without the proof this node's mode needs (a secure
     /// node needs a valid one; an open node cannot talk to a node that has one): ignored.
     Unproven(PeerId),
+    /// A gossip tuple (by its key) that names no ZRE peer: ignored.
+    NotZre(String),
 }
 
 /// The registration client's state machine.
@@ -79,6 +81,8 @@ pub struct ClientState {
     notes: Vec<ClientNote>,
     /// A secure node's Leave proof.
     leave_proof: Option<KeyProof>,
+    /// What the agent should gossip for this node (sent after each Register).
+    gossip: Option<RvMsg>,
 }
 
 impl ClientState {
@@ -100,7 +104,19 @@ impl ClientState {
             rng: u64::from_le_bytes(seed) | 1,
             notes: Vec::new(),
             leave_proof: None,
+            gossip: None,
         }
+    }
+
+    /// Has the agent gossip for this node through `hubs` (one session per hub for the whole
+    /// machine), publishing `value` with this ttl: sent after every Register, so a new agent
+    /// after a failover gossips for it too.
+    pub fn set_gossip(&mut self, hubs: Vec<String>, value: String, ttl_ms: u32) {
+        self.gossip = Some(RvMsg::Gossip {
+            hubs,
+            value,
+            ttl_ms,
+        });
     }
 
     /// The registration this client sends.
@@ -164,9 +180,17 @@ impl ClientState {
         self.hosting = hosting;
     }
 
-    /// The Register frame to write once connected.
+    /// The Register frame to write once connected (followed by the Gossip request, if any).
     pub fn register_frame(&self) -> Result<Bytes, RvError> {
-        RvMsg::Register(self.reg.clone()).encode()
+        let reg = RvMsg::Register(self.reg.clone()).encode()?;
+        match &self.gossip {
+            None => Ok(reg),
+            Some(g) => {
+                let mut both = reg.to_vec();
+                both.extend_from_slice(&g.encode()?);
+                Ok(Bytes::from(both))
+            }
+        }
     }
 
     /// The Leave frame to write when the node stops.
@@ -264,7 +288,25 @@ impl ClientState {
                 data,
             }),
             RvMsg::Error { code, text } => self.notes.push(ClientNote::Refused(code, text)),
-            RvMsg::Register(_) | RvMsg::Leave { .. } | RvMsg::List => {}
+            RvMsg::Tuple { key, value } => {
+                let t = crate::zgp::Tuple { key, value, ttl: 0 };
+                match crate::zgp::zre_peer(&t) {
+                    Ok(p) if p.id == self.reg.id => {}
+                    Ok(p) => out.push(match p.key {
+                        Some(key) => Input::DiscoveredKey {
+                            id: p.id,
+                            endpoint: p.endpoint,
+                            key,
+                        },
+                        None => Input::Discovered {
+                            id: p.id,
+                            endpoint: p.endpoint,
+                        },
+                    }),
+                    Err(_) => self.notes.push(ClientNote::NotZre(t.key)),
+                }
+            }
+            RvMsg::Register(_) | RvMsg::Leave { .. } | RvMsg::List | RvMsg::Gossip { .. } => {}
         }
     }
 
@@ -368,6 +410,44 @@ mod tests {
         }
         assert!(c.failing());
         assert_eq!(c.retry_at(), Some(now + SLOW_RETRY));
+    }
+
+    #[test]
+    fn gossip_goes_with_every_register_and_tuples_are_discovered() {
+        let mut c = ClientState::new(reg(), false);
+        c.set_gossip(vec!["tcp://h:1".into()], "tcp://127.0.0.1:5000".into(), 900);
+        let frame = c.register_frame().unwrap();
+        let (first, used) = RvMsg::decode(&frame).unwrap().unwrap();
+        assert!(matches!(first, RvMsg::Register(_)));
+        let (second, rest) = RvMsg::decode(&frame[used..]).unwrap().unwrap();
+        assert_eq!(used + rest, frame.len());
+        assert_eq!(
+            second,
+            RvMsg::Gossip {
+                hubs: vec!["tcp://h:1".into()],
+                value: "tcp://127.0.0.1:5000".into(),
+                ttl_ms: 900
+            }
+        );
+        c.connected();
+        let mut inputs = Vec::new();
+        let remote = PeerId::from_bytes([0xAB; 16]);
+        for (key, value) in [
+            (remote.to_string(), "tcp://10.0.0.1:5".to_string()),
+            (reg().id.to_string(), "tcp://127.0.0.1:5000".to_string()),
+            ("not-a-uuid".to_string(), "tcp://10.0.0.1:5".to_string()),
+        ] {
+            let t = RvMsg::Tuple { key, value };
+            c.on_data(&t.encode().unwrap(), &mut inputs).unwrap();
+        }
+        assert_eq!(inputs.len(), 1, "{inputs:?}");
+        assert!(
+            matches!(&inputs[0], Input::Discovered { id, endpoint } if *id == remote && endpoint == "tcp://10.0.0.1:5")
+        );
+        assert_eq!(
+            c.take_notes(),
+            vec![ClientNote::NotZre("not-a-uuid".into())]
+        );
     }
 
     #[test]

@@ -64,10 +64,13 @@ class Node(_native.Node):
     """A running ZRE node (started by the constructor).
 
     Keyword options (all optional; times in seconds): ``headers`` (dict of str),
-    ``interface`` (name or IPv4 address), ``port`` (beacon port, default 5670), ``interval``,
-    ``evasive_timeout``, ``expired_timeout``, ``endpoint`` (``tcp://IP:*``), ``discovery``
-    (``"auto"``, ``"local"``, ``"beacon"``, ``"off"``), ``rendezvous_port``,
-    ``rendezvous_path``, ``agent`` (may host the machine's agent), ``verbose``, ``send_hwm``.
+    ``interface`` (name, IPv4 or IPv6 address), ``port`` (beacon port, default 5670),
+    ``interval``, ``evasive_timeout``, ``expired_timeout``, ``endpoint`` (``tcp://IP:*``,
+    ``tcp://[::1]:*``), ``discovery`` (``"auto"``, ``"local"``, ``"beacon"``, ``"off"``),
+    ``rendezvous_port``, ``rendezvous_path``, ``agent`` (may host the machine's agent),
+    ``verbose``, ``send_hwm``, ``ipv6`` (the inbox on the interface's IPv6 address, beacons to
+    the IPv6 multicast group ff02::1; ``--ipv6`` of the CLI), ``dual_stack`` (IPv4 and IPv6 at
+    once). The log collector and the services take the same keywords.
 
     Use it as a context manager (``with ryre.Node(...) as n:``) to stop it on exit. Iterating
     (``for ev in node``) yields events until the node has stopped; ``await node.arecv()`` and

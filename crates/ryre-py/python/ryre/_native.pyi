@@ -61,6 +61,8 @@ class Node:
         agent: Optional[bool] = None,
         verbose: bool = False,
         send_hwm: Optional[int] = None,
+        ipv6: bool = False,
+        dual_stack: bool = False,
     ) -> "Node": ...
     @property
     def uuid(self) -> UUID: ...
@@ -70,6 +72,8 @@ class Node:
     def endpoint(self) -> str: ...
     @property
     def interface(self) -> str: ...
+    @property
+    def ipv6_address(self) -> Optional[str]: ...
     @property
     def discovery(self) -> str: ...
     @property
@@ -117,6 +121,7 @@ class PipelineWorker:
         collector_timeout: Optional[float] = None,
         max_attempts: Optional[int] = None,
         progress_interval: Optional[float] = None,
+        status_interval: Optional[float] = None,
         **node_settings: Any,
     ) -> "PipelineWorker": ...
     @property
@@ -128,6 +133,7 @@ class PipelineWorker:
 
 class PipelineCollector:
     def __new__(cls, *, cluster: str = ..., progress_interval: Optional[float] = None,
+                status_interval: Optional[float] = None,
                 **settings: Any) -> "PipelineCollector": ...
     def stats(self) -> Dict[str, int]: ...
     def stop(self) -> None: ...
@@ -154,6 +160,7 @@ class PipelineClient:
         result_timeout: Optional[float] = None,
         collector_timeout: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        status_interval: Optional[float] = None,
         **node_settings: Any,
     ) -> "PipelineClient": ...
     @property

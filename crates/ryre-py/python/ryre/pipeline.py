@@ -27,6 +27,9 @@ pipeline settings below and, besides them, any ``ryre.Node`` setting (``name``,
 - ``max_attempts`` (client): attempts of a task whose function raises before its error is the
   result (default 3);
 - ``progress_interval`` (collector, seconds): time between progress reports (0.2).
+- ``status_interval`` (every role, seconds): least time between status reports to the
+  cluster's status group, sent only while someone watches (the bridge's dashboard) and only
+  when something changed (0.5).
 
 A worker's function is called with the GIL held, one task at a time, with the payload as
 ``bytes``; it returns ``bytes`` (or ``bytearray``/``memoryview``/``str``). An exception in it

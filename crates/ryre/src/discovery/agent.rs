@@ -4,16 +4,18 @@
 //! machine (one socket per interface and port, one ZRE beacon per node, and every beacon heard
 //! there forwarded to the nodes). It never carries application traffic: nodes talk directly.
 //!
-//! One thread, one `mio` poll over the listener, the connections, the beacon sockets and a
-//! waker, around the sans-IO state machine [`ryre_proto::rendezvous::agent::AgentState`] (the
-//! simulator drives the same one). The protocol is [`ryre_proto::rendezvous`].
+//! One thread, one `mio` poll over the listener, the connections, the beacon sockets, the
+//! gossip sessions (a DEALER per hub, polled through its `ZMQ_FD`) and a waker, around the
+//! sans-IO state machine [`ryre_proto::rendezvous::agent::AgentState`] (the simulator drives the
+//! same one). The protocol is [`ryre_proto::rendezvous`]; gossip for the machine's nodes is
+//! ZGP ([`ryre_proto::zgp`]), one session per hub whatever the number of nodes.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -33,12 +35,22 @@ const MAX_QUEUED: usize = 4 << 20;
 const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const FIRST_UDP: usize = 2;
+const FIRST_GOSSIP: usize = 1 << 15;
 const FIRST_CONN: usize = 1 << 16;
+/// Longest sleep while gossip sessions are open: a safety net under the `ZMQ_FD` edges.
+const GOSSIP_TICK: Duration = Duration::from_millis(250);
+/// The largest gossip frame taken from a hub.
+const MAX_GOSSIP_FRAME: i64 = 64 * 1024;
+
+/// The gossip hubs the machine's agent is in session with, and how many of its nodes gossip
+/// through each (see [`crate::Node::agent_gossip`]).
+pub(crate) type GossipView = Arc<Mutex<Vec<(String, usize)>>>;
 
 /// Where the rendezvous listens.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Rendezvous {
-    /// TCP on 127.0.0.1 at this port.
+    /// TCP on 127.0.0.1 at this port (on `[::1]` on a host whose loopback has no IPv4 address,
+    /// an IPv6-only one).
     Tcp(u16),
     /// A Unix socket at this path.
     Ipc(PathBuf),
@@ -64,16 +76,28 @@ pub(crate) fn grab(at: &Rendezvous) -> io::Result<Option<Listener>> {
     match at {
         Rendezvous::Tcp(port) => {
             use socket2::{Domain, Socket, Type};
-            let s = Socket::new(Domain::IPV4, Type::STREAM, None)?;
-            // Reuse a port in TIME_WAIT; never SO_REUSEPORT (that would let two agents bind).
-            s.set_reuse_address(true)?;
-            s.set_cloexec(true)?;
-            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port);
-            match s.bind(&addr.into()) {
-                Ok(()) => {}
+            let bind = |addr: SocketAddr| -> io::Result<Socket> {
+                let s = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+                // Reuse a port in TIME_WAIT; never SO_REUSEPORT (two agents could bind).
+                s.set_reuse_address(true)?;
+                s.set_cloexec(true)?;
+                if addr.is_ipv6() {
+                    s.set_only_v6(true)?;
+                }
+                s.bind(&addr.into())?;
+                Ok(s)
+            };
+            let [v4, v6] = loopback_addrs(*port);
+            // 127.0.0.1, or [::1] where loopback has no IPv4 address (an IPv6-only host).
+            let s = match bind(v4) {
+                Err(e) if e.kind() == io::ErrorKind::AddrNotAvailable => bind(v6),
+                other => other,
+            };
+            let s = match s {
+                Ok(s) => s,
                 Err(e) if e.kind() == io::ErrorKind::AddrInUse => return Ok(None),
                 Err(e) => return Err(e),
-            }
+            };
             s.listen(1024)?;
             s.set_nonblocking(true)?;
             Ok(Some(Listener::Tcp(s.into())))
@@ -122,8 +146,7 @@ pub fn agent_view(at: &Rendezvous, timeout: Duration) -> io::Result<AgentView> {
     let deadline = Instant::now() + timeout;
     let mut stream: Box<dyn ReadWrite> = match at {
         Rendezvous::Tcp(port) => {
-            let addr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port));
-            let s = std::net::TcpStream::connect_timeout(&addr, timeout)?;
+            let s = connect_loopback(*port, timeout)?;
             s.set_read_timeout(Some(timeout))?;
             Box::new(s)
         }
@@ -176,6 +199,26 @@ pub fn agent_view(at: &Rendezvous, timeout: Duration) -> io::Result<AgentView> {
     }
 }
 
+/// Where a TCP rendezvous may listen: 127.0.0.1, then `[::1]` (see [`Rendezvous::Tcp`]).
+fn loopback_addrs(port: u16) -> [SocketAddr; 2] {
+    [
+        SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)),
+        SocketAddr::new(std::net::Ipv6Addr::LOCALHOST.into(), port),
+    ]
+}
+
+/// Connects to a TCP rendezvous: at 127.0.0.1, or at `[::1]` when 127.0.0.1 cannot be reached
+/// at all (no such address: an IPv6-only host).
+pub(crate) fn connect_loopback(port: u16, timeout: Duration) -> io::Result<std::net::TcpStream> {
+    let [v4, v6] = loopback_addrs(port);
+    match std::net::TcpStream::connect_timeout(&v4, timeout) {
+        Err(e) if e.kind() != io::ErrorKind::ConnectionRefused => {
+            std::net::TcpStream::connect_timeout(&v6, timeout).map_err(|_| e)
+        }
+        other => other,
+    }
+}
+
 trait ReadWrite: Read + Write {}
 impl<T: Read + Write> ReadWrite for T {}
 
@@ -208,6 +251,7 @@ pub(crate) fn spawn(
     listener: Listener,
     host: PeerId,
     path: Option<PathBuf>,
+    view: GossipView,
 ) -> io::Result<AgentHandle> {
     let poll = Poll::new()?;
     let waker = Arc::new(Waker::new(poll.registry(), WAKER)?);
@@ -228,6 +272,11 @@ pub(crate) fn spawn(
         next_conn: FIRST_CONN,
         beacons: Vec::new(),
         failed: Vec::new(),
+        ctx: None,
+        hubs: HashMap::new(),
+        hub_tokens: HashMap::new(),
+        next_hub: FIRST_GOSSIP,
+        view,
     };
     let stop2 = stop.clone();
     let thread = std::thread::Builder::new()
@@ -314,6 +363,20 @@ struct Agent {
     beacons: Vec<Option<BeaconOut>>,
     /// Domains whose socket could not be opened (warned once).
     failed: Vec<usize>,
+    /// The ZeroMQ context of the gossip sessions (made at the first one).
+    ctx: Option<zmq::Context>,
+    /// Gossip sessions by hub endpoint.
+    hubs: HashMap<String, HubSocket>,
+    hub_tokens: HashMap<Token, String>,
+    next_hub: usize,
+    view: GossipView,
+}
+
+/// One gossip session's DEALER.
+struct HubSocket {
+    socket: zmq::Socket,
+    token: Token,
+    fd: std::os::fd::RawFd,
 }
 
 fn conn_id(token: Token) -> ConnId {
@@ -329,10 +392,13 @@ impl Agent {
         let mut events = Events::with_capacity(1024);
         debug!(host = %self.state.host(), "agent started");
         loop {
-            let timeout = self
+            let mut timeout = self
                 .state
                 .poll_timeout()
                 .map(|t| t.saturating_duration_since(Instant::now()));
+            if !self.hubs.is_empty() {
+                timeout = Some(timeout.map_or(GOSSIP_TICK, |t| t.min(GOSSIP_TICK)));
+            }
             if let Err(e) = self.poll.poll(&mut events, timeout) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -345,7 +411,8 @@ impl Agent {
                 match ev.token() {
                     WAKER => {}
                     LISTENER => self.accept(),
-                    Token(t) if (FIRST_UDP..FIRST_CONN).contains(&t) => {
+                    Token(t) if (FIRST_GOSSIP..FIRST_CONN).contains(&t) => {} // read below
+                    Token(t) if (FIRST_UDP..FIRST_GOSSIP).contains(&t) => {
                         self.read_beacons(t - FIRST_UDP)
                     }
                     token => {
@@ -359,6 +426,7 @@ impl Agent {
                 }
                 self.carry_out();
             }
+            self.read_hubs();
             if stopping {
                 // Last words already read above (a Leave from our own node); flush and go.
                 let tokens: Vec<Token> = self.conns.keys().copied().collect();
@@ -370,11 +438,108 @@ impl Agent {
             }
             self.state.handle_timeout(Instant::now());
             self.carry_out();
+            self.read_hubs();
+        }
+    }
+
+    /// Reads what every gossip session has received. `ZMQ_FD` only signals that something may
+    /// have changed, and a send may take that signal: so every session is read after each turn
+    /// of the poll until it has nothing more (cheap: one non-blocking recv per hub).
+    fn read_hubs(&mut self) {
+        for _ in 0..4 {
+            let mut frames: Vec<(String, Vec<u8>)> = Vec::new();
+            for (hub, h) in &self.hubs {
+                for _ in 0..1024 {
+                    match h.socket.recv_multipart(zmq::DONTWAIT) {
+                        Ok(mut parts) if parts.len() == 1 => {
+                            frames.push((hub.clone(), parts.pop().unwrap_or_default()))
+                        }
+                        Ok(parts) => {
+                            debug!(%hub, frames = parts.len(), "agent: gossip message dropped")
+                        }
+                        Err(_) => break,
+                    }
+                }
+            }
+            if frames.is_empty() {
+                return;
+            }
+            let now = Instant::now();
+            for (hub, frame) in frames {
+                self.state.on_gossip_frame(now, &hub, &frame);
+            }
+            self.carry_out();
+        }
+    }
+
+    fn open_hub(&mut self, hub: String) {
+        let ctx = self.ctx.get_or_insert_with(zmq::Context::new).clone();
+        let opened = (|| -> Result<zmq::Socket, zmq::Error> {
+            let s = ctx.socket(zmq::DEALER)?;
+            // Queued withdrawals are worth a short wait at close.
+            s.set_linger(200)?;
+            s.set_reconnect_ivl(100)?;
+            s.set_reconnect_ivl_max(1000)?;
+            s.set_maxmsgsize(MAX_GOSSIP_FRAME)?;
+            if crate::transport::wants_ipv6(&hub) {
+                s.set_ipv6(true)?;
+            }
+            s.connect(&hub)?;
+            Ok(s)
+        })();
+        let socket = match opened {
+            Ok(s) => s,
+            Err(e) => {
+                warn!(%hub, error = %e, "agent: cannot open the gossip session");
+                return;
+            }
+        };
+        let Ok(fd) = socket.get_fd() else {
+            return;
+        };
+        let token = Token(self.next_hub);
+        self.next_hub += 1;
+        if self.next_hub >= FIRST_CONN {
+            self.next_hub = FIRST_GOSSIP;
+        }
+        if self
+            .poll
+            .registry()
+            .register(&mut mio::unix::SourceFd(&fd), token, Interest::READABLE)
+            .is_err()
+        {
+            return;
+        }
+        debug!(%hub, "agent: gossip session opened");
+        self.hub_tokens.insert(token, hub.clone());
+        self.hubs.insert(hub, HubSocket { socket, token, fd });
+    }
+
+    fn close_hub(&mut self, hub: &str) {
+        if let Some(h) = self.hubs.remove(hub) {
+            let _ = self
+                .poll
+                .registry()
+                .deregister(&mut mio::unix::SourceFd(&h.fd));
+            self.hub_tokens.remove(&h.token);
+            debug!(%hub, "agent: gossip session closed");
+        }
+    }
+
+    fn update_view(&self) {
+        let sessions: Vec<(String, usize)> = self
+            .state
+            .gossip_sessions()
+            .map(|(h, n)| (h.to_string(), n))
+            .collect();
+        if let Ok(mut v) = self.view.lock() {
+            *v = sessions;
         }
     }
 
     /// Does what the state machine asks.
     fn carry_out(&mut self) {
+        let mut gossiped = false;
         while let Some(out) = self.state.poll_output() {
             match out {
                 AgentOutput::Send { conn, frame } => self.send(token_of(conn), &frame),
@@ -392,7 +557,26 @@ impl Agent {
                         let _ = b.socket.send_to(&datagram, b.target);
                     }
                 }
+                AgentOutput::GossipOpen { hub } => {
+                    self.open_hub(hub);
+                    gossiped = true;
+                }
+                AgentOutput::GossipSend { hub, frame } => {
+                    if let Some(h) = self.hubs.get(&hub) {
+                        if let Err(e) = h.socket.send(&frame[..], zmq::DONTWAIT) {
+                            debug!(%hub, error = %e, "agent: gossip send");
+                        }
+                    }
+                    gossiped = true;
+                }
+                AgentOutput::GossipClose { hub } => {
+                    self.close_hub(&hub);
+                    gossiped = true;
+                }
             }
+        }
+        if gossiped {
+            self.update_view();
         }
         while let Some(note) = self.state.poll_note() {
             match note {

@@ -8,7 +8,7 @@
 //! else's, and on a clean stop withdraws its tuple (see `zgp`) before it closes its sockets.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -46,11 +46,21 @@ impl GossipSettings {
     }
 }
 
+/// What a node's gossip hub holds ([`crate::Node::gossip_hub`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipHub {
+    /// Clients in session (a ryre node gossiping through its agent counts once per host).
+    pub sessions: usize,
+    /// The tuples held, `(key, value)` by key: Zyre's are `(UUID hex, endpoint)`.
+    pub tuples: Vec<(String, String)>,
+}
+
 /// The running gossip of one node.
 pub(crate) struct Gossip {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
     endpoint: Option<String>,
+    server: Option<Arc<Mutex<Server>>>,
 }
 
 struct Remote {
@@ -129,6 +139,8 @@ impl Gossip {
                 },
             );
         }
+        let server = server.map(|s| Arc::new(Mutex::new(s)));
+        let shared = server.clone();
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let thread = std::thread::Builder::new()
@@ -136,7 +148,7 @@ impl Gossip {
             .spawn(move || {
                 let mut run = Run {
                     router,
-                    server,
+                    server: shared,
                     remotes,
                     own,
                     node,
@@ -148,6 +160,19 @@ impl Gossip {
             stop,
             thread: Some(thread),
             endpoint,
+            server,
+        })
+    }
+
+    /// The hub's sessions and tuples, if this node is a hub.
+    pub fn hub(&self) -> Option<GossipHub> {
+        let s = lock(self.server.as_ref()?);
+        Some(GossipHub {
+            sessions: s.sessions(),
+            tuples: s
+                .tuples()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         })
     }
 
@@ -171,9 +196,13 @@ impl Drop for Gossip {
     }
 }
 
+fn lock(s: &Mutex<Server>) -> std::sync::MutexGuard<'_, Server> {
+    s.lock().unwrap_or_else(|p| p.into_inner())
+}
+
 struct Run {
     router: Option<zmq::Socket>,
-    server: Option<Server>,
+    server: Option<Arc<Mutex<Server>>>,
     remotes: Vec<Remote>,
     own: PeerId,
     node: Weak<Shared>,
@@ -186,8 +215,8 @@ impl Run {
             if stop.load(Ordering::Acquire) {
                 break;
             }
-            if let Some(s) = self.server.as_mut() {
-                s.handle_timeout(now);
+            if let Some(s) = &self.server {
+                lock(s).handle_timeout(now);
             }
             for r in &mut self.remotes {
                 r.client.handle_timeout(now);
@@ -198,7 +227,7 @@ impl Run {
             let deadline = self
                 .server
                 .as_ref()
-                .and_then(Server::poll_timeout)
+                .and_then(|s| lock(s).poll_timeout())
                 .into_iter()
                 .chain(self.remotes.iter().filter_map(|r| r.client.poll_timeout()))
                 .min();
@@ -252,9 +281,10 @@ impl Run {
     }
 
     fn read_router(&mut self, now: Instant) {
-        let (Some(router), Some(server)) = (self.router.as_ref(), self.server.as_mut()) else {
+        let (Some(router), Some(server)) = (self.router.as_ref(), self.server.as_ref()) else {
             return;
         };
+        let mut server = lock(server);
         for _ in 0..256 {
             let parts = match router.recv_multipart(zmq::DONTWAIT) {
                 Ok(p) => p,
@@ -285,7 +315,8 @@ impl Run {
             }
         }
         let mut forward: Vec<Tuple> = Vec::new();
-        if let Some(server) = self.server.as_mut() {
+        if let Some(server) = &self.server {
+            let mut server = lock(server);
             // Tuples learned from other hubs go to this hub's clients too (as CZMQ does); they
             // come back as deliveries below if new. Held forever: their refreshes stay there.
             for t in &learned {
@@ -374,36 +405,29 @@ fn read_remote(r: &mut Remote, now: Instant) {
     }
 }
 
-/// A tuple that names a ZRE peer: key = a UUID in hex, value = a `tcp://` endpoint a ZRE string
-/// can carry, or (a secure node, as Zyre's secure mode) `endpoint|<Z85 CURVE key>`. Other tuples
-/// are not for this node.
-fn discovered(own: PeerId, t: &Tuple) -> Option<Input> {
-    let id: PeerId = t.key.parse().ok()?;
-    if id == own {
-        return None;
-    }
-    let (endpoint, key) = match t.value.split_once('|') {
-        Some((ep, key)) => (ep, Some(key)),
-        None => (t.value.as_str(), None),
-    };
-    let ok =
-        endpoint.starts_with("tcp://") && crate::builder::check_str("endpoint", endpoint).is_ok();
-    let key = match key.map(ryre_proto::security::PublicKey::from_z85) {
-        None => None,
-        Some(Ok(k)) => Some(k),
-        Some(Err(_)) => {
-            debug!(key = %t.key, value = %t.value, "gossip tuple with a bad key");
+/// A tuple that names a ZRE peer (see [`ryre_proto::zgp::zre_peer`]) other than `own`, as the
+/// heart's input; other tuples are not for this node.
+pub(crate) fn discovered(own: PeerId, t: &Tuple) -> Option<Input> {
+    let p = match ryre_proto::zgp::zre_peer(t) {
+        Ok(p) => p,
+        Err(e) => {
+            debug!(key = %t.key, value = %t.value, error = %e, "gossip tuple ignored");
             return None;
         }
     };
-    if !ok {
-        debug!(key = %t.key, value = %t.value, "gossip tuple is not a ZRE endpoint");
+    if p.id == own {
         return None;
     }
-    let endpoint = endpoint.to_string();
-    Some(match key {
-        Some(key) => Input::DiscoveredKey { id, endpoint, key },
-        None => Input::Discovered { id, endpoint },
+    Some(match p.key {
+        Some(key) => Input::DiscoveredKey {
+            id: p.id,
+            endpoint: p.endpoint,
+            key,
+        },
+        None => Input::Discovered {
+            id: p.id,
+            endpoint: p.endpoint,
+        },
     })
 }
 

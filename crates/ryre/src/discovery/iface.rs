@@ -44,6 +44,26 @@ pub(crate) fn quote_short(s: &str) -> String {
     }
 }
 
+/// Whether any interface that is up has an IPv4 address (loopback's 127.0.0.1 included): not so
+/// on an IPv6-only host, where a node (and a ryre-log collector) falls back to IPv6 by itself.
+///
+/// ```
+/// // On an ordinary host loopback has 127.0.0.1.
+/// let _ = ryre::has_ipv4();
+/// ```
+pub fn has_ipv4() -> bool {
+    getifaddrs().is_ok_and(|mut all| {
+        all.any(|ifa| {
+            ifa.flags.contains(InterfaceFlags::IFF_UP)
+                && ifa
+                    .address
+                    .as_ref()
+                    .and_then(|a| a.as_sockaddr_in())
+                    .is_some()
+        })
+    })
+}
+
 impl Interface {
     /// Loopback: 127.0.0.1, beacons to 127.255.255.255.
     pub fn loopback() -> Self {

@@ -3,7 +3,6 @@
 //! when the agent dies, wait a random moment and race for the rendezvous again.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -64,8 +63,7 @@ impl Conn {
 fn connect(at: &Rendezvous) -> io::Result<Conn> {
     let conn = match at {
         Rendezvous::Tcp(port) => {
-            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, *port);
-            let s = std::net::TcpStream::connect_timeout(&addr.into(), Duration::from_millis(200))?;
+            let s = agent::connect_loopback(*port, Duration::from_millis(200))?;
             s.set_nodelay(true)?;
             s.set_nonblocking(true)?;
             Conn::Tcp(s)
@@ -87,6 +85,14 @@ pub(crate) struct LocalClient {
     conn: Option<Conn>,
     agent: Option<AgentHandle>,
     is_agent: Arc<AtomicBool>,
+    view: agent::GossipView,
+}
+
+/// What a node asks the machine's agent to gossip for it: hubs, tuple value, ttl in ms.
+pub(crate) struct AgentGossipRequest {
+    pub hubs: Vec<String>,
+    pub value: String,
+    pub ttl_ms: u32,
 }
 
 impl LocalClient {
@@ -97,10 +103,15 @@ impl LocalClient {
         may_host: bool,
         is_agent: Arc<AtomicBool>,
         leave_proof: Option<ryre_proto::rendezvous::KeyProof>,
+        gossip: Option<AgentGossipRequest>,
+        view: agent::GossipView,
     ) -> Self {
         let mut state = ClientState::new(reg, may_host);
         if let Some(p) = leave_proof {
             state.set_leave_proof(p);
+        }
+        if let Some(g) = gossip {
+            state.set_gossip(g.hubs, g.value, g.ttl_ms);
         }
         let mut c = LocalClient {
             at,
@@ -108,6 +119,7 @@ impl LocalClient {
             conn: None,
             agent: None,
             is_agent,
+            view,
         };
         c.attempt(Instant::now());
         c
@@ -139,7 +151,7 @@ impl LocalClient {
                         Rendezvous::Tcp(_) => None,
                     };
                     let id = self.state.registration().id;
-                    match agent::spawn(listener, id, path) {
+                    match agent::spawn(listener, id, path, self.view.clone()) {
                         Ok(h) => {
                             info!(node = %id, at = %self.at, "this node is the machine's agent");
                             self.agent = Some(h);
@@ -218,6 +230,9 @@ impl LocalClient {
                 ClientNote::Unproven(peer) => {
                     debug!(%peer, "agent announcement without the proof this mode needs ignored")
                 }
+                ClientNote::NotZre(key) => {
+                    debug!(%key, "gossip tuple from the agent names no ZRE peer; ignored")
+                }
             }
         }
         if lost {
@@ -225,6 +240,7 @@ impl LocalClient {
             if self.state.on_lost(now, out) {
                 self.agent = None;
                 self.is_agent.store(false, Ordering::Release);
+                clear(&self.view);
             }
             debug!(retry_at = ?self.state.retry_at(), "lost the machine's agent; racing for the rendezvous");
         }
@@ -240,8 +256,15 @@ impl LocalClient {
         if let Some(mut a) = self.agent.take() {
             a.stop();
             self.is_agent.store(false, Ordering::Release);
+            clear(&self.view);
         }
         self.state.stop();
         self.conn = None;
+    }
+}
+
+fn clear(view: &agent::GossipView) {
+    if let Ok(mut v) = view.lock() {
+        v.clear();
     }
 }

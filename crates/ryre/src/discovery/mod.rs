@@ -8,5 +8,6 @@ mod iface;
 pub(crate) mod inproc;
 pub(crate) mod local;
 
+pub use iface::has_ipv4;
 pub(crate) use iface::{is_link_local, quote_short};
 pub use iface::{Interface, Interface6, InterfaceError};

@@ -2,4 +2,7 @@
 //! in `ryre-testkit`.
 #![allow(unused_imports)]
 
-pub use ryre_testkit::{builder, expect, free_udp_port, meet_in, WAIT};
+pub use ryre_testkit::{
+    builder, expect, free_udp_port, interface, ipv6, local_endpoint, local_prefix, loopback,
+    meet_in, node, send_beacon, zmq_socket, WAIT,
+};
