@@ -1220,9 +1220,9 @@ impl NodeState {
             .collect();
         let targets: Vec<PeerId> = self
             .peers
-            .iter()
-            .filter(|(id, p)| p.info.ready && Some(**id) != from)
-            .map(|(id, _)| *id)
+            .values()
+            .filter(|p| p.info.ready && Some(p.info.id) != from)
+            .map(|p| p.info.id)
             .filter(|id| {
                 self.cert
                     .as_ref()
