@@ -51,6 +51,18 @@ pub struct NetArgs {
     /// (own key pair from --curve-keys, or a fresh one).
     #[arg(long)]
     pub tofu: bool,
+    /// Certified mode with this certificate and key pair, DIR/NAME (the files NAME.cert and
+    /// NAME.secret of `ryre cert issue`): CURVE links, and peers may use only the groups and
+    /// rights their certificates grant. Needs --trust.
+    #[arg(long, value_name = "DIR/NAME", conflicts_with_all = ["curve_keys", "tofu"])]
+    pub cert: Option<std::path::PathBuf>,
+    /// A trusted root CA certificate (CA.cert of `ryre cert ca`), for certified mode; repeatable.
+    #[arg(long, value_name = "CA.cert", requires = "cert")]
+    pub trust: Vec<std::path::PathBuf>,
+    /// Certified mode's revocation file: read at start, and kept up to date with what peers
+    /// pass on.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub revocations: Option<std::path::PathBuf>,
     /// Bind the inbox to this ZeroMQ endpoint instead of the interface address on a port the OS picks (e.g.
     /// tcp://192.168.1.5:6000, the target of a port forward).
     #[arg(long, value_name = "ENDPOINT")]
@@ -106,6 +118,15 @@ impl NetArgs {
         }
         if let Some(d) = &self.curve_keys {
             b = b.curve_key_dir(d.clone());
+        }
+        if let Some(c) = &self.cert {
+            b = b.certificate(c.clone());
+        }
+        for t in &self.trust {
+            b = b.trust_ca(t.clone());
+        }
+        if let Some(r) = &self.revocations {
+            b = b.revocations(r.clone());
         }
         b.tofu(self.tofu)
     }

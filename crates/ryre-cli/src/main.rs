@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod bridge;
+mod cert;
 mod chat;
 mod config;
 mod demo;
@@ -71,6 +72,8 @@ enum Command {
     Sim(sim::SimArgs),
     /// Key directories for secure mode: make a key pair, show keys, trust peers.
     Keys(keys::KeysArgs),
+    /// Certified mode's offline CA: make a CA, issue, show and revoke certificates.
+    Cert(cert::CertArgs),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(docs::CompletionsArgs),
     /// Print the man page ryre(1), or write one page per command with --dir.
@@ -121,7 +124,8 @@ impl From<ryre::Error> for CliError {
             | ryre::Error::Nul { .. }
             | ryre::Error::Config(_)
             | ryre::Error::Interface(_)
-            | ryre::Error::Keys(_) => CliError::Usage(e.to_string()),
+            | ryre::Error::Keys(_)
+            | ryre::Error::Cert(_) => CliError::Usage(e.to_string()),
             other => CliError::Runtime(other.to_string()),
         }
     }
@@ -161,6 +165,7 @@ fn main() -> ExitCode {
         Command::Pipeline(a) => pipeline::run(a),
         Command::Sim(a) => sim::run(a),
         Command::Keys(a) => keys::run(a),
+        Command::Cert(a) => cert::run(a),
         Command::Completions(a) => docs::completions(a),
         Command::Man(a) => docs::man(a),
         Command::Config(a) => config::run(a),

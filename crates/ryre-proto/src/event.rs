@@ -31,11 +31,15 @@ pub enum ExitReason {
     /// It was a node of this machine (or process) and its registration with the machine's agent
     /// dropped without a goodbye: it died.
     Lost,
+    /// Certified mode: a revocation of its certificate (or of a CA above it) arrived.
+    Revoked,
+    /// Certified mode: its certificate expired.
+    CertificateExpired,
 }
 
 impl ExitReason {
     /// Every reason's tag ([`ExitReason::as_str`]), in the order of [`ExitReason::kind_index`].
-    pub const KINDS: [&'static str; 8] = [
+    pub const KINDS: [&'static str; 10] = [
         "expired",
         "leaving",
         "goodbye",
@@ -44,6 +48,8 @@ impl ExitReason {
         "endpoint-reused",
         "queue-full",
         "lost",
+        "revoked",
+        "certificate-expired",
     ];
 
     /// This reason's index in [`ExitReason::KINDS`].
@@ -57,6 +63,8 @@ impl ExitReason {
             ExitReason::EndpointReused => 5,
             ExitReason::QueueFull => 6,
             ExitReason::Lost => 7,
+            ExitReason::Revoked => 8,
+            ExitReason::CertificateExpired => 9,
         }
     }
 
@@ -71,6 +79,8 @@ impl ExitReason {
             ExitReason::EndpointReused => "endpoint-reused",
             ExitReason::QueueFull => "queue-full",
             ExitReason::Lost => "lost",
+            ExitReason::Revoked => "revoked",
+            ExitReason::CertificateExpired => "certificate-expired",
         }
     }
 }

@@ -18,6 +18,8 @@ use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
 use crate::peer::{endpoint_key, Peer, PeerTable};
 pub use crate::peer::{PeerInfo, PeerState};
+use crate::security::certified::CertifiedMode;
+use crate::security::revocation::Revocation;
 use crate::security::{Auth, Keyring, PublicKey, Refusal, Security, SignedBeacon};
 use crate::{Event, ExitReason, Frames, PeerId, Transmit};
 
@@ -50,6 +52,9 @@ pub struct Config {
     /// announces it instead of `endpoint` to the peers this node reaches over IPv6, so that an
     /// IPv6-only peer greeted before it heard a beacon can reach this node (default none).
     pub endpoint_v6: Option<String>,
+    /// Certified mode (needs `security`): certificates in HELLO, group rights, revocations
+    /// (see [`crate::security::certified`]); `None`: no certificates.
+    pub certified: Option<CertifiedMode>,
 }
 
 impl Config {
@@ -65,6 +70,7 @@ impl Config {
             rejoin_grace: Duration::from_millis(250),
             security: None,
             endpoint_v6: None,
+            certified: None,
         }
     }
 
@@ -167,6 +173,10 @@ pub enum Input {
     },
     /// The application asks for something.
     Command(Command),
+    /// Certified mode: revocations from outside the mesh (a revocation file handed to the
+    /// node), each signature checked by its decoder. Peers they revoke are dropped and the new
+    /// ones are passed on to every certified peer. Other modes ignore them.
+    Revocations(Vec<Revocation>),
 }
 
 /// What the application can ask of the node.
@@ -292,6 +302,17 @@ pub enum Problem {
         /// Why.
         reason: Refusal,
     },
+    /// Certified mode: a JOIN, SHOUT or WHISPER without the right for it (from a peer: dropped;
+    /// from this node's application: not sent).
+    #[error("{id} may not {what} {group:?}: its certificate does not grant it")]
+    NotEntitled {
+        /// Who lacks the right (this node's own id for a command).
+        id: PeerId,
+        /// "join", "shout" or "whisper to".
+        what: &'static str,
+        /// The group (for a whisper, the receiving peer's id).
+        group: String,
+    },
 }
 
 /// Counters of what the heart has done, for tests, logs and dashboards (and the Prometheus
@@ -346,7 +367,7 @@ impl Stats {
 
 impl Problem {
     /// The kinds of problem, as counted in [`Stats::problems`].
-    pub const KINDS: [&'static str; 13] = [
+    pub const KINDS: [&'static str; 14] = [
         "bad-routing-id",
         "malformed",
         "not-ready",
@@ -360,6 +381,7 @@ impl Problem {
         "stopped",
         "refused-beacon",
         "refused",
+        "not-entitled",
     ];
 
     /// This problem's index in [`Problem::KINDS`].
@@ -378,6 +400,7 @@ impl Problem {
             Problem::Stopped => 10,
             Problem::RefusedBeacon { .. } => 11,
             Problem::Refused { .. } => 12,
+            Problem::NotEntitled { .. } => 13,
         }
     }
 }
@@ -413,6 +436,10 @@ pub struct NodeState {
     pub(crate) vouched: HashMap<PeerId, String, FixedState>,
     /// Secure mode: which key each UUID is bound to.
     pub(crate) keyring: Option<Keyring>,
+    /// Certified mode's state (moved out of the config).
+    pub(crate) cert: Option<CertifiedMode>,
+    /// When certificates are next checked for expiry.
+    pub(crate) cert_check_at: Option<Instant>,
     /// Test-only: the sequence check is off (see [`NodeState::break_sequence_check`]).
     pub(crate) broken_sequence_check: bool,
     /// The time of the input being handled (elections schedule their retries from it).
@@ -424,7 +451,8 @@ pub struct NodeState {
 
 impl NodeState {
     /// A node with no peers, in no group, status 0.
-    pub fn new(config: Config) -> Self {
+    pub fn new(mut config: Config) -> Self {
+        let cert = config.certified.take();
         let seed = {
             let b = config.id.as_bytes();
             u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
@@ -435,6 +463,8 @@ impl NodeState {
             .map(|s| Keyring::new(s.trust.clone()));
         NodeState {
             keyring,
+            cert,
+            cert_check_at: None,
             name: Arc::from(config.name.as_str()),
             config,
             status: 0,
@@ -591,6 +621,10 @@ impl NodeState {
 
     fn handle_input(&mut self, now: Instant, input: Input) -> Result<(), Problem> {
         match input {
+            Input::Revocations(list) => {
+                self.add_revocations(now, None, list);
+                Ok(())
+            }
             Input::Beacon { from, data } => self.on_beacon(now, from, &data),
             Input::Discovered { id, endpoint } => {
                 if let Some(ring) = &self.keyring {
@@ -950,6 +984,7 @@ impl NodeState {
         for id in expired {
             self.remove_peer(id, ExitReason::Expired);
         }
+        self.check_certificates(now);
         for id in ping {
             let _ = self.send(id, &Message::Ping);
         }
@@ -1092,6 +1127,14 @@ impl NodeState {
                 sec.key.to_z85(),
             );
         }
+        if let Some(c) = &self.cert {
+            use crate::security::certified::{CERT_HEADER, REVOCATIONS_HEADER};
+            headers.insert(CERT_HEADER.to_string(), c.state.cert_header().to_string());
+            headers.insert(
+                REVOCATIONS_HEADER.to_string(),
+                c.state.revocations_header().to_string(),
+            );
+        }
         Message::Hello(Hello {
             endpoint: endpoint.clone(),
             groups: self.own_groups.iter().cloned().collect(),
@@ -1137,6 +1180,90 @@ impl NodeState {
         true
     }
 
+    /// Certified mode: drops peers whose certificates expired (once per reap interval).
+    fn check_certificates(&mut self, now: Instant) {
+        let Some(c) = &self.cert else {
+            return;
+        };
+        if self.cert_check_at.is_some_and(|t| now < t) {
+            return;
+        }
+        self.cert_check_at = Some(now + self.config.reap_interval());
+        for (id, _) in c.state.expired(c.wall(now)) {
+            self.remove_peer(id, ExitReason::CertificateExpired);
+        }
+    }
+
+    /// Certified mode: takes revocations (from a peer, or the driver's file), drops the peers
+    /// they revoke and passes the new ones on to every other certified peer. Returns how many
+    /// were new.
+    pub(crate) fn add_revocations(
+        &mut self,
+        now: Instant,
+        from: Option<PeerId>,
+        list: Vec<Revocation>,
+    ) -> usize {
+        let Some(c) = &mut self.cert else {
+            return 0;
+        };
+        let wall = c.wall(now);
+        let (new, revoked) = c.state.add_revocations(list, wall);
+        for id in revoked {
+            self.remove_peer(id, ExitReason::Revoked);
+        }
+        if new.is_empty() {
+            return 0;
+        }
+        let frame: Vec<u8> = new
+            .iter()
+            .flat_map(|r| r.as_bytes().iter().copied())
+            .collect();
+        let targets: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|p| p.info.ready && Some(p.info.id) != from)
+            .map(|p| p.info.id)
+            .filter(|id| {
+                self.cert
+                    .as_ref()
+                    .is_some_and(|c| c.state.peer(id).is_some())
+            })
+            .collect();
+        for id in targets {
+            self.send_revocations(id, &frame);
+        }
+        new.len()
+    }
+
+    /// Sends one revocation exchange message (a whisper the peer's heart consumes).
+    pub(crate) fn send_revocations(&mut self, id: PeerId, frame: &[u8]) {
+        use crate::security::certified::REVOCATIONS_FRAME;
+        let content: Content = [
+            Bytes::from_static(REVOCATIONS_FRAME),
+            Bytes::copy_from_slice(frame),
+        ]
+        .into_iter()
+        .collect();
+        let _ = self.send_parts(
+            id,
+            &Message::Whisper {
+                content: Content::new(),
+            },
+            content,
+        );
+    }
+
+    /// Certified mode: the revocation set, encoded, if it changed since the last call (for the
+    /// driver to keep on disk). `None` in other modes.
+    pub fn take_revocations_changed(&mut self) -> Option<Vec<u8>> {
+        self.cert.as_mut().and_then(|c| c.state.take_changed())
+    }
+
+    /// Certified mode's state (`None` in other modes).
+    pub fn certified(&self) -> Option<&crate::security::certified::Certified> {
+        self.cert.as_ref().map(|c| &c.state)
+    }
+
     /// Drops a peer whose link lost messages (a sequence gap). A peer the local party vouches
     /// for is then taken anew at once (still supervised): nodes of one machine hear no beacons of
     /// each other, so nothing else would ever introduce it again (found by ryre-sim, swarm seed
@@ -1153,6 +1280,9 @@ impl NodeState {
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
+        if let Some(c) = &mut self.cert {
+            c.state.forget(&id);
+        }
         self.endpoints.remove(&(peer.endpoint_key, id));
         self.settle_timers();
         for g in &peer.info.groups {
@@ -1250,3 +1380,6 @@ mod tests;
 
 #[cfg(test)]
 mod secure_tests;
+
+#[cfg(test)]
+mod cert_tests;

@@ -15,6 +15,9 @@ use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 
 use crate::PeerId;
 
+pub mod cert;
+pub mod certified;
+pub mod revocation;
 pub mod z85;
 pub mod zpl;
 
@@ -329,6 +332,9 @@ pub enum Refusal {
     /// Too many UUIDs are bound already.
     #[error("too many bound peers")]
     Full,
+    /// Certified mode: the certificate in HELLO was refused.
+    #[error(transparent)]
+    Certificate(#[from] certified::CertRefusal),
     /// HELLO's `X-PUBLICKEY` header is not the authenticated key.
     #[error("X-PUBLICKEY {header:?} is not the authenticated key")]
     HeaderMismatch {
@@ -474,5 +480,7 @@ impl Keyring {
     }
 }
 
+#[cfg(test)]
+mod cert_tests;
 #[cfg(test)]
 mod tests;

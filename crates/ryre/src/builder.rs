@@ -45,6 +45,9 @@ pub struct NodeBuilder {
     context: Option<crate::security::Context>,
     key_dir: Option<std::path::PathBuf>,
     tofu: bool,
+    cert: Option<std::path::PathBuf>,
+    trust_cas: Vec<std::path::PathBuf>,
+    revocations: Option<std::path::PathBuf>,
     ipv6: bool,
     dual_stack: bool,
     ipv6_group: Option<std::net::Ipv6Addr>,
@@ -121,6 +124,9 @@ impl Default for NodeBuilder {
             context: None,
             key_dir: None,
             tofu: false,
+            cert: None,
+            trust_cas: Vec::new(),
+            revocations: None,
             ipv6: false,
             dual_stack: false,
             ipv6_group: None,
@@ -320,6 +326,31 @@ impl NodeBuilder {
         self
     }
 
+    /// Certified mode with the certificate chain and key pair at `path` (`DIR/NAME`: the files
+    /// `DIR/NAME.cert` and `DIR/NAME.secret` that `ryre cert issue` writes; see
+    /// [`crate::certs`]). CURVE on every link with the certificate's key; every peer must show
+    /// a chain issued by a CA of [`NodeBuilder::trust_ca`], and may use only the groups and
+    /// rights it grants. Read when the node starts (bad files, or an own chain that does not
+    /// verify, are errors then). Overrides [`NodeBuilder::security`] and the key directory.
+    pub fn certificate(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.cert = Some(path.into());
+        self
+    }
+
+    /// Trusts the root CA certificate in `path` (a `NAME.cert` of `ryre cert ca`); repeatable.
+    /// Certified mode needs at least one.
+    pub fn trust_ca(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.trust_cas.push(path.into());
+        self
+    }
+
+    /// Certified mode's revocation file: read at start (if it exists), and rewritten whenever
+    /// the node learns new revocations from its peers, so they survive a restart.
+    pub fn revocations(mut self, path: impl Into<std::path::PathBuf>) -> Self {
+        self.revocations = Some(path.into());
+        self
+    }
+
     /// The ZeroMQ context of a secure node's sockets (default: one of its own). To share the
     /// application's context: ryre installs its ZAP handler there, so starting fails with
     /// [`Error::Zap`] if the context already has one. Open nodes share ryre's own contexts.
@@ -394,6 +425,56 @@ impl NodeBuilder {
         Ok(())
     }
 
+    /// Certified mode's files, read and checked: the node's own chain and key pair, and its state.
+    #[allow(clippy::type_complexity)]
+    fn load_certified(
+        &self,
+    ) -> Result<
+        Option<(
+            crate::certs::CertFiles,
+            ryre_proto::security::certified::Certified,
+        )>,
+        Error,
+    > {
+        use ryre_proto::security::certified::{Certified, CertifiedConfig, DEFAULT_SKEW};
+        let Some(path) = &self.cert else {
+            if !self.trust_cas.is_empty() || self.revocations.is_some() {
+                return Err(Error::Config(
+                    "trusted CAs and revocations need a certificate (certificate / --cert)".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        if self.trust_cas.is_empty() {
+            return Err(Error::Config(
+                "certified mode needs at least one trusted CA (trust_ca / --trust CA.cert)".into(),
+            ));
+        }
+        let files = crate::certs::CertFiles::load(path)?;
+        let mut roots = Vec::new();
+        for t in &self.trust_cas {
+            roots.extend(crate::certs::read_chain(t)?);
+        }
+        let mut set = ryre_proto::security::revocation::RevocationSet::new();
+        if let Some(r) = &self.revocations {
+            if std::fs::symlink_metadata(r).is_ok() {
+                crate::certs::load_revocations_into(r, &mut set)?;
+            }
+        }
+        let state = Certified::new(
+            CertifiedConfig {
+                chain: files.chain.clone(),
+                roots,
+                skew: DEFAULT_SKEW,
+            },
+            set,
+            crate::certs::unix_now(),
+            0,
+        )
+        .map_err(|e| Error::Config(format!("own certificate {}: {e}", path.display())))?;
+        Ok(Some((files, state)))
+    }
+
     /// Starts the node: binds its inbox, opens its beacon socket and starts its thread.
     pub fn start(mut self) -> Result<Node, Error> {
         self.validate()?;
@@ -421,7 +502,10 @@ impl NodeBuilder {
         };
         // The key directory and trust on first use, resolved into `security` (one shared path:
         // Security::key_dir reads the directory, Security::tofu keeps its keys).
-        if let Some(dir) = &self.key_dir {
+        let certified = self.load_certified()?;
+        if let Some((files, _)) = &certified {
+            self.security = crate::Security::tofu(files.keys.clone());
+        } else if let Some(dir) = &self.key_dir {
             self.security = crate::Security::key_dir(dir)?;
         } else if self.tofu {
             let keys = crate::keys::try_generate()
@@ -519,6 +603,13 @@ impl NodeBuilder {
                 key: keys.public(),
                 trust: trust.clone(),
             });
+        if let Some((_, state)) = certified {
+            config.certified = Some(ryre_proto::security::certified::CertifiedMode {
+                state,
+                epoch: Instant::now(),
+                epoch_unix: crate::certs::unix_now(),
+            });
+        }
         let (ev_tx, ev_rx) = flume::unbounded();
         let (wake_tx, wake_rx) = UnixStream::pair().map_err(Error::Thread)?;
         wake_tx.set_nonblocking(true).map_err(Error::Thread)?;
@@ -543,6 +634,7 @@ impl NodeBuilder {
             policy: self.send_policy,
             new_backlog: false,
             now: Instant::now(),
+            revocations_file: self.revocations.clone(),
         };
         let is_agent = Arc::new(AtomicBool::new(false));
         let agent_gossip: crate::discovery::agent::GossipView = Arc::default();

@@ -249,7 +249,7 @@ impl KeyFileError {
     }
 }
 
-fn io_error<'a>(
+pub(crate) fn io_error<'a>(
     path: &'a Path,
     action: &'static str,
 ) -> impl FnOnce(io::Error) -> KeyFileError + 'a {
@@ -293,7 +293,7 @@ pub fn is_secret_name(path: &Path) -> bool {
 }
 
 /// The text of a key pair file.
-fn secret_text(keys: &KeyPair, name: &str) -> String {
+pub(crate) fn secret_text(keys: &KeyPair, name: &str) -> String {
     let secret = z85::encode(&keys.curve_secret()).unwrap_or_default();
     let seed = z85::encode(&keys.seed()).unwrap_or_default();
     format!(
@@ -318,7 +318,7 @@ fn public_text(key: &PublicKey, name: &str) -> String {
 }
 
 /// Checks that `name` can be written as a quoted ZPL value (ZPL has no escapes).
-fn check_name(dir: &Path, name: &str) -> Result<(), KeyFileError> {
+pub(crate) fn check_name(dir: &Path, name: &str) -> Result<(), KeyFileError> {
     let bad = |reason: String| KeyFileError::BadName {
         path: dir.to_path_buf(),
         reason,
@@ -333,7 +333,7 @@ fn check_name(dir: &Path, name: &str) -> Result<(), KeyFileError> {
 }
 
 /// Reads an opened file, at most [`MAX_FILE_LEN`] bytes.
-fn read_open(path: &Path, file: File) -> Result<Vec<u8>, KeyFileError> {
+pub(crate) fn read_open(path: &Path, file: File) -> Result<Vec<u8>, KeyFileError> {
     let mut bytes = Vec::new();
     file.take(MAX_FILE_LEN + 1)
         .read_to_end(&mut bytes)
@@ -349,7 +349,7 @@ fn read_open(path: &Path, file: File) -> Result<Vec<u8>, KeyFileError> {
 
 /// Opens a key file for reading: a regular file (a FIFO or device would block or never end;
 /// O_NONBLOCK keeps the open itself from waiting for a FIFO's writer).
-fn open(path: &Path) -> Result<(File, fs::Metadata), KeyFileError> {
+pub(crate) fn open(path: &Path) -> Result<(File, fs::Metadata), KeyFileError> {
     let file = OpenOptions::new()
         .read(true)
         .custom_flags(nix::libc::O_NONBLOCK)
@@ -516,7 +516,7 @@ pub fn read_secret(path: impl AsRef<Path>) -> Result<(KeyPair, String), KeyFileE
 
 /// Writes `text` to `dir/file` with `mode`: a new file (refused if one exists) unless
 /// `replace`, when a temporary file with that mode is renamed over the old one.
-fn write_file(
+pub(crate) fn write_file(
     dir: &Path,
     file: &str,
     text: &[u8],
@@ -574,7 +574,7 @@ fn write_file(
 }
 
 /// Checks that `dir` exists and is a directory.
-fn check_dir(dir: &Path) -> Result<(), KeyFileError> {
+pub(crate) fn check_dir(dir: &Path) -> Result<(), KeyFileError> {
     match fs::metadata(dir) {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(KeyFileError::NotADirectory {

@@ -33,6 +33,7 @@
 
 mod backpressure;
 mod builder;
+pub mod certs;
 mod discovery;
 mod events;
 pub mod keys;
@@ -146,6 +147,9 @@ pub enum Error {
     /// A key directory or key file of secure mode cannot be used (see [`keys`]).
     #[error(transparent)]
     Keys(#[from] keys::KeyFileError),
+    /// A certificate or revocation file of certified mode cannot be used (see [`certs`]).
+    #[error(transparent)]
+    Cert(#[from] certs::CertFileError),
 }
 
 fn problem_error(p: Problem) -> Error {
@@ -495,6 +499,20 @@ impl Node {
                 endpoint: endpoint.to_string(),
                 key,
             })
+            .map_err(problem_error)
+    }
+
+    /// Certified mode: takes revocations from outside the mesh (e.g. a revocation file read with
+    /// [`certs::read_revocations`]): peers they revoke are dropped at once (EXIT, reason
+    /// [`ExitReason::Revoked`]), the new ones are passed on to every certified peer and kept in the
+    /// node's revocation file. Other modes ignore them.
+    pub fn add_revocations(
+        &self,
+        revocations: Vec<ryre_proto::security::revocation::Revocation>,
+    ) -> Result<(), Error> {
+        self.inner
+            .shared
+            .input(ryre_proto::Input::Revocations(revocations))
             .map_err(problem_error)
     }
 

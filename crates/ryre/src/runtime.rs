@@ -67,6 +67,8 @@ pub(crate) struct Core {
     pub new_backlog: bool,
     /// The time of the last turn of the poll, for commands that need no fresher clock.
     pub now: Instant,
+    /// Certified mode: where the revocations the node learns are kept.
+    pub revocations_file: Option<std::path::PathBuf>,
 }
 
 /// The node's protocol events, through `tracing` (so `ryre log tail` shows what a mesh does):
@@ -124,6 +126,13 @@ impl Core {
                     }
                 }
                 Transmit::Disconnect { peer } => self.links.disconnect(&peer),
+            }
+        }
+        if let Some(raw) = self.state.take_revocations_changed() {
+            if let Some(path) = &self.revocations_file {
+                if let Err(e) = crate::certs::write_revocations_raw(path, &raw) {
+                    warn!(error = %e, "cannot keep the revocations");
+                }
             }
         }
         while let Some(ev) = self.state.poll_event() {

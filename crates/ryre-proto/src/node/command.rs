@@ -3,12 +3,25 @@
 use std::time::Instant;
 
 use crate::msg::{Content, Message};
+use crate::security::cert::Rights;
 use crate::PeerId;
 
 use super::{Command, NodeState, Problem};
 use crate::{Event, Transmit};
 
 impl NodeState {
+    /// Certified mode: whether this node's own certificate grants `rights` in `group`.
+    fn own_right(&self, group: &str, rights: Rights, what: &'static str) -> Result<(), Problem> {
+        match &self.cert {
+            Some(c) if !c.state.own_may(group, rights) => Err(Problem::NotEntitled {
+                id: self.config.id,
+                what,
+                group: group.to_string(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
     pub(super) fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Problem> {
         if self.stopped {
             return Err(Problem::Stopped);
@@ -18,6 +31,7 @@ impl NodeState {
                 if self.own_groups.contains(&group) {
                     return Ok(());
                 }
+                self.own_right(&group, Rights::JOIN, "join")?;
                 // Check the name fits before changing any state.
                 Message::Join {
                     group: group.clone(),
@@ -47,6 +61,15 @@ impl NodeState {
                 self.send_all(&msg)
             }
             Command::Whisper { peer, content } => {
+                if let Some(c) = &self.cert {
+                    if !c.state.peer(&peer).is_some_and(|p| p.whisper_out) {
+                        return Err(Problem::NotEntitled {
+                            id: self.config.id,
+                            what: "whisper to",
+                            group: peer.to_string(),
+                        });
+                    }
+                }
                 // send_parts refuses an unknown peer itself.
                 self.send_parts(
                     peer,
@@ -57,6 +80,7 @@ impl NodeState {
                 )
             }
             Command::Shout { group, content } => {
+                self.own_right(&group, Rights::SHOUT, "shout to")?;
                 let members: Vec<PeerId> = self.groups.members(&group).collect();
                 if members.is_empty() {
                     // Still reject a name that cannot go on the wire.

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use crate::msg::{Content, DecodeError, Hello, Message};
+use crate::security::cert::Rights;
 use crate::security::{Auth, Refusal, PUBLIC_KEY_HEADER};
 use crate::PeerId;
 
@@ -55,7 +56,7 @@ impl NodeState {
         let Some(ring) = self.keyring.as_mut() else {
             return Ok(());
         };
-        let verdict = match (auth, message) {
+        let mut verdict = match (auth, message) {
             (Auth::Plain, _) => Err(Refusal::Downgrade),
             (Auth::Process, _) => ring.admit_process(from),
             (Auth::Key(key), Message::Hello(hello)) => match hello.headers.get(PUBLIC_KEY_HEADER) {
@@ -66,6 +67,23 @@ impl NodeState {
             },
             (Auth::Key(key), _) => ring.check(&from, &key),
         };
+        if let (Ok(()), Some(c), Message::Hello(hello)) = (&verdict, self.cert.as_mut(), message) {
+            // Certified mode: the chain in HELLO, for the key the link authenticated.
+            let link = match auth {
+                Auth::Key(key) => Some(key),
+                _ => None,
+            };
+            let wall = c.wall(now);
+            let header = hello
+                .headers
+                .get(crate::security::certified::CERT_HEADER)
+                .map(String::as_str);
+            if let Err(e) = c.state.admit(from, link, header, wall) {
+                verdict = Err(Refusal::Certificate(e));
+                // Stop greeting it: forget the peer that discovery introduced.
+                self.remove_peer(from, ExitReason::Expired);
+            }
+        }
         let Err(reason) = verdict else {
             return Ok(());
         };
@@ -198,6 +216,36 @@ impl NodeState {
             // HELLO was handled above.
             Message::Hello(_) => {}
             Message::Whisper { content } => {
+                if let Some(c) = &self.cert {
+                    let is_exchange = content.first().is_some_and(|f| {
+                        f.as_ref() == crate::security::certified::REVOCATIONS_FRAME
+                    });
+                    if is_exchange {
+                        let list = content.get(1).and_then(|f| {
+                            crate::security::certified::Certified::decode_revocations(f)
+                        });
+                        return match list {
+                            Some(list) => {
+                                self.add_revocations(now, Some(from), list);
+                                Ok(())
+                            }
+                            None => {
+                                self.stats.malformed += 1;
+                                Err(Problem::Malformed {
+                                    from,
+                                    error: DecodeError::Empty,
+                                })
+                            }
+                        };
+                    }
+                    if !c.state.peer(&from).is_some_and(|p| p.whisper_in) {
+                        return Err(Problem::NotEntitled {
+                            id: from,
+                            what: "whisper to",
+                            group: self.config.id.to_string(),
+                        });
+                    }
+                }
                 self.events.push_back(Event::Whisper {
                     peer: from,
                     name,
@@ -205,6 +253,15 @@ impl NodeState {
                 });
             }
             Message::Shout { group, content } => {
+                if let Some(c) = &self.cert {
+                    if !c.state.peer_may(&from, &group, Rights::SHOUT) {
+                        return Err(Problem::NotEntitled {
+                            id: from,
+                            what: "shout to",
+                            group,
+                        });
+                    }
+                }
                 self.events.push_back(Event::Shout {
                     peer: from,
                     name,
@@ -214,6 +271,16 @@ impl NodeState {
             }
             Message::Join { group, status } => {
                 let mismatch = self.track_status(from, status);
+                if let Some(c) = &self.cert {
+                    if !c.state.peer_may(&from, &group, Rights::JOIN) {
+                        // Not a member: it never gets the group's shouts.
+                        return Err(Problem::NotEntitled {
+                            id: from,
+                            what: "join",
+                            group,
+                        });
+                    }
+                }
                 if let Some(p) = self.peers.get_mut(&from) {
                     p.info.groups.insert(group.clone());
                 }
@@ -358,7 +425,14 @@ impl NodeState {
             headers: peer.info.headers.clone(),
             endpoint: peer.info.endpoint.clone(),
         });
+        let mut denied = None;
         for group in hello.groups {
+            if let Some(c) = &self.cert {
+                if !c.state.peer_may(&from, &group, Rights::JOIN) {
+                    denied = Some(group);
+                    continue;
+                }
+            }
             peer.info.groups.insert(group.clone());
             if self.groups.join(&group, from) {
                 self.events.push_back(Event::Join {
@@ -373,6 +447,27 @@ impl NodeState {
         for g in groups {
             self.elections_on_peer_join(from, &g);
         }
-        Ok(())
+        // Certified mode: when the peer's revocations differ from ours, send ours (it sends
+        // its own the same way; each side keeps what is new and passes it on).
+        let exchange = self.cert.as_ref().and_then(|c| {
+            let theirs = self.peers[&from]
+                .info
+                .headers
+                .get(crate::security::certified::REVOCATIONS_HEADER)
+                .map(String::as_str);
+            (c.state.revocations_differ(theirs) && !c.state.revocations().is_empty())
+                .then(|| c.state.revocation_messages())
+        });
+        for frame in exchange.into_iter().flatten() {
+            self.send_revocations(from, &frame);
+        }
+        match denied {
+            Some(group) => Err(Problem::NotEntitled {
+                id: from,
+                what: "join",
+                group,
+            }),
+            None => Ok(()),
+        }
     }
 }
