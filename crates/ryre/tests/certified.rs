@@ -83,6 +83,18 @@ fn entered(node: &Node, other: &Node) {
     );
 }
 
+/// Waits for `node` to see every one of `others` enter, in any order (waiting for them one at a
+/// time would drop an ENTER that comes before the one awaited).
+fn entered_all(node: &Node, others: &[&Node]) {
+    let mut left: Vec<PeerId> = others.iter().map(|o| o.uuid()).collect();
+    expect(node, &format!("ENTER of {} peers", left.len()), |e| {
+        if let Event::Enter { peer, .. } = e {
+            left.retain(|id| id != peer);
+        }
+        left.is_empty()
+    });
+}
+
 fn joined(node: &Node, other: &Node, group: &str) {
     let id = other.uuid();
     expect(
@@ -129,8 +141,7 @@ fn certified_nodes_talk_and_an_unentitled_one_gets_nothing_of_a_restricted_group
     );
     link(&a, &fa, &b, &fb);
     link(&a, &fa, &c, &fc);
-    entered(&a, &b);
-    entered(&a, &c);
+    entered_all(&a, &[&b, &c]);
     entered(&c, &a);
     // Carol's own node refuses to join a group her certificate does not grant.
     let refused = c.join("secret");
@@ -222,8 +233,7 @@ fn a_revocation_handed_to_one_node_spreads_and_is_kept_on_disk() {
     );
     link(&a, &fa, &b, &fb);
     link(&b, &fb, &c, &fc);
-    entered(&b, &a);
-    entered(&b, &c);
+    entered_all(&b, &[&a, &c]);
     entered(&c, &b);
     // The CA revokes carol; the list reaches alice only (a file she is given).
     let list = pki.dir.join("list.revocations");
