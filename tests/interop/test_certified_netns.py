@@ -56,9 +56,13 @@ def test_rights_and_revocation_across_hosts(lab, ryre_bin, tmp_path):
         x.expect({"event": "ENTER", "peer": y.uuid}, ENTER_T, "ENTER of %s" % y.label, others=[y])
     a.expect({"event": "JOIN", "peer": b.uuid, "group": "secret"}, ENTER_T, "bob joins secret")
     c.expect({"event": "JOIN", "peer": a.uuid, "group": "chat"}, ENTER_T, "alice joins chat")
-    # The uncertified node: nobody lets it in. (It does see the certified nodes' HELLOs, and so
-    # their presence and group names: hiding the groups until a peer is admitted is to do.)
+    # The uncertified node: nobody lets it in. It does get the certified nodes' HELLOs (their
+    # presence: a HELLO goes out before the peer is admitted), but no group name: a certified
+    # HELLO names no group, and JOINs go only to admitted peers entitled to know of the group.
     no_event(a, "ENTER", 1.0, peer=mallory.uuid)
+    assert not mallory.of("JOIN"), mallory.of("JOIN")
+    # Carol is certified but has no right in secret: she never hears who is in it.
+    assert not [e for e in c.of("JOIN") if e.get("group") == "secret"], c.of("JOIN")
 
     since_b, since_c = len(b.snapshot()), len(c.snapshot())
     a.send("shout secret for-members")
@@ -69,6 +73,7 @@ def test_rights_and_revocation_across_hosts(lab, ryre_bin, tmp_path):
              MSG_T, "carol gets the chat shout", since=since_c)
     no_event(c, "SHOUT", 0.5, since=since_c, group="secret")
     assert not mallory.of("SHOUT"), mallory.of("SHOUT")
+    assert not mallory.of("JOIN"), mallory.of("JOIN")
 
     # The CA revokes carol; the list is handed to a new node, dave, only.
     cert(ryre_bin, "revoke", "--ca", d / "root", d / "carol.cert", "--out", tmp_path / "list.revocations")

@@ -1135,10 +1135,16 @@ impl NodeState {
                 c.state.revocations_header().to_string(),
             );
         }
+        // Certified mode: a HELLO goes out before the peer is admitted, so it names no group;
+        // the groups follow as JOINs to the peers entitled to know of them (`announce_groups`).
+        let (groups, status) = match &self.cert {
+            Some(_) => (Vec::new(), 0),
+            None => (self.own_groups.iter().cloned().collect(), self.status),
+        };
         Message::Hello(Hello {
             endpoint: endpoint.clone(),
-            groups: self.own_groups.iter().cloned().collect(),
-            status: self.status,
+            groups,
+            status,
             name: self.config.name.clone(),
             headers,
         })
@@ -1363,6 +1369,64 @@ impl NodeState {
     }
 
     /// Sends `msg` to every known peer (JOIN, LEAVE).
+    /// Our JOIN (or LEAVE) of `group`, after `status` stepped: to every peer; in certified mode
+    /// only to admitted peers with a right in the group, each with its own status count.
+    pub(crate) fn send_membership(&mut self, group: &str, join: bool) -> Result<(), Problem> {
+        let membership = |group: &str, status: u8| {
+            let group = group.to_string();
+            if join {
+                Message::Join { group, status }
+            } else {
+                Message::Leave { group, status }
+            }
+        };
+        let Some(c) = &self.cert else {
+            return self.send_all(&membership(group, self.status));
+        };
+        let ids: Vec<PeerId> = self
+            .peers
+            .values()
+            .filter(|p| p.announced && c.state.peer_knows_of(&p.info.id, group))
+            .map(|p| p.info.id)
+            .collect();
+        for id in ids {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                continue;
+            };
+            peer.status_out = peer.status_out.wrapping_add(1);
+            let msg = membership(group, peer.status_out);
+            self.send(id, &msg)?;
+        }
+        Ok(())
+    }
+
+    /// Certified mode: tells a peer just admitted (once per link) the groups we are in that it
+    /// may know of, as JOINs.
+    pub(crate) fn announce_groups(&mut self, id: PeerId) {
+        let Some(c) = &self.cert else {
+            return;
+        };
+        let groups: Vec<String> = self
+            .own_groups
+            .iter()
+            .filter(|g| c.state.peer_knows_of(&id, g))
+            .cloned()
+            .collect();
+        let Some(peer) = self.peers.get_mut(&id).filter(|p| !p.announced) else {
+            return;
+        };
+        peer.announced = true;
+        for group in groups {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                return;
+            };
+            peer.status_out = peer.status_out.wrapping_add(1);
+            let status = peer.status_out;
+            // Own group names were checked to fit when they were joined.
+            let _ = self.send(id, &Message::Join { group, status });
+        }
+    }
+
     fn send_all(&mut self, msg: &Message) -> Result<(), Problem> {
         let ids: Vec<PeerId> = self.peers.keys().copied().collect();
         for id in ids {

@@ -78,6 +78,12 @@ pub(crate) struct Peer {
     pub timer_at: Option<Instant>,
     /// The key its endpoint is indexed under in the node's endpoint index.
     pub endpoint_key: u64,
+    /// Certified mode: our status byte as this peer has seen it. Our HELLO carries no groups
+    /// there; each group the peer may know of reaches it as a JOIN once it is admitted, so the
+    /// count is per peer.
+    pub status_out: u8,
+    /// Certified mode: the peer was admitted and told our groups (JOIN and LEAVE now reach it).
+    pub announced: bool,
 }
 
 impl Peer {
@@ -103,6 +109,8 @@ impl Peer {
             supervised: false,
             timer_at: None,
             endpoint_key,
+            status_out: 0,
+            announced: false,
         }
     }
 

@@ -441,3 +441,127 @@ fn expired_certificates_drop_the_peer() {
         }
     )));
 }
+
+/// Every message `a` has queued for `b`, decoded (without taking it off the queue).
+fn decoded_for(a: &NodeState, b: u8) -> Vec<Message> {
+    a.transmits
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Send { peer, frames } if *peer == pid(b) => {
+                let mut parts = frames.to_vec().into_iter();
+                let head = parts.next()?;
+                Message::decode_parts(&head, parts.collect())
+                    .ok()
+                    .map(|e| e.message)
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// `meet`, recording every message each side sent the other.
+fn meet_seen(
+    a: &mut Node,
+    b: &mut Node,
+    now: Instant,
+    seen_by_b: &mut Vec<Message>,
+    seen_by_a: &mut Vec<Message>,
+) {
+    let beacon = |x: &mut Node, from: &Node| {
+        x.heart
+            .handle(
+                now,
+                Input::Beacon {
+                    from: IpAddr::V4(Ipv4Addr::new(10, 0, 0, from.n)),
+                    data: from.beacon(),
+                },
+            )
+            .expect("beacon");
+    };
+    beacon(a, b);
+    beacon(b, a);
+    for _ in 0..3 {
+        seen_by_b.extend(decoded_for(&a.heart, b.n));
+        deliver(a, b, now);
+        seen_by_a.extend(decoded_for(&b.heart, a.n));
+        deliver(b, a, now);
+    }
+}
+
+fn names_groups(m: &Message) -> Option<String> {
+    match m {
+        Message::Hello(h) if !h.groups.is_empty() => Some(format!("HELLO {:?}", h.groups)),
+        Message::Join { group, .. } => Some(format!("JOIN {group}")),
+        Message::Leave { group, .. } => Some(format!("LEAVE {group}")),
+        Message::Shout { group, .. } => Some(format!("SHOUT {group}")),
+        _ => None,
+    }
+}
+
+#[test]
+fn an_unadmitted_or_unentitled_peer_learns_no_group_names() {
+    let now = Instant::now();
+    let ca = Ca::new();
+    let mut a = Node::new(1, &ca, Some(&["secret=all", "chat=all"]), 10, now);
+    // In both groups before anyone is met: a HELLO would name them.
+    for g in ["secret", "chat"] {
+        a.heart
+            .handle(now, Input::Command(Command::Join(g.into())))
+            .expect("join");
+    }
+    let mut b = Node::new(2, &ca, Some(&["secret=join"]), 10, now);
+    let mut c = Node::new(3, &ca, Some(&["chat=all"]), 10, now);
+    // Uncertified (a secure node with no certificate), and certified by another CA.
+    let mut d = Node::new(4, &ca, None, 10, now);
+    let other = Ca {
+        keys: keys(201),
+        root: cert(&keys(201), &keys(201), Role::Ca, &["*=all"], 1, 3650),
+    };
+    let mut e = Node::new(5, &other, Some(&["*=all"]), 10, now);
+    let mut seen: Vec<Vec<Message>> = vec![Vec::new(); 6];
+    let mut back = Vec::new();
+    meet_seen(&mut a, &mut b, now, &mut seen[2], &mut back);
+    meet_seen(&mut a, &mut c, now, &mut seen[3], &mut back);
+    meet_seen(&mut a, &mut d, now, &mut seen[4], &mut back);
+    meet_seen(&mut a, &mut e, now, &mut seen[5], &mut back);
+    // After admission: join one more group, leave one.
+    a.heart
+        .handle(now, Input::Command(Command::Join("chat2".into())))
+        .expect_err("no right to chat2");
+    a.heart
+        .handle(now, Input::Command(Command::Leave("secret".into())))
+        .expect("leave");
+    a.heart
+        .handle(now, Input::Command(Command::Join("secret".into())))
+        .expect("join");
+    for (n, x) in [(2, &mut b), (3, &mut c), (4, &mut d), (5, &mut e)] {
+        seen[n].extend(decoded_for(&a.heart, n as u8));
+        deliver(&mut a, x, now);
+    }
+    let told = |n: usize| -> Vec<String> { seen[n].iter().filter_map(names_groups).collect() };
+    // The refused ones got a HELLO naming no group, and nothing after it.
+    for n in [4, 5] {
+        assert!(told(n).is_empty(), "node {n} was told {:?}", told(n));
+        assert!(
+            seen[n].iter().all(|m| matches!(m, Message::Hello(_))),
+            "node {n} got more than HELLO: {:?}",
+            seen[n]
+        );
+    }
+    // B (secret only) hears of secret, never of chat; C the other way round.
+    assert_eq!(told(2), ["JOIN secret", "LEAVE secret", "JOIN secret"]);
+    assert_eq!(told(3), ["JOIN chat"]);
+    // Their views of A are right, with no status mismatch on the way.
+    let groups_of_a =
+        |x: &Node| -> Vec<String> { x.heart.peers[&pid(1)].info.groups.iter().cloned().collect() };
+    assert_eq!(groups_of_a(&b), ["secret"]);
+    assert_eq!(groups_of_a(&c), ["chat"]);
+    for x in [&b, &c] {
+        assert_eq!(x.problems("status-mismatch"), 0);
+        assert_eq!(x.problems("not-entitled"), 0);
+    }
+    assert_eq!(
+        b.heart.peers_by_group("secret").collect::<Vec<_>>(),
+        vec![pid(1)]
+    );
+}

@@ -40,11 +40,7 @@ impl NodeState {
                 .encode_head(0, &mut self.scratch)?;
                 self.own_groups.insert(group.clone());
                 self.status = self.status.wrapping_add(1);
-                let msg = Message::Join {
-                    group: group.clone(),
-                    status: self.status,
-                };
-                self.send_all(&msg)?;
+                self.send_membership(&group, true)?;
                 self.elections_on_own_join(&group);
                 Ok(())
             }
@@ -53,12 +49,8 @@ impl NodeState {
                     return Ok(());
                 }
                 self.status = self.status.wrapping_add(1);
-                let msg = Message::Leave {
-                    group: group.clone(),
-                    status: self.status,
-                };
                 self.elections.own_leave(&group);
-                self.send_all(&msg)
+                self.send_membership(&group, false)
             }
             Command::Whisper { peer, content } => {
                 if let Some(c) = &self.cert {

@@ -461,6 +461,8 @@ impl NodeState {
         for frame in exchange.into_iter().flatten() {
             self.send_revocations(from, &frame);
         }
+        // Certified mode: admitted (we got here), so it may now learn our groups.
+        self.announce_groups(from);
         match denied {
             Some(group) => Err(Problem::NotEntitled {
                 id: from,

@@ -301,6 +301,14 @@ impl Certified {
             .is_some_and(|p| p.verified.may(group, rights))
     }
 
+    /// Whether admitted peer `id` has any right in `group`, so that it may learn who is in it
+    /// (a certified node sends its JOIN and LEAVE of a group only to such peers).
+    pub fn peer_knows_of(&self, id: &PeerId, group: &str) -> bool {
+        self.peers
+            .get(id)
+            .is_some_and(|p| !p.verified.rights_in(group).is_empty())
+    }
+
     /// Adds revocations (each already signature-checked by its decoder): returns the new ones
     /// (to pass on to peers) and the admitted peers they revoke (to drop).
     pub fn add_revocations(
