@@ -83,5 +83,11 @@ def test_rights_and_revocation_across_hosts(lab, ryre_bin, tmp_path):
         x.expect({"event": "EXIT", "peer": c.uuid, "reason": "revoked"}, ENTER_T,
                  "%s drops carol" % x.label, others=[dave])
     no_event(dave, "ENTER", 0.5, peer=c.uuid)
+    # A revocation handed to a running node on its stdin (`revoke FILE`) reaches the others.
+    cert(ryre_bin, "revoke", "--ca", d / "root", d / "bob.cert", "--out", tmp_path / "bob.revocations")
+    a.send("revoke %s" % (tmp_path / "bob.revocations"))
+    for x in (a, dave):
+        x.expect({"event": "EXIT", "peer": b.uuid, "reason": "revoked"}, ENTER_T,
+                 "%s drops bob" % x.label, others=[b])
     for x in (a, b, c, dave, mallory):
         x.stop()

@@ -160,6 +160,9 @@ pub enum StdinCommand {
     Security,
     /// `gossip`: print what the node's gossip hub holds and the agent's gossip sessions
     Gossip,
+    /// `revoke FILE`: hand a revocation file (of `ryre cert revoke`) to a certified node; it
+    /// drops the peers revoked and passes the revocations on to every certified peer
+    Revoke(std::path::PathBuf),
     /// `stop`
     Stop,
 }
@@ -202,9 +205,10 @@ pub fn parse_command(line: &str) -> Result<Option<StdinCommand>, String> {
         "stop" | "quit" | "exit" if rest.is_empty() => StdinCommand::Stop,
         "security" if rest.is_empty() => StdinCommand::Security,
         "gossip" if rest.is_empty() => StdinCommand::Gossip,
+        "revoke" if !rest.is_empty() => StdinCommand::Revoke(rest.into()),
         _ => {
             return Err(format!(
-                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | security | gossip | stop"
+                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | security | gossip | revoke FILE | stop"
             ))
         }
     };
@@ -435,6 +439,13 @@ impl Runner {
                 self.printer.gossip(&self.node);
                 Ok(())
             }
+            StdinCommand::Revoke(path) => match ryre::certs::read_revocations(&path) {
+                Ok(list) if self.node.is_certified() => self.node.add_revocations(list),
+                Ok(_) => Err(ryre::Error::Config(
+                    "revoke: this node is not in certified mode (--cert)".into(),
+                )),
+                Err(e) => Err(e.into()),
+            },
             StdinCommand::Stop => return Flow::Stop,
         };
         self.soft(r)
@@ -473,6 +484,11 @@ mod tests {
         assert!(parse_command("shout g").is_err());
         assert!(parse_command("join").is_err());
         assert!(parse_command("join a b").is_err());
+        assert_eq!(
+            parse_command("revoke /tmp/list.revocations"),
+            Ok(Some(StdinCommand::Revoke("/tmp/list.revocations".into())))
+        );
+        assert!(parse_command("revoke").is_err());
         assert!(parse_command("dance").is_err());
         assert!(parse_command("stop now").is_err());
     }

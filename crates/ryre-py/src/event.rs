@@ -132,7 +132,8 @@ impl PyEvent {
     }
 
     /// Why the peer left (``EXIT``): ``"expired"``, ``"leaving"``, ``"goodbye"``,
-    /// ``"sequence-gap"``, ``"rehello"``, ``"endpoint-reused"``, ``"queue-full"`` or ``"lost"``;
+    /// ``"sequence-gap"``, ``"rehello"``, ``"endpoint-reused"``, ``"queue-full"``, ``"lost"``,
+    /// ``"revoked"`` or ``"certificate-expired"`` (certified mode);
     /// else ``None``.
     #[getter]
     fn reason(&self) -> Option<&'static str> {

@@ -502,6 +502,15 @@ impl Node {
             .map_err(problem_error)
     }
 
+    /// Whether this node runs in certified mode (started with a certificate, see
+    /// [`NodeBuilder::certificate`]).
+    pub fn is_certified(&self) -> bool {
+        runtime::lock(&self.inner.shared.core)
+            .state
+            .certified()
+            .is_some()
+    }
+
     /// Certified mode: takes revocations from outside the mesh (e.g. a revocation file read with
     /// [`certs::read_revocations`]): peers they revoke are dropped at once (EXIT, reason
     /// [`ExitReason::Revoked`]), the new ones are passed on to every certified peer and kept in the
