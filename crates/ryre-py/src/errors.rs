@@ -44,6 +44,19 @@ create_exception!(
 
 create_exception!(
     ryre,
+    NotEntitledError,
+    ProtocolError,
+    "Certified mode: the node's certificate does not give the right to do this (join, shout or whisper in that group)."
+);
+create_exception!(
+    ryre,
+    CertificateError,
+    ConfigError,
+    "Certified mode: a certificate, key or revocation file cannot be used (unreadable, tampered, expired, not from a trusted CA, ...)."
+);
+
+create_exception!(
+    ryre,
     NulError,
     Error,
     "A name, group or header holds a NUL byte (Zyre reads them as C strings)."
@@ -65,6 +78,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("NetworkError", py.get_type::<NetworkError>())?;
     m.add("ProtocolError", py.get_type::<ProtocolError>())?;
     m.add("NulError", py.get_type::<NulError>())?;
+    m.add("NotEntitledError", py.get_type::<NotEntitledError>())?;
+    m.add("CertificateError", py.get_type::<CertificateError>())?;
     m.add("WouldBlockError", py.get_type::<WouldBlockError>())?;
     Ok(())
 }
@@ -83,7 +98,9 @@ pub(crate) fn to_py(e: ryre::Error) -> PyErr {
         | ryre::Error::Transport(_)
         | ryre::Error::Beacon { .. }
         | ryre::Error::Thread(_) => NetworkError::new_err(msg),
+        ryre::Error::Protocol(ryre::Problem::NotEntitled { .. }) => NotEntitledError::new_err(msg),
         ryre::Error::Protocol(_) => ProtocolError::new_err(msg),
+        ryre::Error::Cert(_) => CertificateError::new_err(msg),
         // `ryre::Error` may grow; anything new is still a ryre.Error with its message.
         #[allow(unreachable_patterns)]
         _ => Error::new_err(msg),

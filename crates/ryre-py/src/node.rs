@@ -49,7 +49,7 @@ impl PyNode {
     #[pyo3(signature = (name=None, *, headers=None, interface=None, port=None, interval=None,
         evasive_timeout=None, expired_timeout=None, endpoint=None, discovery=None,
         rendezvous_port=None, rendezvous_path=None, agent=None, verbose=false, send_hwm=None,
-        ipv6=false, dual_stack=false))]
+        ipv6=false, dual_stack=false, cert=None, trust=None, revocations=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
@@ -69,6 +69,9 @@ impl PyNode {
         send_hwm: Option<i32>,
         ipv6: bool,
         dual_stack: bool,
+        cert: Option<std::path::PathBuf>,
+        trust: Option<&Bound<'_, PyAny>>,
+        revocations: Option<std::path::PathBuf>,
     ) -> PyResult<Self> {
         let options = NodeOptions {
             name,
@@ -90,6 +93,12 @@ impl PyNode {
             send_hwm,
             ipv6,
             dual_stack,
+            cert,
+            trust: match trust {
+                Some(t) if !t.is_none() => crate::options::paths_of("Node", t)?,
+                _ => Vec::new(),
+            },
+            revocations,
         };
         let b = options.builder()?;
         let node = py.allow_threads(|| b.start()).map_err(to_py)?;
@@ -141,6 +150,26 @@ impl PyNode {
     #[getter]
     fn is_agent(&self) -> bool {
         self.node.is_agent()
+    }
+
+    /// Whether the node runs in certified mode (started with ``cert=``).
+    #[getter]
+    fn is_certified(&self) -> bool {
+        self.node.is_certified()
+    }
+
+    /// Certified mode: hands the node the revocations of a revocation file (of ``ryre cert
+    /// revoke``); the peers they revoke are dropped (``EXIT`` with reason ``"revoked"``), and
+    /// they are passed on to every certified peer. Raises ``ConfigError`` when the node is not
+    /// certified, ``OSError``/``ValueError`` for a file that cannot be read.
+    fn add_revocations(&self, path: std::path::PathBuf) -> PyResult<()> {
+        if !self.node.is_certified() {
+            return Err(crate::errors::ConfigError::new_err(
+                "add_revocations: this node is not in certified mode (cert=)",
+            ));
+        }
+        let list = ryre::certs::read_revocations(&path).map_err(|e| to_py(e.into()))?;
+        self.node.add_revocations(list).map_err(to_py)
     }
 
     /// Joins a group (nothing happens when already in it).

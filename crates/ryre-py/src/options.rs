@@ -50,6 +50,12 @@ pub(crate) struct NodeOptions {
     pub send_hwm: Option<i32>,
     pub ipv6: bool,
     pub dual_stack: bool,
+    /// Certified mode: DIR/NAME of the node's certificate and key pair.
+    pub cert: Option<std::path::PathBuf>,
+    /// Certified mode: trusted root CA certificates.
+    pub trust: Vec<std::path::PathBuf>,
+    /// Certified mode: the revocation file.
+    pub revocations: Option<std::path::PathBuf>,
 }
 
 /// The keyword names [`NodeOptions::from_kwargs`] takes.
@@ -70,7 +76,22 @@ pub(crate) const NODE_KEYS: &[&str] = &[
     "send_hwm",
     "ipv6",
     "dual_stack",
+    "cert",
+    "trust",
+    "revocations",
 ];
+
+/// `trust=`: one path or a list of paths.
+pub(crate) fn paths_of(what: &str, v: &Bound<'_, PyAny>) -> PyResult<Vec<std::path::PathBuf>> {
+    if let Ok(one) = v.extract::<std::path::PathBuf>() {
+        return Ok(vec![one]);
+    }
+    v.extract::<Vec<std::path::PathBuf>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "{what}: trust must be a path or a list of paths (CA certificates)"
+        ))
+    })
+}
 
 /// A dict of str to str as header pairs, with a clear error for anything else.
 pub(crate) fn headers_of(h: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String)>> {
@@ -141,6 +162,12 @@ impl NodeOptions {
             send_hwm: get(what, kw, "send_hwm")?,
             ipv6: get(what, kw, "ipv6")?.unwrap_or(false),
             dual_stack: get(what, kw, "dual_stack")?.unwrap_or(false),
+            cert: get(what, kw, "cert")?,
+            trust: match kw.get_item("trust")? {
+                Some(t) if !t.is_none() => paths_of(what, &t)?,
+                _ => Vec::new(),
+            },
+            revocations: get(what, kw, "revocations")?,
         })
     }
 
@@ -193,6 +220,25 @@ impl NodeOptions {
             ));
         }
         b = b.ipv6(self.ipv6).dual_stack(self.dual_stack);
+        if self.cert.is_none() && (!self.trust.is_empty() || self.revocations.is_some()) {
+            return Err(ConfigError::new_err(
+                "trust and revocations are for certified mode: give cert too",
+            ));
+        }
+        if let Some(c) = self.cert {
+            if self.trust.is_empty() {
+                return Err(ConfigError::new_err(
+                    "certified mode (cert) needs trust: the CA certificate(s) to trust",
+                ));
+            }
+            b = b.certificate(c);
+        }
+        for t in self.trust {
+            b = b.trust_ca(t);
+        }
+        if let Some(r) = self.revocations {
+            b = b.revocations(r);
+        }
         Ok(b)
     }
 }

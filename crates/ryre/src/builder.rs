@@ -471,7 +471,12 @@ impl NodeBuilder {
             crate::certs::unix_now(),
             0,
         )
-        .map_err(|e| Error::Config(format!("own certificate {}: {e}", path.display())))?;
+        .map_err(|source| {
+            Error::Cert(crate::certs::CertFileError::Own {
+                path: path.to_path_buf(),
+                source,
+            })
+        })?;
         Ok(Some((files, state)))
     }
 

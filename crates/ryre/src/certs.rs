@@ -72,6 +72,15 @@ pub enum CertFileError {
         /// Why.
         source: CertError,
     },
+    /// The node's own certificate does not verify now (expired, not yet valid, from a CA it
+    /// does not trust, revoked, tampered...): the node does not start.
+    #[error("own certificate {}: {source}", .path.display())]
+    Own {
+        /// The certificate file.
+        path: PathBuf,
+        /// Why.
+        source: CertError,
+    },
     /// A revocation that does not decode or verify.
     #[error("{}: {source}", .path.display())]
     Revocation {

@@ -23,10 +23,12 @@ from typing import AsyncIterator, Iterator, Optional
 
 from . import _native
 from ._native import (
+    CertificateError,
     ConfigError,
     Error,
     Event,
     NetworkError,
+    NotEntitledError,
     NulError,
     ProtocolError,
     StoppedError,
@@ -51,6 +53,8 @@ __all__ = [
     "UnknownPeerError",
     "NulError",
     "WouldBlockError",
+    "NotEntitledError",
+    "CertificateError",
     "private_port",
     "zmq_has",
 ]
@@ -70,7 +74,11 @@ class Node(_native.Node):
     ``rendezvous_port``, ``rendezvous_path``, ``agent`` (may host the machine's agent),
     ``verbose``, ``send_hwm``, ``ipv6`` (the inbox on the interface's IPv6 address, beacons to
     the IPv6 multicast group ff02::1; ``--ipv6`` of the CLI), ``dual_stack`` (IPv4 and IPv6 at
-    once). The log collector and the services take the same keywords.
+    once), and certified mode's ``cert`` (``DIR/NAME`` of ``ryre cert issue``: the node's
+    certificate and key pair), ``trust`` (a CA certificate, or a list of them) and
+    ``revocations`` (the revocation file, kept up to date). The log collector and the services
+    take the same keywords. A command beyond the certificate's rights raises
+    ``NotEntitledError``; an unusable certificate file ``CertificateError``.
 
     Use it as a context manager (``with ryre.Node(...) as n:``) to stop it on exit. Iterating
     (``for ev in node``) yields events until the node has stopped; ``await node.arecv()`` and
