@@ -58,6 +58,17 @@ gcc "${CFLAGS[@]}" -O2 examples/c/whisper_bench.c -o "$OUT/whisper_bench" "${CLI
 # the staticlib links on its own (with libzmq and the C runtime's usual libraries)
 gcc "${CFLAGS[@]}" examples/c/zpinger.c -o "$OUT/zpinger-static" "$LIB/libryre_ffi.a" \
   $(pkg-config --libs libzmq) -lpthread -ldl -lm
+# certified mode's files for the C test, made by the offline CA of `ryre cert`
+PKI="$OUT/pki"; rm -rf "$PKI"
+RYRE_CLI="$ROOT/target/debug/ryre"
+"$RYRE_CLI" cert ca root --out "$PKI" >/dev/null
+"$RYRE_CLI" cert issue --ca "$PKI/root" --name alice --group secret=all --group chat=all --days 1 --out "$PKI" >/dev/null
+"$RYRE_CLI" cert issue --ca "$PKI/root" --name bob --group chat=join,shout --days 1 --out "$PKI" >/dev/null
+"$RYRE_CLI" cert revoke --ca "$PKI/root" "$PKI/bob.cert" --out "$PKI/bob.revocations" >/dev/null
+mkdir -p "$PKI/tampered"; cp -p "$PKI/bob.secret" "$PKI/tampered/"
+# one character of the certificate's second armored line changed
+awk 'BEGIN{n=0} /^-----BEGIN/{b=1; print; next} b && n==1 {c=substr($0,10,1); $0=substr($0,1,9) (c=="A"?"B":"A") substr($0,11)} b{n++} {print}' "$PKI/bob.cert" > "$PKI/tampered/bob.cert"
+export RYRE_TEST_PKI="$PKI"
 run "C: every function, under valgrind memcheck" timeout 300 valgrind -q --error-exitcode=99 \
   --leak-check=full --errors-for-leak-kinds=definite --show-leak-kinds=definite "$OUT/test_ryre"
 zpingers() { # two zpingers (one dynamic, one static) meet and greet each other

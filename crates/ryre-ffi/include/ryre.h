@@ -231,6 +231,30 @@ int ryre_node_set_ipv6(struct ryre_node_t *node, bool on);
 // over both; HELLO announces the IPv4 endpoint. Before start only.
 int ryre_node_set_dual_stack(struct ryre_node_t *node, bool on);
 
+// Certified mode: the node's certificate and key pair, `DIR/NAME` (the files NAME.cert and
+// NAME.secret of `ryre cert issue`). Needs at least one ryre_node_add_trust. A certificate that
+// cannot be read or does not verify makes ryre_node_start fail with RYRE_ERR_INVALID and a
+// message naming the file and the reason. Before start only.
+int ryre_node_set_certificate(struct ryre_node_t *node, const char *path);
+
+// Certified mode: trusts this root CA certificate (CA.cert of `ryre cert ca`); repeatable.
+// Before start only.
+int ryre_node_add_trust(struct ryre_node_t *node, const char *ca_cert);
+
+// Certified mode: the revocation file, read at start (if it exists) and rewritten whenever the
+// node learns new revocations from its peers. Before start only.
+int ryre_node_set_revocations(struct ryre_node_t *node, const char *path);
+
+// Whether the started node runs in certified mode: 1 yes, 0 no, -1 on failure
+// (ryre_last_error_code: RYRE_ERR_NULL, or RYRE_ERR_STATE before start).
+int ryre_node_is_certified(const struct ryre_node_t *node);
+
+// Certified mode: hands the running node the revocations of a revocation file (of `ryre cert
+// revoke`): the peers they revoke are dropped (EXIT with reason "revoked") and they are passed
+// on to every certified peer. RYRE_ERR_STATE when the node is not certified, RYRE_ERR_INVALID
+// for a file that cannot be read or verified.
+int ryre_node_add_revocations(struct ryre_node_t *node, const char *path);
+
 // Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint (`tcp://[::1]:*` or
 // `tcp://10.0.0.1:5670`); turns beacons off unless discovery is set too. Before start only.
 int ryre_node_gossip_bind(struct ryre_node_t *node, const char *endpoint);

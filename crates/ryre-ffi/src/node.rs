@@ -258,6 +258,57 @@ pub extern "C" fn ryre_node_set_dual_stack(node: *mut ryre_node_t, on: bool) -> 
     configure(node, |b| Ok(b.dual_stack(on)))
 }
 
+/// Certified mode: the node's certificate and key pair, `DIR/NAME` (the files NAME.cert and
+/// NAME.secret of `ryre cert issue`). Needs at least one ryre_node_add_trust. A certificate that
+/// cannot be read or does not verify makes ryre_node_start fail with RYRE_ERR_INVALID and a
+/// message naming the file and the reason. Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_set_certificate(node: *mut ryre_node_t, path: *const c_char) -> c_int {
+    configure(node, |b| Ok(b.certificate(str_arg(path, "path")?)))
+}
+
+/// Certified mode: trusts this root CA certificate (CA.cert of `ryre cert ca`); repeatable.
+/// Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_add_trust(node: *mut ryre_node_t, ca_cert: *const c_char) -> c_int {
+    configure(node, |b| Ok(b.trust_ca(str_arg(ca_cert, "ca_cert")?)))
+}
+
+/// Certified mode: the revocation file, read at start (if it exists) and rewritten whenever the
+/// node learns new revocations from its peers. Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_set_revocations(node: *mut ryre_node_t, path: *const c_char) -> c_int {
+    configure(node, |b| Ok(b.revocations(str_arg(path, "path")?)))
+}
+
+/// Whether the started node runs in certified mode: 1 yes, 0 no, -1 on failure
+/// (ryre_last_error_code: RYRE_ERR_NULL, or RYRE_ERR_STATE before start).
+#[no_mangle]
+pub extern "C" fn ryre_node_is_certified(node: *const ryre_node_t) -> c_int {
+    guard(-1, || Ok(c_int::from(started(node)?.is_certified())))
+}
+
+/// Certified mode: hands the running node the revocations of a revocation file (of `ryre cert
+/// revoke`): the peers they revoke are dropped (EXIT with reason "revoked") and they are passed
+/// on to every certified peer. RYRE_ERR_STATE when the node is not certified, RYRE_ERR_INVALID
+/// for a file that cannot be read or verified.
+#[no_mangle]
+pub extern "C" fn ryre_node_add_revocations(node: *mut ryre_node_t, path: *const c_char) -> c_int {
+    guard_int(|| {
+        let n = started(node)?;
+        let path = str_arg(path, "path")?;
+        if !n.is_certified() {
+            return Err(Fail::new(
+                ryre_error_t::RYRE_ERR_STATE,
+                "the node is not in certified mode (ryre_node_set_certificate)",
+            ));
+        }
+        let list = ryre::certs::read_revocations(path)
+            .map_err(|e| Fail::new(ryre_error_t::RYRE_ERR_INVALID, e.to_string()))?;
+        Ok(n.add_revocations(list)?)
+    })
+}
+
 /// Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this ZeroMQ endpoint (`tcp://[::1]:*` or
 /// `tcp://10.0.0.1:5670`); turns beacons off unless discovery is set too. Before start only.
 #[no_mangle]

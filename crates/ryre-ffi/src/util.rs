@@ -59,7 +59,9 @@ impl From<ryre::Error> for Fail {
         use ryre::Error as E;
         let code = match &e {
             E::Interface(_) | E::Transport(_) | E::Beacon { .. } => ryre_error_t::RYRE_ERR_NETWORK,
-            E::TooLong { .. } | E::Nul { .. } | E::Config(_) => ryre_error_t::RYRE_ERR_INVALID,
+            E::TooLong { .. } | E::Nul { .. } | E::Config(_) | E::Cert(_) | E::Keys(_) => {
+                ryre_error_t::RYRE_ERR_INVALID
+            }
             E::UnknownPeer(_) => ryre_error_t::RYRE_ERR_UNKNOWN_PEER,
             E::Stopped => ryre_error_t::RYRE_ERR_STOPPED,
             E::Protocol(_) => ryre_error_t::RYRE_ERR_PROTOCOL,

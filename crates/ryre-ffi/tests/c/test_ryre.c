@@ -549,6 +549,82 @@ static void test_ipv6(void) {
     ryre_node_destroy(hub);
 }
 
+/* Certified mode: files made by `ryre cert` in $RYRE_TEST_PKI (scripts/test-bindings.sh):
+ * alice (secret=all, chat=all), bob (chat=join,shout), root.cert, bob.revocations (bob revoked),
+ * tampered/bob (bob's certificate with one byte changed). */
+static void test_certified(void) {
+    const char *pki = getenv("RYRE_TEST_PKI");
+    CHECK(pki != NULL);
+    if (!pki) return;
+    char alice[512], bob[512], root[512], revoked[512], tampered[512];
+    snprintf(alice, sizeof alice, "%s/alice", pki);
+    snprintf(bob, sizeof bob, "%s/bob", pki);
+    snprintf(root, sizeof root, "%s/root.cert", pki);
+    snprintf(revoked, sizeof revoked, "%s/bob.revocations", pki);
+    snprintf(tampered, sizeof tampered, "%s/tampered/bob", pki);
+    FAILS_WITH(ryre_node_set_certificate(NULL, alice), RYRE_ERR_NULL);
+    FAILS_WITH(ryre_node_add_trust(NULL, root), RYRE_ERR_NULL);
+    FAILS_WITH(ryre_node_set_revocations(NULL, revoked), RYRE_ERR_NULL);
+    FAILS_WITH(ryre_node_add_revocations(NULL, revoked), RYRE_ERR_NULL);
+    CHECK(ryre_node_is_certified(NULL) == -1 && ryre_last_error_code() == RYRE_ERR_NULL);
+
+    int port = ryre_private_port();
+    /* a tampered certificate, and no trust at all: the node does not start */
+    ryre_node_t *t = make("tampered", port);
+    CHECK(ryre_node_set_certificate(t, tampered) == RYRE_OK);
+    CHECK(ryre_node_add_trust(t, root) == RYRE_OK);
+    FAILS_WITH(ryre_node_start(t), RYRE_ERR_INVALID);
+    ryre_node_destroy(t);
+    t = make("untrusting", port);
+    CHECK(ryre_node_set_certificate(t, bob) == RYRE_OK);
+    FAILS_WITH(ryre_node_start(t), RYRE_ERR_INVALID);
+    ryre_node_destroy(t);
+
+    ryre_node_t *a = make("alice", port);
+    ryre_node_t *b = make("bob", port);
+    ryre_node_t *p = make("plain", port);
+    CHECK(ryre_node_set_certificate(a, alice) == RYRE_OK);
+    CHECK(ryre_node_add_trust(a, root) == RYRE_OK);
+    CHECK(ryre_node_set_certificate(b, bob) == RYRE_OK);
+    CHECK(ryre_node_add_trust(b, root) == RYRE_OK);
+    CHECK(ryre_node_is_certified(a) == -1 && ryre_last_error_code() == RYRE_ERR_STATE);
+    CHECK(ryre_node_start(a) == RYRE_OK);
+    CHECK(ryre_node_start(p) == RYRE_OK);
+    CHECK(ryre_node_start(b) == RYRE_OK);
+    CHECK(ryre_node_is_certified(a) == 1);
+    CHECK(ryre_node_is_certified(p) == 0);
+    FAILS_WITH(ryre_node_add_revocations(p, revoked), RYRE_ERR_STATE);
+    char buuid[33];
+    snprintf(buuid, sizeof buuid, "%s", ryre_node_uuid(b));
+    ryre_event_t *ev = wait_for(a, RYRE_EVENT_ENTER, 10000);
+    CHECK(ev != NULL && strcmp(ryre_event_peer_uuid(ev), buuid) == 0);
+    ryre_event_free(ev);
+    /* rights: bob may not join secret, nor whisper */
+    FAILS_WITH(ryre_node_join(b, "secret"), RYRE_ERR_PROTOCOL);
+    const uint8_t hi[2] = {'h', 'i'};
+    FAILS_WITH(ryre_node_whisper(b, ryre_node_uuid(a), hi, 2), RYRE_ERR_PROTOCOL);
+    CHECK(ryre_node_join(a, "secret") == RYRE_OK);
+    CHECK(ryre_node_join(a, "chat") == RYRE_OK);
+    ev = wait_for(b, RYRE_EVENT_JOIN, 10000);
+    /* the first JOIN bob hears of is chat: secret's membership is not told to him */
+    CHECK(ev != NULL && strcmp(ryre_event_group(ev), "chat") == 0);
+    ryre_event_free(ev);
+    /* the plain node never entered alice */
+    ryre_list_t *l = ryre_node_peers(a);
+    CHECK(ryre_list_size(l) == 1);
+    ryre_list_free(l);
+    /* a revocation handed to alice drops bob */
+    FAILS_WITH(ryre_node_add_revocations(a, "/nonexistent/ryre.revocations"), RYRE_ERR_INVALID);
+    CHECK(ryre_node_add_revocations(a, revoked) == RYRE_OK);
+    ev = wait_for(a, RYRE_EVENT_EXIT, 10000);
+    CHECK(ev != NULL && strcmp(ryre_event_peer_uuid(ev), buuid) == 0 &&
+          strcmp(ryre_event_exit_reason(ev), "revoked") == 0);
+    ryre_event_free(ev);
+    ryre_node_destroy(a);
+    ryre_node_destroy(b);
+    ryre_node_destroy(p);
+}
+
 int main(void) {
     test_statics();
     test_null_node();
@@ -556,6 +632,7 @@ int main(void) {
     test_settings(port);
     test_two_nodes(ryre_private_port());
     test_ipv6();
+    test_certified();
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
 }
