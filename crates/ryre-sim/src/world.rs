@@ -170,8 +170,11 @@ struct Proc {
     paused: bool,
     /// Input that arrived while paused, replayed at resume.
     deferred: Vec<Ev>,
-    /// Links by peer.
-    links: BTreeMap<PeerId, u64>,
+    /// Links by peer (a hash map: every send looks its link up here; the one walk over it that
+    /// needs an order, [`Fault::Reset`]'s choice, sorts by peer as the tree map it was did).
+    links: HashMap<PeerId, u64>,
+    /// The oracle's small number for this process's id ([`World::number`]).
+    num: u32,
     groups: BTreeSet<String>,
     seq: u64,
     scheduled: Option<Time>,
@@ -202,6 +205,8 @@ struct Link {
     from: usize,
     from_inc: u32,
     sender: PeerId,
+    /// The oracle's number for `sender`.
+    sender_num: u32,
     to: usize,
     /// (arrival, index on the link, frames)
     queue: VecDeque<(Time, u64, Frames)>,
@@ -215,18 +220,26 @@ struct Link {
 }
 
 /// The links by id: the links themselves in a slab, an id -> slot index beside them. A hash map
-/// of whole links doubled its 96-byte slots when a million links passed a power of two.
+/// of whole links doubled its 96-byte slots when a million links passed a power of two. Link ids
+/// are handed out in order and never reused, so the index is a vector by id (slot + 1; 0: none):
+/// one array read per lookup where a hash probe missed the cache twice (4 bytes per id ever
+/// used: 4 MB at a million links).
 #[derive(Default)]
 struct LinkTable {
-    index: HashMap<u64, u32>,
+    index: Vec<u32>,
     slots: Vec<Option<Link>>,
     free: Vec<u32>,
 }
 
 impl LinkTable {
+    fn slot_of(&self, id: u64) -> Option<usize> {
+        let i = *self.index.get(usize::try_from(id).ok()?)?;
+        (i != 0).then(|| i as usize - 1)
+    }
+
     fn insert(&mut self, id: u64, link: Link) {
-        if let Some(&i) = self.index.get(&id) {
-            self.slots[i as usize] = Some(link);
+        if let Some(i) = self.slot_of(id) {
+            self.slots[i] = Some(link);
             return;
         }
         let i = match self.free.pop() {
@@ -239,28 +252,35 @@ impl LinkTable {
                 (self.slots.len() - 1) as u32
             }
         };
-        self.index.insert(id, i);
+        let at = id as usize;
+        if self.index.len() <= at {
+            self.index.resize(at + 1, 0);
+        }
+        self.index[at] = i + 1;
     }
 
     fn get_mut(&mut self, id: &u64) -> Option<&mut Link> {
-        let i = *self.index.get(id)?;
-        self.slots[i as usize].as_mut()
+        let i = self.slot_of(*id)?;
+        self.slots[i].as_mut()
     }
 
     fn contains_key(&self, id: &u64) -> bool {
-        self.index.contains_key(id)
+        self.slot_of(*id).is_some()
     }
 
     fn remove(&mut self, id: &u64) -> Option<Link> {
-        let i = self.index.remove(id)?;
-        self.free.push(i);
-        self.slots[i as usize].take()
+        let i = self.slot_of(*id)?;
+        self.index[*id as usize] = 0;
+        self.free.push(i as u32);
+        self.slots[i].take()
     }
 
-    fn iter(&self) -> impl Iterator<Item = (&u64, &Link)> {
-        self.index
-            .iter()
-            .filter_map(|(id, &i)| self.slots[i as usize].as_ref().map(|l| (id, l)))
+    /// Every link, in id order.
+    fn iter(&self) -> impl Iterator<Item = (u64, &Link)> {
+        self.index.iter().enumerate().filter_map(|(id, &i)| {
+            let link = self.slots.get((i as usize).checked_sub(1)?)?.as_ref()?;
+            Some((id as u64, link))
+        })
     }
 }
 
@@ -355,8 +375,15 @@ fn scale(d: Duration, rate: f64) -> Duration {
     if rate == 1.0 {
         d
     } else {
-        Duration::from_nanos((d.as_nanos() as f64 * rate) as u64)
+        Duration::from_nanos((nanos(d) as f64 * rate) as u64)
     }
+}
+
+/// `d` in nanoseconds as a u64 (simulated times are far below the 584 years that overflow it).
+/// Converting a u64 to f64 gives the value converting the u128 of `as_nanos` gave, without the
+/// software u128 -> f64 conversion that was 2 % of a skewed swarm run.
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
 }
 
 fn dur(secs: f64) -> Duration {
@@ -589,7 +616,7 @@ impl World {
         let mut g = if h.rate == 1.0 {
             local
         } else {
-            Duration::from_nanos((local.as_nanos() as f64 / h.rate).ceil() as u64)
+            Duration::from_nanos((nanos(local) as f64 / h.rate).ceil() as u64)
         };
         // Rounding must never wake a node before its deadline has come on its own clock.
         while self.base + h.offset + scale(g, h.rate) < t {
@@ -737,6 +764,7 @@ impl World {
             proof: None,
         };
         let client = ClientState::new(reg, true);
+        let num = self.number(id);
         let s = &mut self.slots[slot];
         s.incarnation += 1;
         s.ever.push(id);
@@ -749,7 +777,8 @@ impl World {
             conn: None,
             paused: false,
             deferred: Vec::new(),
-            links: BTreeMap::new(),
+            links: HashMap::default(),
+            num,
             groups: BTreeSet::new(),
             seq: 0,
             scheduled: None,
@@ -938,7 +967,7 @@ impl World {
                 continue;
             }
             if let Some(e) = p.heart.poll_event() {
-                let me = p.id;
+                let me = (p.id, p.num);
                 self.observe(me, e);
                 continue;
             }
@@ -950,8 +979,8 @@ impl World {
     // ---- links ----
 
     fn transmit(&mut self, slot: usize, t: Transmit) {
-        let (me, inc) = match self.slots[slot].proc.as_ref() {
-            Some(p) => (p.id, self.slots[slot].incarnation),
+        let (me, me_num, inc) = match self.slots[slot].proc.as_ref() {
+            Some(p) => (p.id, p.num, self.slots[slot].incarnation),
             None => return,
         };
         match t {
@@ -967,6 +996,7 @@ impl World {
                         from: slot,
                         from_inc: inc,
                         sender: me,
+                        sender_num: me_num,
                         to,
                         queue: VecDeque::new(),
                         next_idx: 0,
@@ -1065,7 +1095,8 @@ impl World {
             return;
         };
         link.scheduled = false;
-        let (from, to, sender, from_inc) = (link.from, link.to, link.sender, link.from_inc);
+        let (from, to, from_inc) = (link.from, link.to, link.from_inc);
+        let sender = (link.sender, link.sender_num);
         let draining = link.draining;
         if !self.alive(from, from_inc) && !draining {
             self.links.remove(&id);
@@ -1117,14 +1148,18 @@ impl World {
         self.schedule_link(id);
     }
 
-    fn inbox(&mut self, to: usize, sender: PeerId, link: u64, idx: u64, frames: Frames) {
+    /// A message from `sender` (its id and oracle number) on `link`, index `idx`, reaches
+    /// `to`'s heart.
+    fn inbox(&mut self, to: usize, sender: (PeerId, u32), link: u64, idx: u64, frames: Frames) {
         let now = self.at(to);
         let Some(p) = self.slots[to].proc.as_mut() else {
             return;
         };
         let me = p.id;
+        let me_num = p.num;
+        let (sender, sender_num) = sender;
         // The oracle: is this a gap on the link the observer's window runs on?
-        let key = self.pair(me, sender);
+        let key = Self::pair_key(me_num, sender_num);
         let w = self.windows.entry(key).or_default();
         let gap = w.inside && w.has_link && w.link == link && idx as u32 != w.idx.wrapping_add(1);
         // A new link starts with HELLO (index 0); the window moves to it at that HELLO.
@@ -1182,7 +1217,7 @@ impl World {
                 ));
             }
             for e in events {
-                self.observe(me, e);
+                self.observe((me, me_num), e);
             }
         }
         self.drain(to);
@@ -1190,7 +1225,9 @@ impl World {
 
     // ---- the oracle ----
 
-    fn observe(&mut self, me: PeerId, e: Event) {
+    /// The oracle's check of event `e` reported by observer `me` (its id and oracle number).
+    fn observe(&mut self, me: (PeerId, u32), e: Event) {
+        let (me, me_num) = me;
         let (kind, peer) = match &e {
             Event::Enter { peer, .. } => (1, *peer),
             Event::Exit { peer, .. } => (2, *peer),
@@ -1237,7 +1274,8 @@ impl World {
         };
         let ended = self.ended.get(&peer).copied();
         let sent = self.sent_seq.get(&peer).copied().unwrap_or(0);
-        let key = self.pair(me, peer);
+        let peer_num = self.number(peer);
+        let key = Self::pair_key(me_num, peer_num);
         let joined = self.joined_ever.get(&peer);
         let w = self.windows.entry(key).or_default();
         let mut bad: Option<String> = None;
@@ -1310,19 +1348,19 @@ impl World {
         }
     }
 
-    /// The oracle's bit for a group name. The workload uses a handful of groups (the oracle
-    /// would merge groups past the 32nd, so it must stay below that).
     /// The oracle's small number for `id`.
     fn number(&mut self, id: PeerId) -> u32 {
         let next = self.numbers.len() as u32;
         *self.numbers.entry(id).or_insert(next)
     }
 
-    /// The window key of (observer, peer).
-    fn pair(&mut self, observer: PeerId, peer: PeerId) -> u64 {
-        (u64::from(self.number(observer)) << 32) | u64::from(self.number(peer))
+    /// The window key of (observer, peer), by their numbers.
+    fn pair_key(observer: u32, peer: u32) -> u64 {
+        (u64::from(observer) << 32) | u64::from(peer)
     }
 
+    /// The oracle's bit for a group name. The workload uses a handful of groups (the oracle
+    /// would merge groups past the 32nd, so it must stay below that).
     fn group_bit(&mut self, group: &str) -> u32 {
         let i = match self.group_names.iter().position(|g| g == group) {
             Some(i) => i,
@@ -1676,7 +1714,9 @@ impl World {
                 let Some(p) = self.slots[slot].proc.as_ref() else {
                     return;
                 };
-                let links: Vec<u64> = p.links.values().copied().collect();
+                let mut links: Vec<(PeerId, u64)> = p.links.iter().map(|(k, v)| (*k, *v)).collect();
+                links.sort_unstable();
+                let links: Vec<u64> = links.into_iter().map(|(_, l)| l).collect();
                 if links.is_empty() {
                     return;
                 }
@@ -1724,7 +1764,7 @@ impl World {
             .links
             .iter()
             .filter(|(_, l)| !l.queue.is_empty() && !l.scheduled)
-            .map(|(id, _)| *id)
+            .map(|(id, _)| id)
             .collect();
         ids.sort_unstable();
         for id in ids {
@@ -1766,7 +1806,7 @@ impl World {
             eprintln!("{:?} slot {slot} {} ends (clean {clean})", self.now, p.id);
         }
         // The oracle's count of known pairs drops the dead one's windows, both ways.
-        let dead = u64::from(self.number(p.id));
+        let dead = u64::from(p.num);
         let mut lost = 0;
         self.windows.retain(|key, w| {
             let obs = key >> 32;
