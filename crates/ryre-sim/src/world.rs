@@ -208,8 +208,7 @@ struct Link {
     /// The oracle's number for `sender`.
     sender_num: u32,
     to: usize,
-    /// (arrival, index on the link, frames)
-    queue: VecDeque<(Time, u64, Frames)>,
+    queue: LinkQueue,
     next_idx: u64,
     last_arrival: Time,
     scheduled: bool,
@@ -217,6 +216,43 @@ struct Link {
     draining: bool,
     /// A reset loses the next message sent.
     drop_next: bool,
+}
+
+/// A link's queue: (arrival, index on the link, frames).
+type LinkQueue = VecDeque<(Time, u64, Frames)>;
+
+/// Empty link queues that kept their buffers, for the next link that needs one: an idle link
+/// gives its buffer back (a million idle links each holding one were a third of a 1,000-node
+/// run's memory), and taking a fresh one for every message of a quiet link was an allocation
+/// and a free per message (4 % of a shouting swarm run). At most [`QueuePool::KEEP`] buffers of
+/// at most [`QueuePool::SMALL`] slots are kept (about 400 KiB).
+#[derive(Default)]
+struct QueuePool {
+    spare: Vec<LinkQueue>,
+}
+
+impl QueuePool {
+    const KEEP: usize = 1024;
+    const SMALL: usize = 16;
+
+    /// Gives `queue`'s buffer to the pool when it is empty (kept or freed).
+    fn put(&mut self, queue: &mut LinkQueue) {
+        if queue.is_empty() && queue.capacity() > 0 {
+            let q = std::mem::take(queue);
+            if q.capacity() <= Self::SMALL && self.spare.len() < Self::KEEP {
+                self.spare.push(q);
+            }
+        }
+    }
+
+    /// A buffer for `queue` when it has none.
+    fn fill(&mut self, queue: &mut LinkQueue) {
+        if queue.capacity() == 0 {
+            if let Some(q) = self.spare.pop() {
+                *queue = q;
+            }
+        }
+    }
 }
 
 /// The links by id: the links themselves in a slab, an id -> slot index beside them. A hash map
@@ -314,6 +350,17 @@ struct Window {
     has_link: bool,
 }
 
+/// What the oracle knows of one id (one incarnation of a process).
+#[derive(Default, Clone, Copy)]
+struct Facts {
+    /// Every workload sequence it sent is at most this (0: none).
+    sent_seq: u64,
+    /// The groups it ever joined, as bits of [`World::group_bit`].
+    joined: u32,
+    /// Whether its process ended (crash or stop), and whether cleanly.
+    ended: Option<bool>,
+}
+
 struct World {
     o: Options,
     base: Instant,
@@ -325,22 +372,21 @@ struct World {
     hosts: Vec<Host>,
     by_endpoint: HashMap<String, usize>,
     links: LinkTable,
+    queue_pool: QueuePool,
     next_link: u64,
     conns: HashMap<u64, RvConn>,
     next_conn: u64,
     partitions: BTreeSet<(usize, usize, PartKind)>,
     hash: TraceHash,
     report: Report,
-    /// (observer, peer) -> window, keyed by [`World::pair`].
+    /// (observer, peer) -> window, keyed by [`World::pair_key`].
     windows: HashMap<u64, Window>,
-    /// A small number for every id the oracle has met (window keys are two of them).
+    /// A small number for every id the oracle has met (window keys are two of them; the
+    /// index of its [`Facts`]).
     numbers: HashMap<PeerId, u32>,
-    /// Who sent which workload sequence (id -> every sequence it sent is below this).
-    sent_seq: HashMap<PeerId, u64>,
-    /// Groups each id ever joined.
-    joined_ever: HashMap<PeerId, BTreeSet<String>>,
-    /// Ids whose process ended (crash or stop), and whether cleanly.
-    ended: HashMap<PeerId, bool>,
+    /// What the oracle knows of each id, by its number: one lookup per event where four hash
+    /// maps by id were four.
+    facts: Vec<Facts>,
     /// Ordered pairs (observer, peer) currently inside a window, among live processes.
     known: u64,
     initial: BTreeSet<PeerId>,
@@ -435,6 +481,7 @@ impl World {
             hosts,
             by_endpoint: HashMap::default(),
             links: LinkTable::default(),
+            queue_pool: QueuePool::default(),
             next_link: 1,
             conns: HashMap::default(),
             next_conn: 1,
@@ -442,9 +489,7 @@ impl World {
             hash: TraceHash::default(),
             windows: HashMap::default(),
             numbers: HashMap::default(),
-            sent_seq: HashMap::default(),
-            joined_ever: HashMap::default(),
-            ended: HashMap::default(),
+            facts: Vec::new(),
             known: 0,
             initial: BTreeSet::new(),
             initial_broken: false,
@@ -834,9 +879,8 @@ impl World {
         if x < self.o.shout_rate {
             p.seq += 1;
             let content = payload(p.id, p.seq);
-            let id = p.id;
-            let seq = p.seq;
-            self.sent_seq.insert(id, seq);
+            let num = p.num as usize;
+            self.facts[num].sent_seq = p.seq;
             self.command(
                 slot,
                 Command::Shout {
@@ -851,7 +895,7 @@ impl World {
                 let p = self.slots[slot].proc.as_mut().expect("checked above");
                 p.seq += 1;
                 let (id, seq) = (p.id, p.seq);
-                self.sent_seq.insert(id, seq);
+                self.facts[p.num as usize].sent_seq = seq;
                 self.command(
                     slot,
                     Command::Whisper {
@@ -871,13 +915,17 @@ impl World {
 
     fn command(&mut self, slot: usize, cmd: Command) {
         let now = self.at(slot);
+        let bit = match &cmd {
+            Command::Join(g) => self.group_bit(g),
+            _ => 0,
+        };
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
         match &cmd {
             Command::Join(g) => {
                 p.groups.insert(g.clone());
-                self.joined_ever.entry(p.id).or_default().insert(g.clone());
+                self.facts[p.num as usize].joined |= bit;
             }
             Command::Leave(g) => {
                 p.groups.remove(g);
@@ -1050,6 +1098,7 @@ impl World {
                 if std::mem::take(&mut link.drop_next) {
                     return;
                 }
+                self.queue_pool.fill(&mut link.queue);
                 link.queue.push_back((arrive, idx, frames));
                 self.schedule_link(id);
             }
@@ -1141,16 +1190,14 @@ impl World {
         // An idle link gives its buffer back: a million links each keeping the few slots of
         // their last burst were a third of the memory of a 1,000-node run.
         if let Some(link) = self.links.get_mut(&id) {
-            if link.queue.is_empty() && link.queue.capacity() > 0 {
-                link.queue = VecDeque::new();
-            }
+            self.queue_pool.put(&mut link.queue);
         }
         self.schedule_link(id);
     }
 
     /// A message from `sender` (its id and oracle number) on `link`, index `idx`, reaches
     /// `to`'s heart.
-    fn inbox(&mut self, to: usize, sender: (PeerId, u32), link: u64, idx: u64, frames: Frames) {
+    fn inbox(&mut self, to: usize, sender: (PeerId, u32), link: u64, idx: u64, mut frames: Frames) {
         let now = self.at(to);
         let Some(p) = self.slots[to].proc.as_mut() else {
             return;
@@ -1183,12 +1230,8 @@ impl World {
         }
         self.report.heart_events += 1;
         let rid = sender.routing_id();
-        let _ = p.heart.handle_message(
-            now,
-            &rid,
-            frames.head(),
-            frames.content().iter().cloned().collect(),
-        );
+        let content = frames.take_content();
+        let _ = p.heart.handle_message(now, &rid, frames.head(), content);
         if gap {
             // After a gap, the real heart must report EXIT before anything else from the peer.
             let mut delivered = false;
@@ -1272,11 +1315,13 @@ impl World {
             Event::Join { group, .. } | Event::Leave { group, .. } => self.group_bit(group),
             _ => 0,
         };
-        let ended = self.ended.get(&peer).copied();
-        let sent = self.sent_seq.get(&peer).copied().unwrap_or(0);
         let peer_num = self.number(peer);
+        let Facts {
+            sent_seq: sent,
+            joined,
+            ended,
+        } = self.facts[peer_num as usize];
         let key = Self::pair_key(me_num, peer_num);
-        let joined = self.joined_ever.get(&peer);
         let w = self.windows.entry(key).or_default();
         let mut bad: Option<String> = None;
         match &e {
@@ -1312,7 +1357,7 @@ impl World {
                 ));
             }
             Event::Join { group, .. } => {
-                if !joined.is_some_and(|j| j.contains(group)) {
+                if joined & bit == 0 {
                     bad = Some(format!(
                         "{me} saw {peer} join {group}, which it never joined"
                     ));
@@ -1351,7 +1396,11 @@ impl World {
     /// The oracle's small number for `id`.
     fn number(&mut self, id: PeerId) -> u32 {
         let next = self.numbers.len() as u32;
-        *self.numbers.entry(id).or_insert(next)
+        let n = *self.numbers.entry(id).or_insert(next);
+        if n == next {
+            self.facts.push(Facts::default());
+        }
+        n
     }
 
     /// The window key of (observer, peer), by their numbers.
@@ -1797,7 +1846,7 @@ impl World {
         let Some(p) = self.slots[slot].proc.take() else {
             return;
         };
-        self.ended.insert(p.id, clean);
+        self.facts[p.num as usize].ended = Some(clean);
         if self.initial.contains(&p.id) {
             self.initial_broken = true;
         }
@@ -1903,16 +1952,14 @@ impl World {
                 }
                 if seen.contains(id) {
                     known += 1;
-                    let groups: BTreeSet<String> = p
-                        .heart
-                        .peer(id)
-                        .map(|i| i.groups.iter().cloned().collect())
-                        .unwrap_or_default();
+                    // Compared in place: cloning both sets for every pair was a million
+                    // allocations of strings at the end of a 1,000-node run.
+                    let empty = BTreeSet::new();
+                    let groups = p.heart.peer(id).map_or(&empty, |i| &i.groups);
                     let truth = self.slots[other]
                         .proc
                         .as_ref()
-                        .map(|q| q.groups.clone())
-                        .unwrap_or_default();
+                        .map_or(&empty, |q| &q.groups);
                     if groups != truth {
                         problems.push(format!(
                             "liveness: {} sees {id} in groups {groups:?}, it is in {truth:?}",
