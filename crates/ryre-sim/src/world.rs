@@ -129,6 +129,8 @@ enum Ev {
         from: Ipv4Addr,
         data: Bytes,
     },
+    /// The next delivery of a broadcast ([`World::fanouts`]).
+    Fanout(u32),
     Fault(Fault),
     Heal,
     Sample,
@@ -361,6 +363,20 @@ struct Facts {
     ended: Option<bool>,
 }
 
+/// One broadcast beacon on its way to every receiver: the deliveries sorted by (time, sequence
+/// number), each with the sequence number its own event had when every delivery was an event.
+/// One entry in the event queue per broadcast (put back for the next delivery as each is made)
+/// where there was one per receiver (999 per beacon at 1,000 nodes): the same order of events,
+/// a queue a tenth the size.
+struct Fanout {
+    from: Ipv4Addr,
+    data: Bytes,
+    /// (arrival, sequence number, receiving host)
+    deliveries: Vec<(Time, u64, usize)>,
+    /// The next delivery to make.
+    next: usize,
+}
+
 struct World {
     o: Options,
     base: Instant,
@@ -373,6 +389,11 @@ struct World {
     by_endpoint: HashMap<String, usize>,
     links: LinkTable,
     queue_pool: QueuePool,
+    /// Broadcasts in flight, by [`Ev::Fanout`] id; free ids.
+    fanouts: Vec<Option<Fanout>>,
+    fanout_free: Vec<u32>,
+    /// A cleared deliveries vector for the next broadcast.
+    spare_deliveries: Vec<(Time, u64, usize)>,
     next_link: u64,
     conns: HashMap<u64, RvConn>,
     next_conn: u64,
@@ -482,6 +503,9 @@ impl World {
             by_endpoint: HashMap::default(),
             links: LinkTable::default(),
             queue_pool: QueuePool::default(),
+            fanouts: Vec::new(),
+            fanout_free: Vec::new(),
+            spare_deliveries: Vec::new(),
             next_link: 1,
             conns: HashMap::default(),
             next_conn: 1,
@@ -739,6 +763,7 @@ impl World {
                 from,
                 data,
             } => self.beacon_arrives(to_host, from, data),
+            Ev::Fanout(id) => self.fanout(id),
             Ev::Fault(f) => self.fault(f),
             Ev::Heal => self.heal(),
             Ev::Sample => {
@@ -1659,6 +1684,7 @@ impl World {
         let from_ip = self.hosts[from_host].ip;
         let subnet = self.hosts[from_host].subnet;
         let (lo, hi) = self.o.jitter;
+        let mut deliveries = std::mem::take(&mut self.spare_deliveries);
         for h in 0..self.hosts.len() {
             if h == from_host || (!self.o.bridged && self.hosts[h].subnet != subnet) {
                 continue;
@@ -1674,29 +1700,77 @@ impl World {
                 let d = Duration::from_nanos(
                     self.rng.range(lo.as_nanos() as u64, hi.as_nanos() as u64),
                 );
-                self.push(
-                    self.now + d,
-                    Ev::Beacon {
-                        to_host: h,
-                        from: from_ip,
-                        data: data.clone(),
-                    },
-                );
+                // The sequence number this delivery's own event would have had.
+                let n = self.next_ev;
+                self.next_ev += 1;
+                deliveries.push((self.now + d, n, h));
             }
         }
+        if deliveries.is_empty() {
+            self.spare_deliveries = deliveries;
+            return;
+        }
+        deliveries.sort_unstable_by_key(|&(at, n, _)| (at, n));
+        let (at, n, _) = deliveries[0];
+        let fanout = Fanout {
+            from: from_ip,
+            data,
+            deliveries,
+            next: 0,
+        };
+        let id = match self.fanout_free.pop() {
+            Some(i) => {
+                self.fanouts[i as usize] = Some(fanout);
+                i
+            }
+            None => {
+                self.fanouts.push(Some(fanout));
+                (self.fanouts.len() - 1) as u32
+            }
+        };
+        self.queue.push(at, n, Ev::Fanout(id));
+    }
+
+    /// The next delivery of broadcast `id`; the broadcast goes back in the queue at the time
+    /// and sequence number of the one after.
+    fn fanout(&mut self, id: u32) {
+        let Some(f) = self.fanouts.get_mut(id as usize).and_then(Option::as_mut) else {
+            return;
+        };
+        let (_, _, host) = f.deliveries[f.next];
+        f.next += 1;
+        let from = f.from;
+        let data = if let Some(&(at, n, _)) = f.deliveries.get(f.next) {
+            let data = f.data.clone();
+            self.queue.push(at, n, Ev::Fanout(id));
+            data
+        } else {
+            let Some(mut f) = self.fanouts[id as usize].take() else {
+                return;
+            };
+            self.fanout_free.push(id);
+            f.deliveries.clear();
+            self.spare_deliveries = f.deliveries;
+            f.data
+        };
+        self.beacon_arrives(host, from, data);
     }
 
     fn beacon_arrives(&mut self, host: usize, from: Ipv4Addr, data: Bytes) {
         let Some(slot) = self.hosts[host].holder else {
             return;
         };
-        let ev = Ev::Beacon {
-            to_host: host,
-            from,
-            data: data.clone(),
-        };
-        if !self.runnable(slot, &ev) {
-            return;
+        match self.slots[slot].proc.as_mut() {
+            None => return,
+            Some(p) if p.paused => {
+                p.deferred.push(Ev::Beacon {
+                    to_host: host,
+                    from,
+                    data,
+                });
+                return;
+            }
+            Some(_) => {}
         }
         if let Some(a) = self.slots[slot]
             .proc
