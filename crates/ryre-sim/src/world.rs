@@ -177,6 +177,9 @@ struct Proc {
     links: HashMap<PeerId, u64>,
     /// The oracle's small number for this process's id ([`World::number`]).
     num: u32,
+    /// The last deadline (on its host's clock) [`World::reschedule`] mapped to simulated time,
+    /// and that time (before the clamp to now); forgotten when the host's clock jumps.
+    wake_memo: Option<(Instant, Time)>,
     groups: BTreeSet<String>,
     seq: u64,
     scheduled: Option<Time>,
@@ -201,6 +204,8 @@ struct Host {
     /// Its clock: `base + offset + now * rate` (clock skew and jumps).
     rate: f64,
     offset: Duration,
+    /// `base + offset`, kept as offset changes (one Instant sum per clock reading, not two).
+    origin: Instant,
 }
 
 struct Link {
@@ -460,6 +465,7 @@ fn dur(secs: f64) -> Duration {
 impl World {
     fn new(o: Options) -> Self {
         let mut rng = Rng::new(o.seed);
+        let base = Instant::now();
         let hosts: Vec<Host> = (0..o.hosts.max(1))
             .map(|h| {
                 let subnet = h % o.subnets.max(1);
@@ -471,6 +477,7 @@ impl World {
                     slots: Vec::new(),
                     rate: 1.0,
                     offset: Duration::ZERO,
+                    origin: base,
                 }
             })
             .collect();
@@ -494,7 +501,7 @@ impl World {
                 curve: Vec::new(),
                 violations: Vec::new(),
             },
-            base: Instant::now(),
+            base,
             now: Duration::ZERO,
             queue: EventQueue::default(),
             next_ev: 0,
@@ -675,23 +682,23 @@ impl World {
     /// What the clock of `slot`'s host reads now.
     fn at(&self, slot: usize) -> Instant {
         let h = &self.hosts[self.slots[slot].host];
-        self.base + h.offset + scale(self.now, h.rate)
+        h.origin + scale(self.now, h.rate)
     }
 
-    /// The simulated time at which `slot`'s host clock reads `t` (now, if that has passed).
-    fn when(&self, slot: usize, t: Instant) -> Time {
+    /// The simulated time at which `slot`'s host clock reads `t` (it may have passed).
+    fn when_raw(&self, slot: usize, t: Instant) -> Time {
         let h = &self.hosts[self.slots[slot].host];
-        let local = t.saturating_duration_since(self.base + h.offset);
+        let local = t.saturating_duration_since(h.origin);
         let mut g = if h.rate == 1.0 {
             local
         } else {
             Duration::from_nanos((nanos(local) as f64 / h.rate).ceil() as u64)
         };
         // Rounding must never wake a node before its deadline has come on its own clock.
-        while self.base + h.offset + scale(g, h.rate) < t {
+        while h.origin + scale(g, h.rate) < t {
             g += Duration::from_nanos(1);
         }
-        g.max(self.now)
+        g
     }
 
     fn violation(&mut self, what: String) {
@@ -849,6 +856,7 @@ impl World {
             deferred: Vec::new(),
             links: HashMap::default(),
             num,
+            wake_memo: None,
             groups: BTreeSet::new(),
             seq: 0,
             scheduled: None,
@@ -1016,11 +1024,22 @@ impl World {
         ]
         .into_iter()
         .flatten()
-        .min()
-        .map(|t| self.when(slot, t).max(now));
+        .min();
+        let memo = p.wake_memo;
+        let Some(local) = next else {
+            return;
+        };
+        // The same deadline as last time (most calls: the heart's next deadline moves far less
+        // often than it is asked for) maps to the same simulated time.
+        let raw = match memo {
+            Some((t, g)) if t == local => g,
+            _ => self.when_raw(slot, local),
+        };
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
+        p.wake_memo = Some((local, raw));
+        let next = Some(raw.max(now));
         if let Some(t) = next {
             if p.scheduled.is_none_or(|s| t < s || s < now) {
                 p.scheduled = Some(t);
@@ -1817,9 +1836,11 @@ impl World {
             Fault::ClockJump(host, by) => {
                 // Every process on the host finds its deadlines passed at once.
                 self.hosts[host].offset += by;
+                self.hosts[host].origin = self.base + self.hosts[host].offset;
                 for slot in self.hosts[host].slots.clone() {
                     if let Some(p) = self.slots[slot].proc.as_mut() {
                         p.scheduled = None;
+                        p.wake_memo = None;
                     }
                     self.reschedule(slot);
                 }
