@@ -376,8 +376,8 @@ struct Facts {
 struct Fanout {
     from: Ipv4Addr,
     data: Bytes,
-    /// (arrival, sequence number, receiving host)
-    deliveries: Vec<(Time, u64, usize)>,
+    /// (arrival in nanoseconds, sequence number, receiving host)
+    deliveries: Vec<(u64, u64, usize)>,
     /// The next delivery to make.
     next: usize,
 }
@@ -398,7 +398,11 @@ struct World {
     fanouts: Vec<Option<Fanout>>,
     fanout_free: Vec<u32>,
     /// A cleared deliveries vector for the next broadcast.
-    spare_deliveries: Vec<(Time, u64, usize)>,
+    spare_deliveries: Vec<(u64, u64, usize)>,
+    /// Reused buffers of [`World::rv_deliver`]: the frames taken off a connection, the inputs
+    /// a client made of them.
+    rv_scratch: Vec<Bytes>,
+    rv_inputs: Vec<Input>,
     next_link: u64,
     conns: HashMap<u64, RvConn>,
     next_conn: u64,
@@ -513,6 +517,8 @@ impl World {
             fanouts: Vec::new(),
             fanout_free: Vec::new(),
             spare_deliveries: Vec::new(),
+            rv_scratch: Vec::new(),
+            rv_inputs: Vec::new(),
             next_link: 1,
             conns: HashMap::default(),
             next_conn: 1,
@@ -1558,11 +1564,13 @@ impl World {
         let Some(c) = self.conns.get_mut(&cid) else {
             return;
         };
-        let data: Vec<Bytes> = if to_agent {
-            c.to_agent.drain(..).collect()
+        // A reused vector: collecting a fresh one was an allocation per delivery.
+        let mut data = std::mem::take(&mut self.rv_scratch);
+        if to_agent {
+            data.extend(c.to_agent.drain(..));
         } else {
-            c.to_client.drain(..).collect()
-        };
+            data.extend(c.to_client.drain(..));
+        }
         let closing = c.closing;
         if to_agent {
             if let Some(a) = self.slots[slot]
@@ -1578,6 +1586,8 @@ impl World {
                     a.on_closed(ConnId(cid));
                 }
             }
+            data.clear();
+            self.rv_scratch = data;
             if closing {
                 self.side_done(cid, true);
             }
@@ -1587,7 +1597,7 @@ impl World {
             // again, as nothing else woke the agent).
             self.reschedule(slot);
         } else {
-            let mut inputs = Vec::new();
+            let mut inputs = std::mem::take(&mut self.rv_inputs);
             let mut garbled = false;
             let mut stale = false;
             if let Some(p) = self.slots[slot].proc.as_mut() {
@@ -1603,9 +1613,12 @@ impl World {
                     let _ = p.client.take_notes();
                 }
             }
-            for i in inputs {
+            data.clear();
+            self.rv_scratch = data;
+            for i in inputs.drain(..) {
                 self.input(slot, i);
             }
+            self.rv_inputs = inputs;
             if stale && closing {
                 self.side_done(cid, false);
             } else if closing || garbled {
@@ -1722,15 +1735,17 @@ impl World {
                 // The sequence number this delivery's own event would have had.
                 let n = self.next_ev;
                 self.next_ev += 1;
-                deliveries.push((self.now + d, n, h));
+                deliveries.push((nanos(self.now + d), n, h));
             }
         }
         if deliveries.is_empty() {
             self.spare_deliveries = deliveries;
             return;
         }
-        deliveries.sort_unstable_by_key(|&(at, n, _)| (at, n));
+        // (time, sequence) pairs are unique, so the host never decides the order.
+        deliveries.sort_unstable();
         let (at, n, _) = deliveries[0];
+        let at = Duration::from_nanos(at);
         let fanout = Fanout {
             from: from_ip,
             data,
@@ -1761,7 +1776,7 @@ impl World {
         let from = f.from;
         let data = if let Some(&(at, n, _)) = f.deliveries.get(f.next) {
             let data = f.data.clone();
-            self.queue.push(at, n, Ev::Fanout(id));
+            self.queue.push(Duration::from_nanos(at), n, Ev::Fanout(id));
             data
         } else {
             let Some(mut f) = self.fanouts[id as usize].take() else {
