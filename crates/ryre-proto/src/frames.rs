@@ -85,6 +85,12 @@ impl Frames {
         &self.content
     }
 
+    /// Takes the content frames out (moved, not cloned), leaving none: for a transport that
+    /// hands frame 1 and the content to the receiving heart separately (the simulator).
+    pub fn take_content(&mut self) -> Content {
+        std::mem::take(&mut self.content)
+    }
+
     /// How many frames.
     pub fn len(&self) -> usize {
         1 + self.content.len()

@@ -781,7 +781,21 @@ impl NodeState {
 
     fn beacon_endpoint(from: IpAddr, port: u16) -> String {
         match from {
-            IpAddr::V4(ip) => format!("tcp://{ip}:{port}"),
+            // What `format!("tcp://{ip}:{port}")` gives, without the formatting machinery (once
+            // per new peer: 3 % of a 300-node join).
+            IpAddr::V4(ip) => {
+                let mut s = String::with_capacity(27);
+                s.push_str("tcp://");
+                for (i, o) in ip.octets().into_iter().enumerate() {
+                    if i > 0 {
+                        s.push('.');
+                    }
+                    push_decimal(&mut s, u32::from(o));
+                }
+                s.push(':');
+                push_decimal(&mut s, u32::from(port));
+                s
+            }
             IpAddr::V6(ip) => format!("tcp://[{ip}]:{port}"),
         }
     }
@@ -1434,6 +1448,44 @@ impl NodeState {
         }
         Ok(())
     }
+}
+
+/// Appends `n` in decimal (no leading zeros), as `{n}` formats it.
+fn push_decimal(s: &mut String, n: u32) {
+    let mut buf = [0u8; 10];
+    let mut i = buf.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &b in &buf[i..] {
+        s.push(char::from(b));
+    }
+}
+
+#[cfg(test)]
+#[test]
+fn beacon_endpoint_formats_as_format_does() {
+    use std::net::{Ipv4Addr, Ipv6Addr};
+    for (ip, port) in [
+        (Ipv4Addr::new(0, 0, 0, 0), 0u16),
+        (Ipv4Addr::new(10, 0, 3, 232), 40000),
+        (Ipv4Addr::new(255, 255, 255, 255), 65535),
+        (Ipv4Addr::new(192, 168, 1, 9), 5670),
+        (Ipv4Addr::new(1, 20, 100, 200), 9),
+    ] {
+        assert_eq!(
+            NodeState::beacon_endpoint(IpAddr::V4(ip), port),
+            format!("tcp://{ip}:{port}")
+        );
+    }
+    let v6 = IpAddr::V6(Ipv6Addr::LOCALHOST);
+    assert_eq!(NodeState::beacon_endpoint(v6, 1), "tcp://[::1]:1");
 }
 
 mod command;
