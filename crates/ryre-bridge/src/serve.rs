@@ -137,7 +137,16 @@ pub(crate) async fn serve(
                     tokio::spawn(async move {
                         let hs =
                             tokio::time::timeout(Duration::from_secs(1), acceptor.accept(stream));
-                        if let Ok(Ok(tls)) = hs.await {
+                        if let Ok(Ok(mut tls)) = hs.await {
+                            // Take the request first (its first read, within a second): an
+                            // HTTP client reads an answer that comes before its request as a
+                            // broken connection, not as the 503.
+                            let mut head = [0u8; 8192];
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(1),
+                                tokio::io::AsyncReadExt::read(&mut tls, &mut head),
+                            )
+                            .await;
                             refuse(tls, max).await;
                         }
                     });

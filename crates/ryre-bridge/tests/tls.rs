@@ -394,6 +394,41 @@ async fn a_self_signed_certificate_is_pinned_by_its_fingerprint() {
     tb.shutdown().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_connection_limit_the_503_comes_inside_tls() {
+    let (cert, key) = test_certificate("test bridge");
+    let port = free_udp_port();
+    let config = BridgeConfig {
+        tls: Some(tls_from(&cert, &key)),
+        max_connections: 1,
+        ..BridgeConfig::default()
+    };
+    let tb = TlsBridge::start(port, config).await;
+    // One busy connection: an event stream.
+    let r = trusting_client(&cert, tb.addr)
+        .get(tb.at("/api/v1/events"))
+        .send()
+        .await
+        .expect("GET events");
+    let mut sse = SseReader::new(r);
+    sse.expect("ready").await;
+    // A second client gets the reason as HTTPS.
+    let r = trusting_client(&cert, tb.addr)
+        .get(tb.at("/api/v1/node"))
+        .send()
+        .await
+        .expect("a 503 over TLS");
+    let v = assert_problem(r, 503, "too-many-connections").await;
+    assert!(
+        v["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("at most 1")),
+        "{v}"
+    );
+    drop(sse);
+    tb.shutdown().await;
+}
+
 fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).expect("write");
