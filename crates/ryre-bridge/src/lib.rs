@@ -9,7 +9,8 @@
 //! With [`BridgeConfig::services`] it also hosts a services watcher (its own node,
 //! `<bridge>-services`) that follows the timer service from what the mesh carries (HELLO
 //! headers, ticks) and serves it as `/api/v1/services/timer` and `/api/v1/services/events`.
-//! Errors are RFC 9457 `application/problem+json`.
+//! Errors are RFC 9457 `application/problem+json`. With [`BridgeConfig::tls`] (a
+//! [`TlsConfig`]: PEM files or an ephemeral self-signed certificate) it serves HTTPS only.
 //!
 //! ```no_run
 //! use ryre::Node;
