@@ -1,7 +1,7 @@
 // Browser test of the ryre dashboard: Debian's chromium, headless, driven by playwright-core.
 // Real processes on loopback only: `ryre bridge`, a second `ryre node`, `ryre log emit`,
 // `ryre timer serve` and a pipeline (`ryre pipeline collect`, three `ryre pipeline worker`,
-// `ryre pipeline run`), with an OS-chosen UDP beacon port and an OS-chosen HTTP port. Every wait
+// `ryre pipeline run`) and an HTTPS bridge (`--tls-self-signed`), with an OS-chosen UDP beacon port and an OS-chosen HTTP port. Every wait
 // is bounded; every child is killed on exit.
 //
 // Environment: RYRE_BIN (the ryre binary), PLAYWRIGHT_DIR (where playwright-core is installed),
@@ -362,13 +362,65 @@ async function step(name, fn) {
       }
     });
 
+    await step("over HTTPS (--tls-self-signed, --token) the dashboard goes live in a browser pinning the printed key, and its shout arrives; an unpinned browser refuses the certificate", async () => {
+      const tlsPort = await freeUdpPort();
+      const secure = new Proc("bridge-tls", ["bridge", "--json", "--listen", "127.0.0.1:0",
+        "--interface", "lo", "--port", String(tlsPort), "--interval", "100", "--name", "secure",
+        "--no-logs", "--no-services", "--tls-self-signed", "--token", "br0wser", "--join", "chat"]);
+      const tlsPeer = new Proc("tls-peer", ["node", "--json", "--interface", "lo", "--port",
+        String(tlsPort), "--interval", "100", "--name", "tls-peer", "--join", "chat"]);
+      let pinned;
+      try {
+        const l = await secure.expectJson("LISTENING", (v) => v.event === "LISTENING");
+        if (!l.url.startsWith("https://")) throw new Error(`not an https URL: ${l.url}`);
+        // The first browser trusts nothing extra: the self-signed certificate is refused.
+        const unpinned = await browser.newPage();
+        let refused = "";
+        try {
+          await unpinned.goto(l.url, { timeout: WAIT });
+        } catch (e) {
+          refused = String(e);
+        } finally {
+          await unpinned.close();
+        }
+        if (!refused.includes("ERR_CERT")) throw new Error(`an unpinned browser loaded the page: ${refused}`);
+        // A browser pinning the public key the bridge printed.
+        pinned = await chromium.launch({
+          executablePath: CHROMIUM,
+          args: ["--headless", "--no-sandbox", "--disable-gpu",
+            `--ignore-certificate-errors-spki-list=${l.tls.spki_sha256}`],
+          timeout: WAIT,
+        });
+        const tp = await pinned.newPage({ viewport: { width: 1400, height: 900 } });
+        tp.setDefaultTimeout(WAIT);
+        tp.on("pageerror", (e) => pageErrors.push(String(e)));
+        await tp.goto(`${l.url}#token=br0wser`);
+        await tp.waitForSelector('#status[data-state="live"]');
+        const self = await tp.textContent("#self");
+        if (!self.includes("secure")) throw new Error(`own node not shown: ${self}`);
+        await tlsPeer.expectJson("STARTED", (v) => v.event === "STARTED");
+        await tp.waitForSelector('.peer[data-name="tls-peer"] .groups:has-text("chat")');
+        const text = `over https ${Date.now()}`;
+        await tp.selectOption("#send-kind", "shout");
+        await tp.fill("#send-group", "chat");
+        await tp.fill("#send-text", text);
+        await tp.click("#send-button");
+        await tlsPeer.expectJson("the SHOUT", (v) => v.event === "SHOUT" && v.content === text);
+        await tp.screenshot({ path: path.join(SHOTS, "dashboard-https.png") });
+      } finally {
+        if (pinned) await pinned.close();
+        await tlsPeer.stop().catch(() => tlsPeer.child.kill("SIGKILL"));
+        await secure.stop().catch(() => secure.child.kill("SIGKILL"));
+      }
+    });
+
     if (pageErrors.length) throw new Error(`errors in the page: ${pageErrors.join("; ")}`);
   } finally {
     await browser.close();
     await bridge.stop().catch(() => {});
   }
   clearTimeout(watchdog);
-  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-logs.png, dashboard-timer.png, dashboard-pipeline-running.png, dashboard-pipeline.png, dashboard-gone.png`);
+  console.log(`screenshots: ${path.join(SHOTS, "dashboard.png")}, dashboard-logs.png, dashboard-timer.png, dashboard-pipeline-running.png, dashboard-pipeline.png, dashboard-gone.png, dashboard-https.png`);
   console.log(`${passed} passed, 0 failed`);
   process.exit(0);
 })().catch((e) => {

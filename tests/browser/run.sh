@@ -3,7 +3,7 @@
 # Expects chromium at /usr/bin/chromium and playwright-core under $PLAYWRIGHT_DIR (default
 # target/browser-node); scripts/test-bridge.sh installs both. Saves target/dashboard.png,
 # target/dashboard-logs.png, target/dashboard-timer.png, target/dashboard-pipeline-running.png,
-# target/dashboard-pipeline.png and target/dashboard-gone.png.
+# target/dashboard-pipeline.png, target/dashboard-gone.png and target/dashboard-https.png.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export RYRE_BIN="${RYRE_BIN:-$PWD/target/debug/ryre}"

@@ -12,6 +12,10 @@
 //!   for S seconds to a group the bridge is in; every client must get every shout. The bridge's
 //!   CPU time (from /proc) over that time is reported.
 //!
+//! - With `--tls`: every round also runs the same POSTs and WebSocket commands against a second
+//!   bridge child served over HTTPS (`ryre bridge --tls-self-signed`, the client trusting the
+//!   certificate it prints), and reports HTTPS/HTTP ratios of the same rounds.
+//!
 //! Everything is on loopback: beacons on `lo` with an OS-chosen UDP port, HTTP on 127.0.0.1
 //! with an OS-chosen port. Every wait is bounded and the child is killed on exit.
 
@@ -49,6 +53,8 @@ pub struct BridgeOptions {
     pub sse_rate: u32,
     /// Seconds of fan-out.
     pub sse_secs: u32,
+    /// Also measure the bridge over HTTPS (same rounds; ratios to plain HTTP).
+    pub tls: bool,
     /// Print one JSON object with every number.
     pub json: bool,
 }
@@ -65,12 +71,14 @@ fn free_udp_port() -> Result<u16, BenchError> {
 struct BridgeProc {
     child: Child,
     url: String,
+    /// The certificate (PEM) of a bridge served over HTTPS.
+    cert: Option<String>,
 }
 
 impl BridgeProc {
     /// `ryre bridge` of this binary, or of the `ryre` binary named by `RYRE_BENCH_BRIDGE` (to
     /// measure another build's bridge against the same client and baseline).
-    fn start(port: u16, join: &[&str]) -> Result<BridgeProc, BenchError> {
+    fn start(port: u16, join: &[&str], tls: bool) -> Result<BridgeProc, BenchError> {
         let exe = match std::env::var_os("RYRE_BENCH_BRIDGE") {
             Some(p) => std::path::PathBuf::from(p),
             None => crate::ryre_exe().map_err(rt_err)?,
@@ -89,6 +97,9 @@ impl BridgeProc {
         .args(["--client-buffer", "65536"]);
         for g in join {
             cmd.args(["--join", g]);
+        }
+        if tls {
+            cmd.arg("--tls-self-signed");
         }
         BridgeProc::spawn(cmd.stdin(Stdio::null()))
     }
@@ -112,6 +123,7 @@ impl BridgeProc {
         let mut proc = BridgeProc {
             child,
             url: String::new(),
+            cert: None,
         };
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -132,6 +144,7 @@ impl BridgeProc {
             .ok_or_else(|| BenchError::Runtime(format!("unexpected start line {line}")))?
             .trim_end_matches('/')
             .to_string();
+        proc.cert = v["tls"]["certificate"].as_str().map(str::to_string);
         Ok(proc)
     }
 
@@ -292,12 +305,67 @@ async fn ws_shouts(
     ws_url: &str,
     size: usize,
     count: u32,
+    cert: Option<&str>,
 ) -> Result<(Instant, Instant), BenchError> {
+    match cert {
+        None => {
+            let (ws, _) = tokio_tungstenite::connect_async(ws_url)
+                .await
+                .map_err(rt_err)?;
+            ws_shouts_on(ws, size, count).await
+        }
+        Some(pem) => {
+            let (host, port) = ws_url
+                .trim_start_matches("wss://")
+                .split('/')
+                .next()
+                .and_then(|a| a.rsplit_once(':'))
+                .ok_or_else(|| BenchError::Runtime(format!("bad URL {ws_url}")))?;
+            let tcp = tokio::net::TcpStream::connect(format!("{host}:{port}"))
+                .await
+                .map_err(rt_err)?;
+            let _ = tcp.set_nodelay(true);
+            let name = rustls_pki_types::ServerName::try_from(host.to_string()).map_err(rt_err)?;
+            let tls = tokio_rustls::TlsConnector::from(client_tls(pem)?)
+                .connect(name, tcp)
+                .await
+                .map_err(rt_err)?;
+            let (ws, _) = tokio_tungstenite::client_async(ws_url, tls)
+                .await
+                .map_err(rt_err)?;
+            ws_shouts_on(ws, size, count).await
+        }
+    }
+}
+
+/// A rustls client configuration (the `ring` provider) trusting exactly `pem`.
+fn client_tls(pem: &str) -> Result<Arc<rustls::ClientConfig>, BenchError> {
+    use rustls_pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls_pki_types::CertificateDer::pem_slice_iter(pem.as_bytes()) {
+        roots.add(c.map_err(rt_err)?).map_err(rt_err)?;
+    }
+    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(rt_err)?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// The shouts of [`ws_shouts`] on an open WebSocket.
+async fn ws_shouts_on<S>(
+    ws: tokio_tungstenite::WebSocketStream<S>,
+    size: usize,
+    count: u32,
+) -> Result<(Instant, Instant), BenchError>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+{
     use futures_util::SinkExt;
     use tokio_tungstenite::tungstenite::Message;
-    let (ws, _) = tokio_tungstenite::connect_async(ws_url)
-        .await
-        .map_err(rt_err)?;
     let (mut tx, mut rx) = ws.split();
     // The bridge greets with READY first.
     match tokio::time::timeout(STALL, rx.next()).await {
@@ -345,12 +413,18 @@ async fn ws_shouts(
 
 /// An HTTP client of `connections` keep-alive connections (the same for the bridge and the
 /// bare baseline).
-fn http_client(connections: u32) -> Result<reqwest::Client, BenchError> {
-    reqwest::Client::builder()
+fn http_client(connections: u32, cert: Option<&str>) -> Result<reqwest::Client, BenchError> {
+    let mut b = reqwest::Client::builder()
         .pool_max_idle_per_host(connections as usize)
-        .timeout(STALL)
-        .build()
-        .map_err(rt_err)
+        .timeout(STALL);
+    if let Some(pem) = cert {
+        b = b
+            .use_rustls_tls()
+            .tls_built_in_root_certs(false)
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).map_err(rt_err)?)
+            .https_only(true);
+    }
+    b.build().map_err(rt_err)
 }
 
 /// One warm-up POST per connection (each must get 204).
@@ -433,7 +507,7 @@ fn bare_round(
     let url = format!("{}/api/v1/groups/bench/messages", bare.url);
     let body = Bytes::from(vec![b'x'; size]);
     rt.block_on(async move {
-        let client = http_client(connections)?;
+        let client = http_client(connections, None)?;
         warm_up(&client, &url, connections).await?;
         let (cpu0, own0) = (bare.cpu_secs()?, self_cpu_secs());
         let start = Instant::now();
@@ -458,19 +532,29 @@ fn http_round(
     size: usize,
     count: u32,
     connections: u32,
+    tls: bool,
 ) -> Result<HttpRound, BenchError> {
-    let bridge = BridgeProc::start(port, &[])?;
+    let bridge = BridgeProc::start(port, &[], tls)?;
+    if tls && bridge.cert.is_none() {
+        return Err(BenchError::Runtime(
+            "the bridge printed no TLS certificate".into(),
+        ));
+    }
     let rx = Receiver::start(loopback_node("bench-rx", port)?);
     rx.node.join("bench")?;
     let url = format!("{}/api/v1/groups/bench/messages", bridge.url);
     let peers_url = format!("{}/api/v1/peers/{}", bridge.url, rx.node.uuid());
     let ws_url = format!(
         "{}/api/v1/ws?type=JOIN",
-        bridge.url.replacen("http://", "ws://", 1)
+        bridge
+            .url
+            .replacen("https://", "wss://", 1)
+            .replacen("http://", "ws://", 1)
     );
+    let cert = bridge.cert.clone();
     let body = Bytes::from(vec![b'x'; size]);
     rt.block_on(async move {
-        let client = http_client(connections)?;
+        let client = http_client(connections, cert.as_deref())?;
         // Wait until the bridge's node has the receiver in the group.
         let deadline = Instant::now() + STALL;
         loop {
@@ -506,7 +590,7 @@ fn http_round(
         let http_cpu = bridge.cpu_secs()? - cpu0;
         let http_cpu_all = http_cpu + self_cpu_secs() - own0;
         let (cpu0, own0) = (bridge.cpu_secs()?, self_cpu_secs());
-        let (ws_start, ws_end) = ws_shouts(&ws_url, size, count).await?;
+        let (ws_start, ws_end) = ws_shouts(&ws_url, size, count, cert.as_deref()).await?;
         let ws_end = ws_end.max(tokio::task::block_in_place(|| {
             rx.wait_for(warmed + 2 * u64::from(count))
         })?);
@@ -539,7 +623,7 @@ fn sse_fanout(
     rate: u32,
     secs: u32,
 ) -> Result<FanOut, BenchError> {
-    let bridge = BridgeProc::start(port, &["fan"])?;
+    let bridge = BridgeProc::start(port, &["fan"], false)?;
     let tx = loopback_node("bench-fan", port)?;
     tx.join("fan")?;
     let events_url = format!("{}/api/v1/events?type=SHOUT", bridge.url);
@@ -717,6 +801,11 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
     let (mut api_cpu, mut bare_cpu, mut http_cpu, mut ws_cpu) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let per = |secs: f64| secs / f64::from(a.count) * 1e6;
+    // With --tls: the HTTPS bridge of each round, and its ratios to the plain one.
+    let (mut tls_rates, mut tls_p50s, mut tls_p99s, mut tls_ws_rates) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut tls_ratios, mut tls_ws_ratios, mut tls_cpu_per_req, mut tls_cpu, mut tls_ws_cpu) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..a.rounds {
         let (d, cpu) = api_round(free_udp_port()?, size, a.count)?;
         api_rates.push(f64::from(a.count) / d.as_secs_f64());
@@ -726,7 +815,7 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         bare_p50s.push(percentile(&b.latencies, 50.0).as_secs_f64() * 1e6);
         bare_cpu_per_req.push(b.cpu / f64::from(a.count) * 1e6);
         bare_cpu.push(per(b.cpu_all));
-        let h = http_round(&rt, free_udp_port()?, size, a.count, a.connections)?;
+        let h = http_round(&rt, free_udp_port()?, size, a.count, a.connections, false)?;
         http_rates.push(f64::from(a.count) / h.elapsed.as_secs_f64());
         p50s.push(percentile(&h.latencies, 50.0).as_secs_f64() * 1e6);
         p99s.push(percentile(&h.latencies, 99.0).as_secs_f64() * 1e6);
@@ -753,6 +842,29 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
                 ws_rates[r],
                 ws_ratios[r]
             );
+        }
+        if a.tls {
+            let t = http_round(&rt, free_udp_port()?, size, a.count, a.connections, true)?;
+            let rate = f64::from(a.count) / t.elapsed.as_secs_f64();
+            let ws_rate = f64::from(a.count) / t.ws_elapsed.as_secs_f64();
+            tls_rates.push(rate);
+            tls_p50s.push(percentile(&t.latencies, 50.0).as_secs_f64() * 1e6);
+            tls_p99s.push(percentile(&t.latencies, 99.0).as_secs_f64() * 1e6);
+            tls_ws_rates.push(ws_rate);
+            tls_ratios.push(rate / http_rates[r]);
+            tls_ws_ratios.push(ws_rate / ws_rates[r]);
+            tls_cpu_per_req.push(t.http_cpu / f64::from(a.count) * 1e6);
+            tls_cpu.push(per(t.http_cpu_all));
+            tls_ws_cpu.push(per(t.ws_cpu_all));
+            if !a.json {
+                eprintln!(
+                    "round {}: https bridge {rate:.0} req/s = {:.3} of http, wss {ws_rate:.0} \
+                     shouts/s = {:.3} of ws",
+                    round + 1,
+                    tls_ratios[r],
+                    tls_ws_ratios[r]
+                );
+            }
         }
     }
     let (api, bare, http) = (median(&api_rates), median(&bare_rates), median(&http_rates));
@@ -803,6 +915,18 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
                 "ws": ws_c,
             },
         });
+        if a.tls {
+            v["tls"] = json!({
+                "https_requests_per_sec": median(&tls_rates),
+                "ratio_https_to_http": median(&tls_ratios),
+                "https_p50_us": median(&tls_p50s),
+                "https_p99_us": median(&tls_p99s),
+                "https_bridge_cpu_us_per_request": median(&tls_cpu_per_req),
+                "wss_shouts_per_sec": median(&tls_ws_rates),
+                "ratio_wss_to_ws": median(&tls_ws_ratios),
+                "cpu_us_per_message": {"https": median(&tls_cpu), "wss": median(&tls_ws_cpu)},
+            });
+        }
         if let Some(f) = &fan {
             v["sse"] = json!({
                 "clients": f.clients,
@@ -842,6 +966,24 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
             if http_c > 0.0 { bare_c / http_c } else { 0.0 },
             if ws_c > 0.0 { api_c / ws_c } else { 0.0 },
         ));
+        if a.tls {
+            print_line(&format!(
+                "over HTTPS (TLS 1.3, same rounds): POST {:.0} req/s = ratio {:.3} of HTTP \
+                 (median of per-round ratios), p50 {:.0} us, p99 {:.0} us, bridge CPU {:.1} us \
+                 per request; WebSocket over TLS {:.0} shouts/s = ratio {:.3} of plain; CPU per \
+                 message, all processes: POST {:.2} us (HTTP {http_c:.2}), wss {:.2} us (ws \
+                 {ws_c:.2})",
+                median(&tls_rates),
+                median(&tls_ratios),
+                median(&tls_p50s),
+                median(&tls_p99s),
+                median(&tls_cpu_per_req),
+                median(&tls_ws_rates),
+                median(&tls_ws_ratios),
+                median(&tls_cpu),
+                median(&tls_ws_cpu),
+            ));
+        }
         if let Some(f) = &fan {
             let expected = f.shouts * u64::from(f.clients);
             print_line(&format!(

@@ -9,7 +9,8 @@
 //! With [`BridgeConfig::services`] it also hosts a services watcher (its own node,
 //! `<bridge>-services`) that follows the timer service from what the mesh carries (HELLO
 //! headers, ticks) and serves it as `/api/v1/services/timer` and `/api/v1/services/events`.
-//! Errors are RFC 9457 `application/problem+json`.
+//! Errors are RFC 9457 `application/problem+json`. With [`BridgeConfig::tls`] (a
+//! [`TlsConfig`]: PEM files or an ephemeral self-signed certificate) it serves HTTPS only.
 //!
 //! ```no_run
 //! use ryre::Node;
@@ -42,6 +43,7 @@ mod problem;
 mod serve;
 mod services;
 mod stream;
+pub mod tls;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -61,6 +63,7 @@ pub use logs::{LogsConfig, MAX_N as MAX_LOG_RECORDS, RATE_HISTORY_SECS};
 pub use openapi::{openapi_document, routes, Route};
 pub use problem::{ApiProblem, PROBLEM_JSON};
 pub use services::SNAPSHOT_INTERVAL;
+pub use tls::{TlsConfig, TlsError};
 
 /// Errors of setting up a bridge.
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +80,9 @@ pub enum Error {
     /// The services watcher could not start.
     #[error("starting the services watcher: {0}")]
     Services(String),
+    /// The TLS certificate or key cannot be used.
+    #[error("TLS: {0}")]
+    Tls(#[from] TlsError),
     /// Serving failed.
     #[error("serving HTTP: {0}")]
     Io(#[from] std::io::Error),
@@ -114,6 +120,10 @@ pub struct BridgeConfig {
     /// place of the oldest idle one (a half-sent request, an idle keep-alive); when all are
     /// busy (requests in flight, event streams, WebSockets) it gets 503 with the reason.
     pub max_connections: usize,
+    /// Serve HTTPS with this certificate and key ([`TlsConfig`]); `None` (the default): plain
+    /// HTTP. With TLS, a connection that does not complete a TLS handshake within the header
+    /// timeout is closed, and plain HTTP on the port is never served.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Default for BridgeConfig {
@@ -129,6 +139,7 @@ impl Default for BridgeConfig {
             body_timeout: Duration::from_secs(30),
             idle_timeout: Duration::from_secs(60),
             max_connections: 512,
+            tls: None,
         }
     }
 }
@@ -378,8 +389,9 @@ impl Bridge {
         router
     }
 
-    /// Serves HTTP on `listener` until `shutdown` completes, then stops the bridge (see
-    /// [`Bridge::stop`]) and waits up to 5 s for open requests to finish.
+    /// Serves HTTP (HTTPS with [`BridgeConfig::tls`]) on `listener` until `shutdown` completes,
+    /// then stops the bridge (see [`Bridge::stop`]) and waits up to 5 s for open requests to
+    /// finish.
     pub async fn serve(
         &self,
         listener: tokio::net::TcpListener,
@@ -393,6 +405,7 @@ impl Bridge {
             idle_timeout: c.idle_timeout,
             max_connections: c.max_connections,
         };
+        let tls = c.tls.as_ref().map(TlsConfig::acceptor);
         let shutdown = async move {
             shutdown.await;
             this.stop().await;
@@ -401,6 +414,7 @@ impl Bridge {
             self.router(),
             listener,
             limits,
+            tls,
             shutdown,
             Duration::from_secs(5),
         )

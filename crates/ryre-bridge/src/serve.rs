@@ -12,6 +12,10 @@
 //!   the reason, and the connection closes.
 //!
 //! A WebSocket keeps its slot until it closes: the slot is released when the socket is dropped.
+//!
+//! With TLS, an admitted connection must complete its handshake within the header timeout (an
+//! evictable, idle slot meanwhile); then HTTP runs inside it as above. A connection over the
+//! limit gets its 503 inside TLS too (after a handshake of at most a second).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -35,6 +39,7 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
 use crate::problem::ApiProblem;
@@ -89,6 +94,7 @@ pub(crate) async fn serve(
     router: Router,
     listener: TcpListener,
     limits: Limits,
+    tls: Option<TlsAcceptor>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
 ) -> io::Result<()> {
@@ -120,11 +126,32 @@ pub(crate) async fn serve(
                     wake,
                     stop: stop_rx.clone(),
                 };
-                tokio::spawn(conn.run(stream));
+                tokio::spawn(conn.run(stream, tls.clone()));
             }
-            None => {
-                tokio::spawn(refuse(stream, limits.max_connections));
-            }
+            None => match tls.clone() {
+                None => {
+                    tokio::spawn(refuse(stream, limits.max_connections));
+                }
+                Some(acceptor) => {
+                    let max = limits.max_connections;
+                    tokio::spawn(async move {
+                        let hs =
+                            tokio::time::timeout(Duration::from_secs(1), acceptor.accept(stream));
+                        if let Ok(Ok(mut tls)) = hs.await {
+                            // Take the request first (its first read, within a second): an
+                            // HTTP client reads an answer that comes before its request as a
+                            // broken connection, not as the 503.
+                            let mut head = [0u8; 8192];
+                            let _ = tokio::time::timeout(
+                                Duration::from_secs(1),
+                                tokio::io::AsyncReadExt::read(&mut tls, &mut head),
+                            )
+                            .await;
+                            refuse(tls, max).await;
+                        }
+                    });
+                }
+            },
         }
     }
     drop(listener);
@@ -173,7 +200,7 @@ fn admit(table: &Shared, max: usize) -> Option<(u64, Arc<Notify>, Arc<Notify>)> 
 }
 
 /// Answers a connection over the limit with 503 and closes it.
-async fn refuse(mut stream: TcpStream, max: usize) {
+async fn refuse(mut stream: impl AsyncWrite + Unpin, max: usize) {
     let body = serde_json::to_string(
         &ApiProblem::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -212,14 +239,40 @@ struct Conn {
 }
 
 impl Conn {
-    async fn run(mut self, stream: TcpStream) {
-        let io = TokioIo::new(Tracked {
-            stream,
-            release: Release {
-                id: self.id,
-                table: self.table.clone(),
+    /// Serves the connection: over TLS after its handshake when `tls` is set.
+    async fn run(mut self, stream: TcpStream, tls: Option<TlsAcceptor>) {
+        let release = Release {
+            id: self.id,
+            table: self.table.clone(),
+        };
+        let Some(acceptor) = tls else {
+            return self.serve(stream, release).await;
+        };
+        // The handshake has the header timeout; an eviction or the stop ends it too.
+        let handshake = tokio::time::timeout(self.limits.header_timeout, acceptor.accept(stream));
+        let stream = tokio::select! {
+            r = handshake => match r {
+                Ok(Ok(s)) => s,
+                Ok(Err(e)) => {
+                    tracing::debug!(error = %e, "bridge: TLS handshake failed");
+                    return;
+                }
+                Err(_) => {
+                    tracing::debug!("bridge: TLS handshake timed out");
+                    return;
+                }
             },
-        });
+            () = self.evict.notified() => return,
+            _ = self.stop.changed() => return,
+        };
+        self.serve(stream, release).await;
+    }
+
+    async fn serve<S>(mut self, stream: S, release: Release)
+    where
+        S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    {
+        let io = TokioIo::new(Tracked { stream, release });
         let (id, table, router, body_timeout) = (
             self.id,
             self.table.clone(),
@@ -434,13 +487,14 @@ impl Drop for Release {
     }
 }
 
-/// The TCP stream of an admitted connection; its slot lives as long as it does.
-struct Tracked {
-    stream: TcpStream,
+/// The stream (TCP, or TLS over TCP) of an admitted connection; its slot lives as long as it
+/// does.
+struct Tracked<S> {
+    stream: S,
     release: Release,
 }
 
-impl AsyncRead for Tracked {
+impl<S: AsyncRead + Unpin> AsyncRead for Tracked<S> {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -462,7 +516,7 @@ impl AsyncRead for Tracked {
     }
 }
 
-impl AsyncWrite for Tracked {
+impl<S: AsyncWrite + Unpin> AsyncWrite for Tracked<S> {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,

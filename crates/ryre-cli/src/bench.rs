@@ -282,6 +282,10 @@ pub struct BridgeBenchArgs {
     #[arg(long, value_name = "S", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..=600))]
     pub sse_secs: u32,
+    /// Also measure the bridge over HTTPS (`ryre bridge --tls-self-signed`) in the same rounds:
+    /// POSTs and WebSocket commands, as ratios to plain HTTP.
+    #[arg(long)]
+    pub tls: bool,
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
@@ -449,6 +453,7 @@ impl From<BridgeBenchArgs> for ryre_bench::bridge::BridgeOptions {
             sse_clients: a.sse_clients,
             sse_rate: a.sse_rate,
             sse_secs: a.sse_secs,
+            tls: a.tls,
             json: a.json,
         }
     }

@@ -1,11 +1,12 @@
 //! `ryre bridge`: a node served over HTTP (REST API, SSE, WebSocket) with its live dashboard
 //! at `/`; a thin shell over the `ryre-bridge` library.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
-use ryre_bridge::{Bridge, BridgeConfig, LogsConfig};
+use ryre_bridge::{Bridge, BridgeConfig, LogsConfig, TlsConfig};
 use serde_json::json;
 
 use crate::args::NetArgs;
@@ -67,6 +68,27 @@ pub struct BridgeArgs {
     #[arg(long, value_name = "N", default_value_t = 2000,
           value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub logs_memory: u64,
+    /// Serve HTTPS with this certificate chain (PEM, leaf first); needs --tls-key. Plain HTTP
+    /// is then not served on the port.
+    #[arg(
+        long,
+        value_name = "PEM",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// The private key of --tls-cert (PEM: PKCS#8, SEC1 or PKCS#1; RSA, ECDSA P-256/P-384 or
+    /// Ed25519).
+    #[arg(long, value_name = "PEM", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Serve HTTPS with an ephemeral self-signed certificate (ECDSA P-256, made at start, never
+    /// written) for localhost, 127.0.0.1, ::1, the listen address, the node's interface address
+    /// and the host name; its SHA-256 fingerprint and public-key pin are printed at start.
+    #[arg(long)]
+    pub tls_self_signed: bool,
+    /// Another host name or address for --tls-self-signed's certificate (repeatable).
+    #[arg(long = "tls-name", value_name = "NAME", requires = "tls_self_signed")]
+    pub tls_names: Vec<String>,
     /// Network settings of the node (and of the log collector's node).
     #[command(flatten)]
     pub net: NetArgs,
@@ -81,11 +103,18 @@ pub fn run(a: BridgeArgs) -> CliResult {
     if a.token.as_deref() == Some("") {
         return Err(CliError::Usage("--token must not be empty".into()));
     }
+    // Certificate files are checked before anything starts.
+    let files_tls = match (&a.tls_cert, &a.tls_key) {
+        (Some(c), Some(k)) => Some(
+            TlsConfig::from_pem_files(c, k).map_err(|e| CliError::Usage(format!("TLS: {e}")))?,
+        ),
+        _ => None,
+    };
     let mut b = a.net.builder();
     if let Some(n) = &a.name {
         b = b.name(n.clone());
     }
-    let config = BridgeConfig {
+    let mut config = BridgeConfig {
         token: a.token.clone(),
         cors_origins: a.cors.clone(),
         max_body: usize::try_from(a.max_body).unwrap_or(usize::MAX),
@@ -100,6 +129,7 @@ pub fn run(a: BridgeArgs) -> CliResult {
             ..LogsConfig::new(a.net.builder())
         }),
         services: (!a.no_services).then(|| a.net.builder()),
+        tls: files_tls,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -110,6 +140,12 @@ pub fn run(a: BridgeArgs) -> CliResult {
     for g in &a.join {
         node.join(g)?;
     }
+    if a.tls_self_signed {
+        let names = self_signed_names(a.listen.ip(), node.interface().addr.into(), &a.tls_names);
+        config.tls =
+            Some(TlsConfig::self_signed(&names).map_err(|e| CliError::Usage(format!("TLS: {e}")))?);
+    }
+    let tls = config.tls.clone();
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.listen)
             .await
@@ -126,8 +162,14 @@ pub fn run(a: BridgeArgs) -> CliResult {
                 "serving {addr} beyond loopback without --token: anyone who can reach it \
                  controls this node"
             ));
+        } else if !addr.ip().is_loopback() && tls.is_none() {
+            Printer { json: a.json }.warn(&format!(
+                "serving {addr} beyond loopback without TLS: the token and all traffic travel \
+                 in clear (see --tls-cert or --tls-self-signed)"
+            ));
         }
-        let url = format!("http://{addr}/");
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let url = format!("{scheme}://{addr}/");
         if a.json {
             print_line(
                 &json!({
@@ -138,6 +180,11 @@ pub fn run(a: BridgeArgs) -> CliResult {
                     "endpoint": node.endpoint(),
                     "logs": bridge.log_collector().map(|id| id.to_string()),
                     "services": bridge.services_watcher().map(|id| id.to_string()),
+                    "tls": tls.as_ref().map(|t| json!({
+                        "sha256": t.fingerprint(),
+                        "spki_sha256": t.spki_sha256(),
+                        "certificate": t.certificate_pem(),
+                    })),
                 })
                 .to_string(),
             );
@@ -152,6 +199,13 @@ pub fn run(a: BridgeArgs) -> CliResult {
                 node.uuid(),
                 node.endpoint()
             ));
+            if let Some(t) = &tls {
+                print_line(&format!(
+                    "TLS sha256={} spki-sha256={}",
+                    t.fingerprint(),
+                    t.spki_sha256()
+                ));
+            }
         }
         bridge
             .serve(listener, shutdown_signal())
@@ -159,6 +213,34 @@ pub fn run(a: BridgeArgs) -> CliResult {
             .map_err(CliError::runtime)
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The names of a self-signed certificate: loopback, the listen address (unless it is the
+/// wildcard), the node's interface address, the host name (when it is a valid DNS name) and
+/// the user's extra names; no duplicates.
+fn self_signed_names(listen: IpAddr, iface: IpAddr, extra: &[String]) -> Vec<String> {
+    let mut names: Vec<String> = vec!["localhost".into(), "127.0.0.1".into(), "::1".into()];
+    for ip in [listen, iface] {
+        if !ip.is_unspecified() {
+            names.push(ip.to_string());
+        }
+    }
+    if let Some(h) = nix::unistd::gethostname()
+        .ok()
+        .and_then(|h| h.into_string().ok())
+    {
+        let dns = !h.is_empty()
+            && h.split('.').all(|l| {
+                !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            });
+        if dns {
+            names.push(h);
+        }
+    }
+    names.extend(extra.iter().cloned());
+    let mut seen = std::collections::HashSet::new();
+    names.retain(|n| seen.insert(n.clone()));
+    names
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -214,7 +214,7 @@ fn bench_bridge_reports_ratio_and_fan_out() {
             "--sse-secs",
             "1",
         ])
-        .args(["--sse-rate", "200", "--json"])
+        .args(["--sse-rate", "200", "--tls", "--json"])
         .stdin(Stdio::null())
         .output()
         .expect("run");
@@ -229,4 +229,9 @@ fn bench_bridge_reports_ratio_and_fan_out() {
     assert!(v["http_p99_us"].as_f64().expect("p99") >= v["http_p50_us"].as_f64().expect("p50"));
     assert_eq!(v["sse"]["expected"], 1000);
     assert_eq!(v["sse"]["delivered"], 1000);
+    // --tls: the same POSTs and WebSocket commands over HTTPS, as ratios to plain HTTP.
+    assert!(v["tls"]["https_requests_per_sec"].as_f64().expect("https") > 0.0);
+    assert!(v["tls"]["ratio_https_to_http"].as_f64().expect("ratio") > 0.0);
+    assert!(v["tls"]["wss_shouts_per_sec"].as_f64().expect("wss") > 0.0);
+    assert!(v["tls"]["ratio_wss_to_ws"].as_f64().expect("ratio") > 0.0);
 }
