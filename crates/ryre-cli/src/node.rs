@@ -1,6 +1,6 @@
 //! `ryre node`: start a node, print every event, and optionally shout, echo, burst or churn;
 //! stdin lines are commands (`shout G TEXT`, `whisper HEX TEXT`, `join G`, `leave G`,
-//! `security`, `gossip`, `stop`).
+//! `security`, `gossip`, `revocations FILE`, `stop`).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -160,6 +160,9 @@ pub enum StdinCommand {
     Security,
     /// `gossip`: print what the node's gossip hub holds and the agent's gossip sessions
     Gossip,
+    /// `revocations FILE`: certified mode: take the revocations of a revocation file (`ryre
+    /// cert revoke`) now; peers they revoke are dropped and the new ones spread to every peer
+    Revocations(String),
     /// `stop`
     Stop,
 }
@@ -202,9 +205,10 @@ pub fn parse_command(line: &str) -> Result<Option<StdinCommand>, String> {
         "stop" | "quit" | "exit" if rest.is_empty() => StdinCommand::Stop,
         "security" if rest.is_empty() => StdinCommand::Security,
         "gossip" if rest.is_empty() => StdinCommand::Gossip,
+        "revocations" => StdinCommand::Revocations(one("FILE")?),
         _ => {
             return Err(format!(
-                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | security | gossip | stop"
+                "unknown command {line:?}; try: shout G TEXT | whisper HEX TEXT | join G | leave G | security | gossip | revocations FILE | stop"
             ))
         }
     };
@@ -435,6 +439,13 @@ impl Runner {
                 self.printer.gossip(&self.node);
                 Ok(())
             }
+            StdinCommand::Revocations(path) => match ryre::certs::read_revocations(&path) {
+                Ok(list) => self.node.add_revocations(list),
+                Err(e) => {
+                    self.printer.warn(&e.to_string());
+                    Ok(())
+                }
+            },
             StdinCommand::Stop => return Flow::Stop,
         };
         self.soft(r)
@@ -460,6 +471,11 @@ mod tests {
             Ok(Some(StdinCommand::Leave("g".into())))
         );
         assert_eq!(parse_command("stop"), Ok(Some(StdinCommand::Stop)));
+        assert_eq!(
+            parse_command("revocations /tmp/x.revocations"),
+            Ok(Some(StdinCommand::Revocations("/tmp/x.revocations".into())))
+        );
+        assert!(parse_command("revocations").is_err());
         assert_eq!(parse_command("  "), Ok(None));
         let hex = "AB".repeat(16);
         assert_eq!(
