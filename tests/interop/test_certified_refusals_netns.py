@@ -132,8 +132,10 @@ def test_refusals_and_revocation_spread(lab, ryre_bin, tmp_path, finding):
         finding("own certificate refused at start: %s" % line)
 
     def node(h, name, *flags, trust=root):
+        # str(): Proc.describe() joins the argv when it reports a failure.
         return start_ryre(lab, ryre_bin, hosts[h], leaf(h)["if"], name, "--cert",
-                          (other if trust != root else d) / name, "--trust", trust, *flags)
+                          str((other if trust != root else d) / name), "--trust", str(trust),
+                          *[str(f) for f in flags])
 
     alice = node("a", "alice", "--join", "chat", "--revocations", tmp_path / "alice.revocations")
     good = [node(h, n, "--join", "chat") for h, n in (("b", "bob"), ("f", "frank"), ("g", "gina"))]
