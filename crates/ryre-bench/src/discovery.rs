@@ -69,13 +69,18 @@ pub struct SwarmOptions {
     pub gossip_connect: Vec<String>,
     /// Gossip through the machine's agent (one session per hub for the host).
     pub gossip_agent: bool,
+    /// Certified mode: node i uses `cert_dir/n<cert_first + i>` and trusts
+    /// `cert_dir/root.cert` (see [`crate::certified`]).
+    pub cert_dir: Option<std::path::PathBuf>,
+    /// The number of this process's first node's certificate.
+    pub cert_first: usize,
 }
 
 fn err(e: impl std::fmt::Display) -> BenchError {
     BenchError::Runtime(e.to_string())
 }
 
-fn builder(port: u16, name: String, discovery: Discovery, interval: u64) -> NodeBuilder {
+pub(crate) fn builder(port: u16, name: String, discovery: Discovery, interval: u64) -> NodeBuilder {
     Node::builder()
         .name(name)
         .interface("lo")
@@ -89,6 +94,13 @@ fn builder(port: u16, name: String, discovery: Discovery, interval: u64) -> Node
 /// serves (echoing whispers with `--echo`) until stdin closes or it is killed.
 pub fn swarm(a: SwarmOptions) -> BenchResult {
     let start = Instant::now();
+    if std::env::var_os("RUST_LOG").is_some() {
+        // For looking into a swarm by hand (the benchmarks send a child's stderr nowhere).
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_writer(std::io::stderr)
+            .try_init();
+    }
     let parsed_ns = crate::mono_ns();
     let mut nodes = Vec::new();
     for i in 0..a.nodes {
@@ -103,10 +115,20 @@ pub fn swarm(a: SwarmOptions) -> BenchResult {
                 )
                 .gossip_via_agent(a.gossip_agent)
                 .agent(!a.no_agent)
-                .tofu(a.tofu)
-                .start()?,
+                .tofu(a.tofu),
         );
     }
+    let nodes = nodes
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| match &a.cert_dir {
+            Some(dir) => b
+                .certificate(dir.join(format!("n{}", a.cert_first + i)))
+                .trust_ca(dir.join("root.cert")),
+            None => b,
+        })
+        .map(NodeBuilder::start)
+        .collect::<Result<Vec<_>, _>>()?;
     let started_ns = crate::mono_ns();
     for n in &nodes {
         print_line(&format!("NODE {}", n.uuid()));
@@ -171,15 +193,15 @@ pub fn swarm(a: SwarmOptions) -> BenchResult {
 }
 
 /// A `ryre bench swarm` child; killed and reaped on drop.
-struct SwarmProc {
+pub(crate) struct SwarmProc {
     child: Child,
     _stdin: Option<ChildStdin>,
     lines: mpsc::Receiver<String>,
-    ids: Vec<PeerId>,
+    pub(crate) ids: Vec<PeerId>,
 }
 
 impl SwarmProc {
-    fn spawn(
+    pub(crate) fn spawn(
         nodes: usize,
         port: u16,
         expect: usize,
@@ -214,7 +236,7 @@ impl SwarmProc {
     }
 
     /// Reads lines until `pred` holds for one (keeping `NODE` ids); fails after `within`.
-    fn until(
+    pub(crate) fn until(
         &mut self,
         within: Duration,
         what: &str,
@@ -668,7 +690,7 @@ pub fn failover(a: FailoverOptions) -> BenchResult {
 }
 
 /// Raises the soft limit on open files to the hard limit (a full mesh needs many sockets).
-fn raise_fd_limit() {
+pub(crate) fn raise_fd_limit() {
     let mut lim = libc::rlimit {
         rlim_cur: 0,
         rlim_max: 0,

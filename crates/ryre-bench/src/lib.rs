@@ -41,6 +41,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 pub mod bridge;
+pub mod certified;
 pub mod discovery;
 pub mod log;
 pub mod pipeline;

@@ -52,6 +52,9 @@ pub enum BenchKind {
     BareHttp,
     /// Tasks per second of the reliable pipeline against libzmq PUSH/PULL; recovery cost.
     Pipeline(PipelineBenchArgs),
+    /// Certified mode against CURVE-only and open nodes: N nodes meeting, a revocation
+    /// reaching M nodes, whisper throughput.
+    Certified(CertifiedBenchArgs),
 }
 
 /// Runs `ryre bench`.
@@ -71,6 +74,7 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::Bridge(b) => ryre_bench::bridge::run(&b.into()),
         BenchKind::BareHttp => ryre_bench::bridge::bare_http(),
         BenchKind::Pipeline(a) => ryre_bench::pipeline::run(a.into()),
+        BenchKind::Certified(a) => ryre_bench::certified::run(a.into()),
     };
     Ok(result?)
 }
@@ -251,7 +255,67 @@ pub struct SwarmArgs {
     /// Gossip through the machine's agent (one session per hub for the host).
     #[arg(long)]
     pub gossip_agent: bool,
+    /// Certified mode: node i of this process uses DIR/n<FIRST+i> and trusts DIR/root.cert.
+    #[arg(long, value_name = "DIR")]
+    pub cert_dir: Option<std::path::PathBuf>,
+    /// With --cert-dir: the number of this process's first node's certificate.
+    #[arg(long, value_name = "FIRST", default_value_t = 0)]
+    pub cert_first: usize,
 }
+/// Arguments of `ryre bench certified`.
+#[derive(Debug, Args)]
+pub struct CertifiedBenchArgs {
+    /// Nodes that meet (0 skips the meet measurement).
+    #[arg(long, value_name = "N", default_value_t = 100)]
+    pub nodes: usize,
+    /// Nodes per child process (meet and revocation). 1: one process per node, as on devices
+    /// (several secure nodes per process do not always meet each other: BENCHMARKS.md).
+    #[arg(long, value_name = "P", default_value_t = 1,
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub per_process: u64,
+    /// Rounds of the meet measurement (each of open, CURVE, certified).
+    #[arg(long, value_name = "R", default_value_t = 1,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub meet_rounds: u32,
+    /// Certified nodes that must drop a revoked peer (0 skips the revocation measurement).
+    #[arg(long, value_name = "M", default_value_t = 50)]
+    pub revocation_nodes: usize,
+    /// Rounds of the revocation measurement.
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub revocation_rounds: u32,
+    /// Whispers per throughput measurement (0 skips it).
+    #[arg(long, value_name = "N", default_value_t = 200_000)]
+    pub whispers: u32,
+    /// Content bytes per whisper.
+    #[arg(long, value_name = "B", default_value_t = 16,
+          value_parser = clap::value_parser!(u32).range(0..=64 * 1024 * 1024))]
+    pub size: u32,
+    /// Rounds of the whisper measurement (each of open, CURVE, certified).
+    #[arg(long, value_name = "R", default_value_t = 3,
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub whisper_rounds: u32,
+    /// Print one JSON object with every number.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl From<CertifiedBenchArgs> for ryre_bench::certified::CertifiedOptions {
+    fn from(a: CertifiedBenchArgs) -> Self {
+        ryre_bench::certified::CertifiedOptions {
+            nodes: a.nodes,
+            per_process: usize::try_from(a.per_process).unwrap_or(10),
+            meet_rounds: a.meet_rounds,
+            revocation_nodes: a.revocation_nodes,
+            revocation_rounds: a.revocation_rounds,
+            whispers: a.whispers,
+            size: a.size,
+            whisper_rounds: a.whisper_rounds,
+            json: a.json,
+        }
+    }
+}
+
 /// Arguments of `ryre bench bridge`.
 #[derive(Debug, Args)]
 pub struct BridgeBenchArgs {
@@ -439,6 +503,8 @@ impl From<SwarmArgs> for ryre_bench::discovery::SwarmOptions {
             interface: a.interface,
             gossip_connect: a.gossip_connect,
             gossip_agent: a.gossip_agent,
+            cert_dir: a.cert_dir,
+            cert_first: a.cert_first,
         }
     }
 }

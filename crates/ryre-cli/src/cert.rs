@@ -51,6 +51,10 @@ pub struct CaArgs {
     /// Days of validity, from now.
     #[arg(long, value_name = "DAYS", default_value_t = 3650)]
     pub days: u64,
+    /// Start of validity in unix seconds [default: now] (a CA's certificates must start
+    /// within its window).
+    #[arg(long, value_name = "UNIX_SECONDS")]
+    pub not_before: Option<u64>,
     /// Replace existing files (the old CA's certificates stop verifying).
     #[arg(long)]
     pub force: bool,
@@ -87,6 +91,10 @@ pub struct IssueArgs {
     /// Replace existing files.
     #[arg(long)]
     pub force: bool,
+    /// Sign without checking that the CA may grant this (rights beyond its own, a window
+    /// outside its own): makes chains every node refuses, for testing verifiers.
+    #[arg(long, hide = true)]
+    pub unchecked: bool,
 }
 
 /// Arguments of `ryre cert show`.
@@ -150,7 +158,7 @@ fn days(d: u64) -> Result<u64, CliError> {
 }
 
 fn ca(a: CaArgs) -> CliResult {
-    let start = now();
+    let start = a.not_before.unwrap_or_else(now);
     let end = start.saturating_add(days(a.days)?);
     let files = certs::create_ca(&a.out, &a.name, start, end, a.force).map_err(usage)?;
     println!("CA          {}", certs::describe(files.cert()));
@@ -184,7 +192,12 @@ fn issue(a: IssueArgs) -> CliResult {
         not_before: start,
         not_after: start.saturating_add(days(a.days)?),
     };
-    let files = certs::issue(&ca, &request, &a.out, a.force).map_err(usage)?;
+    let files = if a.unchecked {
+        certs::issue_unchecked(&ca, &request, &a.out, a.force)
+    } else {
+        certs::issue(&ca, &request, &a.out, a.force)
+    }
+    .map_err(usage)?;
     println!("issued      {}", certs::describe(files.cert()));
     println!("public key  {}", files.keys.public());
     println!(

@@ -1,6 +1,6 @@
 //! `ryre node`: start a node, print every event, and optionally shout, echo, burst or churn;
 //! stdin lines are commands (`shout G TEXT`, `whisper HEX TEXT`, `join G`, `leave G`,
-//! `security`, `gossip`, `stop`).
+//! `security`, `gossip`, `revoke FILE`, `stop`).
 
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};

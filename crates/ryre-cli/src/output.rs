@@ -270,16 +270,27 @@ impl Printer {
         } else {
             "open"
         };
+        let certs: serde_json::Map<String, serde_json::Value> = s
+            .certificate_refusals()
+            .map(|(k, n)| (k.to_string(), json!(n)))
+            .collect();
         if self.json {
             print_line(
                 &json!({"event": "SECURITY", "mode": mode, "refused": s.refused,
-                        "refused_connections": s.refused_connections})
+                        "refused_connections": s.refused_connections,
+                        "certificates_refused": certs})
                 .to_string(),
             );
         } else {
+            let certs: Vec<String> = s
+                .certificate_refusals()
+                .map(|(k, n)| format!("{k}:{n}"))
+                .collect();
             print_line(&format!(
-                "SECURITY mode={mode} refused={} refused_connections={}",
-                s.refused, s.refused_connections
+                "SECURITY mode={mode} refused={} refused_connections={} certificates_refused=[{}]",
+                s.refused,
+                s.refused_connections,
+                certs.join(",")
             ));
         }
     }

@@ -344,6 +344,9 @@ pub struct Stats {
     pub exits: [u64; ExitReason::KINDS.len()],
     /// LEADER events: elections this node saw decided.
     pub leaders: u64,
+    /// Certified mode: HELLOs refused for their certificate, by reason, indexed as
+    /// [`crate::security::certified::CertRefusal::KINDS`] (each also counts in `refused`).
+    pub cert_refused: [u64; crate::security::certified::CertRefusal::KINDS.len()],
 }
 
 impl Stats {
@@ -771,6 +774,9 @@ impl NodeState {
     /// Counts and describes a refusal.
     pub(crate) fn refuse(&mut self, id: PeerId, reason: Refusal) -> Problem {
         self.stats.refused += 1;
+        if let Refusal::Certificate(c) = &reason {
+            self.stats.cert_refused[c.kind_index()] += 1;
+        }
         Problem::Refused { id, reason }
     }
 

@@ -731,6 +731,10 @@ impl NodeBuilder {
             };
             discovery::inproc::join((domain, self.port), id, &endpoint, &shared, mem);
         }
+        // Only now register with the machine's agent (see `LocalClient::start`).
+        if let Some(l) = crate::runtime::lock(&shared.poller).local.as_mut() {
+            l.begin();
+        }
         let bg = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("ryre-{name}"))

@@ -346,6 +346,20 @@ pub fn issue(
             )));
         }
     }
+    issue_unchecked(ca, request, dir, force)
+}
+
+/// Issues as [`issue`] does, without its checks: the CA signs whatever `request` asks (rights
+/// it does not have, a window outside its own or already over). For tests of the verifiers
+/// (`ryre cert issue --unchecked`): every node refuses such a chain, and a node does not start
+/// with one. `ca` must still be a CA.
+pub fn issue_unchecked(
+    ca: &CertFiles,
+    request: &Request,
+    dir: impl AsRef<Path>,
+    force: bool,
+) -> Result<CertFiles, CertFileError> {
+    ca.require_ca()?;
     let keys = keys::try_generate().map_err(CertFileError::Random)?;
     let body = CertBody {
         role: request.role,

@@ -336,7 +336,7 @@ impl Node {
 
     /// What secure mode has refused so far (all zero for an open node).
     pub fn security_stats(&self) -> security::SecurityStats {
-        let refused = runtime::lock(&self.inner.shared.core).state.stats().refused;
+        let stats = runtime::lock(&self.inner.shared.core).state.stats();
         let refused_connections = self
             .inner
             .shared
@@ -344,8 +344,9 @@ impl Node {
             .as_ref()
             .map_or(0, security::ZapHandler::refused);
         security::SecurityStats {
-            refused,
+            refused: stats.refused,
             refused_connections,
+            certificates_refused: stats.cert_refused,
         }
     }
 

@@ -514,7 +514,7 @@ impl Shared {
                 .state
                 .handle_message_auth(now, auth, &m.from, &m.head, m.content)
             {
-                warn!(%problem, "inbox");
+                log_inbox_problem(&problem);
             }
             core.flush();
             n += 1;
@@ -534,7 +534,7 @@ impl Shared {
                     .state
                     .handle_message_auth(now, auth, routing_id, head, content)
                 {
-                    warn!(%problem, "inbox");
+                    log_inbox_problem(&problem);
                 }
                 core.flush();
             });
@@ -728,5 +728,26 @@ impl std::fmt::Debug for EventTag<'_> {
             Event::Leader { peer, group, .. } => write!(f, "LEADER {peer} {group}"),
             Event::Stop { peer, .. } => write!(f, "STOP {peer}"),
         }
+    }
+}
+
+/// Logs what the heart refused from the inbox. A certificate refusal names the peer and the
+/// reason as fields (`peer`, `reason`: one of `CertRefusal::KINDS`), so a user reading a
+/// certified node's log sees who was kept out and why.
+fn log_inbox_problem(problem: &Problem) {
+    use ryre_proto::security::certified::CertRefusal;
+    use ryre_proto::security::Refusal;
+    match problem {
+        Problem::Refused {
+            id,
+            reason: Refusal::Certificate(c),
+        } => {
+            let why = match c {
+                CertRefusal::Invalid(e) => e.to_string(),
+                other => other.to_string(),
+            };
+            warn!(peer = %id, reason = %c.kind(), "certificate refused: {why}");
+        }
+        _ => warn!(%problem, "inbox"),
     }
 }

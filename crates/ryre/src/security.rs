@@ -73,6 +73,27 @@ pub struct SecurityStats {
     pub refused: u64,
     /// CURVE connections the ZAP handler refused (untrusted keys).
     pub refused_connections: u64,
+    /// Certified mode: HELLOs refused for their certificate, by reason, indexed as
+    /// [`SecurityStats::CERT_REFUSAL_KINDS`] (each also counts in `refused`).
+    pub certificates_refused: [u64; SecurityStats::CERT_REFUSAL_KINDS.len()],
+}
+
+impl SecurityStats {
+    /// The reasons a certificate is refused for: `missing`, `malformed`, `wrong-key`,
+    /// `expired`, `not-yet-valid`, `revoked`, `unknown-issuer`, `bad-signature`,
+    /// `wider-rights`, `wider-window`, `invalid` (any other defect of the chain).
+    pub const CERT_REFUSAL_KINDS: [&'static str; 11] =
+        ryre_proto::security::certified::CertRefusal::KINDS;
+
+    /// The certificate refusals that happened, as (reason, count), in
+    /// [`SecurityStats::CERT_REFUSAL_KINDS`] order.
+    pub fn certificate_refusals(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        Self::CERT_REFUSAL_KINDS
+            .iter()
+            .zip(self.certificates_refused)
+            .filter(|(_, n)| *n > 0)
+            .map(|(k, n)| (*k, n))
+    }
 }
 
 /// Why the ZAP handler could not be installed.

@@ -95,6 +95,20 @@ fn entered_all(node: &Node, others: &[&Node]) {
     });
 }
 
+/// Waits for `node` to see every (peer, group) JOIN of `joins`, in any order.
+fn joined_all(node: &Node, joins: &[(&Node, &str)]) {
+    let mut left: Vec<(PeerId, String)> = joins
+        .iter()
+        .map(|(n, g)| (n.uuid(), g.to_string()))
+        .collect();
+    expect(node, &format!("{} JOINs", left.len()), |e| {
+        if let Event::Join { peer, group, .. } = e {
+            left.retain(|(id, g)| !(id == peer && g == group));
+        }
+        left.is_empty()
+    });
+}
+
 fn joined(node: &Node, other: &Node, group: &str) {
     let id = other.uuid();
     expect(
@@ -150,7 +164,7 @@ fn certified_nodes_talk_and_an_unentitled_one_gets_nothing_of_a_restricted_group
     b.join("secret").expect("join");
     a.join("chat").expect("join");
     c.join("chat").expect("join");
-    joined(&a, &b, "secret");
+    joined_all(&a, &[(&b, "secret"), (&c, "chat")]);
     joined(&b, &a, "secret");
     joined(&c, &a, "chat");
     a.shout_str("secret", "for members only").expect("shout");

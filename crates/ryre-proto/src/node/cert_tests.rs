@@ -228,6 +228,18 @@ fn certified_nodes_meet_and_uncertified_ones_are_refused() {
         .iter()
         .any(|r| matches!(r, Err(Problem::Refused { .. }))));
     assert!(!entered(&mut a, 4));
+    // Each refusal is counted by its reason.
+    use crate::security::certified::CertRefusal;
+    let count = |kind: &str| {
+        let i = CertRefusal::KINDS
+            .iter()
+            .position(|k| *k == kind)
+            .expect("kind");
+        a.heart.stats().cert_refused[i]
+    };
+    assert_eq!(count("missing"), 1, "{:?}", a.heart.stats().cert_refused);
+    assert_eq!(count("unknown-issuer"), 1);
+    assert_eq!(a.heart.stats().cert_refused.iter().sum::<u64>(), 2);
 }
 
 #[test]

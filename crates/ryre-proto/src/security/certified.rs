@@ -64,6 +64,48 @@ pub enum CertRefusal {
     },
 }
 
+impl CertRefusal {
+    /// The kinds of refusal, as counted in [`crate::Stats::cert_refused`] (and shown by
+    /// `ryre node`'s `security` command).
+    pub const KINDS: [&'static str; 11] = [
+        "missing",
+        "malformed",
+        "wrong-key",
+        "expired",
+        "not-yet-valid",
+        "revoked",
+        "unknown-issuer",
+        "bad-signature",
+        "wider-rights",
+        "wider-window",
+        "invalid",
+    ];
+
+    /// This refusal's index in [`CertRefusal::KINDS`].
+    pub fn kind_index(&self) -> usize {
+        match self {
+            CertRefusal::Missing => 0,
+            CertRefusal::Malformed(_) => 1,
+            CertRefusal::WrongKey { .. } => 2,
+            CertRefusal::Invalid(e) => match e {
+                CertError::Expired { .. } => 3,
+                CertError::NotYetValid { .. } => 4,
+                CertError::Revoked(_) => 5,
+                CertError::UnknownIssuer => 6,
+                CertError::BadSignature(_) => 7,
+                CertError::WiderRights(_) => 8,
+                CertError::WiderWindow(_) => 9,
+                _ => 10,
+            },
+        }
+    }
+
+    /// This refusal's kind, one of [`CertRefusal::KINDS`].
+    pub fn kind(&self) -> &'static str {
+        Self::KINDS[self.kind_index()]
+    }
+}
+
 /// What an admitted peer may do, as decided when it was admitted.
 #[derive(Debug, Clone)]
 pub struct PeerCert {
@@ -401,5 +443,54 @@ impl Certified {
             return None;
         }
         Revocation::decode_list(frame).ok()
+    }
+}
+
+#[cfg(test)]
+mod refusal_kind_tests {
+    use super::*;
+
+    #[test]
+    fn every_refusal_has_its_kind() {
+        let name = || "n".to_string();
+        let cases = [
+            (CertRefusal::Missing, "missing"),
+            (CertRefusal::Malformed("x".into()), "malformed"),
+            (
+                CertRefusal::WrongKey {
+                    named: PublicKey([1; 32]),
+                    authenticated: PublicKey([2; 32]),
+                },
+                "wrong-key",
+            ),
+            (
+                CertError::Expired {
+                    name: name(),
+                    not_after: 1,
+                    now: 2,
+                }
+                .into(),
+                "expired",
+            ),
+            (
+                CertError::NotYetValid {
+                    name: name(),
+                    not_before: 2,
+                    now: 1,
+                }
+                .into(),
+                "not-yet-valid",
+            ),
+            (CertError::Revoked(name()).into(), "revoked"),
+            (CertError::UnknownIssuer.into(), "unknown-issuer"),
+            (CertError::BadSignature(name()).into(), "bad-signature"),
+            (CertError::WiderRights(name()).into(), "wider-rights"),
+            (CertError::WiderWindow(name()).into(), "wider-window"),
+            (CertError::BrokenChain.into(), "invalid"),
+            (CertError::Truncated.into(), "invalid"),
+        ];
+        for (refusal, kind) in cases {
+            assert_eq!(refusal.kind(), kind, "{refusal}");
+        }
     }
 }

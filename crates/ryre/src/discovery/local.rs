@@ -96,7 +96,11 @@ pub(crate) struct AgentGossipRequest {
 }
 
 impl LocalClient {
-    /// Takes the rendezvous or registers with its holder (failures are retried in the poll).
+    /// The client, not yet registered: [`LocalClient::begin`] takes the rendezvous or registers
+    /// (the node joins this process's registry first, so that the agent never announces a node
+    /// to its siblings before the registry does: a secure sibling announced first by the agent
+    /// would be bound to its key, and its memory link then refused as "a node of this
+    /// process").
     pub fn start(
         at: Rendezvous,
         reg: Registration,
@@ -113,16 +117,19 @@ impl LocalClient {
         if let Some(g) = gossip {
             state.set_gossip(g.hubs, g.value, g.ttl_ms);
         }
-        let mut c = LocalClient {
+        LocalClient {
             at,
             state,
             conn: None,
             agent: None,
             is_agent,
             view,
-        };
-        c.attempt(Instant::now());
-        c
+        }
+    }
+
+    /// Takes the rendezvous or registers with its holder (failures are retried in the poll).
+    pub fn begin(&mut self) {
+        self.attempt(Instant::now());
     }
 
     /// The connection's descriptor, to poll for reading.
