@@ -328,7 +328,9 @@ fn collect(a: CollectArgs) -> CliResult {
             &json!({"event": "summary", "received": s.received, "written": s.written,
             "malformed": s.malformed, "repaired_utf8": s.repaired_utf8, "filtered": s.filtered,
             "missed": s.missed, "rotations": s.rotations, "removed_files": s.removed_files,
-            "write_errors": s.write_errors, "memory": recent})
+            "write_errors": s.write_errors, "unsigned": s.unsigned, "forged": s.forged,
+            "unadmitted": s.unadmitted, "unentitled": s.unentitled, "replayed": s.replayed,
+            "memory": recent})
             .to_string(),
         );
     } else {
@@ -336,6 +338,17 @@ fn collect(a: CollectArgs) -> CliResult {
             "SUMMARY received {} written {} malformed {} missed {} rotations {} removed {} write errors {}",
             s.received, s.written, s.malformed, s.missed, s.rotations, s.removed_files, s.write_errors
         ));
+        if col.node().certificate().is_some() {
+            out(&format!(
+                "REFUSED {} (unsigned {} forged {} unadmitted {} unentitled {} replayed {})",
+                s.refused(),
+                s.unsigned,
+                s.forged,
+                s.unadmitted,
+                s.unentitled,
+                s.replayed
+            ));
+        }
     }
     col.stop().map_err(log_err)?;
     Ok(ExitCode::SUCCESS)
