@@ -400,6 +400,27 @@ fn tail(a: TailArgs) -> CliResult {
             out(&tail_line(&rec, a.json, color));
         }
     }
+    // Certified mode: what the collector refused (stderr in text mode: stdout holds records).
+    let s = col.stats();
+    if col.node().certificate().is_some() && s.refused() > 0 {
+        if a.json {
+            out(
+                &json!({"event": "refused", "unsigned": s.unsigned, "forged": s.forged,
+                "unadmitted": s.unadmitted, "unentitled": s.unentitled, "replayed": s.replayed})
+                .to_string(),
+            );
+        } else {
+            eprintln!(
+                "REFUSED {} (unsigned {} forged {} unadmitted {} unentitled {} replayed {})",
+                s.refused(),
+                s.unsigned,
+                s.forged,
+                s.unadmitted,
+                s.unentitled,
+                s.replayed
+            );
+        }
+    }
     col.stop().map_err(log_err)?;
     Ok(ExitCode::SUCCESS)
 }
