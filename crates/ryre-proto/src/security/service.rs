@@ -101,6 +101,8 @@ mod tests {
     }
 
     proptest! {
+        // Ed25519 in a debug build costs about a millisecond a case: few cases.
+        #![proptest_config(ProptestConfig::with_cases(24))]
         #[test]
         fn any_flipped_bit_fails(msg in proptest::collection::vec(any::<u8>(), 1..200), at in any::<prop::sample::Index>(), bit in 0u8..8) {
             let a = pair(3);
