@@ -25,6 +25,10 @@ pub struct LogOptions {
     pub rounds: u32,
     /// Print one JSON object with every number.
     pub json: bool,
+    /// Records per certified throughput run (0: none): the same run with both nodes in
+    /// certified mode (records signed by the publisher, checked by the collector), in the same
+    /// rounds, for the ratio.
+    pub certified: u64,
 }
 
 /// Which subscriber a layer-cost child runs.
@@ -53,15 +57,75 @@ fn free_udp_port() -> Result<u16, BenchError> {
     ryre::private_port().map_err(BenchError::runtime)
 }
 
-/// One throughput run: seconds from the first event to the last record on disk.
-fn throughput(count: u64) -> Result<Duration, BenchError> {
+/// A throw-away CA and two certificates (the publisher's with the `log` service) in `dir`.
+struct BenchPki {
+    ca: ryre::certs::CertFiles,
+    publisher: ryre::certs::CertFiles,
+    collector: ryre::certs::CertFiles,
+}
+
+impl BenchPki {
+    fn new(dir: &std::path::Path) -> Result<BenchPki, BenchError> {
+        use ryre::certs::{self, Request, Role, Services};
+        let now = certs::unix_now();
+        let ca = certs::create_ca(dir, "bench-ca", now - 60, now + 3600, true).map_err(err)?;
+        let issue = |name: &str, services| {
+            certs::issue(
+                &ca,
+                &Request {
+                    name: name.into(),
+                    role: Role::Node,
+                    grants: Vec::new(),
+                    services,
+                    not_before: now - 60,
+                    not_after: now + 3600,
+                },
+                dir,
+                true,
+            )
+            .map_err(err)
+        };
+        let publisher = issue("bench-publisher", Services::LOG)?;
+        let collector = issue("bench-collector", Services::NONE)?;
+        Ok(BenchPki {
+            ca,
+            publisher,
+            collector,
+        })
+    }
+}
+
+/// One throughput run: seconds from the first event to the last record on disk. Certified:
+/// both nodes certified (discovery off, introduced to each other).
+fn throughput(count: u64, certified: bool) -> Result<Duration, BenchError> {
     let port = free_udp_port()?;
+    let pki_dir =
+        std::env::temp_dir().join(format!("ryre-bench-log-pki-{}-{port}", std::process::id()));
+    let pki = if certified {
+        Some(BenchPki::new(&pki_dir)?)
+    } else {
+        None
+    };
     let b = |name: &str| {
-        Node::builder()
+        let b = Node::builder()
             .name(name)
             .interface("lo")
             .port(port)
-            .interval(Duration::from_millis(100))
+            .interval(Duration::from_millis(100));
+        match &pki {
+            None => b,
+            Some(p) => {
+                let files = if name == "bench-collector" {
+                    &p.collector
+                } else {
+                    &p.publisher
+                };
+                b.discovery(ryre::Discovery::Off)
+                    .endpoint("tcp://127.0.0.1:*")
+                    .certificate(&files.base)
+                    .trust_ca(p.ca.cert_path())
+            }
+        }
     };
     let dir = std::env::temp_dir().join(format!("ryre-bench-log-{}-{port}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
@@ -73,6 +137,15 @@ fn throughput(count: u64) -> Result<Duration, BenchError> {
     };
     let col = Collector::start(b("bench-collector"), config).map_err(err)?;
     let node = b("bench-publisher").start()?;
+    if let Some(p) = &pki {
+        node.connect_peer_key(
+            col.node().uuid(),
+            col.node().endpoint(),
+            p.collector.keys.public(),
+        )?;
+        col.node()
+            .connect_peer_key(node.uuid(), node.endpoint(), p.publisher.keys.public())?;
+    }
     let pc = PublisherConfig {
         scan_every: Duration::from_millis(20),
         ..PublisherConfig::default()
@@ -115,6 +188,7 @@ fn throughput(count: u64) -> Result<Duration, BenchError> {
     col.stop().map_err(err)?;
     node.stop()?;
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&pki_dir);
     if dropped > 0 {
         return Err(err(format!("{dropped} records dropped")));
     }
@@ -152,13 +226,19 @@ fn median(mut v: Vec<f64>) -> f64 {
 /// Runs `ryre bench log`.
 pub fn run(a: LogOptions) -> BenchResult {
     let mut rates = Vec::new();
+    let mut certified = Vec::new();
     let (mut noop, mut layer) = (Vec::new(), Vec::new());
     for _ in 0..a.rounds {
         noop.push(cost("noop", a.events)?);
         layer.push(cost("layer", a.events)?);
-        let t = throughput(a.count)?;
+        let t = throughput(a.count, false)?;
         rates.push(a.count as f64 / t.as_secs_f64());
+        if a.certified > 0 {
+            let t = throughput(a.certified, true)?;
+            certified.push(a.certified as f64 / t.as_secs_f64());
+        }
     }
+    let cert_rate = (!certified.is_empty()).then(|| median(certified.clone()));
     let (rate, n, l) = (
         median(rates.clone()),
         median(noop.clone()),
@@ -169,7 +249,10 @@ pub fn run(a: LogOptions) -> BenchResult {
             &json!({"bench": "log", "records": a.count, "records_per_s": rate,
             "rates": rates, "target_per_s": 200_000,
             "noop_ns_per_event": n, "layer_ns_per_event": l, "layer_minus_noop_ns": l - n,
-            "noop_runs": noop, "layer_runs": layer})
+            "noop_runs": noop, "layer_runs": layer,
+            "certified_records": a.certified, "certified_records_per_s": cert_rate,
+            "certified_rates": certified,
+            "certified_ratio": cert_rate.map(|c| c / rate)})
             .to_string(),
         );
     } else {
@@ -182,6 +265,12 @@ pub fn run(a: LogOptions) -> BenchResult {
             "an event with no collector in sight: log layer {l:.1} ns, tracing no-op subscriber {n:.1} ns (+{:.1} ns)",
             l - n
         ));
+        if let Some(c) = cert_rate {
+            print_line(&format!(
+                "certified (signed by the publisher, checked by the collector): {c:.0} records/s ({:.2}x uncertified, same rounds)",
+                c / rate
+            ));
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -165,6 +165,10 @@ pub struct LogBenchArgs {
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
+    /// Also run N records with both nodes certified (signed records, checked by the
+    /// collector) in every round, for the ratio to uncertified (0: not at all).
+    #[arg(long, default_value_t = 0)]
+    pub certified: u64,
 }
 /// Which subscriber a layer-cost child runs.
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -444,6 +448,7 @@ impl From<LogBenchArgs> for ryre_bench::log::LogOptions {
             events: a.events,
             rounds: a.rounds,
             json: a.json,
+            certified: a.certified,
         }
     }
 }

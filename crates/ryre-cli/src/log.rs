@@ -328,7 +328,9 @@ fn collect(a: CollectArgs) -> CliResult {
             &json!({"event": "summary", "received": s.received, "written": s.written,
             "malformed": s.malformed, "repaired_utf8": s.repaired_utf8, "filtered": s.filtered,
             "missed": s.missed, "rotations": s.rotations, "removed_files": s.removed_files,
-            "write_errors": s.write_errors, "memory": recent})
+            "write_errors": s.write_errors, "unsigned": s.unsigned, "forged": s.forged,
+            "unadmitted": s.unadmitted, "unentitled": s.unentitled, "replayed": s.replayed,
+            "memory": recent})
             .to_string(),
         );
     } else {
@@ -336,6 +338,17 @@ fn collect(a: CollectArgs) -> CliResult {
             "SUMMARY received {} written {} malformed {} missed {} rotations {} removed {} write errors {}",
             s.received, s.written, s.malformed, s.missed, s.rotations, s.removed_files, s.write_errors
         ));
+        if col.node().certificate().is_some() {
+            out(&format!(
+                "REFUSED {} (unsigned {} forged {} unadmitted {} unentitled {} replayed {})",
+                s.refused(),
+                s.unsigned,
+                s.forged,
+                s.unadmitted,
+                s.unentitled,
+                s.replayed
+            ));
+        }
     }
     col.stop().map_err(log_err)?;
     Ok(ExitCode::SUCCESS)
@@ -385,6 +398,27 @@ fn tail(a: TailArgs) -> CliResult {
     while !stop.load(Ordering::Relaxed) && deadline.is_none_or(|d| Instant::now() < d) {
         if let Ok(rec) = rx.recv_timeout(Duration::from_millis(100)) {
             out(&tail_line(&rec, a.json, color));
+        }
+    }
+    // Certified mode: what the collector refused (stderr in text mode: stdout holds records).
+    let s = col.stats();
+    if col.node().certificate().is_some() && s.refused() > 0 {
+        if a.json {
+            out(
+                &json!({"event": "refused", "unsigned": s.unsigned, "forged": s.forged,
+                "unadmitted": s.unadmitted, "unentitled": s.unentitled, "replayed": s.replayed})
+                .to_string(),
+            );
+        } else {
+            eprintln!(
+                "REFUSED {} (unsigned {} forged {} unadmitted {} unentitled {} replayed {})",
+                s.refused(),
+                s.unsigned,
+                s.forged,
+                s.unadmitted,
+                s.unentitled,
+                s.replayed
+            );
         }
     }
     col.stop().map_err(log_err)?;

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
-use crate::proto::{subscriptions, Level, LogRecord, TOPIC_LEN};
+use crate::proto::{subscriptions, Level, LogRecord, DOMAIN, TOPIC_LEN};
 use ryre::{Node, NodeBuilder, PeerId};
 
 use crate::sink::{FileConfig, FileSink};
@@ -72,6 +72,27 @@ pub struct CollectorStats {
     pub removed_files: u64,
     /// Write errors (the record stays in memory and goes to live listeners).
     pub write_errors: u64,
+    /// Certified mode: records dropped because they were not signed (version 1).
+    pub unsigned: u64,
+    /// Certified mode: records dropped because their signature is not the named node's over
+    /// their bytes (forged or tampered with).
+    pub forged: u64,
+    /// Certified mode: records dropped because the node they name is not a peer this node's
+    /// heart admitted (unknown, gone, revoked).
+    pub unadmitted: u64,
+    /// Certified mode: records dropped because the certificate of the node they name does not
+    /// grant the `log` service.
+    pub unentitled: u64,
+    /// Certified mode: signed records dropped because their number was not above the newest
+    /// one taken from that node at that level (a replay).
+    pub replayed: u64,
+}
+
+impl CollectorStats {
+    /// Every record dropped by certified mode's checks.
+    pub fn refused(&self) -> u64 {
+        self.unsigned + self.forged + self.unadmitted + self.unentitled + self.replayed
+    }
 }
 
 #[derive(Default)]
@@ -85,6 +106,11 @@ struct Counters {
     rotations: AtomicU64,
     removed: AtomicU64,
     write_errors: AtomicU64,
+    unsigned: AtomicU64,
+    forged: AtomicU64,
+    unadmitted: AtomicU64,
+    unentitled: AtomicU64,
+    replayed: AtomicU64,
 }
 
 struct Shared {
@@ -94,6 +120,11 @@ struct Shared {
 }
 
 /// A running collector. Stops (flushing its files) on [`Collector::stop`] or drop.
+///
+/// A collector whose node is certified keeps only signed records whose signature verifies
+/// against the certificate of the admitted peer the record names, when that certificate grants
+/// the `log` service, and whose number is above the newest taken from that node and level;
+/// everything else is dropped and counted in [`CollectorStats`].
 pub struct Collector {
     node: Node,
     endpoint: String,
@@ -131,7 +162,8 @@ impl Collector {
         socket.set_ipv6(v6)?;
         // A record is at most MAX_RECORD bytes plus its topic; anything bigger is cut off by
         // ZeroMQ before it costs memory.
-        socket.set_maxmsgsize((crate::proto::MAX_RECORD + 64) as i64)?;
+        socket
+            .set_maxmsgsize((crate::proto::MAX_RECORD + crate::proto::SIGNATURE_LEN + 64) as i64)?;
         for prefix in subscriptions(config.level, config.node) {
             socket.set_subscribe(&prefix)?;
         }
@@ -160,6 +192,7 @@ impl Collector {
         });
         let stop = Arc::new(AtomicBool::new(false));
         let (shared2, stop2) = (shared.clone(), stop.clone());
+        let certified = node.certificate().map(|_| node.clone());
         let thread = std::thread::Builder::new()
             .name("ryre-log-collect".into())
             .spawn(move || {
@@ -169,6 +202,7 @@ impl Collector {
                     shared: shared2,
                     config,
                     last_seq: HashMap::new(),
+                    certified,
                 };
                 w.run(&mut sink, &stop2);
             })
@@ -206,6 +240,11 @@ impl Collector {
             rotations: g(&c.rotations),
             removed_files: g(&c.removed),
             write_errors: g(&c.write_errors),
+            unsigned: g(&c.unsigned),
+            forged: g(&c.forged),
+            unadmitted: g(&c.unadmitted),
+            unentitled: g(&c.unentitled),
+            replayed: g(&c.replayed),
         }
     }
 
@@ -259,6 +298,8 @@ struct Receiver {
     config: CollectorConfig,
     /// Newest sequence number seen per publisher and level.
     last_seq: HashMap<(PeerId, Level), u64>,
+    /// Certified mode: the collector's node, whose heart says who is admitted.
+    certified: Option<Node>,
 }
 
 impl Receiver {
@@ -305,17 +346,46 @@ impl Receiver {
             c.malformed.fetch_add(1, Ordering::Relaxed);
             return;
         };
-        let (rec, repaired) = match LogRecord::decode_lossy(body) {
+        let decoded = match LogRecord::decode_frame(body) {
             Ok(r) => r,
             Err(_) => {
                 c.malformed.fetch_add(1, Ordering::Relaxed);
                 return;
             }
         };
+        let (rec, repaired) = (decoded.record, decoded.repaired);
         // The topic must be the record's own: a forged topic would pass someone's filter.
         if topic.len() != TOPIC_LEN || topic[..] != rec.topic()[..] {
             c.malformed.fetch_add(1, Ordering::Relaxed);
             return;
+        }
+        if let Some(node) = &self.certified {
+            let Some((signed, sig)) = decoded.signature else {
+                c.unsigned.fetch_add(1, Ordering::Relaxed);
+                return;
+            };
+            use ryre::certs::SignatureError as E;
+            match node.check_signature(&rec.node, ryre::certs::Services::LOG, DOMAIN, signed, &sig)
+            {
+                Ok(()) => {}
+                Err(e) => {
+                    let counter = match e {
+                        E::Forged(_) => &c.forged,
+                        E::NotEntitled { .. } => &c.unentitled,
+                        E::NotAdmitted(_) | E::NotCertified => &c.unadmitted,
+                    };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+            }
+            if self
+                .last_seq
+                .get(&(rec.node, rec.level))
+                .is_some_and(|prev| rec.seq <= *prev)
+            {
+                c.replayed.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
         }
         if repaired {
             c.repaired.fetch_add(1, Ordering::Relaxed);

@@ -24,6 +24,12 @@
 //! # Ok(()) }
 //! ```
 //!
+//! In certified mode (the node started with `ryre::NodeBuilder::certificate`) a publisher
+//! signs every record with its node's identity key (needs the `log` service right in its
+//! certificate) and a collector keeps only records that verify against the certificate of the
+//! admitted peer they name, if that certificate grants `log`; the others are dropped and
+//! counted ([`CollectorStats`]).
+//!
 //! The record format is specified in [`proto`].
 
 #![warn(missing_docs)]
@@ -69,6 +75,13 @@ pub enum LogError {
     /// A setting makes no sense.
     #[error("invalid setting: {0}")]
     Config(String),
+    /// Certified mode: the node's certificate does not grant the `log` service, so every
+    /// certified collector would drop its records. Issue it with `--services log`.
+    #[error("the certificate of {name} does not grant the log service (issue it with --services log): certified collectors would drop every record")]
+    NotEntitled {
+        /// The certificate's name.
+        name: String,
+    },
 }
 
 /// Now, in nanoseconds since the Unix epoch.

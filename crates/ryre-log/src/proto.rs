@@ -22,6 +22,13 @@
 //! | spans   | u8 count, each: u8 length + span name (outermost first)   |
 //!
 //! Nothing may follow the spans. A whole record is at most [`MAX_RECORD`] bytes.
+//!
+//! **Signed records** (certified mode): version byte [`SIGNED_VERSION`] (2), the same fields,
+//! then a 64-byte Ed25519 signature by the publishing node's identity key over every byte
+//! before it (version byte 2 included), framed for the service [`DOMAIN`] (see
+//! `ryre::certs::signed_bytes`). A collector of a certified node checks it against the
+//! certificate of the admitted peer that `node` names. Uncertified publishers send version 1,
+//! byte for byte as before.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -31,6 +38,15 @@ use ryre::PeerId;
 pub const SIGNATURE: [u8; 3] = *b"RLG";
 /// The record format's version.
 pub const VERSION: u8 = 1;
+/// The version byte of a signed record: version 1's fields, then [`SIGNATURE_LEN`] bytes of
+/// signature.
+pub const SIGNED_VERSION: u8 = 2;
+/// A signed record's signature length (Ed25519).
+pub const SIGNATURE_LEN: usize = 64;
+/// The service domain of record signatures.
+pub const DOMAIN: &str = "ryre-log/1";
+/// Where the version byte sits in a record frame.
+pub const VERSION_OFFSET: usize = 3;
 /// Longest message, in bytes (longer ones are cut by [`LogRecord::truncate_to_fit`]).
 pub const MAX_MESSAGE: usize = 64 * 1024;
 /// Longest record frame, in bytes.
@@ -179,7 +195,7 @@ pub enum DecodeError {
     #[error("not a log record (no \"RLG\" signature)")]
     BadSignature,
     /// Another version.
-    #[error("log record version {0} is not supported (this is version 1)")]
+    #[error("log record version {0} is not supported (this is version 1, signed 2)")]
     BadVersion(u8),
     /// A level byte outside 1..=5.
     #[error("log level {0} is outside 1..=5")]
@@ -335,18 +351,63 @@ impl LogRecord {
         Ok(b)
     }
 
-    /// Decodes a record frame; strings must be UTF-8.
+    /// Decodes a record frame (signed or not; a signature is not checked); strings must be
+    /// UTF-8.
     pub fn decode(frame: &[u8]) -> Result<LogRecord, DecodeError> {
-        Self::decode_with(frame, false).map(|(r, _)| r)
+        Self::decode_with(frame, false).map(|d| d.record)
     }
 
     /// Decodes a record frame, replacing invalid UTF-8 with U+FFFD; the flag says whether any
-    /// string had to be repaired.
+    /// string had to be repaired. A signature is not checked (see [`LogRecord::decode_frame`]).
     pub fn decode_lossy(frame: &[u8]) -> Result<(LogRecord, bool), DecodeError> {
+        Self::decode_with(frame, true).map(|d| (d.record, d.repaired))
+    }
+
+    /// Decodes a record frame as [`LogRecord::decode_lossy`] does, with its signature if it is
+    /// a signed record ([`SIGNED_VERSION`]): what a certified collector checks.
+    pub fn decode_frame(frame: &[u8]) -> Result<Decoded<'_>, DecodeError> {
         Self::decode_with(frame, true)
     }
 
-    fn decode_with(frame: &[u8], lossy: bool) -> Result<(LogRecord, bool), DecodeError> {
+    /// Turns a version 1 record frame (as [`LogRecord::encode_mut`] makes it, `seq` already
+    /// set) into a signed one: the version byte becomes [`SIGNED_VERSION`] and `sign`'s
+    /// signature over the frame so far is appended. `sign` is given the bytes to sign for
+    /// [`DOMAIN`] (e.g. `|b| node.sign(DOMAIN, b)`); `None` from it leaves the frame unsigned
+    /// and returns false.
+    pub fn sign_frame(
+        frame: &mut BytesMut,
+        sign: impl FnOnce(&[u8]) -> Option<[u8; SIGNATURE_LEN]>,
+    ) -> bool {
+        if frame.len() <= VERSION_OFFSET || frame[VERSION_OFFSET] != VERSION {
+            return false;
+        }
+        frame[VERSION_OFFSET] = SIGNED_VERSION;
+        match sign(&frame[..]) {
+            Some(sig) => {
+                frame.put_slice(&sig);
+                true
+            }
+            None => {
+                frame[VERSION_OFFSET] = VERSION;
+                false
+            }
+        }
+    }
+
+    fn decode_with(frame: &[u8], lossy: bool) -> Result<Decoded<'_>, DecodeError> {
+        if frame.len() > MAX_RECORD + SIGNATURE_LEN {
+            return Err(DecodeError::TooLarge(frame.len()));
+        }
+        let (frame, signature) = match frame.get(VERSION_OFFSET) {
+            Some(&SIGNED_VERSION) if frame.starts_with(&SIGNATURE) => {
+                let body = frame.len().saturating_sub(SIGNATURE_LEN);
+                let (signed, sig) = frame.split_at(body.max(VERSION_OFFSET + 1));
+                let sig: [u8; SIGNATURE_LEN] =
+                    sig.try_into().map_err(|_| DecodeError::Truncated)?;
+                (signed, Some((signed, sig)))
+            }
+            _ => (frame, None),
+        };
         if frame.len() > MAX_RECORD {
             return Err(DecodeError::TooLarge(frame.len()));
         }
@@ -360,7 +421,7 @@ impl LogRecord {
             return Err(DecodeError::BadSignature);
         }
         let v = r.u8()?;
-        if v != VERSION {
+        if v != VERSION && (v != SIGNED_VERSION || signature.is_none()) {
             return Err(DecodeError::BadVersion(v));
         }
         let lb = r.u8()?;
@@ -397,8 +458,8 @@ impl LogRecord {
             return Err(DecodeError::Trailing(r.left()));
         }
         let repaired = r.repaired;
-        Ok((
-            LogRecord {
+        Ok(Decoded {
+            record: LogRecord {
                 seq,
                 time,
                 level,
@@ -410,8 +471,21 @@ impl LogRecord {
                 spans,
             },
             repaired,
-        ))
+            signature,
+        })
     }
+}
+
+/// A decoded record frame ([`LogRecord::decode_frame`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Decoded<'a> {
+    /// The record.
+    pub record: LogRecord,
+    /// Whether a string had to be repaired (invalid UTF-8 replaced by U+FFFD).
+    pub repaired: bool,
+    /// A signed record's signed bytes (the frame up to its signature) and signature; `None`
+    /// for a version 1 record.
+    pub signature: Option<(&'a [u8], [u8; SIGNATURE_LEN])>,
 }
 
 struct Reader<'a> {
@@ -545,6 +619,94 @@ mod tests {
             v.truncate(cut.index(v.len() + 1));
             let _ = LogRecord::decode_lossy(&v);
         }
+
+    }
+
+    proptest! {
+        // Ed25519 in a debug build costs about a millisecond a case: few cases.
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn signed_records_round_trip_and_any_change_fails(
+            rec in any_record(),
+            at in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let keys = test_keys();
+            let mut frame = rec.encode_mut().expect("encodable");
+            prop_assert!(LogRecord::sign_frame(&mut frame, |b| Some(ryre::certs::sign_service(&keys, DOMAIN, b))));
+            prop_assert_eq!(frame.len(), rec.encoded_len() + SIGNATURE_LEN);
+            let d = LogRecord::decode_frame(&frame).expect("decodes");
+            prop_assert_eq!(&d.record, &rec);
+            let (signed, sig) = d.signature.expect("signed");
+            prop_assert!(ryre::certs::verify_service(&keys.signing_public(), DOMAIN, signed, &sig));
+            // Any flipped bit: the frame no longer decodes, or its signature fails.
+            let mut v = frame.to_vec();
+            let i = at.index(v.len());
+            v[i] ^= 1 << bit;
+            if let Ok(d) = LogRecord::decode_frame(&v) {
+                let ok = d.signature.is_some_and(|(signed, sig)| {
+                    ryre::certs::verify_service(&keys.signing_public(), DOMAIN, signed, &sig)
+                });
+                prop_assert!(!ok, "a changed frame still verifies (bit {} of byte {})", bit, i);
+            }
+        }
+
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_signed_records_decode_without_panic(
+            rec in any_record(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let mut frame = rec.encode_mut().expect("encodable");
+            LogRecord::sign_frame(&mut frame, |_| Some([7; SIGNATURE_LEN]));
+            let mut v = frame.to_vec();
+            let i = at.index(v.len());
+            v[i] = byte;
+            v.truncate(cut.index(v.len() + 1));
+            let _ = LogRecord::decode_frame(&v);
+        }
+    }
+
+    fn test_keys() -> ryre::security::KeyPair {
+        (0u8..=255)
+            .find_map(|i| ryre::security::KeyPair::from_seed([i; 32]).ok())
+            .expect("a Zyre-safe seed")
+    }
+
+    #[test]
+    fn unsigned_records_are_version_1_as_before_and_signed_ones_version_2() {
+        let rec = sample();
+        let v1 = rec.encode().expect("encodable");
+        assert_eq!(&v1[..4], b"RLG\x01");
+        assert!(LogRecord::decode_frame(&v1)
+            .expect("v1")
+            .signature
+            .is_none());
+        let mut v2 = rec.encode_mut().expect("encodable");
+        assert!(LogRecord::sign_frame(&mut v2, |_| Some([9; SIGNATURE_LEN])));
+        assert_eq!(&v2[..4], b"RLG\x02");
+        assert_eq!(&v2[4..v1.len()], &v1[4..]);
+        assert_eq!(&v2[v1.len()..], &[9; SIGNATURE_LEN][..]);
+        let d = LogRecord::decode_frame(&v2).expect("v2");
+        assert_eq!(d.record, rec);
+        assert_eq!(d.signature.map(|(s, _)| s.len()), Some(v1.len()));
+        // A signer that refuses leaves version 1.
+        let mut v = rec.encode_mut().expect("encodable");
+        assert!(!LogRecord::sign_frame(&mut v, |_| None));
+        assert_eq!(&v[..], &v1[..]);
+        // Too short to hold a signature.
+        assert_eq!(
+            LogRecord::decode(b"RLG\x02abc"),
+            Err(DecodeError::Truncated)
+        );
+        assert_eq!(
+            LogRecord::decode(b"RLG\x03"),
+            Err(DecodeError::BadVersion(3))
+        );
     }
 
     #[test]
@@ -629,9 +791,11 @@ mod tests {
             Err(DecodeError::BadSignature)
         );
         assert_eq!(
-            LogRecord::decode(b"RLG\x02"),
-            Err(DecodeError::BadVersion(2))
+            LogRecord::decode(b"RLG\x03"),
+            Err(DecodeError::BadVersion(3))
         );
+        // Version 2 is a signed record: too short to hold its signature.
+        assert_eq!(LogRecord::decode(b"RLG\x02"), Err(DecodeError::Truncated));
         assert_eq!(
             LogRecord::decode(b"RLG\x01\x09"),
             Err(DecodeError::BadLevel(9))

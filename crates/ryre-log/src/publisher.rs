@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::proto::{widest_level, Level, LogRecord, SEQ_OFFSET, TOPIC_LEN};
+use crate::proto::{widest_level, Level, LogRecord, DOMAIN, SEQ_OFFSET, TOPIC_LEN};
 use bytes::BytesMut;
 use ryre::{Node, PeerId};
 use tracing::field::{Field, Visit};
@@ -59,6 +59,8 @@ pub struct PublisherStats {
     /// The least severe level any collector asks for (`None`: no collector wants anything,
     /// and events are not even formatted).
     pub wanted: Option<Level>,
+    /// Certified mode: records are signed (version 2).
+    pub signing: bool,
 }
 
 struct Shared {
@@ -74,6 +76,8 @@ struct Shared {
     published: AtomicU64,
     collectors: AtomicUsize,
     bad_endpoints: AtomicU64,
+    /// Certified mode: sign every record with the node's key.
+    signing: bool,
     tx: flume::Sender<([u8; TOPIC_LEN], BytesMut)>,
 }
 
@@ -96,6 +100,9 @@ pub fn layer(node: &Node) -> Result<(LogLayer, LogPublisher), LogError> {
 }
 
 /// A layer publishing the events of this process as records of `node`.
+///
+/// A certified node signs every record (see [`crate::proto`]); its certificate must grant the
+/// `log` service, or this fails with [`LogError::NotEntitled`].
 pub fn layer_with(
     node: &Node,
     config: PublisherConfig,
@@ -103,6 +110,13 @@ pub fn layer_with(
     if config.queue == 0 || config.hwm <= 0 {
         return Err(LogError::Config("queue and hwm must be positive".into()));
     }
+    let signing = match node.certificate() {
+        Some(cert) if !cert.services.contains(ryre::certs::Services::LOG) => {
+            return Err(LogError::NotEntitled { name: cert.name });
+        }
+        Some(_) => true,
+        None => false,
+    };
     let (tx, rx) = flume::bounded(config.queue);
     let shared = Arc::new(Shared {
         node: node.uuid(),
@@ -115,6 +129,7 @@ pub fn layer_with(
         published: AtomicU64::new(0),
         collectors: AtomicUsize::new(0),
         bad_endpoints: AtomicU64::new(0),
+        signing,
         tx,
     });
     // The node's context pool: no I/O thread and reaper of the publisher's own.
@@ -199,6 +214,7 @@ impl LogPublisher {
             collectors: s.collectors.load(Ordering::Relaxed),
             bad_endpoints: get(&s.bad_endpoints),
             wanted: Level::from_u8(s.wanted.load(Ordering::Relaxed)),
+            signing: s.signing,
         }
     }
 
@@ -409,6 +425,11 @@ impl Worker {
         let counter = &shared.seq[usize::from(topic[0].wrapping_sub(b'1')).min(4)];
         let seq = counter.load(Ordering::Relaxed);
         frame[SEQ_OFFSET..SEQ_OFFSET + 8].copy_from_slice(&seq.to_be_bytes());
+        if shared.signing && !LogRecord::sign_frame(&mut frame, |b| self.node.sign(DOMAIN, b)) {
+            // A certified node always has its key; never send a record it could not sign.
+            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+            return;
+        }
         let deadline = Instant::now() + Duration::from_secs(1);
         loop {
             let sent = self

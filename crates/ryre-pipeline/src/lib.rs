@@ -23,6 +23,11 @@
 //! those reports into a view of the cluster: batches with their progress, workers with their
 //! throughput, re-deals.
 //!
+//! In certified mode (a node started with `ryre::NodeBuilder::certificate`) a role starts only
+//! if its certificate grants the rights of its groups ([`required_rights`]; otherwise
+//! [`Error::NotEntitled`] names the group and the right), so that nothing it must send is
+//! refused later.
+//!
 //! The client re-deals a worker's tasks when the worker leaves (EXIT) or makes no progress for
 //! [`Config::task_timeout`]; it re-deals tasks the collector never reported; it moves to another
 //! collector (or waits for one) when its collector leaves or falls silent, and resends everything
@@ -88,6 +93,66 @@ pub enum Error {
     /// Its thread could not be started.
     #[error("cannot start the pipeline thread: {0}")]
     Thread(std::io::Error),
+    /// Certified mode: the node's certificate lacks a right the role needs in one of its
+    /// groups (see [`required_rights`]); the role did not start.
+    #[error("the certificate of {name} does not grant {right} in {group}: a pipeline {} {why}", role.as_str())]
+    NotEntitled {
+        /// The role.
+        role: Role,
+        /// The certificate's name.
+        name: String,
+        /// The group.
+        group: String,
+        /// The rights it needs there.
+        right: ryre::certs::Rights,
+        /// What the role does there.
+        why: &'static str,
+    },
+}
+
+/// The rights a certified node's certificate must grant for `role` in `cluster`: (group,
+/// rights, what the role does there). Roles talk by whisper, and a certified whisper from S to
+/// R needs `whisper` in a group R may join: so each role joins its own group and needs
+/// `whisper` in the groups of the roles it sends to; every role shouts its status reports to
+/// [`status_group`].
+///
+/// ```
+/// use ryre::certs::Rights;
+/// use ryre_pipeline::{required_rights, Role};
+/// let needed = required_rights(Role::Worker, "c");
+/// assert!(needed.iter().any(|(g, r, _)| g == "pipeline/c/workers" && *r == Rights::JOIN));
+/// assert!(needed.iter().any(|(g, r, _)| g == "pipeline/c/collectors" && *r == Rights::WHISPER));
+/// ```
+pub fn required_rights(
+    role: Role,
+    cluster: &str,
+) -> Vec<(String, ryre::certs::Rights, &'static str)> {
+    use ryre::certs::Rights;
+    let mut out = vec![(
+        role.group(cluster),
+        Rights::JOIN,
+        "is a member of its role's group",
+    )];
+    let sends: &[(Role, &'static str)] = match role {
+        Role::Client => &[
+            (Role::Worker, "deals tasks to workers"),
+            (Role::Collector, "opens and ends batches at collectors"),
+        ],
+        Role::Worker => &[
+            (Role::Client, "returns credit to clients"),
+            (Role::Collector, "sends results to collectors"),
+        ],
+        Role::Collector => &[(Role::Client, "forwards results and progress to clients")],
+    };
+    for (to, why) in sends {
+        out.push((to.group(cluster), Rights::WHISPER, *why));
+    }
+    out.push((
+        status_group(cluster),
+        Rights::SHOUT,
+        "reports its status to watchers",
+    ));
+    out
 }
 
 /// Settings shared by the three roles (each uses the ones that concern it).
@@ -398,6 +463,19 @@ fn start_node(
     role: Role,
 ) -> Result<ryre::Node, Error> {
     config.validate()?;
+    if let Some(cert) = builder.own_certificate()? {
+        for (group, right, why) in required_rights(role, &config.cluster) {
+            if !cert.may(&group, right) {
+                return Err(Error::NotEntitled {
+                    role,
+                    name: cert.name,
+                    group,
+                    right,
+                    why,
+                });
+            }
+        }
+    }
     let node = builder
         .header(ROLE_HEADER, role.as_str())
         .header(CLUSTER_HEADER, config.cluster.clone())

@@ -18,6 +18,7 @@ use crate::PeerId;
 pub mod cert;
 pub mod certified;
 pub mod revocation;
+pub mod service;
 pub mod z85;
 pub mod zpl;
 

@@ -14,6 +14,7 @@
 //! Use it as a dev-dependency: `ryre-testkit = { path = "../ryre-testkit" }`.
 #![warn(missing_docs)]
 
+pub mod pki;
 mod process;
 
 pub use process::{Kill, Proc, PROC_WAIT};

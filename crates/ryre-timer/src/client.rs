@@ -12,7 +12,9 @@ use ryre::{Event, EventStream, Node, NodeBuilder, PeerId};
 
 use crate::proto::{TimerMsg, MAX_PAYLOAD};
 use crate::tick::{Tick, TickCounts, TickTracker};
-use crate::{check_rate, tick_group, unix_now, unix_ns, TimerError, CLIENTS_GROUP};
+use crate::{
+    check_rate, check_served, tick_group, unix_now, unix_ns, Refused, TimerError, CLIENTS_GROUP,
+};
 
 /// A wake-up, delivered once per occurrence.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +64,31 @@ pub struct ClientCounts {
     pub requests_sent: u64,
     /// Timer frames that did not decode or made no sense here.
     pub malformed: u64,
+    /// Certified mode: ticks and wake-up service messages dropped because they were not
+    /// signed.
+    pub unsigned: u64,
+    /// Certified mode: ... dropped because the signature is not the sender's over them
+    /// (forged or tampered with).
+    pub forged: u64,
+    /// Certified mode: ... dropped because the sender's certificate does not grant the
+    /// `timer` service.
+    pub unentitled: u64,
+}
+
+impl ClientCounts {
+    /// Every message dropped by certified mode's checks.
+    pub fn refused(&self) -> u64 {
+        self.unsigned + self.forged + self.unentitled
+    }
+
+    fn refuse(&mut self, why: &Refused) {
+        match why {
+            Refused::Malformed => self.malformed += 1,
+            Refused::Unsigned => self.unsigned += 1,
+            Refused::Forged => self.forged += 1,
+            Refused::Unentitled => self.unentitled += 1,
+        }
+    }
 }
 
 struct Request {
@@ -105,9 +132,15 @@ struct State {
 /// the node's events itself feeds each one to [`Timers::handle`] instead. Requests survive a
 /// change of wake-up leader: they are re-sent to each newly announced leader, from the first
 /// occurrence not yet delivered, and duplicates are dropped.
+///
+/// On a certified node, ticks, wake-ups, rejections and announcements count only when signed
+/// by the admitted peer that sent them, whose certificate grants the `timer` service; the
+/// others are dropped and counted ([`ClientCounts::refused`]).
 #[derive(Clone)]
 pub struct Timers {
     node: Node,
+    /// Certified mode: check what timer nodes serve.
+    certified: bool,
     state: Arc<Mutex<State>>,
 }
 
@@ -121,6 +154,7 @@ impl Timers {
     pub fn new(node: Node) -> Result<Timers, TimerError> {
         node.join(CLIENTS_GROUP)?;
         Ok(Timers {
+            certified: node.certificate().is_some(),
             node,
             state: Arc::new(Mutex::new(State {
                 next_id: 1,
@@ -291,6 +325,10 @@ impl Timers {
                     .strip_prefix("tick/")
                     .and_then(|r| r.strip_suffix("hz"))
                     .and_then(|r| r.parse::<u16>().ok());
+                // Checked before the state's lock is taken (a signature costs tens of µs).
+                let checked = rate
+                    .and(content.first())
+                    .map(|f| check_served(&self.node, self.certified, &peer, f));
                 let mut st = self.state();
                 let Some(tracker) = rate.and_then(|r| st.trackers.get_mut(&r)) else {
                     drop(st);
@@ -301,7 +339,7 @@ impl Timers {
                         name,
                     }));
                 };
-                match content.first().map(TimerMsg::decode) {
+                match checked {
                     Some(Ok(TimerMsg::Tick {
                         rate,
                         n,
@@ -311,6 +349,10 @@ impl Timers {
                         .accept(peer, rate, n, t0, scheduled, unix_now())
                         .ok()
                         .map(TimerEvent::Tick),
+                    Some(Err(why)) if why != Refused::Malformed => {
+                        st.counts.refuse(&why);
+                        None
+                    }
                     _ => {
                         tracker.count_malformed();
                         None
@@ -346,8 +388,14 @@ impl Timers {
     }
 
     fn on_timer_whisper(&self, peer: PeerId, frame: &Bytes) -> Option<TimerEvent> {
+        // Checked before the state's lock is taken (a signature costs tens of microseconds).
+        let checked = check_served(&self.node, self.certified, &peer, frame);
         let mut st = self.state();
-        match TimerMsg::decode(frame) {
+        if let Err(why) = &checked {
+            st.counts.refuse(why);
+            return None;
+        }
+        match checked {
             Ok(TimerMsg::Announce) => {
                 st.leader = Some(peer);
                 // Everything not yet delivered goes to the new leader; it picks up at `next`.

@@ -33,6 +33,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! In certified mode (nodes started with `ryre::NodeBuilder::certificate`) a timer node's
+//! certificate must grant the `timer` service and the rights of its groups, or
+//! [`TimerServer::start`] refuses; it signs every tick, wake-up, rejection and announcement
+//! (see [`proto`]), and a certified [`Timers`] takes them only from an admitted peer whose
+//! certificate grants `timer` and whose signature verifies (the others are dropped and counted
+//! in [`ClientCounts`]).
+//!
 //! The protocol's frames are specified in [`proto`].
 
 #![warn(missing_docs)]
@@ -46,7 +53,7 @@ mod tick;
 
 pub use client::{ClientCounts, TimerEvent, TimerStream, Timers, Wake};
 pub use jitter::JitterStats;
-pub use server::{ServerEvent, TimerConfig, TimerServer, TimerStats};
+pub use server::{required_rights, ServerEvent, TimerConfig, TimerServer, TimerStats};
 pub use tick::{Tick, TickCounts, TickRejected, TickTracker};
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -89,6 +96,81 @@ pub enum TimerError {
     /// A period under 1 ms.
     #[error("a period must be at least 1 ms")]
     PeriodTooShort,
+    /// Certified mode: the node's certificate does not grant the `timer` service, so no
+    /// certified subscriber would take its ticks.
+    #[error("the certificate of {name} does not grant the timer service (issue it with --services timer)")]
+    NoTimerService {
+        /// The certificate's name.
+        name: String,
+    },
+    /// Certified mode: the node's certificate lacks a right in a group the timer node uses.
+    #[error("the certificate of {name} does not grant {right} in {group} ({why})")]
+    NotEntitled {
+        /// The certificate's name.
+        name: String,
+        /// The group.
+        group: String,
+        /// The rights it needs there.
+        right: ryre::certs::Rights,
+        /// What the timer node does there.
+        why: &'static str,
+    },
+}
+
+/// Why a certified node dropped a timer message from a peer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refused {
+    /// Not a timer message.
+    Malformed,
+    /// Certified mode: not signed.
+    Unsigned,
+    /// Certified mode: the signature is not the sender's over these bytes.
+    Forged,
+    /// Certified mode: the sender's certificate does not grant `timer` (or it is no longer
+    /// admitted).
+    Unentitled,
+}
+
+/// Decodes a frame from `peer` that a timer node served; on a certified node (`certified`),
+/// only a signed one whose signature is `peer`'s and whose certificate grants `timer`.
+pub(crate) fn check_served(
+    node: &ryre::Node,
+    certified: bool,
+    peer: &ryre::PeerId,
+    frame: &bytes::Bytes,
+) -> Result<proto::TimerMsg, Refused> {
+    let (msg, sig) = proto::TimerMsg::decode_frame(frame).map_err(|_| Refused::Malformed)?;
+    if !certified {
+        return Ok(msg);
+    }
+    let (signed, sig) = sig.ok_or(Refused::Unsigned)?;
+    use ryre::certs::SignatureError as E;
+    match node.check_signature(
+        peer,
+        ryre::certs::Services::TIMER,
+        proto::DOMAIN,
+        &signed,
+        &sig,
+    ) {
+        Ok(()) => Ok(msg),
+        Err(E::Forged(_)) => Err(Refused::Forged),
+        Err(_) => Err(Refused::Unentitled),
+    }
+}
+
+/// Encodes a message a timer node serves: signed when `signing` (certified mode).
+pub(crate) fn encode_served(
+    node: &ryre::Node,
+    signing: bool,
+    msg: &proto::TimerMsg,
+) -> Option<bytes::Bytes> {
+    if signing {
+        msg.encode_signed(|b| node.sign(proto::DOMAIN, b))
+            .ok()
+            .flatten()
+    } else {
+        msg.encode().ok()
+    }
 }
 
 /// Checks a rate: 1..=1000 Hz.

@@ -14,6 +14,14 @@
 //! | 4    | Wake     | id u64, occurrence u64, scheduled u64, payload               |
 //! | 5    | Reject   | id u64, reason                                               |
 //! | 6    | Announce | (empty): the sender serves wake-ups                          |
+//!
+//! **Signed messages** (certified mode): version byte [`SIGNED_VERSION`] (2), the same kind and
+//! body, then a 64-byte Ed25519 signature by the sending timer node's identity key over every
+//! byte before it (version byte 2 included), framed for the service [`DOMAIN`] (see
+//! `ryre::certs::signed_bytes`). A certified timer node signs what it serves (Tick, Wake,
+//! Reject, Announce); a certified subscriber takes those only signed by an admitted peer whose
+//! certificate grants the `timer` service. Uncertified nodes send version 1, byte for byte as
+//! before.
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -21,6 +29,15 @@ use bytes::{BufMut, Bytes, BytesMut};
 pub const SIGNATURE: [u8; 3] = *b"RTM";
 /// The protocol version this codec speaks.
 pub const VERSION: u8 = 1;
+/// The version byte of a signed message: version 1's kind and body, then [`SIGNATURE_LEN`]
+/// bytes of signature.
+pub const SIGNED_VERSION: u8 = 2;
+/// A signed message's signature length (Ed25519).
+pub const SIGNATURE_LEN: usize = 64;
+/// The service domain of timer signatures.
+pub const DOMAIN: &str = "ryre-timer/1";
+/// Where the version byte sits in a frame.
+pub const VERSION_OFFSET: usize = 3;
 /// The largest wake-up payload, in bytes.
 pub const MAX_PAYLOAD: usize = 64 * 1024;
 /// The highest tick rate a timer serves, in Hz.
@@ -88,7 +105,7 @@ pub enum DecodeError {
     #[error("not a timer message (no \"RTM\" signature)")]
     BadSignature,
     /// A version this codec does not speak.
-    #[error("timer protocol version {0} is not supported (this is version 1)")]
+    #[error("timer protocol version {0} is not supported (this is version 1, signed 2)")]
     BadVersion(u8),
     /// An unknown kind byte.
     #[error("unknown timer message kind {0}")]
@@ -197,14 +214,59 @@ impl TimerMsg {
         Ok(b.freeze())
     }
 
-    /// Decodes one frame. Never panics; payloads share the frame's memory.
+    /// Encodes the message as one signed frame ([`SIGNED_VERSION`]): `sign` gets the bytes to
+    /// sign for [`DOMAIN`] (e.g. `|b| node.sign(DOMAIN, b)`); `Ok(None)` when it gives no
+    /// signature.
+    pub fn encode_signed(
+        &self,
+        sign: impl FnOnce(&[u8]) -> Option<[u8; SIGNATURE_LEN]>,
+    ) -> Result<Option<Bytes>, EncodeError> {
+        let v1 = self.encode()?;
+        let mut b = BytesMut::with_capacity(v1.len() + SIGNATURE_LEN);
+        b.put_slice(&v1);
+        b[VERSION_OFFSET] = SIGNED_VERSION;
+        let Some(sig) = sign(&b) else {
+            return Ok(None);
+        };
+        b.put_slice(&sig);
+        Ok(Some(b.freeze()))
+    }
+
+    /// Decodes one frame, signed or not (a signature is not checked: see
+    /// [`TimerMsg::decode_frame`]). Never panics; payloads share the frame's memory.
     pub fn decode(frame: &Bytes) -> Result<TimerMsg, DecodeError> {
+        Self::decode_frame(frame).map(|(m, _)| m)
+    }
+
+    /// Decodes one frame with its signature, if it is a signed one: the signed bytes (the
+    /// frame up to its signature) and the signature. Never panics.
+    #[allow(clippy::type_complexity)]
+    pub fn decode_frame(
+        frame: &Bytes,
+    ) -> Result<(TimerMsg, Option<(Bytes, [u8; SIGNATURE_LEN])>), DecodeError> {
+        if frame.get(VERSION_OFFSET) == Some(&SIGNED_VERSION) && frame.starts_with(&SIGNATURE) {
+            let Some(body) = frame.len().checked_sub(SIGNATURE_LEN) else {
+                return Err(DecodeError::Truncated);
+            };
+            if body <= VERSION_OFFSET {
+                return Err(DecodeError::Truncated);
+            }
+            let mut sig = [0u8; SIGNATURE_LEN];
+            sig.copy_from_slice(&frame[body..]);
+            let signed = frame.slice(..body);
+            let msg = Self::decode_body(&signed, SIGNED_VERSION)?;
+            return Ok((msg, Some((signed, sig))));
+        }
+        Self::decode_body(frame, VERSION).map(|m| (m, None))
+    }
+
+    fn decode_body(frame: &Bytes, expected: u8) -> Result<TimerMsg, DecodeError> {
         let mut r = Reader { buf: frame, pos: 0 };
         if r.take(3)? != SIGNATURE {
             return Err(DecodeError::BadSignature);
         }
         let version = r.u8()?;
-        if version != VERSION {
+        if version != expected {
             return Err(DecodeError::BadVersion(version));
         }
         let msg = match r.u8()? {
@@ -373,6 +435,97 @@ mod tests {
             v.truncate(cut.index(v.len() + 1));
             let _ = TimerMsg::decode(&Bytes::from(v));
         }
+
+    }
+
+    proptest! {
+        // Ed25519 in a debug build costs about a millisecond a case: few cases.
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn signed_messages_round_trip_and_any_change_fails(
+            msg in any_msg(),
+            at in any::<prop::sample::Index>(),
+            bit in 0u8..8,
+        ) {
+            let keys = test_keys();
+            let frame = msg
+                .encode_signed(|b| Some(ryre::certs::sign_service(&keys, DOMAIN, b)))
+                .expect("encodable")
+                .expect("signed");
+            let v1 = msg.encode().expect("encodable");
+            prop_assert_eq!(frame.len(), v1.len() + SIGNATURE_LEN);
+            prop_assert_eq!(&frame[VERSION_OFFSET + 1..v1.len()], &v1[VERSION_OFFSET + 1..]);
+            let (m, sig) = TimerMsg::decode_frame(&frame).expect("decodes");
+            prop_assert_eq!(&m, &msg);
+            let (signed, sig) = sig.expect("signed");
+            prop_assert!(ryre::certs::verify_service(&keys.signing_public(), DOMAIN, &signed, &sig));
+            let mut v = frame.to_vec();
+            let i = at.index(v.len());
+            v[i] ^= 1 << bit;
+            if let Ok((_, Some((signed, sig)))) = TimerMsg::decode_frame(&Bytes::from(v)) {
+                prop_assert!(
+                    !ryre::certs::verify_service(&keys.signing_public(), DOMAIN, &signed, &sig),
+                    "a changed frame still verifies (bit {} of byte {})", bit, i
+                );
+            }
+        }
+
+    }
+
+    proptest! {
+        #[test]
+        fn mutated_signed_messages_decode_without_panic(
+            msg in any_msg(),
+            at in any::<prop::sample::Index>(),
+            byte in any::<u8>(),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let frame = msg
+                .encode_signed(|_| Some([5; SIGNATURE_LEN]))
+                .expect("encodable")
+                .expect("signed");
+            let mut v = frame.to_vec();
+            let i = at.index(v.len());
+            v[i] = byte;
+            v.truncate(cut.index(v.len() + 1));
+            let _ = TimerMsg::decode_frame(&Bytes::from(v));
+        }
+    }
+
+    fn test_keys() -> ryre::security::KeyPair {
+        (0u8..=255)
+            .find_map(|i| ryre::security::KeyPair::from_seed([i; 32]).ok())
+            .expect("a Zyre-safe seed")
+    }
+
+    #[test]
+    fn signed_ticks_are_version_2_and_unsigned_ones_unchanged() {
+        let tick = TimerMsg::Tick {
+            rate: 10,
+            n: 1,
+            t0: 2,
+            scheduled: 3,
+        };
+        let v1 = tick.encode().expect("encodable");
+        assert_eq!(&v1[..5], b"RTM\x01\x01");
+        assert_eq!(TimerMsg::decode_frame(&v1), Ok((tick.clone(), None)));
+        let v2 = tick
+            .encode_signed(|_| Some([1; SIGNATURE_LEN]))
+            .expect("encodable")
+            .expect("signed");
+        assert_eq!(&v2[..5], b"RTM\x02\x01");
+        let (m, sig) = TimerMsg::decode_frame(&v2).expect("decodes");
+        assert_eq!(m, tick);
+        assert_eq!(
+            sig.map(|(s, g)| (s.len(), g)),
+            Some((v1.len(), [1; SIGNATURE_LEN]))
+        );
+        assert_eq!(tick.encode_signed(|_| None), Ok(None));
+        let d = |b: &[u8]| TimerMsg::decode(&Bytes::copy_from_slice(b));
+        assert_eq!(d(b"RTM\x02\x06"), Err(DecodeError::Truncated));
+        let mut short = b"RTM\x02".to_vec();
+        short.extend_from_slice(&[0; SIGNATURE_LEN]);
+        assert_eq!(d(&short), Err(DecodeError::Truncated));
     }
 
     #[test]
@@ -397,7 +550,7 @@ mod tests {
         let d = |b: &[u8]| TimerMsg::decode(&Bytes::copy_from_slice(b));
         assert_eq!(d(b""), Err(DecodeError::Truncated));
         assert_eq!(d(b"ZRE\x01\x01"), Err(DecodeError::BadSignature));
-        assert_eq!(d(b"RTM\x02\x01"), Err(DecodeError::BadVersion(2)));
+        assert_eq!(d(b"RTM\x03\x01"), Err(DecodeError::BadVersion(3)));
         assert_eq!(d(b"RTM\x01\x09"), Err(DecodeError::BadKind(9)));
         assert_eq!(d(b"RTM\x01\x06x"), Err(DecodeError::Trailing(1)));
         assert_eq!(d(b"RTM\x01\x01\x00\x00"), Err(DecodeError::BadRate(0)));

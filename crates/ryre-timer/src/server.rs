@@ -20,9 +20,10 @@ use crate::proto::TimerMsg;
 use crate::schedule::{period_of, Schedule};
 use crate::tick::TickTracker;
 use crate::{
-    check_rate, election_group, tick_group, unix_now, TimerError, CLIENTS_GROUP, RATES_HEADER,
-    WAKE_GROUP,
+    check_rate, check_served, election_group, encode_served, tick_group, unix_now, Refused,
+    TimerError, CLIENTS_GROUP, RATES_HEADER, WAKE_GROUP,
 };
+use ryre::certs::Rights;
 
 /// What a timer node serves and what it accepts.
 #[derive(Debug, Clone)]
@@ -76,6 +77,9 @@ pub struct TimerStats {
     pub misdirected: u64,
     /// Frames that were not valid timer messages, or ticks that did not fit the numbering.
     pub bad_messages: u64,
+    /// Certified mode: ticks of other timer nodes dropped because they were unsigned, forged,
+    /// or from a node whose certificate does not grant `timer` (also in `bad_messages`).
+    pub refused: u64,
 }
 
 /// A change of role, as the server reports it.
@@ -115,6 +119,7 @@ struct Counters {
     wakes_sent: AtomicU64,
     misdirected: AtomicU64,
     bad_messages: AtomicU64,
+    refused: AtomicU64,
 }
 
 fn bump(c: &AtomicU64, n: u64) {
@@ -165,6 +170,11 @@ impl TimerServer {
     ///
     /// Failover time is the node's expired timeout plus an election: for a fast failover give
     /// timer nodes a short `expired_timeout` (the CLI uses 1.5 × the evasive timeout).
+    ///
+    /// Certified mode: the builder's certificate must grant the `timer` service
+    /// ([`TimerError::NoTimerService`]) and the rights of every group the node uses
+    /// ([`TimerError::NotEntitled`], see [`required_rights`]), checked before the node starts;
+    /// everything the node serves is then signed.
     pub fn start(builder: NodeBuilder, config: TimerConfig) -> Result<TimerServer, TimerError> {
         let mut rates = config.rates.clone();
         for r in &rates {
@@ -175,6 +185,25 @@ impl TimerServer {
         if rates.is_empty() && !config.wakeups {
             return Err(TimerError::NothingToServe);
         }
+        let signing = match builder.own_certificate()? {
+            Some(cert) => {
+                if !cert.services.contains(ryre::certs::Services::TIMER) {
+                    return Err(TimerError::NoTimerService { name: cert.name });
+                }
+                for (group, right, why) in required_rights(&rates, config.wakeups) {
+                    if !cert.may(&group, right) {
+                        return Err(TimerError::NotEntitled {
+                            name: cert.name,
+                            group,
+                            right,
+                            why,
+                        });
+                    }
+                }
+                true
+            }
+            None => false,
+        };
         let header: Vec<String> = rates.iter().map(u16::to_string).collect();
         let node = builder.header(RATES_HEADER, header.join(",")).start()?;
         for r in &rates {
@@ -191,6 +220,7 @@ impl TimerServer {
         let (ctl_tx, ctl_rx) = flume::unbounded();
         let (ev_tx, ev_rx) = flume::unbounded();
         let ticker = Ticker {
+            signing,
             node: node.clone(),
             counters: counters.clone(),
             max_late: config.max_late,
@@ -203,6 +233,7 @@ impl TimerServer {
             .spawn(move || ticker.run(ctl_rx))
             .map_err(|e| TimerError::Node(ryre::Error::Thread(e)))?;
         let watcher = Watcher {
+            signing,
             node: node.clone(),
             config,
             counters: counters.clone(),
@@ -242,6 +273,7 @@ impl TimerServer {
             wakes_sent: get(&c.wakes_sent),
             misdirected: get(&c.misdirected),
             bad_messages: get(&c.bad_messages),
+            refused: get(&c.refused),
         }
     }
 
@@ -283,8 +315,47 @@ impl Drop for TimerServer {
     }
 }
 
+/// The rights a certified timer node's certificate must grant: (group, rights, what for), for
+/// serving `rates` and, if `wakeups`, wake-ups.
+///
+/// ```
+/// use ryre::certs::Rights;
+/// let needed = ryre_timer::required_rights(&[10], true);
+/// assert!(needed.contains(&("tick/10hz".to_string(), Rights::JOIN | Rights::SHOUT, "ticks there and hears the other timer nodes' ticks")));
+/// ```
+pub fn required_rights(rates: &[u16], wakeups: bool) -> Vec<(String, Rights, &'static str)> {
+    let mut out = Vec::new();
+    for r in rates {
+        out.push((
+            election_group(*r),
+            Rights::JOIN,
+            "elects the node that ticks",
+        ));
+        out.push((
+            tick_group(*r),
+            Rights::JOIN | Rights::SHOUT,
+            "ticks there and hears the other timer nodes' ticks",
+        ));
+    }
+    if wakeups {
+        out.push((
+            WAKE_GROUP.to_string(),
+            Rights::JOIN,
+            "elects the wake-up leader",
+        ));
+        out.push((
+            CLIENTS_GROUP.to_string(),
+            Rights::SHOUT | Rights::WHISPER,
+            "announces the wake-up leader and sends wake-ups to its members",
+        ));
+    }
+    out
+}
+
 /// The event thread's state.
 struct Watcher {
+    /// Certified mode: sign what is served, check other timer nodes' ticks.
+    signing: bool,
     node: Node,
     config: TimerConfig,
     counters: Arc<Counters>,
@@ -358,8 +429,17 @@ impl Watcher {
                 let Some(tracker) = self.trackers.get_mut(&rate) else {
                     return;
                 };
-                let tick = content.first().map(TimerMsg::decode);
+                let tick = content
+                    .first()
+                    .map(|f| check_served(&self.node, self.signing, &peer, f));
                 match tick {
+                    Some(Err(
+                        why @ (Refused::Unsigned | Refused::Forged | Refused::Unentitled),
+                    )) => {
+                        bump(&self.counters.refused, 1);
+                        bump(&self.counters.bad_messages, 1);
+                        tracing::debug!(%peer, "tick refused: {why:?}");
+                    }
                     Some(Ok(TimerMsg::Tick {
                         rate: r,
                         n,
@@ -401,7 +481,7 @@ impl Watcher {
     }
 
     fn announce(&self, to: Option<PeerId>) {
-        let Ok(frame) = TimerMsg::Announce.encode() else {
+        let Some(frame) = encode_served(&self.node, self.signing, &TimerMsg::Announce) else {
             return;
         };
         let sent = match to {
@@ -486,7 +566,9 @@ impl Watcher {
         bump(&self.counters.requests_rejected, 1);
         tracing::debug!(%peer, id, "wake-up request rejected: {reason}");
         let reason: String = reason.chars().take(200).collect();
-        if let Ok(frame) = (TimerMsg::Reject { id, reason }).encode() {
+        if let Some(frame) =
+            encode_served(&self.node, self.signing, &TimerMsg::Reject { id, reason })
+        {
             let _ = self.node.whisper(peer, [frame]);
         }
     }
@@ -504,6 +586,8 @@ struct Pending {
 
 /// The tick thread's state.
 struct Ticker {
+    /// Certified mode: sign ticks and wake-ups.
+    signing: bool,
     node: Node,
     counters: Arc<Counters>,
     max_late: u64,
@@ -627,7 +711,9 @@ impl Ticker {
                     t0: sched.base,
                     scheduled,
                 };
-                let Ok(frame) = msg.encode() else { continue };
+                let Some(frame) = encode_served(&self.node, self.signing, &msg) else {
+                    continue;
+                };
                 let sent = self.node.shout(&tick_group(*rate), [frame]);
                 if let Ok(mut j) = self.counters.send_late.lock() {
                     j.record(unix_now() as i64 - scheduled as i64);
@@ -664,7 +750,9 @@ impl Ticker {
             } else {
                 self.requests.remove(&(peer, id));
             }
-            let Ok(frame) = msg.encode() else { continue };
+            let Some(frame) = encode_served(&self.node, self.signing, &msg) else {
+                continue;
+            };
             match self.node.whisper(peer, [frame]) {
                 Ok(()) => bump(&self.counters.wakes_sent, 1),
                 Err(ryre::Error::Stopped) => return false,

@@ -351,6 +351,22 @@ impl NodeBuilder {
         self
     }
 
+    /// Certified mode: what this builder's certificate lets its node do, checked as
+    /// [`NodeBuilder::start`] checks it (the files read, the chain verified against the trusted
+    /// CAs and the revocation file), without starting anything. `Ok(None)` when no certificate
+    /// is set. For a service that must refuse to start when its node's certificate lacks a
+    /// right it needs, before any peer sees the node (a timer server without the `timer`
+    /// service, a pipeline role without the rights of its groups).
+    ///
+    /// ```
+    /// let b = ryre::Node::builder();
+    /// assert!(b.own_certificate()?.is_none());
+    /// # Ok::<(), ryre::Error>(())
+    /// ```
+    pub fn own_certificate(&self) -> Result<Option<crate::certs::Verified>, Error> {
+        Ok(self.load_certified()?.map(|(_, state)| state.own().clone()))
+    }
+
     /// The ZeroMQ context of a secure node's sockets (default: one of its own). To share the
     /// application's context: ryre installs its ZAP handler there, so starting fails with
     /// [`Error::Zap`] if the context already has one. Open nodes share ryre's own contexts.
@@ -781,6 +797,7 @@ impl NodeBuilder {
                 discovery: self.discovery,
                 gossip: Mutex::new(gossip),
                 gossip_endpoint,
+                keys: curve.map(|(keys, _)| keys),
             }),
         })
     }

@@ -22,13 +22,40 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use ryre_proto::security::cert::{
-    decode_chain, encode_chain, CertBody, CertError, Certificate, Grant, Role, Services,
-};
+use ryre_proto::security::cert::{decode_chain, encode_chain, CertBody};
 use ryre_proto::security::revocation::{Inserted, Revocation, RevocationError, RevocationSet};
 use ryre_proto::security::KeyPair;
 
 use crate::keys::{self, KeyFileError};
+
+pub use ryre_proto::security::cert::{
+    CertError, Certificate, Grant, Rights, Role, Services, Verified,
+};
+pub use ryre_proto::security::service::{
+    sign as sign_service, signed_bytes, verify as verify_service, SIGNATURE_LEN,
+};
+
+/// Why a service message's signature was not accepted ([`crate::Node::check_signature`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureError {
+    /// This node is not in certified mode: it admits no certificates to check against.
+    #[error("this node is not certified")]
+    NotCertified,
+    /// The peer is not one this node's heart admitted (unknown, gone, refused or revoked).
+    #[error("peer {0} is not an admitted certified peer")]
+    NotAdmitted(crate::PeerId),
+    /// The peer's certificate lacks the service right.
+    #[error("the certificate of {peer} does not grant the {service} service")]
+    NotEntitled {
+        /// The peer.
+        peer: crate::PeerId,
+        /// The right it lacks.
+        service: Services,
+    },
+    /// The signature is not the peer's over these bytes (forged or tampered).
+    #[error("the signature is not {0}'s over this message")]
+    Forged(crate::PeerId),
+}
 
 /// The armor label of certificate files.
 const CERT_LABEL: &str = "RYRE CERTIFICATES";

@@ -190,6 +190,8 @@ struct Inner {
     discovery: Discovery,
     gossip: discovery::gossip::GossipSlot,
     gossip_endpoint: Option<String>,
+    /// Secure and certified mode: the node's identity key pair (for [`Node::sign`]).
+    keys: Option<security::KeyPair>,
 }
 
 impl Inner {
@@ -524,6 +526,85 @@ impl Node {
             .shared
             .input(ryre_proto::Input::Revocations(revocations))
             .map_err(problem_error)
+    }
+
+    /// Certified mode: this node's own verified certificate (its name, key, group grants and
+    /// service rights, validity). `None` in other modes.
+    pub fn certificate(&self) -> Option<certs::Verified> {
+        self.inner
+            .shared
+            .with_state(|s| s.certified().map(|c| c.own().clone()))
+    }
+
+    /// Certified mode: the verified certificate of a peer the heart admitted (its chain checked
+    /// against the trusted CAs and revocations for the key its link authenticated), as the heart
+    /// holds it now: `None` for a peer that is unknown, was refused, has left, was revoked or
+    /// expired, and in other modes. What a service checks a peer's service rights against.
+    ///
+    /// This reads the heart under its lock (like [`Node::peer_info`]), so it is never behind
+    /// an admission, revocation or departure the heart has handled.
+    pub fn peer_certificate(&self, peer: &PeerId) -> Option<certs::Verified> {
+        self.inner.shared.with_state(|s| {
+            s.certified()
+                .and_then(|c| c.peer(peer))
+                .map(|p| p.verified.clone())
+        })
+    }
+
+    /// Signs `message` for service `domain` with this node's own identity key (the Ed25519 key
+    /// its certificate or key file names; see [`certs::signed_bytes`] for what is signed).
+    /// `None` for an open node, which has no key.
+    ///
+    /// ```
+    /// let keys = ryre::keys::generate();
+    /// let node = ryre::Node::builder()
+    ///     .discovery(ryre::Discovery::Off)
+    ///     .endpoint("tcp://127.0.0.1:*")
+    ///     .security(ryre::Security::tofu(keys.clone()))
+    ///     .start()?;
+    /// let sig = node.sign("my-service/1", b"hello").expect("a secure node has a key");
+    /// assert!(ryre::certs::verify_service(&keys.signing_public(), "my-service/1", b"hello", &sig));
+    /// node.stop()?;
+    /// # Ok::<(), ryre::Error>(())
+    /// ```
+    pub fn sign(&self, domain: &str, message: &[u8]) -> Option<[u8; certs::SIGNATURE_LEN]> {
+        self.inner
+            .keys
+            .as_ref()
+            .map(|k| certs::sign_service(k, domain, message))
+    }
+
+    /// Certified mode: checks that `signature` over `message` for service `domain` is
+    /// `peer`'s, that the heart admitted `peer`, and that its certificate grants `service`.
+    /// What a subscriber of a signed service calls for each message it takes from `peer`.
+    pub fn check_signature(
+        &self,
+        peer: &PeerId,
+        service: certs::Services,
+        domain: &str,
+        message: &[u8],
+        signature: &[u8; certs::SIGNATURE_LEN],
+    ) -> Result<(), certs::SignatureError> {
+        use certs::SignatureError as E;
+        let found = self.inner.shared.with_state(|s| {
+            let c = s.certified()?;
+            Some(
+                c.peer(peer)
+                    .map(|p| (p.verified.services, p.verified.signing_key)),
+            )
+        });
+        let (services, key) = found.ok_or(E::NotCertified)?.ok_or(E::NotAdmitted(*peer))?;
+        if !services.contains(service) {
+            return Err(E::NotEntitled {
+                peer: *peer,
+                service,
+            });
+        }
+        // Verified outside the heart's lock.
+        if !certs::verify_service(&key, domain, message, signature) {
+            return Err(E::Forged(*peer));
+        }
+        Ok(())
     }
 
     /// Takes part in leader elections in `group` (Zyre's `zyre_set_contest_in_group`): a LEADER
