@@ -15,7 +15,7 @@ use std::time::Duration;
 use common::*;
 use futures_util::{SinkExt, StreamExt};
 use ryre::Event;
-use ryre_bridge::{Bridge, BridgeConfig, TlsConfig, TlsError};
+use ryre_bridge::{BridgeConfig, TlsConfig, TlsError};
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_tungstenite::tungstenite::Message;
@@ -43,65 +43,6 @@ fn test_certificate(cn: &str) -> (String, String) {
         .push(rcgen::DnType::CommonName, cn.to_string());
     let cert = params.self_signed(&key).expect("self-signed");
     (cert.pem(), key.serialize_pem())
-}
-
-/// A bridge served over HTTPS on an OS-chosen port of 127.0.0.1.
-struct TlsBridge {
-    bridge: Bridge,
-    addr: SocketAddr,
-    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
-    server: Option<tokio::task::JoinHandle<Result<(), ryre_bridge::Error>>>,
-}
-
-impl TlsBridge {
-    async fn start(port: u16, config: BridgeConfig) -> TlsBridge {
-        let node = builder(port, "bridge").start().expect("the bridge's node");
-        let bridge = Bridge::new(node, config).expect("bridge");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let b = bridge.clone();
-        let server = tokio::spawn(async move {
-            b.serve(listener, async move {
-                let _ = rx.await;
-            })
-            .await
-        });
-        TlsBridge {
-            bridge,
-            addr,
-            shutdown: Some(tx),
-            server: Some(server),
-        }
-    }
-
-    fn at(&self, path: &str) -> String {
-        format!("https://localhost:{}{path}", self.addr.port())
-    }
-
-    async fn shutdown(mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        if let Some(h) = self.server.take() {
-            tokio::time::timeout(Duration::from_secs(15), h)
-                .await
-                .expect("the server stops within 15 s")
-                .expect("server task")
-                .expect("serve");
-        }
-    }
-}
-
-impl Drop for TlsBridge {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
-            let _ = tx.send(());
-        }
-        let _ = self.bridge.node().stop();
-    }
 }
 
 /// A reqwest client (rustls) that trusts exactly `cert_pem`, and resolves `localhost` to
@@ -189,7 +130,7 @@ async fn https_serves_rest_sse_and_websocket_behind_the_token() {
         tls: Some(tls_from(&cert, &key)),
         ..BridgeConfig::default()
     };
-    let tb = TlsBridge::start(port, config).await;
+    let tb = TestBridge::start_https(port, config).await;
     let http = trusting_client(&cert, tb.addr);
 
     // REST: 401 without the token, 200 with it.
@@ -300,7 +241,7 @@ async fn clients_that_do_not_speak_trusted_tls_are_refused() {
         header_timeout: Duration::from_millis(500),
         ..BridgeConfig::default()
     };
-    let tb = TlsBridge::start(port, config).await;
+    let tb = TestBridge::start_https(port, config).await;
 
     // A client trusting another certificate fails the handshake, and says why.
     let (other, _) = test_certificate("another bridge");
@@ -370,7 +311,7 @@ async fn a_self_signed_certificate_is_pinned_by_its_fingerprint() {
         tls: Some(tls),
         ..BridgeConfig::default()
     };
-    let tb = TlsBridge::start(port, config).await;
+    let tb = TestBridge::start_https(port, config).await;
     // The client sees the certificate the fingerprint names.
     let tcp = tokio::net::TcpStream::connect(tb.addr)
         .await
@@ -403,7 +344,7 @@ async fn over_the_connection_limit_the_503_comes_inside_tls() {
         max_connections: 1,
         ..BridgeConfig::default()
     };
-    let tb = TlsBridge::start(port, config).await;
+    let tb = TestBridge::start_https(port, config).await;
     // One busy connection: an event stream.
     let r = trusting_client(&cert, tb.addr)
         .get(tb.at("/api/v1/events"))

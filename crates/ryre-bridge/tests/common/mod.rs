@@ -29,6 +29,23 @@ pub struct TestBridge {
 impl TestBridge {
     /// Starts a node named `bridge` on beacon port `port` and serves it.
     pub async fn start(port: u16, config: BridgeConfig) -> TestBridge {
+        TestBridge::start_as(port, config, |addr| format!("http://{addr}")).await
+    }
+
+    /// [`TestBridge::start`] for a config with TLS: `url` (and so [`TestBridge::at`]) is
+    /// `https://localhost:PORT`.
+    pub async fn start_https(port: u16, config: BridgeConfig) -> TestBridge {
+        TestBridge::start_as(port, config, |addr| {
+            format!("https://localhost:{}", addr.port())
+        })
+        .await
+    }
+
+    async fn start_as(
+        port: u16,
+        config: BridgeConfig,
+        url: impl FnOnce(SocketAddr) -> String,
+    ) -> TestBridge {
         let node = builder(port, "bridge")
             .start()
             .expect("start the bridge's node");
@@ -48,7 +65,7 @@ impl TestBridge {
         TestBridge {
             bridge,
             addr,
-            url: format!("http://{addr}"),
+            url: url(addr),
             http: reqwest::Client::builder()
                 .timeout(WAIT)
                 .build()
