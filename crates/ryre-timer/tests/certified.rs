@@ -3,16 +3,17 @@
 //! and wake-ups arrive; ticks that are unsigned, forged, tampered with or sent by an admitted
 //! peer without the `timer` right are dropped and counted. Every wait is bounded.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use common::{next_tick, WAIT};
 use ryre::certs::{CertFiles, Rights, Services};
 use ryre::{Event, Node};
 use ryre_testkit::pki::{introduce, link, Pki};
 use ryre_timer::proto::{TimerMsg, DOMAIN, SIGNATURE_LEN};
-use ryre_timer::{tick_group, Tick, TimerConfig, TimerError, TimerEvent, TimerServer, Timers};
-
-const WAIT: Duration = Duration::from_secs(20);
+use ryre_timer::{tick_group, TimerConfig, TimerError, TimerEvent, TimerServer, Timers};
 
 /// What a timer node needs: the tick, election, wake-up and clients groups.
 const SERVER: &[&str] = &["tick/*=join,shout", "timer/*=all"];
@@ -28,30 +29,6 @@ fn config() -> TimerConfig {
 
 fn server(pki: &Pki, files: &CertFiles) -> TimerServer {
     TimerServer::start(pki.builder(files), config()).expect("an entitled timer node starts")
-}
-
-fn expect<T>(timers: &Timers, what: &str, mut pred: impl FnMut(TimerEvent) -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "no {what} within {WAIT:?}: {:?}",
-            timers.counts()
-        );
-        if let Some(ev) = timers.recv_timeout(left).expect("node running") {
-            if let Some(t) = pred(ev) {
-                return t;
-            }
-        }
-    }
-}
-
-fn next_tick(timers: &Timers) -> Tick {
-    expect(timers, "tick", |ev| match ev {
-        TimerEvent::Tick(t) => Some(t),
-        _ => None,
-    })
 }
 
 #[test]

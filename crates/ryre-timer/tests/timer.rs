@@ -2,15 +2,16 @@
 //! subscribers, wake-ups, and bad input from a rogue node. Every wait is bounded.
 //! (Failover with kill -9 runs against real processes in `ryre-cli/tests/timer.rs`.)
 
+mod common;
+
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use common::{expect, next_tick, WAIT};
 use ryre::{Event, Node, NodeBuilder};
 use ryre_testkit::free_udp_port;
 use ryre_timer::proto::TimerMsg;
-use ryre_timer::{tick_group, Tick, TimerConfig, TimerEvent, TimerServer, Timers};
-
-const WAIT: Duration = Duration::from_secs(15);
+use ryre_timer::{tick_group, TimerConfig, TimerEvent, TimerServer, Timers};
 
 fn builder(port: u16, name: &str) -> NodeBuilder {
     Node::builder()
@@ -28,31 +29,6 @@ fn server(port: u16, name: &str, rates: &[u16]) -> TimerServer {
         ..TimerConfig::default()
     };
     TimerServer::start(builder(port, name), config).expect("start a timer server")
-}
-
-/// The next timer event matching `pred`, failing after [`WAIT`].
-fn expect<T>(timers: &Timers, what: &str, mut pred: impl FnMut(TimerEvent) -> Option<T>) -> T {
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(
-            !left.is_zero(),
-            "{}: no {what} within {WAIT:?}",
-            timers.node().name()
-        );
-        if let Some(ev) = timers.recv_timeout(left).expect("node running") {
-            if let Some(t) = pred(ev) {
-                return t;
-            }
-        }
-    }
-}
-
-fn next_tick(timers: &Timers) -> Tick {
-    expect(timers, "tick", |ev| match ev {
-        TimerEvent::Tick(t) => Some(t),
-        _ => None,
-    })
 }
 
 #[test]
