@@ -65,7 +65,7 @@ impl Pki {
             .name(files.cert().body().name.clone())
             .discovery(Discovery::Off)
             .interface("lo")
-            .endpoint("tcp://127.0.0.1:*")
+            .endpoint(crate::local_endpoint())
             .certificate(&files.base)
             .trust_ca(self.ca.cert_path())
     }

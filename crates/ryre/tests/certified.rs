@@ -51,7 +51,7 @@ impl Pki {
         let mut b = Node::builder()
             .name(files.cert().body().name.clone())
             .discovery(Discovery::Off)
-            .endpoint("tcp://127.0.0.1:*")
+            .endpoint(ryre_testkit::local_endpoint())
             .certificate(&files.base)
             .trust_ca(self.ca.cert_path());
         if let Some(r) = revocations {
@@ -211,7 +211,7 @@ fn an_uncertified_node_and_another_cas_node_never_enter() {
     let t = Node::builder()
         .name("tofu")
         .discovery(Discovery::Off)
-        .endpoint("tcp://127.0.0.1:*")
+        .endpoint(ryre_testkit::local_endpoint())
         .security(ryre::Security::tofu(keys.clone()))
         .start()
         .expect("tofu node");
