@@ -273,7 +273,7 @@ pub struct CertifiedBenchArgs {
     #[arg(long, value_name = "N", default_value_t = 100)]
     pub nodes: usize,
     /// Nodes per child process (meet and revocation). 1: one process per node, as on devices
-    /// (several secure nodes per process do not always meet each other: BENCHMARKS.md).
+    /// (nodes of one process link in memory, without CURVE: BENCHMARKS.md).
     #[arg(long, value_name = "P", default_value_t = 1,
           value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub per_process: u64,
