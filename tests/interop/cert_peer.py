@@ -21,7 +21,7 @@ import struct
 import sys
 import time
 
-from secure_tools import _zre_string, parse_hello, zre_hello
+from secure_tools import _zre_string, curve_inbox, parse_hello, zre_hello
 
 
 def out(**kv):
@@ -80,13 +80,7 @@ def main(addr, bcast, secret_path, cert_path, group, seconds, *flags):
     header = base64.b64encode(chain).decode()
     ctx = zmq.Context()
     uuid = os.urandom(16)
-    inbox = ctx.socket(zmq.ROUTER)
-    inbox.curve_server = True
-    inbox.curve_secretkey = sec
-    inbox.curve_publickey = pub
-    inbox.zap_domain = b"global"
-    inbox.linger = 0
-    port = inbox.bind_to_random_port("tcp://%s" % addr)
+    inbox, port = curve_inbox(ctx, pub, sec, addr)
     out(event="STARTED", peer=uuid.hex().upper(), public_key=pub.decode(), port=port,
         tampered="tamper" in flags)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)

@@ -219,6 +219,19 @@ def parse_hello(frame):
     return endpoint, groups, status, name, headers
 
 
+def curve_inbox(ctx, pub, sec, addr):
+    """A ZRE inbox as a secure Zyre node binds it: a CURVE-server ROUTER (ZAP domain "global")
+    on an OS-chosen port of `addr`; returns (socket, port)."""
+    import zmq
+    inbox = ctx.socket(zmq.ROUTER)
+    inbox.curve_server = True
+    inbox.curve_secretkey = sec
+    inbox.curve_publickey = pub
+    inbox.zap_domain = b"global"
+    inbox.linger = 0
+    return inbox, inbox.bind_to_random_port("tcp://%s" % addr)
+
+
 def zyre_peer(addr, bcast, group, seconds):
     import zmq
     import zmq.utils.z85 as z85
@@ -227,13 +240,7 @@ def zyre_peer(addr, bcast, group, seconds):
     while z85.decode(pub)[0] == 0:  # as Zyre: never a key starting with 0
         pub, sec = zmq.curve_keypair()
     uuid = os.urandom(16)
-    inbox = ctx.socket(zmq.ROUTER)
-    inbox.curve_server = True
-    inbox.curve_secretkey = sec
-    inbox.curve_publickey = pub
-    inbox.zap_domain = b"global"
-    inbox.linger = 0
-    port = inbox.bind_to_random_port("tcp://%s" % addr)
+    inbox, port = curve_inbox(ctx, pub, sec, addr)
     out(event="STARTED", peer=uuid.hex().upper(), public_key=pub.decode(), port=port)
     udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     udp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
