@@ -23,6 +23,15 @@ use crate::security::revocation::Revocation;
 use crate::security::{Auth, Keyring, PublicKey, Refusal, Security, SignedBeacon};
 use crate::{Event, ExitReason, Frames, PeerId, Transmit};
 
+/// A stop waiting for PING-OKs ([`Config::stop_flush`]).
+#[derive(Debug)]
+pub(crate) struct StopFlush {
+    /// When the node stops whether or not every peer answered.
+    pub until: Instant,
+    /// The peers whose PING-OK has not come yet.
+    pub waiting: std::collections::HashSet<PeerId, FixedState>,
+}
+
 /// How many leaving ids a node remembers at most.
 const DEPARTED_MAX: usize = 1024;
 
@@ -55,6 +64,13 @@ pub struct Config {
     /// Certified mode (needs `security`): certificates in HELLO, group rights, revocations
     /// (see [`crate::security::certified`]); `None`: no certificates.
     pub certified: Option<CertifiedMode>,
+    /// How long [`Command::Stop`] may wait for the ready peers this node has sent messages to
+    /// to answer a PING, before it drops them and stops. Each peer handles its messages in
+    /// order, so its PING-OK means everything sent to it before the stop has been handled
+    /// there: the leaving beacon that follows cannot overtake them, and a process that stops
+    /// and exits at once loses nothing still queued. Zero (the default here): stop at once,
+    /// as Zyre does. The `ryre` crate's nodes wait up to 500 ms.
+    pub stop_flush: Duration,
 }
 
 impl Config {
@@ -71,6 +87,7 @@ impl Config {
             security: None,
             endpoint_v6: None,
             certified: None,
+            stop_flush: Duration::ZERO,
         }
     }
 
@@ -433,6 +450,8 @@ pub struct NodeState {
     pub(crate) endpoints: BTreeSet<(u64, PeerId)>,
     pub(crate) stats: Stats,
     pub(crate) stopped: bool,
+    /// A stop waiting for its peers' PING-OK (see [`Config::stop_flush`]).
+    pub(crate) stopping: Option<StopFlush>,
     pub(crate) scratch: Vec<u8>,
     /// Peers the local party (agent, registry) vouches for, and their endpoints: a peer re-created
     /// (after a second HELLO or a link fault) stays supervised.
@@ -484,6 +503,7 @@ impl NodeState {
             endpoints: BTreeSet::new(),
             stats: Stats::default(),
             stopped: false,
+            stopping: None,
             scratch: Vec::with_capacity(64),
             broken_sequence_check: false,
             now: None,
@@ -529,9 +549,16 @@ impl NodeState {
         self.stats
     }
 
-    /// Whether `Command::Stop` has been handled.
+    /// Whether the node has stopped: `Command::Stop` has been handled and, with
+    /// [`Config::stop_flush`], the peers have answered or the wait has run out.
     pub fn is_stopped(&self) -> bool {
         self.stopped
+    }
+
+    /// Whether `Command::Stop` has been handled (the node may still be waiting for its peers'
+    /// PING-OK before it stops).
+    pub fn is_stopping(&self) -> bool {
+        self.stopped || self.stopping.is_some()
     }
 
     /// Groups this node is in.
@@ -586,7 +613,8 @@ impl NodeState {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let peers = self.timers.peek().map(|Reverse((at, _))| *at);
         let retake = self.retake.iter().map(|&(at, _)| at).min();
-        [peers, self.elections.next_retry(), retake]
+        let flush = self.stopping.as_ref().map(|f| f.until);
+        [peers, self.elections.next_retry(), retake, flush]
             .into_iter()
             .flatten()
             .min()
@@ -635,7 +663,7 @@ impl NodeState {
                         return Err(self.refuse(id, Refusal::NoKey));
                     }
                 }
-                if !self.stopped && id != self.config.id && self.readmits(now, id) {
+                if !self.is_stopping() && id != self.config.id && self.readmits(now, id) {
                     self.require_peer(now, id, endpoint);
                 }
                 Ok(())
@@ -660,7 +688,7 @@ impl NodeState {
                 Ok(())
             }
             Input::LocalKey { id, endpoint, key } => {
-                if self.stopped || id == self.config.id || self.has_departed(now, &id) {
+                if self.is_stopping() || id == self.config.id || self.has_departed(now, &id) {
                     return Ok(());
                 }
                 if !self.admit_key(id, key)? {
@@ -680,7 +708,7 @@ impl NodeState {
                 self.handle(now, Input::Departed { id })
             }
             Input::Local { id, endpoint } => {
-                if self.stopped || id == self.config.id || self.has_departed(now, &id) {
+                if self.is_stopping() || id == self.config.id || self.has_departed(now, &id) {
                     return Ok(());
                 }
                 if let Some(ring) = &mut self.keyring {
@@ -930,6 +958,11 @@ impl NodeState {
     /// expired peers.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = Some(now);
+        if self.stopping.as_ref().is_some_and(|f| f.until <= now) {
+            // Some peers did not answer in time: stop without them.
+            self.finish_stop();
+            return;
+        }
         if !self.departed.is_empty() {
             let expired = self.config.expired;
             self.departed.retain(|_, since| *since + expired > now);
@@ -1018,13 +1051,13 @@ impl NodeState {
             });
             for id in due {
                 if let Some(endpoint) = self.vouched.get(&id).cloned() {
-                    if !self.stopped && !self.has_departed(now, &id) {
+                    if !self.is_stopping() && !self.has_departed(now, &id) {
                         self.require_peer(now, id, endpoint);
                     }
                 }
             }
         }
-        if !self.stopped {
+        if !self.is_stopping() {
             self.elections_timeout(now);
         }
         self.settle_timers();
@@ -1316,6 +1349,7 @@ impl NodeState {
         }
         self.transmits.push_back(Transmit::Disconnect { peer: id });
         self.stats.exits[reason.kind_index()] += 1;
+        self.flushed(id);
         if peer.info.ready {
             self.events.push_back(Event::Exit {
                 peer: id,
@@ -1373,6 +1407,9 @@ impl NodeState {
         let seq = peer.sent_sequence.wrapping_add(1);
         msg.encode_head(seq, &mut self.scratch)?;
         peer.sent_sequence = seq;
+        if !matches!(msg, Message::Hello(_) | Message::Ping | Message::PingOk) {
+            peer.unflushed = true;
+        }
         if content.is_empty() && matches!(msg, Message::Whisper { .. } | Message::Shout { .. }) {
             // Zyre sends one empty frame for empty content.
             content.push(Bytes::new());

@@ -84,6 +84,9 @@ pub(crate) struct Peer {
     pub status_out: u8,
     /// Certified mode: the peer was admitted and told our groups (JOIN and LEAVE now reach it).
     pub announced: bool,
+    /// We sent it something besides HELLO and PING: a stopping node waits for its PING-OK (see
+    /// [`crate::node::Config::stop_flush`]).
+    pub unflushed: bool,
 }
 
 impl Peer {
@@ -111,6 +114,7 @@ impl Peer {
             endpoint_key,
             status_out: 0,
             announced: false,
+            unflushed: false,
         }
     }
 

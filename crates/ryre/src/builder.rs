@@ -35,6 +35,7 @@ pub struct NodeBuilder {
     verbose: bool,
     send_hwm: i32,
     send_policy: crate::SendPolicy,
+    stop_flush: Duration,
     /// Whether `discovery`/`beacon` was set (gossip then keeps it; otherwise gossip turns it off).
     discovery_set: bool,
     gossip: GossipSettings,
@@ -115,6 +116,7 @@ impl Default for NodeBuilder {
             verbose: false,
             send_hwm: 100_000,
             send_policy: crate::SendPolicy::default(),
+            stop_flush: Duration::from_millis(500),
             discovery_set: false,
             gossip: GossipSettings::default(),
             gossip_ttl: None,
@@ -381,6 +383,17 @@ impl NodeBuilder {
         self
     }
 
+    /// How long [`crate::Node::stop`] (and dropping the last clone) may wait for the peers this
+    /// node sent messages to to confirm they have handled them (a PING each, answered with
+    /// PING-OK after everything queued before it), before the node leaves (default 500 ms).
+    /// So a program that whispers and then stops and exits loses nothing still queued, and its
+    /// leaving beacon never overtakes its last messages. Peers that answer end the wait at
+    /// once; `Duration::ZERO` stops at once, as Zyre does.
+    pub fn stop_flush(mut self, wait: Duration) -> Self {
+        self.stop_flush = wait;
+        self
+    }
+
     /// Messages queued to one peer before its queue counts as full (default 100,000); what a
     /// send to a full queue does is the [`crate::SendPolicy`].
     pub fn send_hwm(mut self, hwm: i32) -> Self {
@@ -616,6 +629,7 @@ impl NodeBuilder {
         }
         config.evasive = self.evasive;
         config.expired = self.expired;
+        config.stop_flush = self.stop_flush;
         // Beacons heard this long after a leaving one come from a live peer (see the heart).
         config.rejoin_grace = (self.interval / 4).min(Duration::from_millis(250));
         config.security = curve

@@ -367,7 +367,9 @@ impl Shared {
         if backlog {
             core.links.retry_backlogs();
         }
-        if self.is_stopped() || self.apps_waiting.load(Ordering::Acquire) > 0 {
+        // A stopping node still turns until the heart has stopped (it waits for its peers'
+        // PING-OK, see `NodeBuilder::stop_flush`).
+        if core.state.is_stopped() || self.apps_waiting.load(Ordering::Acquire) > 0 {
             return now;
         }
         // While traffic flows, take it straight from the inbox: zmq_poll costs a system call even
@@ -586,7 +588,7 @@ impl Shared {
     /// node stops; then sends the leaving beacon and closes every link.
     pub fn run(&self) {
         loop {
-            if self.is_stopped() {
+            if self.is_stopped() && lock(&self.core).state.is_stopped() {
                 break;
             }
             if let Some(left) = self.lease_left(Instant::now()) {

@@ -437,3 +437,67 @@ fn a_forged_leaving_beacon_cannot_remove_a_node_of_the_same_machine() {
     no_exit_for(&a, victim, Duration::from_millis(500));
     assert!(a.peers().contains(&victim));
 }
+
+/// How many whispers (of [`EXIT_WHISPER_SIZE`] bytes) the sender child queues before it exits.
+const EXIT_WHISPERS: usize = 200;
+const EXIT_WHISPER_SIZE: usize = 64 * 1024;
+
+/// Runs as a child process when RYRE_SENDER_PORT is set: whispers [`EXIT_WHISPERS`] messages to
+/// the first peer that enters, drops its node and exits at once, as a program's `main` does.
+#[test]
+fn child_sender() {
+    let Ok(port) = std::env::var("RYRE_SENDER_PORT") else {
+        return;
+    };
+    let node = builder(port.parse().unwrap(), "sender").start().unwrap();
+    let Event::Enter { peer, .. } = expect(&node, "ENTER", |e| matches!(e, Event::Enter { .. }))
+    else {
+        unreachable!()
+    };
+    let payload = ryre::Bytes::from(vec![7u8; EXIT_WHISPER_SIZE]);
+    for _ in 0..EXIT_WHISPERS {
+        node.whisper(peer, [payload.clone()]).unwrap();
+    }
+    drop(node);
+    std::process::exit(0);
+}
+
+/// What a node queued before it was dropped reaches the peer even when its process exits right
+/// after: the stop waits for the peer's PING-OK (`NodeBuilder::stop_flush`). With
+/// `stop_flush(Duration::ZERO)` (Zyre's way) this fails: the leaving beacon overtakes the
+/// whispers, the receiver drops the sender (EXIT) and ignores the rest, and `exit` kills
+/// libzmq's I/O thread with the tail unsent.
+#[test]
+fn whispers_queued_just_before_exit_are_delivered() {
+    let port = free_udp_port();
+    let receiver = builder(port, "receiver").start().unwrap();
+    let child = Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "child_sender",
+            "--nocapture",
+            "--test-threads",
+            "1",
+        ])
+        .env("RYRE_SENDER_PORT", port.to_string())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut child = Kill(child);
+    let mut got = 0;
+    let deadline = Instant::now() + WAIT;
+    while got < EXIT_WHISPERS {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match receiver.recv_timeout(left) {
+            Ok(Some(Event::Whisper { content, .. })) => {
+                assert_eq!(content.first().map(|f| f.len()), Some(EXIT_WHISPER_SIZE));
+                got += 1;
+            }
+            Ok(Some(_)) => {}
+            Ok(None) | Err(_) => break,
+        }
+    }
+    let status = child.0.wait().unwrap();
+    assert!(status.success(), "the sender failed: {status}");
+    assert_eq!(got, EXIT_WHISPERS, "whispers lost when the sender exited");
+}

@@ -23,7 +23,7 @@ impl NodeState {
     }
 
     pub(super) fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Problem> {
-        if self.stopped {
+        if self.stopped || (self.stopping.is_some() && !matches!(cmd, Command::Stop)) {
             return Err(Problem::Stopped);
         }
         match cmd {
@@ -121,25 +121,65 @@ impl NodeState {
                 Ok(())
             }
             Command::Stop => {
-                let ids: Vec<PeerId> = self.peers.keys().copied().collect();
-                for id in ids {
-                    if let Some(peer) = self.peers.remove(&id) {
-                        for g in &peer.info.groups {
-                            self.groups.leave(g, id);
-                        }
-                    }
-                    self.transmits.push_back(Transmit::Disconnect { peer: id });
+                if self.stopping.is_some() {
+                    return Err(Problem::Stopped);
                 }
-                self.stopped = true;
-                self.clear_index();
-                self.elections.stop();
-                self.retake.clear();
-                self.events.push_back(Event::Stop {
-                    peer: self.config.id,
-                    name: self.name.clone(),
+                let waiting: std::collections::HashSet<PeerId, _> =
+                    if self.config.stop_flush > std::time::Duration::ZERO {
+                        self.peers
+                            .values()
+                            .filter(|p| p.info.ready && p.unflushed)
+                            .map(|p| p.info.id)
+                            .collect()
+                    } else {
+                        Default::default()
+                    };
+                if waiting.is_empty() {
+                    self.finish_stop();
+                    return Ok(());
+                }
+                for &id in &waiting {
+                    let _ = self.send(id, &Message::Ping);
+                }
+                self.stopping = Some(super::StopFlush {
+                    until: now + self.config.stop_flush,
+                    waiting,
                 });
                 Ok(())
             }
         }
+    }
+
+    /// A stopping node heard `id`'s PING-OK (or lost the peer): once every peer it waits for
+    /// has answered, it stops.
+    pub(crate) fn flushed(&mut self, id: PeerId) {
+        let Some(flush) = self.stopping.as_mut() else {
+            return;
+        };
+        if flush.waiting.remove(&id) && flush.waiting.is_empty() {
+            self.finish_stop();
+        }
+    }
+
+    /// Drops every peer and stops: STOP is the last event.
+    pub(crate) fn finish_stop(&mut self) {
+        self.stopping = None;
+        let ids: Vec<PeerId> = self.peers.keys().copied().collect();
+        for id in ids {
+            if let Some(peer) = self.peers.remove(&id) {
+                for g in &peer.info.groups {
+                    self.groups.leave(g, id);
+                }
+            }
+            self.transmits.push_back(Transmit::Disconnect { peer: id });
+        }
+        self.stopped = true;
+        self.clear_index();
+        self.elections.stop();
+        self.retake.clear();
+        self.events.push_back(Event::Stop {
+            peer: self.config.id,
+            name: self.name.clone(),
+        });
     }
 }

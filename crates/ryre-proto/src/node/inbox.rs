@@ -138,7 +138,9 @@ impl NodeState {
                 return Err(Problem::Malformed { from, error });
             }
         };
-        if self.stopped || from == self.config.id {
+        // A stopping node takes no new peers (it still hears its peers' PING-OK).
+        let stopping_hello = self.stopping.is_some() && matches!(env.message, Message::Hello(_));
+        if self.stopped || from == self.config.id || stopping_hello {
             self.stats.ignored += 1;
             return Ok(());
         }
@@ -312,7 +314,7 @@ impl NodeState {
             Message::Ping => {
                 self.send(from, &Message::PingOk)?;
             }
-            Message::PingOk => {}
+            Message::PingOk => self.flushed(from),
             Message::Elect { group, challenger } => return self.on_elect(from, group, challenger),
             Message::Leader { group, leader } => return self.on_leader(from, group, leader),
             Message::Goodbye => self.remove_peer(from, ExitReason::Goodbye),

@@ -2601,3 +2601,105 @@ fn a_dual_stack_node_announces_to_each_peer_the_endpoint_of_its_family() {
         assert_eq!(hello.as_deref(), Some(announced), "to {endpoint}");
     }
 }
+
+/// Three nodes; node 1 (index 0) waits up to 500 ms at stop for its peers' PING-OK.
+fn net_with_stop_flush() -> Net {
+    let mut net = Net::new(3);
+    let mut c = config(1);
+    c.stop_flush = Duration::from_millis(500);
+    net.nodes[0] = NodeState::new(c);
+    net.discover_all();
+    net.clear();
+    net
+}
+
+#[test]
+fn stop_with_a_flush_waits_for_the_ping_ok_of_peers_it_sent_to() {
+    let mut net = net_with_stop_flush();
+    // The whisper to node 2 is still on its way when node 1 stops.
+    net.hold.insert((0, 1));
+    net.command(
+        0,
+        Command::Whisper {
+            peer: pid(2),
+            content: content("last words"),
+        },
+    )
+    .unwrap();
+    net.sent(0);
+    net.command(0, Command::Stop).unwrap();
+    // A PING to node 2 only: node 3 was sent nothing but HELLO.
+    let pings: Vec<(PeerId, Message)> = net
+        .sent(0)
+        .into_iter()
+        .map(|(p, e)| (p, e.message))
+        .collect();
+    assert_eq!(pings, vec![(pid(2), Message::Ping)]);
+    assert!(net.nodes[0].is_stopping() && !net.nodes[0].is_stopped());
+    assert!(net.events(0).is_empty(), "no STOP before the PING-OK");
+    assert!(net.links(0).is_empty(), "no link closed before the PING-OK");
+    assert_eq!(
+        net.command(0, Command::Join("g".into())),
+        Err(Problem::Stopped)
+    );
+    assert_eq!(net.command(0, Command::Stop), Err(Problem::Stopped));
+    // Node 2 gets the whisper, then the PING; its PING-OK ends the stop.
+    net.release(0, 1);
+    assert!(net
+        .events(1)
+        .iter()
+        .any(|e| matches!(e, Event::Whisper { peer, .. } if *peer == pid(1))));
+    assert!(net.nodes[0].is_stopped());
+    assert_eq!(
+        net.events(0),
+        vec![Event::Stop {
+            peer: pid(1),
+            name: name_of(1)
+        }]
+    );
+    assert_eq!(net.nodes[0].peers().count(), 0);
+    assert_eq!(net.nodes[0].poll_timeout(), None);
+}
+
+#[test]
+fn stop_with_a_flush_gives_up_on_a_silent_peer_after_the_wait() {
+    let mut net = net_with_stop_flush();
+    net.hold.insert((0, 1));
+    net.command(
+        0,
+        Command::Whisper {
+            peer: pid(2),
+            content: content("lost"),
+        },
+    )
+    .unwrap();
+    net.command(0, Command::Stop).unwrap();
+    net.advance(Duration::from_millis(499));
+    assert!(!net.nodes[0].is_stopped());
+    net.advance(Duration::from_millis(1));
+    assert!(net.nodes[0].is_stopped());
+    // (Node 2's silence made it EVASIVE meanwhile.)
+    let events = net.events(0);
+    assert!(
+        matches!(events.last(), Some(Event::Stop { .. })),
+        "{events:?}"
+    );
+    assert!(!events.iter().any(|e| matches!(e, Event::Exit { .. })));
+}
+
+#[test]
+fn stop_with_a_flush_is_immediate_when_nothing_was_sent_or_the_peer_leaves() {
+    // Nothing but HELLO sent: nothing to wait for.
+    let mut net = net_with_stop_flush();
+    net.command(0, Command::Stop).unwrap();
+    assert!(net.nodes[0].is_stopped());
+    // A peer that leaves while the node waits for it: no more waiting.
+    let mut net = net_with_stop_flush();
+    net.hold.insert((0, 1));
+    net.command(0, Command::Join("g".into())).unwrap();
+    net.command(0, Command::Stop).unwrap();
+    assert!(!net.nodes[0].is_stopped());
+    // Node 3 answered at once; node 2's answer is held. Then node 2 says it is leaving.
+    net.handle(0, Input::Departed { id: pid(2) }).unwrap();
+    assert!(net.nodes[0].is_stopped());
+}
