@@ -135,6 +135,16 @@ namespace Ryre
         [DllImport(Lib)] internal static extern int ryre_node_set_agent(IntPtr n, [MarshalAs(UnmanagedType.I1)] bool v);
         [DllImport(Lib)] internal static extern int ryre_node_set_verbose(IntPtr n, [MarshalAs(UnmanagedType.I1)] bool v);
         [DllImport(Lib)] internal static extern int ryre_node_set_beacon(IntPtr n, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib)] internal static extern int ryre_node_set_ipv6(IntPtr n, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib)] internal static extern int ryre_node_set_dual_stack(IntPtr n, [MarshalAs(UnmanagedType.I1)] bool v);
+        [DllImport(Lib)] internal static extern int ryre_node_set_certificate(IntPtr n, byte[] s);
+        [DllImport(Lib)] internal static extern int ryre_node_add_trust(IntPtr n, byte[] s);
+        [DllImport(Lib)] internal static extern int ryre_node_set_revocations(IntPtr n, byte[] s);
+        [DllImport(Lib)] internal static extern int ryre_node_is_certified(IntPtr n);
+        [DllImport(Lib)] internal static extern int ryre_node_add_revocations(IntPtr n, byte[] s);
+        [DllImport(Lib)] internal static extern int ryre_node_gossip_bind(IntPtr n, byte[] s);
+        [DllImport(Lib)] internal static extern int ryre_node_gossip_connect(IntPtr n, byte[] s);
+        [DllImport(Lib)] internal static extern IntPtr ryre_node_gossip_endpoint(IntPtr n);
         [DllImport(Lib)] internal static extern IntPtr ryre_node_uuid(IntPtr n);
         [DllImport(Lib)] internal static extern IntPtr ryre_node_name(IntPtr n);
         [DllImport(Lib)] internal static extern IntPtr ryre_node_endpoint(IntPtr n);
@@ -284,6 +294,25 @@ namespace Ryre
         /// <summary>false: discovery off; true: auto.</summary>
         public Node SetBeacon(bool v) { Native.Check(Native.ryre_node_set_beacon(Live, v)); return this; }
 
+        /// <summary>IPv6 instead of IPv4 (inbox on the interface's IPv6 address, beacons to ff02::1).</summary>
+        public Node SetIpv6(bool v) { Native.Check(Native.ryre_node_set_ipv6(Live, v)); return this; }
+        /// <summary>IPv4 and IPv6 at once (inbox on both addresses, beacons over both).</summary>
+        public Node SetDualStack(bool v) { Native.Check(Native.ryre_node_set_dual_stack(Live, v)); return this; }
+        /// <summary>Certified mode: the certificate and key pair DIR/NAME (NAME.cert, NAME.secret of
+        /// <c>ryre cert issue</c>); needs <see cref="AddTrust"/>. A certificate that cannot be read or does
+        /// not verify makes <see cref="Start"/> throw (<see cref="ErrorCode.Invalid"/>).</summary>
+        public Node SetCertificate(string path) { Native.Check(Native.ryre_node_set_certificate(Live, Native.U(path))); return this; }
+        /// <summary>Certified mode: trusts this root CA certificate (CA.cert of <c>ryre cert ca</c>); repeatable.</summary>
+        public Node AddTrust(string caCert) { Native.Check(Native.ryre_node_add_trust(Live, Native.U(caCert))); return this; }
+        /// <summary>Certified mode: the revocation file, read at start and kept up to date.</summary>
+        public Node SetRevocations(string path) { Native.Check(Native.ryre_node_set_revocations(Live, Native.U(path))); return this; }
+        /// <summary>Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this endpoint; turns beacons off
+        /// unless discovery is set too.</summary>
+        public Node GossipBind(string endpoint) { Native.Check(Native.ryre_node_gossip_bind(Live, Native.U(endpoint))); return this; }
+        /// <summary>Gossips through the hub at this endpoint (repeatable); turns beacons off unless
+        /// discovery is set too.</summary>
+        public Node GossipConnect(string endpoint) { Native.Check(Native.ryre_node_gossip_connect(Live, Native.U(endpoint))); return this; }
+
         /// <summary>Starts the node.</summary>
         public Node Start() { Native.Check(Native.ryre_node_start(Live)); return this; }
 
@@ -293,6 +322,23 @@ namespace Ryre
         public string Name => Native.Str(Native.CheckPtr(Native.ryre_node_name(Live)));
         /// <summary>Own endpoint (after Start).</summary>
         public string Endpoint => Native.Str(Native.CheckPtr(Native.ryre_node_endpoint(Live)));
+        /// <summary>The gossip hub's bound endpoint (the port chosen for "*"); null when this node serves
+        /// no gossip (or has not started).</summary>
+        public string GossipEndpoint => Native.Str(Native.ryre_node_gossip_endpoint(Live));
+        /// <summary>Whether the started node runs in certified mode.</summary>
+        public bool IsCertified
+        {
+            get
+            {
+                int r = Native.ryre_node_is_certified(Live);
+                if (r < 0) throw Native.Last();
+                return r == 1;
+            }
+        }
+
+        /// <summary>Certified mode: hands the running node a revocation file (of <c>ryre cert revoke</c>):
+        /// the peers it revokes are dropped (EXIT "revoked") and it is passed on to every certified peer.</summary>
+        public void AddRevocations(string path) => Native.Check(Native.ryre_node_add_revocations(Live, Native.U(path)));
 
         /// <summary>Joins a group.</summary>
         public void Join(string group) => Native.Check(Native.ryre_node_join(Live, Native.U(group)));

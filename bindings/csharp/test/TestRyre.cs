@@ -97,6 +97,65 @@ static class TestRyre
         catch (RyreException e) { Check(e.Code == ErrorCode.State, e.Message); }
     }
 
+    // Certified mode with the files scripts/test-bindings.sh makes with `ryre cert` ($RYRE_TEST_PKI):
+    // alice (secret=all, chat=all), bob (chat=join,shout), root.cert, bob.revocations, tampered/bob.
+    static void CertifiedRightsAndRevocation()
+    {
+        var pki = Environment.GetEnvironmentVariable("RYRE_TEST_PKI");
+        Check(pki != null, "RYRE_TEST_PKI is set (scripts/test-bindings.sh makes the files)");
+        int port = Library.PrivatePort();
+        try
+        {
+            using (Make("tampered", port).SetCertificate(pki + "/tampered/bob").AddTrust(pki + "/root.cert").Start()) { }
+            throw new Exception("a tampered certificate started");
+        }
+        catch (RyreException e) { Check(e.Code == ErrorCode.Invalid, e.Message); }
+        using (var a = Make("alice", port).SetCertificate(pki + "/alice").AddTrust(pki + "/root.cert").Start())
+        using (var b = Make("bob", port).SetCertificate(pki + "/bob").AddTrust(pki + "/root.cert").Start())
+        using (var plain = Make("plain", port).Start())
+        {
+            Check(a.IsCertified && b.IsCertified && !plain.IsCertified, "certified");
+            WaitFor(a, EventType.Enter, Wait, e => e.PeerUuid == b.Uuid);
+            WaitFor(b, EventType.Enter, Wait, e => e.PeerUuid == a.Uuid);
+            try { b.Join("secret"); throw new Exception("bob joined secret"); }
+            catch (RyreException e) { Check(e.Code == ErrorCode.Protocol, e.Message); }
+            try { b.Whisper(a.Uuid, "hi"); throw new Exception("bob whispered"); }
+            catch (RyreException e) { Check(e.Code == ErrorCode.Protocol, e.Message); }
+            a.Join("secret");
+            a.Join("chat");
+            var ev = WaitFor(b, EventType.Join);
+            Check(ev.Group == "chat", "bob hears of chat only: " + ev.Group);
+            Check(a.Peers().SequenceEqual(new[] { b.Uuid }), "the plain node never entered alice");
+            try { a.AddRevocations("/nonexistent/ryre.revocations"); throw new Exception("no exception"); }
+            catch (RyreException e) { Check(e.Code == ErrorCode.Invalid, e.Message); }
+            a.AddRevocations(pki + "/bob.revocations");
+            ev = WaitFor(a, EventType.Exit, Wait, e => e.PeerUuid == b.Uuid);
+            Check(ev.ExitReason == "revoked", ev.ExitReason);
+        }
+    }
+
+    // IPv6 on loopback: a gossip hub at tcp://[::1]:* and two nodes that meet through it. Skipped
+    // (counted as passed) when lo has no ::1.
+    static void Ipv6AndGossip()
+    {
+        Node hub;
+        try { hub = new Node("hub6").SetInterface("lo").SetIpv6(true).GossipBind("tcp://[::1]:*").Start(); }
+        catch (RyreException e) { Console.WriteLine("SKIP: no IPv6 on lo here (" + e.Message + ")"); return; }
+        using (hub)
+        using (var x = new Node("v6a").SetInterface("lo").SetIpv6(true).GossipConnect(hub.GossipEndpoint).Start())
+        using (var y = new Node("v6b").SetInterface("lo").SetIpv6(true).GossipConnect(hub.GossipEndpoint).Start())
+        {
+            Check(hub.GossipEndpoint.StartsWith("tcp://[::1]:") && x.GossipEndpoint == null, "gossip endpoints");
+            var ev = WaitFor(x, EventType.Enter, Wait, e => e.PeerUuid == y.Uuid);
+            Check(ev.Endpoint.StartsWith("tcp://[::1]:"), ev.Endpoint);
+            WaitFor(y, EventType.Enter, Wait, e => e.PeerUuid == x.Uuid);
+            x.Whisper(y.Uuid, "v6");
+            Check(WaitFor(y, EventType.Whisper).Text == "v6", "whisper over IPv6");
+        }
+        using (var both = new Node("both").SetInterface("lo").SetDualStack(true).SetDiscovery("off").Start())
+            Check(both.Endpoint.StartsWith("tcp://127.0.0.1:"), both.Endpoint);
+    }
+
     static void Interop(int port, string name)
     {
         using (var n = new Node("csharp-interop").SetInterface("lo").SetPort(port).SetInterval(100).SetDiscovery("beacon").Start())
@@ -162,6 +221,8 @@ static class TestRyre
         {
             tests.Add(new KeyValuePair<string, Action>("two_nodes_meet_join_shout_whisper_leave_stop", TwoNodesMeetJoinShoutWhisperLeaveStop));
             tests.Add(new KeyValuePair<string, Action>("errors_are_exceptions", ErrorsAreExceptions));
+            tests.Add(new KeyValuePair<string, Action>("certified_rights_and_revocation", CertifiedRightsAndRevocation));
+            tests.Add(new KeyValuePair<string, Action>("ipv6_and_gossip", Ipv6AndGossip));
         }
         return Run(tests);
     }

@@ -108,6 +108,65 @@ public final class TestRyre {
         expect(RyreException.STATE, () -> closed.join("g"));
     }
 
+    // Certified mode with the files scripts/test-bindings.sh makes with `ryre cert` ($RYRE_TEST_PKI):
+    // alice (secret=all, chat=all), bob (chat=join,shout), root.cert, bob.revocations, tampered/bob.
+    static void certified() throws Exception {
+        String pki = System.getenv("RYRE_TEST_PKI");
+        check(pki != null, "RYRE_TEST_PKI is set (scripts/test-bindings.sh makes the files)");
+        int port = Node.privatePort();
+        String root = pki + "/root.cert";
+        expect(RyreException.INVALID, () -> {
+            try (Node t = make("tampered", port).certificate(pki + "/tampered/bob").trust(root).start()) {
+                // unreachable
+            }
+        });
+        try (Node a = make("alice", port).certificate(pki + "/alice").trust(root).start();
+             Node b = make("bob", port).certificate(pki + "/bob").trust(root).start();
+             Node plain = make("plain", port).start()) {
+            check(a.isCertified() && b.isCertified() && !plain.isCertified(), "certified");
+            String auuid = a.uuid(), buuid = b.uuid();
+            waitFor(a, EventType.ENTER, WAIT, e -> e.peerUuid.equals(buuid));
+            waitFor(b, EventType.ENTER, WAIT, e -> e.peerUuid.equals(auuid));
+            expect(RyreException.PROTOCOL, () -> b.join("secret"));
+            expect(RyreException.PROTOCOL, () -> b.whisper(auuid, "hi"));
+            a.join("secret");
+            a.join("chat");
+            Event ev = waitFor(b, EventType.JOIN);
+            check("chat".equals(ev.group), "bob hears of chat only: " + ev.group);
+            check(a.peers().equals(List.of(buuid)), "the plain node never entered alice");
+            expect(RyreException.INVALID, () -> a.addRevocations("/nonexistent/ryre.revocations"));
+            a.addRevocations(pki + "/bob.revocations");
+            ev = waitFor(a, EventType.EXIT, WAIT, e -> e.peerUuid.equals(buuid));
+            check("revoked".equals(ev.exitReason), ev.exitReason);
+        }
+    }
+
+    // IPv6 on loopback: a gossip hub at tcp://[::1]:* and two nodes that meet through it. Skipped
+    // (counted as passed) when lo has no ::1.
+    static void ipv6Gossip() throws Exception {
+        Node hub;
+        try {
+            hub = new Node("hub6").iface("lo").ipv6(true).gossipBind("tcp://[::1]:*").start();
+        } catch (RyreException e) {
+            System.out.println("SKIP: no IPv6 on lo here (" + e.getMessage() + ")");
+            return;
+        }
+        try (Node h = hub;
+             Node x = new Node("v6a").iface("lo").ipv6(true).gossipConnect(h.gossipEndpoint()).start();
+             Node y = new Node("v6b").iface("lo").ipv6(true).gossipConnect(h.gossipEndpoint()).start()) {
+            check(h.gossipEndpoint().startsWith("tcp://[::1]:") && x.gossipEndpoint() == null, "gossip endpoints");
+            String xu = x.uuid(), yu = y.uuid();
+            Event ev = waitFor(x, EventType.ENTER, WAIT, e -> e.peerUuid.equals(yu));
+            check(ev.endpoint.startsWith("tcp://[::1]:"), ev.endpoint);
+            waitFor(y, EventType.ENTER, WAIT, e -> e.peerUuid.equals(xu));
+            x.whisper(yu, "v6");
+            check("v6".equals(waitFor(y, EventType.WHISPER).text()), "whisper over IPv6");
+        }
+        try (Node both = new Node("both").iface("lo").dualStack(true).discovery("off").start()) {
+            check(both.endpoint().startsWith("tcp://127.0.0.1:"), both.endpoint());
+        }
+    }
+
     static void interop(int port, String name) {
         try (Node n = new Node("java-interop").iface("lo").port(port).interval(100).discovery("beacon").start()) {
             Event ev = waitFor(n, EventType.ENTER, 20000, e -> e.peerName.equals(name));
@@ -151,6 +210,8 @@ public final class TestRyre {
         } else {
             tests.add(new Object[] {"two_nodes_meet_join_shout_whisper_leave_stop", (Body) TestRyre::twoNodes});
             tests.add(new Object[] {"errors_are_exceptions", (Body) TestRyre::errors});
+            tests.add(new Object[] {"certified_rights_and_revocation", (Body) TestRyre::certified});
+            tests.add(new Object[] {"ipv6_and_gossip", (Body) TestRyre::ipv6Gossip});
         }
         int passed = 0, failed = 0;
         for (Object[] t : tests) {

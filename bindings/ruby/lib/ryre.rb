@@ -58,15 +58,20 @@ module Ryre
     attach_function :ryre_node_start, [:pointer], :int, blocking: true
     attach_function :ryre_node_stop, [:pointer], :int, blocking: true
     attach_function :ryre_node_set_header, %i[pointer string string], :int
-    %i[interface endpoint discovery rendezvous_path].each do |s|
+    %i[interface endpoint discovery rendezvous_path certificate revocations].each do |s|
       attach_function :"ryre_node_set_#{s}", %i[pointer string], :int
     end
     %i[port interval evasive_timeout expired_timeout rendezvous_port send_hwm].each do |s|
       attach_function :"ryre_node_set_#{s}", %i[pointer int], :int
     end
-    %i[beacon agent verbose].each do |s|
+    %i[beacon agent verbose ipv6 dual_stack].each do |s|
       attach_function :"ryre_node_set_#{s}", %i[pointer bool], :int
     end
+    %i[add_trust gossip_bind gossip_connect add_revocations].each do |s|
+      attach_function :"ryre_node_#{s}", %i[pointer string], :int
+    end
+    attach_function :ryre_node_is_certified, [:pointer], :int
+    attach_function :ryre_node_gossip_endpoint, [:pointer], :string
     attach_function :ryre_node_uuid, [:pointer], :string
     attach_function :ryre_node_name, [:pointer], :string
     attach_function :ryre_node_endpoint, [:pointer], :string
@@ -196,7 +201,11 @@ module Ryre
   # Node.new(...) + #start + #close is the same without a block.
   class Node
     SETTINGS = %i[interface port interval evasive_timeout expired_timeout endpoint discovery
-                  rendezvous_port rendezvous_path agent verbose send_hwm beacon].freeze
+                  rendezvous_port rendezvous_path agent verbose send_hwm beacon ipv6 dual_stack
+                  certificate revocations].freeze
+    # Settings that take one value or a list of them (each one call).
+    REPEATABLE = { trust: :ryre_node_add_trust, gossip_bind: :ryre_node_gossip_bind,
+                   gossip_connect: :ryre_node_gossip_connect }.freeze
 
     # Starts a node, yields it and destroys it when the block ends (however it ends). Without a
     # block, returns the started node (call #close).
@@ -219,11 +228,18 @@ module Ryre
 
     # An unstarted node. Settings: interface:, port:, interval: (seconds), evasive_timeout:,
     # expired_timeout: (seconds), endpoint:, discovery: ("auto", "local", "beacon", "off"),
-    # rendezvous_port:, rendezvous_path:, agent:, verbose:, send_hwm:, beacon:, headers: {}.
+    # rendezvous_port:, rendezvous_path:, agent:, verbose:, send_hwm:, beacon:, headers: {},
+    # ipv6:, dual_stack:, gossip_bind: (an endpoint), gossip_connect: (one or a list);
+    # certified mode: certificate: ("DIR/NAME" of `ryre cert issue`), trust: (one CA.cert path
+    # or a list), revocations: (a file kept up to date).
     def initialize(name = nil, headers: {}, **settings)
       @ptr = Native.check_ptr(Native.ryre_node_new(name))
       headers.each { |k, v| Native.check(Native.ryre_node_set_header(@ptr, k.to_s, v.to_s)) }
       settings.each do |key, value|
+        if (fn = REPEATABLE[key])
+          Array(value).each { |v| Native.check(Native.send(fn, @ptr, v.to_s)) }
+          next
+        end
         raise ArgumentError, "unknown setting #{key}" unless SETTINGS.include?(key)
 
         value = (value * 1000).round if %i[interval evasive_timeout expired_timeout].include?(key)
@@ -241,6 +257,22 @@ module Ryre
     def uuid = Native.check_ptr_string(:ryre_node_uuid, live)
     def name = Native.check_ptr_string(:ryre_node_name, live)
     def endpoint = Native.check_ptr_string(:ryre_node_endpoint, live)
+
+    # The gossip hub's bound endpoint (the port chosen for "*"); nil when this node serves no
+    # gossip (or has not started).
+    def gossip_endpoint = Native.ryre_node_gossip_endpoint(live)
+
+    # Whether the started node runs in certified mode.
+    def certified?
+      r = Native.ryre_node_is_certified(live)
+      raise Error.new(Native.ryre_last_error_code, Native.ryre_last_error) if r.negative?
+
+      r == 1
+    end
+
+    # Certified mode: hands the running node a revocation file (of `ryre cert revoke`): the peers
+    # it revokes are dropped (exit reason "revoked") and it is passed on to every certified peer.
+    def add_revocations(path) = Native.check(Native.ryre_node_add_revocations(live, path))
 
     # Group membership and elections.
     def join(group) = Native.check(Native.ryre_node_join(live, group))

@@ -130,6 +130,71 @@ def test_errors_are_exceptions
   end
 end
 
+def expect_error(code)
+  yield
+  raise "no Ryre::Error #{code}"
+rescue Ryre::Error => e
+  check e.code == code, e.message
+end
+
+# Certified mode with the files scripts/test-bindings.sh makes with `ryre cert` ($RYRE_TEST_PKI):
+# alice (secret=all, chat=all), bob (chat=join,shout), root.cert, bob.revocations, tampered/bob.
+def test_certified_rights_and_revocation
+  pki = ENV.fetch("RYRE_TEST_PKI") { raise "RYRE_TEST_PKI is not set (scripts/test-bindings.sh makes the files)" }
+  opts = { interface: "lo", port: Ryre.private_port, interval: 0.1, trust: "#{pki}/root.cert" }
+  expect_error(:invalid) { Ryre::Node.open("tampered", certificate: "#{pki}/tampered/bob", **opts).close }
+  Ryre::Node.open("alice", certificate: "#{pki}/alice", **opts) do |a|
+    Ryre::Node.open("bob", certificate: "#{pki}/bob", **opts) do |b|
+      Ryre::Node.open("plain", **opts.except(:trust)) do |plain|
+        check a.certified? && b.certified? && !plain.certified?, "certified"
+        wait_for(a, :enter) { |e| e.peer_uuid == b.uuid }
+        wait_for(b, :enter) { |e| e.peer_uuid == a.uuid }
+        expect_error(:protocol) { b.join("secret") }
+        expect_error(:protocol) { b.whisper(a.uuid, "hi") }
+        a.join("secret")
+        a.join("chat")
+        ev = wait_for(b, :join)
+        check ev.group == "chat", "bob hears of chat only: #{ev.group}"
+        check a.peers == [b.uuid], "the plain node never entered alice"
+        expect_error(:invalid) { a.add_revocations("/nonexistent/ryre.revocations") }
+        a.add_revocations("#{pki}/bob.revocations")
+        ev = wait_for(a, :exit) { |e| e.peer_uuid == b.uuid }
+        check ev.exit_reason == "revoked", ev.exit_reason
+      end
+    end
+  end
+end
+
+# IPv6 on loopback: a gossip hub at tcp://[::1]:* and two nodes that meet through it. Skipped
+# (counted as passed) when lo has no ::1.
+def test_ipv6_and_gossip
+  begin
+    hub = Ryre::Node.open("hub6", interface: "lo", ipv6: true, gossip_bind: "tcp://[::1]:*")
+  rescue Ryre::Error => e
+    puts "SKIP: no IPv6 on lo here (#{e.message})"
+    return
+  end
+  begin
+    check hub.gossip_endpoint.start_with?("tcp://[::1]:"), hub.gossip_endpoint
+    opts = { interface: "lo", ipv6: true, gossip_connect: [hub.gossip_endpoint] }
+    Ryre::Node.open("v6a", **opts) do |x|
+      Ryre::Node.open("v6b", **opts) do |y|
+        check x.gossip_endpoint.nil?, "no hub"
+        ev = wait_for(x, :enter) { |e| e.peer_uuid == y.uuid }
+        check ev.endpoint.start_with?("tcp://[::1]:"), ev.endpoint
+        wait_for(y, :enter) { |e| e.peer_uuid == x.uuid }
+        x.whisper(y.uuid, "v6")
+        check wait_for(y, :whisper).text == "v6", "whisper over IPv6"
+      end
+    end
+  ensure
+    hub.close
+  end
+  Ryre::Node.open("both", interface: "lo", dual_stack: true, discovery: "off") do |both|
+    check both.endpoint.start_with?("tcp://127.0.0.1:"), both.endpoint
+  end
+end
+
 def interop(port, name)
   Ryre::Node.open("ruby-interop", interface: "lo", port: port, interval: 0.1, discovery: "beacon") do |n|
     ev = wait_for(n, :enter, 20.0) { |e| e.peer_name == name }

@@ -39,6 +39,16 @@ final class Lib {
     static native int ryre_node_set_agent(Pointer n, byte v);
     static native int ryre_node_set_verbose(Pointer n, byte v);
     static native int ryre_node_set_beacon(Pointer n, byte v);
+    static native int ryre_node_set_ipv6(Pointer n, byte v);
+    static native int ryre_node_set_dual_stack(Pointer n, byte v);
+    static native int ryre_node_set_certificate(Pointer n, byte[] s);
+    static native int ryre_node_add_trust(Pointer n, byte[] s);
+    static native int ryre_node_set_revocations(Pointer n, byte[] s);
+    static native int ryre_node_is_certified(Pointer n);
+    static native int ryre_node_add_revocations(Pointer n, byte[] s);
+    static native int ryre_node_gossip_bind(Pointer n, byte[] s);
+    static native int ryre_node_gossip_connect(Pointer n, byte[] s);
+    static native Pointer ryre_node_gossip_endpoint(Pointer n);
     static native Pointer ryre_node_uuid(Pointer n);
     static native Pointer ryre_node_name(Pointer n);
     static native Pointer ryre_node_endpoint(Pointer n);

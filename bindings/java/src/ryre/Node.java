@@ -61,6 +61,25 @@ public final class Node implements AutoCloseable {
     /** false: discovery off; true: auto. */
     public Node beacon(boolean v) { Lib.check(Lib.ryre_node_set_beacon(live(), (byte) (v ? 1 : 0))); return this; }
 
+    /** IPv6 instead of IPv4 (inbox on the interface's IPv6 address, beacons to ff02::1). */
+    public Node ipv6(boolean v) { Lib.check(Lib.ryre_node_set_ipv6(live(), (byte) (v ? 1 : 0))); return this; }
+    /** IPv4 and IPv6 at once (inbox on both addresses, beacons over both). */
+    public Node dualStack(boolean v) { Lib.check(Lib.ryre_node_set_dual_stack(live(), (byte) (v ? 1 : 0))); return this; }
+    /**
+     * Certified mode: the certificate and key pair DIR/NAME (NAME.cert and NAME.secret of
+     * {@code ryre cert issue}); needs {@link #trust}. A certificate that cannot be read or does
+     * not verify makes {@link #start} throw (code INVALID).
+     */
+    public Node certificate(String path) { Lib.check(Lib.ryre_node_set_certificate(live(), Lib.u(path))); return this; }
+    /** Certified mode: trusts this root CA certificate (CA.cert of {@code ryre cert ca}); repeatable. */
+    public Node trust(String caCert) { Lib.check(Lib.ryre_node_add_trust(live(), Lib.u(caCert))); return this; }
+    /** Certified mode: the revocation file, read at start and kept up to date. */
+    public Node revocations(String path) { Lib.check(Lib.ryre_node_set_revocations(live(), Lib.u(path))); return this; }
+    /** Serves gossip (ZGP, as Zyre's zyre_gossip_bind) at this endpoint; turns beacons off unless discovery is set too. */
+    public Node gossipBind(String endpoint) { Lib.check(Lib.ryre_node_gossip_bind(live(), Lib.u(endpoint))); return this; }
+    /** Gossips through the hub at this endpoint (repeatable); turns beacons off unless discovery is set too. */
+    public Node gossipConnect(String endpoint) { Lib.check(Lib.ryre_node_gossip_connect(live(), Lib.u(endpoint))); return this; }
+
     /** Starts the node. */
     public Node start() { Lib.check(Lib.ryre_node_start(live())); return this; }
 
@@ -70,6 +89,19 @@ public final class Node implements AutoCloseable {
     public String name() { return Lib.str(Lib.checkPtr(Lib.ryre_node_name(live()))); }
     /** Own endpoint (after start). */
     public String endpoint() { return Lib.str(Lib.checkPtr(Lib.ryre_node_endpoint(live()))); }
+    /** The gossip hub's bound endpoint (the port chosen for "*"); null when this node serves no gossip (or has not started). */
+    public String gossipEndpoint() { return Lib.str(Lib.ryre_node_gossip_endpoint(live())); }
+    /** Whether the started node runs in certified mode. */
+    public boolean isCertified() {
+        int r = Lib.ryre_node_is_certified(live());
+        if (r < 0) throw Lib.last();
+        return r == 1;
+    }
+    /**
+     * Certified mode: hands the running node a revocation file (of {@code ryre cert revoke}): the
+     * peers it revokes are dropped (EXIT "revoked") and it is passed on to every certified peer.
+     */
+    public void addRevocations(String path) { Lib.check(Lib.ryre_node_add_revocations(live(), Lib.u(path))); }
 
     /** Joins a group. */
     public void join(String g) { Lib.check(Lib.ryre_node_join(live(), Lib.u(g))); }

@@ -14,6 +14,10 @@ public class RyreException extends RuntimeException {
     /** The node has stopped. */ public static final int STOPPED = -7;
     /** No event within the timeout. */ public static final int TIMEOUT = -8;
     /** The network refused. */ public static final int NETWORK = -9;
+    /** A peer or the protocol refused (e.g. beyond a certificate's rights). */ public static final int PROTOCOL = -10;
+    /** The operating system failed. */ public static final int SYSTEM = -11;
+    /** A panic inside the library (a bug). */ public static final int PANIC = -12;
+    /** An index or value out of range. */ public static final int RANGE = -13;
 
     private final int code;
 
