@@ -328,6 +328,48 @@ impl Collector for NodeCollector {
             "LEADER events: elections this node saw decided",
             h.leaders,
         )?;
+        let mode = if n.is_certified() {
+            "certified"
+        } else if n.public_key().is_some() {
+            "curve"
+        } else {
+            "open"
+        };
+        labelled(
+            &mut enc,
+            "ryre_node_security_mode",
+            "The node's security mode (1 for the one it runs: open, curve or certified)",
+            MetricType::Gauge,
+            "mode",
+            ["open", "curve", "certified"]
+                .iter()
+                .map(|m| (m.to_string(), u64::from(*m == mode))),
+        )?;
+        let sec = n.security_stats();
+        counter(
+            &mut enc,
+            "ryre_node_security_refused",
+            "Secure mode: beacons, messages and announcements refused (plain, forged, replayed, \
+             untrusted, a key not bound to the sender, a certificate refused)",
+            sec.refused,
+        )?;
+        counter(
+            &mut enc,
+            "ryre_node_security_refused_connections",
+            "Secure mode: CURVE connections the ZAP handler refused (untrusted keys)",
+            sec.refused_connections,
+        )?;
+        labelled(
+            &mut enc,
+            "ryre_node_certificates_refused",
+            "Certified mode: HELLOs refused for their certificate, by reason",
+            MetricType::Counter,
+            "reason",
+            ryre::security::SecurityStats::CERT_REFUSAL_KINDS
+                .iter()
+                .zip(sec.certificates_refused)
+                .map(|(k, v)| (k.to_string(), v)),
+        )?;
         Ok(())
     }
 }

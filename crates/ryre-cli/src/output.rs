@@ -265,7 +265,9 @@ impl Printer {
     /// What secure mode has refused (a `SECURITY` line).
     pub fn security(&self, node: &Node) {
         let s = node.security_stats();
-        let mode = if node.public_key().is_some() {
+        let mode = if node.is_certified() {
+            "certified"
+        } else if node.public_key().is_some() {
             "curve"
         } else {
             "open"

@@ -413,3 +413,60 @@ fn pipeline_metrics_count_tasks_per_role() {
         check_with_promtool(&text);
     }
 }
+
+/// A certified node's scrape says its mode and counts the certificates it refused by reason: a
+/// `--tofu` node (CURVE, no certificate) greets it and is refused as `missing`.
+#[test]
+fn certified_node_metrics_count_refused_certificates_by_reason() {
+    let pki = ryre_testkit::pki::Pki::new();
+    let files = pki.issue("a", &["m=all"], Default::default());
+    let cert = files.base.to_string_lossy().into_owned();
+    let trust = pki.ca.cert_path().to_string_lossy().into_owned();
+    let port = free_udp_port();
+    let mut a = Proc::node(
+        "a",
+        port,
+        &[
+            "--cert",
+            &cert,
+            "--trust",
+            &trust,
+            "--metrics",
+            "127.0.0.1:0",
+        ],
+    );
+    a.started();
+    let addr = metrics_addr(&mut a);
+    let mut b = Proc::node("b", port, &["--tofu"]);
+    b.started();
+    let text = scrape_until(
+        &addr,
+        "a's refusal of b's HELLO without a certificate",
+        |t| {
+            sample(
+                t,
+                r#"ryre_node_certificates_refused_total{reason="missing"}"#,
+            ) >= Some(1.0)
+        },
+    );
+    assert_eq!(
+        sample(&text, r#"ryre_node_security_mode{mode="certified"}"#),
+        Some(1.0)
+    );
+    assert_eq!(
+        sample(&text, r#"ryre_node_security_mode{mode="open"}"#),
+        Some(0.0)
+    );
+    assert!(sample(&text, "ryre_node_security_refused_total") >= Some(1.0));
+    assert_eq!(
+        sample(
+            &text,
+            r#"ryre_node_certificates_refused_total{reason="revoked"}"#
+        ),
+        Some(0.0)
+    );
+    assert!(text.contains("# TYPE ryre_node_security_refused_connections_total counter"));
+    check_with_promtool(&text);
+    b.send("stop");
+    assert!(b.finish().success());
+}
