@@ -550,8 +550,9 @@ static void test_ipv6(void) {
 }
 
 /* Certified mode under valgrind: every CURVE handshake and Ed25519 check runs 20-50 times
- * slower and the nodes' threads take turns on one core, so a step that takes milliseconds
- * natively was seen to take up to 6 s (never lost: it arrives). The waits are bounds. */
+ * slower and the nodes' threads take turns on one core. With the crypto crates unoptimised in
+ * debug builds a step took up to 6 s there (and a 10 s wait failed once in CI); Cargo.toml now
+ * optimises them (steps of 0.1-0.3 s under valgrind). The waits are bounds, kept generous. */
 #define CERTIFIED_WAIT_MS 30000
 
 /* Certified mode: files made by `ryre cert` in $RYRE_TEST_PKI (scripts/test-bindings.sh):
