@@ -328,20 +328,14 @@ impl Collector for NodeCollector {
             "LEADER events: elections this node saw decided",
             h.leaders,
         )?;
-        let mode = if n.is_certified() {
-            "certified"
-        } else if n.public_key().is_some() {
-            "curve"
-        } else {
-            "open"
-        };
+        let mode = n.security_mode();
         labelled(
             &mut enc,
             "ryre_node_security_mode",
             "The node's security mode (1 for the one it runs: open, curve or certified)",
             MetricType::Gauge,
             "mode",
-            ["open", "curve", "certified"]
+            ryre::security::Mode::ALL
                 .iter()
                 .map(|m| (m.to_string(), u64::from(*m == mode))),
         )?;

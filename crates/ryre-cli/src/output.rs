@@ -265,13 +265,7 @@ impl Printer {
     /// What secure mode has refused (a `SECURITY` line).
     pub fn security(&self, node: &Node) {
         let s = node.security_stats();
-        let mode = if node.is_certified() {
-            "certified"
-        } else if node.public_key().is_some() {
-            "curve"
-        } else {
-            "open"
-        };
+        let mode = node.security_mode().as_str();
         let certs: serde_json::Map<String, serde_json::Value> = s
             .certificate_refusals()
             .map(|(k, n)| (k.to_string(), json!(n)))

@@ -336,6 +336,16 @@ impl Node {
             .map(|s| s.key)
     }
 
+    /// How this node guards its links: open, secure (CURVE) or certified.
+    pub fn security_mode(&self) -> security::Mode {
+        let core = runtime::lock(&self.inner.shared.core);
+        match (core.state.certified(), &core.state.config().security) {
+            (Some(_), _) => security::Mode::Certified,
+            (None, Some(_)) => security::Mode::Curve,
+            (None, None) => security::Mode::Open,
+        }
+    }
+
     /// What secure mode has refused so far (all zero for an open node).
     pub fn security_stats(&self) -> security::SecurityStats {
         let stats = runtime::lock(&self.inner.shared.core).state.stats();

@@ -65,6 +65,37 @@ impl Security {
     }
 }
 
+/// How a node guards its links ([`crate::Node::security_mode`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Mode {
+    /// Plain ZRE, as Zyre and Pyre speak it.
+    Open,
+    /// Secure mode: CURVE on every link, keys bound to UUIDs, signed beacons.
+    Curve,
+    /// Certified mode: secure mode plus certificates and their group rights.
+    Certified,
+}
+
+impl Mode {
+    /// Every mode, weakest first.
+    pub const ALL: [Mode; 3] = [Mode::Open, Mode::Curve, Mode::Certified];
+
+    /// `open`, `curve` or `certified`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Open => "open",
+            Mode::Curve => "curve",
+            Mode::Certified => "certified",
+        }
+    }
+}
+
+impl std::fmt::Display for Mode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What secure mode has refused (see [`crate::Node::security_stats`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct SecurityStats {

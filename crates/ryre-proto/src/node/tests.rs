@@ -2613,10 +2613,10 @@ fn net_with_stop_flush() -> Net {
     net
 }
 
-#[test]
-fn stop_with_a_flush_waits_for_the_ping_ok_of_peers_it_sent_to() {
+/// [`net_with_stop_flush`] where node 1 whispers to node 2 (held on the way: not delivered
+/// until released) and then stops.
+fn whisper_held_then_stop() -> Net {
     let mut net = net_with_stop_flush();
-    // The whisper to node 2 is still on its way when node 1 stops.
     net.hold.insert((0, 1));
     net.command(
         0,
@@ -2628,6 +2628,13 @@ fn stop_with_a_flush_waits_for_the_ping_ok_of_peers_it_sent_to() {
     .unwrap();
     net.sent(0);
     net.command(0, Command::Stop).unwrap();
+    net
+}
+
+#[test]
+fn stop_with_a_flush_waits_for_the_ping_ok_of_peers_it_sent_to() {
+    // The whisper to node 2 is still on its way when node 1 stops.
+    let mut net = whisper_held_then_stop();
     // A PING to node 2 only: node 3 was sent nothing but HELLO.
     let pings: Vec<(PeerId, Message)> = net
         .sent(0)
@@ -2663,17 +2670,7 @@ fn stop_with_a_flush_waits_for_the_ping_ok_of_peers_it_sent_to() {
 
 #[test]
 fn stop_with_a_flush_gives_up_on_a_silent_peer_after_the_wait() {
-    let mut net = net_with_stop_flush();
-    net.hold.insert((0, 1));
-    net.command(
-        0,
-        Command::Whisper {
-            peer: pid(2),
-            content: content("lost"),
-        },
-    )
-    .unwrap();
-    net.command(0, Command::Stop).unwrap();
+    let mut net = whisper_held_then_stop();
     net.advance(Duration::from_millis(499));
     assert!(!net.nodes[0].is_stopped());
     net.advance(Duration::from_millis(1));
