@@ -112,12 +112,21 @@ impl Drop for TestBridge {
 }
 
 /// Polls `f` until it returns `Some`, for at most [`WAIT`].
-pub async fn eventually<T, F, Fut>(what: &str, mut f: F) -> T
+pub async fn eventually<T, F, Fut>(what: &str, f: F) -> T
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
 {
-    let deadline = Instant::now() + WAIT;
+    eventually_within(WAIT, what, f).await
+}
+
+/// Polls `f` until it returns `Some`, for at most `wait`.
+pub async fn eventually_within<T, F, Fut>(wait: Duration, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + wait;
     loop {
         if let Some(v) = f().await {
             return v;
