@@ -346,6 +346,9 @@ pub struct Stats {
     pub ignored: u64,
     /// Beacons, messages and announcements refused by secure mode (see [`Problem::Refused`]).
     pub refused: u64,
+    /// Secure mode: signed beacons of live peers taken without checking their signature, as
+    /// they change nothing (see [`crate::security::Keyring::defer_signed`]).
+    pub beacons_deferred: u64,
     /// Inbox messages that arrived, by ZRE message id (`msg::id`, 1 HELLO ..= 10 GOODBYE);
     /// index 0 counts arrivals that are not ZRE messages. Counted before any check.
     pub messages_in: [u64; 11],
@@ -841,6 +844,19 @@ impl NodeState {
             return Ok(());
         };
         if SignedBeacon::is_signed(data) {
+            // A live peer's periodic beacon (nearly every beacon heard) changes nothing: its
+            // signature is checked only if it comes to matter (see `Keyring::defer_signed`).
+            // A secure mesh of N nodes would otherwise verify N(N-1) signatures per interval.
+            if let Ok(b) = SignedBeacon::peek(data) {
+                if b.id != self.config.id
+                    && self.peers.contains_key(&b.id)
+                    && !self.departed.contains_key(&b.id)
+                    && ring.defer_signed(&b, data)
+                {
+                    self.stats.beacons_deferred += 1;
+                    return Ok(());
+                }
+            }
             let beacon = match SignedBeacon::decode(data) {
                 Ok(b) => b,
                 Err(crate::security::SignedBeaconError::Forged) => {
@@ -906,6 +922,11 @@ impl NodeState {
                 return Ok(());
             }
             return self.handle(now, Input::Departed { id });
+        }
+        if self.peers.contains_key(&id) && !self.departed.contains_key(&id) {
+            // A known peer's periodic beacon: nothing to do, as `Input::Discovered` would
+            // find, without formatting its endpoint (as in open mode).
+            return Ok(());
         }
         let endpoint = Self::beacon_endpoint(from, port);
         self.handle(now, Input::Discovered { id, endpoint })
@@ -1339,6 +1360,13 @@ impl NodeState {
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
+        if let Some(ring) = &mut self.keyring {
+            // No longer a peer: its beacons count again, so the counter a replay must beat
+            // takes in the last beacon taken without verifying.
+            if ring.settle(&id).is_err() {
+                self.stats.refused += 1;
+            }
+        }
         if let Some(c) = &mut self.cert {
             c.state.forget(&id);
         }

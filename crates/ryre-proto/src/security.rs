@@ -192,6 +192,23 @@ pub struct SignedBeacon {
     pub counter: u64,
     /// The CURVE key the signature proves (the Montgomery form of the signing key).
     pub key: PublicKey,
+    /// The Ed25519 key that signed it (what the beacon carries).
+    pub signer: [u8; 32],
+}
+
+/// What a signed beacon says, read without checking its signature (see
+/// [`Keyring::defer_signed`]): nothing here may be acted on before [`SignedBeacon::decode`]
+/// verified it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UnverifiedBeacon {
+    /// The UUID it claims.
+    pub id: PeerId,
+    /// The port it claims (0: leaving).
+    pub port: u16,
+    /// The replay counter it claims.
+    pub counter: u64,
+    /// The Ed25519 key it claims to be signed by.
+    pub signer: [u8; 32],
 }
 
 impl SignedBeacon {
@@ -205,8 +222,8 @@ impl SignedBeacon {
         data.len() >= 3 && data[..3] == SIGNED_BEACON_MAGIC
     }
 
-    /// Reads and verifies a signed beacon; never panics.
-    pub fn decode(data: &[u8]) -> Result<SignedBeacon, SignedBeaconError> {
+    /// Reads a signed beacon's fields without checking its signature; never panics.
+    pub fn peek(data: &[u8]) -> Result<UnverifiedBeacon, SignedBeaconError> {
         if data.len() != SIGNED_BEACON_LEN {
             return Err(SignedBeaconError::BadLength(data.len()));
         }
@@ -222,14 +239,27 @@ impl SignedBeacon {
         counter.copy_from_slice(&data[22..30]);
         let mut signer = [0u8; 32];
         signer.copy_from_slice(&data[30..62]);
-        let mut signature = [0u8; 64];
-        signature.copy_from_slice(&data[62..126]);
-        let key = verify(&signer, &data[..62], &signature).ok_or(SignedBeaconError::Forged)?;
-        Ok(SignedBeacon {
+        Ok(UnverifiedBeacon {
             id,
             port,
             counter: u64::from_be_bytes(counter),
+            signer,
+        })
+    }
+
+    /// Reads and verifies a signed beacon; never panics.
+    pub fn decode(data: &[u8]) -> Result<SignedBeacon, SignedBeaconError> {
+        let fields = Self::peek(data)?;
+        let mut signature = [0u8; 64];
+        signature.copy_from_slice(&data[62..126]);
+        let key =
+            verify(&fields.signer, &data[..62], &signature).ok_or(SignedBeaconError::Forged)?;
+        Ok(SignedBeacon {
+            id: fields.id,
+            port: fields.port,
+            counter: fields.counter,
             key,
+            signer: fields.signer,
         })
     }
 }
@@ -345,12 +375,24 @@ pub enum Refusal {
 }
 
 /// What a UUID is bound to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 enum Bound {
-    /// A CURVE key, and the highest signed-beacon counter seen (`None`: it never signed).
-    Key(PublicKey, Option<u64>),
+    /// A CURVE key, and what its signed beacons showed (`None`: it never signed).
+    Key(PublicKey, Option<Signs>),
     /// A node of this process.
     Process,
+}
+
+/// A bound UUID's signed beacons.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Signs {
+    /// The highest counter verified.
+    seen: u64,
+    /// The Ed25519 key whose signature was verified.
+    signer: [u8; 32],
+    /// The latest beacon taken without verifying (see [`Keyring::defer_signed`]): verified
+    /// when the UUID stops being a peer, so that its counter still counts against replays.
+    deferred: Option<Box<[u8; SIGNED_BEACON_LEN]>>,
 }
 
 /// Most bindings kept for UUIDs that are no longer peers.
@@ -436,21 +478,87 @@ impl Keyring {
     }
 
     /// Admits a verified signed beacon: its key must be admissible for its UUID and its counter
-    /// newer than any seen from it. Records the counter.
+    /// newer than any seen from it. Records the counter (a deferred beacon it supersedes is
+    /// dropped).
     pub fn admit_signed(&mut self, beacon: &SignedBeacon) -> Result<(), Refusal> {
         self.admit(beacon.id, beacon.key)?;
-        if let Some(Bound::Key(_, seen)) = self.bound.get_mut(&beacon.id) {
-            if let Some(s) = *seen {
-                if beacon.counter <= s {
+        if self.deferred_counter(&beacon.id) >= Some(beacon.counter) {
+            // A deferred beacon claims a counter this one does not beat: it counts if genuine.
+            let _ = self.settle(&beacon.id);
+        }
+        if let Some(Bound::Key(_, signs)) = self.bound.get_mut(&beacon.id) {
+            if let Some(s) = signs {
+                if beacon.counter <= s.seen {
                     return Err(Refusal::Replayed {
-                        seen: s,
+                        seen: s.seen,
                         got: beacon.counter,
                     });
                 }
             }
-            *seen = Some(beacon.counter);
+            *signs = Some(Signs {
+                seen: beacon.counter,
+                signer: beacon.signer,
+                deferred: None,
+            });
         }
         Ok(())
+    }
+
+    /// Takes a signed beacon without verifying it, when verifying could change nothing: the
+    /// caller knows the UUID as a live peer and the beacon is not a leaving one, and (checked
+    /// here) the UUID is bound, has a verified signed beacon by the same Ed25519 key and this
+    /// one claims a newer counter. Such a beacon is a periodic "still here" that the heart does
+    /// not act on, so skipping its signature check admits nothing; it is kept (the latest one)
+    /// and verified by [`Keyring::settle`] once the UUID stops being a peer, so that the
+    /// counter a replay must beat is still the newest one genuinely heard. Returns whether it
+    /// was taken; if not, the caller verifies it as usual (a replay, another key or a forgery
+    /// is then refused as before).
+    pub fn defer_signed(&mut self, beacon: &UnverifiedBeacon, data: &[u8]) -> bool {
+        let Some(Bound::Key(_, Some(s))) = self.bound.get_mut(&beacon.id) else {
+            return false;
+        };
+        if s.signer != beacon.signer || beacon.counter <= s.seen || beacon.port == 0 {
+            return false;
+        }
+        let Ok(raw) = <[u8; SIGNED_BEACON_LEN]>::try_from(data) else {
+            return false;
+        };
+        match &mut s.deferred {
+            Some(d) => **d = raw,
+            None => s.deferred = Some(Box::new(raw)),
+        }
+        true
+    }
+
+    /// The counter the deferred beacon of `id` claims, if there is one.
+    fn deferred_counter(&self, id: &PeerId) -> Option<u64> {
+        let Some(Bound::Key(_, Some(s))) = self.bound.get(id) else {
+            return None;
+        };
+        let d = s.deferred.as_ref()?;
+        let mut counter = [0u8; 8];
+        counter.copy_from_slice(&d[22..30]);
+        Some(u64::from_be_bytes(counter))
+    }
+
+    /// Verifies the beacon [`Keyring::defer_signed`] kept for `id`, if any, and records its
+    /// counter if it holds. Returns `Err(Refusal::Forged)` if it was forged (nothing is
+    /// recorded then).
+    pub fn settle(&mut self, id: &PeerId) -> Result<(), Refusal> {
+        let Some(Bound::Key(_, Some(s))) = self.bound.get_mut(id) else {
+            return Ok(());
+        };
+        let Some(raw) = s.deferred.take() else {
+            return Ok(());
+        };
+        match SignedBeacon::decode(&raw[..]) {
+            Ok(b) if b.id == *id && b.signer == s.signer && b.counter > s.seen => {
+                s.seen = b.counter;
+                Ok(())
+            }
+            Ok(_) => Ok(()),
+            Err(_) => Err(Refusal::Forged),
+        }
     }
 
     /// Forgets bindings of UUIDs for which `keep` is false, once more than half the room is

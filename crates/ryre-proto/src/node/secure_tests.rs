@@ -497,3 +497,99 @@ fn secure_announcements_need_a_key() {
         .unwrap();
     assert_eq!(connects(&mut a), vec![pid(2)]);
 }
+
+/// A and B meet through signed beacons; returns B's first beacon.
+fn meet_signed(a: &mut Secure, b: &mut Secure, now: Instant) -> Bytes {
+    let first = b.signed_beacon(PORT);
+    hear(a, b.n, first.clone(), now).unwrap();
+    hear(b, a.n, a.signed_beacon(PORT), now).unwrap();
+    let (ka, kb) = (Auth::Key(a.keys.public()), Auth::Key(b.keys.public()));
+    for _ in 0..3 {
+        deliver(a, b, ka, now);
+        deliver(b, a, kb, now);
+    }
+    assert!(a.heart.peer(&pid(b.n)).is_some());
+    first
+}
+
+#[test]
+fn a_live_peers_beacons_are_deferred_and_still_count_against_replays() {
+    let now = Instant::now();
+    let (mut a, mut b) = (
+        Secure::new(1, Trust::FirstUse),
+        Secure::new(2, Trust::FirstUse),
+    );
+    meet_signed(&mut a, &mut b, now);
+    // B's periodic beacons while it is a peer: taken without a signature check.
+    let later: Vec<Bytes> = (0..4).map(|_| b.signed_beacon(PORT)).collect();
+    for l in &later {
+        hear(&mut a, 2, l.clone(), now).unwrap();
+    }
+    assert_eq!(a.heart.stats().beacons_deferred, 4);
+    // Another key's beacon for B's UUID is verified (and refused), never deferred.
+    let mallory = keys(66);
+    let theirs = Bytes::from(mallory.signed_beacon(pid(2), PORT, u64::MAX));
+    assert!(matches!(
+        hear(&mut a, 66, theirs, now),
+        Err(Problem::RefusedBeacon {
+            reason: Refusal::KeyMismatch { .. },
+            ..
+        })
+    ));
+    assert_eq!(a.heart.stats().beacons_deferred, 4);
+    // B is lost; a replay of one of the deferred beacons must not bring it back: the last
+    // deferred one (counter 5) was verified when B stopped being a peer.
+    a.heart.handle(now, Input::Lost { id: pid(2) }).unwrap();
+    assert!(a.heart.peer(&pid(2)).is_none());
+    a.heart.transmits.clear();
+    let late = now + Duration::from_secs(60);
+    assert!(
+        matches!(
+            hear(&mut a, 2, later[2].clone(), late),
+            Err(Problem::RefusedBeacon {
+                reason: Refusal::Replayed { seen: 5, got: 4 },
+                ..
+            })
+        ),
+        "a replayed beacon of a lost peer is refused"
+    );
+    assert!(a.heart.peer(&pid(2)).is_none());
+    assert!(connects(&mut a).is_empty());
+    // B's next genuine beacon brings it back.
+    let next = b.signed_beacon(PORT);
+    hear(&mut a, 2, next, late).unwrap();
+    assert_eq!(connects(&mut a), vec![pid(2)]);
+}
+
+#[test]
+fn a_forged_deferred_beacon_changes_nothing_and_is_refused_when_checked() {
+    let now = Instant::now();
+    let (mut a, mut b) = (
+        Secure::new(1, Trust::FirstUse),
+        Secure::new(2, Trust::FirstUse),
+    );
+    meet_signed(&mut a, &mut b, now);
+    let refused = a.heart.stats().refused;
+    // B's key and UUID, a newer counter, another port, a bad signature: deferred, no effect.
+    let mut forged = b.keys.signed_beacon(pid(2), PORT + 1, 1000).to_vec();
+    forged[100] ^= 1;
+    a.heart.transmits.clear();
+    hear(&mut a, 2, Bytes::from(forged), now).unwrap();
+    assert_eq!(a.heart.stats().beacons_deferred, 1);
+    assert!(
+        connects(&mut a).is_empty(),
+        "no new link for a deferred beacon"
+    );
+    assert_eq!(a.heart.stats().refused, refused);
+    // When B stops being a peer the forgery is found and counted; B's genuine counter stands.
+    a.heart.handle(now, Input::Lost { id: pid(2) }).unwrap();
+    assert_eq!(a.heart.stats().refused, refused + 1);
+    let late = now + Duration::from_secs(60);
+    a.heart.transmits.clear();
+    hear(&mut a, 2, b.signed_beacon(PORT), late).unwrap();
+    assert_eq!(
+        connects(&mut a),
+        vec![pid(2)],
+        "B's genuine counter 2 beats the verified 1"
+    );
+}
