@@ -283,10 +283,11 @@ impl NodeState {
                         });
                     }
                 }
+                let (shared, new) = self.groups.join(&group, from);
                 if let Some(p) = self.peers.get_mut(&from) {
-                    p.info.groups.insert(group.clone());
+                    p.info.groups.insert(shared);
                 }
-                if self.groups.join(&group, from) {
+                if new {
                     self.events.push_back(Event::Join {
                         peer: from,
                         name,
@@ -435,8 +436,9 @@ impl NodeState {
                     continue;
                 }
             }
-            peer.info.groups.insert(group.clone());
-            if self.groups.join(&group, from) {
+            let (shared, new) = self.groups.join(&group, from);
+            peer.info.groups.insert(shared);
+            if new {
                 self.events.push_back(Event::Join {
                     peer: from,
                     name: name.clone(),
@@ -445,9 +447,9 @@ impl NodeState {
             }
         }
         self.reindex(from);
-        let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
-        for g in groups {
-            self.elections_on_peer_join(from, &g);
+        let groups = self.peers[&from].info.groups.clone();
+        for g in &groups {
+            self.elections_on_peer_join(from, g);
         }
         // Certified mode: when the peer's revocations differ from ours, send ours (it sends
         // its own the same way; each side keeps what is new and passes it on).
