@@ -1170,6 +1170,19 @@ impl NodeState {
         }
     }
 
+    /// Whether the top of the deadline index is exact (what [`NodeState::settle_timers`]
+    /// leaves): for debug assertions.
+    pub(crate) fn timers_settled(&self) -> bool {
+        let (evasive, expired) = (self.config.evasive, self.config.expired);
+        let top = match self.timers.peek() {
+            None => true,
+            Some(&Reverse((at, id))) => self.peers.get(&id).is_some_and(|p| {
+                p.timer_at == Some(at) && p.deadline(evasive, expired) == Some(at)
+            }),
+        };
+        top && self.timers.len() <= 64 + 2 * self.peers.len()
+    }
+
     /// Empties both indexes (the node stopped and dropped every peer).
     pub(crate) fn clear_index(&mut self) {
         self.timers.clear();
@@ -1499,6 +1512,9 @@ impl NodeState {
             self.stats.bytes_out += bytes;
             let c = if members.peek().is_none() {
                 std::mem::take(&mut content)
+            } else if let [frame] = &content[..] {
+                // The usual one frame, inline, without `SmallVec`'s general clone.
+                Content::from_buf([frame.clone()])
             } else {
                 content.clone()
             };

@@ -208,7 +208,9 @@ impl NodeState {
             }
         } else if alive {
             // Its entry is deeper and now early: found stale when it comes up, as in `reindex`.
-            self.settle_timers();
+            // The top, exact before, is another peer's and did not change, and no entry was
+            // added: `settle_timers` would find nothing to do (a peer lookup per message).
+            debug_assert!(self.timers_settled());
         } else {
             // Hearing from a peer can bring its deadline forward (an evasive peer that answers
             // is due for its keep-alive PING sooner than for its next reap).
