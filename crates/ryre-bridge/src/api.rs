@@ -59,7 +59,7 @@ pub(crate) fn peer_json(p: &PeerInfo) -> Value {
         "uuid": p.id.to_string(),
         "name": &*p.name,
         "endpoint": p.endpoint,
-        "groups": p.groups,
+        "groups": p.groups.iter().collect::<Vec<_>>(),
         "headers": p.headers,
         "state": p.state.as_str(),
     })
@@ -116,7 +116,7 @@ pub(crate) async fn groups(State(app): State<App>) -> Json<Value> {
     }
     for p in peer_infos(&app) {
         for g in &p.groups {
-            groups.entry(g.clone()).or_default().push(json!({
+            groups.entry(g.to_string()).or_default().push(json!({
                 "uuid": p.id.to_string(),
                 "name": &*p.name,
                 "self": false,

@@ -68,7 +68,7 @@ pub fn peer_json(p: &PeerInfo) -> serde_json::Value {
         "peer": p.id.to_string(),
         "name": &*p.name,
         "endpoint": p.endpoint,
-        "groups": p.groups,
+        "groups": p.groups.iter().collect::<Vec<_>>(),
         "headers": p.headers,
         "state": p.state.as_str(),
     })
@@ -83,7 +83,7 @@ pub fn table(peers: &[PeerInfo]) -> Vec<String> {
         .iter()
         .map(|p| {
             let headers: Vec<String> = p.headers.iter().map(|(k, v)| format!("{k}={v}")).collect();
-            let groups: Vec<&str> = p.groups.iter().map(String::as_str).collect();
+            let groups: Vec<&str> = p.groups.iter().collect();
             [
                 p.id.to_string(),
                 p.name.to_string(),

@@ -75,6 +75,17 @@ impl Frames {
         }
     }
 
+    /// Frame 1 given as shared bytes (kept without a copy unless short enough to go inline,
+    /// so the result equals [`Frames::new`] of the same bytes) and the content frames.
+    pub(crate) fn from_head(head: Bytes, content: Content) -> Self {
+        let head = if head.len() <= Head::INLINE {
+            Head::new(&head)
+        } else {
+            Head::Heap(head)
+        };
+        Frames { head, content }
+    }
+
     /// Frame 1.
     pub fn head(&self) -> &[u8] {
         self.head.as_slice()

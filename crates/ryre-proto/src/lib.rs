@@ -29,6 +29,7 @@ pub mod zgp;
 
 pub use event::{Event, ExitReason};
 pub use frames::{Frames, Transmit};
+pub use group::GroupSet;
 pub use id::{ParsePeerIdError, PeerId};
 pub use msg::Content;
 pub use node::{Command, Config, Input, NodeState, PeerInfo, PeerState, Problem, Stats};

@@ -472,6 +472,10 @@ pub struct NodeState {
     /// Vouched peers dropped at a full queue, and when to take them again (see
     /// [`Input::SendFailed`]).
     pub(crate) retake: Vec<(Instant, PeerId)>,
+    /// Our encoded HELLO (sequence 1) and whether it names the IPv6 endpoint: every new peer
+    /// gets the same bytes until our groups, status or endpoint change (cleared then). Never
+    /// kept in certified mode, whose HELLO carries the revocations as they stand.
+    pub(crate) hello_cache: Option<(bool, Bytes)>,
 }
 
 impl NodeState {
@@ -511,6 +515,7 @@ impl NodeState {
             broken_sequence_check: false,
             now: None,
             retake: Vec::new(),
+            hello_cache: None,
             vouched: HashMap::with_hasher(FixedState::with_seed(seed)),
         }
     }
@@ -530,6 +535,7 @@ impl NodeState {
     /// Sets own inbox endpoint (before any peer is known; HELLO carries it).
     pub fn set_endpoint(&mut self, endpoint: impl Into<String>) {
         self.config.endpoint = endpoint.into();
+        self.hello_cache = None;
     }
 
     /// The CURVE key bound to `id` (secure mode): the server key to connect to it with.
@@ -1159,9 +1165,13 @@ impl NodeState {
             match p.deadline(evasive, expired) {
                 Some(d) if d == at => break,
                 Some(d) => {
-                    self.timers.pop();
+                    // Move the entry in place (one sift down) rather than pop and push (a
+                    // sift to the bottom and one up, then another up): the same entries, so
+                    // the same order of deadlines (they are distinct values).
                     p.timer_at = Some(d);
-                    self.timers.push(Reverse((d, id)));
+                    if let Some(mut top) = self.timers.peek_mut() {
+                        top.0 = (d, id);
+                    }
                 }
                 None => {
                     self.timers.pop();
@@ -1179,6 +1189,19 @@ impl NodeState {
             }
             self.timers = BinaryHeap::from(timers);
         }
+    }
+
+    /// Whether the top of the deadline index is exact (what [`NodeState::settle_timers`]
+    /// leaves): for debug assertions.
+    pub(crate) fn timers_settled(&self) -> bool {
+        let (evasive, expired) = (self.config.evasive, self.config.expired);
+        let top = match self.timers.peek() {
+            None => true,
+            Some(&Reverse((at, id))) => self.peers.get(&id).is_some_and(|p| {
+                p.timer_at == Some(at) && p.deadline(evasive, expired) == Some(at)
+            }),
+        };
+        top && self.timers.len() <= 64 + 2 * self.peers.len()
     }
 
     /// Empties both indexes (the node stopped and dropped every peer).
@@ -1224,6 +1247,42 @@ impl NodeState {
         })
     }
 
+    /// Sends HELLO to the new peer `id` at `to`: the bytes [`NodeState::hello`] encodes, kept
+    /// (see [`NodeState::hello_cache`]) so that a thousand new peers cost one encoding and
+    /// share one buffer.
+    fn send_hello(&mut self, id: PeerId, to: &str) -> Result<(), Problem> {
+        let v6 = self.config.endpoint_v6.is_some() && to.starts_with("tcp://[");
+        if self.peers.get(&id).is_none_or(|p| p.sent_sequence != 0) {
+            // Not a fresh link (never the case from `require_peer`): the general path.
+            let hello = self.hello(to);
+            return self.send(id, &hello);
+        }
+        let head = match &self.hello_cache {
+            Some((cached_v6, head)) if *cached_v6 == v6 && self.cert.is_none() => head.clone(),
+            _ => {
+                self.hello(to).encode_head(1, &mut self.scratch)?;
+                let head = Bytes::copy_from_slice(&self.scratch);
+                if self.cert.is_none() {
+                    self.hello_cache = Some((v6, head.clone()));
+                }
+                head
+            }
+        };
+        let Some(peer) = self.peers.get_mut(&id) else {
+            self.stats.ignored += 1;
+            return Err(Problem::UnknownPeer(id));
+        };
+        peer.sent_sequence = 1;
+        self.stats.sent += 1;
+        self.stats.messages_out[Stats::kind_of(&head)] += 1;
+        self.stats.bytes_out += head.len() as u64;
+        self.transmits.push_back(Transmit::Send {
+            peer: id,
+            frames: Frames::from_head(head, Content::new()),
+        });
+        Ok(())
+    }
+
     /// Knows `id` at `endpoint`: creates it (purging any other peer at that endpoint), connects
     /// and says HELLO. Returns false when `id` was already known.
     pub(crate) fn require_peer(&mut self, now: Instant, id: PeerId, endpoint: String) -> bool {
@@ -1249,10 +1308,11 @@ impl NodeState {
         self.endpoints.insert((peer.endpoint_key, id));
         self.peers.insert(id, peer);
         self.reindex(id);
-        let hello = self.hello(&endpoint);
-        self.transmits
-            .push_back(Transmit::Connect { peer: id, endpoint });
-        if let Err(e) = self.send(id, &hello) {
+        self.transmits.push_back(Transmit::Connect {
+            peer: id,
+            endpoint: endpoint.clone(),
+        });
+        if let Err(e) = self.send_hello(id, &endpoint) {
             // Own name/endpoint/headers too long: a configuration error the driver must show.
             self.remove_peer(id, ExitReason::Expired);
             debug_assert!(false, "own HELLO does not encode: {e}");
@@ -1450,6 +1510,47 @@ impl NodeState {
             peer: id,
             frames: Frames::new(&self.scratch, content),
         });
+        Ok(())
+    }
+
+    /// Queues the SHOUT whose head (sequence 0) is in `scratch` to every member of `group`,
+    /// patching each member's sequence into bytes 4..6 of that one encoding: what
+    /// [`NodeState::send_parts`] does per member, without encoding the head again or collecting
+    /// the members. The content frames are shared (reference-counted), the last member takes
+    /// them.
+    pub(crate) fn send_shout(&mut self, group: &str, mut content: Content) -> Result<(), Problem> {
+        if content.is_empty() {
+            // Zyre sends one empty frame for empty content.
+            content.push(Bytes::new());
+        }
+        let kind = Stats::kind_of(&self.scratch);
+        let bytes = (self.scratch.len() + content.iter().map(|f| f.len()).sum::<usize>()) as u64;
+        let mut members = self.groups.members(group).peekable();
+        while let Some(id) = members.next() {
+            let Some(peer) = self.peers.get_mut(&id) else {
+                self.stats.ignored += 1;
+                return Err(Problem::UnknownPeer(id));
+            };
+            let seq = peer.sent_sequence.wrapping_add(1);
+            peer.sent_sequence = seq;
+            peer.unflushed = true;
+            self.scratch[4..6].copy_from_slice(&seq.to_be_bytes());
+            self.stats.sent += 1;
+            self.stats.messages_out[kind] += 1;
+            self.stats.bytes_out += bytes;
+            let c = if members.peek().is_none() {
+                std::mem::take(&mut content)
+            } else if let [frame] = &content[..] {
+                // The usual one frame, inline, without `SmallVec`'s general clone.
+                Content::from_buf([frame.clone()])
+            } else {
+                content.clone()
+            };
+            self.transmits.push_back(Transmit::Send {
+                peer: id,
+                frames: Frames::new(&self.scratch, c),
+            });
+        }
         Ok(())
     }
 

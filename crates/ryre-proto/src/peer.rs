@@ -1,6 +1,6 @@
 //! One remote peer as the heart sees it: link sequence numbers, status, liveness deadlines.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -8,7 +8,7 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 
-use crate::PeerId;
+use crate::{GroupSet, PeerId};
 
 /// How alive a peer looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -43,8 +43,8 @@ pub struct PeerInfo {
     pub endpoint: String,
     /// Its headers from HELLO.
     pub headers: BTreeMap<String, String>,
-    /// The groups it is in.
-    pub groups: BTreeSet<String>,
+    /// The groups it is in (names shared with the node's other peers).
+    pub groups: GroupSet,
     /// Liveness.
     pub state: PeerState,
     /// Whether it has said HELLO (only ready peers are reported to the application).
@@ -98,7 +98,7 @@ impl Peer {
                 name: Arc::from(""),
                 endpoint,
                 headers: BTreeMap::new(),
-                groups: BTreeSet::new(),
+                groups: GroupSet::new(),
                 state: PeerState::Alive,
                 ready: false,
             },

@@ -10,7 +10,8 @@ use ryre_proto::rendezvous::agent::{AgentOutput, AgentState, ConnId};
 use ryre_proto::rendezvous::client::ClientState;
 use ryre_proto::rendezvous::{BeaconSpec, Registration};
 use ryre_proto::{
-    Command, Config, Content, Event, ExitReason, Frames, Input, NodeState, PeerId, Transmit,
+    Command, Config, Content, Event, ExitReason, Frames, GroupSet, Input, NodeState, PeerId,
+    Transmit,
 };
 
 use crate::{Options, Rng, TraceHash};
@@ -2064,16 +2065,20 @@ impl World {
                     known += 1;
                     // Compared in place: cloning both sets for every pair was a million
                     // allocations of strings at the end of a 1,000-node run.
-                    let empty = BTreeSet::new();
+                    let empty = GroupSet::new();
                     let groups = p.heart.peer(id).map_or(&empty, |i| &i.groups);
-                    let truth = self.slots[other]
-                        .proc
-                        .as_ref()
-                        .map_or(&empty, |q| &q.groups);
-                    if groups != truth {
+                    let truth = self.slots[other].proc.as_ref().map(|q| &q.groups);
+                    let same = truth.map_or(groups.is_empty(), |t| {
+                        groups.iter().eq(t.iter().map(String::as_str))
+                    });
+                    if !same {
                         problems.push(format!(
-                            "liveness: {} sees {id} in groups {groups:?}, it is in {truth:?}",
-                            p.id
+                            "liveness: {} sees {id} in groups {:?}, it is in {:?}",
+                            p.id,
+                            groups.iter().collect::<Vec<_>>(),
+                            truth
+                                .map(|t| t.iter().collect::<Vec<_>>())
+                                .unwrap_or_default()
                         ));
                     }
                 } else {

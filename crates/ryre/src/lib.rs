@@ -659,10 +659,7 @@ impl Node {
     /// Groups that peers are in.
     pub fn peer_groups(&self) -> Vec<String> {
         self.inner.shared.with_state(|s| {
-            let set: BTreeSet<&str> = s
-                .peers()
-                .flat_map(|p| p.groups.iter().map(String::as_str))
-                .collect();
+            let set: BTreeSet<&str> = s.peers().flat_map(|p| p.groups.iter()).collect();
             set.into_iter().map(str::to_string).collect()
         })
     }

@@ -564,8 +564,14 @@ fn an_unadmitted_or_unentitled_peer_learns_no_group_names() {
     assert_eq!(told(2), ["JOIN secret", "LEAVE secret", "JOIN secret"]);
     assert_eq!(told(3), ["JOIN chat"]);
     // Their views of A are right, with no status mismatch on the way.
-    let groups_of_a =
-        |x: &Node| -> Vec<String> { x.heart.peers[&pid(1)].info.groups.iter().cloned().collect() };
+    let groups_of_a = |x: &Node| -> Vec<String> {
+        x.heart.peers[&pid(1)]
+            .info
+            .groups
+            .iter()
+            .map(String::from)
+            .collect()
+    };
     assert_eq!(groups_of_a(&b), ["secret"]);
     assert_eq!(groups_of_a(&c), ["chat"]);
     for x in [&b, &c] {

@@ -40,6 +40,7 @@ impl NodeState {
                 .encode_head(0, &mut self.scratch)?;
                 self.own_groups.insert(group.clone());
                 self.status = self.status.wrapping_add(1);
+                self.hello_cache = None;
                 self.send_membership(&group, true)?;
                 self.elections_on_own_join(&group);
                 Ok(())
@@ -49,6 +50,7 @@ impl NodeState {
                     return Ok(());
                 }
                 self.status = self.status.wrapping_add(1);
+                self.hello_cache = None;
                 self.elections.own_leave(&group);
                 self.send_membership(&group, false)
             }
@@ -73,31 +75,17 @@ impl NodeState {
             }
             Command::Shout { group, content } => {
                 self.own_right(&group, Rights::SHOUT, "shout to")?;
-                let members: Vec<PeerId> = self.groups.members(&group).collect();
-                if members.is_empty() {
-                    // Still reject a name that cannot go on the wire.
-                    Message::Shout {
-                        group,
-                        content: Content::new(),
-                    }
-                    .encode_head(0, &mut self.scratch)?;
-                    return Ok(());
-                }
                 let msg = Message::Shout {
                     group,
                     content: Content::new(),
                 };
-                let last = members.len() - 1;
-                let mut content = Some(content);
-                for (i, id) in members.into_iter().enumerate() {
-                    let c = if i == last {
-                        content.take().unwrap_or_default()
-                    } else {
-                        content.clone().unwrap_or_default()
-                    };
-                    self.send_parts(id, &msg, c)?;
-                }
-                Ok(())
+                // One encode for every member (their heads differ only in the sequence); it
+                // also rejects a name that cannot go on the wire, members or not.
+                msg.encode_head(0, &mut self.scratch)?;
+                let Message::Shout { group, .. } = &msg else {
+                    return Ok(());
+                };
+                self.send_shout(group, content)
             }
             Command::Connect { peer, endpoint } => {
                 if self

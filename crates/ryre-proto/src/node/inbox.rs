@@ -208,7 +208,9 @@ impl NodeState {
             }
         } else if alive {
             // Its entry is deeper and now early: found stale when it comes up, as in `reindex`.
-            self.settle_timers();
+            // The top, exact before, is another peer's and did not change, and no entry was
+            // added: `settle_timers` would find nothing to do (a peer lookup per message).
+            debug_assert!(self.timers_settled());
         } else {
             // Hearing from a peer can bring its deadline forward (an evasive peer that answers
             // is due for its keep-alive PING sooner than for its next reap).
@@ -283,10 +285,11 @@ impl NodeState {
                         });
                     }
                 }
+                let (shared, new) = self.groups.join(&group, from);
                 if let Some(p) = self.peers.get_mut(&from) {
-                    p.info.groups.insert(group.clone());
+                    p.info.groups.insert(shared);
                 }
-                if self.groups.join(&group, from) {
+                if new {
                     self.events.push_back(Event::Join {
                         peer: from,
                         name,
@@ -435,8 +438,9 @@ impl NodeState {
                     continue;
                 }
             }
-            peer.info.groups.insert(group.clone());
-            if self.groups.join(&group, from) {
+            let (shared, new) = self.groups.join(&group, from);
+            peer.info.groups.insert(shared);
+            if new {
                 self.events.push_back(Event::Join {
                     peer: from,
                     name: name.clone(),
@@ -445,9 +449,9 @@ impl NodeState {
             }
         }
         self.reindex(from);
-        let groups: Vec<String> = self.peers[&from].info.groups.iter().cloned().collect();
-        for g in groups {
-            self.elections_on_peer_join(from, &g);
+        let groups = self.peers[&from].info.groups.clone();
+        for g in &groups {
+            self.elections_on_peer_join(from, g);
         }
         // Certified mode: when the peer's revocations differ from ours, send ours (it sends
         // its own the same way; each side keeps what is new and passes it on).

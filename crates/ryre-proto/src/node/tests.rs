@@ -2700,3 +2700,96 @@ fn stop_with_a_flush_is_immediate_when_nothing_was_sent_or_the_peer_leaves() {
     net.handle(0, Input::Departed { id: pid(2) }).unwrap();
     assert!(net.nodes[0].is_stopped());
 }
+
+/// The HELLO a new peer gets from `n`, decoded (and its sequence checked: 1).
+fn hello_sent_to(n: &mut NodeState, now: Instant, peer: u8) -> Hello {
+    n.handle(
+        now,
+        Input::Discovered {
+            id: pid(peer),
+            endpoint: endpoint_of(peer),
+        },
+    )
+    .expect("discovered");
+    let mut got = None;
+    while let Some(t) = n.poll_transmit() {
+        if let Transmit::Send { peer: to, frames } = t {
+            let env = Message::decode(&frames.to_vec()).expect("decodes");
+            if let (true, Message::Hello(h)) = (to == pid(peer), env.message) {
+                assert_eq!(env.sequence, 1);
+                got = Some(h);
+            }
+        }
+    }
+    got.expect("a HELLO to the new peer")
+}
+
+#[test]
+fn the_kept_hello_follows_joins_leaves_and_the_endpoint() {
+    let now = Instant::now();
+    let mut n = NodeState::new(config(1));
+    let first = hello_sent_to(&mut n, now, 2);
+    assert_eq!(hello_sent_to(&mut n, now, 3), first, "the same HELLO, kept");
+    assert_eq!((first.groups.len(), first.status), (0, 0));
+    n.handle(now, Input::Command(Command::Join("a".into())))
+        .expect("join");
+    let joined = hello_sent_to(&mut n, now, 4);
+    assert_eq!((joined.groups, joined.status), (vec!["a".to_string()], 1));
+    n.handle(now, Input::Command(Command::Join("b".into())))
+        .expect("join");
+    n.handle(now, Input::Command(Command::Leave("a".into())))
+        .expect("leave");
+    let left = hello_sent_to(&mut n, now, 5);
+    assert_eq!((left.groups, left.status), (vec!["b".to_string()], 3));
+    n.set_endpoint("tcp://10.0.0.9:1");
+    assert_eq!(hello_sent_to(&mut n, now, 6).endpoint, "tcp://10.0.0.9:1");
+    assert_eq!(hello_sent_to(&mut n, now, 7).headers, first.headers);
+}
+
+#[test]
+fn a_shout_reaches_every_member_with_its_own_sequence() {
+    let now = Instant::now();
+    let mut n = NodeState::new(config(1));
+    for p in 2..=4 {
+        hello_sent_to(&mut n, now, p);
+        let mut hello = Hello {
+            endpoint: endpoint_of(p),
+            name: format!("node-{p}"),
+            ..Default::default()
+        };
+        hello.groups = if p == 3 { vec![] } else { vec!["g".into()] };
+        let head = Message::Hello(hello).encode(1).expect("encodes");
+        n.handle_message(now, &pid(p).routing_id(), &head[0], Content::new())
+            .expect("hello");
+    }
+    // One more message to peer 2 first: its sequence is one ahead.
+    n.handle(
+        now,
+        Input::Command(Command::Whisper {
+            peer: pid(2),
+            content: Content::new(),
+        }),
+    )
+    .expect("whisper");
+    while n.poll_transmit().is_some() {}
+    n.handle(
+        now,
+        Input::Command(Command::Shout {
+            group: "g".into(),
+            content: [Bytes::from_static(b"x")].into_iter().collect(),
+        }),
+    )
+    .expect("shout");
+    let mut got = Vec::new();
+    while let Some(t) = n.poll_transmit() {
+        if let Transmit::Send { peer, frames } = t {
+            let env = Message::decode(&frames.to_vec()).expect("decodes");
+            let Message::Shout { group, content } = env.message else {
+                panic!("not a SHOUT");
+            };
+            assert_eq!((group.as_str(), &content[0][..]), ("g", &b"x"[..]));
+            got.push((peer, env.sequence));
+        }
+    }
+    assert_eq!(got, vec![(pid(2), 3), (pid(4), 2)]);
+}
