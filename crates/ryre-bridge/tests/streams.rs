@@ -299,25 +299,8 @@ async fn slow_sse_client_is_dropped_with_a_reason() {
         .expect("read");
     assert!(head[..n].starts_with(b"HTTP/1.1 200"));
 
-    let before = tb.get_json("/api/v1/node").await["events"]
-        .as_u64()
-        .expect("events");
-    let payload = Bytes::from(vec![b'z'; 1024]);
-    for _ in 0..SHOUTS {
-        alice.shout("flood", [payload.clone()]).expect("shout");
-    }
     // The bridge takes every shout from its node while the client is stuck: it never waits.
-    let started = Instant::now();
-    // 20 MB through a debug build: about 2 s here, once over 10 s on a loaded CI machine.
-    eventually_within(
-        Duration::from_secs(60),
-        "the bridge to take every shout",
-        || async {
-            let v = tb.get_json("/api/v1/node").await;
-            (v["events"].as_u64()? >= before + SHOUTS).then_some(())
-        },
-    )
-    .await;
+    let started = flood(&tb, &alice, SHOUTS).await;
     // And answers others promptly.
     let t = Instant::now();
     tb.get_json("/api/v1/peers").await;
@@ -372,23 +355,7 @@ async fn slow_websocket_client_is_closed_with_1013() {
     assert_eq!(ws_next(&mut ws).await["type"], "READY");
 
     // Flood while the client reads nothing; the bridge takes every shout regardless.
-    let before = tb.get_json("/api/v1/node").await["events"]
-        .as_u64()
-        .expect("events");
-    let payload = Bytes::from(vec![b'z'; 1024]);
-    for _ in 0..SHOUTS {
-        alice.shout("flood", [payload.clone()]).expect("shout");
-    }
-    // 20 MB through a debug build: about 2 s here, once over 10 s on a loaded CI machine.
-    eventually_within(
-        Duration::from_secs(60),
-        "the bridge to take every shout",
-        || async {
-            let v = tb.get_json("/api/v1/node").await;
-            (v["events"].as_u64()? >= before + SHOUTS).then_some(())
-        },
-    )
-    .await;
+    flood(&tb, &alice, SHOUTS).await;
 
     let mut shouts = 0u64;
     let mut close_reason = None;
@@ -416,4 +383,28 @@ async fn slow_websocket_client_is_closed_with_1013() {
     assert_eq!(reason["reason"], "lagged");
     alice.stop().expect("stop");
     tb.shutdown().await;
+}
+
+/// `alice` shouts `shouts` messages of 1 KiB to `flood`, then waits until the bridge's node has
+/// taken them all (its `events` count). Returns when the shouts had been queued.
+async fn flood(tb: &TestBridge, alice: &ryre::Node, shouts: u64) -> Instant {
+    let before = tb.get_json("/api/v1/node").await["events"]
+        .as_u64()
+        .expect("events");
+    let payload = Bytes::from(vec![b'z'; 1024]);
+    for _ in 0..shouts {
+        alice.shout("flood", [payload.clone()]).expect("shout");
+    }
+    let queued = Instant::now();
+    // 20 MB through a debug build: about 2 s here, once over 10 s on a loaded CI machine.
+    eventually_within(
+        Duration::from_secs(60),
+        "the bridge to take every shout",
+        || async {
+            let v = tb.get_json("/api/v1/node").await;
+            (v["events"].as_u64()? >= before + shouts).then_some(())
+        },
+    )
+    .await;
+    queued
 }
