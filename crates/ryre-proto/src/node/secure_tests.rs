@@ -131,13 +131,18 @@ fn meet(a: &mut Secure, b: &mut Secure, now: Instant) {
     assert!(b.heart.peer(&pid(a.n)).is_some());
 }
 
+/// Nodes 1 and 2, each trusting any key on first use.
+fn first_use_pair() -> (Secure, Secure) {
+    (
+        Secure::new(1, Trust::FirstUse),
+        Secure::new(2, Trust::FirstUse),
+    )
+}
+
 #[test]
 fn secure_nodes_meet_through_v3_beacons_and_bind_keys() {
     let now = Instant::now();
-    let (mut a, mut b) = (
-        Secure::new(1, Trust::FirstUse),
-        Secure::new(2, Trust::FirstUse),
-    );
+    let (mut a, mut b) = first_use_pair();
     hear(&mut a, 2, b.v3_beacon(PORT), now).unwrap();
     assert_eq!(connects(&mut a), vec![pid(2)]);
     assert_eq!(a.heart.peer_key(&pid(2)), Some(b.keys.public()));
@@ -218,10 +223,7 @@ fn plain_beacons_and_plain_links_are_refused_in_secure_mode() {
 #[test]
 fn a_peer_claiming_another_uuid_with_its_own_key_is_refused() {
     let now = Instant::now();
-    let (mut a, mut b) = (
-        Secure::new(1, Trust::FirstUse),
-        Secure::new(2, Trust::FirstUse),
-    );
+    let (mut a, mut b) = first_use_pair();
     meet(&mut a, &mut b, now);
     a.events();
     let mallory = keys(66);
@@ -301,10 +303,7 @@ fn a_peer_claiming_another_uuid_with_its_own_key_is_refused() {
 #[test]
 fn hello_with_another_key_in_x_publickey_is_refused() {
     let now = Instant::now();
-    let (mut a, mut b) = (
-        Secure::new(1, Trust::FirstUse),
-        Secure::new(2, Trust::FirstUse),
-    );
+    let (mut a, mut b) = first_use_pair();
     // B says HELLO to A first (A has heard no beacon), over a link authenticated as Mallory,
     // while its header says B's key.
     hear(&mut b, 1, a.v3_beacon(PORT), now).unwrap();
@@ -323,10 +322,7 @@ fn hello_with_another_key_in_x_publickey_is_refused() {
 #[test]
 fn signed_beacons_forged_replayed_and_unsigned_leaving_are_refused() {
     let now = Instant::now();
-    let (mut a, mut b) = (
-        Secure::new(1, Trust::FirstUse),
-        Secure::new(2, Trust::FirstUse),
-    );
+    let (mut a, mut b) = first_use_pair();
     let first = b.signed_beacon(PORT);
     hear(&mut a, 2, first.clone(), now).unwrap();
     hear(&mut b, 1, a.signed_beacon(PORT), now).unwrap();
@@ -515,10 +511,7 @@ fn meet_signed(a: &mut Secure, b: &mut Secure, now: Instant) -> Bytes {
 #[test]
 fn a_live_peers_beacons_are_deferred_and_still_count_against_replays() {
     let now = Instant::now();
-    let (mut a, mut b) = (
-        Secure::new(1, Trust::FirstUse),
-        Secure::new(2, Trust::FirstUse),
-    );
+    let (mut a, mut b) = first_use_pair();
     meet_signed(&mut a, &mut b, now);
     // B's periodic beacons while it is a peer: taken without a signature check.
     let later: Vec<Bytes> = (0..4).map(|_| b.signed_beacon(PORT)).collect();
@@ -564,10 +557,7 @@ fn a_live_peers_beacons_are_deferred_and_still_count_against_replays() {
 #[test]
 fn a_forged_deferred_beacon_changes_nothing_and_is_refused_when_checked() {
     let now = Instant::now();
-    let (mut a, mut b) = (
-        Secure::new(1, Trust::FirstUse),
-        Secure::new(2, Trust::FirstUse),
-    );
+    let (mut a, mut b) = first_use_pair();
     meet_signed(&mut a, &mut b, now);
     let refused = a.heart.stats().refused;
     // B's key and UUID, a newer counter, another port, a bad signature: deferred, no effect.
