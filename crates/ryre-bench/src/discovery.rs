@@ -207,7 +207,12 @@ impl SwarmProc {
         expect: usize,
         extra: &[&str],
     ) -> Result<SwarmProc, BenchError> {
-        let exe = crate::ryre_exe().map_err(err)?;
+        // `RYRE_BENCH_SWARM` names another build's `ryre` for the children (its nodes measured by
+        // this bench, before against after in one run).
+        let exe = match std::env::var_os("RYRE_BENCH_SWARM") {
+            Some(p) => std::path::PathBuf::from(p),
+            None => crate::ryre_exe().map_err(err)?,
+        };
         let mut child = Command::new(exe)
             .args(["bench", "swarm", "--nodes", &nodes.to_string()])
             .args(["--port", &port.to_string(), "--expect", &expect.to_string()])
@@ -388,6 +393,31 @@ fn proc_stat(pid: u32) -> Option<(u64, u64)> {
     Some((cpu, rss))
 }
 
+/// PSS of a process in KiB (`/proc/PID/smaps_rollup`: pages shared by several processes, such
+/// as the binary and its libraries, are divided between them).
+fn pss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    s.lines()
+        .find_map(|l| l.strip_prefix("Pss:"))?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// The kernel's count of connections dropped because a listening socket's accept queue was full
+/// (`TcpExt: ListenOverflows` in `/proc/net/netstat`, for this network namespace: every process
+/// in it counts, not only the swarm).
+fn listen_overflows() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/net/netstat").ok()?;
+    let mut tcp_ext = s.lines().filter(|l| l.starts_with("TcpExt:"));
+    let (names, values) = (tcp_ext.next()?, tcp_ext.next()?);
+    let i = names
+        .split_whitespace()
+        .position(|n| n == "ListenOverflows")?;
+    values.split_whitespace().nth(i)?.parse().ok()
+}
+
 /// Starts `total` nodes in processes of `per` and waits until every node has met all others.
 fn swarm_up(total: usize, per: usize, port: u16) -> Result<(Vec<SwarmProc>, Duration), BenchError> {
     let t0 = Instant::now();
@@ -470,18 +500,24 @@ pub fn discovery(a: DiscoveryOptions) -> BenchResult {
     if a.nodes > 1 {
         let per = usize::try_from(a.per_process).unwrap_or(10);
         let port = ryre::private_port().map_err(err)?;
+        let overflows_before = listen_overflows();
         let (procs, took) = swarm_up(a.nodes, per, port)?;
+        let overflows = listen_overflows()
+            .zip(overflows_before)
+            .map(|(after, before)| after.saturating_sub(before));
         out["swarm_nodes"] = json!(a.nodes);
         out["swarm_processes"] = json!(procs.len());
         out["swarm_all_met_ms"] = json!(ms(took));
+        out["swarm_listen_overflows"] = json!(overflows);
         if !a.json {
             print_line(&format!(
-                "{} nodes in {} processes: every node has seen all {} others after {:.0} ms (target <= 2000 ms for 100: {})",
+                "{} nodes in {} processes: every node has seen all {} others after {:.0} ms (target <= 2000 ms for 100: {}); accept queue overflows meanwhile (the kernel's ListenOverflows, every process): {}",
                 a.nodes,
                 procs.len(),
                 a.nodes - 1,
                 ms(took),
-                if ms(took) <= 2000.0 { "met" } else { "MISSED" }
+                if ms(took) <= 2000.0 { "met" } else { "MISSED" },
+                overflows.map_or("unknown".to_string(), |o| o.to_string())
             ));
         }
         if a.idle_secs > 0 {
@@ -502,12 +538,15 @@ pub fn discovery(a: DiscoveryOptions) -> BenchResult {
             let page = 4096u64;
             let rss: u64 = after.iter().map(|a| a.1 * page).sum();
             let per_node = rss as f64 / a.nodes as f64 / (1 << 20) as f64;
+            let pss: u64 = procs.iter().filter_map(|p| pss_kib(p.pid())).sum();
+            let pss_per_node = pss as f64 / a.nodes as f64 / 1024.0;
             out["idle_cpu_percent_of_one_core"] = json!(cpu_pct);
             out["idle_rss_total_mib"] = json!(rss as f64 / (1 << 20) as f64);
             out["idle_rss_per_node_mib"] = json!(per_node);
+            out["idle_pss_per_node_mib"] = json!(pss_per_node);
             if !a.json {
                 print_line(&format!(
-                    "idle, {} nodes: {cpu_pct:.2} % of one core in total over {secs:.0} s; RSS {:.1} MiB in all, {per_node:.2} MiB per node ({} nodes per process)",
+                    "idle, {} nodes: {cpu_pct:.2} % of one core in total over {secs:.0} s; RSS {:.1} MiB in all, {per_node:.2} MiB per node, PSS {pss_per_node:.2} MiB per node ({} nodes per process)",
                     a.nodes,
                     rss as f64 / (1 << 20) as f64,
                     per

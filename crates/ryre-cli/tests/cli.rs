@@ -371,6 +371,13 @@ fn bench_discovery_and_failover_report_against_their_targets() {
         v["idle_rss_per_node_mib"].as_f64().is_some_and(|m| m > 0.0),
         "{v}"
     );
+    assert!(
+        v["idle_pss_per_node_mib"].as_f64().is_some_and(|m| m > 0.0),
+        "{v}"
+    );
+    // The kernel's accept-queue overflows while the mesh formed (a count; null only where
+    // /proc/net/netstat cannot be read).
+    assert!(v["swarm_listen_overflows"].is_u64(), "{v}");
     let (status, out, err) = run(&[
         "bench",
         "failover",

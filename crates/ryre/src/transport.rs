@@ -148,6 +148,12 @@ pub(crate) struct Inbox {
 const BLOCK: usize = 64 * 1024;
 /// Frames larger than this get an allocation of their own.
 const SMALL_FRAME: usize = 4 * 1024;
+/// The inbox's listen backlog (`ZMQ_BACKLOG`; the kernel caps it at `net.core.somaxconn`).
+/// libzmq's default of 100 overflows when hundreds of peers connect at once (a mesh of many
+/// processes on one host): the kernel then drops their SYNs and each retries only after its
+/// retransmission timeout (1 s, then 3 s, 7 s...), which is where a 300-node mesh's time went.
+/// An accept queue costs nothing until connections wait in it.
+const INBOX_BACKLOG: i32 = 4096;
 
 /// Copies `data` into owned bytes, cutting small frames from `block`.
 fn copy_frame(block: &mut BytesMut, data: &[u8]) -> Bytes {
@@ -180,6 +186,7 @@ impl Inbox {
         }
         socket.set_router_handover(true)?;
         socket.set_rcvhwm(recv_hwm)?;
+        socket.set_backlog(INBOX_BACKLOG)?;
         socket.set_linger(0)?;
         if wants_ipv6(bind) {
             socket.set_ipv6(true)?;
@@ -538,5 +545,34 @@ mod tests {
         assert!(wants_ipv6("tcp://[::1]:1"));
         assert!(!wants_ipv6("tcp://127.0.0.1:1"));
         assert!(!wants_ipv6("ipc://[x]"));
+    }
+
+    /// The kernel's listen backlog of the inbox is the large one, not libzmq's 100: read back
+    /// from the kernel with `ss` (its Send-Q of a listening socket is the backlog).
+    #[test]
+    fn the_inbox_listens_with_a_large_backlog() {
+        let ctx = zmq::Context::new();
+        let inbox = Inbox::bind(&ctx, "tcp://127.0.0.1:*", 1000, None).expect("bind");
+        assert_eq!(
+            inbox.socket.get_backlog().expect("ZMQ_BACKLOG"),
+            INBOX_BACKLOG
+        );
+        let somaxconn: i32 = std::fs::read_to_string("/proc/sys/net/core/somaxconn")
+            .expect("somaxconn")
+            .trim()
+            .parse()
+            .expect("a number");
+        let out = std::process::Command::new("ss")
+            .args(["-Hltn", &format!("sport = :{}", inbox.port())])
+            .output()
+            .expect("ss (iproute2, installed by scripts/setup.sh)");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let backlog: i32 = text
+            .split_whitespace()
+            .nth(2)
+            .and_then(|b| b.parse().ok())
+            .unwrap_or_else(|| panic!("no listening socket in `ss` output: {text:?}"));
+        assert_eq!(backlog, INBOX_BACKLOG.min(somaxconn), "ss: {text}");
+        assert!(backlog > 100, "libzmq's default backlog: {text}");
     }
 }
