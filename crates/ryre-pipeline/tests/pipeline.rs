@@ -346,8 +346,11 @@ fn slow_tasks_are_not_mistaken_for_a_dead_worker() {
     let n = runs.load(Ordering::SeqCst);
     let stats = client.stats();
     assert!(n < 200, "{n} runs for 160 tasks: {stats:?}");
-    // Without the worker's progress reports every task would have been dealt again.
-    assert_eq!(stats.redealt, 0, "{stats:?}");
+    // Without the worker's progress reports every task would have been dealt again (each
+    // worker holds 40 when the 1 s timeout passes: 80 or more re-deals). A worker thread held
+    // up by the scheduler for longer than its stall limit (20 times its usual 30 ms between
+    // credits) may lose one chunk's worth on a loaded machine: seen once in CI (1 re-deal).
+    assert!(stats.redealt <= 8, "{stats:?}");
     drop(workers);
 }
 
