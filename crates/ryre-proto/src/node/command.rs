@@ -23,7 +23,7 @@ impl NodeState {
     }
 
     pub(super) fn on_command(&mut self, now: Instant, cmd: Command) -> Result<(), Problem> {
-        if self.stopped || (self.stopping.is_some() && !matches!(cmd, Command::Stop)) {
+        if self.is_stopping() {
             return Err(Problem::Stopped);
         }
         match cmd {
@@ -109,9 +109,6 @@ impl NodeState {
                 Ok(())
             }
             Command::Stop => {
-                if self.stopping.is_some() {
-                    return Err(Problem::Stopped);
-                }
                 let waiting: std::collections::HashSet<PeerId, _> =
                     if self.config.stop_flush > std::time::Duration::ZERO {
                         self.peers
