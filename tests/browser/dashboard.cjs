@@ -100,6 +100,14 @@ function startBridge(port, listen) {
     "--port", String(port), "--interval", "100", "--name", "web", "--join", "chat"]);
 }
 
+// Scrolls the element to view for a screenshot, in one step inside the page: the live panels
+// re-render their elements many times a second, so a locator's element can be replaced between
+// Playwright resolving it and scrolling to it ("Element is not attached to the DOM", seen in CI).
+async function scrollTo(page, sel) {
+  await page.waitForSelector(sel);
+  await page.evaluate((s) => { const e = document.querySelector(s); if (e) e.scrollIntoView({ block: "nearest" }); }, sel);
+}
+
 let passed = 0;
 async function step(name, fn) {
   const t = Date.now();
@@ -229,7 +237,7 @@ async function step(name, fn) {
         });
         if (sums.buckets !== 13) throw new Error(`${sums.buckets} buckets, expected 12 and overflow`);
         if (sums.bars < 1 || sums.total < 50) throw new Error(`histogram: ${JSON.stringify(sums)}`);
-        await page.locator("#timer-hists").scrollIntoViewIfNeeded();
+        await scrollTo(page, "#timer-hists");
         await page.screenshot({ path: path.join(SHOTS, "dashboard-timer.png"), fullPage: true });
       } finally {
         await timer.stop().catch(() => timer.child.kill("SIGKILL"));
@@ -282,7 +290,7 @@ async function step(name, fn) {
           const rows = [...document.querySelectorAll(`${sel} tr.worker[data-gone="false"]`)];
           return rows.length === 3 && rows.every((r) => Number(r.dataset.rate) > 0);
         }, cluster);
-        await page.locator(cluster).scrollIntoViewIfNeeded();
+        await scrollTo(page, cluster);
         await page.screenshot({ path: path.join(SHOTS, "dashboard-pipeline-running.png"), fullPage: true });
         // kill -9 one worker mid-batch: the client deals its tasks again; the panel counts the
         // re-deals.
@@ -311,7 +319,7 @@ async function step(name, fn) {
         if (busy.length < 2) throw new Error(`workers: ${JSON.stringify(rows)}`);
         const redeals = Number(await page.getAttribute(`${cluster} .redeals`, "data-count"));
         console.log(`   pipeline: ${tasks} tasks done, ${redeals} re-dealt, workers ${rows.map((r) => `${r.name} ${r.done} at ${Number(r.rate).toFixed(0)}/s`).join(", ")}`);
-        await page.locator(cluster).scrollIntoViewIfNeeded();
+        await scrollTo(page, cluster);
         await page.screenshot({ path: path.join(SHOTS, "dashboard-pipeline.png"), fullPage: true });
         fs.rmSync(input, { force: true });
       } finally {
