@@ -29,6 +29,9 @@ pub struct DiscoveryOptions {
     pub idle_secs: u64,
     /// Print one JSON object with every number.
     pub json: bool,
+    /// After the swarm, the same mesh of links in plain libzmq as its floor
+    /// ([`crate::raw_mesh`]).
+    pub raw_mesh: bool,
 }
 
 /// Arguments of `ryre bench failover`.
@@ -383,7 +386,7 @@ fn spawn_exit(exe: &std::path::Path, args: &[&str]) -> Result<f64, BenchError> {
     Ok(ms(t0.elapsed()))
 }
 
-fn proc_stat(pid: u32) -> Option<(u64, u64)> {
+pub(crate) fn proc_stat(pid: u32) -> Option<(u64, u64)> {
     // utime + stime in clock ticks, and resident pages.
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = stat.rsplit_once(')')?.1;
@@ -395,7 +398,7 @@ fn proc_stat(pid: u32) -> Option<(u64, u64)> {
 
 /// PSS of a process in KiB (`/proc/PID/smaps_rollup`: pages shared by several processes, such
 /// as the binary and its libraries, are divided between them).
-fn pss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn pss_kib(pid: u32) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
     s.lines()
         .find_map(|l| l.strip_prefix("Pss:"))?
@@ -502,6 +505,13 @@ pub fn discovery(a: DiscoveryOptions) -> BenchResult {
         let port = ryre::private_port().map_err(err)?;
         let overflows_before = listen_overflows();
         let (procs, took) = swarm_up(a.nodes, per, port)?;
+        let swarm_cpu_secs = procs
+            .iter()
+            .filter_map(|p| proc_stat(p.pid()))
+            .map(|s| s.0)
+            .sum::<u64>() as f64
+            / 100.0;
+        out["swarm_cpu_secs"] = json!(swarm_cpu_secs);
         let overflows = listen_overflows()
             .zip(overflows_before)
             .map(|(after, before)| after.saturating_sub(before));
@@ -518,6 +528,10 @@ pub fn discovery(a: DiscoveryOptions) -> BenchResult {
                 ms(took),
                 if ms(took) <= 2000.0 { "met" } else { "MISSED" },
                 overflows.map_or("unknown".to_string(), |o| o.to_string())
+            ));
+            print_line(&format!(
+                "  CPU of the {} processes until then (user + system): {swarm_cpu_secs:.1} s",
+                procs.len()
             ));
         }
         if a.idle_secs > 0 {
@@ -552,6 +566,22 @@ pub fn discovery(a: DiscoveryOptions) -> BenchResult {
                     per
                 ));
             }
+        }
+    }
+    if a.raw_mesh && a.nodes > 1 {
+        let per = usize::try_from(a.per_process).unwrap_or(10);
+        let raw = crate::raw_mesh::run(a.nodes, per)?;
+        out["raw_mesh_all_met_ms"] = json!(ms(raw.all_met));
+        out["raw_mesh_cpu_secs"] = json!(raw.cpu_secs);
+        out["raw_mesh_pss_per_node_mib"] = json!(raw.pss_per_node_mib);
+        if !a.json {
+            print_line(&format!(
+                "raw libzmq, the same links (a ROUTER per node, a DEALER to every node of the other processes, one {}-byte message on each): all heard after {:.0} ms, CPU {:.1} s, PSS {:.2} MiB per node",
+                crate::raw_mesh::HELLO_SIZE,
+                ms(raw.all_met),
+                raw.cpu_secs,
+                raw.pss_per_node_mib
+            ));
         }
     }
     if a.json {

@@ -10,6 +10,7 @@
 //! | [`timer`] | `timer`, `timer-failover` | tick lateness against a tokio interval; failover gap |
 //! | [`log`] | `log` (and the hidden `log-cost` child) | records/s to disk; the layer's cost per event |
 //! | [`discovery`] | `discovery`, `failover` (and the hidden `swarm` child) | rendezvous against beacons; the agent killed |
+//! | [`raw_mesh`] | `discovery --raw-mesh` (the hidden `raw-mesh` child) | the swarm's links in plain libzmq, its floor |
 //! | [`bridge`] | `bridge` (and the hidden `bare-http` child) | HTTP shouts against a bare axum server and the Rust API; SSE fan-out |
 //! | [`pipeline`] | `pipeline` | tasks/s against libzmq PUSH/PULL; recovery after kill -9 |
 //!
@@ -45,6 +46,7 @@ pub mod certified;
 pub mod discovery;
 pub mod log;
 pub mod pipeline;
+pub mod raw_mesh;
 pub mod timer;
 pub mod whisper;
 

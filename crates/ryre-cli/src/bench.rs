@@ -41,6 +41,9 @@ pub enum BenchKind {
     /// (Internal: the nodes of one process of `bench discovery` and `bench failover`.)
     #[command(hide = true)]
     Swarm(SwarmArgs),
+    /// (Internal: the nodes of one process of `bench discovery --raw-mesh`, in plain libzmq.)
+    #[command(hide = true)]
+    RawMesh(RawMeshArgs),
     /// (Internal: one layer-cost measurement, run by `ryre bench log`.)
     #[command(hide = true)]
     LogCost(LogCostArgs),
@@ -71,6 +74,11 @@ pub fn run(a: BenchArgs) -> CliResult {
         BenchKind::Discovery(a) => ryre_bench::discovery::discovery(a.into()),
         BenchKind::Failover(a) => ryre_bench::discovery::failover(a.into()),
         BenchKind::Swarm(a) => ryre_bench::discovery::swarm(a.into()),
+        BenchKind::RawMesh(a) => {
+            ryre_bench::raw_mesh::child(ryre_bench::raw_mesh::RawMeshOptions {
+                nodes: usize::try_from(a.nodes).unwrap_or(1),
+            })
+        }
         BenchKind::Bridge(b) => ryre_bench::bridge::run(&b.into()),
         BenchKind::BareHttp => ryre_bench::bridge::bare_http(),
         BenchKind::Pipeline(a) => ryre_bench::pipeline::run(a.into()),
@@ -206,6 +214,18 @@ pub struct DiscoveryArgs {
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
+    /// After the swarm, the same mesh of links in plain libzmq (a ROUTER per node, a DEALER
+    /// to every node of the other processes, one message each), as its floor.
+    #[arg(long)]
+    pub raw_mesh: bool,
+}
+
+/// Arguments of the hidden `ryre bench raw-mesh`.
+#[derive(Debug, Args)]
+pub struct RawMeshArgs {
+    /// Nodes in this process.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub nodes: u64,
 }
 /// Arguments of `ryre bench failover`.
 #[derive(Debug, Args)]
@@ -479,6 +499,7 @@ impl From<DiscoveryArgs> for ryre_bench::discovery::DiscoveryOptions {
             rounds: a.rounds,
             idle_secs: a.idle_secs,
             json: a.json,
+            raw_mesh: a.raw_mesh,
         }
     }
 }

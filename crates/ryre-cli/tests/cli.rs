@@ -354,10 +354,22 @@ fn bench_discovery_and_failover_report_against_their_targets() {
         "4",
         "--idle-secs",
         "1",
+        "--raw-mesh",
         "--json",
     ]);
     assert!(status.success(), "{out}\n{err}");
     let v: Value = serde_json::from_str(out.trim()).expect("one JSON line");
+    // The plain-libzmq floor of the same mesh: every node heard from the 8 nodes of the other
+    // processes, with the sockets standing.
+    assert!(
+        v["raw_mesh_all_met_ms"].as_f64().is_some_and(|t| t > 0.0),
+        "{v}"
+    );
+    assert!(
+        v["raw_mesh_pss_per_node_mib"].as_f64().is_some_and(|m| m > 0.0),
+        "{v}"
+    );
+    assert!(v["swarm_cpu_secs"].as_f64().is_some(), "{v}");
     assert!(
         v["pair_auto_median_ms"].as_f64().is_some_and(|t| t > 0.0),
         "{v}"
