@@ -302,6 +302,30 @@ impl Inbox {
     }
 }
 
+/// Queues one frame on `socket` with libzmq's buffer call (`zmq_send`: libzmq copies the bytes
+/// into a message of its own, as `zmq::Message::from(&[u8])` would, but without the four
+/// calls across the library boundary that building, filling and closing a `zmq::Message` from
+/// Rust costs per frame).
+#[inline(always)]
+fn send_frame(socket: &mut zmq::Socket, frame: &[u8], flags: i32) -> Result<(), ()> {
+    // SAFETY: `as_mut_ptr` is the live socket `socket` owns, used on this thread only (we hold
+    // `&mut` to it, under the node's lock); `frame` is valid for `frame.len()` bytes, which
+    // libzmq copies before it returns and never writes to.
+    let rc = unsafe {
+        zmq_sys::zmq_send(
+            socket.as_mut_ptr(),
+            frame.as_ptr().cast(),
+            frame.len(),
+            flags,
+        )
+    };
+    if rc < 0 {
+        Err(())
+    } else {
+        Ok(())
+    }
+}
+
 /// Options of the links to peers.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LinkOptions {
@@ -426,14 +450,16 @@ impl Links {
     }
 
     #[inline(always)]
-    fn try_send(&self, peer: &PeerId, frames: &Frames) -> Result<(), SendError> {
-        if let Some(m) = self.mem.get(peer) {
-            return m.send(self.own_routing_id, frames).map_err(|e| match e {
-                MemError::Full => SendError::Full,
-                MemError::Gone => SendError::NoLink,
-            });
+    fn try_send(&mut self, peer: &PeerId, frames: &Frames) -> Result<(), SendError> {
+        if !self.mem.is_empty() {
+            if let Some(m) = self.mem.get(peer) {
+                return m.send(self.own_routing_id, frames).map_err(|e| match e {
+                    MemError::Full => SendError::Full,
+                    MemError::Gone => SendError::NoLink,
+                });
+            }
         }
-        let s = self.links.get(peer).ok_or(SendError::NoLink)?;
+        let s = self.links.get_mut(peer).ok_or(SendError::NoLink)?;
         let last = frames.len().saturating_sub(1);
         for (i, f) in frames.iter().enumerate() {
             let flags = if i < last {
@@ -441,7 +467,7 @@ impl Links {
             } else {
                 zmq::DONTWAIT
             };
-            if s.send(f, flags).is_err() {
+            if send_frame(s, f, flags).is_err() {
                 // libzmq queues multipart messages atomically: only the first frame can fail
                 // for want of room.
                 return Err(SendError::Full);
