@@ -146,7 +146,11 @@ pub(crate) struct Inbox {
 
 /// Size of the blocks small frames are copied into.
 const BLOCK: usize = 64 * 1024;
-/// Frames larger than this get an allocation of their own.
+/// Frames up to this size are copied into a shared block; larger ones are kept without a copy,
+/// in the libzmq message they arrived in (see [`Received`]). Up to here the copy costs fewer
+/// instructions than keeping the message (an allocation, libzmq's reference counting and a
+/// fresh message for the next frame): callgrind, 1 KiB whispers, 8,031 instructions per message
+/// copied, 8,240 kept; at 8 KiB 12,696 copied (into an allocation of its own), 11,754 kept.
 const SMALL_FRAME: usize = 4 * 1024;
 /// The inbox's listen backlog (`ZMQ_BACKLOG`; the kernel caps it at `net.core.somaxconn`).
 /// libzmq's default of 100 overflows when hundreds of peers connect at once (a mesh of many
@@ -155,10 +159,23 @@ const SMALL_FRAME: usize = 4 * 1024;
 /// An accept queue costs nothing until connections wait in it.
 const INBOX_BACKLOG: i32 = 4096;
 
-/// Copies `data` into owned bytes, cutting small frames from `block`.
-fn copy_frame(block: &mut BytesMut, data: &[u8]) -> Bytes {
+/// A received libzmq message kept as the bytes of a content frame (`Bytes::from_owner`): no copy;
+/// libzmq's message is closed when the last `Bytes` of it goes. (libzmq counts the references
+/// to a message's data atomically, so it may be closed on any thread.)
+struct Received(zmq::Message);
+
+impl AsRef<[u8]> for Received {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+/// Takes the frame just received into `frame` as owned bytes: small frames are copied into
+/// `block`, larger ones keep libzmq's message (and `frame` gets a fresh one).
+fn take_frame(block: &mut BytesMut, frame: &mut zmq::Message) -> Bytes {
+    let data: &[u8] = frame;
     if data.len() > SMALL_FRAME {
-        return Bytes::copy_from_slice(data);
+        return Bytes::from_owner(Received(std::mem::replace(frame, zmq::Message::new())));
     }
     if block.capacity() < data.len() {
         *block = BytesMut::with_capacity(BLOCK);
@@ -277,7 +294,7 @@ impl Inbox {
             let mut more = self.head.get_more();
             while more {
                 self.socket.recv(&mut self.frame, 0)?;
-                content.push(copy_frame(&mut self.block, &self.frame));
+                content.push(take_frame(&mut self.block, &mut self.frame));
                 more = self.frame.get_more();
             }
         } else {
