@@ -294,8 +294,9 @@ impl Inbox {
             let mut more = self.head.get_more();
             while more {
                 self.socket.recv(&mut self.frame, 0)?;
-                content.push(take_frame(&mut self.block, &mut self.frame));
+                // Before `take_frame`, which may leave a fresh message in `frame`.
                 more = self.frame.get_more();
+                content.push(take_frame(&mut self.block, &mut self.frame));
             }
         } else {
             self.head = zmq::Message::new();
