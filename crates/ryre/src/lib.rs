@@ -738,6 +738,12 @@ impl Node {
 
     /// The next event, or `Ok(None)` when none comes within `timeout`.
     pub fn recv_timeout(&self, timeout: Duration) -> Result<Option<Event>, Error> {
+        // An event already waiting is taken without reading the clock.
+        match self.inner.events.try_pop() {
+            Ok(Some(ev)) => return Ok(Some(ev)),
+            Ok(None) => {}
+            Err(Ended) => return Err(Error::Stopped),
+        }
         self.recv_until(Some(Instant::now() + timeout))
     }
 

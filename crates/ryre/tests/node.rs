@@ -133,3 +133,53 @@ fn nul_bytes_in_names_groups_and_headers_are_refused() {
         assert!(e.to_string().contains("NUL"), "{e}");
     }
 }
+
+/// Content frames of every size arrive intact over TCP, also when the application keeps them
+/// while later messages arrive: small frames are copied into shared blocks, larger ones keep
+/// the libzmq message they arrived in (no copy), which the inbox must then not reuse.
+#[test]
+fn kept_content_frames_of_every_size_survive_later_messages() {
+    let make = |name: &str| {
+        Node::builder()
+            .name(name)
+            .discovery(ryre::Discovery::Off)
+            .endpoint("tcp://127.0.0.1:*")
+            .start()
+            .unwrap()
+    };
+    let (a, b) = (make("a"), make("b"));
+    a.connect_peer(b.uuid(), b.endpoint()).unwrap();
+    b.connect_peer(a.uuid(), a.endpoint()).unwrap();
+    expect(&a, "ENTER b", |e| matches!(e, Event::Enter { .. }));
+    expect(&b, "ENTER a", |e| matches!(e, Event::Enter { .. }));
+    let sizes = [0usize, 16, 1024, 4096, 4097, 100_000, 16];
+    let frame = |round: u8, size: usize| -> Vec<u8> {
+        (0..size)
+            .map(|i| (i as u8).wrapping_mul(31) ^ round)
+            .collect()
+    };
+    let rounds = 4u8;
+    for round in 0..rounds {
+        a.whisper(b.uuid(), sizes.iter().map(|&n| frame(round, n)))
+            .unwrap();
+    }
+    let mut kept = Vec::new();
+    for _ in 0..rounds {
+        match expect(&b, "WHISPER", |e| matches!(e, Event::Whisper { .. })) {
+            Event::Whisper { content, .. } => kept.push(content),
+            _ => unreachable!(),
+        }
+    }
+    for (round, content) in kept.iter().enumerate() {
+        let got: Vec<usize> = content.iter().map(|f| f.len()).collect();
+        assert_eq!(got, sizes, "round {round}");
+        for (f, &n) in content.iter().zip(&sizes) {
+            assert!(
+                f[..] == frame(round as u8, n)[..],
+                "round {round}, {n} bytes"
+            );
+        }
+    }
+    a.stop().unwrap();
+    b.stop().unwrap();
+}
