@@ -251,7 +251,9 @@ async fn websocket_events_and_commands() {
     ws.send(Message::text("[]")).await.expect("send");
     assert_eq!(ws_array(&mut ws).await, Vec::<Value>::new());
     // Not a JSON array after all: one ERROR for the message.
-    ws.send(Message::text("[{\"op\":\"join\"")).await.expect("send");
+    ws.send(Message::text("[{\"op\":\"join\""))
+        .await
+        .expect("send");
     assert_eq!(ws_expect(&mut ws, "ERROR").await["problem"]["status"], 400);
 
     // Events from the mesh arrive on the socket.
