@@ -55,6 +55,10 @@ pub struct BridgeOptions {
     pub sse_secs: u32,
     /// Also measure the bridge over HTTPS (same rounds; ratios to plain HTTP).
     pub tls: bool,
+    /// Also send the WebSocket shouts as batches of this many commands per text message (a
+    /// JSON array; 0 skips that measurement). The ordinary one-command-per-message
+    /// measurement always runs.
+    pub ws_batch: u32,
     /// Print one JSON object with every number.
     pub json: bool,
 }
@@ -296,15 +300,19 @@ struct HttpRound {
     http_cpu_all: f64,
     /// Both processes' CPU seconds during the WebSocket commands.
     ws_cpu_all: f64,
+    /// The same shouts as batches of commands (elapsed, CPU of both processes), if measured.
+    ws_batch: Option<(Duration, f64)>,
 }
 
 /// `count` shout commands on one WebSocket, sent without waiting for their ACKs (which are
-/// counted as they come); the instant the first command went (after the connection is open and
+/// counted as they come), `batch` commands per text message (1: one command per message, else
+/// a JSON array of them); the instant the first command went (after the connection is open and
 /// its READY has come) and the instant every ACK had arrived.
 async fn ws_shouts(
     ws_url: &str,
     size: usize,
     count: u32,
+    batch: u32,
     cert: Option<&str>,
 ) -> Result<(Instant, Instant), BenchError> {
     match cert {
@@ -312,7 +320,7 @@ async fn ws_shouts(
             let (ws, _) = tokio_tungstenite::connect_async(ws_url)
                 .await
                 .map_err(rt_err)?;
-            ws_shouts_on(ws, size, count).await
+            ws_shouts_on(ws, size, count, batch).await
         }
         Some(pem) => {
             let (host, port) = ws_url
@@ -333,7 +341,7 @@ async fn ws_shouts(
             let (ws, _) = tokio_tungstenite::client_async(ws_url, tls)
                 .await
                 .map_err(rt_err)?;
-            ws_shouts_on(ws, size, count).await
+            ws_shouts_on(ws, size, count, batch).await
         }
     }
 }
@@ -360,6 +368,7 @@ async fn ws_shouts_on<S>(
     ws: tokio_tungstenite::WebSocketStream<S>,
     size: usize,
     count: u32,
+    batch: u32,
 ) -> Result<(Instant, Instant), BenchError>
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
@@ -376,20 +385,47 @@ where
             )))
         }
     }
+    use futures_util::FutureExt;
+    use tokio_tungstenite::tungstenite::Utf8Bytes;
     let text = "x".repeat(size);
     let cmd = json!({"op": "shout", "group": "bench", "text": text}).to_string();
+    let batch = batch.max(1);
+    // The messages, made once (a clone is a reference count): `full` of `batch` commands, and
+    // one shorter for the rest.
+    let message = |n: u32| -> Utf8Bytes {
+        if batch == 1 {
+            return cmd.clone().into();
+        }
+        let mut m = String::from("[");
+        for i in 0..n {
+            if i > 0 {
+                m.push(',');
+            }
+            m.push_str(&cmd);
+        }
+        m.push(']');
+        m.into()
+    };
+    let full = message(batch);
+    let rest = message(count % batch);
     let reader = tokio::spawn(async move {
         let mut acks = 0u32;
         while acks < count {
-            match tokio::time::timeout(STALL, rx.next()).await {
+            // A message already here is taken without arming a timer.
+            let next = match rx.next().now_or_never() {
+                Some(m) => Ok(m),
+                None => tokio::time::timeout(STALL, rx.next()).await,
+            };
+            match next {
                 Ok(Some(Ok(Message::Text(t)))) => {
-                    if t.as_str().contains(r#""type":"ACK""#) {
-                        acks += 1;
-                    } else if t.as_str().contains(r#""type":"ERROR""#) {
+                    let t = t.as_str();
+                    if t.contains(r#""type":"ERROR""#) {
                         return Err(BenchError::Runtime(format!(
                             "WebSocket command failed: {t}"
                         )));
                     }
+                    let n = t.matches(r#""type":"ACK""#).count();
+                    acks += u32::try_from(n).unwrap_or(u32::MAX);
                 }
                 Ok(Some(Ok(_))) => {}
                 _ => {
@@ -402,8 +438,11 @@ where
         Ok(Instant::now())
     });
     let start = Instant::now();
-    for _ in 0..count {
-        tx.feed(Message::text(cmd.clone())).await.map_err(rt_err)?;
+    for _ in 0..count / batch {
+        tx.feed(Message::Text(full.clone())).await.map_err(rt_err)?;
+    }
+    if count % batch > 0 {
+        tx.feed(Message::Text(rest)).await.map_err(rt_err)?;
     }
     tx.flush().await.map_err(rt_err)?;
     let done = reader.await.map_err(rt_err)??;
@@ -533,6 +572,7 @@ fn http_round(
     count: u32,
     connections: u32,
     tls: bool,
+    ws_batch: u32,
 ) -> Result<HttpRound, BenchError> {
     let bridge = BridgeProc::start(port, &[], tls)?;
     if tls && bridge.cert.is_none() {
@@ -590,11 +630,22 @@ fn http_round(
         let http_cpu = bridge.cpu_secs()? - cpu0;
         let http_cpu_all = http_cpu + self_cpu_secs() - own0;
         let (cpu0, own0) = (bridge.cpu_secs()?, self_cpu_secs());
-        let (ws_start, ws_end) = ws_shouts(&ws_url, size, count, cert.as_deref()).await?;
+        let (ws_start, ws_end) = ws_shouts(&ws_url, size, count, 1, cert.as_deref()).await?;
         let ws_end = ws_end.max(tokio::task::block_in_place(|| {
             rx.wait_for(warmed + 2 * u64::from(count))
         })?);
         let ws_cpu_all = bridge.cpu_secs()? - cpu0 + self_cpu_secs() - own0;
+        let ws_batch = if ws_batch > 0 {
+            let (cpu0, own0) = (bridge.cpu_secs()?, self_cpu_secs());
+            let (start, end) = ws_shouts(&ws_url, size, count, ws_batch, cert.as_deref()).await?;
+            let end = end.max(tokio::task::block_in_place(|| {
+                rx.wait_for(warmed + 3 * u64::from(count))
+            })?);
+            let cpu = bridge.cpu_secs()? - cpu0 + self_cpu_secs() - own0;
+            Some((end - start, cpu))
+        } else {
+            None
+        };
         drop(bridge);
         Ok(HttpRound {
             elapsed: end - start,
@@ -603,6 +654,7 @@ fn http_round(
             http_cpu,
             http_cpu_all,
             ws_cpu_all,
+            ws_batch,
         })
     })
 }
@@ -797,6 +849,8 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
     let mut bare_cpu_per_req = Vec::new();
     let mut bare_ratios = Vec::new();
     let mut ws_ratios = Vec::new();
+    // The batched WebSocket measurement (--ws-batch): rates, ratios to the api, CPU.
+    let (mut wsb_rates, mut wsb_ratios, mut wsb_cpu) = (Vec::new(), Vec::new(), Vec::new());
     // CPU (all processes) per message, microseconds.
     let (mut api_cpu, mut bare_cpu, mut http_cpu, mut ws_cpu) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -815,7 +869,15 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         bare_p50s.push(percentile(&b.latencies, 50.0).as_secs_f64() * 1e6);
         bare_cpu_per_req.push(b.cpu / f64::from(a.count) * 1e6);
         bare_cpu.push(per(b.cpu_all));
-        let h = http_round(&rt, free_udp_port()?, size, a.count, a.connections, false)?;
+        let h = http_round(
+            &rt,
+            free_udp_port()?,
+            size,
+            a.count,
+            a.connections,
+            false,
+            a.ws_batch,
+        )?;
         http_rates.push(f64::from(a.count) / h.elapsed.as_secs_f64());
         p50s.push(percentile(&h.latencies, 50.0).as_secs_f64() * 1e6);
         p99s.push(percentile(&h.latencies, 99.0).as_secs_f64() * 1e6);
@@ -826,6 +888,11 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         let r = round as usize;
         bare_ratios.push(http_rates[r] / bare_rates[r]);
         ws_ratios.push(ws_rates[r] / api_rates[r]);
+        if let Some((d, cpu)) = h.ws_batch {
+            wsb_rates.push(f64::from(a.count) / d.as_secs_f64());
+            wsb_ratios.push(f64::from(a.count) / d.as_secs_f64() / api_rates[r]);
+            wsb_cpu.push(per(cpu));
+        }
         if !a.json {
             eprintln!(
                 "round {}: api {:.0} shouts/s, bare axum {:.0} req/s (p50 {:.0} us), bridge {:.0} \
@@ -842,9 +909,17 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
                 ws_rates[r],
                 ws_ratios[r]
             );
+            if let (Some(rate), Some(ratio)) = (wsb_rates.get(r), wsb_ratios.get(r)) {
+                eprintln!(
+                    "round {}: websocket in batches of {} commands {rate:.0} shouts/s = {ratio:.3} \
+                     of api",
+                    round + 1,
+                    a.ws_batch
+                );
+            }
         }
         if a.tls {
-            let t = http_round(&rt, free_udp_port()?, size, a.count, a.connections, true)?;
+            let t = http_round(&rt, free_udp_port()?, size, a.count, a.connections, true, 0)?;
             let rate = f64::from(a.count) / t.elapsed.as_secs_f64();
             let ws_rate = f64::from(a.count) / t.ws_elapsed.as_secs_f64();
             tls_rates.push(rate);
@@ -915,6 +990,14 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
                 "ws": ws_c,
             },
         });
+        if a.ws_batch > 0 {
+            v["ws_batch"] = json!({
+                "commands_per_message": a.ws_batch,
+                "shouts_per_sec": median(&wsb_rates),
+                "ratio": median(&wsb_ratios),
+                "cpu_us_per_message": median(&wsb_cpu),
+            });
+        }
         if a.tls {
             v["tls"] = json!({
                 "https_requests_per_sec": median(&tls_rates),
@@ -966,6 +1049,19 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
             if http_c > 0.0 { bare_c / http_c } else { 0.0 },
             if ws_c > 0.0 { api_c / ws_c } else { 0.0 },
         ));
+        if a.ws_batch > 0 {
+            let c = median(&wsb_cpu);
+            print_line(&format!(
+                "shout {} B by WebSocket commands in batches of {} per message (JSON arrays): \
+                 {:.0} shouts/s: ratio {:.3} of the api (median of per-round ratios); CPU per \
+                 message, all processes, {c:.2} us (api/batched {:.3})",
+                a.size,
+                a.ws_batch,
+                median(&wsb_rates),
+                median(&wsb_ratios),
+                if c > 0.0 { api_c / c } else { 0.0 },
+            ));
+        }
         if a.tls {
             print_line(&format!(
                 "over HTTPS (TLS 1.3, same rounds): POST {:.0} req/s = ratio {:.3} of HTTP \

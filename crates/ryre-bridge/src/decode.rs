@@ -2,6 +2,8 @@
 //! panic on any input (property tests here, and the fuzz target `client_inputs` in
 //! `crates/ryre-bridge/fuzz`); every rejection is a 400 [`ApiProblem`].
 
+use std::borrow::Cow;
+
 use axum::body::Bytes;
 use ryre::PeerId;
 use serde::Deserialize;
@@ -99,43 +101,68 @@ pub struct CommandError {
     pub problem: ApiProblem,
 }
 
-/// The JSON form of a command.
+/// The JSON form of a command. Strings are borrowed from the message where they need no
+/// unescaping (the fast reading's `text` then becomes a slice of the message, no copy).
 #[derive(Debug, Deserialize)]
 #[serde(tag = "op", rename_all = "lowercase", deny_unknown_fields)]
-enum Raw {
+enum Raw<'a> {
     Shout {
-        group: String,
-        #[serde(default)]
-        text: Option<String>,
+        #[serde(borrow)]
+        group: Cow<'a, str>,
+        #[serde(default, borrow)]
+        text: Option<Cow<'a, str>>,
         #[serde(default)]
         frames: Option<Vec<String>>,
         #[serde(default)]
         id: Option<Value>,
     },
     Whisper {
-        peer: String,
-        #[serde(default)]
-        text: Option<String>,
+        #[serde(borrow)]
+        peer: Cow<'a, str>,
+        #[serde(default, borrow)]
+        text: Option<Cow<'a, str>>,
         #[serde(default)]
         frames: Option<Vec<String>>,
         #[serde(default)]
         id: Option<Value>,
     },
     Join {
-        group: String,
+        #[serde(borrow)]
+        group: Cow<'a, str>,
         #[serde(default)]
         id: Option<Value>,
     },
     Leave {
-        group: String,
+        #[serde(borrow)]
+        group: Cow<'a, str>,
         #[serde(default)]
         id: Option<Value>,
     },
 }
 
-fn content(text: Option<String>, frames: Option<Vec<String>>) -> Result<Vec<Bytes>, ApiProblem> {
+/// Where a command's text came from: the frame's bytes, when `text` is a string of them.
+type Source<'s> = Option<&'s Bytes>;
+
+/// `part` as bytes: a slice of `whole` (no copy) when `part` lies inside it, else a copy.
+fn bytes_of(whole: Source<'_>, part: &str) -> Bytes {
+    if let Some(w) = whole {
+        let (start, end) = (w.as_ptr() as usize, w.as_ptr() as usize + w.len());
+        let p = part.as_ptr() as usize;
+        if !part.is_empty() && p >= start && p + part.len() <= end {
+            return w.slice(p - start..p - start + part.len());
+        }
+    }
+    Bytes::copy_from_slice(part.as_bytes())
+}
+
+fn content(
+    source: Source<'_>,
+    text: Option<Cow<'_, str>>,
+    frames: Option<Vec<String>>,
+) -> Result<Vec<Bytes>, ApiProblem> {
     match (text, frames) {
-        (Some(t), None) => Ok(vec![t.into()]),
+        (Some(Cow::Borrowed(t)), None) => Ok(vec![bytes_of(source, t)]),
+        (Some(Cow::Owned(t)), None) => Ok(vec![t.into()]),
         (None, Some(f)) => decode_frames(&f),
         _ => Err(ApiProblem::bad_request(
             "give either \"text\" or \"frames\" (base64 strings)",
@@ -155,6 +182,17 @@ fn content(text: Option<String>, frames: Option<Vec<String>>) -> Result<Vec<Byte
 /// assert_eq!(ws_command(r#"{"op":"dance"}"#).unwrap_err().problem.status, 400);
 /// ```
 pub fn ws_command(text: &str) -> Result<WsCommand, Box<CommandError>> {
+    read_command(text, None)
+}
+
+/// [`ws_command`] of a text message that is `frame`'s bytes: the content of a `text` without
+/// escapes becomes a slice of `frame`, not a copy.
+pub(crate) fn ws_command_in(text: &str, frame: &Bytes) -> Result<WsCommand, Box<CommandError>> {
+    read_command(text, Some(frame))
+}
+
+/// One command from `text`, whose bytes are `source`'s when that is given.
+fn read_command(text: &str, source: Source<'_>) -> Result<WsCommand, Box<CommandError>> {
     // The usual, well-formed command is read in one pass into a flat struct; anything else
     // (an unknown op, a field the op does not take, bad JSON) goes the way of the tagged enum,
     // which has the precise error messages. Both accept exactly the same commands.
@@ -162,7 +200,66 @@ pub fn ws_command(text: &str) -> Result<WsCommand, Box<CommandError>> {
         Some(raw) => raw,
         None => tagged_command(text)?,
     };
-    check_command(raw)
+    check_command(raw, source)
+}
+
+/// Whether a text message is a batch of commands (a JSON array) rather than one command.
+pub(crate) fn is_batch(text: &str) -> bool {
+    text.bytes()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| b == b'[')
+}
+
+/// Decodes a batch: a WebSocket text message holding a JSON array of commands, each as
+/// [`ws_command`] takes them; one result per element, in order. `Err` when the message is not
+/// a JSON array at all (then there is one error, for the whole message).
+///
+/// ```
+/// use ryre_bridge::decode::{ws_batch, Action};
+/// let b = ws_batch(r#"[{"op":"join","group":"chat"},{"op":"dance","id":2}]"#).unwrap();
+/// assert_eq!(b[0].as_ref().unwrap().action, Action::Join("chat".into()));
+/// assert_eq!(b[1].as_ref().unwrap_err().id, Some(2.into()));
+/// assert_eq!(ws_batch("[1,").unwrap_err().problem.status, 400);
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn ws_batch(
+    text: &str,
+) -> Result<Vec<Result<WsCommand, Box<CommandError>>>, Box<CommandError>> {
+    read_batch(text, None)
+}
+
+/// [`ws_batch`] of a text message that is `frame`'s bytes, as [`ws_command_in`].
+#[allow(clippy::type_complexity)]
+pub(crate) fn ws_batch_in(
+    text: &str,
+    frame: &Bytes,
+) -> Result<Vec<Result<WsCommand, Box<CommandError>>>, Box<CommandError>> {
+    read_batch(text, Some(frame))
+}
+
+#[allow(clippy::type_complexity)]
+fn read_batch(
+    text: &str,
+    source: Source<'_>,
+) -> Result<Vec<Result<WsCommand, Box<CommandError>>>, Box<CommandError>> {
+    // Fast: every element a well-formed command, read in one pass.
+    if let Ok(flats) = serde_json::from_str::<Vec<Flat<'_>>>(text) {
+        if let Some(raws) = flats.into_iter().map(flat_raw).collect::<Option<Vec<_>>>() {
+            return Ok(raws.into_iter().map(|r| check_command(r, source)).collect());
+        }
+    }
+    // Otherwise each element on its own, exactly as it was written (so it reads, and fails,
+    // as it would alone; positions in an error are within the element).
+    let items: Vec<&serde_json::value::RawValue> = serde_json::from_str(text).map_err(|e| {
+        Box::new(CommandError {
+            id: None,
+            problem: ApiProblem::bad_request(format!("a batch is a JSON array of commands: {e}")),
+        })
+    })?;
+    Ok(items
+        .iter()
+        .map(|v| read_command(v.get(), source))
+        .collect())
 }
 
 /// The operations, for the flat reading.
@@ -179,24 +276,39 @@ enum Op {
 /// it to find `op` first).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Flat {
+struct Flat<'a> {
     op: Op,
-    #[serde(default)]
-    group: Option<String>,
-    #[serde(default)]
-    peer: Option<String>,
-    #[serde(default)]
-    text: Option<String>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    group: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    peer: Option<Cow<'a, str>>,
+    #[serde(default, borrow, deserialize_with = "borrowed")]
+    text: Option<Cow<'a, str>>,
     #[serde(default)]
     frames: Option<Vec<String>>,
     #[serde(default)]
     id: Option<Value>,
 }
 
+/// An optional string, borrowed from the input when it needs no unescaping (serde borrows a
+/// `Cow<str>` only where it is the field's whole type, not inside an `Option`).
+fn borrowed<'de: 'a, 'a, D>(d: D) -> Result<Option<Cow<'a, str>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    struct Str<'a>(#[serde(borrow)] Cow<'a, str>);
+    Ok(Option::<Str<'a>>::deserialize(d)?.map(|Str(s)| s))
+}
+
 /// The command read flat, when it is well-formed JSON with only the fields its op takes and
 /// the ones it needs; `None` sends it to [`tagged_command`].
-fn fast_command(text: &str) -> Option<Raw> {
-    let f: Flat = serde_json::from_str(text).ok()?;
+fn fast_command(text: &str) -> Option<Raw<'_>> {
+    flat_raw(serde_json::from_str(text).ok()?)
+}
+
+/// A flat reading as the command it is, when its fields fit its op.
+fn flat_raw(f: Flat<'_>) -> Option<Raw<'_>> {
     Some(match f.op {
         Op::Shout if f.peer.is_none() => Raw::Shout {
             group: f.group?,
@@ -223,7 +335,7 @@ fn fast_command(text: &str) -> Option<Raw> {
 }
 
 /// The command read as the tagged enum (with its error messages).
-fn tagged_command(text: &str) -> Result<Raw, Box<CommandError>> {
+fn tagged_command(text: &str) -> Result<Raw<'_>, Box<CommandError>> {
     serde_json::from_str(text).map_err(|e| {
         Box::new(CommandError {
             id: serde_json::from_str::<Value>(text)
@@ -236,8 +348,8 @@ fn tagged_command(text: &str) -> Result<Raw, Box<CommandError>> {
     })
 }
 
-/// Checks a read command (group names, peer ids, frames).
-fn check_command(raw: Raw) -> Result<WsCommand, Box<CommandError>> {
+/// Checks a read command (group names, peer ids, frames); `source` as for [`content`].
+fn check_command(raw: Raw<'_>, source: Source<'_>) -> Result<WsCommand, Box<CommandError>> {
     let (id, action) = match raw {
         Raw::Shout {
             group,
@@ -246,8 +358,11 @@ fn check_command(raw: Raw) -> Result<WsCommand, Box<CommandError>> {
             id,
         } => {
             let action = check_group(&group)
-                .and_then(|()| content(text, frames))
-                .map(|frames| Action::Shout { group, frames });
+                .and_then(|()| content(source, text, frames))
+                .map(|frames| Action::Shout {
+                    group: group.into_owned(),
+                    frames,
+                });
             (id, action)
         }
         Raw::Whisper {
@@ -257,12 +372,18 @@ fn check_command(raw: Raw) -> Result<WsCommand, Box<CommandError>> {
             id,
         } => {
             let action = parse_peer(&peer).and_then(|peer| {
-                content(text, frames).map(|frames| Action::Whisper { peer, frames })
+                content(source, text, frames).map(|frames| Action::Whisper { peer, frames })
             });
             (id, action)
         }
-        Raw::Join { group, id } => (id, check_group(&group).map(|()| Action::Join(group))),
-        Raw::Leave { group, id } => (id, check_group(&group).map(|()| Action::Leave(group))),
+        Raw::Join { group, id } => (
+            id,
+            check_group(&group).map(|()| Action::Join(group.into_owned())),
+        ),
+        Raw::Leave { group, id } => (
+            id,
+            check_group(&group).map(|()| Action::Leave(group.into_owned())),
+        ),
     };
     match action {
         Ok(action) => Ok(WsCommand { id, action }),
@@ -301,8 +422,43 @@ mod tests {
                 prop_assert!(tagged.is_ok(), "the tagged reading refuses {}", text);
                 prop_assert_eq!(format!("{fast:?}"), format!("{:?}", tagged.unwrap()));
             }
-            let slow = tagged_command(&text).and_then(check_command);
+            let slow = tagged_command(&text).and_then(|r| check_command(r, None));
             prop_assert_eq!(format!("{:?}", ws_command(&text)), format!("{slow:?}"));
+            // The zero-copy reading of a frame gives the same command.
+            let frame = Bytes::from(text.clone());
+            let frame_str = std::str::from_utf8(&frame).expect("utf-8");
+            prop_assert_eq!(format!("{:?}", ws_command_in(frame_str, &frame)), format!("{slow:?}"));
+            // In a batch, each element reads as it would alone (ids and errors included).
+            let batch = format!("[{text},{text}]");
+            let got = ws_batch(&batch).expect("an array");
+            prop_assert_eq!(got.len(), 2);
+            for g in &got {
+                prop_assert_eq!(format!("{g:?}"), format!("{slow:?}"));
+            }
+            // Next to a command that is not one, each still reads as it would alone.
+            let mixed = format!("[{text}, {{\"op\":\"dance\"}}]");
+            let got = ws_batch(&mixed).expect("an array");
+            prop_assert_eq!(format!("{:?}", got[0]), format!("{slow:?}"));
+            prop_assert!(got[1].is_err());
+        }
+
+        #[test]
+        fn a_plain_text_is_a_slice_of_the_frame(text in "[a-z ]{1,16}", escaped in any::<bool>()) {
+            let cmd = if escaped {
+                format!(r#"{{"op":"shout","group":"g","text":"\n{text}"}}"#)
+            } else {
+                format!(r#"{{"op":"shout","group":"g","text":"{text}"}}"#)
+            };
+            let frame = Bytes::from(cmd);
+            let s = std::str::from_utf8(&frame).expect("utf-8");
+            let Action::Shout { frames, .. } = ws_command_in(s, &frame).expect("a command").action
+            else {
+                panic!("not a shout")
+            };
+            let inside = frame.as_ptr_range().contains(&frames[0].as_ptr());
+            prop_assert_eq!(inside, !escaped, "{:?}", frames);
+            let want = if escaped { format!("\n{text}") } else { text };
+            prop_assert_eq!(&frames[0][..], want.as_bytes());
         }
 
         #[test]

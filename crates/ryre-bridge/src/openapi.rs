@@ -299,7 +299,11 @@ fn op_ws() -> Value {
     "description": "Text messages out: a READY object, then Event objects, then a CLOSE \
         object and a close frame (1013 when the client fell behind, 1001 when the node \
         stopped). Text messages in: Command objects; each is answered with \
-        `{\"type\":\"ACK\",\"id\":..}` or `{\"type\":\"ERROR\",\"id\":..,\"problem\":..}`.",
+        `{\"type\":\"ACK\",\"id\":..}` or `{\"type\":\"ERROR\",\"id\":..,\"problem\":..}`. \
+        A text message may also be a JSON array of Command objects (a batch): they run in \
+        order and the answer is one text message, the JSON array of their replies in the same \
+        order (an error in one does not stop the others; a message that is not a JSON array \
+        at all gets one ERROR object).",
     "parameters": stream_params(),
     "responses": responses(&[
         ("101", json!({"description": "Switching to the WebSocket protocol."})),

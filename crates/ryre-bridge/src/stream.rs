@@ -15,7 +15,7 @@ use futures_util::{FutureExt, SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::decode::{ws_command, Action, CommandError, WsCommand};
+use crate::decode::{is_batch, ws_batch_in, ws_command_in, Action, CommandError, WsCommand};
 use crate::events::{sse_frame, CloseReason, Filter, Subscription};
 use crate::problem::ApiProblem;
 use crate::App;
@@ -173,15 +173,37 @@ const COMMAND_BATCH: usize = 256;
 enum Input {
     /// A text message: a command (or why it is not one).
     Command(Result<WsCommand, Box<CommandError>>),
+    /// A text message holding a JSON array: the commands (or why it is not one).
+    #[allow(clippy::type_complexity)]
+    Batch(Result<Vec<Result<WsCommand, Box<CommandError>>>, Box<CommandError>>),
     /// A binary message (refused).
     Binary,
+}
+
+impl Input {
+    /// How many commands this is, for [`COMMAND_BATCH`].
+    fn weight(&self) -> usize {
+        match self {
+            Input::Batch(Ok(b)) => b.len().max(1),
+            _ => 1,
+        }
+    }
 }
 
 /// Reads one message from the client; `None` when it ends the session (close, error, gone),
 /// `Some(None)` for what needs no answer (ping, pong: the library answers).
 fn read_input(msg: Option<Result<Message, axum::Error>>) -> Option<Option<Input>> {
     match msg {
-        Some(Ok(Message::Text(t))) => Some(Some(Input::Command(ws_command(t.as_str())))),
+        Some(Ok(Message::Text(t))) => {
+            // The frame's bytes (a reference, not a copy): a shout's text becomes a slice.
+            let frame = Bytes::from(t.clone());
+            let text = t.as_str();
+            Some(Some(if is_batch(text) {
+                Input::Batch(ws_batch_in(text, &frame))
+            } else {
+                Input::Command(ws_command_in(text, &frame))
+            }))
+        }
         Some(Ok(Message::Binary(_))) => Some(Some(Input::Binary)),
         Some(Ok(Message::Close(_))) | None | Some(Err(_)) => None,
         Some(Ok(_)) => Some(None),
@@ -192,6 +214,20 @@ fn read_input(msg: Option<Result<Message, axum::Error>>) -> Option<Option<Input>
 fn answer(app: &App, input: Input) -> Utf8Bytes {
     match input {
         Input::Command(c) => command(app, c),
+        Input::Batch(Ok(cmds)) => {
+            // One text message: the replies in the commands' order, as a JSON array.
+            let mut out = String::with_capacity(2 + cmds.len() * 25);
+            out.push('[');
+            for (i, c) in cmds.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(command(app, c).as_str());
+            }
+            out.push(']');
+            out.into()
+        }
+        Input::Batch(Err(e)) => error_reply(e.id, &e.problem),
         Input::Binary => {
             let p = ApiProblem::bad_request("commands are JSON text messages");
             json!({"type": "ERROR", "problem": p}).to_string().into()
@@ -225,16 +261,20 @@ async fn run_ws(app: App, mut sub: Subscription, mut socket: WebSocket) {
                 // go.
                 let mut open = true;
                 let mut msg = Some(msg);
+                let mut taken = 0;
                 while let Some(m) = msg.take() {
                     match read_input(m) {
-                        Some(Some(input)) => inputs.push(input),
+                        Some(Some(input)) => {
+                            taken += input.weight();
+                            inputs.push(input);
+                        }
                         Some(None) => {}
                         None => {
                             open = false;
                             break;
                         }
                     }
-                    if inputs.len() < COMMAND_BATCH {
+                    if taken < COMMAND_BATCH {
                         msg = socket.recv().now_or_never();
                     }
                 }

@@ -112,6 +112,15 @@ async fn ws_next(ws: &mut Ws) -> Value {
     }
 }
 
+/// The next JSON array on the socket (a batch's replies), skipping events.
+async fn ws_array(ws: &mut Ws) -> Vec<Value> {
+    loop {
+        if let Value::Array(a) = ws_next(ws).await {
+            return a;
+        }
+    }
+}
+
 async fn ws_expect(ws: &mut Ws, kind: &str) -> Value {
     loop {
         let v = ws_next(ws).await;
@@ -197,6 +206,54 @@ async fn websocket_events_and_commands() {
         assert_eq!(err["problem"]["status"], status, "{cmd}");
     }
     ws.send(Message::binary(vec![1u8, 2])).await.expect("send");
+    assert_eq!(ws_expect(&mut ws, "ERROR").await["problem"]["status"], 400);
+
+    // A batch: a JSON array of commands in one message, run in order, answered by one
+    // message with the array of their replies (an error in one does not stop the others).
+    let batch = json!([
+        {"op": "shout", "group": "chat", "text": "b1", "id": 1},
+        {"op": "shout", "group": "chat", "text": "b\n\"2\"", "id": 2},
+        {"op": "join", "group": "batch-group", "id": 3},
+        {"op": "dance", "id": 4},
+        {"op": "shout", "group": "chat"},
+    ]);
+    ws.send(Message::text(batch.to_string()))
+        .await
+        .expect("send");
+    let replies = ws_array(&mut ws).await;
+    let got: Vec<(Value, Value, Value)> = replies
+        .iter()
+        .map(|r| {
+            (
+                r["type"].clone(),
+                r["id"].clone(),
+                r["problem"]["status"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (json!("ACK"), json!(1), Value::Null),
+            (json!("ACK"), json!(2), Value::Null),
+            (json!("ACK"), json!(3), Value::Null),
+            (json!("ERROR"), json!(4), json!(400)),
+            (json!("ERROR"), Value::Null, json!(400)),
+        ]
+    );
+    for want in [&b"b1"[..], &b"b\n\"2\""[..]] {
+        let ev = expect_event(&mut events, "SHOUT", |e| matches!(e, Event::Shout { .. })).await;
+        let Event::Shout { content, .. } = ev else {
+            unreachable!()
+        };
+        assert_eq!(&content[..], &[Bytes::copy_from_slice(want)]);
+    }
+    ws.send(Message::text("[]")).await.expect("send");
+    assert_eq!(ws_array(&mut ws).await, Vec::<Value>::new());
+    // Not a JSON array after all: one ERROR for the message.
+    ws.send(Message::text("[{\"op\":\"join\""))
+        .await
+        .expect("send");
     assert_eq!(ws_expect(&mut ws, "ERROR").await["problem"]["status"], 400);
 
     // Events from the mesh arrive on the socket.

@@ -374,6 +374,11 @@ pub struct BridgeBenchArgs {
     /// POSTs and WebSocket commands, as ratios to plain HTTP.
     #[arg(long)]
     pub tls: bool,
+    /// Also send the WebSocket shouts as JSON arrays of this many commands per message (0
+    /// skips it; the one-command-per-message measurement always runs).
+    #[arg(long, value_name = "N", default_value_t = 64,
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
+    pub ws_batch: u32,
     /// Print one JSON object with every number.
     #[arg(long)]
     pub json: bool,
@@ -546,6 +551,7 @@ impl From<BridgeBenchArgs> for ryre_bench::bridge::BridgeOptions {
             sse_rate: a.sse_rate,
             sse_secs: a.sse_secs,
             tls: a.tls,
+            ws_batch: a.ws_batch,
             json: a.json,
         }
     }

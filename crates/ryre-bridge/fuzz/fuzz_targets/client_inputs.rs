@@ -1,10 +1,10 @@
 //! What HTTP and WebSocket clients send, through the bridge's decoders: message bodies (JSON
-//! frames or raw), WebSocket commands, stream filters, log queries. Never panics; every rejection is a 400;
+//! frames or raw), WebSocket commands (alone and in batches), stream filters, log queries. Never panics; every rejection is a 400;
 //! a body that is not JSON is always one frame, whole.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use ryre_bridge::decode::{event_filter, log_query, message_frames, ws_command};
+use ryre_bridge::decode::{event_filter, log_query, message_frames, ws_batch, ws_command};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&which, rest)) = data.split_first() else {
@@ -25,6 +25,17 @@ fuzz_target!(|data: &[u8]| {
         2 => {
             if let Err(e) = ws_command(&text) {
                 assert_eq!(e.problem.status, 400);
+            }
+            // The same text as a batch (a JSON array of commands).
+            match ws_batch(&text) {
+                Ok(cmds) => {
+                    for c in cmds {
+                        if let Err(e) = c {
+                            assert_eq!(e.problem.status, 400);
+                        }
+                    }
+                }
+                Err(e) => assert_eq!(e.problem.status, 400),
             }
         }
         3 => {
