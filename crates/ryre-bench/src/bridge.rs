@@ -6,7 +6,9 @@
 //!   client, over as many connections, to a bare axum server (the hidden `ryre bench
 //!   bare-http` child: one route that answers 204 at once, on the same runtime as the bridge),
 //!   and N shouts through `Node::shout` from a node of this process to the same kind of
-//!   receiver. Rounds alternate (API, bare HTTP, bridge, ...); medians are reported, with the
+//!   receiver over the same kind of link (TCP through libzmq, as the bridge's node reaches the
+//!   receiver; the rate of two nodes of one process linked in memory is reported beside it, but
+//!   is not a baseline: no node in another process has that path). Rounds alternate (API, bare HTTP, bridge, ...); medians are reported, with the
 //!   HTTP requests' p50/p99 latency.
 //! - SSE fan-out: C clients on `GET /api/v1/events?type=SHOUT` while a node shouts R per second
 //!   for S seconds to a group the bridge is in; every client must get every shout. The bridge's
@@ -270,10 +272,38 @@ fn wait_join(node: &Node, peer: PeerId, group: &str) -> Result<(), BenchError> {
 }
 
 /// The API side: `count` shouts from a node of this process; time to the last receipt.
-fn api_round(port: u16, size: usize, count: u32) -> Result<(Duration, f64), BenchError> {
-    let rx = Receiver::start(loopback_node("bench-rx", port)?);
-    rx.node.join("bench")?;
-    let tx = loopback_node("bench-api", port)?;
+///
+/// With `over_tcp`, the two nodes are linked over TCP through libzmq, the link the bridge's
+/// node has to the receiver (no discovery, introduced with `connect_peer`, so neither is in the
+/// process's in-memory registry); without, they find each other in the process and are linked
+/// in memory (`memlink`), a path only nodes of one process have.
+fn api_round(
+    port: u16,
+    size: usize,
+    count: u32,
+    over_tcp: bool,
+) -> Result<(Duration, f64), BenchError> {
+    let (rx, tx) = if over_tcp {
+        let make = |name: &str| {
+            Node::builder()
+                .name(name)
+                .interface("lo")
+                .endpoint("tcp://127.0.0.1:*")
+                .beacon(false)
+                .send_hwm(10_000_000)
+                .start()
+        };
+        let rx = Receiver::start(make("bench-rx")?);
+        rx.node.join("bench")?;
+        let tx = make("bench-api")?;
+        tx.connect_peer(rx.node.uuid(), rx.node.endpoint())?;
+        rx.node.connect_peer(tx.uuid(), tx.endpoint())?;
+        (rx, tx)
+    } else {
+        let rx = Receiver::start(loopback_node("bench-rx", port)?);
+        rx.node.join("bench")?;
+        (rx, loopback_node("bench-api", port)?)
+    };
     wait_join(&tx, rx.node.uuid(), "bench")?;
     let payload = Bytes::from(vec![b'x'; size]);
     let cpu0 = self_cpu_secs();
@@ -839,6 +869,9 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         .map_err(rt_err)?;
     let size = a.size as usize;
     let mut api_rates = Vec::new();
+    // The api's rate between two nodes of this process linked in memory (reported, not a
+    // baseline: the bridge's node reaches the receiver over TCP).
+    let mut api_mem_rates = Vec::new();
     let mut bare_rates = Vec::new();
     let mut http_rates = Vec::new();
     let mut p50s = Vec::new();
@@ -861,9 +894,11 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
     let (mut tls_ratios, mut tls_ws_ratios, mut tls_cpu_per_req, mut tls_cpu, mut tls_ws_cpu) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     for round in 0..a.rounds {
-        let (d, cpu) = api_round(free_udp_port()?, size, a.count)?;
+        let (d, cpu) = api_round(free_udp_port()?, size, a.count, true)?;
         api_rates.push(f64::from(a.count) / d.as_secs_f64());
         api_cpu.push(per(cpu));
+        let (d, _) = api_round(free_udp_port()?, size, a.count, false)?;
+        api_mem_rates.push(f64::from(a.count) / d.as_secs_f64());
         let b = bare_round(&rt, size, a.count, a.connections)?;
         bare_rates.push(f64::from(a.count) / b.elapsed.as_secs_f64());
         bare_p50s.push(percentile(&b.latencies, 50.0).as_secs_f64() * 1e6);
@@ -895,11 +930,12 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         }
         if !a.json {
             eprintln!(
-                "round {}: api {:.0} shouts/s, bare axum {:.0} req/s (p50 {:.0} us), bridge {:.0} \
-                 req/s (p50 {:.0} us, p99 {:.0} us) = {:.3} of bare, websocket {:.0} shouts/s = \
-                 {:.3} of api",
+                "round {}: api {:.0} shouts/s over tcp ({:.0} in memory), bare axum {:.0} req/s \
+                 (p50 {:.0} us), bridge {:.0} req/s (p50 {:.0} us, p99 {:.0} us) = {:.3} of bare, \
+                 websocket {:.0} shouts/s = {:.3} of api",
                 round + 1,
                 api_rates[r],
+                api_mem_rates[r],
                 bare_rates[r],
                 bare_p50s[r],
                 http_rates[r],
@@ -972,6 +1008,7 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
             "connections": a.connections,
             "rounds": a.rounds,
             "api_shouts_per_sec": api,
+            "api_in_memory_shouts_per_sec": median(&api_mem_rates),
             "bare_requests_per_sec": bare,
             "bare_p50_us": median(&bare_p50s),
             "bare_cpu_us_per_request": median(&bare_cpu_per_req),
@@ -1039,8 +1076,10 @@ pub fn run(a: &BridgeOptions) -> BenchResult {
         ));
         print_line(&format!(
             "shout {} B by WebSocket commands (one connection, pipelined): {ws:.0} shouts/s: \
-             ratio {ws_ratio:.3} of the api (median of per-round ratios)",
-            a.size
+             ratio {ws_ratio:.3} of the api over tcp (median of per-round ratios; the api in \
+             memory: {:.0} shouts/s)",
+            a.size,
+            median(&api_mem_rates)
         ));
         print_line(&format!(
             "CPU per message, all processes (medians): api {api_c:.2} us, bare POST {bare_c:.2} \

@@ -366,7 +366,9 @@ fn bench_discovery_and_failover_report_against_their_targets() {
         "{v}"
     );
     assert!(
-        v["raw_mesh_pss_per_node_mib"].as_f64().is_some_and(|m| m > 0.0),
+        v["raw_mesh_pss_per_node_mib"]
+            .as_f64()
+            .is_some_and(|m| m > 0.0),
         "{v}"
     );
     assert!(v["swarm_cpu_secs"].as_f64().is_some(), "{v}");
