@@ -75,6 +75,11 @@ impl GroupSet {
         self.find(group).is_ok()
     }
 
+    /// The shared name of `group`, if it is one of them.
+    pub fn shared(&self, group: &str) -> Option<&Arc<str>> {
+        self.find(group).ok().map(|i| &self.0[i])
+    }
+
     /// The names, in order.
     pub fn iter(&self) -> impl DoubleEndedIterator<Item = &str> + ExactSizeIterator + '_ {
         self.0.iter().map(|g| &**g)

@@ -285,6 +285,23 @@ impl Message {
     /// Reads a message from frame 1 (`head`) and the frames after it, which become the content
     /// of a WHISPER or SHOUT without being copied. Never panics.
     pub fn decode_parts(head: &[u8], content: Content) -> Result<Envelope, DecodeError> {
+        let (sequence, message) = Self::decode_borrowed(head, content)?;
+        let message = match message {
+            Decoded::Shout { group, content } => Message::Shout {
+                group: group.to_string(),
+                content,
+            },
+            Decoded::Other(m) => m,
+        };
+        Ok(Envelope { sequence, message })
+    }
+
+    /// [`Message::decode_parts`] with a SHOUT's group borrowed from `head` (what the heart
+    /// reads, without a `String` per SHOUT): the same checks, the same errors.
+    pub(crate) fn decode_borrowed(
+        head: &[u8],
+        content: Content,
+    ) -> Result<(u16, Decoded<'_>), DecodeError> {
         let first = head;
         let content = move || content;
         let mut r = Reader {
@@ -333,10 +350,15 @@ impl Message {
                 })
             }
             id::WHISPER => Message::Whisper { content: content() },
-            id::SHOUT => Message::Shout {
-                group: r.string("group")?,
-                content: content(),
-            },
+            id::SHOUT => {
+                return Ok((
+                    sequence,
+                    Decoded::Shout {
+                        group: r.str("group")?,
+                        content: content(),
+                    },
+                ))
+            }
             id::JOIN => Message::Join {
                 group: r.string("group")?,
                 status: r.u8("status")?,
@@ -357,7 +379,39 @@ impl Message {
             },
             _ => Message::Goodbye,
         };
-        Ok(Envelope { sequence, message })
+        Ok((sequence, Decoded::Other(message)))
+    }
+}
+
+/// A decoded message whose SHOUT group is still in frame 1 ([`Message::decode_borrowed`]).
+#[derive(Debug)]
+pub(crate) enum Decoded<'a> {
+    /// A SHOUT.
+    Shout {
+        /// The group, borrowed from frame 1.
+        group: &'a str,
+        /// The content frames.
+        content: Content,
+    },
+    /// Any other message.
+    Other(Message),
+}
+
+impl Decoded<'_> {
+    /// The message's name (as [`Message::name`]).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Decoded::Shout { .. } => name_of(id::SHOUT),
+            Decoded::Other(m) => m.name(),
+        }
+    }
+
+    /// The HELLO, if it is one.
+    pub(crate) fn hello(&self) -> Option<&Hello> {
+        match self {
+            Decoded::Other(Message::Hello(h)) => Some(h),
+            _ => None,
+        }
     }
 }
 
@@ -448,6 +502,16 @@ impl<'a> Reader<'a> {
     fn text(&mut self, n: usize, field: &'static str) -> Result<String, DecodeError> {
         let raw = self.take(n, field)?;
         String::from_utf8(raw.to_vec()).map_err(|_| DecodeError::InvalidUtf8 {
+            msg: self.msg,
+            field,
+        })
+    }
+
+    /// A short string (as [`Reader::string`]), borrowed.
+    fn str(&mut self, field: &'static str) -> Result<&'a str, DecodeError> {
+        let n = self.u8(field)? as usize;
+        let raw = self.take(n, field)?;
+        std::str::from_utf8(raw).map_err(|_| DecodeError::InvalidUtf8 {
             msg: self.msg,
             field,
         })

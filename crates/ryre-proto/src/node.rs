@@ -620,7 +620,15 @@ impl NodeState {
 
     /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.timers.peek().map(|Reverse((at, _))| *at);
+        let heap = self.timers.peek().map(|Reverse((at, _))| *at);
+        let fresh = self
+            .peers
+            .fresh_first()
+            .map(|i| self.peers.at(i).heard_at + self.config.evasive / 2);
+        let peers = match (heap, fresh) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         let retake = self.retake.iter().map(|&(at, _)| at).min();
         let flush = self.stopping.as_ref().map(|f| f.until);
         [peers, self.elections.next_retry(), retake, flush]
@@ -1003,19 +1011,42 @@ impl NodeState {
         let mut expired = Vec::new();
         let mut ping = Vec::new();
         let mut rearm = Vec::new();
-        // Only the peers that are due: their entries are at the top of the index.
-        while let Some(&Reverse((at, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
+        // Only the peers that are due: the first of the fresh list (in deadline order) and the
+        // top of the deadline heap, taken in (deadline, id) order from both.
+        let half = evasive / 2;
+        loop {
+            let heap = self
+                .timers
+                .peek()
+                .map(|&Reverse(entry)| entry)
+                .filter(|&(at, _)| at <= now);
+            let fresh = self.peers.fresh_first().and_then(|i| {
+                let p = self.peers.at(i);
+                let at = p.heard_at + half;
+                (at <= now).then_some((at, p.info.id, i))
+            });
+            let (id, peer) = match (heap, fresh) {
+                (None, None) => break,
+                (Some((hat, hid)), Some((fat, fid, i))) if (fat, fid) < (hat, hid) => {
+                    self.peers.fresh_unlink(i);
+                    (fid, self.peers.at_mut(i))
+                }
+                (None, Some((_, fid, i))) => {
+                    self.peers.fresh_unlink(i);
+                    (fid, self.peers.at_mut(i))
+                }
+                (Some((at, id)), _) => {
+                    self.timers.pop();
+                    let Some(peer) = self.peers.get_mut(&id) else {
+                        continue;
+                    };
+                    if peer.timer_at != Some(at) {
+                        continue;
+                    }
+                    peer.timer_at = None;
+                    (id, peer)
+                }
             };
-            if peer.timer_at != Some(at) {
-                continue;
-            }
-            peer.timer_at = None;
             if peer.supervised {
                 continue;
             }
@@ -1131,19 +1162,30 @@ impl NodeState {
     /// The peer's deadline or endpoint may have changed: brings both indexes up to date. A
     /// deadline that moved later keeps its earlier entry (found stale when it comes up); one
     /// that moved earlier, or a peer with no entry, gets a new one.
+    ///
+    /// A fresh peer ([`Peer::is_fresh`]) goes to its place in the fresh list (any entry it had
+    /// in the heap goes stale); any other leaves the list for the heap.
     pub(crate) fn reindex(&mut self, id: PeerId) {
         let (evasive, expired) = (self.config.evasive, self.config.expired);
-        if let Some(p) = self.peers.get_mut(&id) {
+        if let Some(i) = self.peers.slot(&id) {
+            let p = self.peers.at_mut(i);
             let key = endpoint_key(&p.info.endpoint);
             if key != p.endpoint_key {
                 self.endpoints.remove(&(p.endpoint_key, id));
                 self.endpoints.insert((key, id));
                 p.endpoint_key = key;
             }
-            if let Some(at) = p.deadline(evasive, expired) {
-                if p.timer_at.is_none_or(|t| at < t) {
-                    p.timer_at = Some(at);
-                    self.timers.push(Reverse((at, id)));
+            if p.is_fresh() {
+                p.timer_at = None;
+                self.peers.fresh_place(i);
+            } else {
+                self.peers.fresh_unlink(i);
+                let p = self.peers.at_mut(i);
+                if let Some(at) = p.deadline(evasive, expired) {
+                    if p.timer_at.is_none_or(|t| at < t) {
+                        p.timer_at = Some(at);
+                        self.timers.push(Reverse((at, id)));
+                    }
                 }
             }
         }
@@ -1158,10 +1200,22 @@ impl NodeState {
     pub(crate) fn settle_timers(&mut self) {
         let (evasive, expired) = (self.config.evasive, self.config.expired);
         while let Some(&Reverse((at, id))) = self.timers.peek() {
-            let Some(p) = self.peers.get_mut(&id).filter(|p| p.timer_at == Some(at)) else {
+            let Some(i) = self
+                .peers
+                .slot(&id)
+                .filter(|&i| self.peers.at(i).timer_at == Some(at))
+            else {
                 self.timers.pop();
                 continue;
             };
+            let p = self.peers.at_mut(i);
+            if p.is_fresh() {
+                // Its deadline is the fresh list's to keep.
+                self.timers.pop();
+                p.timer_at = None;
+                self.peers.fresh_place(i);
+                continue;
+            }
             match p.deadline(evasive, expired) {
                 Some(d) if d == at => break,
                 Some(d) => {
@@ -1182,7 +1236,11 @@ impl NodeState {
         if self.timers.len() > 64 + 2 * self.peers.len() {
             let mut timers = Vec::with_capacity(self.peers.len());
             for p in self.peers.values_mut() {
-                p.timer_at = p.deadline(evasive, expired);
+                p.timer_at = if p.is_fresh() {
+                    None
+                } else {
+                    p.deadline(evasive, expired)
+                };
                 if let Some(at) = p.timer_at {
                     timers.push(Reverse((at, p.info.id)));
                 }
@@ -1198,7 +1256,7 @@ impl NodeState {
         let top = match self.timers.peek() {
             None => true,
             Some(&Reverse((at, id))) => self.peers.get(&id).is_some_and(|p| {
-                p.timer_at == Some(at) && p.deadline(evasive, expired) == Some(at)
+                !p.is_fresh() && p.timer_at == Some(at) && p.deadline(evasive, expired) == Some(at)
             }),
         };
         top && self.timers.len() <= 64 + 2 * self.peers.len()

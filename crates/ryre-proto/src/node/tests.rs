@@ -1485,8 +1485,10 @@ fn earliest_peer_deadline(node: &NodeState) -> Option<Instant> {
     node.peers.values().filter_map(|p| p.deadline(e, x)).min()
 }
 
-/// The endpoint index holds exactly (key of its endpoint, id) for every peer, and every peer's
-/// live deadline entry is in the deadline index, never later than its deadline.
+/// The endpoint index holds exactly (key of its endpoint, id) for every peer; every fresh peer
+/// (alive, not pinged, not supervised) is in the fresh list, which is in (heard, id) order and
+/// holds nothing else; every other peer's live deadline entry is in the deadline heap, never
+/// later than its deadline.
 fn check_indexes(node: &NodeState) {
     let (e, x) = (node.config().evasive, node.config().expired);
     let want: BTreeSet<(u64, PeerId)> = node
@@ -1497,7 +1499,30 @@ fn check_indexes(node: &NodeState) {
     assert_eq!(node.endpoints, want, "endpoint index out of date");
     let entries: BTreeSet<(Instant, PeerId)> =
         node.timers.iter().map(|std::cmp::Reverse(e)| *e).collect();
-    for p in node.peers.values() {
+    let list: Vec<(Instant, PeerId)> = node
+        .peers
+        .fresh_slots()
+        .into_iter()
+        .map(|i| {
+            let p = node.peers.at(i);
+            assert!(
+                p.fresh && p.is_fresh(),
+                "only fresh peers in the fresh list"
+            );
+            (p.heard_at, p.info.id)
+        })
+        .collect();
+    assert!(
+        list.windows(2).all(|w| w[0] < w[1]),
+        "fresh list out of order"
+    );
+    let fresh = node.peers.values().filter(|p| p.is_fresh()).count();
+    assert_eq!(
+        list.len(),
+        fresh,
+        "a fresh peer missing from the fresh list"
+    );
+    for p in node.peers.values().filter(|p| !p.is_fresh()) {
         if let Some(d) = p.deadline(e, x) {
             let at = p.timer_at.expect("a peer with a deadline is indexed");
             assert!(at <= d, "index entry later than the deadline");
