@@ -476,6 +476,8 @@ pub struct NodeState {
     /// gets the same bytes until our groups, status or endpoint change (cleared then). Never
     /// kept in certified mode, whose HELLO carries the revocations as they stand.
     pub(crate) hello_cache: Option<(bool, Bytes)>,
+    /// Half the evasive timeout: a fresh peer's deadline after it was last heard.
+    pub(crate) half_evasive: Duration,
 }
 
 impl NodeState {
@@ -486,6 +488,7 @@ impl NodeState {
             let b = config.id.as_bytes();
             u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
         };
+        let half_evasive = config.evasive / 2;
         let keyring = config
             .security
             .as_ref()
@@ -516,6 +519,7 @@ impl NodeState {
             now: None,
             retake: Vec::new(),
             hello_cache: None,
+            half_evasive,
             vouched: HashMap::with_hasher(FixedState::with_seed(seed)),
         }
     }
@@ -620,21 +624,24 @@ impl NodeState {
 
     /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let heap = self.timers.peek().map(|Reverse((at, _))| *at);
-        let fresh = self
-            .peers
-            .fresh_first()
-            .map(|i| self.peers.at(i).heard_at + self.config.evasive / 2);
-        let peers = match (heap, fresh) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        let retake = self.retake.iter().map(|&(at, _)| at).min();
-        let flush = self.stopping.as_ref().map(|f| f.until);
-        [peers, self.elections.next_retry(), retake, flush]
-            .into_iter()
-            .flatten()
-            .min()
+        // Asked after every input: each part only when it has a deadline.
+        fn earlier(a: Option<Instant>, b: Instant) -> Option<Instant> {
+            Some(a.map_or(b, |a| a.min(b)))
+        }
+        let mut next = self.timers.peek().map(|Reverse((at, _))| *at);
+        if let Some(i) = self.peers.fresh_first() {
+            next = earlier(next, self.peers.at(i).heard_at + self.half_evasive);
+        }
+        if let Some(at) = self.elections.next_retry() {
+            next = earlier(next, at);
+        }
+        if let Some(at) = self.retake.iter().map(|&(at, _)| at).min() {
+            next = earlier(next, at);
+        }
+        if let Some(f) = &self.stopping {
+            next = earlier(next, f.until);
+        }
+        next
     }
 
     /// Acts on one input. `Err` explains input that was refused or dropped; the state is
@@ -1013,7 +1020,7 @@ impl NodeState {
         let mut rearm = Vec::new();
         // Only the peers that are due: the first of the fresh list (in deadline order) and the
         // top of the deadline heap, taken in (deadline, id) order from both.
-        let half = evasive / 2;
+        let half = self.half_evasive;
         loop {
             let heap = self
                 .timers

@@ -183,7 +183,9 @@ struct Proc {
     wake_memo: Option<(Instant, Time)>,
     groups: BTreeSet<String>,
     seq: u64,
+    /// The pending wake-up (simulated time), and the deadline (on the host's clock) it is for.
     scheduled: Option<Time>,
+    scheduled_local: Option<Instant>,
 }
 
 struct Slot {
@@ -867,6 +869,7 @@ impl World {
             groups: BTreeSet::new(),
             seq: 0,
             scheduled: None,
+            scheduled_local: None,
         });
         if self.now <= self.o.stagger {
             self.initial.insert(id);
@@ -1020,38 +1023,50 @@ impl World {
 
     fn reschedule(&mut self, slot: usize) {
         let now = self.now;
-        let inc = self.slots[slot].incarnation;
-        let Some(p) = self.slots[slot].proc.as_ref() else {
-            return;
-        };
-        let next = [
-            p.heart.poll_timeout(),
-            p.client.retry_at(),
-            p.agent.as_ref().and_then(AgentState::poll_timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let memo = p.wake_memo;
-        let Some(local) = next else {
-            return;
-        };
-        // The same deadline as last time (most calls: the heart's next deadline moves far less
-        // often than it is asked for) maps to the same simulated time.
-        let raw = match memo {
-            Some((t, g)) if t == local => g,
-            _ => self.when_raw(slot, local),
-        };
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
-        p.wake_memo = Some((local, raw));
-        let next = Some(raw.max(now));
-        if let Some(t) = next {
-            if p.scheduled.is_none_or(|s| t < s || s < now) {
-                p.scheduled = Some(t);
-                self.push(t, Ev::Wake(slot, inc));
+        // The earliest of the heart's, the client's and the agent's deadlines (asked after
+        // every input: each only when it has one).
+        let mut next = p.heart.poll_timeout();
+        if let Some(t) = p.client.retry_at() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        if let Some(t) = p.agent.as_ref().and_then(AgentState::poll_timeout) {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        let Some(local) = next else {
+            return;
+        };
+        // A deadline no earlier than the one of the pending wake-up (most calls: hearing from
+        // a peer moves its deadline later) maps to no earlier a time: that wake-up stands.
+        if p.scheduled.is_some_and(|s| s >= now) && p.scheduled_local.is_some_and(|l| local >= l)
+        {
+            return;
+        }
+        // The same deadline as last time (most calls: the heart's next deadline moves far less
+        // often than it is asked for) maps to the same simulated time.
+        let raw = match p.wake_memo {
+            Some((t, g)) if t == local => g,
+            _ => {
+                let raw = self.when_raw(slot, local);
+                let Some(p) = self.slots[slot].proc.as_mut() else {
+                    return;
+                };
+                p.wake_memo = Some((local, raw));
+                raw
             }
+        };
+        let t = raw.max(now);
+        let s = &mut self.slots[slot];
+        let inc = s.incarnation;
+        let Some(p) = s.proc.as_mut() else {
+            return;
+        };
+        if p.scheduled.is_none_or(|s| t < s || s < now) {
+            p.scheduled = Some(t);
+            p.scheduled_local = Some(local);
+            self.push(t, Ev::Wake(slot, inc));
         }
     }
 
