@@ -38,7 +38,10 @@ impl EventQueue {
     fn push(&mut self, at: Time, n: u64, ev: Ev) {
         let idx = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize] = ev;
+                // A free slot holds `Ev::End` (left by `pop`): nothing to drop.
+                let old = std::mem::replace(&mut self.slots[i as usize], ev);
+                debug_assert!(matches!(old, Ev::End));
+                std::mem::forget(old);
                 i
             }
             None => {
@@ -259,7 +262,9 @@ impl QueuePool {
     fn fill(&mut self, queue: &mut LinkQueue) {
         if queue.capacity() == 0 {
             if let Some(q) = self.spare.pop() {
-                *queue = q;
+                // The queue it replaces holds nothing, not even a buffer: no drop to run
+                // (dropping an empty `VecDeque` still walked its two empty halves).
+                std::mem::forget(std::mem::replace(queue, q));
             }
         }
     }
@@ -412,8 +417,13 @@ struct World {
     partitions: BTreeSet<(usize, usize, PartKind)>,
     hash: TraceHash,
     report: Report,
-    /// (observer, peer) -> window, keyed by [`World::pair_key`].
-    windows: HashMap<u64, Window>,
+    /// The windows by observer and peer, by their numbers ([`World::number`]): one row per
+    /// observer, grown as its peers' numbers come (two array reads where a hash map by the
+    /// pair's key took two probes per message).
+    windows: Vec<Vec<Window>>,
+    /// The last id [`World::number`] was asked for, and its number (most events are about
+    /// the peer whose message was just delivered).
+    number_memo: (PeerId, u32),
     /// A small number for every id the oracle has met (window keys are two of them; the
     /// index of its [`Facts`]).
     numbers: HashMap<PeerId, u32>,
@@ -527,7 +537,8 @@ impl World {
             next_conn: 1,
             partitions: BTreeSet::new(),
             hash: TraceHash::default(),
-            windows: HashMap::default(),
+            windows: Vec::new(),
+            number_memo: (PeerId::from_bytes([0; 16]), u32::MAX),
             numbers: HashMap::default(),
             facts: Vec::new(),
             known: 0,
@@ -1272,8 +1283,8 @@ impl World {
         let me_num = p.num;
         let (sender, sender_num) = sender;
         // The oracle: is this a gap on the link the observer's window runs on?
-        let key = Self::pair_key(me_num, sender_num);
-        let w = self.windows.entry(key).or_default();
+        self.number_memo = (sender, sender_num);
+        let w = self.window(me_num, sender_num);
         let gap = w.inside && w.has_link && w.link == link && idx as u32 != w.idx.wrapping_add(1);
         // A new link starts with HELLO (index 0); the window moves to it at that HELLO.
         w.link = link;
@@ -1387,8 +1398,7 @@ impl World {
             joined,
             ended,
         } = self.facts[peer_num as usize];
-        let key = Self::pair_key(me_num, peer_num);
-        let w = self.windows.entry(key).or_default();
+        let w = self.window(me_num, peer_num);
         let mut bad: Option<String> = None;
         match &e {
             Event::Enter { .. } => {
@@ -1461,17 +1471,27 @@ impl World {
 
     /// The oracle's small number for `id`.
     fn number(&mut self, id: PeerId) -> u32 {
+        if self.number_memo.0 == id {
+            return self.number_memo.1;
+        }
         let next = self.numbers.len() as u32;
         let n = *self.numbers.entry(id).or_insert(next);
         if n == next {
             self.facts.push(Facts::default());
+            self.windows.push(Vec::new());
         }
+        self.number_memo = (id, n);
         n
     }
 
-    /// The window key of (observer, peer), by their numbers.
-    fn pair_key(observer: u32, peer: u32) -> u64 {
-        (u64::from(observer) << 32) | u64::from(peer)
+    /// The window of (observer, peer), by their numbers.
+    fn window(&mut self, observer: u32, peer: u32) -> &mut Window {
+        let row = &mut self.windows[observer as usize];
+        let peer = peer as usize;
+        if row.len() <= peer {
+            row.resize_with(peer + 1, Window::default);
+        }
+        &mut row[peer]
     }
 
     /// The oracle's bit for a group name. The workload uses a handful of groups (the oracle
@@ -1981,16 +2001,8 @@ impl World {
             eprintln!("{:?} slot {slot} {} ends (clean {clean})", self.now, p.id);
         }
         // The oracle's count of known pairs drops the dead one's windows, both ways.
-        let dead = u64::from(p.num);
-        let mut lost = 0;
-        self.windows.retain(|key, w| {
-            let obs = key >> 32;
-            if obs == dead && w.inside {
-                lost += 1;
-            }
-            obs != dead
-        });
-        self.known -= lost;
+        let row = std::mem::take(&mut self.windows[p.num as usize]);
+        self.known -= row.iter().filter(|w| w.inside).count() as u64;
         if self.hosts[host].holder == Some(slot) {
             self.hosts[host].holder = None;
         }
