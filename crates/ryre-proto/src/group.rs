@@ -77,7 +77,10 @@ impl GroupSet {
 
     /// The shared name of `group`, if it is one of them.
     pub fn shared(&self, group: &str) -> Option<&Arc<str>> {
-        self.find(group).ok().map(|i| &self.0[i])
+        // A peer is in a group or two: a scan, lengths first.
+        self.0
+            .iter()
+            .find(|g| g.len() == group.len() && ***g == *group)
     }
 
     /// The names, in order.

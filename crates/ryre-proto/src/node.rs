@@ -478,6 +478,9 @@ pub struct NodeState {
     pub(crate) hello_cache: Option<(bool, Bytes)>,
     /// Half the evasive timeout: a fresh peer's deadline after it was last heard.
     pub(crate) half_evasive: Duration,
+    /// The group of the last SHOUT taken: the next SHOUT to it needs no UTF-8 check and
+    /// shares this name.
+    pub(crate) shout_group: Option<Arc<str>>,
 }
 
 impl NodeState {
@@ -520,6 +523,7 @@ impl NodeState {
             retake: Vec::new(),
             hello_cache: None,
             half_evasive,
+            shout_group: None,
             vouched: HashMap::with_hasher(FixedState::with_seed(seed)),
         }
     }

@@ -236,28 +236,26 @@ impl PeerTable {
     /// Puts slot `i`'s peer in the fresh list at its place by (`heard_at`, id) (moved there
     /// if it was in it already): found from the back, which is where a peer just heard goes.
     pub fn fresh_place(&mut self, i: u32) {
-        let p = self.at(i);
-        if p.fresh && p.fresh_next == NIL {
+        let (heard, id, fresh, next) = {
+            let p = self.at(i);
+            (p.heard_at, p.info.id, p.fresh, p.fresh_next)
+        };
+        // Whether the peer in slot `j` goes before this one.
+        let before = |t: &PeerTable, j: u32| {
+            let q = t.at(j);
+            q.heard_at < heard || (q.heard_at == heard && q.info.id < id)
+        };
+        if fresh && next == NIL {
             // Already last: still in order unless the one before it is later.
-            let key = (p.heard_at, p.info.id);
-            let prev = p.fresh_prev;
-            if prev == NIL || {
-                let q = self.at(prev);
-                (q.heard_at, q.info.id) < key
-            } {
+            let prev = self.at(i).fresh_prev;
+            if prev == NIL || before(self, prev) {
                 return;
             }
         }
         self.fresh_unlink(i);
-        let p = self.at(i);
-        let key = (p.heard_at, p.info.id);
         let mut after = self.fresh_tail;
-        while after != NIL {
-            let q = self.at(after);
-            if (q.heard_at, q.info.id) < key {
-                break;
-            }
-            after = q.fresh_prev;
+        while after != NIL && !before(self, after) {
+            after = self.at(after).fresh_prev;
         }
         let next = match after {
             NIL => self.fresh_head,

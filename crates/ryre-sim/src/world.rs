@@ -1051,8 +1051,7 @@ impl World {
         };
         // A deadline no earlier than the one of the pending wake-up (most calls: hearing from
         // a peer moves its deadline later) maps to no earlier a time: that wake-up stands.
-        if p.scheduled.is_some_and(|s| s >= now) && p.scheduled_local.is_some_and(|l| local >= l)
-        {
+        if p.scheduled.is_some_and(|s| s >= now) && p.scheduled_local.is_some_and(|l| local >= l) {
             return;
         }
         // The same deadline as last time (most calls: the heart's next deadline moves far less

@@ -128,7 +128,10 @@ impl NodeState {
             return Err(Problem::BadRoutingId(routing_id.len()));
         };
         let decoded = match head {
-            Some(head) => Message::decode_borrowed(head, content),
+            Some(head) => {
+                let known = self.shout_group.as_deref();
+                Message::decode_borrowed(head, content, known)
+            }
             None => Err(DecodeError::Empty),
         };
         let (sequence, message) = match decoded {
@@ -205,19 +208,28 @@ impl NodeState {
         let message = match message {
             Decoded::Shout { group, content } => {
                 if let Some(c) = &self.cert {
-                    if !c.state.peer_may(&from, group, Rights::SHOUT) {
+                    let name = group.or(self.shout_group.as_deref()).unwrap_or_default();
+                    if !c.state.peer_may(&from, name, Rights::SHOUT) {
                         return Err(Problem::NotEntitled {
                             id: from,
                             what: "shout to",
-                            group: group.to_string(),
+                            group: name.to_string(),
                         });
                     }
                 }
-                // The name the peer's group set shares (a member shouts to its group), so
-                // a SHOUT allocates no string.
-                let group = match self.peers.at(slot).info.groups.shared(group) {
-                    Some(g) => g.clone(),
-                    None => Arc::from(group),
+                // The group of the last SHOUT (shouts mostly go to one group), else the name
+                // the peer's group set shares (a member shouts to its group): a SHOUT
+                // allocates no string.
+                let group = match group {
+                    None => self.shout_group.clone().unwrap_or_else(|| Arc::from("")),
+                    Some(group) => {
+                        let shared = match self.peers.at(slot).info.groups.shared(group) {
+                            Some(g) => g.clone(),
+                            None => Arc::from(group),
+                        };
+                        self.shout_group = Some(shared.clone());
+                        shared
+                    }
                 };
                 self.events.push_back(Event::Shout {
                     peer: from,
