@@ -20,13 +20,22 @@ use crate::{Options, Rng, TraceHash};
 /// simulator's hot paths (links, connections, the oracle's windows).
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
-/// The event queue: a binary heap of 16-byte keys (time in nanoseconds, then the order the event
+/// The event queue: binary heaps of 16-byte keys (time in nanoseconds, then the order the event
 /// was scheduled in, so the run is deterministic; then the payload's slot), earliest first, with
 /// the payloads in a slab. A heap of whole events moved 72 bytes per level on every push and pop
 /// (13 % of a 1,000-node run's time in `BinaryHeap::pop`).
+///
+/// Two heaps: events due within [`EventQueue::NEAR`] of the time they are scheduled at (link
+/// and rendezvous deliveries: nearly all of them) and the rest (wake-ups, the workload, faults
+/// planned at the start: the bulk of what waits). A pop takes the earlier of the two tops, so
+/// the order is the one a single heap gives, and the busy heap is a few levels deep where the
+/// single one was eight or nine.
 #[derive(Default)]
 struct EventQueue {
-    heap: BinaryHeap<Reverse<u128>>,
+    near: BinaryHeap<Reverse<u128>>,
+    far: BinaryHeap<Reverse<u128>>,
+    /// The time of the last event popped (nanoseconds).
+    now: u64,
     slots: Vec<Ev>,
     free: Vec<u32>,
 }
@@ -34,8 +43,11 @@ struct EventQueue {
 impl EventQueue {
     const LOW: u32 = 32;
     const N_BITS: u32 = 48;
+    /// What counts as near: 2.5 ms (a link's latency is at most 2 ms in every run).
+    const NEAR: u64 = 2_500_000;
 
-    fn push(&mut self, at: Time, n: u64, ev: Ev) {
+    /// Schedules `ev` at `at` nanoseconds, `n`-th in the order of scheduling.
+    fn push(&mut self, at: u64, n: u64, ev: Ev) {
         let idx = match self.free.pop() {
             Some(i) => {
                 // A free slot holds `Ev::End` (left by `pop`): nothing to drop.
@@ -49,17 +61,34 @@ impl EventQueue {
                 (self.slots.len() - 1) as u32
             }
         };
-        let at = at.as_nanos();
+        let near = at < self.now + Self::NEAR;
+        let at = u128::from(at);
         debug_assert!(at < 1 << 48 && u128::from(n) < 1 << Self::N_BITS);
         let key =
             (at << (Self::N_BITS + Self::LOW)) | (u128::from(n) << Self::LOW) | u128::from(idx);
-        self.heap.push(Reverse(key));
+        if near {
+            self.near.push(Reverse(key));
+        } else {
+            self.far.push(Reverse(key));
+        }
     }
 
-    fn pop(&mut self) -> Option<(Time, Ev)> {
-        let Reverse(key) = self.heap.pop()?;
+    /// The next event and its time in nanoseconds.
+    fn pop(&mut self) -> Option<(u64, Ev)> {
+        let near = match (self.near.peek(), self.far.peek()) {
+            (Some(a), Some(b)) => a > b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let Reverse(key) = if near {
+            self.near.pop()?
+        } else {
+            self.far.pop()?
+        };
         let idx = (key as u32) as usize;
-        let at = Duration::from_nanos((key >> (Self::N_BITS + Self::LOW)) as u64);
+        let at = (key >> (Self::N_BITS + Self::LOW)) as u64;
+        self.now = at;
         let ev = std::mem::replace(&mut self.slots[idx], Ev::End);
         self.free.push(idx as u32);
         Some((at, ev))
@@ -223,7 +252,8 @@ struct Link {
     to: usize,
     queue: LinkQueue,
     next_idx: u64,
-    last_arrival: Time,
+    /// When the last message sent arrives (nanoseconds of simulated time).
+    last_arrival: u64,
     scheduled: bool,
     /// The sender stopped cleanly: deliver what is queued, then go.
     draining: bool,
@@ -231,8 +261,8 @@ struct Link {
     drop_next: bool,
 }
 
-/// A link's queue: (arrival, index on the link, frames).
-type LinkQueue = VecDeque<(Time, u64, Frames)>;
+/// A link's queue: (arrival in nanoseconds, index on the link, frames).
+type LinkQueue = VecDeque<(u64, u64, Frames)>;
 
 /// Empty link queues that kept their buffers, for the next link that needs one: an idle link
 /// gives its buffer back (a million idle links each holding one were a third of a 1,000-node
@@ -394,6 +424,10 @@ struct World {
     o: Options,
     base: Instant,
     now: Time,
+    /// `now` in nanoseconds.
+    now_ns: u64,
+    /// The link latency range in nanoseconds.
+    latency_ns: (u64, u64),
     rng: Rng,
     queue: EventQueue,
     next_ev: u64,
@@ -520,6 +554,8 @@ impl World {
             },
             base,
             now: Duration::ZERO,
+            now_ns: 0,
+            latency_ns: (nanos(o.latency.0), nanos(o.latency.1)),
             queue: EventQueue::default(),
             next_ev: 0,
             slots: Vec::new(),
@@ -694,6 +730,11 @@ impl World {
     }
 
     fn push(&mut self, at: Time, ev: Ev) {
+        self.push_ns(nanos(at), ev);
+    }
+
+    /// [`World::push`] with the time in nanoseconds.
+    fn push_ns(&mut self, at: u64, ev: Ev) {
         let n = self.next_ev;
         self.next_ev += 1;
         self.queue.push(at, n, ev);
@@ -738,7 +779,8 @@ impl World {
 
     fn run(&mut self) {
         while let Some((at, ev)) = self.queue.pop() {
-            self.now = at;
+            self.now = Duration::from_nanos(at);
+            self.now_ns = at;
             self.report.events += 1;
             if let Ev::End = ev {
                 break;
@@ -1124,7 +1166,7 @@ impl World {
                         to,
                         queue: VecDeque::new(),
                         next_idx: 0,
-                        last_arrival: self.now,
+                        last_arrival: self.now_ns,
                         scheduled: false,
                         draining: false,
                         drop_next: false,
@@ -1155,10 +1197,8 @@ impl World {
                 else {
                     return;
                 };
-                let (lo, hi) = self.o.latency;
-                let lat = Duration::from_nanos(
-                    self.rng.range(lo.as_nanos() as u64, hi.as_nanos() as u64),
-                );
+                let (lo, hi) = self.latency_ns;
+                let lat = self.rng.range(lo, hi);
                 let hwm = self.o.hwm;
                 let Some(link) = self.links.get_mut(&id) else {
                     return;
@@ -1167,7 +1207,7 @@ impl World {
                     self.input(slot, Input::SendFailed { id: peer });
                     return;
                 }
-                let arrive = (self.now + lat).max(link.last_arrival);
+                let arrive = (self.now_ns + lat).max(link.last_arrival);
                 link.last_arrival = arrive;
                 let idx = link.next_idx;
                 link.next_idx += 1;
@@ -1188,10 +1228,10 @@ impl World {
         if link.scheduled {
             return;
         }
-        if let Some((at, _, _)) = link.queue.front() {
+        if let Some(&(at, _, _)) = link.queue.front() {
             link.scheduled = true;
-            let at = (*at).max(self.now);
-            self.push(at, Ev::Deliver(id));
+            let at = at.max(self.now_ns);
+            self.push_ns(at, Ev::Deliver(id));
         }
     }
 
@@ -1250,7 +1290,7 @@ impl World {
                 return;
             };
             match link.queue.front() {
-                Some((at, _, _)) if *at <= self.now => {}
+                Some(&(at, _, _)) if at <= self.now_ns => {}
                 _ => break,
             }
             let Some((_, idx, frames)) = link.queue.pop_front() else {
@@ -1797,7 +1837,7 @@ impl World {
                 (self.fanouts.len() - 1) as u32
             }
         };
-        self.queue.push(at, n, Ev::Fanout(id));
+        self.queue.push(nanos(at), n, Ev::Fanout(id));
     }
 
     /// The next delivery of broadcast `id`; the broadcast goes back in the queue at the time
@@ -1811,7 +1851,7 @@ impl World {
         let from = f.from;
         let data = if let Some(&(at, n, _)) = f.deliveries.get(f.next) {
             let data = f.data.clone();
-            self.queue.push(Duration::from_nanos(at), n, Ev::Fanout(id));
+            self.queue.push(at, n, Ev::Fanout(id));
             data
         } else {
             let Some(mut f) = self.fanouts[id as usize].take() else {
