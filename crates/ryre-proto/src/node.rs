@@ -481,6 +481,18 @@ pub struct NodeState {
     /// The group of the last SHOUT taken: the next SHOUT to it needs no UTF-8 check and
     /// shares this name.
     pub(crate) shout_group: Option<Arc<str>>,
+    /// The members of the group last shouted to, in id order, with their slots (or none: not a
+    /// peer), while the groups and peers stand as they were ([`Groups::version`],
+    /// [`PeerTable::version`]): the next SHOUT walks a vector, with no tree or hash lookups.
+    pub(crate) shout_members: ShoutMembers,
+}
+
+/// See [`NodeState::shout_members`].
+#[derive(Debug, Default)]
+pub(crate) struct ShoutMembers {
+    group: String,
+    versions: Option<(u64, u64)>,
+    members: Vec<(PeerId, Option<u32>)>,
 }
 
 impl NodeState {
@@ -524,6 +536,7 @@ impl NodeState {
             hello_cache: None,
             half_evasive,
             shout_group: None,
+            shout_members: ShoutMembers::default(),
             vouched: HashMap::with_hasher(FixedState::with_seed(seed)),
         }
     }
@@ -1594,20 +1607,33 @@ impl NodeState {
         }
         let kind = Stats::kind_of(&self.scratch);
         let bytes = (self.scratch.len() + content.iter().map(|f| f.len()).sum::<usize>()) as u64;
-        let mut members = self.groups.members(group).peekable();
-        while let Some(id) = members.next() {
-            let Some(peer) = self.peers.get_mut(&id) else {
+        let versions = Some((self.groups.version(), self.peers.version()));
+        let cache = &mut self.shout_members;
+        if cache.versions != versions || cache.group != group {
+            cache.group.clear();
+            cache.group.push_str(group);
+            cache.versions = versions;
+            cache.members.clear();
+            let peers = &self.peers;
+            cache
+                .members
+                .extend(self.groups.members(group).map(|id| (id, peers.slot(&id))));
+        }
+        let head = Frames::new(&self.scratch, Content::new());
+        let last = self.shout_members.members.len().saturating_sub(1);
+        for (k, &(id, slot)) in self.shout_members.members.iter().enumerate() {
+            let Some(slot) = slot else {
                 self.stats.ignored += 1;
                 return Err(Problem::UnknownPeer(id));
             };
+            let peer = self.peers.at_mut(slot);
             let seq = peer.sent_sequence.wrapping_add(1);
             peer.sent_sequence = seq;
             peer.unflushed = true;
-            self.scratch[4..6].copy_from_slice(&seq.to_be_bytes());
             self.stats.sent += 1;
             self.stats.messages_out[kind] += 1;
             self.stats.bytes_out += bytes;
-            let c = if members.peek().is_none() {
+            let c = if k == last {
                 std::mem::take(&mut content)
             } else if let [frame] = &content[..] {
                 // The usual one frame, inline, without `SmallVec`'s general clone.
@@ -1617,7 +1643,7 @@ impl NodeState {
             };
             self.transmits.push_back(Transmit::Send {
                 peer: id,
-                frames: Frames::new(&self.scratch, c),
+                frames: head.with_sequence(seq, c),
             });
         }
         Ok(())

@@ -180,6 +180,8 @@ pub(crate) struct PeerTable {
     free: Vec<u32>,
     fresh_head: u32,
     fresh_tail: u32,
+    /// Steps at every insertion and removal (slots taken from a cache are good while it stands).
+    version: u64,
 }
 
 impl PeerTable {
@@ -190,7 +192,13 @@ impl PeerTable {
             free: Vec::new(),
             fresh_head: NIL,
             fresh_tail: NIL,
+            version: 0,
         }
+    }
+
+    /// Changes with every insertion and removal.
+    pub fn version(&self) -> u64 {
+        self.version
     }
 
     /// `id`'s slot.
@@ -307,6 +315,7 @@ impl PeerTable {
 
     /// Adds or replaces `id`'s peer; returns the one it replaced.
     pub fn insert(&mut self, id: PeerId, mut peer: Peer) -> Option<Peer> {
+        self.version += 1;
         peer.fresh = false;
         peer.fresh_prev = NIL;
         peer.fresh_next = NIL;
@@ -330,6 +339,7 @@ impl PeerTable {
 
     pub fn remove(&mut self, id: &PeerId) -> Option<Peer> {
         let i = *self.index.get(id)?;
+        self.version += 1;
         self.fresh_unlink(i);
         self.index.remove(id);
         let peer = self.slots[i as usize].take();

@@ -743,7 +743,13 @@ impl World {
     /// What the clock of `slot`'s host reads now.
     fn at(&self, slot: usize) -> Instant {
         let h = &self.hosts[self.slots[slot].host];
-        h.origin + scale(self.now, h.rate)
+        // `scale(self.now, h.rate)`, from the nanoseconds at hand.
+        let local = if h.rate == 1.0 {
+            self.now_ns
+        } else {
+            (self.now_ns as f64 * h.rate) as u64
+        };
+        h.origin + Duration::from_nanos(local)
     }
 
     /// The simulated time at which `slot`'s host clock reads `t` (it may have passed).

@@ -1085,6 +1085,45 @@ fn shout_goes_only_to_group_members() {
     assert!(net.sent(0).is_empty());
 }
 
+/// SHOUT walks a cached list of the group's members: it must follow every join, leave and
+/// departure (and the peers' sequences stay their own).
+#[test]
+fn shout_follows_joins_leaves_and_departures() {
+    let mut solo = Solo::new();
+    let mut a = solo.fake(2, &["g"]);
+    let _b = solo.fake(3, &["g"]);
+    let mut shout = |solo: &mut Solo| {
+        solo.handle(Input::Command(Command::Shout {
+            group: "g".into(),
+            content: content("x"),
+        }))
+        .unwrap();
+        solo.sent()
+            .into_iter()
+            .map(|(to, env)| (to, env.sequence))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shout(&mut solo), vec![(pid(2), 2), (pid(3), 2)]);
+    assert_eq!(shout(&mut solo), vec![(pid(2), 3), (pid(3), 3)]);
+    // 2 leaves, 4 comes in the group, 2 comes back.
+    solo.handle(a.send(&fake_message(3, "g", 1))).unwrap();
+    let _c = solo.fake(4, &["g"]);
+    assert_eq!(shout(&mut solo), vec![(pid(3), 4), (pid(4), 2)]);
+    solo.handle(a.send(&fake_message(2, "g", 2))).unwrap();
+    assert_eq!(
+        shout(&mut solo),
+        vec![(pid(2), 4), (pid(3), 5), (pid(4), 3)]
+    );
+    // 3 says it is leaving.
+    solo.handle(Input::Departed { id: pid(3) }).unwrap();
+    solo.events();
+    assert_eq!(shout(&mut solo), vec![(pid(2), 5), (pid(4), 4)]);
+    // 2 restarts (a second HELLO): a new peer, its sequence starts again.
+    solo.handle(a.hello(&["g"], 0)).unwrap();
+    solo.transmits();
+    assert_eq!(shout(&mut solo), vec![(pid(2), 2), (pid(4), 5)]);
+}
+
 #[test]
 fn whisper_to_an_unknown_peer_is_an_unknown_peer_problem() {
     let mut net = Net::new(2);
