@@ -1107,12 +1107,13 @@ fn shout_follows_joins_leaves_and_departures() {
     assert_eq!(shout(&mut solo), vec![(pid(2), 3), (pid(3), 3)]);
     // 2 leaves, 4 comes in the group, 2 comes back.
     solo.handle(a.send(&fake_message(3, "g", 1))).unwrap();
+    assert_eq!(shout(&mut solo), vec![(pid(3), 4)]);
     let _c = solo.fake(4, &["g"]);
-    assert_eq!(shout(&mut solo), vec![(pid(3), 4), (pid(4), 2)]);
+    assert_eq!(shout(&mut solo), vec![(pid(3), 5), (pid(4), 2)]);
     solo.handle(a.send(&fake_message(2, "g", 2))).unwrap();
     assert_eq!(
         shout(&mut solo),
-        vec![(pid(2), 4), (pid(3), 5), (pid(4), 3)]
+        vec![(pid(2), 4), (pid(3), 6), (pid(4), 3)]
     );
     // 3 says it is leaving.
     solo.handle(Input::Departed { id: pid(3) }).unwrap();
