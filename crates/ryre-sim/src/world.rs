@@ -1151,12 +1151,12 @@ impl World {
     // ---- links ----
 
     fn transmit(&mut self, slot: usize, t: Transmit) {
-        let (me, me_num, inc) = match self.slots[slot].proc.as_ref() {
-            Some(p) => (p.id, p.num, self.slots[slot].incarnation),
-            None => return,
-        };
         match t {
             Transmit::Connect { peer, endpoint } => {
+                let (me, me_num, inc) = match self.slots[slot].proc.as_ref() {
+                    Some(p) => (p.id, p.num, self.slots[slot].incarnation),
+                    None => return,
+                };
                 let Some(&to) = self.by_endpoint.get(&endpoint) else {
                     return; // nobody will ever listen there: libzmq would retry forever
                 };
@@ -1222,7 +1222,12 @@ impl World {
                 }
                 self.queue_pool.fill(&mut link.queue);
                 link.queue.push_back((arrive, idx, frames));
-                self.schedule_link(id);
+                // What `schedule_link` does, with the link at hand.
+                if !link.scheduled {
+                    link.scheduled = true;
+                    let at = link.queue.front().map_or(arrive, |f| f.0).max(self.now_ns);
+                    self.push_ns(at, Ev::Deliver(id));
+                }
             }
         }
     }
@@ -1310,11 +1315,20 @@ impl World {
             }
         }
         // An idle link gives its buffer back: a million links each keeping the few slots of
-        // their last burst were a third of the memory of a 1,000-node run.
-        if let Some(link) = self.links.get_mut(&id) {
-            self.queue_pool.put(&mut link.queue);
+        // their last burst were a third of the memory of a 1,000-node run. One that is not
+        // idle is scheduled again (as `schedule_link` does, with the link at hand).
+        let now = self.now_ns;
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        self.queue_pool.put(&mut link.queue);
+        if link.scheduled {
+            return;
         }
-        self.schedule_link(id);
+        if let Some(&(at, _, _)) = link.queue.front() {
+            link.scheduled = true;
+            self.push_ns(at.max(now), Ev::Deliver(id));
+        }
     }
 
     /// A message from `sender` (its id and oracle number) on `link`, index `idx`, reaches
