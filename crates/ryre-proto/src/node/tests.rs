@@ -1092,7 +1092,7 @@ fn shout_follows_joins_leaves_and_departures() {
     let mut solo = Solo::new();
     let mut a = solo.fake(2, &["g"]);
     let _b = solo.fake(3, &["g"]);
-    let mut shout = |solo: &mut Solo| {
+    let shout = |solo: &mut Solo| {
         solo.handle(Input::Command(Command::Shout {
             group: "g".into(),
             content: content("x"),
