@@ -43,7 +43,8 @@ struct EventQueue {
 impl EventQueue {
     const LOW: u32 = 32;
     const N_BITS: u32 = 48;
-    /// What counts as near: 2.5 ms (a link's latency is at most 2 ms in every run).
+    /// What counts as near: 2.5 ms (above the default link latency, 0.2-2 ms; only the cost
+    /// depends on it, not the order).
     const NEAR: u64 = 2_500_000;
 
     /// Schedules `ev` at `at` nanoseconds, `n`-th in the order of scheduling.
