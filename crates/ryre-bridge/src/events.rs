@@ -134,8 +134,8 @@ pub(crate) fn encode(ev: &Event, seq: u64) -> Option<WireEvent> {
             m.insert("reason".into(), json!(reason.as_str()));
             (EventKind::Exit, peer, name, None)
         }
-        Event::Join { peer, name, group } => (EventKind::Join, peer, name, Some(group)),
-        Event::Leave { peer, name, group } => (EventKind::Leave, peer, name, Some(group)),
+        Event::Join { peer, name, group } => (EventKind::Join, peer, name, Some(group.as_str())),
+        Event::Leave { peer, name, group } => (EventKind::Leave, peer, name, Some(group.as_str())),
         Event::Whisper {
             peer,
             name,
@@ -151,11 +151,13 @@ pub(crate) fn encode(ev: &Event, seq: u64) -> Option<WireEvent> {
             content,
         } => {
             put_content(&mut m, content);
-            (EventKind::Shout, peer, name, Some(group))
+            (EventKind::Shout, peer, name, Some(&**group))
         }
         Event::Evasive { peer, name } => (EventKind::Evasive, peer, name, None),
         Event::Silent { peer, name } => (EventKind::Silent, peer, name, None),
-        Event::Leader { peer, name, group } => (EventKind::Leader, peer, name, Some(group)),
+        Event::Leader { peer, name, group } => {
+            (EventKind::Leader, peer, name, Some(group.as_str()))
+        }
         Event::Stop { .. } => return None,
     };
     m.insert("type".into(), json!(kind.as_str()));
@@ -168,7 +170,7 @@ pub(crate) fn encode(ev: &Event, seq: u64) -> Option<WireEvent> {
     let json = Value::Object(m).to_string();
     Some(WireEvent {
         kind,
-        group: group.cloned(),
+        group: group.map(str::to_string),
         sse: sse_frame(kind.as_str(), Some(seq), &json),
         json: json.into(),
     })

@@ -655,7 +655,7 @@ mod tests {
         Event::Shout {
             peer: PeerId::from_bytes([id; 16]),
             name: format!("timer-{id}").into(),
-            group: ryre_timer::tick_group(rate),
+            group: ryre_timer::tick_group(rate).into(),
             content: vec![frame].into(),
         }
     }

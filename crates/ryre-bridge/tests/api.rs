@@ -115,7 +115,7 @@ async fn shout_and_whisper() {
     else {
         unreachable!()
     };
-    assert_eq!(group, "chat");
+    assert_eq!(&*group, "chat");
     assert_eq!(peer, tb.bridge.node().uuid());
     assert_eq!(&content[..], &[Bytes::from_static(b"hello from http")]);
 

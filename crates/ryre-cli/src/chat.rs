@@ -29,7 +29,7 @@ pub struct ChatArgs {
 /// The chat line for an event, if it deserves one.
 pub fn chat_line(ev: &Event, group: &str) -> Option<String> {
     match ev {
-        Event::Shout { name, group: g, .. } if g == group => {
+        Event::Shout { name, group: g, .. } if &**g == group => {
             Some(format!("{name}: {}", first_frame(ev).unwrap_or_default()))
         }
         Event::Whisper { name, .. } => {

@@ -96,7 +96,7 @@ impl Demo {
                 s.left.insert(*peer);
             }
             Event::Shout { peer, group, .. }
-                if group == GROUP
+                if &**group == GROUP
                     && first_frame(ev).is_some_and(|t| t.starts_with("hello from ")) =>
             {
                 s.shouts.insert(*peer);

@@ -93,7 +93,7 @@ pub fn event_json(ev: &Event) -> Value {
             m.insert("group".into(), group.as_str().into());
         }
         Event::Shout { group, content, .. } => {
-            m.insert("group".into(), group.as_str().into());
+            m.insert("group".into(), (&**group).into());
             m.insert("content".into(), first_frame(ev).unwrap_or_default().into());
             m.insert("frames".into(), content.len().into());
         }

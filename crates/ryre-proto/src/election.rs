@@ -104,6 +104,9 @@ impl Elections {
 
     /// When an own wave that has not completed is due to start again.
     pub fn next_retry(&self) -> Option<Instant> {
+        if self.waves.is_empty() {
+            return None;
+        }
         self.waves
             .values()
             .filter_map(|w| w.retry.map(|(at, _)| at))

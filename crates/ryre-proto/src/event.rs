@@ -141,8 +141,9 @@ pub enum Event {
         peer: PeerId,
         /// Its name.
         name: Arc<str>,
-        /// The group.
-        group: String,
+        /// The group (the name shared with the node's record of the peer's groups: a SHOUT
+        /// allocates no string).
+        group: Arc<str>,
         /// The content frames.
         content: Content,
     },

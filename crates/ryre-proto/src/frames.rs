@@ -86,6 +86,21 @@ impl Frames {
         Frames { head, content }
     }
 
+    /// A copy of frame 1 with `sequence` in bytes 4..6 (where every ZRE message has it) and
+    /// `content` as the content frames: a SHOUT's head is encoded once for all members.
+    pub(crate) fn with_sequence(&self, sequence: u16, content: Content) -> Self {
+        let mut head = self.head.clone();
+        match &mut head {
+            Head::Inline { buf, .. } => buf[4..6].copy_from_slice(&sequence.to_be_bytes()),
+            Head::Heap(b) => {
+                let mut v = b.to_vec();
+                v[4..6].copy_from_slice(&sequence.to_be_bytes());
+                *b = Bytes::from(v);
+            }
+        }
+        Frames { head, content }
+    }
+
     /// Frame 1.
     pub fn head(&self) -> &[u8] {
         self.head.as_slice()

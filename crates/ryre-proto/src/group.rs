@@ -12,11 +12,19 @@ use crate::PeerId;
 #[derive(Debug, Default)]
 pub(crate) struct Groups {
     members: BTreeMap<Arc<str>, BTreeSet<PeerId>>,
+    /// Steps at every join and leave (a cache of members is good while it stands).
+    version: u64,
 }
 
 impl Groups {
+    /// Changes with every join and leave.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
     /// Adds `peer` to `group`: the shared name, and true when it was not a member before.
     pub fn join(&mut self, group: &str, peer: PeerId) -> (Arc<str>, bool) {
+        self.version += 1;
         match self.members.get_key_value(group) {
             Some((name, _)) => {
                 let name = name.clone();
@@ -36,6 +44,7 @@ impl Groups {
 
     /// Removes `peer` from `group`; true when it was a member. Empty groups are forgotten.
     pub fn leave(&mut self, group: &str, peer: PeerId) -> bool {
+        self.version += 1;
         let Some(set) = self.members.get_mut(group) else {
             return false;
         };
@@ -73,6 +82,14 @@ impl GroupSet {
     /// Whether `group` is one of them.
     pub fn contains(&self, group: &str) -> bool {
         self.find(group).is_ok()
+    }
+
+    /// The shared name of `group`, if it is one of them.
+    pub fn shared(&self, group: &str) -> Option<&Arc<str>> {
+        // A peer is in a group or two: a scan, lengths first.
+        self.0
+            .iter()
+            .find(|g| g.len() == group.len() && ***g == *group)
     }
 
     /// The names, in order.

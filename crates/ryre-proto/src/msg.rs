@@ -285,6 +285,26 @@ impl Message {
     /// Reads a message from frame 1 (`head`) and the frames after it, which become the content
     /// of a WHISPER or SHOUT without being copied. Never panics.
     pub fn decode_parts(head: &[u8], content: Content) -> Result<Envelope, DecodeError> {
+        let (sequence, message) = Self::decode_borrowed(head, content, None)?;
+        let message = match message {
+            Decoded::Shout { group, content } => Message::Shout {
+                group: group.unwrap_or_default().to_string(),
+                content,
+            },
+            Decoded::Other(m) => m,
+        };
+        Ok(Envelope { sequence, message })
+    }
+
+    /// [`Message::decode_parts`] with a SHOUT's group borrowed from `head` (what the heart
+    /// reads, without a `String` per SHOUT): the same checks, the same errors. A SHOUT to
+    /// `known` (the group of the last SHOUT the heart took) comes with no group (`None`): its
+    /// bytes equal a string's, so they need no UTF-8 check.
+    pub(crate) fn decode_borrowed<'a>(
+        head: &'a [u8],
+        content: Content,
+        known: Option<&str>,
+    ) -> Result<(u16, Decoded<'a>), DecodeError> {
         let first = head;
         let content = move || content;
         let mut r = Reader {
@@ -333,10 +353,15 @@ impl Message {
                 })
             }
             id::WHISPER => Message::Whisper { content: content() },
-            id::SHOUT => Message::Shout {
-                group: r.string("group")?,
-                content: content(),
-            },
+            id::SHOUT => {
+                return Ok((
+                    sequence,
+                    Decoded::Shout {
+                        group: r.str_unless("group", known)?,
+                        content: content(),
+                    },
+                ))
+            }
             id::JOIN => Message::Join {
                 group: r.string("group")?,
                 status: r.u8("status")?,
@@ -357,7 +382,40 @@ impl Message {
             },
             _ => Message::Goodbye,
         };
-        Ok(Envelope { sequence, message })
+        Ok((sequence, Decoded::Other(message)))
+    }
+}
+
+/// A decoded message whose SHOUT group is still in frame 1 ([`Message::decode_borrowed`]).
+#[derive(Debug)]
+pub(crate) enum Decoded<'a> {
+    /// A SHOUT.
+    Shout {
+        /// The group, borrowed from frame 1 (`None`: the `known` group of
+        /// [`Message::decode_borrowed`]).
+        group: Option<&'a str>,
+        /// The content frames.
+        content: Content,
+    },
+    /// Any other message.
+    Other(Message),
+}
+
+impl Decoded<'_> {
+    /// The message's name (as [`Message::name`]).
+    pub(crate) fn name(&self) -> &'static str {
+        match self {
+            Decoded::Shout { .. } => name_of(id::SHOUT),
+            Decoded::Other(m) => m.name(),
+        }
+    }
+
+    /// The HELLO, if it is one.
+    pub(crate) fn hello(&self) -> Option<&Hello> {
+        match self {
+            Decoded::Other(Message::Hello(h)) => Some(h),
+            _ => None,
+        }
     }
 }
 
@@ -453,6 +511,36 @@ impl<'a> Reader<'a> {
         })
     }
 
+    /// A short string (as [`Reader::string`]), borrowed; `None` when its bytes are `known`'s.
+    fn str_unless(
+        &mut self,
+        field: &'static str,
+        known: Option<&str>,
+    ) -> Result<Option<&'a str>, DecodeError> {
+        let truncated = DecodeError::Truncated {
+            msg: self.msg,
+            field,
+        };
+        let Some((&n, rest)) = self.buf.split_first() else {
+            return Err(truncated);
+        };
+        let Some((raw, rest)) = rest.split_at_checked(usize::from(n)) else {
+            self.buf = rest;
+            return Err(truncated);
+        };
+        self.buf = rest;
+        if known.is_some_and(|k| k.as_bytes() == raw) {
+            return Ok(None);
+        }
+        match std::str::from_utf8(raw) {
+            Ok(s) => Ok(Some(s)),
+            Err(_) => Err(DecodeError::InvalidUtf8 {
+                msg: self.msg,
+                field,
+            }),
+        }
+    }
+
     fn string(&mut self, field: &'static str) -> Result<String, DecodeError> {
         let n = self.u8(field)? as usize;
         self.text(n, field)
@@ -471,6 +559,42 @@ mod tests {
 
     fn b(s: &[u8]) -> Bytes {
         Bytes::copy_from_slice(s)
+    }
+
+    #[test]
+    fn a_known_shout_group_is_not_decoded_again() {
+        let shout = |group: &str| {
+            Message::Shout {
+                group: group.into(),
+                content: Content::new(),
+            }
+            .encode(3)
+            .expect("encodes")
+        };
+        let frames = shout("chat");
+        let (seq, m) =
+            Message::decode_borrowed(&frames[0], Content::new(), Some("chat")).expect("decodes");
+        assert_eq!(seq, 3);
+        assert!(matches!(m, Decoded::Shout { group: None, .. }));
+        let (_, m) =
+            Message::decode_borrowed(&frames[0], Content::new(), Some("chit")).expect("decodes");
+        assert!(matches!(
+            m,
+            Decoded::Shout {
+                group: Some("chat"),
+                ..
+            }
+        ));
+        // Bytes that are not UTF-8 are refused whatever group is known.
+        let mut bad = frames[0].to_vec();
+        let at = bad.len() - 2;
+        bad[at] = 0xff;
+        for known in [None, Some("chat"), Some("ch\u{ff}t")] {
+            assert!(matches!(
+                Message::decode_borrowed(&bad, Content::new(), known),
+                Err(DecodeError::InvalidUtf8 { .. })
+            ));
+        }
     }
 
     #[test]

@@ -476,6 +476,23 @@ pub struct NodeState {
     /// gets the same bytes until our groups, status or endpoint change (cleared then). Never
     /// kept in certified mode, whose HELLO carries the revocations as they stand.
     pub(crate) hello_cache: Option<(bool, Bytes)>,
+    /// Half the evasive timeout: a fresh peer's deadline after it was last heard.
+    pub(crate) half_evasive: Duration,
+    /// The group of the last SHOUT taken: the next SHOUT to it needs no UTF-8 check and
+    /// shares this name.
+    pub(crate) shout_group: Option<Arc<str>>,
+    /// The members of the group last shouted to, in id order, with their slots (or none: not a
+    /// peer), while the groups and peers stand as they were ([`Groups::version`],
+    /// [`PeerTable::version`]): the next SHOUT walks a vector, with no tree or hash lookups.
+    pub(crate) shout_members: ShoutMembers,
+}
+
+/// See [`NodeState::shout_members`].
+#[derive(Debug, Default)]
+pub(crate) struct ShoutMembers {
+    group: String,
+    versions: Option<(u64, u64)>,
+    members: Vec<(PeerId, Option<u32>)>,
 }
 
 impl NodeState {
@@ -486,6 +503,7 @@ impl NodeState {
             let b = config.id.as_bytes();
             u64::from_le_bytes([b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7]])
         };
+        let half_evasive = config.evasive / 2;
         let keyring = config
             .security
             .as_ref()
@@ -516,6 +534,9 @@ impl NodeState {
             now: None,
             retake: Vec::new(),
             hello_cache: None,
+            half_evasive,
+            shout_group: None,
+            shout_members: ShoutMembers::default(),
             vouched: HashMap::with_hasher(FixedState::with_seed(seed)),
         }
     }
@@ -620,13 +641,24 @@ impl NodeState {
 
     /// When [`NodeState::handle_timeout`] should next be called (it may be called earlier).
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let peers = self.timers.peek().map(|Reverse((at, _))| *at);
-        let retake = self.retake.iter().map(|&(at, _)| at).min();
-        let flush = self.stopping.as_ref().map(|f| f.until);
-        [peers, self.elections.next_retry(), retake, flush]
-            .into_iter()
-            .flatten()
-            .min()
+        // Asked after every input: each part only when it has a deadline.
+        fn earlier(a: Option<Instant>, b: Instant) -> Option<Instant> {
+            Some(a.map_or(b, |a| a.min(b)))
+        }
+        let mut next = self.timers.peek().map(|Reverse((at, _))| *at);
+        if let Some(i) = self.peers.fresh_first() {
+            next = earlier(next, self.peers.at(i).heard_at + self.half_evasive);
+        }
+        if let Some(at) = self.elections.next_retry() {
+            next = earlier(next, at);
+        }
+        if let Some(at) = self.retake.iter().map(|&(at, _)| at).min() {
+            next = earlier(next, at);
+        }
+        if let Some(f) = &self.stopping {
+            next = earlier(next, f.until);
+        }
+        next
     }
 
     /// Acts on one input. `Err` explains input that was refused or dropped; the state is
@@ -1003,19 +1035,42 @@ impl NodeState {
         let mut expired = Vec::new();
         let mut ping = Vec::new();
         let mut rearm = Vec::new();
-        // Only the peers that are due: their entries are at the top of the index.
-        while let Some(&Reverse((at, id))) = self.timers.peek() {
-            if at > now {
-                break;
-            }
-            self.timers.pop();
-            let Some(peer) = self.peers.get_mut(&id) else {
-                continue;
+        // Only the peers that are due: the first of the fresh list (in deadline order) and the
+        // top of the deadline heap, taken in (deadline, id) order from both.
+        let half = self.half_evasive;
+        loop {
+            let heap = self
+                .timers
+                .peek()
+                .map(|&Reverse(entry)| entry)
+                .filter(|&(at, _)| at <= now);
+            let fresh = self.peers.fresh_first().and_then(|i| {
+                let p = self.peers.at(i);
+                let at = p.heard_at + half;
+                (at <= now).then_some((at, p.info.id, i))
+            });
+            let (id, peer) = match (heap, fresh) {
+                (None, None) => break,
+                (Some((hat, hid)), Some((fat, fid, i))) if (fat, fid) < (hat, hid) => {
+                    self.peers.fresh_unlink(i);
+                    (fid, self.peers.at_mut(i))
+                }
+                (None, Some((_, fid, i))) => {
+                    self.peers.fresh_unlink(i);
+                    (fid, self.peers.at_mut(i))
+                }
+                (Some((at, id)), _) => {
+                    self.timers.pop();
+                    let Some(peer) = self.peers.get_mut(&id) else {
+                        continue;
+                    };
+                    if peer.timer_at != Some(at) {
+                        continue;
+                    }
+                    peer.timer_at = None;
+                    (id, peer)
+                }
             };
-            if peer.timer_at != Some(at) {
-                continue;
-            }
-            peer.timer_at = None;
             if peer.supervised {
                 continue;
             }
@@ -1131,19 +1186,30 @@ impl NodeState {
     /// The peer's deadline or endpoint may have changed: brings both indexes up to date. A
     /// deadline that moved later keeps its earlier entry (found stale when it comes up); one
     /// that moved earlier, or a peer with no entry, gets a new one.
+    ///
+    /// A fresh peer ([`Peer::is_fresh`]) goes to its place in the fresh list (any entry it had
+    /// in the heap goes stale); any other leaves the list for the heap.
     pub(crate) fn reindex(&mut self, id: PeerId) {
         let (evasive, expired) = (self.config.evasive, self.config.expired);
-        if let Some(p) = self.peers.get_mut(&id) {
+        if let Some(i) = self.peers.slot(&id) {
+            let p = self.peers.at_mut(i);
             let key = endpoint_key(&p.info.endpoint);
             if key != p.endpoint_key {
                 self.endpoints.remove(&(p.endpoint_key, id));
                 self.endpoints.insert((key, id));
                 p.endpoint_key = key;
             }
-            if let Some(at) = p.deadline(evasive, expired) {
-                if p.timer_at.is_none_or(|t| at < t) {
-                    p.timer_at = Some(at);
-                    self.timers.push(Reverse((at, id)));
+            if p.is_fresh() {
+                p.timer_at = None;
+                self.peers.fresh_place(i);
+            } else {
+                self.peers.fresh_unlink(i);
+                let p = self.peers.at_mut(i);
+                if let Some(at) = p.deadline(evasive, expired) {
+                    if p.timer_at.is_none_or(|t| at < t) {
+                        p.timer_at = Some(at);
+                        self.timers.push(Reverse((at, id)));
+                    }
                 }
             }
         }
@@ -1158,10 +1224,22 @@ impl NodeState {
     pub(crate) fn settle_timers(&mut self) {
         let (evasive, expired) = (self.config.evasive, self.config.expired);
         while let Some(&Reverse((at, id))) = self.timers.peek() {
-            let Some(p) = self.peers.get_mut(&id).filter(|p| p.timer_at == Some(at)) else {
+            let Some(i) = self
+                .peers
+                .slot(&id)
+                .filter(|&i| self.peers.at(i).timer_at == Some(at))
+            else {
                 self.timers.pop();
                 continue;
             };
+            let p = self.peers.at_mut(i);
+            if p.is_fresh() {
+                // Its deadline is the fresh list's to keep.
+                self.timers.pop();
+                p.timer_at = None;
+                self.peers.fresh_place(i);
+                continue;
+            }
             match p.deadline(evasive, expired) {
                 Some(d) if d == at => break,
                 Some(d) => {
@@ -1182,7 +1260,11 @@ impl NodeState {
         if self.timers.len() > 64 + 2 * self.peers.len() {
             let mut timers = Vec::with_capacity(self.peers.len());
             for p in self.peers.values_mut() {
-                p.timer_at = p.deadline(evasive, expired);
+                p.timer_at = if p.is_fresh() {
+                    None
+                } else {
+                    p.deadline(evasive, expired)
+                };
                 if let Some(at) = p.timer_at {
                     timers.push(Reverse((at, p.info.id)));
                 }
@@ -1198,7 +1280,7 @@ impl NodeState {
         let top = match self.timers.peek() {
             None => true,
             Some(&Reverse((at, id))) => self.peers.get(&id).is_some_and(|p| {
-                p.timer_at == Some(at) && p.deadline(evasive, expired) == Some(at)
+                !p.is_fresh() && p.timer_at == Some(at) && p.deadline(evasive, expired) == Some(at)
             }),
         };
         top && self.timers.len() <= 64 + 2 * self.peers.len()
@@ -1525,20 +1607,33 @@ impl NodeState {
         }
         let kind = Stats::kind_of(&self.scratch);
         let bytes = (self.scratch.len() + content.iter().map(|f| f.len()).sum::<usize>()) as u64;
-        let mut members = self.groups.members(group).peekable();
-        while let Some(id) = members.next() {
-            let Some(peer) = self.peers.get_mut(&id) else {
+        let versions = Some((self.groups.version(), self.peers.version()));
+        let cache = &mut self.shout_members;
+        if cache.versions != versions || cache.group != group {
+            cache.group.clear();
+            cache.group.push_str(group);
+            cache.versions = versions;
+            cache.members.clear();
+            let peers = &self.peers;
+            cache
+                .members
+                .extend(self.groups.members(group).map(|id| (id, peers.slot(&id))));
+        }
+        let head = Frames::new(&self.scratch, Content::new());
+        let last = self.shout_members.members.len().saturating_sub(1);
+        for (k, &(id, slot)) in self.shout_members.members.iter().enumerate() {
+            let Some(slot) = slot else {
                 self.stats.ignored += 1;
                 return Err(Problem::UnknownPeer(id));
             };
+            let peer = self.peers.at_mut(slot);
             let seq = peer.sent_sequence.wrapping_add(1);
             peer.sent_sequence = seq;
             peer.unflushed = true;
-            self.scratch[4..6].copy_from_slice(&seq.to_be_bytes());
             self.stats.sent += 1;
             self.stats.messages_out[kind] += 1;
             self.stats.bytes_out += bytes;
-            let c = if members.peek().is_none() {
+            let c = if k == last {
                 std::mem::take(&mut content)
             } else if let [frame] = &content[..] {
                 // The usual one frame, inline, without `SmallVec`'s general clone.
@@ -1548,7 +1643,7 @@ impl NodeState {
             };
             self.transmits.push_back(Transmit::Send {
                 peer: id,
-                frames: Frames::new(&self.scratch, c),
+                frames: head.with_sequence(seq, c),
             });
         }
         Ok(())

@@ -87,7 +87,15 @@ pub(crate) struct Peer {
     /// We sent it something besides HELLO and PING: a stopping node waits for its PING-OK (see
     /// [`crate::node::Config::stop_flush`]).
     pub unflushed: bool,
+    /// Whether it is in its table's fresh list ([`PeerTable::fresh_place`]), and its neighbours
+    /// there (slots; [`NIL`]: none).
+    pub fresh: bool,
+    pub fresh_prev: u32,
+    pub fresh_next: u32,
 }
+
+/// No slot (the ends of the fresh list).
+pub(crate) const NIL: u32 = u32::MAX;
 
 impl Peer {
     pub fn new(id: PeerId, endpoint: String, now: Instant, evasive: Duration) -> Self {
@@ -115,7 +123,17 @@ impl Peer {
             status_out: 0,
             announced: false,
             unflushed: false,
+            fresh: false,
+            fresh_prev: NIL,
+            fresh_next: NIL,
         }
+    }
+
+    /// Whether its deadline is the keep-alive half-way to evasive (alive, not pinged since it
+    /// was last heard, not supervised): such a peer is kept in the fresh list, in the order it
+    /// was heard, rather than in the deadline heap.
+    pub fn is_fresh(&self) -> bool {
+        self.info.state == PeerState::Alive && !self.pinged && !self.supervised
     }
 
     /// Heard from the peer: it is alive again.
@@ -150,11 +168,20 @@ pub(crate) fn endpoint_key(endpoint: &str) -> u64 {
 /// whole peers (192 bytes each) kept up to twice as many slots as peers (999 peers need 2,048
 /// buckets): about 200 bytes per peer wasted, 190 MiB at 1,000 nodes. Iteration goes by the index,
 /// so its order is the one the hash map of peers had.
+///
+/// Beside them, the fresh list: the peers whose deadline is `heard_at + evasive / 2`
+/// ([`Peer::is_fresh`]: nearly every peer, nearly all the time), linked through their slots in
+/// (`heard_at`, id) order, so in deadline order. Hearing from such a peer moves it to the back
+/// (O(1): time only goes forward), where a heap of deadlines moved an entry down per message.
 #[derive(Debug)]
 pub(crate) struct PeerTable {
     index: HashMap<PeerId, u32, FixedState>,
     slots: Vec<Option<Peer>>,
     free: Vec<u32>,
+    fresh_head: u32,
+    fresh_tail: u32,
+    /// Steps at every insertion and removal (slots taken from a cache are good while it stands).
+    version: u64,
 }
 
 impl PeerTable {
@@ -163,7 +190,109 @@ impl PeerTable {
             index: HashMap::with_hasher(hasher),
             slots: Vec::new(),
             free: Vec::new(),
+            fresh_head: NIL,
+            fresh_tail: NIL,
+            version: 0,
         }
+    }
+
+    /// Changes with every insertion and removal.
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// `id`'s slot.
+    pub fn slot(&self, id: &PeerId) -> Option<u32> {
+        self.index.get(id).copied()
+    }
+
+    /// The peer in slot `i` (a slot [`PeerTable::slot`] gave, while the peer is there).
+    pub fn at(&self, i: u32) -> &Peer {
+        self.slots[i as usize].as_ref().expect("a peer's slot")
+    }
+
+    /// The peer in slot `i`, to change (see [`PeerTable::at`]).
+    pub fn at_mut(&mut self, i: u32) -> &mut Peer {
+        self.slots[i as usize].as_mut().expect("a peer's slot")
+    }
+
+    /// The first peer of the fresh list (the earliest heard): its slot.
+    pub fn fresh_first(&self) -> Option<u32> {
+        (self.fresh_head != NIL).then_some(self.fresh_head)
+    }
+
+    /// Takes slot `i`'s peer out of the fresh list (nothing when it is not in it).
+    pub fn fresh_unlink(&mut self, i: u32) {
+        let p = self.at_mut(i);
+        if !p.fresh {
+            return;
+        }
+        let (prev, next) = (p.fresh_prev, p.fresh_next);
+        p.fresh = false;
+        p.fresh_prev = NIL;
+        p.fresh_next = NIL;
+        match prev {
+            NIL => self.fresh_head = next,
+            _ => self.at_mut(prev).fresh_next = next,
+        }
+        match next {
+            NIL => self.fresh_tail = prev,
+            _ => self.at_mut(next).fresh_prev = prev,
+        }
+    }
+
+    /// Puts slot `i`'s peer in the fresh list at its place by (`heard_at`, id) (moved there
+    /// if it was in it already): found from the back, which is where a peer just heard goes.
+    pub fn fresh_place(&mut self, i: u32) {
+        let (heard, id, fresh, next) = {
+            let p = self.at(i);
+            (p.heard_at, p.info.id, p.fresh, p.fresh_next)
+        };
+        // Whether the peer in slot `j` goes before this one.
+        let before = |t: &PeerTable, j: u32| {
+            let q = t.at(j);
+            q.heard_at < heard || (q.heard_at == heard && q.info.id < id)
+        };
+        if fresh && next == NIL {
+            // Already last: still in order unless the one before it is later.
+            let prev = self.at(i).fresh_prev;
+            if prev == NIL || before(self, prev) {
+                return;
+            }
+        }
+        self.fresh_unlink(i);
+        let mut after = self.fresh_tail;
+        while after != NIL && !before(self, after) {
+            after = self.at(after).fresh_prev;
+        }
+        let next = match after {
+            NIL => self.fresh_head,
+            _ => self.at(after).fresh_next,
+        };
+        let p = self.at_mut(i);
+        p.fresh = true;
+        p.fresh_prev = after;
+        p.fresh_next = next;
+        match after {
+            NIL => self.fresh_head = i,
+            _ => self.at_mut(after).fresh_next = i,
+        }
+        match next {
+            NIL => self.fresh_tail = i,
+            _ => self.at_mut(next).fresh_prev = i,
+        }
+    }
+
+    /// The fresh list's slots, first to last (for checks).
+    #[cfg(test)]
+    pub fn fresh_slots(&self) -> Vec<u32> {
+        let mut out = Vec::new();
+        let mut i = self.fresh_head;
+        while i != NIL {
+            out.push(i);
+            i = self.at(i).fresh_next;
+        }
+        out
     }
 
     pub fn len(&self) -> usize {
@@ -185,8 +314,13 @@ impl PeerTable {
     }
 
     /// Adds or replaces `id`'s peer; returns the one it replaced.
-    pub fn insert(&mut self, id: PeerId, peer: Peer) -> Option<Peer> {
+    pub fn insert(&mut self, id: PeerId, mut peer: Peer) -> Option<Peer> {
+        self.version += 1;
+        peer.fresh = false;
+        peer.fresh_prev = NIL;
+        peer.fresh_next = NIL;
         if let Some(&i) = self.index.get(&id) {
+            self.fresh_unlink(i);
             return self.slots[i as usize].replace(peer);
         }
         let i = match self.free.pop() {
@@ -204,7 +338,10 @@ impl PeerTable {
     }
 
     pub fn remove(&mut self, id: &PeerId) -> Option<Peer> {
-        let i = self.index.remove(id)?;
+        let i = *self.index.get(id)?;
+        self.version += 1;
+        self.fresh_unlink(i);
+        self.index.remove(id);
         let peer = self.slots[i as usize].take();
         if self.index.is_empty() {
             self.slots = Vec::new();

@@ -89,8 +89,8 @@ impl PyEvent {
         match &self.ev {
             Event::Join { group, .. }
             | Event::Leave { group, .. }
-            | Event::Shout { group, .. }
             | Event::Leader { group, .. } => Some(group),
+            Event::Shout { group, .. } => Some(group),
             _ => None,
         }
     }

@@ -56,6 +56,7 @@ impl Default for TraceHash {
 
 impl TraceHash {
     /// Adds bytes.
+    #[inline]
     pub fn add(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 ^= u64::from(*b);
@@ -63,13 +64,34 @@ impl TraceHash {
         }
     }
 
-    /// Adds a number.
+    /// Adds a number (its 8 bytes, little end first: what `add(&v.to_le_bytes())` adds).
+    #[inline]
     pub fn add_u64(&mut self, v: u64) {
-        self.add(&v.to_le_bytes());
+        let mut h = self.0;
+        for i in 0..8 {
+            h ^= (v >> (8 * i)) & 0xff;
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
     }
 
     /// The hash so far.
     pub fn value(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_u64_adds_the_little_endian_bytes() {
+        let (mut a, mut b) = (TraceHash::default(), TraceHash::default());
+        for v in [0, 1, 0xff, 0x0123_4567_89ab_cdef, u64::MAX, 1 << 63] {
+            a.add_u64(v);
+            b.add(&v.to_le_bytes());
+            assert_eq!(a.value(), b.value());
+        }
     }
 }

@@ -20,13 +20,22 @@ use crate::{Options, Rng, TraceHash};
 /// simulator's hot paths (links, connections, the oracle's windows).
 type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::FixedState>;
 
-/// The event queue: a binary heap of 16-byte keys (time in nanoseconds, then the order the event
+/// The event queue: binary heaps of 16-byte keys (time in nanoseconds, then the order the event
 /// was scheduled in, so the run is deterministic; then the payload's slot), earliest first, with
 /// the payloads in a slab. A heap of whole events moved 72 bytes per level on every push and pop
 /// (13 % of a 1,000-node run's time in `BinaryHeap::pop`).
+///
+/// Two heaps: events due within [`EventQueue::NEAR`] of the time they are scheduled at (link
+/// and rendezvous deliveries: nearly all of them) and the rest (wake-ups, the workload, faults
+/// planned at the start: the bulk of what waits). A pop takes the earlier of the two tops, so
+/// the order is the one a single heap gives, and the busy heap is a few levels deep where the
+/// single one was eight or nine.
 #[derive(Default)]
 struct EventQueue {
-    heap: BinaryHeap<Reverse<u128>>,
+    near: BinaryHeap<Reverse<u128>>,
+    far: BinaryHeap<Reverse<u128>>,
+    /// The time of the last event popped (nanoseconds).
+    now: u64,
     slots: Vec<Ev>,
     free: Vec<u32>,
 }
@@ -34,11 +43,18 @@ struct EventQueue {
 impl EventQueue {
     const LOW: u32 = 32;
     const N_BITS: u32 = 48;
+    /// What counts as near: 2.5 ms (above the default link latency, 0.2-2 ms; only the cost
+    /// depends on it, not the order).
+    const NEAR: u64 = 2_500_000;
 
-    fn push(&mut self, at: Time, n: u64, ev: Ev) {
+    /// Schedules `ev` at `at` nanoseconds, `n`-th in the order of scheduling.
+    fn push(&mut self, at: u64, n: u64, ev: Ev) {
         let idx = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize] = ev;
+                // A free slot holds `Ev::End` (left by `pop`): nothing to drop.
+                let old = std::mem::replace(&mut self.slots[i as usize], ev);
+                debug_assert!(matches!(old, Ev::End));
+                std::mem::forget(old);
                 i
             }
             None => {
@@ -46,17 +62,34 @@ impl EventQueue {
                 (self.slots.len() - 1) as u32
             }
         };
-        let at = at.as_nanos();
+        let near = at < self.now + Self::NEAR;
+        let at = u128::from(at);
         debug_assert!(at < 1 << 48 && u128::from(n) < 1 << Self::N_BITS);
         let key =
             (at << (Self::N_BITS + Self::LOW)) | (u128::from(n) << Self::LOW) | u128::from(idx);
-        self.heap.push(Reverse(key));
+        if near {
+            self.near.push(Reverse(key));
+        } else {
+            self.far.push(Reverse(key));
+        }
     }
 
-    fn pop(&mut self) -> Option<(Time, Ev)> {
-        let Reverse(key) = self.heap.pop()?;
+    /// The next event and its time in nanoseconds.
+    fn pop(&mut self) -> Option<(u64, Ev)> {
+        let near = match (self.near.peek(), self.far.peek()) {
+            (Some(a), Some(b)) => a > b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let Reverse(key) = if near {
+            self.near.pop()?
+        } else {
+            self.far.pop()?
+        };
         let idx = (key as u32) as usize;
-        let at = Duration::from_nanos((key >> (Self::N_BITS + Self::LOW)) as u64);
+        let at = (key >> (Self::N_BITS + Self::LOW)) as u64;
+        self.now = at;
         let ev = std::mem::replace(&mut self.slots[idx], Ev::End);
         self.free.push(idx as u32);
         Some((at, ev))
@@ -183,7 +216,9 @@ struct Proc {
     wake_memo: Option<(Instant, Time)>,
     groups: BTreeSet<String>,
     seq: u64,
+    /// The pending wake-up (simulated time), and the deadline (on the host's clock) it is for.
     scheduled: Option<Time>,
+    scheduled_local: Option<Instant>,
 }
 
 struct Slot {
@@ -218,7 +253,8 @@ struct Link {
     to: usize,
     queue: LinkQueue,
     next_idx: u64,
-    last_arrival: Time,
+    /// When the last message sent arrives (nanoseconds of simulated time).
+    last_arrival: u64,
     scheduled: bool,
     /// The sender stopped cleanly: deliver what is queued, then go.
     draining: bool,
@@ -226,8 +262,8 @@ struct Link {
     drop_next: bool,
 }
 
-/// A link's queue: (arrival, index on the link, frames).
-type LinkQueue = VecDeque<(Time, u64, Frames)>;
+/// A link's queue: (arrival in nanoseconds, index on the link, frames).
+type LinkQueue = VecDeque<(u64, u64, Frames)>;
 
 /// Empty link queues that kept their buffers, for the next link that needs one: an idle link
 /// gives its buffer back (a million idle links each holding one were a third of a 1,000-node
@@ -257,7 +293,9 @@ impl QueuePool {
     fn fill(&mut self, queue: &mut LinkQueue) {
         if queue.capacity() == 0 {
             if let Some(q) = self.spare.pop() {
-                *queue = q;
+                // The queue it replaces holds nothing, not even a buffer: no drop to run
+                // (dropping an empty `VecDeque` still walked its two empty halves).
+                std::mem::forget(std::mem::replace(queue, q));
             }
         }
     }
@@ -387,6 +425,10 @@ struct World {
     o: Options,
     base: Instant,
     now: Time,
+    /// `now` in nanoseconds.
+    now_ns: u64,
+    /// The link latency range in nanoseconds.
+    latency_ns: (u64, u64),
     rng: Rng,
     queue: EventQueue,
     next_ev: u64,
@@ -410,8 +452,13 @@ struct World {
     partitions: BTreeSet<(usize, usize, PartKind)>,
     hash: TraceHash,
     report: Report,
-    /// (observer, peer) -> window, keyed by [`World::pair_key`].
-    windows: HashMap<u64, Window>,
+    /// The windows by observer and peer, by their numbers ([`World::number`]): one row per
+    /// observer, grown as its peers' numbers come (two array reads where a hash map by the
+    /// pair's key took two probes per message).
+    windows: Vec<Vec<Window>>,
+    /// The last id [`World::number`] was asked for, and its number (most events are about
+    /// the peer whose message was just delivered).
+    number_memo: (PeerId, u32),
     /// A small number for every id the oracle has met (window keys are two of them; the
     /// index of its [`Facts`]).
     numbers: HashMap<PeerId, u32>,
@@ -508,6 +555,8 @@ impl World {
             },
             base,
             now: Duration::ZERO,
+            now_ns: 0,
+            latency_ns: (nanos(o.latency.0), nanos(o.latency.1)),
             queue: EventQueue::default(),
             next_ev: 0,
             slots: Vec::new(),
@@ -525,7 +574,8 @@ impl World {
             next_conn: 1,
             partitions: BTreeSet::new(),
             hash: TraceHash::default(),
-            windows: HashMap::default(),
+            windows: Vec::new(),
+            number_memo: (PeerId::from_bytes([0; 16]), u32::MAX),
             numbers: HashMap::default(),
             facts: Vec::new(),
             known: 0,
@@ -681,6 +731,11 @@ impl World {
     }
 
     fn push(&mut self, at: Time, ev: Ev) {
+        self.push_ns(nanos(at), ev);
+    }
+
+    /// [`World::push`] with the time in nanoseconds.
+    fn push_ns(&mut self, at: u64, ev: Ev) {
         let n = self.next_ev;
         self.next_ev += 1;
         self.queue.push(at, n, ev);
@@ -689,7 +744,13 @@ impl World {
     /// What the clock of `slot`'s host reads now.
     fn at(&self, slot: usize) -> Instant {
         let h = &self.hosts[self.slots[slot].host];
-        h.origin + scale(self.now, h.rate)
+        // `scale(self.now, h.rate)`, from the nanoseconds at hand.
+        let local = if h.rate == 1.0 {
+            self.now_ns
+        } else {
+            (self.now_ns as f64 * h.rate) as u64
+        };
+        h.origin + Duration::from_nanos(local)
     }
 
     /// The simulated time at which `slot`'s host clock reads `t` (it may have passed).
@@ -725,7 +786,8 @@ impl World {
 
     fn run(&mut self) {
         while let Some((at, ev)) = self.queue.pop() {
-            self.now = at;
+            self.now = Duration::from_nanos(at);
+            self.now_ns = at;
             self.report.events += 1;
             if let Ev::End = ev {
                 break;
@@ -867,6 +929,7 @@ impl World {
             groups: BTreeSet::new(),
             seq: 0,
             scheduled: None,
+            scheduled_local: None,
         });
         if self.now <= self.o.stagger {
             self.initial.insert(id);
@@ -1020,38 +1083,49 @@ impl World {
 
     fn reschedule(&mut self, slot: usize) {
         let now = self.now;
-        let inc = self.slots[slot].incarnation;
-        let Some(p) = self.slots[slot].proc.as_ref() else {
-            return;
-        };
-        let next = [
-            p.heart.poll_timeout(),
-            p.client.retry_at(),
-            p.agent.as_ref().and_then(AgentState::poll_timeout),
-        ]
-        .into_iter()
-        .flatten()
-        .min();
-        let memo = p.wake_memo;
-        let Some(local) = next else {
-            return;
-        };
-        // The same deadline as last time (most calls: the heart's next deadline moves far less
-        // often than it is asked for) maps to the same simulated time.
-        let raw = match memo {
-            Some((t, g)) if t == local => g,
-            _ => self.when_raw(slot, local),
-        };
         let Some(p) = self.slots[slot].proc.as_mut() else {
             return;
         };
-        p.wake_memo = Some((local, raw));
-        let next = Some(raw.max(now));
-        if let Some(t) = next {
-            if p.scheduled.is_none_or(|s| t < s || s < now) {
-                p.scheduled = Some(t);
-                self.push(t, Ev::Wake(slot, inc));
+        // The earliest of the heart's, the client's and the agent's deadlines (asked after
+        // every input: each only when it has one).
+        let mut next = p.heart.poll_timeout();
+        if let Some(t) = p.client.retry_at() {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        if let Some(t) = p.agent.as_ref().and_then(AgentState::poll_timeout) {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        let Some(local) = next else {
+            return;
+        };
+        // A deadline no earlier than the one of the pending wake-up (most calls: hearing from
+        // a peer moves its deadline later) maps to no earlier a time: that wake-up stands.
+        if p.scheduled.is_some_and(|s| s >= now) && p.scheduled_local.is_some_and(|l| local >= l) {
+            return;
+        }
+        // The same deadline as last time (most calls: the heart's next deadline moves far less
+        // often than it is asked for) maps to the same simulated time.
+        let raw = match p.wake_memo {
+            Some((t, g)) if t == local => g,
+            _ => {
+                let raw = self.when_raw(slot, local);
+                let Some(p) = self.slots[slot].proc.as_mut() else {
+                    return;
+                };
+                p.wake_memo = Some((local, raw));
+                raw
             }
+        };
+        let t = raw.max(now);
+        let s = &mut self.slots[slot];
+        let inc = s.incarnation;
+        let Some(p) = s.proc.as_mut() else {
+            return;
+        };
+        if p.scheduled.is_none_or(|s| t < s || s < now) {
+            p.scheduled = Some(t);
+            p.scheduled_local = Some(local);
+            self.push(t, Ev::Wake(slot, inc));
         }
     }
 
@@ -1078,12 +1152,12 @@ impl World {
     // ---- links ----
 
     fn transmit(&mut self, slot: usize, t: Transmit) {
-        let (me, me_num, inc) = match self.slots[slot].proc.as_ref() {
-            Some(p) => (p.id, p.num, self.slots[slot].incarnation),
-            None => return,
-        };
         match t {
             Transmit::Connect { peer, endpoint } => {
+                let (me, me_num, inc) = match self.slots[slot].proc.as_ref() {
+                    Some(p) => (p.id, p.num, self.slots[slot].incarnation),
+                    None => return,
+                };
                 let Some(&to) = self.by_endpoint.get(&endpoint) else {
                     return; // nobody will ever listen there: libzmq would retry forever
                 };
@@ -1099,7 +1173,7 @@ impl World {
                         to,
                         queue: VecDeque::new(),
                         next_idx: 0,
-                        last_arrival: self.now,
+                        last_arrival: self.now_ns,
                         scheduled: false,
                         draining: false,
                         drop_next: false,
@@ -1130,10 +1204,8 @@ impl World {
                 else {
                     return;
                 };
-                let (lo, hi) = self.o.latency;
-                let lat = Duration::from_nanos(
-                    self.rng.range(lo.as_nanos() as u64, hi.as_nanos() as u64),
-                );
+                let (lo, hi) = self.latency_ns;
+                let lat = self.rng.range(lo, hi);
                 let hwm = self.o.hwm;
                 let Some(link) = self.links.get_mut(&id) else {
                     return;
@@ -1142,7 +1214,7 @@ impl World {
                     self.input(slot, Input::SendFailed { id: peer });
                     return;
                 }
-                let arrive = (self.now + lat).max(link.last_arrival);
+                let arrive = (self.now_ns + lat).max(link.last_arrival);
                 link.last_arrival = arrive;
                 let idx = link.next_idx;
                 link.next_idx += 1;
@@ -1151,7 +1223,12 @@ impl World {
                 }
                 self.queue_pool.fill(&mut link.queue);
                 link.queue.push_back((arrive, idx, frames));
-                self.schedule_link(id);
+                // What `schedule_link` does, with the link at hand.
+                if !link.scheduled {
+                    link.scheduled = true;
+                    let at = link.queue.front().map_or(arrive, |f| f.0).max(self.now_ns);
+                    self.push_ns(at, Ev::Deliver(id));
+                }
             }
         }
     }
@@ -1163,10 +1240,10 @@ impl World {
         if link.scheduled {
             return;
         }
-        if let Some((at, _, _)) = link.queue.front() {
+        if let Some(&(at, _, _)) = link.queue.front() {
             link.scheduled = true;
-            let at = (*at).max(self.now);
-            self.push(at, Ev::Deliver(id));
+            let at = at.max(self.now_ns);
+            self.push_ns(at, Ev::Deliver(id));
         }
     }
 
@@ -1225,7 +1302,7 @@ impl World {
                 return;
             };
             match link.queue.front() {
-                Some((at, _, _)) if *at <= self.now => {}
+                Some(&(at, _, _)) if at <= self.now_ns => {}
                 _ => break,
             }
             let Some((_, idx, frames)) = link.queue.pop_front() else {
@@ -1239,11 +1316,20 @@ impl World {
             }
         }
         // An idle link gives its buffer back: a million links each keeping the few slots of
-        // their last burst were a third of the memory of a 1,000-node run.
-        if let Some(link) = self.links.get_mut(&id) {
-            self.queue_pool.put(&mut link.queue);
+        // their last burst were a third of the memory of a 1,000-node run. One that is not
+        // idle is scheduled again (as `schedule_link` does, with the link at hand).
+        let now = self.now_ns;
+        let Some(link) = self.links.get_mut(&id) else {
+            return;
+        };
+        self.queue_pool.put(&mut link.queue);
+        if link.scheduled {
+            return;
         }
-        self.schedule_link(id);
+        if let Some(&(at, _, _)) = link.queue.front() {
+            link.scheduled = true;
+            self.push_ns(at.max(now), Ev::Deliver(id));
+        }
     }
 
     /// A message from `sender` (its id and oracle number) on `link`, index `idx`, reaches
@@ -1257,8 +1343,8 @@ impl World {
         let me_num = p.num;
         let (sender, sender_num) = sender;
         // The oracle: is this a gap on the link the observer's window runs on?
-        let key = Self::pair_key(me_num, sender_num);
-        let w = self.windows.entry(key).or_default();
+        self.number_memo = (sender, sender_num);
+        let w = self.window(me_num, sender_num);
         let gap = w.inside && w.has_link && w.link == link && idx as u32 != w.idx.wrapping_add(1);
         // A new link starts with HELLO (index 0); the window moves to it at that HELLO.
         w.link = link;
@@ -1372,8 +1458,7 @@ impl World {
             joined,
             ended,
         } = self.facts[peer_num as usize];
-        let key = Self::pair_key(me_num, peer_num);
-        let w = self.windows.entry(key).or_default();
+        let w = self.window(me_num, peer_num);
         let mut bad: Option<String> = None;
         match &e {
             Event::Enter { .. } => {
@@ -1446,17 +1531,27 @@ impl World {
 
     /// The oracle's small number for `id`.
     fn number(&mut self, id: PeerId) -> u32 {
+        if self.number_memo.0 == id {
+            return self.number_memo.1;
+        }
         let next = self.numbers.len() as u32;
         let n = *self.numbers.entry(id).or_insert(next);
         if n == next {
             self.facts.push(Facts::default());
+            self.windows.push(Vec::new());
         }
+        self.number_memo = (id, n);
         n
     }
 
-    /// The window key of (observer, peer), by their numbers.
-    fn pair_key(observer: u32, peer: u32) -> u64 {
-        (u64::from(observer) << 32) | u64::from(peer)
+    /// The window of (observer, peer), by their numbers.
+    fn window(&mut self, observer: u32, peer: u32) -> &mut Window {
+        let row = &mut self.windows[observer as usize];
+        let peer = peer as usize;
+        if row.len() <= peer {
+            row.resize_with(peer + 1, Window::default);
+        }
+        &mut row[peer]
     }
 
     /// The oracle's bit for a group name. The workload uses a handful of groups (the oracle
@@ -1763,7 +1858,7 @@ impl World {
                 (self.fanouts.len() - 1) as u32
             }
         };
-        self.queue.push(at, n, Ev::Fanout(id));
+        self.queue.push(nanos(at), n, Ev::Fanout(id));
     }
 
     /// The next delivery of broadcast `id`; the broadcast goes back in the queue at the time
@@ -1777,7 +1872,7 @@ impl World {
         let from = f.from;
         let data = if let Some(&(at, n, _)) = f.deliveries.get(f.next) {
             let data = f.data.clone();
-            self.queue.push(Duration::from_nanos(at), n, Ev::Fanout(id));
+            self.queue.push(at, n, Ev::Fanout(id));
             data
         } else {
             let Some(mut f) = self.fanouts[id as usize].take() else {
@@ -1966,16 +2061,8 @@ impl World {
             eprintln!("{:?} slot {slot} {} ends (clean {clean})", self.now, p.id);
         }
         // The oracle's count of known pairs drops the dead one's windows, both ways.
-        let dead = u64::from(p.num);
-        let mut lost = 0;
-        self.windows.retain(|key, w| {
-            let obs = key >> 32;
-            if obs == dead && w.inside {
-                lost += 1;
-            }
-            obs != dead
-        });
-        self.known -= lost;
+        let row = std::mem::take(&mut self.windows[p.num as usize]);
+        self.known -= row.iter().filter(|w| w.inside).count() as u64;
         if self.hosts[host].holder == Some(slot) {
             self.hosts[host].holder = None;
         }

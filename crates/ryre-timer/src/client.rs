@@ -311,7 +311,7 @@ impl Timers {
                 ref group,
                 ref content,
                 ..
-            } if group == CLIENTS_GROUP && content.len() == 1 => {
+            } if &**group == CLIENTS_GROUP && content.len() == 1 => {
                 // The wake-up leader announces itself to every client at once.
                 self.on_timer_whisper(peer, &content[0])
             }

@@ -172,18 +172,18 @@ fn certified_nodes_talk_and_an_unentitled_one_gets_nothing_of_a_restricted_group
     expect(
         &b,
         "bob gets the secret shout",
-        |e| matches!(e, Event::Shout { group, .. } if group == "secret"),
+        |e| matches!(e, Event::Shout { group, .. } if &**group == "secret"),
     );
     let seen = events_for(&c, Duration::from_millis(500));
     assert!(
         seen.iter()
-            .any(|e| matches!(e, Event::Shout { group, .. } if group == "chat")),
+            .any(|e| matches!(e, Event::Shout { group, .. } if &**group == "chat")),
         "carol never got the chat shout: {seen:?}"
     );
     assert!(
         !seen
             .iter()
-            .any(|e| matches!(e, Event::Shout { group, .. } if group == "secret")),
+            .any(|e| matches!(e, Event::Shout { group, .. } if &**group == "secret")),
         "carol got a secret shout: {seen:?}"
     );
     // Bob may not shout to chat (join only): his own node refuses.

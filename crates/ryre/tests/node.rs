@@ -57,7 +57,7 @@ fn two_nodes_discover_join_shout_whisper_leave_stop() {
     else {
         unreachable!()
     };
-    assert_eq!((peer, group.as_str()), (a.uuid(), "chat"));
+    assert_eq!((peer, &*group), (a.uuid(), "chat"));
     assert_eq!(&content[..], [&b"one"[..], &b"two"[..]]);
 
     b.whisper_str(a.uuid(), "psst").unwrap();

@@ -1,17 +1,16 @@
 //! What peers send a node: every ZRE message, checked (routing id, sequence, status) and turned
 //! into events and replies.
 
-use std::cmp::Reverse;
 use std::sync::Arc;
 use std::time::Instant;
 
-use crate::msg::{Content, DecodeError, Hello, Message};
+use crate::msg::{Content, DecodeError, Decoded, Hello, Message};
 use crate::security::cert::Rights;
 use crate::security::{Auth, Refusal, PUBLIC_KEY_HEADER};
 use crate::PeerId;
 
 use super::{NodeState, Problem};
-use crate::{Event, ExitReason, PeerState};
+use crate::{Event, ExitReason};
 
 impl NodeState {
     /// Acts on one inbox message given as its routing id, frame 1 and the frames after it: the
@@ -45,21 +44,22 @@ impl NodeState {
         result
     }
 
-    /// The secure-mode check of one decoded message from `from`.
+    /// The secure-mode check of one decoded message from `from` (`hello`: the message, when it
+    /// is a HELLO).
     fn authorise(
         &mut self,
         now: Instant,
         auth: Auth,
         from: PeerId,
-        message: &Message,
+        hello: Option<&Hello>,
     ) -> Result<(), Problem> {
         let Some(ring) = self.keyring.as_mut() else {
             return Ok(());
         };
-        let mut verdict = match (auth, message) {
+        let mut verdict = match (auth, hello) {
             (Auth::Plain, _) => Err(Refusal::Downgrade),
             (Auth::Process, _) => ring.admit_process(from),
-            (Auth::Key(key), Message::Hello(hello)) => match hello.headers.get(PUBLIC_KEY_HEADER) {
+            (Auth::Key(key), Some(hello)) => match hello.headers.get(PUBLIC_KEY_HEADER) {
                 Some(h) if h.trim() != key.to_z85() => Err(Refusal::HeaderMismatch {
                     header: h.chars().take(64).collect(),
                 }),
@@ -67,7 +67,7 @@ impl NodeState {
             },
             (Auth::Key(key), _) => ring.check(&from, &key),
         };
-        if let (Ok(()), Some(c), Message::Hello(hello)) = (&verdict, self.cert.as_mut(), message) {
+        if let (Ok(()), Some(c), Some(hello)) = (&verdict, self.cert.as_mut(), hello) {
             // Certified mode: the chain in HELLO, for the key the link authenticated.
             let link = match auth {
                 Auth::Key(key) => Some(key),
@@ -128,97 +128,122 @@ impl NodeState {
             return Err(Problem::BadRoutingId(routing_id.len()));
         };
         let decoded = match head {
-            Some(head) => Message::decode_parts(head, content),
+            Some(head) => {
+                let known = self.shout_group.as_deref();
+                Message::decode_borrowed(head, content, known)
+            }
             None => Err(DecodeError::Empty),
         };
-        let env = match decoded {
-            Ok(env) => env,
+        let (sequence, message) = match decoded {
+            Ok(d) => d,
             Err(error) => {
                 self.stats.malformed += 1;
                 return Err(Problem::Malformed { from, error });
             }
         };
         // A stopping node takes no new peers (it still hears its peers' PING-OK).
-        let stopping_hello = self.stopping.is_some() && matches!(env.message, Message::Hello(_));
+        let stopping_hello = self.stopping.is_some() && message.hello().is_some();
         if self.stopped || from == self.config.id || stopping_hello {
             self.stats.ignored += 1;
             return Ok(());
         }
-        self.authorise(now, auth, from, &env.message)?;
-        if let Message::Hello(hello) = env.message {
-            return self.on_hello(now, from, env.sequence, hello);
-        }
-        let Some(peer) = self.peers.get_mut(&from).filter(|p| p.info.ready) else {
+        self.authorise(now, auth, from, message.hello())?;
+        let message = match message {
+            Decoded::Other(Message::Hello(hello)) => {
+                return self.on_hello(now, from, sequence, hello);
+            }
+            other => other,
+        };
+        let Some(slot) = self
+            .peers
+            .slot(&from)
+            .filter(|&i| self.peers.at(i).info.ready)
+        else {
             self.stats.ignored += 1;
             self.resync(now, from);
             return Err(Problem::NotReady {
                 from,
-                msg: env.message.name(),
+                msg: message.name(),
             });
         };
+        let peer = self.peers.at_mut(slot);
         let expected = peer.want_sequence.wrapping_add(1);
         // Pyre 0.3.4 wraps its sequence modulo 65535 (65534 -> 0): accept that step too, so a
         // long-lived link from Pyre survives it. Zyre's 65535 -> 0 is the `expected` case.
-        let pyre_wrap = expected == 65535 && env.sequence == 0;
-        if env.sequence != expected && !pyre_wrap && !self.broken_sequence_check {
+        let pyre_wrap = expected == 65535 && sequence == 0;
+        if sequence != expected && !pyre_wrap && !self.broken_sequence_check {
             self.drop_link_fault(
                 now,
                 from,
                 ExitReason::SequenceGap {
                     expected,
-                    got: env.sequence,
+                    got: sequence,
                 },
             );
             return Err(Problem::SequenceGap {
                 from,
                 expected,
-                got: env.sequence,
+                got: sequence,
             });
         }
-        // The usual case: an alive, unpinged peer whose live deadline entry (half the evasive
-        // time after it was last heard) is the top of the index. Hearing from it moves that
-        // deadline later, so the entry is moved down in place: what `reindex` would do (pop it,
-        // push the new one), without looking the peer up again or hashing its endpoint (which a
-        // message other than HELLO cannot change).
-        let half = self.config.evasive / 2;
-        let heard_at = peer.heard_at + half;
-        let alive = peer.info.state == PeerState::Alive
-            && !peer.pinged
-            && !peer.supervised
-            && peer.timer_at == Some(heard_at);
-        let on_top = alive
-            && self
-                .timers
-                .peek()
-                .is_some_and(|Reverse((at, id))| *at == heard_at && *id == from);
-        peer.want_sequence = env.sequence;
+        // The usual case: an alive peer that was heard less than half the evasive time ago
+        // (not pinged since) is in the fresh list, and hearing from it now moves it to the back
+        // (its deadline, half the evasive time from now, is the latest). A supervised peer has
+        // no deadline, and hearing from it changes none. Any other peer's deadline may come
+        // forward (an evasive peer that answers is due for its keep-alive PING sooner than for
+        // its next reap): `reindex`. No message but HELLO changes the endpoint.
+        let fresh = peer.is_fresh();
+        let supervised = peer.supervised;
+        peer.want_sequence = sequence;
         peer.refresh(now);
         let name = peer.info.name.clone();
         self.stats.received += 1;
-        if on_top {
-            let at = now + half;
-            peer.timer_at = Some(at);
-            if let Some(mut top) = self.timers.peek_mut() {
-                top.0 = (at, from);
-            }
-            // Another entry came up (another peer's, or a stale one): make it exact, as
-            // `reindex` does.
-            if self.timers.peek() != Some(&Reverse((at, from))) {
-                self.settle_timers();
-            }
-        } else if alive {
-            // Its entry is deeper and now early: found stale when it comes up, as in `reindex`.
-            // The top, exact before, is another peer's and did not change, and no entry was
-            // added: `settle_timers` would find nothing to do (a peer lookup per message).
+        if fresh {
+            self.peers.fresh_place(slot);
+        } else if supervised {
             debug_assert!(self.timers_settled());
         } else {
-            // Hearing from a peer can bring its deadline forward (an evasive peer that answers
-            // is due for its keep-alive PING sooner than for its next reap).
             self.reindex(from);
         }
-        match env.message {
-            // HELLO was handled above.
-            Message::Hello(_) => {}
+        let message = match message {
+            Decoded::Shout { group, content } => {
+                if let Some(c) = &self.cert {
+                    let name = group.or(self.shout_group.as_deref()).unwrap_or_default();
+                    if !c.state.peer_may(&from, name, Rights::SHOUT) {
+                        return Err(Problem::NotEntitled {
+                            id: from,
+                            what: "shout to",
+                            group: name.to_string(),
+                        });
+                    }
+                }
+                // The group of the last SHOUT (shouts mostly go to one group), else the name
+                // the peer's group set shares (a member shouts to its group): a SHOUT
+                // allocates no string.
+                let group = match group {
+                    None => self.shout_group.clone().unwrap_or_else(|| Arc::from("")),
+                    Some(group) => {
+                        let shared = match self.peers.at(slot).info.groups.shared(group) {
+                            Some(g) => g.clone(),
+                            None => Arc::from(group),
+                        };
+                        self.shout_group = Some(shared.clone());
+                        shared
+                    }
+                };
+                self.events.push_back(Event::Shout {
+                    peer: from,
+                    name,
+                    group,
+                    content,
+                });
+                return Ok(());
+            }
+            Decoded::Other(m) => m,
+        };
+        match message {
+            // HELLO was handled above; a SHOUT comes as `Decoded::Shout`.
+            Message::Hello(_) | Message::Shout { .. } => {}
             Message::Whisper { content } => {
                 if let Some(c) = &self.cert {
                     let is_exchange = content.first().is_some_and(|f| {
@@ -253,23 +278,6 @@ impl NodeState {
                 self.events.push_back(Event::Whisper {
                     peer: from,
                     name,
-                    content,
-                });
-            }
-            Message::Shout { group, content } => {
-                if let Some(c) = &self.cert {
-                    if !c.state.peer_may(&from, &group, Rights::SHOUT) {
-                        return Err(Problem::NotEntitled {
-                            id: from,
-                            what: "shout to",
-                            group,
-                        });
-                    }
-                }
-                self.events.push_back(Event::Shout {
-                    peer: from,
-                    name,
-                    group,
                     content,
                 });
             }

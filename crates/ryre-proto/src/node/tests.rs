@@ -1085,6 +1085,46 @@ fn shout_goes_only_to_group_members() {
     assert!(net.sent(0).is_empty());
 }
 
+/// SHOUT walks a cached list of the group's members: it must follow every join, leave and
+/// departure (and the peers' sequences stay their own).
+#[test]
+fn shout_follows_joins_leaves_and_departures() {
+    let mut solo = Solo::new();
+    let mut a = solo.fake(2, &["g"]);
+    let _b = solo.fake(3, &["g"]);
+    let shout = |solo: &mut Solo| {
+        solo.handle(Input::Command(Command::Shout {
+            group: "g".into(),
+            content: content("x"),
+        }))
+        .unwrap();
+        solo.sent()
+            .into_iter()
+            .map(|(to, env)| (to, env.sequence))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(shout(&mut solo), vec![(pid(2), 2), (pid(3), 2)]);
+    assert_eq!(shout(&mut solo), vec![(pid(2), 3), (pid(3), 3)]);
+    // 2 leaves, 4 comes in the group, 2 comes back.
+    solo.handle(a.send(&fake_message(3, "g", 1))).unwrap();
+    assert_eq!(shout(&mut solo), vec![(pid(3), 4)]);
+    let _c = solo.fake(4, &["g"]);
+    assert_eq!(shout(&mut solo), vec![(pid(3), 5), (pid(4), 2)]);
+    solo.handle(a.send(&fake_message(2, "g", 2))).unwrap();
+    assert_eq!(
+        shout(&mut solo),
+        vec![(pid(2), 4), (pid(3), 6), (pid(4), 3)]
+    );
+    // 3 says it is leaving.
+    solo.handle(Input::Departed { id: pid(3) }).unwrap();
+    solo.events();
+    assert_eq!(shout(&mut solo), vec![(pid(2), 5), (pid(4), 4)]);
+    // 2 restarts (a second HELLO): a new peer, its sequence starts again.
+    solo.handle(a.hello(&["g"], 0)).unwrap();
+    solo.transmits();
+    assert_eq!(shout(&mut solo), vec![(pid(2), 2), (pid(4), 5)]);
+}
+
 #[test]
 fn whisper_to_an_unknown_peer_is_an_unknown_peer_problem() {
     let mut net = Net::new(2);
@@ -1485,8 +1525,10 @@ fn earliest_peer_deadline(node: &NodeState) -> Option<Instant> {
     node.peers.values().filter_map(|p| p.deadline(e, x)).min()
 }
 
-/// The endpoint index holds exactly (key of its endpoint, id) for every peer, and every peer's
-/// live deadline entry is in the deadline index, never later than its deadline.
+/// The endpoint index holds exactly (key of its endpoint, id) for every peer; every fresh peer
+/// (alive, not pinged, not supervised) is in the fresh list, which is in (heard, id) order and
+/// holds nothing else; every other peer's live deadline entry is in the deadline heap, never
+/// later than its deadline.
 fn check_indexes(node: &NodeState) {
     let (e, x) = (node.config().evasive, node.config().expired);
     let want: BTreeSet<(u64, PeerId)> = node
@@ -1497,7 +1539,30 @@ fn check_indexes(node: &NodeState) {
     assert_eq!(node.endpoints, want, "endpoint index out of date");
     let entries: BTreeSet<(Instant, PeerId)> =
         node.timers.iter().map(|std::cmp::Reverse(e)| *e).collect();
-    for p in node.peers.values() {
+    let list: Vec<(Instant, PeerId)> = node
+        .peers
+        .fresh_slots()
+        .into_iter()
+        .map(|i| {
+            let p = node.peers.at(i);
+            assert!(
+                p.fresh && p.is_fresh(),
+                "only fresh peers in the fresh list"
+            );
+            (p.heard_at, p.info.id)
+        })
+        .collect();
+    assert!(
+        list.windows(2).all(|w| w[0] < w[1]),
+        "fresh list out of order"
+    );
+    let fresh = node.peers.values().filter(|p| p.is_fresh()).count();
+    assert_eq!(
+        list.len(),
+        fresh,
+        "a fresh peer missing from the fresh list"
+    );
+    for p in node.peers.values().filter(|p| !p.is_fresh()) {
         if let Some(d) = p.deadline(e, x) {
             let at = p.timer_at.expect("a peer with a deadline is indexed");
             assert!(at <= d, "index entry later than the deadline");
