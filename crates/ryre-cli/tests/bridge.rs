@@ -221,7 +221,12 @@ fn bench_bridge_reports_ratio_and_fan_out() {
     assert!(out.status.success(), "{out:?}");
     let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
     assert!(v["api_shouts_per_sec"].as_f64().expect("api") > 0.0);
-    assert!(v["api_in_memory_shouts_per_sec"].as_f64().expect("api in memory") > 0.0);
+    assert!(
+        v["api_in_memory_shouts_per_sec"]
+            .as_f64()
+            .expect("api in memory")
+            > 0.0
+    );
     assert!(v["http_requests_per_sec"].as_f64().expect("http") > 0.0);
     assert!(v["ratio"].as_f64().expect("ratio") > 0.0);
     assert!(v["bare_requests_per_sec"].as_f64().expect("bare") > 0.0);
