@@ -284,15 +284,7 @@ fn api_round(
     over_tcp: bool,
 ) -> Result<(Duration, f64), BenchError> {
     let (rx, tx) = if over_tcp {
-        let make = |name: &str| {
-            Node::builder()
-                .name(name)
-                .interface("lo")
-                .endpoint("tcp://127.0.0.1:*")
-                .beacon(false)
-                .send_hwm(10_000_000)
-                .start()
-        };
+        let make = |name: &str| crate::tcp_node(name, 10_000_000).start();
         let rx = Receiver::start(make("bench-rx")?);
         rx.node.join("bench")?;
         let tx = make("bench-api")?;

@@ -256,14 +256,7 @@ fn revocation_round(m: usize, per: usize, pki: &mut Pki, round: u32) -> Result<f
 
 /// Two nodes on loopback TCP (no beacons), introduced with their keys, both having seen ENTER.
 fn pair(mode: Mode, pki: &mut Pki, hwm: i32) -> Result<(Node, Node), BenchError> {
-    let make = |name: &str| {
-        Node::builder()
-            .name(name)
-            .interface("lo")
-            .endpoint("tcp://127.0.0.1:*")
-            .beacon(false)
-            .send_hwm(hwm)
-    };
+    let make = |name: &str| crate::tcp_node(name, hwm);
     let (a, b) = match mode {
         Mode::Open => (make("bench-a").start()?, make("bench-b").start()?),
         Mode::Curve => (

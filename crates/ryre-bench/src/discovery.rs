@@ -5,7 +5,7 @@
 //! swarm`, N nodes each) on loopback with a private port; every child is killed at the end.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -225,16 +225,7 @@ impl SwarmProc {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| BenchError::Runtime(format!("cannot start a swarm process: {e}")))?;
-        let out = child.stdout.take();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            let Some(out) = out else { return };
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = crate::child_lines(&mut child);
         Ok(SwarmProc {
             _stdin: child.stdin.take(),
             child,

@@ -158,3 +158,30 @@ pub fn percentile(sorted: &[Duration], p: f64) -> Duration {
     let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
+
+/// A node on loopback TCP with no discovery (introduced with `connect_peer`), queueing up to
+/// `hwm` messages per peer: what the benchmarks measure ryre's links with.
+pub(crate) fn tcp_node(name: &str, hwm: i32) -> ryre::NodeBuilder {
+    ryre::Node::builder()
+        .name(name)
+        .interface("lo")
+        .endpoint("tcp://127.0.0.1:*")
+        .beacon(false)
+        .send_hwm(hwm)
+}
+
+/// The lines a child writes to its stdout, read on a thread of their own until it closes.
+pub(crate) fn child_lines(child: &mut std::process::Child) -> std::sync::mpsc::Receiver<String> {
+    use std::io::BufRead;
+    let out = child.stdout.take();
+    let (tx, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Some(out) = out else { return };
+        for l in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(l).is_err() {
+                return;
+            }
+        }
+    });
+    lines
+}

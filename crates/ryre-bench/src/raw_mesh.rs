@@ -12,7 +12,7 @@
 //! ryre node reaches the nodes of its own process in memory, without libzmq).
 
 use std::collections::HashSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, Read, Write};
 use std::process::{Child, ChildStdin, Command, ExitCode, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -185,16 +185,7 @@ impl RawProc {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| err(format!("cannot start a raw-mesh process: {e}")))?;
-        let out = child.stdout.take();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            let Some(out) = out else { return };
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    return;
-                }
-            }
-        });
+        let lines = crate::child_lines(&mut child);
         Ok(RawProc {
             stdin: child.stdin.take(),
             child,
