@@ -222,7 +222,10 @@ def test_recv_releases_the_gil(nodes):
 def test_ctrl_c_interrupts_recv(tmp_path):
     child = textwrap.dedent(
         """
-        import sys, ryre
+        import signal, sys, ryre
+        # Python's own Ctrl-C handler, whatever this process inherited (a test runner started
+        # in the background ignores SIGINT, and its children inherit that).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
         n = ryre.Node("sleepy", interface="lo", port=ryre.private_port(), discovery="off")
         print("waiting", flush=True)
         try:

@@ -30,7 +30,12 @@ WAITS = {
 
 @pytest.mark.parametrize("what", sorted(WAITS))
 def test_ctrl_c_interrupts_the_wait(what):
-    child = "import sys, ryre\n" + WAITS[what] + textwrap.dedent(
+    # Python's own Ctrl-C handler first, whatever the child inherited (a test runner started in
+    # the background ignores SIGINT, and its children inherit that).
+    child = (
+        "import signal, sys, ryre\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+    ) + WAITS[what] + textwrap.dedent(
         """
         print("waiting", flush=True)
         try:
