@@ -323,9 +323,9 @@ impl Inbox {
 /// Queues one frame on `socket` with libzmq's buffer call (`zmq_send`: libzmq copies the bytes
 /// into a message of its own, as `zmq::Message::from(&[u8])` would, but without the four
 /// calls across the library boundary that building, filling and closing a `zmq::Message` from
-/// Rust costs per frame).
+/// Rust costs per frame). The error is libzmq's `errno` for the call.
 #[inline(always)]
-fn send_frame(socket: &mut zmq::Socket, frame: &[u8], flags: i32) -> Result<(), ()> {
+fn send_frame(socket: &mut zmq::Socket, frame: &[u8], flags: i32) -> Result<(), zmq::Error> {
     // SAFETY: `as_mut_ptr` is the live socket `socket` owns, used on this thread only (we hold
     // `&mut` to it, under the node's lock); `frame` is valid for `frame.len()` bytes, which
     // libzmq copies before it returns and never writes to.
@@ -338,7 +338,8 @@ fn send_frame(socket: &mut zmq::Socket, frame: &[u8], flags: i32) -> Result<(), 
         )
     };
     if rc < 0 {
-        Err(())
+        // SAFETY: reads libzmq's thread-local error number, set by the failed call above.
+        Err(zmq::Error::from_raw(unsafe { zmq_sys::zmq_errno() }))
     } else {
         Ok(())
     }
@@ -485,10 +486,14 @@ impl Links {
             } else {
                 zmq::DONTWAIT
             };
-            if send_frame(s, f, flags).is_err() {
+            match send_frame(s, f, flags) {
+                Ok(()) => {}
                 // libzmq queues multipart messages atomically: only the first frame can fail
-                // for want of room.
-                return Err(SendError::Full);
+                // for want of room. An interrupted call is tried again later, as a full queue.
+                Err(zmq::Error::EAGAIN | zmq::Error::EINTR) => return Err(SendError::Full),
+                // The socket cannot send any more (its context is ending, or libzmq refuses
+                // it): the link is as good as gone.
+                Err(_) => return Err(SendError::NoLink),
             }
         }
         Ok(())
