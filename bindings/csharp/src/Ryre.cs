@@ -130,6 +130,7 @@ namespace Ryre
         [DllImport(Lib)] internal static extern int ryre_node_set_interval(IntPtr n, int v);
         [DllImport(Lib)] internal static extern int ryre_node_set_evasive_timeout(IntPtr n, int v);
         [DllImport(Lib)] internal static extern int ryre_node_set_expired_timeout(IntPtr n, int v);
+        [DllImport(Lib)] internal static extern int ryre_node_set_stop_flush(IntPtr n, int v);
         [DllImport(Lib)] internal static extern int ryre_node_set_rendezvous_port(IntPtr n, int v);
         [DllImport(Lib)] internal static extern int ryre_node_set_send_hwm(IntPtr n, int v);
         [DllImport(Lib)] internal static extern int ryre_node_set_agent(IntPtr n, [MarshalAs(UnmanagedType.I1)] bool v);
@@ -283,6 +284,8 @@ namespace Ryre
         public Node SetEvasiveTimeout(int ms) { Native.Check(Native.ryre_node_set_evasive_timeout(Live, ms)); return this; }
         /// <summary>Milliseconds of silence before EXIT.</summary>
         public Node SetExpiredTimeout(int ms) { Native.Check(Native.ryre_node_set_expired_timeout(Live, ms)); return this; }
+        /// <summary>Milliseconds <see cref="Stop"/> may wait for peers to confirm what was sent to them (default 500; 0: at once).</summary>
+        public Node SetStopFlush(int ms) { Native.Check(Native.ryre_node_set_stop_flush(Live, ms)); return this; }
         /// <summary>The device rendezvous TCP port.</summary>
         public Node SetRendezvousPort(int v) { Native.Check(Native.ryre_node_set_rendezvous_port(Live, v)); return this; }
         /// <summary>Messages queued per peer before it is dropped.</summary>

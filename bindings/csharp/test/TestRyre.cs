@@ -30,7 +30,7 @@ static class TestRyre
     }
 
     static Node Make(string name, int port) =>
-        new Node(name).SetInterface("lo").SetPort(port).SetInterval(100);
+        new Node(name).SetInterface("lo").SetPort(port).SetInterval(100).SetStopFlush(200);
 
     static void TwoNodesMeetJoinShoutWhisperLeaveStop()
     {

@@ -37,7 +37,7 @@ public final class TestRyre {
     }
 
     static Node make(String name, int port) {
-        return new Node(name).iface("lo").port(port).interval(100);
+        return new Node(name).iface("lo").port(port).interval(100).stopFlush(200);
     }
 
     static void expect(int code, Body body) throws Exception {

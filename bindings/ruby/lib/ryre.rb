@@ -61,7 +61,7 @@ module Ryre
     %i[interface endpoint discovery rendezvous_path certificate revocations].each do |s|
       attach_function :"ryre_node_set_#{s}", %i[pointer string], :int
     end
-    %i[port interval evasive_timeout expired_timeout rendezvous_port send_hwm].each do |s|
+    %i[port interval evasive_timeout expired_timeout stop_flush rendezvous_port send_hwm].each do |s|
       attach_function :"ryre_node_set_#{s}", %i[pointer int], :int
     end
     %i[beacon agent verbose ipv6 dual_stack].each do |s|
@@ -200,9 +200,11 @@ module Ryre
   # A ZRE node. Node.open(...) { |node| ... } starts it and always destroys it after the block;
   # Node.new(...) + #start + #close is the same without a block.
   class Node
-    SETTINGS = %i[interface port interval evasive_timeout expired_timeout endpoint discovery
-                  rendezvous_port rendezvous_path agent verbose send_hwm beacon ipv6 dual_stack
-                  certificate revocations].freeze
+    SETTINGS = %i[interface port interval evasive_timeout expired_timeout stop_flush endpoint
+                  discovery rendezvous_port rendezvous_path agent verbose send_hwm beacon ipv6
+                  dual_stack certificate revocations].freeze
+    # Settings given in seconds (the C ABI takes milliseconds).
+    SECONDS = %i[interval evasive_timeout expired_timeout stop_flush].freeze
     # Settings that take one value or a list of them (each one call).
     REPEATABLE = { trust: :ryre_node_add_trust, gossip_bind: :ryre_node_gossip_bind,
                    gossip_connect: :ryre_node_gossip_connect }.freeze
@@ -227,9 +229,9 @@ module Ryre
     end
 
     # An unstarted node. Settings: interface:, port:, interval: (seconds), evasive_timeout:,
-    # expired_timeout: (seconds), endpoint:, discovery: ("auto", "local", "beacon", "off"),
-    # rendezvous_port:, rendezvous_path:, agent:, verbose:, send_hwm:, beacon:, headers: {},
-    # ipv6:, dual_stack:, gossip_bind: (an endpoint), gossip_connect: (one or a list);
+    # expired_timeout:, stop_flush: (seconds), endpoint:, discovery: ("auto", "local",
+    # "beacon", "off"), rendezvous_port:, rendezvous_path:, agent:, verbose:, send_hwm:, beacon:,
+    # headers: {}, ipv6:, dual_stack:, gossip_bind: (an endpoint), gossip_connect: (one or a list);
     # certified mode: certificate: ("DIR/NAME" of `ryre cert issue`), trust: (one CA.cert path
     # or a list), revocations: (a file kept up to date).
     def initialize(name = nil, headers: {}, **settings)
@@ -242,7 +244,7 @@ module Ryre
         end
         raise ArgumentError, "unknown setting #{key}" unless SETTINGS.include?(key)
 
-        value = (value * 1000).round if %i[interval evasive_timeout expired_timeout].include?(key)
+        value = (value * 1000).round if SECONDS.include?(key)
         Native.check(Native.send(:"ryre_node_set_#{key}", @ptr, value))
       end
     end

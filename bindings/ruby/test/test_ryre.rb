@@ -28,7 +28,7 @@ def check(cond, what)
 end
 
 def pair(port)
-  opts = { interface: "lo", port: port, interval: 0.1 }
+  opts = { interface: "lo", port: port, interval: 0.1, stop_flush: 0.2 }
   Ryre::Node.open("alice", headers: { "X-LANG" => "ruby" }, **opts) do |a|
     Ryre::Node.open("bob", **opts) { |b| yield a, b }
   end

@@ -195,6 +195,11 @@ int ryre_node_set_evasive_timeout(struct ryre_node_t *node, int ms);
 // Milliseconds of silence before a peer is dropped with EXIT (default 30000). Before start only.
 int ryre_node_set_expired_timeout(struct ryre_node_t *node, int ms);
 
+// Milliseconds a stopping node may wait for the peers it sent messages to to confirm them
+// (a PING each, answered after everything queued before it) before it leaves (default 500;
+// 0: stop at once, as Zyre does). Before start only.
+int ryre_node_set_stop_flush(struct ryre_node_t *node, int ms);
+
 // Binds the inbox to this ZeroMQ endpoint (e.g. "tcp://127.0.0.1:*"). Before start only.
 int ryre_node_set_endpoint(struct ryre_node_t *node, const char *endpoint);
 

@@ -183,6 +183,14 @@ pub extern "C" fn ryre_node_set_expired_timeout(node: *mut ryre_node_t, ms: c_in
     })
 }
 
+/// Milliseconds a stopping node may wait for the peers it sent messages to to confirm them
+/// (a PING each, answered after everything queued before it) before it leaves (default 500;
+/// 0: stop at once, as Zyre does). Before start only.
+#[no_mangle]
+pub extern "C" fn ryre_node_set_stop_flush(node: *mut ryre_node_t, ms: c_int) -> c_int {
+    configure(node, |b| Ok(b.stop_flush(millis(ms, "stop flush")?)))
+}
+
 /// Binds the inbox to this ZeroMQ endpoint (e.g. "tcp://127.0.0.1:*"). Before start only.
 #[no_mangle]
 pub extern "C" fn ryre_node_set_endpoint(node: *mut ryre_node_t, endpoint: *const c_char) -> c_int {

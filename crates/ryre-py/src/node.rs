@@ -47,7 +47,7 @@ impl PyNode {
     /// Starts a node. Times are in seconds.
     #[new]
     #[pyo3(signature = (name=None, *, headers=None, interface=None, port=None, interval=None,
-        evasive_timeout=None, expired_timeout=None, endpoint=None, discovery=None,
+        evasive_timeout=None, expired_timeout=None, stop_flush=None, endpoint=None, discovery=None,
         rendezvous_port=None, rendezvous_path=None, agent=None, verbose=false, send_hwm=None,
         ipv6=false, dual_stack=false, cert=None, trust=None, revocations=None))]
     #[allow(clippy::too_many_arguments)]
@@ -60,6 +60,7 @@ impl PyNode {
         interval: Option<f64>,
         evasive_timeout: Option<f64>,
         expired_timeout: Option<f64>,
+        stop_flush: Option<f64>,
         endpoint: Option<String>,
         discovery: Option<String>,
         rendezvous_port: Option<u16>,
@@ -84,6 +85,7 @@ impl PyNode {
             interval,
             evasive_timeout,
             expired_timeout,
+            stop_flush,
             endpoint,
             discovery,
             rendezvous_port,

@@ -41,6 +41,7 @@ pub(crate) struct NodeOptions {
     pub interval: Option<f64>,
     pub evasive_timeout: Option<f64>,
     pub expired_timeout: Option<f64>,
+    pub stop_flush: Option<f64>,
     pub endpoint: Option<String>,
     pub discovery: Option<String>,
     pub rendezvous_port: Option<u16>,
@@ -67,6 +68,7 @@ pub(crate) const NODE_KEYS: &[&str] = &[
     "interval",
     "evasive_timeout",
     "expired_timeout",
+    "stop_flush",
     "endpoint",
     "discovery",
     "rendezvous_port",
@@ -153,6 +155,7 @@ impl NodeOptions {
             interval: get(what, kw, "interval")?,
             evasive_timeout: get(what, kw, "evasive_timeout")?,
             expired_timeout: get(what, kw, "expired_timeout")?,
+            stop_flush: get(what, kw, "stop_flush")?,
             endpoint: get(what, kw, "endpoint")?,
             discovery: get(what, kw, "discovery")?,
             rendezvous_port: get(what, kw, "rendezvous_port")?,
@@ -194,6 +197,9 @@ impl NodeOptions {
         }
         if let Some(s) = self.expired_timeout {
             b = b.expired_timeout(seconds("expired_timeout", s)?);
+        }
+        if let Some(s) = self.stop_flush {
+            b = b.stop_flush(seconds("stop_flush", s)?);
         }
         if let Some(e) = self.endpoint {
             b = b.endpoint(e);

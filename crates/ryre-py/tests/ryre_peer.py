@@ -21,12 +21,20 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--name")
     p.add_argument("--interface")
+    p.add_argument("--port", type=int)
+    p.add_argument("--discovery")
     p.add_argument("--join", action="append", default=[])
     p.add_argument("--header", action="append", default=[], metavar="K=V")
     p.add_argument("--echo", action="store_true")
     args = p.parse_args()
     headers = dict(h.split("=", 1) for h in args.header)
-    node = ryre.Node(args.name, headers=headers, interface=args.interface)
+    node = ryre.Node(
+        args.name,
+        headers=headers,
+        interface=args.interface,
+        port=args.port,
+        discovery=args.discovery,
+    )
     for g in args.join:
         node.join(g)
     emit({"event": "STARTED", "peer": node.uuid.hex.upper(), "name": node.name})

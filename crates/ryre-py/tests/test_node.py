@@ -1,7 +1,9 @@
 """The native API, ryre.Node: every call, every event type, errors, GIL, Ctrl-C, asyncio."""
 
 import asyncio
+import json
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -385,3 +387,48 @@ def test_evasive_silent_then_expired_exit(nodes):
         if p.poll() is None:
             p.kill()
             p.wait()
+
+
+def _line_within(proc, timeout):
+    """The next line of a child's stdout, or a failure after `timeout` seconds."""
+    ready, _, _ = select.select([proc.stdout], [], [], timeout)
+    assert ready, "no line from the child within %.0f s" % timeout
+    return proc.stdout.readline()
+
+
+def test_stop_flush_bounds_the_wait_for_a_frozen_peer():
+    """`stop_flush` reaches the node: a stopping node waits that long (no more) for a peer it
+    whispered to that never confirms (a frozen process), and not at all with 0."""
+    port = ryre.private_port()
+    peer_py = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ryre_peer.py")
+    child = subprocess.Popen(
+        [sys.executable, peer_py, "--name", "frozen", "--interface", "lo",
+         "--port", str(port), "--discovery", "beacon"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        started = json.loads(_line_within(child, WAIT))
+        assert started["event"] == "STARTED"
+        frozen = uuid.UUID(hex=started["peer"])
+        waits = {}
+        for flush in (2.0, 0.0):
+            n = ryre.Node("a", interface="lo", port=port, discovery="beacon", stop_flush=flush)
+            try:
+                wait_event(n, lambda e: e.type == "ENTER" and e.peer == frozen, what="ENTER")
+                child.send_signal(signal.SIGSTOP)
+                n.whisper(frozen, b"are you there?")
+                t = time.monotonic()
+                n.stop()
+                waits[flush] = time.monotonic() - t
+            finally:
+                child.send_signal(signal.SIGCONT)
+                n.stop()
+        # The default (0.5 s) would fail the first; a wait without bound would fail it too.
+        assert 1.8 <= waits[2.0] < 2.0 + WAIT, waits
+        assert waits[0.0] < 1.0, waits
+    finally:
+        child.send_signal(signal.SIGCONT)
+        child.kill()
+        child.wait(timeout=WAIT)
+    with pytest.raises(ryre.ConfigError, match="stop_flush must be a finite number"):
+        ryre.Node("x", interface="lo", port=port, stop_flush=-1.0)

@@ -34,6 +34,7 @@ final class Lib {
     static native int ryre_node_set_interval(Pointer n, int v);
     static native int ryre_node_set_evasive_timeout(Pointer n, int v);
     static native int ryre_node_set_expired_timeout(Pointer n, int v);
+    static native int ryre_node_set_stop_flush(Pointer n, int v);
     static native int ryre_node_set_rendezvous_port(Pointer n, int v);
     static native int ryre_node_set_send_hwm(Pointer n, int v);
     static native int ryre_node_set_agent(Pointer n, byte v);

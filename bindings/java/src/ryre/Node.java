@@ -50,6 +50,8 @@ public final class Node implements AutoCloseable {
     public Node evasiveTimeout(int ms) { Lib.check(Lib.ryre_node_set_evasive_timeout(live(), ms)); return this; }
     /** Milliseconds of silence before EXIT. */
     public Node expiredTimeout(int ms) { Lib.check(Lib.ryre_node_set_expired_timeout(live(), ms)); return this; }
+    /** Milliseconds {@link #stop} may wait for peers to confirm what was sent to them (default 500; 0: at once). */
+    public Node stopFlush(int ms) { Lib.check(Lib.ryre_node_set_stop_flush(live(), ms)); return this; }
     /** The device rendezvous TCP port. */
     public Node rendezvousPort(int v) { Lib.check(Lib.ryre_node_set_rendezvous_port(live(), v)); return this; }
     /** Messages queued per peer before it is dropped. */

@@ -84,6 +84,7 @@ static void test_null_node(void) {
     FAILS_WITH(ryre_node_set_interval(NULL, 100), RYRE_ERR_NULL);
     FAILS_WITH(ryre_node_set_evasive_timeout(NULL, 100), RYRE_ERR_NULL);
     FAILS_WITH(ryre_node_set_expired_timeout(NULL, 100), RYRE_ERR_NULL);
+    FAILS_WITH(ryre_node_set_stop_flush(NULL, 100), RYRE_ERR_NULL);
     FAILS_WITH(ryre_node_set_endpoint(NULL, "tcp://127.0.0.1:*"), RYRE_ERR_NULL);
     FAILS_WITH(ryre_node_set_discovery(NULL, "off"), RYRE_ERR_NULL);
     FAILS_WITH(ryre_node_set_beacon(NULL, false), RYRE_ERR_NULL);
@@ -154,6 +155,7 @@ static void test_settings(int port) {
     FAILS_WITH(ryre_node_set_interval(n, -5), RYRE_ERR_INVALID);
     FAILS_WITH(ryre_node_set_evasive_timeout(n, -1), RYRE_ERR_INVALID);
     FAILS_WITH(ryre_node_set_expired_timeout(n, -1), RYRE_ERR_INVALID);
+    FAILS_WITH(ryre_node_set_stop_flush(n, -1), RYRE_ERR_INVALID);
     FAILS_WITH(ryre_node_set_endpoint(n, NULL), RYRE_ERR_NULL);
     FAILS_WITH(ryre_node_set_discovery(n, "carrier-pigeon"), RYRE_ERR_INVALID);
     FAILS_WITH(ryre_node_set_discovery(n, NULL), RYRE_ERR_NULL);
@@ -168,6 +170,7 @@ static void test_settings(int port) {
     CHECK(ryre_node_set_verbose(n, false) == RYRE_OK);
     CHECK(ryre_node_set_evasive_timeout(n, 5000) == RYRE_OK);
     CHECK(ryre_node_set_expired_timeout(n, 30000) == RYRE_OK);
+    CHECK(ryre_node_set_stop_flush(n, 500) == RYRE_OK);
     CHECK(ryre_node_set_send_hwm(n, 1000) == RYRE_OK);
     CHECK(ryre_node_set_port(n, port) == RYRE_OK);
     CHECK(ryre_node_set_endpoint(n, "tcp://127.0.0.1:*") == RYRE_OK);

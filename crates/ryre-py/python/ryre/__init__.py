@@ -69,7 +69,9 @@ class Node(_native.Node):
 
     Keyword options (all optional; times in seconds): ``headers`` (dict of str),
     ``interface`` (name, IPv4 or IPv6 address), ``port`` (beacon port, default 5670),
-    ``interval``, ``evasive_timeout``, ``expired_timeout``, ``endpoint`` (``tcp://IP:*``,
+    ``interval``, ``evasive_timeout``, ``expired_timeout``, ``stop_flush`` (how long ``stop``
+    may wait for the peers this node sent messages to to confirm them; default 0.5, 0: at
+    once), ``endpoint`` (``tcp://IP:*``,
     ``tcp://[::1]:*``), ``discovery`` (``"auto"``, ``"local"``, ``"beacon"``, ``"off"``),
     ``rendezvous_port``, ``rendezvous_path``, ``agent`` (may host the machine's agent),
     ``verbose``, ``send_hwm``, ``ipv6`` (the inbox on the interface's IPv6 address, beacons to

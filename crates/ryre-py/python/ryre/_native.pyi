@@ -56,6 +56,7 @@ class Node:
         interval: Optional[float] = None,
         evasive_timeout: Optional[float] = None,
         expired_timeout: Optional[float] = None,
+        stop_flush: Optional[float] = None,
         endpoint: Optional[str] = None,
         discovery: Optional[str] = None,
         rendezvous_port: Optional[int] = None,
