@@ -16,7 +16,7 @@ use foldhash::fast::FixedState;
 use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
-use crate::peer::{endpoint_key, Peer, PeerTable};
+use crate::peer::{endpoint_key, EndpointIndex, Peer, PeerTable};
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::security::certified::CertifiedMode;
 use crate::security::revocation::Revocation;
@@ -448,9 +448,9 @@ pub struct NodeState {
     /// [`NodeState::settle_timers`]), so the next deadline costs nothing and a wake-up visits
     /// only the peers that are due, not every peer.
     pub(crate) timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
-    /// The endpoint index: (key of the endpoint, peer) for every peer, so a new peer finds any
+    /// The endpoint index: every peer under the key of its endpoint, so a new peer finds any
     /// other peer at its endpoint without a scan.
-    pub(crate) endpoints: BTreeSet<(u64, PeerId)>,
+    pub(crate) endpoints: EndpointIndex,
     pub(crate) stats: Stats,
     pub(crate) stopped: bool,
     /// A stop waiting for its peers' PING-OK (see [`Config::stop_flush`]).
@@ -525,7 +525,7 @@ impl NodeState {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             timers: BinaryHeap::new(),
-            endpoints: BTreeSet::new(),
+            endpoints: EndpointIndex::with_hasher(FixedState::with_seed(seed)),
             stats: Stats::default(),
             stopped: false,
             stopping: None,
@@ -1195,8 +1195,8 @@ impl NodeState {
             let p = self.peers.at_mut(i);
             let key = endpoint_key(&p.info.endpoint);
             if key != p.endpoint_key {
-                self.endpoints.remove(&(p.endpoint_key, id));
-                self.endpoints.insert((key, id));
+                self.endpoints.remove(p.endpoint_key, id);
+                self.endpoints.insert(key, id);
                 p.endpoint_key = key;
             }
             if p.is_fresh() {
@@ -1372,22 +1372,18 @@ impl NodeState {
             return false;
         }
         let key = endpoint_key(&endpoint);
-        let stale: Vec<PeerId> = self
-            .endpoints
-            .range((key, PeerId::from_bytes([0; 16]))..=(key, PeerId::from_bytes([0xff; 16])))
-            .map(|&(_, other)| other)
-            .filter(|other| {
-                self.peers
-                    .get(other)
-                    .is_some_and(|p| p.info.endpoint == endpoint)
-            })
-            .collect();
+        let mut stale = self.endpoints.at(key);
+        stale.retain(|other| {
+            self.peers
+                .get(other)
+                .is_some_and(|p| p.info.endpoint == endpoint)
+        });
         for old in stale {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
         let mut peer = Peer::new(id, endpoint.clone(), now, self.config.evasive);
         peer.supervised = self.vouched.contains_key(&id);
-        self.endpoints.insert((peer.endpoint_key, id));
+        self.endpoints.insert(peer.endpoint_key, id);
         self.peers.insert(id, peer);
         self.reindex(id);
         self.transmits.push_back(Transmit::Connect {
@@ -1512,7 +1508,7 @@ impl NodeState {
         if let Some(c) = &mut self.cert {
             c.state.forget(&id);
         }
-        self.endpoints.remove(&(peer.endpoint_key, id));
+        self.endpoints.remove(peer.endpoint_key, id);
         self.settle_timers();
         for g in &peer.info.groups {
             self.groups.leave(g, id);

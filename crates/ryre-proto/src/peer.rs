@@ -1,12 +1,14 @@
 //! One remote peer as the heart sees it: link sequence numbers, status, liveness deadlines.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
+use smallvec::SmallVec;
 
 use crate::{GroupSet, PeerId};
 
@@ -162,6 +164,97 @@ impl Peer {
 pub(crate) fn endpoint_key(endpoint: &str) -> u64 {
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::with_seed(0x7279_7265).hash_one(endpoint)
+}
+
+/// The endpoint index: the peers by the key of their endpoint ([`endpoint_key`]), so a new
+/// peer finds any other peer at its endpoint without a scan. One hash map from key to a peer
+/// (nearly every key has one), and the rare others under a key already taken (two peers at one
+/// endpoint for a moment, or two endpoints whose keys collide) in a tree beside it: one hash
+/// probe per lookup and per insertion where a tree of (key, id) pairs walked its levels twice,
+/// each level a cache miss at 1,000 peers a node.
+#[derive(Debug)]
+pub(crate) struct EndpointIndex {
+    first: HashMap<u64, PeerId, FixedState>,
+    more: BTreeSet<(u64, PeerId)>,
+}
+
+impl EndpointIndex {
+    pub fn with_hasher(hasher: FixedState) -> Self {
+        EndpointIndex {
+            first: HashMap::with_hasher(hasher),
+            more: BTreeSet::new(),
+        }
+    }
+
+    /// The peers indexed under `key`, in id order.
+    pub fn at(&self, key: u64) -> SmallVec<[PeerId; 2]> {
+        let mut out = SmallVec::new();
+        let Some(&id) = self.first.get(&key) else {
+            return out;
+        };
+        out.push(id);
+        if !self.more.is_empty() {
+            out.extend(self.more_at(key).map(|&(_, other)| other));
+            out.sort_unstable();
+        }
+        out
+    }
+
+    fn more_at(&self, key: u64) -> impl Iterator<Item = &(u64, PeerId)> {
+        self.more
+            .range((key, PeerId::from_bytes([0; 16]))..=(key, PeerId::from_bytes([0xff; 16])))
+    }
+
+    /// Indexes `id` under `key` (nothing when it is there already).
+    pub fn insert(&mut self, key: u64, id: PeerId) {
+        match self.first.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            Entry::Occupied(o) => {
+                if *o.get() != id {
+                    self.more.insert((key, id));
+                }
+            }
+        }
+    }
+
+    /// Takes `id` out from under `key` (nothing when it is not there).
+    pub fn remove(&mut self, key: u64, id: PeerId) {
+        match self.first.get(&key) {
+            Some(&first) if first == id => {
+                let next = self.more_at(key).next().copied();
+                match next {
+                    Some(pair) => {
+                        self.more.remove(&pair);
+                        self.first.insert(key, pair.1);
+                    }
+                    None => {
+                        self.first.remove(&key);
+                    }
+                }
+            }
+            Some(_) => {
+                self.more.remove(&(key, id));
+            }
+            None => {}
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.first.clear();
+        self.more.clear();
+    }
+
+    /// Every (key, id) pair (for checks).
+    #[cfg(test)]
+    pub fn pairs(&self) -> BTreeSet<(u64, PeerId)> {
+        self.first
+            .iter()
+            .map(|(&k, &id)| (k, id))
+            .chain(self.more.iter().copied())
+            .collect()
+    }
 }
 
 /// The node's peers: the [`Peer`]s in a slab, an id -> slot index beside them. A hash map of
@@ -373,5 +466,51 @@ impl std::ops::Index<&PeerId> for PeerTable {
 
     fn index(&self, id: &PeerId) -> &Peer {
         self.get(id).expect("a known peer")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_index_keeps_every_pair_under_a_shared_key() {
+        let mut ix = EndpointIndex::with_hasher(FixedState::with_seed(1));
+        let ids: Vec<PeerId> = (1..=4).map(|b| PeerId::from_bytes([b; 16])).collect();
+        let mut want = BTreeSet::new();
+        // Three under key 7 (inserted out of order), one under 9, one inserted twice.
+        for (key, id) in [
+            (7, ids[2]),
+            (7, ids[0]),
+            (9, ids[3]),
+            (7, ids[1]),
+            (7, ids[0]),
+        ] {
+            ix.insert(key, id);
+            want.insert((key, id));
+            assert_eq!(ix.pairs(), want);
+        }
+        assert_eq!(
+            ix.at(7).to_vec(),
+            vec![ids[0], ids[1], ids[2]],
+            "in id order"
+        );
+        assert_eq!(ix.at(9).to_vec(), vec![ids[3]]);
+        assert!(ix.at(8).is_empty());
+        // Removing the one in the map promotes another; removing absent pairs does nothing.
+        for (key, id) in [
+            (7, ids[2]),
+            (7, ids[3]),
+            (8, ids[0]),
+            (7, ids[0]),
+            (7, ids[1]),
+        ] {
+            ix.remove(key, id);
+            want.remove(&(key, id));
+            assert_eq!(ix.pairs(), want);
+        }
+        assert!(ix.at(7).is_empty());
+        ix.clear();
+        assert!(ix.pairs().is_empty());
     }
 }

@@ -1536,7 +1536,7 @@ fn check_indexes(node: &NodeState) {
         .values()
         .map(|p| (crate::peer::endpoint_key(&p.info.endpoint), p.info.id))
         .collect();
-    assert_eq!(node.endpoints, want, "endpoint index out of date");
+    assert_eq!(node.endpoints.pairs(), want, "endpoint index out of date");
     let entries: BTreeSet<(Instant, PeerId)> =
         node.timers.iter().map(|std::cmp::Reverse(e)| *e).collect();
     let list: Vec<(Instant, PeerId)> = node
