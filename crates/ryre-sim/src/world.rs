@@ -1702,7 +1702,7 @@ impl World {
                 } else {
                     for d in &data {
                         self.report.heart_events += 1;
-                        if p.client.on_data(d, &mut inputs).is_err() {
+                        if p.client.on_bytes(d, &mut inputs).is_err() {
                             garbled = true;
                         }
                     }
