@@ -1292,11 +1292,11 @@ impl NodeState {
         self.endpoints.clear();
     }
 
-    /// HELLO to a peer at `to`: announcing the IPv6 endpoint to an IPv6 peer of a dual-stack
-    /// node, the (IPv4 or only) endpoint otherwise; a secure node's carries `X-PUBLICKEY`.
-    fn hello(&self, to: &str) -> Message {
+    /// HELLO to a peer (at an IPv6 endpoint when `to_v6`): announcing the IPv6 endpoint to an
+    /// IPv6 peer of a dual-stack node, the (IPv4 or only) endpoint otherwise; a secure node's carries `X-PUBLICKEY`.
+    fn hello(&self, to_v6: bool) -> Message {
         let endpoint = match &self.config.endpoint_v6 {
-            Some(v6) if to.starts_with("tcp://[") => v6,
+            Some(v6) if to_v6 => v6,
             _ => &self.config.endpoint,
         };
         let mut headers = self.config.headers.clone();
@@ -1329,20 +1329,20 @@ impl NodeState {
         })
     }
 
-    /// Sends HELLO to the new peer `id` at `to`: the bytes [`NodeState::hello`] encodes, kept
+    /// Sends HELLO to the new peer `id` (at an IPv6 endpoint when `to_v6`): the bytes [`NodeState::hello`] encodes, kept
     /// (see [`NodeState::hello_cache`]) so that a thousand new peers cost one encoding and
     /// share one buffer.
-    fn send_hello(&mut self, id: PeerId, to: &str) -> Result<(), Problem> {
-        let v6 = self.config.endpoint_v6.is_some() && to.starts_with("tcp://[");
+    fn send_hello(&mut self, id: PeerId, to_v6: bool) -> Result<(), Problem> {
+        let v6 = self.config.endpoint_v6.is_some() && to_v6;
         if self.peers.get(&id).is_none_or(|p| p.sent_sequence != 0) {
             // Not a fresh link (never the case from `require_peer`): the general path.
-            let hello = self.hello(to);
+            let hello = self.hello(to_v6);
             return self.send(id, &hello);
         }
         let head = match &self.hello_cache {
             Some((cached_v6, head)) if *cached_v6 == v6 && self.cert.is_none() => head.clone(),
             _ => {
-                self.hello(to).encode_head(1, &mut self.scratch)?;
+                self.hello(to_v6).encode_head(1, &mut self.scratch)?;
                 let head = Bytes::copy_from_slice(&self.scratch);
                 if self.cert.is_none() {
                     self.hello_cache = Some((v6, head.clone()));
@@ -1386,11 +1386,12 @@ impl NodeState {
         self.endpoints.insert(peer.endpoint_key, id);
         self.peers.insert(id, peer);
         self.reindex(id);
-        self.transmits.push_back(Transmit::Connect {
-            peer: id,
-            endpoint: endpoint.clone(),
-        });
-        if let Err(e) = self.send_hello(id, &endpoint) {
+        // An IPv6 endpoint is told our IPv6 endpoint (the only use HELLO makes of it): the
+        // endpoint itself goes with Connect, not cloned for it.
+        let to_v6 = endpoint.starts_with("tcp://[");
+        self.transmits
+            .push_back(Transmit::Connect { peer: id, endpoint });
+        if let Err(e) = self.send_hello(id, to_v6) {
             // Own name/endpoint/headers too long: a configuration error the driver must show.
             self.remove_peer(id, ExitReason::Expired);
             debug_assert!(false, "own HELLO does not encode: {e}");
