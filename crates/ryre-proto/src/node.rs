@@ -646,8 +646,8 @@ impl NodeState {
             Some(a.map_or(b, |a| a.min(b)))
         }
         let mut next = self.timers.peek().map(|Reverse((at, _))| *at);
-        if let Some(i) = self.peers.fresh_first() {
-            next = earlier(next, self.peers.at(i).heard_at + self.half_evasive);
+        if let Some(heard) = self.peers.fresh_first_heard() {
+            next = earlier(next, heard + self.half_evasive);
         }
         if let Some(at) = self.elections.next_retry() {
             next = earlier(next, at);
