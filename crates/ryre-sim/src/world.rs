@@ -1529,6 +1529,7 @@ impl World {
     }
 
     /// The oracle's small number for `id`.
+    #[inline]
     fn number(&mut self, id: PeerId) -> u32 {
         if self.number_memo.0 == id {
             return self.number_memo.1;
@@ -1544,6 +1545,7 @@ impl World {
     }
 
     /// The window of (observer, peer), by their numbers.
+    #[inline]
     fn window(&mut self, observer: u32, peer: u32) -> &mut Window {
         let row = &mut self.windows[observer as usize];
         let peer = peer as usize;
