@@ -1195,8 +1195,8 @@ impl NodeState {
             let p = self.peers.at_mut(i);
             let key = endpoint_key(&p.info.endpoint);
             if key != p.endpoint_key {
-                self.endpoints.remove(p.endpoint_key, id);
-                self.endpoints.insert(key, id);
+                self.endpoints.remove(p.endpoint_key, i);
+                self.endpoints.insert(key, i);
                 p.endpoint_key = key;
             }
             if p.is_fresh() {
@@ -1372,19 +1372,26 @@ impl NodeState {
             return false;
         }
         let key = endpoint_key(&endpoint);
-        let mut stale = self.endpoints.at(key);
-        stale.retain(|other| {
-            self.peers
-                .get(other)
-                .is_some_and(|p| p.info.endpoint == endpoint)
-        });
+        let mut stale: smallvec::SmallVec<[PeerId; 2]> = self
+            .endpoints
+            .at(key)
+            .into_iter()
+            .filter_map(|i| self.peers.get_at(i))
+            .filter(|p| p.info.endpoint == endpoint)
+            .map(|p| p.info.id)
+            .collect();
+        // In id order, as the tree of (key, id) pairs gave them.
+        stale.sort_unstable();
         for old in stale {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
         let mut peer = Peer::new(id, endpoint.clone(), now, self.config.evasive);
         peer.supervised = self.vouched.contains_key(&id);
-        self.endpoints.insert(peer.endpoint_key, id);
+        let key = peer.endpoint_key;
         self.peers.insert(id, peer);
+        if let Some(i) = self.peers.slot(&id) {
+            self.endpoints.insert(key, i);
+        }
         self.reindex(id);
         // An IPv6 endpoint is told our IPv6 endpoint (the only use HELLO makes of it): the
         // endpoint itself goes with Connect, not cloned for it.
@@ -1496,6 +1503,9 @@ impl NodeState {
 
     /// Drops a peer: leaves its groups, closes its link, reports EXIT if it had said HELLO.
     pub(crate) fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
+        let Some(slot) = self.peers.slot(&id) else {
+            return;
+        };
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
@@ -1509,7 +1519,7 @@ impl NodeState {
         if let Some(c) = &mut self.cert {
             c.state.forget(&id);
         }
-        self.endpoints.remove(peer.endpoint_key, id);
+        self.endpoints.remove(peer.endpoint_key, slot);
         self.settle_timers();
         for g in &peer.info.groups {
             self.groups.leave(g, id);

@@ -166,16 +166,17 @@ pub(crate) fn endpoint_key(endpoint: &str) -> u64 {
     foldhash::fast::FixedState::with_seed(0x7279_7265).hash_one(endpoint)
 }
 
-/// The endpoint index: the peers by the key of their endpoint ([`endpoint_key`]), so a new
-/// peer finds any other peer at its endpoint without a scan. One hash map from key to a peer
-/// (nearly every key has one), and the rare others under a key already taken (two peers at one
-/// endpoint for a moment, or two endpoints whose keys collide) in a tree beside it: one hash
-/// probe per lookup and per insertion where a tree of (key, id) pairs walked its levels twice,
-/// each level a cache miss at 1,000 peers a node.
+/// The endpoint index: the peers' slots in the [`PeerTable`] by the key of their endpoint
+/// ([`endpoint_key`]), so a new peer finds any other peer at its endpoint without a scan. One
+/// hash map from key to a slot (nearly every key has one), and the rare others under a key
+/// already taken (two peers at one endpoint for a moment, or two endpoints whose keys collide)
+/// in a tree beside it: one hash probe per lookup and per insertion where a tree of (key, id)
+/// pairs walked its levels twice, each level a cache miss at 1,000 peers a node. Slots, not
+/// ids: 16-byte buckets (a map to ids took 24 and more memory than the tree did).
 #[derive(Debug)]
 pub(crate) struct EndpointIndex {
-    first: HashMap<u64, PeerId, FixedState>,
-    more: BTreeSet<(u64, PeerId)>,
+    first: HashMap<u64, u32, FixedState>,
+    more: BTreeSet<(u64, u32)>,
 }
 
 impl EndpointIndex {
@@ -186,43 +187,41 @@ impl EndpointIndex {
         }
     }
 
-    /// The peers indexed under `key`, in id order.
-    pub fn at(&self, key: u64) -> SmallVec<[PeerId; 2]> {
+    /// The slots indexed under `key` (in no particular order).
+    pub fn at(&self, key: u64) -> SmallVec<[u32; 2]> {
         let mut out = SmallVec::new();
-        let Some(&id) = self.first.get(&key) else {
+        let Some(&slot) = self.first.get(&key) else {
             return out;
         };
-        out.push(id);
+        out.push(slot);
         if !self.more.is_empty() {
             out.extend(self.more_at(key).map(|&(_, other)| other));
-            out.sort_unstable();
         }
         out
     }
 
-    fn more_at(&self, key: u64) -> impl Iterator<Item = &(u64, PeerId)> {
-        self.more
-            .range((key, PeerId::from_bytes([0; 16]))..=(key, PeerId::from_bytes([0xff; 16])))
+    fn more_at(&self, key: u64) -> impl Iterator<Item = &(u64, u32)> {
+        self.more.range((key, 0)..=(key, u32::MAX))
     }
 
-    /// Indexes `id` under `key` (nothing when it is there already).
-    pub fn insert(&mut self, key: u64, id: PeerId) {
+    /// Indexes `slot` under `key` (nothing when it is there already).
+    pub fn insert(&mut self, key: u64, slot: u32) {
         match self.first.entry(key) {
             Entry::Vacant(v) => {
-                v.insert(id);
+                v.insert(slot);
             }
             Entry::Occupied(o) => {
-                if *o.get() != id {
-                    self.more.insert((key, id));
+                if *o.get() != slot {
+                    self.more.insert((key, slot));
                 }
             }
         }
     }
 
-    /// Takes `id` out from under `key` (nothing when it is not there).
-    pub fn remove(&mut self, key: u64, id: PeerId) {
+    /// Takes `slot` out from under `key` (nothing when it is not there).
+    pub fn remove(&mut self, key: u64, slot: u32) {
         match self.first.get(&key) {
-            Some(&first) if first == id => {
+            Some(&first) if first == slot => {
                 let next = self.more_at(key).next().copied();
                 match next {
                     Some(pair) => {
@@ -235,7 +234,7 @@ impl EndpointIndex {
                 }
             }
             Some(_) => {
-                self.more.remove(&(key, id));
+                self.more.remove(&(key, slot));
             }
             None => {}
         }
@@ -246,12 +245,12 @@ impl EndpointIndex {
         self.more.clear();
     }
 
-    /// Every (key, id) pair (for checks).
+    /// Every (key, slot) pair (for checks).
     #[cfg(test)]
-    pub fn pairs(&self) -> BTreeSet<(u64, PeerId)> {
+    pub fn pairs(&self) -> BTreeSet<(u64, u32)> {
         self.first
             .iter()
-            .map(|(&k, &id)| (k, id))
+            .map(|(&k, &slot)| (k, slot))
             .chain(self.more.iter().copied())
             .collect()
     }
@@ -307,6 +306,11 @@ impl PeerTable {
     /// The peer in slot `i` (a slot [`PeerTable::slot`] gave, while the peer is there).
     pub fn at(&self, i: u32) -> &Peer {
         self.slots[i as usize].as_ref().expect("a peer's slot")
+    }
+
+    /// The peer in slot `i`, if there is one.
+    pub fn get_at(&self, i: u32) -> Option<&Peer> {
+        self.slots.get(i as usize)?.as_ref()
     }
 
     /// The peer in slot `i`, to change (see [`PeerTable::at`]).
@@ -501,37 +505,22 @@ mod tests {
     #[test]
     fn endpoint_index_keeps_every_pair_under_a_shared_key() {
         let mut ix = EndpointIndex::with_hasher(FixedState::with_seed(1));
-        let ids: Vec<PeerId> = (1..=4).map(|b| PeerId::from_bytes([b; 16])).collect();
         let mut want = BTreeSet::new();
         // Three under key 7 (inserted out of order), one under 9, one inserted twice.
-        for (key, id) in [
-            (7, ids[2]),
-            (7, ids[0]),
-            (9, ids[3]),
-            (7, ids[1]),
-            (7, ids[0]),
-        ] {
-            ix.insert(key, id);
-            want.insert((key, id));
+        for (key, slot) in [(7, 2), (7, 0), (9, 3), (7, 1), (7, 0)] {
+            ix.insert(key, slot);
+            want.insert((key, slot));
             assert_eq!(ix.pairs(), want);
         }
-        assert_eq!(
-            ix.at(7).to_vec(),
-            vec![ids[0], ids[1], ids[2]],
-            "in id order"
-        );
-        assert_eq!(ix.at(9).to_vec(), vec![ids[3]]);
+        let mut at7 = ix.at(7).to_vec();
+        at7.sort_unstable();
+        assert_eq!(at7, vec![0, 1, 2]);
+        assert_eq!(ix.at(9).to_vec(), vec![3]);
         assert!(ix.at(8).is_empty());
         // Removing the one in the map promotes another; removing absent pairs does nothing.
-        for (key, id) in [
-            (7, ids[2]),
-            (7, ids[3]),
-            (8, ids[0]),
-            (7, ids[0]),
-            (7, ids[1]),
-        ] {
-            ix.remove(key, id);
-            want.remove(&(key, id));
+        for (key, slot) in [(7, 2), (7, 3), (8, 0), (7, 0), (7, 1)] {
+            ix.remove(key, slot);
+            want.remove(&(key, slot));
             assert_eq!(ix.pairs(), want);
         }
         assert!(ix.at(7).is_empty());
