@@ -16,7 +16,7 @@ use foldhash::fast::FixedState;
 use crate::beacon::{Beacon, BeaconError};
 use crate::group::Groups;
 use crate::msg::{Content, DecodeError, EncodeError, Hello, Message};
-use crate::peer::{endpoint_key, Peer, PeerTable};
+use crate::peer::{endpoint_key, EndpointIndex, Peer, PeerTable};
 pub use crate::peer::{PeerInfo, PeerState};
 use crate::security::certified::CertifiedMode;
 use crate::security::revocation::Revocation;
@@ -448,9 +448,9 @@ pub struct NodeState {
     /// [`NodeState::settle_timers`]), so the next deadline costs nothing and a wake-up visits
     /// only the peers that are due, not every peer.
     pub(crate) timers: BinaryHeap<Reverse<(Instant, PeerId)>>,
-    /// The endpoint index: (key of the endpoint, peer) for every peer, so a new peer finds any
+    /// The endpoint index: every peer under the key of its endpoint, so a new peer finds any
     /// other peer at its endpoint without a scan.
-    pub(crate) endpoints: BTreeSet<(u64, PeerId)>,
+    pub(crate) endpoints: EndpointIndex,
     pub(crate) stats: Stats,
     pub(crate) stopped: bool,
     /// A stop waiting for its peers' PING-OK (see [`Config::stop_flush`]).
@@ -525,7 +525,7 @@ impl NodeState {
             transmits: VecDeque::new(),
             events: VecDeque::new(),
             timers: BinaryHeap::new(),
-            endpoints: BTreeSet::new(),
+            endpoints: EndpointIndex::with_hasher(FixedState::with_seed(seed)),
             stats: Stats::default(),
             stopped: false,
             stopping: None,
@@ -646,8 +646,8 @@ impl NodeState {
             Some(a.map_or(b, |a| a.min(b)))
         }
         let mut next = self.timers.peek().map(|Reverse((at, _))| *at);
-        if let Some(i) = self.peers.fresh_first() {
-            next = earlier(next, self.peers.at(i).heard_at + self.half_evasive);
+        if let Some(heard) = self.peers.fresh_first_heard() {
+            next = earlier(next, heard + self.half_evasive);
         }
         if let Some(at) = self.elections.next_retry() {
             next = earlier(next, at);
@@ -1195,8 +1195,8 @@ impl NodeState {
             let p = self.peers.at_mut(i);
             let key = endpoint_key(&p.info.endpoint);
             if key != p.endpoint_key {
-                self.endpoints.remove(&(p.endpoint_key, id));
-                self.endpoints.insert((key, id));
+                self.endpoints.remove(p.endpoint_key, i);
+                self.endpoints.insert(key, i);
                 p.endpoint_key = key;
             }
             if p.is_fresh() {
@@ -1292,11 +1292,11 @@ impl NodeState {
         self.endpoints.clear();
     }
 
-    /// HELLO to a peer at `to`: announcing the IPv6 endpoint to an IPv6 peer of a dual-stack
-    /// node, the (IPv4 or only) endpoint otherwise; a secure node's carries `X-PUBLICKEY`.
-    fn hello(&self, to: &str) -> Message {
+    /// HELLO to a peer (at an IPv6 endpoint when `to_v6`): announcing the IPv6 endpoint to an
+    /// IPv6 peer of a dual-stack node, the (IPv4 or only) endpoint otherwise; a secure node's carries `X-PUBLICKEY`.
+    fn hello(&self, to_v6: bool) -> Message {
         let endpoint = match &self.config.endpoint_v6 {
-            Some(v6) if to.starts_with("tcp://[") => v6,
+            Some(v6) if to_v6 => v6,
             _ => &self.config.endpoint,
         };
         let mut headers = self.config.headers.clone();
@@ -1329,20 +1329,20 @@ impl NodeState {
         })
     }
 
-    /// Sends HELLO to the new peer `id` at `to`: the bytes [`NodeState::hello`] encodes, kept
+    /// Sends HELLO to the new peer `id` (at an IPv6 endpoint when `to_v6`): the bytes [`NodeState::hello`] encodes, kept
     /// (see [`NodeState::hello_cache`]) so that a thousand new peers cost one encoding and
     /// share one buffer.
-    fn send_hello(&mut self, id: PeerId, to: &str) -> Result<(), Problem> {
-        let v6 = self.config.endpoint_v6.is_some() && to.starts_with("tcp://[");
+    fn send_hello(&mut self, id: PeerId, to_v6: bool) -> Result<(), Problem> {
+        let v6 = self.config.endpoint_v6.is_some() && to_v6;
         if self.peers.get(&id).is_none_or(|p| p.sent_sequence != 0) {
             // Not a fresh link (never the case from `require_peer`): the general path.
-            let hello = self.hello(to);
+            let hello = self.hello(to_v6);
             return self.send(id, &hello);
         }
         let head = match &self.hello_cache {
             Some((cached_v6, head)) if *cached_v6 == v6 && self.cert.is_none() => head.clone(),
             _ => {
-                self.hello(to).encode_head(1, &mut self.scratch)?;
+                self.hello(to_v6).encode_head(1, &mut self.scratch)?;
                 let head = Bytes::copy_from_slice(&self.scratch);
                 if self.cert.is_none() {
                     self.hello_cache = Some((v6, head.clone()));
@@ -1372,29 +1372,33 @@ impl NodeState {
             return false;
         }
         let key = endpoint_key(&endpoint);
-        let stale: Vec<PeerId> = self
+        let mut stale: smallvec::SmallVec<[PeerId; 2]> = self
             .endpoints
-            .range((key, PeerId::from_bytes([0; 16]))..=(key, PeerId::from_bytes([0xff; 16])))
-            .map(|&(_, other)| other)
-            .filter(|other| {
-                self.peers
-                    .get(other)
-                    .is_some_and(|p| p.info.endpoint == endpoint)
-            })
+            .at(key)
+            .into_iter()
+            .filter_map(|i| self.peers.get_at(i))
+            .filter(|p| p.info.endpoint == endpoint)
+            .map(|p| p.info.id)
             .collect();
+        // In id order, as the tree of (key, id) pairs gave them.
+        stale.sort_unstable();
         for old in stale {
             self.remove_peer(old, ExitReason::EndpointReused);
         }
         let mut peer = Peer::new(id, endpoint.clone(), now, self.config.evasive);
         peer.supervised = self.vouched.contains_key(&id);
-        self.endpoints.insert((peer.endpoint_key, id));
+        let key = peer.endpoint_key;
         self.peers.insert(id, peer);
+        if let Some(i) = self.peers.slot(&id) {
+            self.endpoints.insert(key, i);
+        }
         self.reindex(id);
-        self.transmits.push_back(Transmit::Connect {
-            peer: id,
-            endpoint: endpoint.clone(),
-        });
-        if let Err(e) = self.send_hello(id, &endpoint) {
+        // An IPv6 endpoint is told our IPv6 endpoint (the only use HELLO makes of it): the
+        // endpoint itself goes with Connect, not cloned for it.
+        let to_v6 = endpoint.starts_with("tcp://[");
+        self.transmits
+            .push_back(Transmit::Connect { peer: id, endpoint });
+        if let Err(e) = self.send_hello(id, to_v6) {
             // Own name/endpoint/headers too long: a configuration error the driver must show.
             self.remove_peer(id, ExitReason::Expired);
             debug_assert!(false, "own HELLO does not encode: {e}");
@@ -1499,6 +1503,9 @@ impl NodeState {
 
     /// Drops a peer: leaves its groups, closes its link, reports EXIT if it had said HELLO.
     pub(crate) fn remove_peer(&mut self, id: PeerId, reason: ExitReason) {
+        let Some(slot) = self.peers.slot(&id) else {
+            return;
+        };
         let Some(peer) = self.peers.remove(&id) else {
             return;
         };
@@ -1512,7 +1519,7 @@ impl NodeState {
         if let Some(c) = &mut self.cert {
             c.state.forget(&id);
         }
-        self.endpoints.remove(&(peer.endpoint_key, id));
+        self.endpoints.remove(peer.endpoint_key, slot);
         self.settle_timers();
         for g in &peer.info.groups {
             self.groups.leave(g, id);

@@ -1,12 +1,14 @@
 //! One remote peer as the heart sees it: link sequence numbers, status, liveness deadlines.
 
-use std::collections::BTreeMap;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
+use smallvec::SmallVec;
 
 use crate::{GroupSet, PeerId};
 
@@ -164,6 +166,96 @@ pub(crate) fn endpoint_key(endpoint: &str) -> u64 {
     foldhash::fast::FixedState::with_seed(0x7279_7265).hash_one(endpoint)
 }
 
+/// The endpoint index: the peers' slots in the [`PeerTable`] by the key of their endpoint
+/// ([`endpoint_key`]), so a new peer finds any other peer at its endpoint without a scan. One
+/// hash map from key to a slot (nearly every key has one), and the rare others under a key
+/// already taken (two peers at one endpoint for a moment, or two endpoints whose keys collide)
+/// in a tree beside it: one hash probe per lookup and per insertion where a tree of (key, id)
+/// pairs walked its levels twice, each level a cache miss at 1,000 peers a node. Slots, not
+/// ids: 16-byte buckets (a map to ids took 24 and more memory than the tree did).
+#[derive(Debug)]
+pub(crate) struct EndpointIndex {
+    first: HashMap<u64, u32, FixedState>,
+    more: BTreeSet<(u64, u32)>,
+}
+
+impl EndpointIndex {
+    pub fn with_hasher(hasher: FixedState) -> Self {
+        EndpointIndex {
+            first: HashMap::with_hasher(hasher),
+            more: BTreeSet::new(),
+        }
+    }
+
+    /// The slots indexed under `key` (in no particular order).
+    pub fn at(&self, key: u64) -> SmallVec<[u32; 2]> {
+        let mut out = SmallVec::new();
+        let Some(&slot) = self.first.get(&key) else {
+            return out;
+        };
+        out.push(slot);
+        if !self.more.is_empty() {
+            out.extend(self.more_at(key).map(|&(_, other)| other));
+        }
+        out
+    }
+
+    fn more_at(&self, key: u64) -> impl Iterator<Item = &(u64, u32)> {
+        self.more.range((key, 0)..=(key, u32::MAX))
+    }
+
+    /// Indexes `slot` under `key` (nothing when it is there already).
+    pub fn insert(&mut self, key: u64, slot: u32) {
+        match self.first.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(slot);
+            }
+            Entry::Occupied(o) => {
+                if *o.get() != slot {
+                    self.more.insert((key, slot));
+                }
+            }
+        }
+    }
+
+    /// Takes `slot` out from under `key` (nothing when it is not there).
+    pub fn remove(&mut self, key: u64, slot: u32) {
+        match self.first.get(&key) {
+            Some(&first) if first == slot => {
+                let next = self.more_at(key).next().copied();
+                match next {
+                    Some(pair) => {
+                        self.more.remove(&pair);
+                        self.first.insert(key, pair.1);
+                    }
+                    None => {
+                        self.first.remove(&key);
+                    }
+                }
+            }
+            Some(_) => {
+                self.more.remove(&(key, slot));
+            }
+            None => {}
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.first.clear();
+        self.more.clear();
+    }
+
+    /// Every (key, slot) pair (for checks).
+    #[cfg(test)]
+    pub fn pairs(&self) -> BTreeSet<(u64, u32)> {
+        self.first
+            .iter()
+            .map(|(&k, &slot)| (k, slot))
+            .chain(self.more.iter().copied())
+            .collect()
+    }
+}
+
 /// The node's peers: the [`Peer`]s in a slab, an id -> slot index beside them. A hash map of
 /// whole peers (192 bytes each) kept up to twice as many slots as peers (999 peers need 2,048
 /// buckets): about 200 bytes per peer wasted, 190 MiB at 1,000 nodes. Iteration goes by the index,
@@ -180,6 +272,10 @@ pub(crate) struct PeerTable {
     free: Vec<u32>,
     fresh_head: u32,
     fresh_tail: u32,
+    /// When the first of the fresh list was heard (none: the list is empty): the heart's next
+    /// deadline is asked for after every input, and reading it from the first peer's slot was a
+    /// cache miss per beacon at 1,000 peers a node.
+    fresh_head_heard: Option<Instant>,
     /// Steps at every insertion and removal (slots taken from a cache are good while it stands).
     version: u64,
 }
@@ -192,6 +288,7 @@ impl PeerTable {
             free: Vec::new(),
             fresh_head: NIL,
             fresh_tail: NIL,
+            fresh_head_heard: None,
             version: 0,
         }
     }
@@ -211,6 +308,11 @@ impl PeerTable {
         self.slots[i as usize].as_ref().expect("a peer's slot")
     }
 
+    /// The peer in slot `i`, if there is one.
+    pub fn get_at(&self, i: u32) -> Option<&Peer> {
+        self.slots.get(i as usize)?.as_ref()
+    }
+
     /// The peer in slot `i`, to change (see [`PeerTable::at`]).
     pub fn at_mut(&mut self, i: u32) -> &mut Peer {
         self.slots[i as usize].as_mut().expect("a peer's slot")
@@ -219,6 +321,21 @@ impl PeerTable {
     /// The first peer of the fresh list (the earliest heard): its slot.
     pub fn fresh_first(&self) -> Option<u32> {
         (self.fresh_head != NIL).then_some(self.fresh_head)
+    }
+
+    /// When the first peer of the fresh list was heard (its `heard_at`, kept beside the list).
+    pub fn fresh_first_heard(&self) -> Option<Instant> {
+        debug_assert_eq!(
+            self.fresh_head_heard,
+            self.fresh_first().map(|i| self.at(i).heard_at)
+        );
+        self.fresh_head_heard
+    }
+
+    /// Makes slot `i` (or [`NIL`]) the first of the fresh list.
+    fn set_fresh_head(&mut self, i: u32) {
+        self.fresh_head = i;
+        self.fresh_head_heard = (i != NIL).then(|| self.at(i).heard_at);
     }
 
     /// Takes slot `i`'s peer out of the fresh list (nothing when it is not in it).
@@ -232,7 +349,7 @@ impl PeerTable {
         p.fresh_prev = NIL;
         p.fresh_next = NIL;
         match prev {
-            NIL => self.fresh_head = next,
+            NIL => self.set_fresh_head(next),
             _ => self.at_mut(prev).fresh_next = next,
         }
         match next {
@@ -256,7 +373,12 @@ impl PeerTable {
         if fresh && next == NIL {
             // Already last: still in order unless the one before it is later.
             let prev = self.at(i).fresh_prev;
-            if prev == NIL || before(self, prev) {
+            if prev == NIL {
+                // The only one: first, heard now.
+                self.fresh_head_heard = Some(heard);
+                return;
+            }
+            if before(self, prev) {
                 return;
             }
         }
@@ -274,7 +396,7 @@ impl PeerTable {
         p.fresh_prev = after;
         p.fresh_next = next;
         match after {
-            NIL => self.fresh_head = i,
+            NIL => self.set_fresh_head(i),
             _ => self.at_mut(after).fresh_next = i,
         }
         match next {
@@ -373,5 +495,36 @@ impl std::ops::Index<&PeerId> for PeerTable {
 
     fn index(&self, id: &PeerId) -> &Peer {
         self.get(id).expect("a known peer")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_index_keeps_every_pair_under_a_shared_key() {
+        let mut ix = EndpointIndex::with_hasher(FixedState::with_seed(1));
+        let mut want = BTreeSet::new();
+        // Three under key 7 (inserted out of order), one under 9, one inserted twice.
+        for (key, slot) in [(7, 2), (7, 0), (9, 3), (7, 1), (7, 0)] {
+            ix.insert(key, slot);
+            want.insert((key, slot));
+            assert_eq!(ix.pairs(), want);
+        }
+        let mut at7 = ix.at(7).to_vec();
+        at7.sort_unstable();
+        assert_eq!(at7, vec![0, 1, 2]);
+        assert_eq!(ix.at(9).to_vec(), vec![3]);
+        assert!(ix.at(8).is_empty());
+        // Removing the one in the map promotes another; removing absent pairs does nothing.
+        for (key, slot) in [(7, 2), (7, 3), (8, 0), (7, 0), (7, 1)] {
+            ix.remove(key, slot);
+            want.remove(&(key, slot));
+            assert_eq!(ix.pairs(), want);
+        }
+        assert!(ix.at(7).is_empty());
+        ix.clear();
+        assert!(ix.pairs().is_empty());
     }
 }

@@ -462,6 +462,15 @@ impl RvMsg {
     /// `Ok(Some((msg, used)))` when a whole frame was there. A bad length is an error at once
     /// (before the frame's bytes arrive), so a reader never buffers more than [`MAX_FRAME`].
     pub fn decode(buf: &[u8]) -> Result<Option<(RvMsg, usize)>, RvError> {
+        Self::decode_in(buf, None)
+    }
+
+    /// [`RvMsg::decode`], where `buf` is `owner`'s bytes when given: a beacon's datagram is
+    /// then a slice of `owner` (a count added) rather than a copy.
+    pub(crate) fn decode_in(
+        buf: &[u8],
+        owner: Option<&Bytes>,
+    ) -> Result<Option<(RvMsg, usize)>, RvError> {
         let Some(prefix) = buf.get(..4) else {
             return Ok(None);
         };
@@ -472,11 +481,16 @@ impl RvMsg {
         let Some(frame) = buf.get(4..4 + len) else {
             return Ok(None);
         };
-        Ok(Some((Self::decode_frame(frame)?, 4 + len)))
+        Ok(Some((Self::decode_frame_in(frame, owner)?, 4 + len)))
     }
 
     /// Decodes one frame without its length prefix.
     pub fn decode_frame(frame: &[u8]) -> Result<RvMsg, RvError> {
+        Self::decode_frame_in(frame, None)
+    }
+
+    /// [`RvMsg::decode_frame`], sharing `owner`'s bytes when given (see [`RvMsg::decode_in`]).
+    fn decode_frame_in(frame: &[u8], owner: Option<&Bytes>) -> Result<RvMsg, RvError> {
         let mut r = Reader { buf: frame, pos: 0 };
         if r.take(3)? != SIGNATURE {
             return Err(RvError::BadSignature);
@@ -548,7 +562,12 @@ impl RvMsg {
                 if n > MAX_DATAGRAM {
                     return Err(RvError::BadField("datagram length"));
                 }
-                let data = Bytes::copy_from_slice(r.take(n)?);
+                let raw = r.take(n)?;
+                let data = match owner {
+                    // `raw` lies within `owner` (the caller decodes `owner`'s own bytes).
+                    Some(b) => b.slice_ref(raw),
+                    None => Bytes::copy_from_slice(raw),
+                };
                 RvMsg::Beacon { from, data }
             }
             K_LEAVE => RvMsg::Leave {

@@ -1525,18 +1525,24 @@ fn earliest_peer_deadline(node: &NodeState) -> Option<Instant> {
     node.peers.values().filter_map(|p| p.deadline(e, x)).min()
 }
 
-/// The endpoint index holds exactly (key of its endpoint, id) for every peer; every fresh peer
+/// The endpoint index holds exactly (key of its endpoint, slot) for every peer; every fresh peer
 /// (alive, not pinged, not supervised) is in the fresh list, which is in (heard, id) order and
 /// holds nothing else; every other peer's live deadline entry is in the deadline heap, never
 /// later than its deadline.
 fn check_indexes(node: &NodeState) {
     let (e, x) = (node.config().evasive, node.config().expired);
-    let want: BTreeSet<(u64, PeerId)> = node
+    let want: BTreeSet<(u64, u32)> = node
         .peers
-        .values()
-        .map(|p| (crate::peer::endpoint_key(&p.info.endpoint), p.info.id))
+        .keys()
+        .filter_map(|id| node.peers.slot(id))
+        .map(|i| {
+            (
+                crate::peer::endpoint_key(&node.peers.at(i).info.endpoint),
+                i,
+            )
+        })
         .collect();
-    assert_eq!(node.endpoints, want, "endpoint index out of date");
+    assert_eq!(node.endpoints.pairs(), want, "endpoint index out of date");
     let entries: BTreeSet<(Instant, PeerId)> =
         node.timers.iter().map(|std::cmp::Reverse(e)| *e).collect();
     let list: Vec<(Instant, PeerId)> = node

@@ -229,6 +229,40 @@ impl ClientState {
     /// the rendezvous peer speaks something else: the driver drops the connection and reports
     /// [`ClientState::on_lost`].
     pub fn on_data(&mut self, data: &[u8], out: &mut Vec<Input>) -> Result<(), RvError> {
+        self.on_data_in(data, None, out)
+    }
+
+    /// [`ClientState::on_data`] for bytes held in a [`Bytes`]: a relayed beacon's datagram is
+    /// handed on as a slice of `data` rather than a copy (when no partial message is buffered).
+    pub fn on_bytes(&mut self, data: &Bytes, out: &mut Vec<Input>) -> Result<(), RvError> {
+        self.on_data_in(data, Some(data), out)
+    }
+
+    fn on_data_in(
+        &mut self,
+        data: &[u8],
+        owner: Option<&Bytes>,
+        out: &mut Vec<Input>,
+    ) -> Result<(), RvError> {
+        if self.rbuf.is_empty() {
+            // Whole messages straight from `data` (the usual case: the agent writes whole
+            // frames); only a partial one at the end is kept for the next bytes.
+            let mut pos = 0;
+            loop {
+                let rest = &data[pos..];
+                match RvMsg::decode_in(rest, owner) {
+                    Ok(None) => {
+                        self.rbuf.extend_from_slice(rest);
+                        return Ok(());
+                    }
+                    Ok(Some((msg, used))) => {
+                        pos += used;
+                        self.on_message(msg, out);
+                    }
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         self.rbuf.extend_from_slice(data);
         loop {
             match RvMsg::decode(&self.rbuf) {
@@ -438,6 +472,52 @@ mod tests {
             c.take_notes(),
             vec![ClientNote::NotZre("not-a-uuid".into())]
         );
+    }
+
+    #[test]
+    fn beacons_split_anywhere_or_shared_give_the_same_inputs() {
+        use std::net::Ipv4Addr;
+        let beacon = |b: u8| RvMsg::Beacon {
+            from: Ipv4Addr::new(10, 0, 0, b),
+            data: Bytes::from(vec![b; 22]),
+        };
+        let mut stream = beacon(1).encode().unwrap().to_vec();
+        stream.extend_from_slice(&beacon(2).encode().unwrap());
+        stream.extend_from_slice(&beacon(3).encode().unwrap());
+        let want: Vec<(IpAddr, Bytes)> = (1..=3)
+            .map(|b| {
+                (
+                    IpAddr::V4(Ipv4Addr::new(10, 0, 0, b)),
+                    Bytes::from(vec![b; 22]),
+                )
+            })
+            .collect();
+        let beacons = |inputs: &[Input]| -> Vec<(IpAddr, Bytes)> {
+            inputs
+                .iter()
+                .filter_map(|i| match i {
+                    Input::Beacon { from, data } => Some((*from, data.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        for cut in 0..=stream.len() {
+            let (mut copied, mut shared) = (Vec::new(), Vec::new());
+            let mut c = ClientState::new(reg(), false);
+            c.connected();
+            c.on_data(&stream[..cut], &mut copied).unwrap();
+            c.on_data(&stream[cut..], &mut copied).unwrap();
+            let mut s = ClientState::new(reg(), false);
+            s.connected();
+            s.on_bytes(&Bytes::copy_from_slice(&stream[..cut]), &mut shared)
+                .unwrap();
+            s.on_bytes(&Bytes::copy_from_slice(&stream[cut..]), &mut shared)
+                .unwrap();
+            assert_eq!(copied.len(), 3);
+            assert_eq!(beacons(&copied), want, "cut at {cut}");
+            assert_eq!(shared.len(), 3);
+            assert_eq!(beacons(&shared), want, "cut at {cut}");
+        }
     }
 
     #[test]
