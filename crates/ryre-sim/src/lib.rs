@@ -225,7 +225,9 @@ impl Options {
     }
 
     /// The "swarm" expansion of a seed: nodes, hosts, subnets, loss, duplication, fault rates
-    /// and workload all drawn from it (TigerBeetle's VOPR style).
+    /// and workload all drawn from it (TigerBeetle's VOPR style). It never picks
+    /// [`Join::Agents`]: its subnets are bridged, as they were before `join` existed (set it
+    /// on the expansion to run a seed's faults through the agents' gossip).
     pub fn from_seed(seed: u64) -> Self {
         let mut r = Rng::new(seed ^ 0x5157_4152_4d00_0000);
         let nodes = r.range(2, 24) as usize;
