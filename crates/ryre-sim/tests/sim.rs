@@ -133,6 +133,14 @@ fn subnets_joined_through_agents_meet_and_apart_they_do_not() {
         .any(|v| v.what.contains("does not know live")));
 }
 
+/// Swarm seed `seed`'s run on three subnets joined through the agents.
+fn seed_through_agents(seed: u64) -> Options {
+    let mut o = Options::from_seed(seed);
+    o.subnets = 3;
+    o.join = ryre_sim::Join::Agents;
+    o
+}
+
 #[test]
 fn a_swarm_seed_with_faults_through_agents_passes() {
     // Swarm seed 16's faults (24: crashes, stops, restarts, pauses) on three subnets joined
@@ -140,9 +148,7 @@ fn a_swarm_seed_with_faults_through_agents_passes() {
     // the agents' PINGs are answered INVALID by the new hub and they open their sessions
     // again, with their nodes' tuples. Not every seed passes this way: see ARCHITECTURE.md on
     // gossip peers that are never introduced again.
-    let mut o = Options::from_seed(16);
-    o.subnets = 3;
-    o.join = ryre_sim::Join::Agents;
+    let o = seed_through_agents(16);
     let r = run(&o);
     assert!(r.faults > 0);
     assert!(r.gossip_frames > 0);
@@ -159,10 +165,7 @@ fn gossip_sessions_recover_from_pauses_without_an_invalid_storm() {
     // multiplied). It still ends with two pairs apart: a peer met through gossip and dropped
     // later is never introduced again (ARCHITECTURE.md, "Gossip through the agent"); nothing
     // else may be wrong.
-    let mut o = Options::from_seed(4);
-    o.subnets = 3;
-    o.join = ryre_sim::Join::Agents;
-    let r = run(&o);
+    let r = run(&seed_through_agents(4));
     assert!(r.events < 1_000_000, "{} events", r.events);
     assert!(
         r.pairs_known + 4 >= r.pairs_total,
