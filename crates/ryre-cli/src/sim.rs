@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{Args, Subcommand, ValueEnum};
-use ryre_sim::{Options, Report};
+use ryre_sim::{Join, Options, Report};
 use serde_json::json;
 
 use crate::output::print_line;
@@ -39,6 +39,28 @@ pub enum FaultMode {
     Swarm,
 }
 
+/// How the subnets of a run meet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum JoinMode {
+    /// Every subnet hears every other subnet's beacons (a routed LAN).
+    Bridged,
+    /// Not at all: beacons stay in their subnet (nodes of different subnets never meet).
+    None,
+    /// Gossip: beacons stay in their subnet and every node asks its host's agent to gossip
+    /// (ZGP) through one hub, bound by the first node.
+    Agents,
+}
+
+impl From<JoinMode> for Join {
+    fn from(j: JoinMode) -> Join {
+        match j {
+            JoinMode::Bridged => Join::Bridged,
+            JoinMode::None => Join::None,
+            JoinMode::Agents => Join::Agents,
+        }
+    }
+}
+
 /// One simulated run.
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -48,9 +70,12 @@ pub struct RunArgs {
     /// Hosts (machines; each has one agent).
     #[arg(long, default_value_t = 10)]
     pub hosts: usize,
-    /// Subnets (broadcast domains, bridged).
+    /// Subnets (broadcast domains; how they meet: --join).
     #[arg(long, default_value_t = 1)]
     pub subnets: usize,
+    /// How the subnets meet: bridged beacons, none, or gossip through the agents and one hub.
+    #[arg(long, value_enum, default_value_t = JoinMode::Bridged)]
+    pub join: JoinMode,
     /// Beacon loss per receiver, 0..=1.
     #[arg(long, default_value_t = 0.0)]
     pub loss: f64,
@@ -157,6 +182,7 @@ fn single(a: RunArgs) -> CliResult {
     o.stagger = Duration::from_secs_f64(a.stagger);
     o.settle = a.settle.map(Duration::from_secs_f64);
     o.shout_rate = a.shouts;
+    o.join = a.join.into();
     if a.faults == FaultMode::Swarm {
         o = o.with_swarm_faults();
     }
@@ -172,10 +198,11 @@ fn single(a: RunArgs) -> CliResult {
         print_line(&line.to_string());
     } else {
         print_line(&format!(
-            "{} nodes, {} hosts, {} subnets, loss {:.0}%, seed {}: all pairs known at {}; {}/{} live pairs known at the end",
+            "{} nodes, {} hosts, {} subnets ({}), loss {:.0}%, seed {}: all pairs known at {}; {}/{} live pairs known at the end",
             o.nodes,
             o.hosts,
             o.subnets,
+            o.join.name(),
             o.loss * 100.0,
             o.seed,
             r.all_known_at
@@ -184,7 +211,7 @@ fn single(a: RunArgs) -> CliResult {
             r.pairs_total
         ));
         print_line(&format!(
-            "simulated {:.1} s in {:.3} s of wall time ({:.0}x real time); {} events, {} heart events ({:.0}/s), {} messages, {} beacons, {} ENTERs, {} faults; peak memory {} MiB",
+            "simulated {:.1} s in {:.3} s of wall time ({:.0}x real time); {} events, {} heart events ({:.0}/s), {} messages, {} beacons, {} gossip frames, {} ENTERs, {} faults; peak memory {} MiB",
             r.simulated.as_secs_f64(),
             wall.as_secs_f64(),
             r.simulated.as_secs_f64() / wall.as_secs_f64().max(1e-9),
@@ -193,6 +220,7 @@ fn single(a: RunArgs) -> CliResult {
             r.heart_events as f64 / wall.as_secs_f64().max(1e-9),
             r.messages,
             r.beacons,
+            r.gossip_frames,
             r.enters,
             r.faults,
             peak_rss().map_or("?".into(), |b| (b >> 20).to_string())
@@ -219,6 +247,7 @@ fn report_json(r: &Report, wall: Duration) -> serde_json::Value {
         "nodes": r.options.nodes,
         "hosts": r.options.hosts,
         "subnets": r.options.subnets,
+        "join": r.options.join.name(),
         "loss": r.options.loss,
         "trace_hash": format!("{:016x}", r.trace_hash),
         "all_known_at_s": r.all_known_at.map(|t| t.as_secs_f64()),
@@ -228,6 +257,7 @@ fn report_json(r: &Report, wall: Duration) -> serde_json::Value {
         "heart_events": r.heart_events,
         "messages": r.messages,
         "beacons": r.beacons,
+        "gossip_frames": r.gossip_frames,
         "enters": r.enters,
         "faults": r.faults,
         "pairs_known": r.pairs_known,

@@ -42,11 +42,35 @@ fn one_run_prints_json_and_draws_the_curve() {
 }
 
 #[test]
+fn subnets_joined_through_agents_all_meet() {
+    let run = |join: &str| {
+        let out = ryre()
+            .args(["sim", "--nodes", "12", "--hosts", "6", "--subnets", "3"])
+            .args(["--seconds", "3", "--settle", "3", "--json", "--join", join])
+            .output()
+            .expect("run ryre sim");
+        let v: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("one JSON object on stdout");
+        (out.status.code(), v)
+    };
+    let (code, v) = run("agents");
+    assert_eq!(code, Some(0), "{v}");
+    assert_eq!(v["join"], "agents");
+    assert_eq!(v["pairs_known"], 12 * 11);
+    assert!(v["gossip_frames"].as_u64().is_some_and(|n| n > 0));
+    // Without the gossip the subnets never meet, and the run fails.
+    let (code, v) = run("none");
+    assert_eq!(code, Some(1), "{v}");
+    assert!(v["pairs_known"].as_u64().is_some_and(|n| n < 12 * 11));
+}
+
+#[test]
 fn bad_arguments_are_usage_errors() {
     for args in [
         &["sim", "--loss", "1.5"][..],
         &["sim", "--nodes", "0"][..],
         &["sim", "--seconds", "-1"][..],
+        &["sim", "--join", "tunnel"][..],
     ] {
         let out = ryre().args(args).output().expect("run ryre sim");
         assert_eq!(out.status.code(), Some(2), "{args:?}");

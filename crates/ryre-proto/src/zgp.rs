@@ -33,7 +33,12 @@
 //!   1 s of silence). A ryre server drops a silent session only if it has pinged before (it is
 //!   a ryre client that stopped), so quiet Zyre clients keep receiving new tuples.
 //! - **INVALID.** The client re-sends its tuples with its HELLO (CZMQ re-sends only HELLO), so a
-//!   hub that restarts learns everyone again.
+//!   hub that restarts learns everyone again. It does so once per burst: an INVALID within a
+//!   PING interval of its last HELLO answers a frame sent before that HELLO (PINGs queued in a
+//!   partition are refused one by one), and a HELLO for each would reach the hub inside the
+//!   new session, be refused in turn with the tuples after it, and feed a storm of INVALIDs
+//!   that never ends (found by ryre-sim's gossip runs). If the new session is really gone too,
+//!   the next PING is refused after the interval and the client says HELLO again then.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -502,6 +507,8 @@ pub struct Client {
     next_ping: Option<Instant>,
     next_refresh: Option<Instant>,
     heard: Option<Instant>,
+    /// When the last HELLO was sent.
+    last_hello: Option<Instant>,
     invalids: u64,
 }
 
@@ -516,6 +523,7 @@ impl Client {
             next_ping: None,
             next_refresh: None,
             heard: None,
+            last_hello: None,
             invalids: 0,
         }
     }
@@ -533,6 +541,7 @@ impl Client {
     }
 
     fn hello(&mut self, now: Instant) {
+        self.last_hello = Some(now);
         self.out.push_back(Message::Hello);
         let ttl = self.ttl_ms();
         let all: Vec<Message> = self
@@ -596,9 +605,14 @@ impl Client {
             Message::Publish(t) => self.learned.push_back(t),
             Message::Invalid => {
                 // The server forgot the session (it restarted, or dropped us): start again,
-                // tuples included.
-                self.invalids += 1;
-                self.hello(now);
+                // tuples included; but once per burst (see the module's notes on INVALID).
+                let recent = self
+                    .last_hello
+                    .is_some_and(|t| now.saturating_duration_since(t) < self.config.ping_interval);
+                if !recent {
+                    self.invalids += 1;
+                    self.hello(now);
+                }
             }
             Message::Pong | Message::Hello | Message::Ping => {}
         }
@@ -646,7 +660,8 @@ impl Client {
         self.heard
     }
 
-    /// How many times the server answered INVALID (each time the session was opened again).
+    /// How many times the server answered INVALID and the session was opened again (an INVALID
+    /// within a PING interval of the last HELLO is not counted: it answers an older frame).
     pub fn invalids(&self) -> u64 {
         self.invalids
     }

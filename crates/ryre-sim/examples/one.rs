@@ -1,4 +1,5 @@
-//! Runs one simulation and prints its report: `cargo run -p ryre-sim --example one -- NODES HOSTS SECONDS [SEED]`.
+//! Runs one simulation and prints its report: `cargo run -p ryre-sim --example one -- NODES HOSTS SECONDS [SEED]`
+//! (`SUBNETS=3 JOIN=agents` in the environment: three subnets joined through agents).
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     let n = a.get(1).and_then(|s| s.parse().ok()).unwrap_or(10);
@@ -11,6 +12,15 @@ fn main() {
     }
     if let Ok(e) = std::env::var("ELECTIONS") {
         o.elections = e == "1";
+    }
+    if let Some(n) = std::env::var("SUBNETS").ok().and_then(|s| s.parse().ok()) {
+        o.subnets = n;
+    }
+    match std::env::var("JOIN").as_deref() {
+        Ok("agents") => o.join = ryre_sim::Join::Agents,
+        Ok("none") => o.join = ryre_sim::Join::None,
+        Ok("bridged") => o.join = ryre_sim::Join::Bridged,
+        _ => {}
     }
     if std::env::var("BROKEN").is_ok() {
         o.broken_heart = true;

@@ -1,6 +1,7 @@
 //! The BENCHMARKS.md runs without the CLI: `cargo run --release -p ryre-sim --example scale --
-//! NODES HOSTS SUBNETS LOSS SECONDS [SEED [swarm]]` (settle 0 and no shouts unless `swarm`, as
-//! `ryre sim ... --settle 0 --shouts 0`). Prints the report, the wall time and the peak memory
+//! NODES HOSTS SUBNETS LOSS SECONDS [SEED [swarm] [bridged|none|agents]]` (settle 0 and no shouts
+//! unless `swarm`, as `ryre sim ... --settle 0 --shouts 0`; the last word is how the subnets
+//! meet, `--join`, bridged by default). Prints the report, the wall time and the peak memory
 //! (VmHWM); run it under `/usr/bin/time` for the CPU time.
 fn main() {
     let a: Vec<String> = std::env::args().collect();
@@ -13,7 +14,16 @@ fn main() {
     o.loss = arg(4, 0.1);
     o.seconds = arg(5, 6.0);
     o.seed = arg(6, 1.0) as u64;
-    if a.get(7).is_some_and(|s| s == "swarm") {
+    let words = a.get(7..).unwrap_or_default();
+    for w in words {
+        match w.as_str() {
+            "bridged" => o.join = ryre_sim::Join::Bridged,
+            "none" => o.join = ryre_sim::Join::None,
+            "agents" => o.join = ryre_sim::Join::Agents,
+            _ => {}
+        }
+    }
+    if words.iter().any(|s| s == "swarm") {
         o = o.with_swarm_faults();
     } else {
         o.settle = Some(std::time::Duration::ZERO);
@@ -31,8 +41,8 @@ fn main() {
         })
         .unwrap_or_default();
     println!(
-        "nodes {} loss {} seed {} sim {:.1}s wall {:.3}s events {} heart {} msgs {} beacons {} enters {} all_known_at {:?} known {}/{} violations {} hash {:016x} {}",
-        o.nodes, o.loss, o.seed, r.simulated.as_secs_f64(), wall.as_secs_f64(), r.events, r.heart_events, r.messages,
-        r.beacons, r.enters, r.all_known_at, r.pairs_known, r.pairs_total, r.violations.len(), r.trace_hash, hwm
+        "nodes {} join {} loss {} seed {} sim {:.1}s wall {:.3}s events {} heart {} msgs {} beacons {} gossip {} enters {} all_known_at {:?} known {}/{} violations {} hash {:016x} {}",
+        o.nodes, o.join.name(), o.loss, o.seed, r.simulated.as_secs_f64(), wall.as_secs_f64(), r.events, r.heart_events, r.messages,
+        r.beacons, r.gossip_frames, r.enters, r.all_known_at, r.pairs_known, r.pairs_total, r.violations.len(), r.trace_hash, hwm
     );
 }

@@ -39,9 +39,39 @@ mod world;
 pub use rng::{Rng, TraceHash};
 pub use shrink::{shrink, violation_kind, Shrunk};
 pub use svg::plot_svg;
-pub use world::{run, Report, Violation};
+pub use world::{run, Report, Violation, HUB_PORT};
 
 use std::time::Duration;
+
+/// How the subnets of a run meet ([`Options::join`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Join {
+    /// Every subnet hears every other subnet's beacons (a routed LAN that forwards broadcasts).
+    Bridged,
+    /// Beacons stay in their subnet and nothing else joins them: nodes of different subnets
+    /// never meet (the oracle's liveness check fails when there are several subnets).
+    None,
+    /// Beacons stay in their subnet; every node but one asks its host's agent to gossip (ZGP,
+    /// as `gossip_via_agent` does) through one hub: a real [`ryre_proto::zgp::Server`] bound at
+    /// port [`HUB_PORT`] by the first node (slot 0, on host 0 of subnet 0), as `gossip_bind`
+    /// does. The hub lives and dies with that node's process: a crash or stop drops its table
+    /// and what was in flight on its gossip links, a restart binds a fresh hub at the same
+    /// endpoint (the agents' next PING is answered INVALID, and they say HELLO and publish
+    /// their nodes again); a pause freezes it; partitions and resets apply to the gossip
+    /// links as to the others.
+    Agents,
+}
+
+impl Join {
+    /// The name the command line uses (`bridged`, `none`, `agents`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Join::Bridged => "bridged",
+            Join::None => "none",
+            Join::Agents => "agents",
+        }
+    }
+}
 
 /// Fault rates, in expected events per node per simulated minute (0 = never).
 #[derive(Debug, Clone, PartialEq)]
@@ -113,10 +143,10 @@ pub struct Options {
     /// Hosts (machines); nodes are spread over them round robin.
     pub hosts: usize,
     /// Subnets (broadcast domains); hosts are spread over them round robin. Beacons stay in
-    /// their subnet, so nodes of different subnets only meet when `bridged`.
+    /// their subnet unless [`Join::Bridged`]; [`Options::join`] says how subnets meet.
     pub subnets: usize,
-    /// Whether every subnet hears every other subnet's beacons (a routed LAN).
-    pub bridged: bool,
+    /// How the subnets meet: bridged beacons, not at all, or gossip through the agents.
+    pub join: Join,
     /// Beacon loss per receiver, 0..=1.
     pub loss: f64,
     /// Beacon duplication per receiver, 0..=1.
@@ -171,7 +201,7 @@ impl Options {
             nodes,
             hosts: hosts.max(1),
             subnets: subnets.max(1),
-            bridged: true,
+            join: Join::Bridged,
             loss: 0.0,
             dup: 0.0,
             jitter: (Duration::from_millis(1), Duration::from_millis(50)),
@@ -195,7 +225,9 @@ impl Options {
     }
 
     /// The "swarm" expansion of a seed: nodes, hosts, subnets, loss, duplication, fault rates
-    /// and workload all drawn from it (TigerBeetle's VOPR style).
+    /// and workload all drawn from it (TigerBeetle's VOPR style). It never picks
+    /// [`Join::Agents`]: its subnets are bridged, as they were before `join` existed (set it
+    /// on the expansion to run a seed's faults through the agents' gossip).
     pub fn from_seed(seed: u64) -> Self {
         let mut r = Rng::new(seed ^ 0x5157_4152_4d00_0000);
         let nodes = r.range(2, 24) as usize;
@@ -253,9 +285,22 @@ impl Options {
     /// dropped and rediscovered; a new or rediscovered peer is heard within a few beacon
     /// intervals (20 with 30 % loss gives 1e-10 odds of missing all); add a second for HELLO
     /// round trips and the agents' races.
+    ///
+    /// With [`Join::Agents`], add what the gossip needs once the faults heal: an agent whose
+    /// session the hub forgot (the hub restarted, or dropped it after
+    /// `ServerConfig::session_timeout` of silence in a pause or partition) hears INVALID at its
+    /// next PING and says HELLO again, so two PING intervals (`ClientConfig::ping_interval`)
+    /// bring every session back with the hub's whole table; a tuple the hub missed is
+    /// published again at the next refresh, a third of the gossip ttl (`expired`, as the
+    /// node's builder sets it).
     pub fn settle_bound(&self) -> Duration {
         self.settle.unwrap_or_else(|| {
-            let b = self.expired * 2 + self.evasive + self.interval * 20 + Duration::from_secs(1);
+            let mut b =
+                self.expired * 2 + self.evasive + self.interval * 20 + Duration::from_secs(1);
+            if self.join == Join::Agents {
+                let ping = ryre_proto::zgp::ClientConfig::default().ping_interval;
+                b += ping * 2 + self.expired / 3;
+            }
             // A slow clock stretches every timeout in real time.
             b.div_f64(1.0 - self.skew.clamp(0.0, 0.5))
         })

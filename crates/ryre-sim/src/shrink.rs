@@ -46,7 +46,11 @@ impl Shrunk {
         set("nodes", o.nodes != base.nodes, o.nodes.to_string());
         set("hosts", o.hosts != base.hosts, o.hosts.to_string());
         set("subnets", o.subnets != base.subnets, o.subnets.to_string());
-        set("bridged", o.bridged != base.bridged, o.bridged.to_string());
+        set(
+            "join",
+            o.join != base.join,
+            format!("ryre_sim::Join::{:?}", o.join),
+        );
         set("loss", o.loss != base.loss, format!("{:?}", o.loss));
         set("dup", o.dup != base.dup, format!("{:?}", o.dup));
         set("jitter", o.jitter != base.jitter, pair(o.jitter));

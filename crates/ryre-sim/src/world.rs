@@ -9,11 +9,12 @@ use bytes::Bytes;
 use ryre_proto::rendezvous::agent::{AgentOutput, AgentState, ConnId};
 use ryre_proto::rendezvous::client::ClientState;
 use ryre_proto::rendezvous::{BeaconSpec, Registration};
+use ryre_proto::zgp::{self, Server, ServerConfig, ServerOutput};
 use ryre_proto::{
     Command, Config, Content, Event, ExitReason, Frames, Input, NodeState, PeerId, Transmit,
 };
 
-use crate::{Options, Rng, TraceHash};
+use crate::{Join, Options, Rng, TraceHash};
 
 /// Hash maps with a fixed-seed fast hasher: deterministic, and far cheaper than SipHash on the
 /// simulator's hot paths (links, connections, the oracle's windows).
@@ -123,6 +124,8 @@ pub struct Report {
     pub beacons: u64,
     /// ENTER events seen.
     pub enters: u64,
+    /// ZGP frames delivered over gossip links, both ways ([`Join::Agents`](crate::Join)).
+    pub gossip_frames: u64,
     /// When every pair of the nodes started at time 0 first knew each other (only when none of
     /// them died before).
     pub all_known_at: Option<Duration>,
@@ -157,6 +160,8 @@ enum Ev {
     Deliver(u64),
     /// Rendezvous connection id, towards the agent (true) or the client.
     RvDeliver(u64, bool),
+    /// Gossip link id, towards the hub (true) or the agent.
+    GossipDeliver(u64, bool),
     Beacon {
         to_host: usize,
         from: Ipv4Addr,
@@ -218,6 +223,29 @@ struct Proc {
     /// The pending wake-up (simulated time), and the deadline (on the host's clock) it is for.
     scheduled: Option<Time>,
     scheduled_local: Option<Instant>,
+    /// The gossip hub this process binds ([`Join::Agents`]: slot 0's), as `gossip_bind` does.
+    hub: Option<Server>,
+    /// Its agent's gossip links (DEALERs), by hub endpoint.
+    gossip: BTreeMap<String, u64>,
+}
+
+/// A gossip link: an agent's DEALER to the hub's ROUTER, ordered both ways with latency.
+struct GossipLink {
+    agent: usize,
+    agent_inc: u32,
+    /// The hub endpoint the agent named (what it is told frames come from).
+    hub: String,
+    /// The routing id the hub's ROUTER knows this connection by (a new one when it reconnects).
+    rid: u64,
+    /// Frames in flight: (arrival in nanoseconds, frame), towards the hub and the agent.
+    to_hub: VecDeque<(u64, Bytes)>,
+    to_agent: VecDeque<(u64, Bytes)>,
+    last_hub: u64,
+    last_agent: u64,
+    scheduled_hub: bool,
+    scheduled_agent: bool,
+    /// The agent closed it: what is queued for the hub is delivered, then it goes.
+    closing: bool,
 }
 
 struct Slot {
@@ -475,7 +503,17 @@ struct World {
     group_names: Vec<String>,
     /// `RYRE_SIM_DEBUG=<hex prefix>`: print every event whose observer or peer starts so.
     debug: Option<String>,
+    /// The slot whose process binds the gossip hub ([`Join::Agents`]), and its endpoint.
+    hub_slot: Option<usize>,
+    hub_endpoint: String,
+    /// Gossip links by id, and by the routing id the hub knows them by.
+    gossip_links: BTreeMap<u64, GossipLink>,
+    routes: HashMap<u64, u64>,
+    next_gossip: u64,
 }
+
+/// The TCP port the gossip hub of a [`Join::Agents`](crate::Join) run binds on its host.
+pub const HUB_PORT: u16 = 49_999;
 
 const GROUP: &str = "all";
 const CHURN: &str = "churn";
@@ -542,6 +580,7 @@ impl World {
                 messages: 0,
                 beacons: 0,
                 enters: 0,
+                gossip_frames: 0,
                 all_known_at: None,
                 pairs_known: 0,
                 pairs_total: 0,
@@ -585,8 +624,17 @@ impl World {
             group_names: Vec::new(),
             debug: std::env::var("RYRE_SIM_DEBUG").ok(),
             rng: rng.fork(),
+            hub_slot: None,
+            hub_endpoint: String::new(),
+            gossip_links: BTreeMap::new(),
+            routes: HashMap::default(),
+            next_gossip: 1,
             o,
         };
+        if w.o.join == Join::Agents && w.o.nodes > 0 {
+            w.hub_slot = Some(0);
+            w.hub_endpoint = format!("tcp://{}:{HUB_PORT}", w.hosts[0].ip);
+        }
         for i in 0..w.o.nodes {
             let host = i % w.hosts.len();
             let local = w.hosts[host].slots.len();
@@ -833,6 +881,7 @@ impl World {
             }
             Ev::Deliver(link) => self.deliver(link),
             Ev::RvDeliver(conn, to_agent) => self.rv_deliver(conn, to_agent),
+            Ev::GossipDeliver(id, to_hub) => self.gossip_deliver(id, to_hub),
             Ev::Beacon {
                 to_host,
                 from,
@@ -908,7 +957,15 @@ impl World {
             status: 0,
             proof: None,
         };
-        let client = ClientState::new(reg, true);
+        let mut client = ClientState::new(reg, true);
+        let is_hub = self.hub_slot == Some(slot);
+        if self.hub_slot.is_some() && !is_hub {
+            // As `gossip_via_agent`: the agent gossips for it through the hub, publishing its
+            // endpoint with the gossip ttl the builder gives (`expired`).
+            let ttl_ms = u32::try_from(self.o.expired.as_millis()).unwrap_or(u32::MAX);
+            let value = client.registration().endpoint.clone();
+            client.set_gossip(vec![self.hub_endpoint.clone()], value, ttl_ms);
+        }
         let num = self.number(id);
         let s = &mut self.slots[slot];
         s.incarnation += 1;
@@ -929,7 +986,12 @@ impl World {
             seq: 0,
             scheduled: None,
             scheduled_local: None,
+            hub: None,
+            gossip: BTreeMap::new(),
         });
+        if is_hub {
+            self.bind_hub(slot, id);
+        }
         if self.now <= self.o.stagger {
             self.initial.insert(id);
         }
@@ -1070,9 +1132,23 @@ impl World {
                 a.handle_timeout(now);
             }
         }
+        let hub_due = p
+            .hub
+            .as_ref()
+            .and_then(Server::poll_timeout)
+            .is_some_and(|t| t <= now);
+        if hub_due {
+            if let Some(h) = p.hub.as_mut() {
+                self.report.heart_events += 1;
+                h.handle_timeout(now);
+            }
+        }
         self.drain(slot);
         if agent_due {
             self.agent_outputs(slot);
+        }
+        if hub_due {
+            self.hub_outputs(slot);
         }
         if due {
             self.attempt(slot);
@@ -1092,6 +1168,9 @@ impl World {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         if let Some(t) = p.agent.as_ref().and_then(AgentState::poll_timeout) {
+            next = Some(next.map_or(t, |n| n.min(t)));
+        }
+        if let Some(t) = p.hub.as_ref().and_then(Server::poll_timeout) {
             next = Some(next.map_or(t, |n| n.min(t)));
         }
         let Some(local) = next else {
@@ -1753,6 +1832,8 @@ impl World {
             if self.hosts[host].holder == Some(slot) {
                 self.hosts[host].holder = None;
             }
+            // The agent's gossip DEALERs go with it.
+            self.drop_gossip(slot);
         }
         for i in inputs {
             self.input(slot, i);
@@ -1799,11 +1880,336 @@ impl World {
                 }
                 AgentOutput::Close { conn } => self.close_conn(conn.0),
                 AgentOutput::Beacon { datagram, .. } => self.broadcast(host, datagram),
-                // The simulated nodes never ask their agent to gossip.
-                AgentOutput::GossipOpen { .. }
-                | AgentOutput::GossipSend { .. }
-                | AgentOutput::GossipClose { .. } => {}
+                AgentOutput::GossipOpen { hub } => self.gossip_open(slot, hub),
+                AgentOutput::GossipSend { hub, frame } => self.gossip_send(slot, &hub, frame),
+                AgentOutput::GossipClose { hub } => self.gossip_close(slot, &hub),
             }
+        }
+    }
+
+    // ---- gossip ([`Join::Agents`]) ----
+
+    /// `slot`'s new process (id `id`) binds the hub: a fresh table holding its own tuple for as
+    /// long as it runs (ttl 0), as `gossip_bind` does. Frames held for the hub while it was
+    /// down flow again.
+    fn bind_hub(&mut self, slot: usize, id: PeerId) {
+        let now = self.at(slot);
+        let endpoint = self.slots[slot].endpoint.clone();
+        let mut hub = Server::new(ServerConfig::default());
+        hub.accept(
+            now,
+            zgp::Tuple {
+                key: id.to_string(),
+                value: endpoint,
+                ttl: 0,
+            },
+        );
+        if let Some(p) = self.slots[slot].proc.as_mut() {
+            p.hub = Some(hub);
+        }
+        self.hub_outputs(slot);
+        self.flush_gossip();
+    }
+
+    /// What the hub in `slot`'s process wants sent, and the tuples it hands its own heart (a
+    /// new tuple naming a ZRE peer, as the gossip thread feeds it).
+    fn hub_outputs(&mut self, slot: usize) {
+        loop {
+            let Some(p) = self.slots[slot].proc.as_mut() else {
+                return;
+            };
+            let own = p.id;
+            let Some(out) = p.hub.as_mut().and_then(Server::poll_output) else {
+                break;
+            };
+            match out {
+                ServerOutput::Send { to, msg } => {
+                    let Ok(frame) = msg.encode() else {
+                        continue;
+                    };
+                    // A routing id nobody holds any more: the ROUTER drops the message.
+                    let Some(&g) = rid_of(&to).and_then(|r| self.routes.get(&r)) else {
+                        continue;
+                    };
+                    self.gossip_push(g, false, Bytes::from(frame));
+                }
+                ServerOutput::Deliver(t) => {
+                    if let Ok(peer) = zgp::zre_peer(&t) {
+                        if peer.id != own {
+                            self.input(slot, peer.into_input());
+                        }
+                    }
+                }
+                ServerOutput::Expired(_) => {}
+            }
+        }
+        self.reschedule(slot);
+    }
+
+    /// The agent of `slot` opens a DEALER to `hub` (only the run's hub endpoint has a listener;
+    /// a session to any other would wait forever, so it is not made).
+    fn gossip_open(&mut self, slot: usize, hub: String) {
+        if hub != self.hub_endpoint || self.hub_slot.is_none() {
+            return;
+        }
+        let inc = self.slots[slot].incarnation;
+        let id = self.next_gossip;
+        self.next_gossip += 1;
+        let link = GossipLink {
+            agent: slot,
+            agent_inc: inc,
+            hub: hub.clone(),
+            rid: id,
+            to_hub: VecDeque::new(),
+            to_agent: VecDeque::new(),
+            last_hub: self.now_ns,
+            last_agent: self.now_ns,
+            scheduled_hub: false,
+            scheduled_agent: false,
+            closing: false,
+        };
+        self.gossip_links.insert(id, link);
+        self.routes.insert(id, id);
+        let old = self.slots[slot]
+            .proc
+            .as_mut()
+            .and_then(|p| p.gossip.insert(hub, id));
+        if let Some(old) = old {
+            self.remove_gossip(old);
+        }
+    }
+
+    fn gossip_send(&mut self, slot: usize, hub: &str, frame: Bytes) {
+        let g = self.slots[slot]
+            .proc
+            .as_ref()
+            .and_then(|p| p.gossip.get(hub).copied());
+        if let Some(g) = g {
+            self.gossip_push(g, true, frame);
+        }
+    }
+
+    /// The agent closes its DEALER to `hub`: what it sent is delivered, then the link goes.
+    fn gossip_close(&mut self, slot: usize, hub: &str) {
+        let g = self.slots[slot]
+            .proc
+            .as_mut()
+            .and_then(|p| p.gossip.remove(hub));
+        let Some(g) = g else {
+            return;
+        };
+        let empty = match self.gossip_links.get_mut(&g) {
+            Some(l) => {
+                l.closing = true;
+                l.to_agent.clear();
+                l.to_hub.is_empty()
+            }
+            None => false,
+        };
+        if empty {
+            self.remove_gossip(g);
+        }
+    }
+
+    /// Queues `frame` on gossip link `g` (towards the hub or the agent), in order, after the
+    /// link's latency.
+    fn gossip_push(&mut self, g: u64, to_hub: bool, frame: Bytes) {
+        let (lo, hi) = self.latency_ns;
+        let lat = self.rng.range(lo, hi);
+        let now = self.now_ns;
+        let Some(l) = self.gossip_links.get_mut(&g) else {
+            return;
+        };
+        if l.closing && !to_hub {
+            return;
+        }
+        let (queue, last) = if to_hub {
+            (&mut l.to_hub, &mut l.last_hub)
+        } else {
+            (&mut l.to_agent, &mut l.last_agent)
+        };
+        let arrive = (now + lat).max(*last);
+        *last = arrive;
+        queue.push_back((arrive, frame));
+        self.schedule_gossip(g, to_hub);
+    }
+
+    /// Schedules the next delivery on one side of gossip link `g`, when it holds something.
+    fn schedule_gossip(&mut self, g: u64, to_hub: bool) {
+        let now = self.now_ns;
+        let Some(l) = self.gossip_links.get_mut(&g) else {
+            return;
+        };
+        let (front, scheduled) = if to_hub {
+            (l.to_hub.front().map(|f| f.0), &mut l.scheduled_hub)
+        } else {
+            (l.to_agent.front().map(|f| f.0), &mut l.scheduled_agent)
+        };
+        if *scheduled {
+            return;
+        }
+        if let Some(at) = front {
+            *scheduled = true;
+            self.push_ns(at.max(now), Ev::GossipDeliver(g, to_hub));
+        }
+    }
+
+    /// Every gossip link that holds frames and waits for nothing is scheduled again (a
+    /// partition ended, the hub came back).
+    fn flush_gossip(&mut self) {
+        let ids: Vec<(u64, bool, bool)> = self
+            .gossip_links
+            .iter()
+            .map(|(&g, l)| {
+                (
+                    g,
+                    !l.to_hub.is_empty() && !l.scheduled_hub,
+                    !l.to_agent.is_empty() && !l.scheduled_agent,
+                )
+            })
+            .filter(|&(_, a, b)| a || b)
+            .collect();
+        for (g, hub, agent) in ids {
+            if hub {
+                self.schedule_gossip(g, true);
+            }
+            if agent {
+                self.schedule_gossip(g, false);
+            }
+        }
+    }
+
+    /// What is due on one side of gossip link `g` reaches the hub or the agent.
+    fn gossip_deliver(&mut self, g: u64, to_hub: bool) {
+        let Some(hub_slot) = self.hub_slot else {
+            return;
+        };
+        let Some(l) = self.gossip_links.get_mut(&g) else {
+            return;
+        };
+        if to_hub {
+            l.scheduled_hub = false;
+        } else {
+            l.scheduled_agent = false;
+        }
+        let (agent, agent_inc, closing) = (l.agent, l.agent_inc, l.closing);
+        let agent_here = self.alive(agent, agent_inc)
+            && self.slots[agent]
+                .proc
+                .as_ref()
+                .is_some_and(|p| p.agent.is_some() && p.gossip.values().any(|&x| x == g));
+        // A closed link still delivers what the agent sent before it closed.
+        let draining = closing && to_hub;
+        if !(agent_here || draining) {
+            self.remove_gossip(g);
+            return;
+        }
+        let (from_host, to_host) = if to_hub {
+            (self.slots[agent].host, self.slots[hub_slot].host)
+        } else {
+            (self.slots[hub_slot].host, self.slots[agent].host)
+        };
+        // A partition holds the frames (TCP retransmits); a hub that is down holds what is
+        // sent to it (the DEALER reconnects): the partition's end or the restart flushes them.
+        if self.tcp_blocked(from_host, to_host) {
+            return;
+        }
+        let to = if to_hub { hub_slot } else { agent };
+        match self.slots[to].proc.as_ref() {
+            None => return,
+            Some(p) if p.paused => {
+                self.runnable(to, &Ev::GossipDeliver(g, to_hub));
+                if let Some(l) = self.gossip_links.get_mut(&g) {
+                    if to_hub {
+                        l.scheduled_hub = true;
+                    } else {
+                        l.scheduled_agent = true;
+                    }
+                }
+                return;
+            }
+            Some(_) => {}
+        }
+        let now = self.at(to);
+        let mut frames = Vec::new();
+        if let Some(l) = self.gossip_links.get_mut(&g) {
+            let q = if to_hub {
+                &mut l.to_hub
+            } else {
+                &mut l.to_agent
+            };
+            while q.front().is_some_and(|f| f.0 <= self.now_ns) {
+                if let Some((_, f)) = q.pop_front() {
+                    frames.push(f);
+                }
+            }
+        }
+        let (rid, hub) = match self.gossip_links.get(&g) {
+            Some(l) => (l.rid, l.hub.clone()),
+            None => return,
+        };
+        for f in frames {
+            self.report.gossip_frames += 1;
+            self.report.heart_events += 1;
+            self.trace(20, g, u64::from(to_hub));
+            let Some(p) = self.slots[to].proc.as_mut() else {
+                return;
+            };
+            if to_hub {
+                if let Some(h) = p.hub.as_mut() {
+                    h.handle_frame(now, Bytes::copy_from_slice(&rid.to_le_bytes()), &f);
+                }
+            } else if let Some(a) = p.agent.as_mut() {
+                a.on_gossip_frame(now, &hub, &f);
+            }
+        }
+        if to_hub {
+            self.hub_outputs(to);
+        } else {
+            self.agent_outputs(to);
+            self.reschedule(to);
+        }
+        let done = self
+            .gossip_links
+            .get(&g)
+            .is_some_and(|l| l.closing && l.to_hub.is_empty());
+        if done {
+            self.remove_gossip(g);
+        } else {
+            self.schedule_gossip(g, to_hub);
+        }
+    }
+
+    /// A TCP reset on gossip link `g`: what is in flight both ways is lost, and the DEALER
+    /// reconnects, so the hub's ROUTER knows it by a new routing id (its next frame is not a
+    /// HELLO: the hub answers INVALID and the agent opens the session again).
+    fn gossip_reset(&mut self, g: u64) {
+        let rid = self.next_gossip;
+        self.next_gossip += 1;
+        let Some(l) = self.gossip_links.get_mut(&g) else {
+            return;
+        };
+        l.to_hub.clear();
+        l.to_agent.clear();
+        let old = std::mem::replace(&mut l.rid, rid);
+        self.routes.remove(&old);
+        self.routes.insert(rid, g);
+    }
+
+    fn remove_gossip(&mut self, g: u64) {
+        if let Some(l) = self.gossip_links.remove(&g) {
+            self.routes.remove(&l.rid);
+        }
+    }
+
+    /// `slot`'s agent is gone (its process lives on): its gossip links go with it.
+    fn drop_gossip(&mut self, slot: usize) {
+        let ids: Vec<u64> = match self.slots[slot].proc.as_mut() {
+            Some(p) => std::mem::take(&mut p.gossip).into_values().collect(),
+            None => return,
+        };
+        for g in ids {
+            self.remove_gossip(g);
         }
     }
 
@@ -1815,7 +2221,7 @@ impl World {
         let (lo, hi) = self.o.jitter;
         let mut deliveries = std::mem::take(&mut self.spare_deliveries);
         for h in 0..self.hosts.len() {
-            if h == from_host || (!self.o.bridged && self.hosts[h].subnet != subnet) {
+            if h == from_host || (self.o.join != Join::Bridged && self.hosts[h].subnet != subnet) {
                 continue;
             }
             if self.hosts[h].holder.is_none() || self.udp_blocked(from_host, h) {
@@ -1963,6 +2369,7 @@ impl World {
             Fault::Unpartition(a, b, k) => {
                 self.partitions.remove(&(a, b, k));
                 self.flush_links();
+                self.flush_gossip();
             }
             Fault::Reset(slot) => {
                 // TCP reset on one of its links: what is in flight is lost; the DEALER
@@ -1973,10 +2380,20 @@ impl World {
                 let mut links: Vec<(PeerId, u64)> = p.links.iter().map(|(k, v)| (*k, *v)).collect();
                 links.sort_unstable();
                 let links: Vec<u64> = links.into_iter().map(|(_, l)| l).collect();
-                if links.is_empty() {
+                // Its agent's gossip links are candidates too, after its ZRE links (none
+                // without `Join::Agents`, so those runs draw what they drew before).
+                let gossip: Vec<u64> = p.gossip.values().copied().collect();
+                let count = links.len() + gossip.len();
+                if count == 0 {
                     return;
                 }
-                let l = links[self.rng.below(links.len() as u64) as usize];
+                let i = self.rng.below(count as u64) as usize;
+                let Some(&l) = links.get(i) else {
+                    if let Some(&g) = gossip.get(i - links.len()) {
+                        self.gossip_reset(g);
+                    }
+                    return;
+                };
                 if let Some(link) = self.links.get_mut(&l) {
                     // What is queued, and the message being written as it broke.
                     link.queue.clear();
@@ -2079,6 +2496,27 @@ impl World {
         for cid in mine {
             self.close_conn(cid);
         }
+        // Its agent's gossip links: what they hold is lost in a crash, drained in a stop. The
+        // hub's process takes its table with it, and what was in flight on its links.
+        if !p.gossip.is_empty() {
+            let ids: Vec<u64> = p.gossip.values().copied().collect();
+            for g in ids {
+                if clean {
+                    if let Some(l) = self.gossip_links.get_mut(&g) {
+                        l.closing = true;
+                        l.to_agent.clear();
+                    }
+                } else {
+                    self.remove_gossip(g);
+                }
+            }
+        }
+        if p.hub.is_some() {
+            for l in self.gossip_links.values_mut() {
+                l.to_hub.clear();
+                l.to_agent.clear();
+            }
+        }
         // A crash loses what its links held; a clean stop lets them drain (libzmq's linger).
         for l in p.links.values() {
             if clean {
@@ -2095,6 +2533,7 @@ impl World {
         self.healed = true;
         self.partitions.clear();
         self.flush_links();
+        self.flush_gossip();
         let paused: Vec<(usize, u32)> = self
             .slots
             .iter()
@@ -2326,6 +2765,11 @@ fn parse_payload(c: &Content) -> Option<(PeerId, u64)> {
     let mut seq = [0u8; 8];
     seq.copy_from_slice(&f[16..]);
     Some((PeerId::from_bytes(id), u64::from_be_bytes(seq)))
+}
+
+/// The link a hub's routing id names (the simulator's routing ids are 8-byte link numbers).
+fn rid_of(to: &[u8]) -> Option<u64> {
+    Some(u64::from_le_bytes(to.try_into().ok()?))
 }
 
 fn kind_name(k: u8) -> &'static str {

@@ -91,7 +91,7 @@ fn unbridged_subnets_do_not_meet_and_the_oracle_says_so() {
     // Two subnets with no route between them: liveness must fail (nodes cannot see the other
     // subnet), which shows the liveness check is not vacuous.
     let mut o = Options::quiet(4, 2, 2);
-    o.bridged = false;
+    o.join = ryre_sim::Join::None;
     o.seconds = 3.0;
     o.settle = Some(Duration::from_secs(5));
     let r = run(&o);
@@ -99,6 +99,87 @@ fn unbridged_subnets_do_not_meet_and_the_oracle_says_so() {
         .violations
         .iter()
         .any(|v| v.what.contains("does not know live")));
+}
+
+/// Three subnets of ten nodes (two hosts each), 10 % beacon loss: `Join::None` leaves the
+/// subnets apart (the oracle says so), `Join::Agents` joins them through the agents' gossip.
+fn three_subnets(join: ryre_sim::Join) -> Options {
+    let mut o = Options::quiet(30, 6, 3);
+    o.join = join;
+    o.loss = 0.1;
+    o.seconds = 4.0;
+    o.settle = Some(Duration::from_secs(4));
+    o
+}
+
+#[test]
+fn subnets_joined_through_agents_meet_and_apart_they_do_not() {
+    let r = run(&three_subnets(ryre_sim::Join::Agents));
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert_eq!(r.pairs_known, 30 * 29);
+    assert!(r.all_known_at.is_some());
+    assert!(r.gossip_frames > 0);
+    assert_eq!(
+        run(&three_subnets(ryre_sim::Join::Agents)).trace_hash,
+        r.trace_hash
+    );
+    // The same run without the gossip: every node knows only its own subnet's 9 others.
+    let apart = run(&three_subnets(ryre_sim::Join::None));
+    assert_eq!(apart.pairs_known, 30 * 9);
+    assert_eq!(apart.gossip_frames, 0);
+    assert!(apart
+        .violations
+        .iter()
+        .any(|v| v.what.contains("does not know live")));
+}
+
+/// Swarm seed `seed`'s run on three subnets joined through the agents.
+fn seed_through_agents(seed: u64) -> Options {
+    let mut o = Options::from_seed(seed);
+    o.subnets = 3;
+    o.join = ryre_sim::Join::Agents;
+    o
+}
+
+#[test]
+fn a_swarm_seed_with_faults_through_agents_passes() {
+    // Swarm seed 16's faults (24: crashes, stops, restarts, pauses) on three subnets joined
+    // through the agents; slot 0, the hub's process, stops at 10.5 s and restarts at 19.5 s:
+    // the agents' PINGs are answered INVALID by the new hub and they open their sessions
+    // again, with their nodes' tuples. Not every seed passes this way: see ARCHITECTURE.md on
+    // gossip peers that are never introduced again.
+    let o = seed_through_agents(16);
+    let r = run(&o);
+    assert!(r.faults > 0);
+    assert!(r.gossip_frames > 0);
+    assert!(r.violations.is_empty(), "{:?}", r.violations);
+    assert_eq!(r.pairs_known, r.pairs_total);
+    assert_eq!(run(&o).trace_hash, r.trace_hash);
+}
+
+#[test]
+fn gossip_sessions_recover_from_pauses_without_an_invalid_storm() {
+    // Swarm seed 4 on three subnets joined through agents: 16 pauses (agents' PINGs queue up,
+    // the hub drops their sessions for silence and refuses each queued PING). Before the ZGP
+    // client said HELLO once per burst of INVALIDs this run never ended (the INVALIDs
+    // multiplied). It still ends with two pairs apart: a peer met through gossip and dropped
+    // later is never introduced again (ARCHITECTURE.md, "Gossip through the agent"); nothing
+    // else may be wrong.
+    let r = run(&seed_through_agents(4));
+    assert!(r.events < 1_000_000, "{} events", r.events);
+    assert!(
+        r.pairs_known + 4 >= r.pairs_total,
+        "{}/{}",
+        r.pairs_known,
+        r.pairs_total
+    );
+    assert!(
+        r.violations
+            .iter()
+            .all(|v| v.what.contains("does not know live")),
+        "{:?}",
+        r.violations
+    );
 }
 
 #[test]

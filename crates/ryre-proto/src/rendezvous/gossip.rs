@@ -291,7 +291,13 @@ mod tests {
             vec![("tcp://h:1".into(), publish(&a.to_string(), "tcp://a:1", 1))]
         );
         // An INVALID (the hub restarted): HELLO and b's tuple again, not a's.
-        g.on_frame(now, "tcp://h:1", &Message::Invalid.encode().unwrap(), local);
+        let later = now + Duration::from_secs(1);
+        g.on_frame(
+            later,
+            "tcp://h:1",
+            &Message::Invalid.encode().unwrap(),
+            local,
+        );
         assert_eq!(
             sent(&g.take_effects()),
             vec![

@@ -241,7 +241,13 @@ fn client_says_hello_publishes_pings_and_restarts_on_invalid() {
     c.handle_frame(t0, &enc(Message::Publish(t("X", "tcp://x:1", 0))))
         .expect("decodes");
     assert_eq!(c.poll_tuple(), Some(t("X", "tcp://x:1", 0)));
-    c.handle_frame(t0, &enc(Message::Invalid)).expect("decodes");
+    // The answer to that PING: the server forgot the session. HELLO and the tuple again, once
+    // however many INVALIDs follow (they answer frames sent before the HELLO).
+    let t1 = t0 + Duration::from_millis(401);
+    c.handle_frame(t1, &enc(Message::Invalid)).expect("decodes");
+    c.handle_frame(t1, &enc(Message::Invalid)).expect("decodes");
+    c.handle_frame(t1 + Duration::from_millis(399), &enc(Message::Invalid))
+        .expect("decodes");
     let out: Vec<Message> = std::iter::from_fn(|| c.poll_transmit()).collect();
     assert_eq!(
         out,
@@ -250,7 +256,14 @@ fn client_says_hello_publishes_pings_and_restarts_on_invalid() {
             Message::Publish(t("ME", "tcp://me:1", 30_000))
         ]
     );
-    c.handle_timeout(t0 + Duration::from_secs(10));
+    assert_eq!(c.invalids(), 1);
+    // One a PING interval after that HELLO answers the new session: it opens again.
+    c.handle_frame(t1 + Duration::from_millis(400), &enc(Message::Invalid))
+        .expect("decodes");
+    assert_eq!(c.invalids(), 2);
+    let out: Vec<Message> = std::iter::from_fn(|| c.poll_transmit()).collect();
+    assert_eq!(out.first(), Some(&Message::Hello));
+    c.handle_timeout(t0 + Duration::from_secs(11));
     let out: Vec<Message> = std::iter::from_fn(|| c.poll_transmit()).collect();
     assert_eq!(
         out,
