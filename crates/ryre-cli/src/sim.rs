@@ -205,8 +205,15 @@ fn single(a: RunArgs) -> CliResult {
             o.join.name(),
             o.loss * 100.0,
             o.seed,
-            r.all_known_at
-                .map_or("never (faults)".to_string(), |t| format!("{:.3} s", t.as_secs_f64())),
+            match (r.all_known_at, r.all_known_wall) {
+                (Some(t), Some(w)) => format!(
+                    "{:.3} s ({:.3} s of wall time)",
+                    t.as_secs_f64(),
+                    w.as_secs_f64()
+                ),
+                (Some(t), None) => format!("{:.3} s", t.as_secs_f64()),
+                (None, _) => "never (faults)".to_string(),
+            },
             r.pairs_known,
             r.pairs_total
         ));
@@ -251,6 +258,7 @@ fn report_json(r: &Report, wall: Duration) -> serde_json::Value {
         "loss": r.options.loss,
         "trace_hash": format!("{:016x}", r.trace_hash),
         "all_known_at_s": r.all_known_at.map(|t| t.as_secs_f64()),
+        "all_known_wall_s": r.all_known_wall.map(|t| t.as_secs_f64()),
         "simulated_s": r.simulated.as_secs_f64(),
         "wall_s": wall.as_secs_f64(),
         "events": r.events,

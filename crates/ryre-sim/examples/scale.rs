@@ -41,8 +41,8 @@ fn main() {
         })
         .unwrap_or_default();
     println!(
-        "nodes {} join {} loss {} seed {} sim {:.1}s wall {:.3}s events {} heart {} msgs {} beacons {} gossip {} enters {} all_known_at {:?} known {}/{} violations {} hash {:016x} {}",
+        "nodes {} join {} loss {} seed {} sim {:.1}s wall {:.3}s events {} heart {} msgs {} beacons {} gossip {} enters {} all_known_at {:?} (wall {:?}) known {}/{} violations {} hash {:016x} {}",
         o.nodes, o.join.name(), o.loss, o.seed, r.simulated.as_secs_f64(), wall.as_secs_f64(), r.events, r.heart_events, r.messages,
-        r.beacons, r.gossip_frames, r.enters, r.all_known_at, r.pairs_known, r.pairs_total, r.violations.len(), r.trace_hash, hwm
+        r.beacons, r.gossip_frames, r.enters, r.all_known_at, r.all_known_wall, r.pairs_known, r.pairs_total, r.violations.len(), r.trace_hash, hwm
     );
 }

@@ -129,6 +129,9 @@ pub struct Report {
     /// When every pair of the nodes started at time 0 first knew each other (only when none of
     /// them died before).
     pub all_known_at: Option<Duration>,
+    /// Wall-clock time from the start of the run to [`Report::all_known_at`] (a measurement,
+    /// not part of the trace: it differs from run to run).
+    pub all_known_wall: Option<Duration>,
     /// Ordered pairs (observer, peer) of live nodes that know each other at the end.
     pub pairs_known: u64,
     /// Ordered pairs of live nodes at the end.
@@ -451,6 +454,8 @@ struct Fanout {
 struct World {
     o: Options,
     base: Instant,
+    /// When the run started, in real time (for [`Report::all_known_wall`]).
+    started: Instant,
     now: Time,
     /// `now` in nanoseconds.
     now_ns: u64,
@@ -582,6 +587,7 @@ impl World {
                 enters: 0,
                 gossip_frames: 0,
                 all_known_at: None,
+                all_known_wall: None,
                 pairs_known: 0,
                 pairs_total: 0,
                 live: 0,
@@ -592,6 +598,7 @@ impl World {
                 violations: Vec::new(),
             },
             base,
+            started: Instant::now(),
             now: Duration::ZERO,
             now_ns: 0,
             latency_ns: (nanos(o.latency.0), nanos(o.latency.1)),
@@ -905,6 +912,7 @@ impl World {
                     && total > 0
                 {
                     self.report.all_known_at = Some(self.now);
+                    self.report.all_known_wall = Some(self.started.elapsed());
                 }
                 self.push(self.now + SAMPLE, Ev::Sample);
             }
