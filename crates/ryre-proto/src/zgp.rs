@@ -265,7 +265,13 @@ struct Stored {
     value: String,
     ttl: u32,
     expires: Option<Instant>,
+    /// When it was last forwarded to the sessions (new, or a refresh).
+    forwarded: Instant,
 }
+
+/// The shortest ttl whose re-publishing counts as a refresh worth forwarding (a clean stop's
+/// withdrawal carries 1 ms: never forwarded as a sign of life).
+const REFRESH_MIN_TTL_MS: u32 = 1_000;
 
 /// Counters of what the server refused or dropped.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -381,8 +387,14 @@ impl Server {
     }
 
     /// A tuple from this node itself, a client, or a server this node is a client of: stored
-    /// and forwarded if new; a duplicate only refreshes its expiry (a ttl of 0 leaves it as it
-    /// was).
+    /// and forwarded if new. A duplicate refreshes its expiry (a ttl of 0 leaves it as it was)
+    /// and is forwarded again as a sign of life when it is a refresh (ttl of a second or more)
+    /// and a quarter of its ttl has passed since it was last forwarded: a node that dropped
+    /// the peer after a link fault learns of it again within that time, as the peer's beacons
+    /// would tell it on one subnet. The quarter keeps it to one forward per refresh (a ryre
+    /// client re-publishes every third of the ttl) and stops the echo of hubs that are clients
+    /// of each other. Tuples with ttl 0 (Zyre's, CZMQ's) are never refreshed, so never
+    /// forwarded twice, as in CZMQ.
     pub fn accept(&mut self, now: Instant, t: Tuple) {
         let expires = (t.ttl > 0).then(|| now + Duration::from_millis(u64::from(t.ttl)));
         if let Some(s) = self.tuples.get_mut(&t.key) {
@@ -391,6 +403,14 @@ impl Server {
                     s.ttl = t.ttl;
                     s.expires = expires;
                 }
+                let quarter = Duration::from_millis(u64::from(t.ttl / 4));
+                if t.ttl < REFRESH_MIN_TTL_MS
+                    || now.saturating_duration_since(s.forwarded) < quarter
+                {
+                    return;
+                }
+                s.forwarded = now;
+                self.forward(t);
                 return;
             }
         } else if self.tuples.len() >= self.config.max_tuples {
@@ -403,8 +423,14 @@ impl Server {
                 value: t.value.clone(),
                 ttl: t.ttl,
                 expires,
+                forwarded: now,
             },
         );
+        self.forward(t);
+    }
+
+    /// Sends `t` to every client in session, and to the application.
+    fn forward(&mut self, t: Tuple) {
         for (id, s) in &self.sessions {
             if s.hello {
                 self.out.push_back(ServerOutput::Send {

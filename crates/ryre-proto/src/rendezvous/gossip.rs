@@ -1,8 +1,9 @@
 //! The agent's gossip for the nodes of its machine: one ZGP client session per hub, whatever
 //! the number of nodes that gossip through it. Each node that asks ([`super::RvMsg::Gossip`])
 //! gets its tuple published in the sessions of its hubs, withdrawn when it leaves or dies; every
-//! tuple a hub sends (but those of the machine's own nodes) goes to the nodes of that hub, and a
-//! node that asks later gets what the session has learned so far. Sans-IO like the rest of the
+//! tuple a hub sends (but those of the machine's own nodes) goes to the nodes of that hub, again
+//! each time the hub sends it again (a ryre hub forwards a tuple's refresh as a sign of life), and
+//! a node that asks later gets what the session has learned so far. Sans-IO like the rest of the
 //! agent: [`super::agent::AgentState`] drives it and turns its effects into outputs.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -170,10 +171,16 @@ impl AgentGossip {
             return;
         }
         while let Some(t) = hub.client.poll_tuple() {
-            if local(&t.key) || hub.learned.get(&t.key) == Some(&t.value) {
+            if local(&t.key) {
                 continue;
             }
-            if hub.learned.len() < MAX_LEARNED || hub.learned.contains_key(&t.key) {
+            // A tuple the session already knows still goes to the nodes: a ryre hub sends one
+            // again as the peer's sign of life (its refresh, once per a quarter of its ttl), so
+            // a node that dropped the peer after a link fault takes it again, as a beacon would
+            // make it (a node that still knows the peer does nothing with it).
+            if hub.learned.get(&t.key) != Some(&t.value)
+                && (hub.learned.len() < MAX_LEARNED || hub.learned.contains_key(&t.key))
+            {
                 hub.learned.insert(t.key.clone(), t.value.clone());
             }
             for n in &hub.nodes {

@@ -180,7 +180,11 @@ fn tuples_with_ttl_expire_unless_refreshed_and_zyres_never() {
     assert_eq!(s.poll_timeout(), Some(t0 + ms(1000)));
     s.accept(t0 + ms(900), t("R", "ryre", 1000)); // refresh
     s.accept(t0 + ms(950), t("R", "ryre", 0)); // a CZMQ echo: changes nothing
-    assert_eq!(drain(&mut s), vec![], "refreshes are not forwarded");
+    assert_eq!(
+        drain(&mut s),
+        vec![ServerOutput::Deliver(t("R", "ryre", 1000))],
+        "a refresh a quarter of its ttl after the last forward goes on (a sign of life); the echo does not"
+    );
     s.handle_timeout(t0 + ms(1000));
     assert_eq!(s.tuples().count(), 2);
     s.handle_timeout(t0 + ms(1900));
@@ -356,4 +360,36 @@ proptest! {
         let mut c = Client::new(ClientConfig::default());
         let _ = c.handle_frame(Instant::now(), &wire);
     }
+}
+
+#[test]
+fn a_refresh_goes_to_the_sessions_once_per_quarter_ttl_and_a_withdrawal_never() {
+    // A node that dropped a peer after a link fault learns of it again from its refresh (a
+    // ryre client re-publishes every third of the ttl); an echo within a quarter of the ttl
+    // (hubs that are clients of each other) and a clean stop's withdrawal (ttl 1 ms) do not
+    // go on, and neither do Zyre's ttl-0 tuples.
+    let t0 = Instant::now();
+    let ms = Duration::from_millis;
+    let mut s = Server::new(ServerConfig::default());
+    s.handle_frame(t0, rid(1), &enc(Message::Hello));
+    let _ = drain(&mut s);
+    let r = t("R", "ryre", 30_000);
+    s.accept(t0, r.clone());
+    assert_eq!(sent(&mut s), vec![(rid(1), Message::Publish(r.clone()))]);
+    s.accept(t0 + ms(7_000), r.clone()); // an echo, or a refresh too early
+    assert_eq!(sent(&mut s), vec![], "within a quarter of the ttl");
+    s.accept(t0 + ms(10_000), r.clone()); // the refresh, a third of the ttl later
+    assert_eq!(sent(&mut s), vec![(rid(1), Message::Publish(r.clone()))]);
+    s.accept(t0 + ms(10_001), r.clone()); // its echo
+    assert_eq!(sent(&mut s), vec![]);
+    s.accept(t0 + ms(20_000), t("R", "ryre", 1)); // the withdrawal
+    assert_eq!(sent(&mut s), vec![], "a withdrawal is no sign of life");
+    s.accept(t0, t("Z", "zyre", 0));
+    let _ = drain(&mut s);
+    s.accept(t0 + ms(60_000), t("Z", "zyre", 0));
+    assert_eq!(
+        sent(&mut s),
+        vec![],
+        "Zyre's tuples are forwarded once, as in CZMQ"
+    );
 }
