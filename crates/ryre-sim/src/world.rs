@@ -1129,28 +1129,21 @@ impl World {
             p.heart.handle_timeout(now);
         }
         let due = p.client.due(now);
-        let agent_due = p
-            .agent
-            .as_ref()
-            .and_then(AgentState::poll_timeout)
-            .is_some_and(|t| t <= now);
-        if agent_due {
-            if let Some(a) = p.agent.as_mut() {
-                self.report.heart_events += 1;
+        let agent_due = match p.agent.as_mut() {
+            Some(a) if a.poll_timeout().is_some_and(|t| t <= now) => {
                 a.handle_timeout(now);
+                true
             }
-        }
-        let hub_due = p
-            .hub
-            .as_ref()
-            .and_then(Server::poll_timeout)
-            .is_some_and(|t| t <= now);
-        if hub_due {
-            if let Some(h) = p.hub.as_mut() {
-                self.report.heart_events += 1;
+            _ => false,
+        };
+        let hub_due = match p.hub.as_mut() {
+            Some(h) if h.poll_timeout().is_some_and(|t| t <= now) => {
                 h.handle_timeout(now);
+                true
             }
-        }
+            _ => false,
+        };
+        self.report.heart_events += u64::from(agent_due) + u64::from(hub_due);
         self.drain(slot);
         if agent_due {
             self.agent_outputs(slot);
