@@ -714,12 +714,20 @@ impl Ticker {
                 let Some(frame) = encode_served(&self.node, self.signing, &msg) else {
                     continue;
                 };
+                // Counted before it goes out (and taken back if it does not), so no receiver
+                // ever holds more ticks than `stats().ticks_sent` says were sent: counted after
+                // the send, a peer could take the tick before the count moved (a CI run saw
+                // `ticks_sent` at 4 with 5 ticks received).
+                bump(&self.counters.ticks_sent, 1);
                 let sent = self.node.shout(&tick_group(*rate), [frame]);
+                if sent.is_err() {
+                    self.counters.ticks_sent.fetch_sub(1, Ordering::Relaxed);
+                }
                 if let Ok(mut j) = self.counters.send_late.lock() {
                     j.record(unix_now() as i64 - scheduled as i64);
                 }
                 match sent {
-                    Ok(()) => bump(&self.counters.ticks_sent, 1),
+                    Ok(()) => {}
                     Err(ryre::Error::Stopped) => return false,
                     Err(e) => tracing::warn!("tick not sent: {e}"),
                 }
