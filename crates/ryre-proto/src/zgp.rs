@@ -40,7 +40,7 @@
 //!   that never ends (found by ryre-sim's gossip runs). If the new session is really gone too,
 //!   the next PING is refused after the interval and the client says HELLO again then.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -264,7 +264,6 @@ struct Session {
 struct Stored {
     value: String,
     ttl: u32,
-    expires: Option<Instant>,
     /// When it was last forwarded to the sessions (new, or a refresh).
     forwarded: Instant,
 }
@@ -291,7 +290,9 @@ pub struct ServerStats {
 pub struct Server {
     config: ServerConfig,
     sessions: BTreeMap<Bytes, Session>,
-    tuples: BTreeMap<String, Stored>,
+    /// The sessions that have pinged, by when they were last heard (their timeouts in order).
+    pinged: BTreeSet<(Instant, Bytes)>,
+    tuples: Expiring<Stored>,
     out: VecDeque<ServerOutput>,
     stats: ServerStats,
 }
@@ -302,7 +303,8 @@ impl Server {
         Server {
             config,
             sessions: BTreeMap::new(),
-            tuples: BTreeMap::new(),
+            pinged: BTreeSet::new(),
+            tuples: Expiring::default(),
             out: VecDeque::new(),
             stats: ServerStats::default(),
         }
@@ -320,6 +322,10 @@ impl Server {
         };
         let hello = match self.sessions.get_mut(&from) {
             Some(s) => {
+                if s.pinged {
+                    self.pinged.remove(&(s.heard, from.clone()));
+                    self.pinged.insert((now, from.clone()));
+                }
                 s.heard = now;
                 s.hello
             }
@@ -328,7 +334,7 @@ impl Server {
         match (hello, msg) {
             (false, Message::Hello) => {
                 self.open(now, from.clone());
-                for (key, t) in &self.tuples {
+                for (key, t) in self.tuples.iter() {
                     self.out.push_back(ServerOutput::Send {
                         to: from.clone(),
                         msg: Message::Publish(Tuple {
@@ -342,7 +348,10 @@ impl Server {
             (true, Message::Publish(t)) => self.accept(now, t),
             (true, Message::Ping) => {
                 if let Some(s) = self.sessions.get_mut(&from) {
-                    s.pinged = true;
+                    if !s.pinged {
+                        s.pinged = true;
+                        self.pinged.insert((s.heard, from.clone()));
+                    }
                 }
                 self.out.push_back(ServerOutput::Send {
                     to: from,
@@ -364,7 +373,7 @@ impl Server {
                 .min_by_key(|(_, s)| s.heard)
                 .map(|(k, _)| k.clone());
             if let Some(k) = oldest {
-                self.sessions.remove(&k);
+                self.drop_session(&k);
                 self.stats.dropped_sessions += 1;
             }
         }
@@ -378,8 +387,16 @@ impl Server {
         );
     }
 
+    fn drop_session(&mut self, id: &Bytes) {
+        if let Some(s) = self.sessions.remove(id) {
+            if s.pinged {
+                self.pinged.remove(&(s.heard, id.clone()));
+            }
+        }
+    }
+
     fn refuse(&mut self, to: Bytes) {
-        self.sessions.remove(&to);
+        self.drop_session(&to);
         self.out.push_back(ServerOutput::Send {
             to,
             msg: Message::Invalid,
@@ -399,18 +416,19 @@ impl Server {
         let expires = (t.ttl > 0).then(|| now + Duration::from_millis(u64::from(t.ttl)));
         if let Some(s) = self.tuples.get_mut(&t.key) {
             if s.value == t.value {
+                let quarter = Duration::from_millis(u64::from(t.ttl / 4));
+                let refresh = t.ttl >= REFRESH_MIN_TTL_MS
+                    && now.saturating_duration_since(s.forwarded) >= quarter;
+                if refresh {
+                    s.forwarded = now;
+                }
                 if t.ttl > 0 {
                     s.ttl = t.ttl;
-                    s.expires = expires;
+                    self.tuples.set_expiry(&t.key, expires);
                 }
-                let quarter = Duration::from_millis(u64::from(t.ttl / 4));
-                if t.ttl < REFRESH_MIN_TTL_MS
-                    || now.saturating_duration_since(s.forwarded) < quarter
-                {
-                    return;
+                if refresh {
+                    self.forward(t);
                 }
-                s.forwarded = now;
-                self.forward(t);
                 return;
             }
         } else if self.tuples.len() >= self.config.max_tuples {
@@ -422,9 +440,9 @@ impl Server {
             Stored {
                 value: t.value.clone(),
                 ttl: t.ttl,
-                expires,
                 forwarded: now,
             },
+            expires,
         );
         self.forward(t);
     }
@@ -444,37 +462,30 @@ impl Server {
 
     /// Time passed: expired tuples are forgotten, silent pinging sessions dropped.
     pub fn handle_timeout(&mut self, now: Instant) {
-        let gone: Vec<String> = self
-            .tuples
-            .iter()
-            .filter(|(_, s)| s.expires.is_some_and(|e| e <= now))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for key in gone {
-            if let Some(s) = self.tuples.remove(&key) {
-                self.out.push_back(ServerOutput::Expired(Tuple {
-                    key,
-                    value: s.value,
-                    ttl: s.ttl,
-                }));
-            }
+        while let Some((key, s)) = self.tuples.pop_expired(now) {
+            self.out.push_back(ServerOutput::Expired(Tuple {
+                key,
+                value: s.value,
+                ttl: s.ttl,
+            }));
         }
         let timeout = self.config.session_timeout;
-        let before = self.sessions.len();
-        self.sessions
-            .retain(|_, s| !(s.pinged && now.saturating_duration_since(s.heard) >= timeout));
-        self.stats.dropped_sessions += (before - self.sessions.len()) as u64;
+        while let Some((heard, id)) = self.pinged.first().cloned() {
+            if now.saturating_duration_since(heard) < timeout {
+                break;
+            }
+            self.drop_session(&id);
+            self.stats.dropped_sessions += 1;
+        }
     }
 
     /// When [`Server::handle_timeout`] should next run.
     pub fn poll_timeout(&self) -> Option<Instant> {
-        let tuples = self.tuples.values().filter_map(|s| s.expires).min();
+        let tuples = self.tuples.next_expiry();
         let sessions = self
-            .sessions
-            .values()
-            .filter(|s| s.pinged)
-            .map(|s| s.heard + self.config.session_timeout)
-            .min();
+            .pinged
+            .first()
+            .map(|(heard, _)| *heard + self.config.session_timeout);
         match (tuples, sessions) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
@@ -766,6 +777,9 @@ pub fn zre_peer(t: &Tuple) -> Result<ZrePeer, NotZre> {
         key,
     })
 }
+
+mod expiring;
+pub(crate) use expiring::Expiring;
 
 #[cfg(test)]
 mod tests;

@@ -3,7 +3,9 @@
 //! gets its tuple published in the sessions of its hubs, withdrawn when it leaves or dies; every
 //! tuple a hub sends (but those of the machine's own nodes) goes to the nodes of that hub, again
 //! each time the hub sends it again (a ryre hub forwards a tuple's refresh as a sign of life), and
-//! a node that asks later gets what the session has learned so far. Sans-IO like the rest of the
+//! a node that asks later gets what the session has learned so far and has not expired (a tuple
+//! with a ttl is forgotten when it runs out unrefreshed, as the hub forgets it; ttl 0, Zyre's,
+//! never expires). Sans-IO like the rest of the
 //! agent: [`super::agent::AgentState`] drives it and turns its effects into outputs.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -11,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use crate::zgp::{Client, ClientConfig, Tuple};
+use crate::zgp::{Client, ClientConfig, Expiring, Tuple};
 use crate::PeerId;
 
 /// Most hub sessions one agent holds (requests for more hubs are ignored, counted).
 pub const MAX_SESSIONS: usize = 64;
-/// Most tuples remembered per hub session (for nodes that ask later); more are passed on to the
-/// nodes in session but not remembered.
+/// Most tuples remembered per hub session (for nodes that ask later; expired ones are forgotten
+/// first); more are passed on to the nodes in session but not remembered.
 pub const MAX_LEARNED: usize = 100_000;
 
 /// What the gossip wants the agent to do.
@@ -36,7 +38,8 @@ pub(super) enum Effect {
 struct Hub {
     client: Client,
     nodes: BTreeSet<PeerId>,
-    learned: BTreeMap<String, String>,
+    /// What the hub sent, by key, until its ttl runs out unrefreshed.
+    learned: Expiring<String>,
 }
 
 struct Request {
@@ -97,7 +100,7 @@ impl AgentGossip {
                     Hub {
                         client,
                         nodes: BTreeSet::new(),
-                        learned: BTreeMap::new(),
+                        learned: Expiring::default(),
                     },
                 );
             }
@@ -112,7 +115,8 @@ impl AgentGossip {
                 hub.client.publish(key.clone(), value.clone());
             }
             if hub.nodes.insert(id) {
-                for (k, v) in &hub.learned {
+                while hub.learned.pop_expired(now).is_some() {}
+                for (k, v) in hub.learned.iter() {
                     self.effects.push(Effect::Deliver(
                         id,
                         Tuple {
@@ -178,10 +182,15 @@ impl AgentGossip {
             // again as the peer's sign of life (its refresh, once per a quarter of its ttl), so
             // a node that dropped the peer after a link fault takes it again, as a beacon would
             // make it (a node that still knows the peer does nothing with it).
-            if hub.learned.get(&t.key) != Some(&t.value)
-                && (hub.learned.len() < MAX_LEARNED || hub.learned.contains_key(&t.key))
-            {
-                hub.learned.insert(t.key.clone(), t.value.clone());
+            // Remembered until its ttl runs out unrefreshed (a ryre hub forgets it then too).
+            let expires = (t.ttl > 0).then(|| now + Duration::from_millis(u64::from(t.ttl)));
+            if hub.learned.get(&t.key) == Some(&t.value) {
+                hub.learned.set_expiry(&t.key, expires);
+            } else {
+                while hub.learned.pop_expired(now).is_some() {}
+                if hub.learned.len() < MAX_LEARNED || hub.learned.contains_key(&t.key) {
+                    hub.learned.insert(t.key.clone(), t.value.clone(), expires);
+                }
             }
             for n in &hub.nodes {
                 self.effects.push(Effect::Deliver(*n, t.clone()));
@@ -190,10 +199,12 @@ impl AgentGossip {
         self.pump();
     }
 
-    /// Time passed: PINGs and refreshes that are due.
+    /// Time passed: PINGs and refreshes that are due; learned tuples that ran out are forgotten
+    /// (at the session's next PING at the latest: no wake-up of their own).
     pub fn handle_timeout(&mut self, now: Instant) {
         for hub in self.hubs.values_mut() {
             hub.client.handle_timeout(now);
+            while hub.learned.pop_expired(now).is_some() {}
         }
         self.pump();
     }
@@ -361,5 +372,63 @@ mod tests {
             sent(&g.take_effects()),
             vec![("tcp://h:1".into(), Message::Ping)]
         );
+    }
+
+    #[test]
+    fn a_node_that_asks_later_is_not_told_of_tuples_that_ran_out() {
+        let now = Instant::now();
+        let ttl = Duration::from_secs(3);
+        let ms = Duration::from_millis;
+        let mut g = AgentGossip::default();
+        let (a, b, c) = (
+            PeerId::from_bytes([1; 16]),
+            PeerId::from_bytes([2; 16]),
+            PeerId::from_bytes([3; 16]),
+        );
+        g.request(now, a, vec!["tcp://h:1".into()], "tcp://a:1".into(), ttl);
+        let local = |_: &str| false;
+        let (dead, live, zyre) = (
+            "ABABABABABABABABABABABABABABABAB",
+            "CDCDCDCDCDCDCDCDCDCDCDCDCDCDCDCD",
+            "EFEFEFEFEFEFEFEFEFEFEFEFEFEFEFEF",
+        );
+        for (k, ttl) in [(dead, 3000), (live, 3000), (zyre, 0)] {
+            let frame = publish(k, "tcp://r:1", ttl).encode().unwrap();
+            g.on_frame(now, "tcp://h:1", &frame, local);
+        }
+        // `live` is refreshed (the hub forwards its refresh); `dead` is not.
+        let frame = publish(live, "tcp://r:1", 3000).encode().unwrap();
+        g.on_frame(now + ms(2_000), "tcp://h:1", &frame, local);
+        g.take_effects();
+        let told = |g: &mut AgentGossip, n: PeerId| -> Vec<String> {
+            g.take_effects()
+                .into_iter()
+                .filter_map(|e| match e {
+                    Effect::Deliver(to, t) if to == n => Some(t.key),
+                    _ => None,
+                })
+                .collect()
+        };
+        // Before `dead` runs out, a node that asks is told of all three.
+        g.request(
+            now + ms(2_999),
+            b,
+            vec!["tcp://h:1".into()],
+            "tcp://b:1".into(),
+            ttl,
+        );
+        assert_eq!(told(&mut g, b), vec![dead, live, zyre]);
+        // After it: not of `dead` (forgotten at the next PING, or when a node asks); the
+        // never-expiring Zyre tuple stays.
+        g.handle_timeout(now + ms(3_000));
+        g.take_effects();
+        g.request(
+            now + ms(3_000),
+            c,
+            vec!["tcp://h:1".into()],
+            "tcp://c:1".into(),
+            ttl,
+        );
+        assert_eq!(told(&mut g, c), vec![live, zyre]);
     }
 }

@@ -393,3 +393,74 @@ fn a_refresh_goes_to_the_sessions_once_per_quarter_ttl_and_a_withdrawal_never() 
         "Zyre's tuples are forwarded once, as in CZMQ"
     );
 }
+
+/// One step of a hub's life: a frame from one of four clients, or time passing.
+#[derive(Debug, Clone)]
+enum Step {
+    Hello(u8),
+    Ping(u8),
+    Publish(u8, u8, u32),
+    Wait(u64),
+}
+
+fn any_step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        (0..4u8).prop_map(Step::Hello),
+        (0..4u8).prop_map(Step::Ping),
+        (
+            0..4u8,
+            0..6u8,
+            prop_oneof![Just(0u32), Just(1), 500..8_000u32]
+        )
+            .prop_map(|(c, k, ttl)| Step::Publish(c, k, ttl)),
+        (0..4_000u64).prop_map(Step::Wait),
+    ]
+}
+
+/// What the hub holds that a timeout could take away.
+fn holding(s: &Server) -> (Vec<(String, String)>, usize) {
+    let tuples = s
+        .tuples()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    (tuples, s.sessions())
+}
+
+proptest! {
+    /// The hub's next deadline is exact: a timeout before it changes nothing, one at it takes a
+    /// tuple or a session away (the deadlines are kept in order, not found by a scan).
+    #[test]
+    fn the_next_deadline_is_exact(steps in proptest::collection::vec(any_step(), 1..60)) {
+        let t0 = Instant::now();
+        let mut now = t0;
+        let mut s = Server::new(ServerConfig::default());
+        for step in steps {
+            match step {
+                Step::Hello(c) => s.handle_frame(now, rid(c), &enc(Message::Hello)),
+                Step::Ping(c) => s.handle_frame(now, rid(c), &enc(Message::Ping)),
+                Step::Publish(c, k, ttl) => {
+                    let m = Message::Publish(t(&format!("k{k}"), "v", ttl));
+                    s.handle_frame(now, rid(c), &enc(m));
+                }
+                Step::Wait(ms) => {
+                    let until = now + Duration::from_millis(ms);
+                    while let Some(due) = s.poll_timeout().filter(|&d| d <= until) {
+                        let due = due.max(now);
+                        if due > now {
+                            let before = holding(&s);
+                            s.handle_timeout(due - Duration::from_nanos(1));
+                            prop_assert_eq!(holding(&s), before, "nothing is due before the deadline");
+                        }
+                        let before = holding(&s);
+                        s.handle_timeout(due);
+                        prop_assert_ne!(holding(&s), before, "something goes at the deadline");
+                        now = due;
+                    }
+                    now = until;
+                    s.handle_timeout(now);
+                }
+            }
+            drain(&mut s);
+        }
+    }
+}
